@@ -1,0 +1,1 @@
+"""heketipy.api package."""

@@ -1,0 +1,47 @@
+"""Small helpers shared by the route modules: body parsing and id lookups."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, Unprocessable
+from heketipy.models import requests as wire
+from heketipy.models import validation
+
+T = TypeVar("T")
+
+PARSE_ERROR = "request unable to be parsed"
+
+
+def runtime(request: web.Request) -> Any:
+    from heketipy.api.app import RUNTIME
+
+    return request.app[RUNTIME]
+
+
+async def parse(request: web.Request, model: type[T], *, validate: bool = True) -> T:
+    """Decode the body like Go's encoding/json, then validate with Heketi's texts."""
+    raw = await request.read()
+    try:
+        value = wire.parse_body(model, raw)
+    except wire.ParseError as exc:
+        raise Unprocessable(PARSE_ERROR) from exc
+    if validate:
+        try:
+            validation.validate(value)
+        except validation.ValidationError as exc:
+            raise InvalidRequest(exc.text) from exc
+    return value
+
+
+def path_id(request: web.Request) -> str:
+    return request.match_info["id"]
+
+
+def lookup(table: dict[str, T], entity_id: str) -> T:
+    try:
+        return table[entity_id]
+    except KeyError:
+        raise NotFound(ID_NOT_FOUND) from None

@@ -1,0 +1,119 @@
+"""Service routes: /hello, /queue/{id}, /admin, /internal/logging."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from heketipy.api.common import path_id, runtime
+from heketipy.api.responses import empty, error_response, json_response, redirect_html
+from heketipy.domain.errors import ID_NOT_FOUND, NotFound
+from heketipy.models import requests as wire
+
+ID = "{id:[A-Fa-f0-9]+}"
+LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
+
+
+async def hello(request: web.Request) -> web.Response:
+    return web.Response(
+        body=b"Hello from Heketi", headers={"Content-Type": "text/plain; charset=UTF-8"}
+    )
+
+
+async def queue_status(request: web.Request) -> web.Response:
+    job = runtime(request).jobs.get(path_id(request))
+    if job is None:
+        raise NotFound(ID_NOT_FOUND)
+    if not job.done:
+        response = empty(200)
+        response.headers["X-Pending"] = "true"
+        return response
+    if job.error is not None:
+        return error_response(500, job.error)
+    if job.location:
+        return redirect_html(303, job.location, "See Other")
+    return empty(204)
+
+
+def _server(request: web.Request):  # noqa: ANN202 - avoids an import cycle with app
+    from heketipy.api.app import SERVER
+
+    return request.app[SERVER]
+
+
+async def _decode_strict(request: web.Request, model: type) -> object:
+    """/admin and /internal/logging answer 400 with the decoder's own text."""
+    raw = await request.read()
+    try:
+        return wire.parse_body(model, raw)
+    except wire.ParseError as exc:
+        text = getattr(exc, "go_text", "") or str(exc)
+        raise _BadRequest(f"request unable to be parsed: {text}") from exc
+
+
+class _BadRequest(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+async def get_admin(request: web.Request) -> web.Response:
+    return json_response({"state": _server(request).admin_state})
+
+
+async def set_admin(request: web.Request) -> web.Response:
+    try:
+        body = await _decode_strict(request, wire.AdminStateRequest)
+    except _BadRequest as exc:
+        return error_response(400, exc.text)
+    state = getattr(body, "state", "") or ""
+    if not state:
+        return error_response(400, "validation failed: state: cannot be blank.")
+    if state not in ("normal", "read-only", "local-client"):
+        return error_response(400, "validation failed: state: must be a valid value.")
+    _server(request).admin_state = state
+    return empty(204)
+
+
+async def get_logging(request: web.Request) -> web.Response:
+    return json_response({"loglevel": {"glusterfs": _server(request).log_level}})
+
+
+async def set_logging(request: web.Request) -> web.Response:
+    try:
+        body = await _decode_strict(request, wire.LogLevelRequest)
+    except _BadRequest as exc:
+        return error_response(400, exc.text)
+    levels = getattr(body, "loglevel", None) or {}
+    if "glusterfs" not in levels:
+        return error_response(422, 'Only "glusterfs" logger may be modified')
+    level = levels["glusterfs"]
+    if level:
+        if level not in LOG_LEVELS:
+            return error_response(422, f"invalid log level: {level}")
+        server = _server(request)
+        server.log_level = level
+        apply_log_level(level)
+    return await get_logging(request)
+
+
+def apply_log_level(level: str) -> None:
+    import logging
+
+    mapping = {
+        "none": logging.CRITICAL + 10,
+        "critical": logging.CRITICAL,
+        "error": logging.ERROR,
+        "warning": logging.WARNING,
+        "info": logging.INFO,
+        "debug": logging.DEBUG,
+    }
+    logging.getLogger("heketipy").setLevel(mapping.get(level, logging.INFO))
+
+
+def register(router: web.UrlDispatcher) -> None:
+    router.add_route("GET", "/hello", hello)
+    router.add_route("GET", f"/queue/{ID}", queue_status)
+    router.add_route("GET", "/admin", get_admin)
+    router.add_route("POST", "/admin", set_admin)
+    router.add_route("GET", "/internal/logging", get_logging)
+    router.add_route("POST", "/internal/logging", set_logging)

@@ -1,0 +1,72 @@
+"""Cluster routes: create, list, info, delete, flags (all synchronous, never throttled)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from heketipy.api.common import lookup, parse, path_id, runtime
+from heketipy.api.responses import empty, json_response
+from heketipy.domain.entities import Cluster, new_id
+from heketipy.domain.errors import Conflict
+from heketipy.domain.state import Transaction
+from heketipy.models import requests as wire
+from heketipy.models.views import cluster_view
+
+ID = "{id:[A-Fa-f0-9]+}"
+
+
+async def create_cluster(request: web.Request) -> web.Response:
+    body = await parse(request, wire.ClusterCreateRequest)
+    rt = runtime(request)
+    cluster = Cluster(id=new_id(), file=bool(body.file), block=bool(body.block))
+    await rt.apply(lambda tx: tx.add(cluster))
+    return json_response(cluster_view(rt.state, cluster.id), status=201)
+
+
+async def list_clusters(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    return json_response({"clusters": sorted(rt.state.clusters)})
+
+
+async def get_cluster(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    cluster = lookup(rt.state.clusters, path_id(request))
+    return json_response(cluster_view(rt.state, cluster.id))
+
+
+async def delete_cluster(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    cluster = lookup(rt.state.clusters, path_id(request))
+    state = rt.state
+    if (
+        state.cluster_nodes.get(cluster.id)
+        or state.cluster_volumes.get(cluster.id)
+        or state.cluster_blockvolumes.get(cluster.id)
+    ):
+        raise Conflict(
+            f"Unable to delete cluster [{cluster.id}] because it contains volumes and/or nodes"
+        )
+    await rt.apply(lambda tx: tx.delete(cluster))
+    return empty(200)
+
+
+async def set_flags(request: web.Request) -> web.Response:
+    body = await parse(request, wire.ClusterFlagsRequest)
+    rt = runtime(request)
+    cluster = lookup(rt.state.clusters, path_id(request))
+
+    def mutate(tx: Transaction) -> None:
+        tx.touch(cluster)
+        cluster.file = bool(body.file)
+        cluster.block = bool(body.block)
+
+    await rt.apply(mutate)
+    return empty(200)
+
+
+def register(router: web.UrlDispatcher) -> None:
+    router.add_route("POST", "/clusters", create_cluster)
+    router.add_route("GET", "/clusters", list_clusters)
+    router.add_route("GET", f"/clusters/{ID}", get_cluster)
+    router.add_route("DELETE", f"/clusters/{ID}", delete_cluster)
+    router.add_route("POST", f"/clusters/{ID}/flags", set_flags)

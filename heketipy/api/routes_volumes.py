@@ -1,0 +1,151 @@
+"""Volume routes: create, list, info, delete, expand, clone, block restriction; brick evict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from heketipy.api.common import lookup, parse, path_id, runtime
+from heketipy.api.responses import accepted, json_response
+from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, OperationFailed
+from heketipy.domain.state import Transaction
+from heketipy.models import requests as wire
+from heketipy.models import validation
+from heketipy.models.views import volume_view
+from heketipy.operations import bricks as bricks_ops
+from heketipy.operations import volumes as ops
+
+ID = "{id:[A-Fa-f0-9]+}"
+
+
+def _spec(body: Any) -> ops.VolumeSpec:
+    durability = body.durability
+    dtype = durability.type or "none"
+    replica = durability.replicate.replica or 0
+    if dtype == "replicate" and replica == 0:
+        replica = 2
+    data = durability.disperse.data or 0
+    redundancy = durability.disperse.redundancy or 0
+    return ops.VolumeSpec(
+        size_gib=body.size,
+        name=body.name or "",
+        cluster_ids=list(body.clusters or []),
+        durability_echo=wire.durability_echo(body.durability),
+        durability=dtype,
+        replica=replica if dtype == "replicate" else 1,
+        data=data if dtype == "disperse" else 0,
+        redundancy=redundancy if dtype == "disperse" else 0,
+        gid=body.gid or 0,
+        request_options=list(body.glustervolumeoptions or []),
+        block=bool(body.block),
+        snapshot_enable=bool(body.snapshot.enable),
+        snapshot_factor=wire.snapshot_echo(body.snapshot)["factor"],
+    )
+
+
+async def create_volume(request: web.Request) -> web.Response:
+    body = await parse(request, wire.VolumeCreateRequest)
+    try:
+        validation.check_volume_request(body)
+    except validation.RequestRejected as exc:
+        raise InvalidRequest(exc.text) from exc
+    rt = runtime(request)
+    if not rt.state.clusters:
+        raise InvalidRequest("No clusters configured")
+    for cluster_id in body.clusters or []:
+        if cluster_id not in rt.state.clusters:
+            raise InvalidRequest(f"Cluster id {cluster_id} not found")
+    spec = _spec(body)
+    brick_min_kib = int(rt.settings.glusterfs.brick_min_size_gb * 1024 * 1024)
+    try:
+        validation.check_volume_min_size(body, brick_min_kib)
+    except validation.RequestRejected as exc:
+        raise InvalidRequest(exc.text) from exc
+    return accepted(await rt.start(ops.CreateVolume(rt, spec)))
+
+
+async def list_volumes(request: web.Request) -> web.Response:
+    state = runtime(request).state
+    return json_response(
+        {"volumes": sorted(v.id for v in state.volumes.values() if not v.pending_op)}
+    )
+
+
+def _visible_volume(request: web.Request) -> Any:
+    state = runtime(request).state
+    volume = lookup(state.volumes, path_id(request))
+    if state.volume_hidden(volume):
+        raise NotFound(ID_NOT_FOUND)
+    return volume
+
+
+async def get_volume(request: web.Request) -> web.Response:
+    volume = _visible_volume(request)
+    return json_response(volume_view(runtime(request).state, volume))
+
+
+async def delete_volume(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    volume = lookup(rt.state.volumes, path_id(request))
+    ops.check_deletable(rt.state, volume)
+    return accepted(await rt.start(ops.DeleteVolume(rt, volume)))
+
+
+async def expand_volume(request: web.Request) -> web.Response:
+    body = await parse(request, wire.VolumeExpandRequest)
+    rt = runtime(request)
+    volume = lookup(rt.state.volumes, path_id(request))
+    return accepted(await rt.start(ops.ExpandVolume(rt, volume, body.expand_size)))
+
+
+async def block_restriction(request: web.Request) -> web.Response:
+    body = await parse(request, wire.BlockRestrictionRequest)
+    rt = runtime(request)
+    volume = lookup(rt.state.volumes, path_id(request))
+    restriction = body.restriction or ""
+    prefix = "Failed to set block restriction"
+    if not volume.block:
+        raise OperationFailed(
+            f"{prefix}: Block restrictions can only be set on block hosting volumes"
+        )
+    if restriction == "" and volume.block_restriction == "locked-by-update":
+        needed = volume.size_gib - volume.size_gib * 98 // 100
+        if volume.block_free_gib < needed:
+            raise OperationFailed(
+                f"{prefix}: Can not unlock volume. {needed}GiB free space is required, "
+                f"but found {volume.block_free_gib}GiB"
+            )
+
+    async def work() -> str:
+        def mutate(tx: Transaction) -> None:
+            tx.touch(volume).block_restriction = restriction
+
+        await rt.apply(mutate)
+        return f"/volumes/{volume.id}"
+
+    return accepted(rt.submit_plain(work, "block-restriction", throttled=True))
+
+
+async def evict_brick(request: web.Request) -> web.Response:
+    raw = await request.read()
+    if raw.strip():
+        await parse(request, wire.BrickEvictRequest)
+    rt = runtime(request)
+    brick = lookup(rt.state.bricks, path_id(request))
+
+    async def work() -> None:
+        await bricks_ops.evict(rt, brick, "Failed to set up brick eviction")
+        return None
+
+    return accepted(rt.submit_plain(work, "evict-brick", throttled=True))
+
+
+def register(router: web.UrlDispatcher) -> None:
+    router.add_route("POST", "/volumes", create_volume)
+    router.add_route("GET", "/volumes", list_volumes)
+    router.add_route("GET", f"/volumes/{ID}", get_volume)
+    router.add_route("DELETE", f"/volumes/{ID}", delete_volume)
+    router.add_route("POST", f"/volumes/{ID}/expand", expand_volume)
+    router.add_route("POST", f"/volumes/{ID}/block-restriction", block_restriction)
+    router.add_route("POST", f"/bricks/to-evict/{ID}", evict_brick)

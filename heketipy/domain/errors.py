@@ -1,0 +1,85 @@
+"""The one error hierarchy of heketipy.
+
+Every layer raises these; ``heketipy.api.errors`` maps them to HTTP status codes and Heketi's
+texts in one place. ``str(error)`` is always the exact text a client sees (without the trailing
+newline the HTTP layer adds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class HeketiError(Exception):
+    """Base class: ``text`` is the client-visible message."""
+
+    status = 500
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class NotFound(HeketiError):
+    status = 404
+
+
+class Conflict(HeketiError):
+    status = 409
+
+
+class InvalidRequest(HeketiError):
+    status = 400
+
+
+class Unprocessable(HeketiError):
+    status = 422
+
+
+class OperationFailed(HeketiError):
+    """A failure reported as 500 (allocation failures, state-transition refusals, ...)."""
+
+    status = 500
+
+
+class NoSpace(OperationFailed):
+    """Placement found no room; ``text`` starts with Heketi's ``No space``."""
+
+
+class Busy(HeketiError):
+    """Too many operations in flight and the wait queue is full."""
+
+    status = 429
+
+    def __init__(self, text: str = "Server busy. Retry operation later.", retry_after_s: int = 1):
+        super().__init__(text)
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(HeketiError):
+    status = 503
+
+
+class NodeCommandError(HeketiError):
+    """A command on a storage node failed."""
+
+    def __init__(
+        self,
+        node: str,
+        argv: Sequence[str],
+        exit_code: int | None,
+        stderr: str,
+        text: str | None = None,
+    ) -> None:
+        self.node = node
+        self.argv = list(argv)
+        self.exit_code = exit_code
+        self.stderr = stderr
+        message = text or (
+            f"Unable to execute command on {node}: {stderr.strip() or f'exit code {exit_code}'}"
+        )
+        super().__init__(message)
+
+
+ID_NOT_FOUND = "Id not found"
+TARGET_IN_USE = "The target exists, contains other items, or is in use."

@@ -1,0 +1,205 @@
+"""The in-memory topology: every entity by id plus the parent -> children indexes.
+
+One ``State`` is the working set of a server; ``heketipy.store`` persists it. All reads in
+request handlers are dictionary and index lookups (no scans of all volumes or bricks).
+Mutations go through a ``Transaction`` so they can be persisted as one unit and undone in
+memory if the plan fails half-way.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from heketipy.domain.entities import (
+    BlockVolume,
+    Brick,
+    Cluster,
+    Device,
+    Entity,
+    Node,
+    PendingOperation,
+    Volume,
+)
+
+
+class State:
+    def __init__(self) -> None:
+        self.clusters: dict[str, Cluster] = {}
+        self.nodes: dict[str, Node] = {}
+        self.devices: dict[str, Device] = {}
+        self.bricks: dict[str, Brick] = {}
+        self.volumes: dict[str, Volume] = {}
+        self.blockvolumes: dict[str, BlockVolume] = {}
+        self.operations: dict[str, PendingOperation] = {}
+        self.attributes: dict[str, str] = {}
+        self.cluster_nodes: dict[str, set[str]] = defaultdict(set)
+        self.cluster_volumes: dict[str, set[str]] = defaultdict(set)
+        self.cluster_blockvolumes: dict[str, set[str]] = defaultdict(set)
+        self.node_devices: dict[str, set[str]] = defaultdict(set)
+        self.device_bricks: dict[str, set[str]] = defaultdict(set)
+        self.volume_bricks: dict[str, set[str]] = defaultdict(set)
+        self.bhv_blockvolumes: dict[str, set[str]] = defaultdict(set)
+        self.hostnames: dict[str, str] = {}  # manage or storage hostname -> node id
+        self.volume_seq = 0
+
+    # -- lookup tables per kind -------------------------------------------------------------
+    def table(self, kind: str) -> dict[str, Any]:
+        return {
+            "cluster": self.clusters,
+            "node": self.nodes,
+            "device": self.devices,
+            "brick": self.bricks,
+            "volume": self.volumes,
+            "blockvolume": self.blockvolumes,
+            "operation": self.operations,
+        }[kind]
+
+    def _index(self, entity: Entity, add: bool) -> None:
+        def link(index: dict[str, set[str]], key: str) -> None:
+            if add:
+                index[key].add(entity.id)
+            else:
+                members = index.get(key)
+                if members is not None:
+                    members.discard(entity.id)
+                    if not members:
+                        del index[key]
+
+        if isinstance(entity, Node):
+            link(self.cluster_nodes, entity.cluster_id)
+            for host in entity.manage + entity.storage:
+                if add:
+                    self.hostnames[host] = entity.id
+                elif self.hostnames.get(host) == entity.id:
+                    del self.hostnames[host]
+        elif isinstance(entity, Device):
+            link(self.node_devices, entity.node_id)
+        elif isinstance(entity, Brick):
+            link(self.device_bricks, entity.device_id)
+            link(self.volume_bricks, entity.volume_id)
+        elif isinstance(entity, Volume):
+            link(self.cluster_volumes, entity.cluster_id)
+            if add:
+                self.volume_seq = max(self.volume_seq, entity.created_seq)
+        elif isinstance(entity, BlockVolume):
+            link(self.cluster_blockvolumes, entity.cluster_id)
+            link(self.bhv_blockvolumes, entity.bhv_id)
+
+    def insert(self, entity: Entity) -> None:
+        self.table(entity.kind)[entity.id] = entity
+        self._index(entity, True)
+
+    def discard(self, entity: Entity) -> None:
+        table = self.table(entity.kind)
+        current = table.pop(entity.id, None)
+        if current is not None:
+            self._index(current, False)
+
+    def load(self, entities: Iterable[Entity], attributes: dict[str, str]) -> None:
+        for entity in entities:
+            self.insert(entity)
+        self.attributes.update(attributes)
+
+    # -- derived views --------------------------------------------------------------------
+    def node_ids(self, cluster_id: str) -> list[str]:
+        return sorted(self.cluster_nodes.get(cluster_id, ()))
+
+    def device_ids(self, node_id: str) -> list[str]:
+        return sorted(self.node_devices.get(node_id, ()))
+
+    def brick_ids_of_device(self, device_id: str) -> list[str]:
+        return sorted(self.device_bricks.get(device_id, ()))
+
+    def bricks_of_volume(self, volume_id: str) -> list[Brick]:
+        bricks = [self.bricks[b] for b in self.volume_bricks.get(volume_id, ())]
+        bricks.sort(key=lambda b: (b.set_index, b.position, b.id))
+        return bricks
+
+    def volume_hidden(self, volume: Volume) -> bool:
+        """Volumes with a pending create/delete/clone are invisible to GETs and lists."""
+        return bool(volume.pending_op)
+
+    def blockvolume_hidden(self, bv: BlockVolume) -> bool:
+        return bool(bv.pending_op)
+
+    def visible_volume_ids(self, cluster_id: str) -> list[str]:
+        return sorted(
+            v for v in self.cluster_volumes.get(cluster_id, ())
+            if not self.volume_hidden(self.volumes[v])
+        )
+
+    def visible_blockvolume_ids(self, cluster_id: str) -> list[str]:
+        return sorted(
+            b for b in self.cluster_blockvolumes.get(cluster_id, ())
+            if not self.blockvolume_hidden(self.blockvolumes[b])
+        )
+
+    def mount_hosts(self, cluster_id: str) -> list[str]:
+        return [self.nodes[n].storage_host for n in self.node_ids(cluster_id)]
+
+    def volume_names(self, cluster_id: str) -> set[str]:
+        return {self.volumes[v].name for v in self.cluster_volumes.get(cluster_id, ())}
+
+
+class Transaction:
+    """Records every change to ``State`` so it can be persisted atomically or undone.
+
+    Call ``touch(entity)`` *before* mutating an existing entity, ``add`` for new ones and
+    ``delete`` for removals. ``undo()`` restores the in-memory state exactly.
+    """
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self._originals: dict[tuple[str, str], Entity | None] = {}
+        self.attributes: dict[str, str] = {}
+
+    def _remember(self, entity: Entity) -> None:
+        key = (entity.kind, entity.id)
+        if key not in self._originals:
+            current = self.state.table(entity.kind).get(entity.id)
+            self._originals[key] = copy.deepcopy(current) if current is not None else None
+
+    def touch(self, entity: Entity) -> Any:
+        self._remember(entity)
+        return entity
+
+    def add(self, entity: Entity) -> Any:
+        self._remember(entity)
+        self.state.insert(entity)
+        return entity
+
+    def delete(self, entity: Entity) -> None:
+        self._remember(entity)
+        self.state.discard(entity)
+
+    def set_attribute(self, key: str, value: str) -> None:
+        self.attributes[key] = value
+        self.state.attributes[key] = value
+
+    @property
+    def empty(self) -> bool:
+        return not self._originals and not self.attributes
+
+    def changes(self) -> tuple[list[Entity], list[tuple[str, str]]]:
+        """(entities to write, (kind, id) to delete) as of now."""
+        puts: list[Entity] = []
+        deletes: list[tuple[str, str]] = []
+        for kind, entity_id in self._originals:
+            current = self.state.table(kind).get(entity_id)
+            if current is None:
+                deletes.append((kind, entity_id))
+            else:
+                puts.append(current)
+        return puts, deletes
+
+    def undo(self) -> None:
+        for (kind, entity_id), original in reversed(list(self._originals.items())):
+            current = self.state.table(kind).get(entity_id)
+            if current is not None:
+                self.state.discard(current)
+            if original is not None:
+                self.state.insert(original)
+        self._originals.clear()

@@ -1,0 +1,161 @@
+"""The Executor protocol: everything the operations ask of storage nodes.
+
+Operations call these coroutines; transports (simulator, mock, ssh, kubernetes) implement them.
+``host`` is always a node's first *manage* hostname; gluster brick addresses use *storage*
+hostnames. Failures raise ``heketipy.domain.errors.NodeCommandError`` (or its subclasses below).
+Every method must be idempotent where the docstring says so, because recovery replays steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from heketipy.domain.errors import NodeCommandError
+
+
+class VolumeDoesNotExist(NodeCommandError):
+    """The gluster volume named in a request is not on the node."""
+
+
+class DeviceNotAvailable(NodeCommandError):
+    """The device cannot be used (missing, already a PV of another VG, ...)."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    total_kib: int
+    free_kib: int
+    used_kib: int
+    extent_kib: int = 4096
+    pv_uuid: str = ""
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BrickRequest:
+    """One brick: a thin pool + thin LV in ``vg_<device_id>``, XFS, mounted at ``mount_path``."""
+
+    device_id: str
+    brick_id: str
+    tp_name: str  # tp_<id>
+    lv_name: str  # brick_<brick_id>
+    tp_size_kib: int
+    size_kib: int
+    pool_metadata_kib: int
+    gid: int = 0
+    arbiter: bool = False
+    device_name: str = ""  # /dev/sdX, informational
+
+    @property
+    def mount_path(self) -> str:
+        return f"/var/lib/heketi/mounts/vg_{self.device_id}/brick_{self.brick_id}"
+
+    @property
+    def path(self) -> str:
+        """The brick directory gluster uses."""
+        return self.mount_path + "/brick"
+
+
+@dataclass(frozen=True)
+class BrickAddress:
+    host: str  # storage hostname
+    path: str
+
+
+@dataclass(frozen=True)
+class VolumeRequest:
+    name: str
+    bricks: tuple[BrickAddress, ...]  # in set order
+    durability: Literal["none", "replicate", "disperse"] = "none"
+    replica: int = 1
+    data: int = 0
+    redundancy: int = 0
+    arbiter: bool = False
+    options: tuple[str, ...] = ()  # "key value" strings; empty entries already dropped
+
+
+@dataclass(frozen=True)
+class GlusterBrick:
+    host: str
+    path: str
+
+
+@dataclass(frozen=True)
+class GlusterVolume:
+    name: str
+    id: str = ""
+    status: str = "Started"
+    bricks: tuple[GlusterBrick, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BlockVolumeRequest:
+    name: str
+    size_gib: int
+    bhv_name: str
+    hosts: tuple[str, ...]  # storage hostnames chosen for the block volume
+    hacount: int
+    auth: bool = False
+
+
+@dataclass(frozen=True)
+class BlockVolumeInfo:
+    name: str
+    size_gib: int
+    usable_size_gib: int
+    hosts: tuple[str, ...]
+    iqn: str
+    lun: int = 0
+    username: str = ""
+    password: str = ""
+
+
+class Executor(Protocol):
+    """What operations need from storage nodes."""
+
+    name: str
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # Health and peers
+    async def glusterd_check(self, host: str) -> None: ...
+    async def peer_probe(self, exec_host: str, new_storage_host: str) -> None: ...
+    async def peer_detach(self, exec_host: str, storage_host: str) -> None: ...
+
+    # Devices (idempotent: setup of an already set-up device returns its info)
+    async def device_setup(
+        self, host: str, device: str, device_id: str, destroy_data: bool
+    ) -> DeviceInfo: ...
+    async def device_info(self, host: str, device: str, device_id: str) -> DeviceInfo: ...
+    async def device_teardown(self, host: str, device: str, device_id: str) -> None: ...
+
+    # Bricks (create is idempotent; destroy of a missing brick succeeds and returns False)
+    async def brick_create(self, host: str, brick: BrickRequest) -> BrickAddress: ...
+    async def brick_destroy(self, host: str, brick: BrickRequest) -> bool: ...
+
+    # Gluster volumes (destroy of a missing volume raises VolumeDoesNotExist)
+    async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume: ...
+    async def volume_expand(self, host: str, volume: VolumeRequest) -> GlusterVolume: ...
+    async def volume_destroy(self, host: str, name: str) -> None: ...
+    async def volume_info(self, host: str, name: str) -> GlusterVolume: ...
+    async def volumes_info(self, host: str) -> list[GlusterVolume]: ...
+    async def volume_set_options(self, host: str, name: str, options: tuple[str, ...]) -> None: ...
+    async def volume_replace_brick(
+        self, host: str, name: str, old: BrickAddress, new: BrickAddress
+    ) -> None: ...
+    async def heal_info_ok(self, host: str, name: str) -> bool: ...
+    async def volume_clone(self, host: str, source: str, clone: str) -> GlusterVolume: ...
+
+    # gluster-block
+    async def block_volume_create(
+        self, host: str, request: BlockVolumeRequest
+    ) -> BlockVolumeInfo: ...
+    async def block_volume_destroy(self, host: str, bhv_name: str, name: str) -> None: ...
+    async def block_volume_expand(
+        self, host: str, bhv_name: str, name: str, new_size_gib: int
+    ) -> None: ...
+
+    async def set_log_level(self, level: str) -> None: ...

@@ -1,0 +1,458 @@
+"""The gluster side of the simulator: trusted pools, peers, volumes and gluster-block volumes.
+
+Volumes belong to a trusted pool, as glusterd replicates them to every peer. Nodes are keyed by
+manage host while gluster speaks storage hostnames; a storage name is tied to its node when
+registered, or learned from a brick path (``.../vg_<device id>/...`` names the node holding that
+VG). Each function is one gluster command: it applies fully or raises ``NodeCommandError`` with
+glusterd's wording and leaves the state untouched.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import uuid
+
+from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.base import VolumeDoesNotExist
+from heketipy.executors.sim_node import (
+    dm_path,
+    lv_for_device,
+    lv_mounted_at,
+    mkdir_p,
+    path_exists,
+    thin_snapshot,
+)
+from heketipy.executors.sim_node import mount as mount_device
+from heketipy.executors.sim_state import (
+    BlockVolumeState,
+    GlusterVolumeState,
+    NodeState,
+    SimState,
+    TrustedPool,
+)
+
+GLUSTER = ["gluster", "--mode=script", "--timeout=600"]
+GLUSTERD_DOWN = "Connection failed. Please check if gluster daemon is operational."
+_VG_IN_PATH = re.compile(r"/(vg_[^/]+)/")
+
+
+def gluster_argv(*words: str) -> list[str]:
+    return [*GLUSTER, *words]
+
+
+def new_pool(state: SimState, first_member: str) -> TrustedPool:
+    pool = TrustedPool(id=uuid.uuid4().hex, members=[first_member])
+    state.pools[pool.id] = pool
+    return pool
+
+
+def pool_of(state: SimState, node: NodeState) -> TrustedPool:
+    pool = state.pools.get(node.pool)
+    if pool is None:
+        pool = new_pool(state, node.host)
+        node.pool = pool.id
+    return pool
+
+
+def identity(state: SimState, name: str) -> str:
+    return state.aliases.get(name, name)
+
+
+def learn_alias(state: SimState, storage: str, manage: str) -> None:
+    """Tie a storage hostname to its node, merging a pending pool membership into the node."""
+    if storage == manage or state.aliases.get(storage) == manage:
+        return
+    state.aliases[storage] = manage
+    node = state.nodes.get(manage)
+    for pool in state.pools.values():
+        if storage not in pool.members:
+            continue
+        pool.members = [manage if m == storage else m for m in pool.members]
+        pool.members = list(dict.fromkeys(pool.members))
+        if node is not None and node.pool != pool.id:
+            old = state.pools.get(node.pool)
+            if old is not None:
+                old.members = [m for m in old.members if m != manage]
+                if not old.members and not old.volumes:
+                    del state.pools[old.id]
+            node.pool = pool.id
+
+
+def resolve_brick_host(state: SimState, host: str, path: str) -> str:
+    """The node (manage host) serving ``host:path``; learns the alias from the VG in the path."""
+    if host in state.aliases or host in state.nodes:
+        return identity(state, host)
+    match = _VG_IN_PATH.search(path)
+    if match:
+        for node in state.nodes.values():
+            if match.group(1) in node.vgs:
+                learn_alias(state, host, node.host)
+                return node.host
+    return host
+
+
+def require_glusterd(node: NodeState, argv: list[str]) -> None:
+    if node.glusterd_down or node.unreachable:
+        raise NodeCommandError(node.host, argv, 1, GLUSTERD_DOWN)
+
+
+def _failed(node: NodeState, argv: list[str], what: str, message: str) -> NodeCommandError:
+    return NodeCommandError(node.host, argv, 1, f"{what}: failed: {message}")
+
+
+# -- peers ---------------------------------------------------------------------------------
+
+
+def peer_probe(state: SimState, exec_node: NodeState, storage: str) -> str:
+    argv = gluster_argv("peer", "probe", storage)
+    require_glusterd(exec_node, argv)
+    pool = pool_of(state, exec_node)
+    target = identity(state, storage)
+    if target == exec_node.host:
+        return "peer probe: success. Probe on localhost not needed"
+    if target in pool.members:
+        return f"peer probe: success. Host {storage} port 24007 already in peer list"
+    node = state.nodes.get(target)
+    if node is None:
+        pool.members.append(target)
+        return "peer probe: success."
+    if node.glusterd_down or node.unreachable:
+        raise _failed(
+            exec_node, argv, "peer probe", "Probe returned with Transport endpoint is not connected"
+        )
+    other = pool_of(state, node)
+    if len(other.members) > 1 or other.volumes:
+        raise _failed(
+            exec_node,
+            argv,
+            "peer probe",
+            f"{storage} is either already part of another cluster or having volumes configured",
+        )
+    del state.pools[other.id]
+    pool.members.append(target)
+    node.pool = pool.id
+    return "peer probe: success."
+
+
+def peer_detach(state: SimState, exec_node: NodeState, storage: str) -> None:
+    argv = gluster_argv("peer", "detach", storage)
+    require_glusterd(exec_node, argv)
+    pool = pool_of(state, exec_node)
+    target = identity(state, storage)
+    if target == exec_node.host:
+        raise _failed(exec_node, argv, "peer detach", f"{storage} is localhost")
+    if target not in pool.members:
+        raise _failed(exec_node, argv, "peer detach", f"{storage} is not part of cluster")
+    for volume in pool.volumes.values():
+        if any(identity(state, brick.split(":", 1)[0]) == target for brick in volume.bricks):
+            raise _failed(
+                exec_node,
+                argv,
+                "peer detach",
+                f"Peer {storage} hosts one or more bricks. If the peer is in not recoverable "
+                "state then use either replace-brick or remove-brick command with force to "
+                "remove all bricks from the peer and attempt the peer detach again.",
+            )
+    pool.members.remove(target)
+    node = state.nodes.get(target)
+    if node is not None:
+        node.pool = new_pool(state, node.host).id
+
+
+# -- volumes ---------------------------------------------------------------------------------
+
+
+def require_volume(
+    state: SimState, exec_node: NodeState, name: str, argv: list[str], what: str
+) -> GlusterVolumeState:
+    require_glusterd(exec_node, argv)
+    volume = pool_of(state, exec_node).volumes.get(name)
+    if volume is None:
+        raise VolumeDoesNotExist(
+            exec_node.host, argv, 1, f"{what}: failed: Volume {name} does not exist"
+        )
+    return volume
+
+
+def check_new_bricks(
+    state: SimState,
+    exec_node: NodeState,
+    argv: list[str],
+    what: str,
+    volume_type: str,
+    set_size: int,
+    bricks: list[str],
+) -> None:
+    """Reject bricks gluster would refuse: not peers, missing dirs, in use, doubled in a set."""
+    pool = pool_of(state, exec_node)
+    if len(set(bricks)) != len(bricks):
+        duplicate = next(b for b in bricks if bricks.count(b) > 1)
+        raise _failed(exec_node, argv, what, f"Found duplicate exports {duplicate}")
+    in_use = {brick for volume in pool.volumes.values() for brick in volume.bricks}
+    set_hosts: list[str] = []
+    for index, brick in enumerate(bricks):
+        host, _, path = brick.partition(":")
+        member = resolve_brick_host(state, host, path)
+        if member not in pool.members:
+            raise _failed(exec_node, argv, what, f"Host {host} is not in 'Peer in Cluster' state")
+        node = state.nodes.get(member)
+        if node is None or node.glusterd_down or node.unreachable:
+            raise _failed(exec_node, argv, what, f"Host {host} not connected")
+        if not path_exists(node, path):
+            raise _failed(
+                exec_node,
+                argv,
+                what,
+                f"Staging failed on {host}. Error: Failed to find brick directory {path} for "
+                "volume. Reason : No such file or directory",
+            )
+        if brick in in_use:
+            raise _failed(exec_node, argv, what, f"{path} is already part of a volume")
+        if index % set_size == 0:
+            set_hosts = []
+        if volume_type != "none" and member in set_hosts:
+            kind = "replicate" if volume_type == "replicate" else "disperse"
+            raise _failed(
+                exec_node,
+                argv,
+                what,
+                f"Multiple bricks of a {kind} volume are present on the same server. This setup "
+                "is not optimal. Bricks should be on different nodes to have best fault tolerant "
+                "configuration. Use 'force' at the end of the command if you want to override "
+                "this behavior. ",
+            )
+        set_hosts.append(member)
+
+
+def volume_create(
+    state: SimState,
+    exec_node: NodeState,
+    draft: GlusterVolumeState,
+    first_set: list[str],
+) -> None:
+    argv = gluster_argv("volume", "create", draft.name, *first_set)
+    what = f"volume create: {draft.name}"
+    require_glusterd(exec_node, argv)
+    pool = pool_of(state, exec_node)
+    if draft.name in pool.volumes:
+        raise _failed(exec_node, argv, what, f"Volume {draft.name} already exists")
+    if len(first_set) % draft.set_size:
+        kind = "disperse" if draft.type == "disperse" else "replica"
+        raise _failed(exec_node, argv, what, f"number of bricks is not a multiple of {kind} count")
+    check_new_bricks(state, exec_node, argv, what, draft.type, draft.set_size, first_set)
+    draft.bricks = list(first_set)
+    pool.volumes[draft.name] = draft
+
+
+def volume_add_brick(state: SimState, exec_node: NodeState, name: str, bricks: list[str]) -> None:
+    argv = gluster_argv("volume", "add-brick", name, *bricks)
+    what = "volume add-brick"
+    volume = require_volume(state, exec_node, name, argv, what)
+    if len(bricks) % volume.set_size:
+        kind = "disperse" if volume.type == "disperse" else "replica"
+        raise _failed(
+            exec_node,
+            argv,
+            what,
+            f"Incorrect number of bricks supplied {len(bricks)} with count {volume.set_size}"
+            if kind == "replica"
+            else "number of bricks is not a multiple of disperse count",
+        )
+    check_new_bricks(state, exec_node, argv, what, volume.type, volume.set_size, bricks)
+    volume.bricks.extend(bricks)
+
+
+def volume_set(state: SimState, exec_node: NodeState, name: str, option: str) -> None:
+    key, _, value = option.strip().partition(" ")
+    argv = gluster_argv("volume", "set", name, key, value.strip())
+    volume = require_volume(state, exec_node, name, argv, "volume set")
+    if not key or not value.strip():
+        raise _failed(exec_node, argv, "volume set", f"option {option!r} needs a key and a value")
+    volume.options[key] = value.strip()
+
+
+def volume_start(state: SimState, exec_node: NodeState, name: str) -> None:
+    argv = gluster_argv("volume", "start", name)
+    volume = require_volume(state, exec_node, name, argv, f"volume start: {name}")
+    if volume.status == "Started":
+        raise _failed(exec_node, argv, f"volume start: {name}", f"Volume {name} already started")
+    volume.status = "Started"
+
+
+def volume_stop(state: SimState, exec_node: NodeState, name: str) -> None:
+    argv = gluster_argv("volume", "stop", name, "force")
+    volume = require_volume(state, exec_node, name, argv, f"volume stop: {name}")
+    if volume.status != "Started":
+        raise _failed(
+            exec_node, argv, f"volume stop: {name}", f"Volume {name} is not in the started state"
+        )
+    volume.status = "Stopped"
+
+
+def volume_delete(state: SimState, exec_node: NodeState, name: str) -> None:
+    argv = gluster_argv("volume", "delete", name)
+    what = f"volume delete: {name}"
+    volume = require_volume(state, exec_node, name, argv, what)
+    if volume.status == "Started":
+        raise _failed(
+            exec_node,
+            argv,
+            what,
+            f"Volume {name} has been started.Volume needs to be stopped before deletion.",
+        )
+    del pool_of(state, exec_node).volumes[name]
+
+
+def volume_replace_brick(
+    state: SimState, exec_node: NodeState, name: str, old: str, new: str
+) -> None:
+    argv = gluster_argv("volume", "replace-brick", name, old, new, "commit", "force")
+    what = "volume replace-brick"
+    volume = require_volume(state, exec_node, name, argv, what)
+    if old not in volume.bricks:
+        if new in volume.bricks:
+            return  # already replaced: a replayed step
+        raise _failed(exec_node, argv, what, f"brick: {old} does not exist in volume: {name}")
+    check_new_bricks(state, exec_node, argv, what, "none", 1, [new])
+    volume.bricks[volume.bricks.index(old)] = new
+
+
+def volume_clone(
+    state: SimState, exec_node: NodeState, source: str, clone: str
+) -> GlusterVolumeState:
+    """``snapshot create`` + ``snapshot clone``: thin snapshots of every brick, mounted beside it.
+
+    Clone bricks follow heketipy's convention (``.../vg_<dev>/brick_<new id>/brick``, LV
+    ``brick_<new id>`` in the source brick's thin pool) so they are destroyed like any brick.
+    """
+    argv = gluster_argv("snapshot", "clone", clone, f"tmpsnap_{source}")
+    volume = require_volume(state, exec_node, source, argv, "snapshot create")
+    pool = pool_of(state, exec_node)
+    if clone in pool.volumes:
+        raise _failed(exec_node, argv, "snapshot clone", f"Volume with name:{clone} already exists")
+    plan = []
+    for brick in volume.bricks:
+        host, _, path = brick.partition(":")
+        node = state.nodes.get(resolve_brick_host(state, host, path))
+        mount_point = posixpath.dirname(path)
+        device = node.mounts.get(mount_point) if node else None
+        found = lv_for_device(node, device) if node and device else None
+        if node is None or found is None or node.glusterd_down or node.unreachable:
+            raise _failed(exec_node, argv, "snapshot create", f"brick {brick} is not available")
+        plan.append((host, node, found[0].name, found[1].name, posixpath.dirname(mount_point)))
+    clone_bricks = []
+    for host, node, vg_name, lv_name, vg_dir in plan:
+        new_lv = f"brick_{uuid.uuid4().hex}"
+        thin_snapshot(node, vg_name, lv_name, new_lv)
+        new_mount = f"{vg_dir}/{new_lv}"
+        mkdir_p(node, new_mount)
+        mount_device(node, dm_path(vg_name, new_lv), new_mount)
+        clone_bricks.append(f"{host}:{new_mount}/brick")
+    copy = GlusterVolumeState(
+        name=clone,
+        id=str(uuid.uuid4()),
+        type=volume.type,
+        replica=volume.replica,
+        data=volume.data,
+        redundancy=volume.redundancy,
+        arbiter=volume.arbiter,
+        bricks=clone_bricks,
+        options=dict(volume.options),
+    )
+    pool.volumes[clone] = copy
+    return copy
+
+
+def usable_size_kib(state: SimState, volume: GlusterVolumeState) -> int:
+    """Capacity of a volume from its bricks' LV virtual sizes (the smallest brick of each set)."""
+    sizes = [_brick_size_kib(state, brick) for brick in volume.bricks]
+    size = volume.set_size
+    total = 0
+    for start in range(0, len(sizes), size):
+        smallest = min(sizes[start : start + size])
+        total += smallest * (volume.data if volume.type == "disperse" else 1)
+    return total
+
+
+def _brick_size_kib(state: SimState, brick: str) -> int:
+    host, _, path = brick.partition(":")
+    node = state.nodes.get(identity(state, host))
+    if node is None:
+        return 0
+    mount_point = path.rsplit("/", 1)[0]
+    lv = lv_mounted_at(node, mount_point)
+    return lv.size_kib if lv else 0
+
+
+# -- gluster-block ---------------------------------------------------------------------------
+
+
+def _block_failed(node: NodeState, argv: list[str], message: str) -> NodeCommandError:
+    return NodeCommandError(node.host, argv, 255, message)
+
+
+def block_create(
+    state: SimState,
+    exec_node: NodeState,
+    bhv_name: str,
+    name: str,
+    size_gib: int,
+    hosts: list[str],
+    auth: bool,
+) -> BlockVolumeState:
+    argv = [
+        "gluster-block", "create", f"{bhv_name}/{name}", "ha", str(len(hosts)),
+        "auth", "enable" if auth else "disable", "prealloc", "full", ",".join(hosts),
+        f"{size_gib}GiB", "--json",
+    ]  # fmt: skip
+    pool = pool_of(state, exec_node)
+    volume = pool.volumes.get(bhv_name)
+    if volume is None or volume.status != "Started":
+        raise _block_failed(exec_node, argv, f"volume {bhv_name} does not exist or is not started")
+    if name in volume.block_volumes:
+        raise _block_failed(exec_node, argv, f"BLOCK with name: '{name}' already EXIST")
+    for host in hosts:
+        member = identity(state, host)
+        node = state.nodes.get(member)
+        down = node is not None and (node.glusterd_down or node.unreachable)
+        if member not in pool.members or down:
+            raise _block_failed(
+                exec_node, argv, f"host {host} is not up or not a peer of {bhv_name}"
+            )
+    used_gib = sum(block.size_gib for block in volume.block_volumes.values())
+    if (used_gib + size_gib) * 1024 * 1024 > usable_size_kib(state, volume):
+        raise _block_failed(exec_node, argv, f"Not enough space in {bhv_name} for {size_gib}GiB")
+    gbid = str(uuid.uuid4())
+    block = BlockVolumeState(
+        name=name,
+        size_gib=size_gib,
+        hosts=list(hosts),
+        gbid=gbid,
+        username=gbid if auth else "",
+        password=str(uuid.uuid4()) if auth else "",
+    )
+    volume.block_volumes[name] = block
+    return block
+
+
+def block_delete(state: SimState, exec_node: NodeState, bhv_name: str, name: str) -> None:
+    volume = pool_of(state, exec_node).volumes.get(bhv_name)
+    if volume is not None:
+        volume.block_volumes.pop(name, None)  # "does not exist" counts as success
+
+
+def block_modify_size(
+    state: SimState, exec_node: NodeState, bhv_name: str, name: str, size_gib: int
+) -> None:
+    argv = ["gluster-block", "modify", f"{bhv_name}/{name}", "", "size", f"{size_gib}GiB", "--json"]
+    volume = pool_of(state, exec_node).volumes.get(bhv_name)
+    block = volume.block_volumes.get(name) if volume else None
+    if volume is None or block is None:
+        raise _block_failed(exec_node, argv, f"block {bhv_name}/{name} doesn't exist")
+    if size_gib < block.size_gib:
+        raise _block_failed(exec_node, argv, "shrinking of a block volume is not supported")
+    used_gib = sum(b.size_gib for b in volume.block_volumes.values()) - block.size_gib
+    if (used_gib + size_gib) * 1024 * 1024 > usable_size_kib(state, volume):
+        raise _block_failed(exec_node, argv, f"Not enough space in {bhv_name} for {size_gib}GiB")
+    block.size_gib = size_gib

@@ -1,0 +1,434 @@
+"""The commands of one simulated storage node: LVM, XFS, mount, fstab and directories.
+
+Each function is one command on a ``NodeState``: it either applies its effect completely or
+raises ``NodeCommandError`` with the argv, exit code and a stderr worded like the real tool's,
+leaving the state untouched. The executor composes these into Heketi's command batches.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+
+from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.base import DeviceNotAvailable
+from heketipy.executors.sim_state import (
+    EXTENT_KIB,
+    PV_DATA_OFFSET_KIB,
+    Disk,
+    LogicalVolume,
+    NodeState,
+    PhysicalVolume,
+    VolumeGroup,
+)
+
+LVM = "/usr/sbin/lvm"
+MOUNT_OPTIONS = "rw,inode64,noatime,nouuid"
+LVM_EXIT = 5
+MOUNT_EXIT = 32
+
+
+def fail(node: NodeState, argv: list[str], exit_code: int, stderr: str) -> NodeCommandError:
+    return NodeCommandError(node.host, argv, exit_code, stderr)
+
+
+def round_up(value_kib: int, extent_kib: int = EXTENT_KIB) -> int:
+    return -(-value_kib // extent_kib) * extent_kib
+
+
+def dm_path(vg: str, lv: str) -> str:
+    """Device-mapper node of an LV; dm doubles hyphens inside each name."""
+    return f"/dev/mapper/{vg.replace('-', '--')}-{lv.replace('-', '--')}"
+
+
+def lv_for_device(node: NodeState, device: str) -> tuple[VolumeGroup, LogicalVolume] | None:
+    for vg in node.vgs.values():
+        for lv in vg.lvs.values():
+            if lv.kind == "thin" and dm_path(vg.name, lv.name) == device:
+                return vg, lv
+    return None
+
+
+def lv_mounted_at(node: NodeState, mount_point: str) -> LogicalVolume | None:
+    device = node.mounts.get(mount_point)
+    found = lv_for_device(node, device) if device else None
+    return found[1] if found else None
+
+
+def mount_point_of(node: NodeState, device: str) -> str | None:
+    for mount_point, mounted in node.mounts.items():
+        if mounted == device:
+            return mount_point
+    return None
+
+
+def path_exists(node: NodeState, path: str) -> bool:
+    """Whether a directory exists, looking inside mounted LV filesystems for deeper paths."""
+    path = path.rstrip("/") or "/"
+    best = ""
+    for mount_point in node.mounts:
+        if (path == mount_point or path.startswith(mount_point + "/")) and len(mount_point) > len(
+            best
+        ):
+            best = mount_point
+    if best:
+        if path == best:
+            return True
+        lv = lv_mounted_at(node, best)
+        return lv is not None and path[len(best) + 1 :] in lv.fs_dirs
+    return path in node.dirs
+
+
+def ensure_disk(node: NodeState, device: str, default_size_kib: int | None) -> Disk:
+    disk = node.disks.get(device)
+    if disk is None:
+        if default_size_kib is None:
+            raise DeviceNotAvailable(
+                node.host, [LVM, "pvcreate", device], LVM_EXIT, f"  Device {device} not found."
+            )
+        disk = node.disks[device] = Disk(size_kib=default_size_kib)
+    return disk
+
+
+# -- devices ---------------------------------------------------------------------------------
+
+
+def wipefs(node: NodeState, device: str) -> None:
+    argv = ["wipefs", "--all", device]
+    if device not in node.disks:
+        raise fail(
+            node,
+            argv,
+            1,
+            f"wipefs: error: {device}: probing initialization failed: No such file or directory",
+        )
+    pv = node.pvs.get(device)
+    if pv is not None and pv.vg and node.vgs.get(pv.vg) and node.vgs[pv.vg].lvs:
+        raise fail(
+            node,
+            argv,
+            1,
+            f"wipefs: error: {device}: probing initialization failed: Device or resource busy",
+        )
+    if pv is not None:
+        node.vgs.pop(pv.vg, None)
+        del node.pvs[device]
+    node.disks[device].signature = ""
+
+
+def pvcreate(node: NodeState, device: str) -> None:
+    argv = [LVM, "pvcreate", "-qq", "--metadatasize=128M", "--dataalignment=256K", device]
+    disk = node.disks.get(device)
+    if disk is None:
+        raise DeviceNotAvailable(node.host, argv, LVM_EXIT, f"  Device {device} not found.")
+    pv = node.pvs.get(device)
+    if pv is not None and pv.vg:
+        raise DeviceNotAvailable(
+            node.host,
+            argv,
+            LVM_EXIT,
+            f'  Can\'t initialize physical volume "{device}" of volume group "{pv.vg}" without -ff\n'
+            f"  {device}: physical volume not initialized.",
+        )
+    if disk.signature:
+        raise DeviceNotAvailable(
+            node.host,
+            argv,
+            LVM_EXIT,
+            f"  WARNING: {disk.signature} signature detected on {device} at offset 0. Wipe it? [y/n]: [n]\n"
+            f"  Aborted wiping of {disk.signature}.\n  1 existing signature left on the device.",
+        )
+    if disk.size_kib <= PV_DATA_OFFSET_KIB + EXTENT_KIB:
+        raise DeviceNotAvailable(
+            node.host, argv, LVM_EXIT, f"  {device}: device is too small for the metadata area."
+        )
+    node.pvs[device] = PhysicalVolume(uuid=_lvm_uuid())
+
+
+def vgcreate(node: NodeState, vg_name: str, device: str) -> VolumeGroup:
+    argv = [LVM, "vgcreate", "-qq", "--physicalextentsize=4M", "--autobackup=n", vg_name, device]
+    if vg_name in node.vgs:
+        raise fail(node, argv, LVM_EXIT, f"  A volume group called {vg_name} already exists.")
+    pv = node.pvs.get(device)
+    if pv is None:
+        raise fail(node, argv, LVM_EXIT, f"  Physical volume {device} not found.")
+    if pv.vg:
+        raise fail(
+            node,
+            argv,
+            LVM_EXIT,
+            f'  Physical volume "{device}" is already in volume group "{pv.vg}"',
+        )
+    usable = node.disks[device].size_kib - PV_DATA_OFFSET_KIB
+    vg = VolumeGroup(name=vg_name, pv=device, total_kib=usable // EXTENT_KIB * EXTENT_KIB)
+    node.vgs[vg_name] = vg
+    pv.vg = vg_name
+    return vg
+
+
+def vgremove(node: NodeState, vg_name: str) -> bool:
+    """Remove an empty VG; False when it does not exist."""
+    argv = [LVM, "vgremove", "-qq", vg_name]
+    vg = node.vgs.get(vg_name)
+    if vg is None:
+        return False
+    if vg.lvs:
+        raise fail(
+            node,
+            argv,
+            LVM_EXIT,
+            f'  Volume group "{vg_name}" still contains {len(vg.lvs)} logical volume(s)',
+        )
+    del node.vgs[vg_name]
+    if vg.pv in node.pvs:
+        node.pvs[vg.pv].vg = ""
+    return True
+
+
+def pvremove(node: NodeState, device: str) -> bool:
+    argv = [LVM, "pvremove", "-qq", device]
+    pv = node.pvs.get(device)
+    if pv is None:
+        return False
+    if pv.vg:
+        raise fail(
+            node,
+            argv,
+            LVM_EXIT,
+            f"  PV {device} is used by VG {pv.vg} so please use vgreduce first.",
+        )
+    del node.pvs[device]
+    return True
+
+
+# -- logical volumes ---------------------------------------------------------------------------
+
+
+def require_vg(node: NodeState, vg_name: str, argv: list[str]) -> VolumeGroup:
+    vg = node.vgs.get(vg_name)
+    if vg is None:
+        raise fail(
+            node,
+            argv,
+            LVM_EXIT,
+            f'  Volume group "{vg_name}" not found\n  Cannot process volume group {vg_name}',
+        )
+    return vg
+
+
+def lvcreate_thin(
+    node: NodeState,
+    vg_name: str,
+    pool_name: str,
+    pool_kib: int,
+    metadata_kib: int,
+    lv_name: str,
+    virtual_kib: int,
+) -> None:
+    """``lvcreate --thin vg/pool --size P --poolmetadatasize M --virtualsize V --name lv``."""
+    argv = [
+        LVM, "lvcreate", "-qq", "--autobackup=n", "--poolmetadatasize", f"{metadata_kib}K",
+        "--chunksize", "256K", "--size", f"{pool_kib}K", "--thin", f"{vg_name}/{pool_name}",
+        "--virtualsize", f"{virtual_kib}K", "--name", lv_name,
+    ]  # fmt: skip
+    vg = require_vg(node, vg_name, argv)
+    if not 0 < virtual_kib <= pool_kib:
+        raise fail(node, argv, LVM_EXIT, "  Invalid thin pool or virtual size.")
+    for name in (pool_name, lv_name):
+        if name in vg.lvs:
+            raise fail(
+                node,
+                argv,
+                LVM_EXIT,
+                f'  Logical Volume "{name}" already exists in volume group "{vg_name}"',
+            )
+    pool_extents_kib = round_up(pool_kib, vg.extent_kib)
+    metadata_extents_kib = round_up(metadata_kib, vg.extent_kib)
+    needed = pool_extents_kib + metadata_extents_kib
+    if needed > vg.free_kib:
+        raise fail(
+            node,
+            argv,
+            LVM_EXIT,
+            f'  Volume group "{vg_name}" has insufficient free space '
+            f"({vg.free_kib // vg.extent_kib} extents): {needed // vg.extent_kib} required.",
+        )
+    vg.lvs[pool_name] = LogicalVolume(
+        name=pool_name,
+        kind="thin-pool",
+        size_kib=pool_extents_kib,
+        metadata_kib=metadata_extents_kib,
+    )
+    vg.lvs[lv_name] = LogicalVolume(name=lv_name, kind="thin", size_kib=virtual_kib, pool=pool_name)
+
+
+def thin_snapshot(node: NodeState, vg_name: str, origin: str, lv_name: str) -> LogicalVolume:
+    """A thin snapshot shares the origin's pool and costs no VG space."""
+    argv = [LVM, "lvcreate", "-qq", "--snapshot", f"{vg_name}/{origin}", "--name", lv_name]
+    vg = require_vg(node, vg_name, argv)
+    source = vg.lvs.get(origin)
+    if source is None or source.kind != "thin":
+        raise fail(node, argv, LVM_EXIT, f'  Failed to find logical volume "{vg_name}/{origin}"')
+    if lv_name in vg.lvs:
+        raise fail(
+            node,
+            argv,
+            LVM_EXIT,
+            f'  Logical Volume "{lv_name}" already exists in volume group "{vg_name}"',
+        )
+    snapshot = LogicalVolume(
+        name=lv_name,
+        kind="thin",
+        size_kib=source.size_kib,
+        pool=source.pool,
+        origin=origin,
+        filesystem=source.filesystem,
+        fs_dirs=dict(source.fs_dirs),
+    )
+    vg.lvs[lv_name] = snapshot
+    return snapshot
+
+
+def lvremove(node: NodeState, vg_name: str, lv_name: str) -> bool:
+    """Remove an LV; False when it (or its VG) does not exist, as Heketi tolerates."""
+    argv = [LVM, "lvremove", "--autobackup=n", "-f", f"{vg_name}/{lv_name}"]
+    vg = node.vgs.get(vg_name)
+    lv = vg.lvs.get(lv_name) if vg else None
+    if vg is None or lv is None:
+        return False
+    if lv.kind == "thin-pool" and thin_count(node, vg_name, lv_name):
+        raise fail(
+            node,
+            argv,
+            LVM_EXIT,
+            f"  Logical volume {vg_name}/{lv_name} is used by another device.",
+        )
+    if lv.kind == "thin" and mount_point_of(node, dm_path(vg_name, lv_name)):
+        raise fail(
+            node,
+            argv,
+            LVM_EXIT,
+            f"  Logical volume {vg_name}/{lv_name} contains a filesystem in use.",
+        )
+    del vg.lvs[lv_name]
+    return True
+
+
+def thin_count(node: NodeState, vg_name: str, pool_name: str) -> int:
+    vg = node.vgs.get(vg_name)
+    if vg is None:
+        return 0
+    return sum(1 for lv in vg.lvs.values() if lv.kind == "thin" and lv.pool == pool_name)
+
+
+# -- filesystems -----------------------------------------------------------------------------
+
+
+def mkfs_xfs(node: NodeState, device: str, arbiter: bool = False) -> None:
+    options = ["-i", "maxpct=100"] if arbiter else ["-i", "size=512"]
+    argv = ["mkfs.xfs", *options, "-n", "size=8192", device]
+    found = lv_for_device(node, device)
+    if found is None:
+        raise fail(node, argv, 1, f"mkfs.xfs: cannot open {device}: No such file or directory")
+    if mount_point_of(node, device):
+        raise fail(node, argv, 1, f"mkfs.xfs: {device} contains a mounted filesystem")
+    found[1].filesystem = "xfs"
+    found[1].fs_dirs = {}
+
+
+def mount(node: NodeState, device: str, mount_point: str) -> None:
+    argv = ["mount", "-o", MOUNT_OPTIONS, device, mount_point]
+    found = lv_for_device(node, device)
+    if found is None:
+        raise fail(
+            node, argv, MOUNT_EXIT, f"mount: {mount_point}: special device {device} does not exist."
+        )
+    if mount_point not in node.dirs:
+        raise fail(node, argv, MOUNT_EXIT, f"mount: {mount_point}: mount point does not exist.")
+    if mount_point in node.mounts:
+        raise fail(
+            node,
+            argv,
+            MOUNT_EXIT,
+            f"mount: {mount_point}: {node.mounts[mount_point]} already mounted on {mount_point}.",
+        )
+    if not found[1].filesystem:
+        raise fail(
+            node,
+            argv,
+            MOUNT_EXIT,
+            f"mount: {mount_point}: wrong fs type, bad option, bad superblock on {device}, "
+            "missing codepage or helper program, or other error.",
+        )
+    node.mounts[mount_point] = device
+
+
+def umount(node: NodeState, mount_point: str, busy: bool = False) -> bool:
+    """Unmount; False when nothing was mounted there (Heketi treats that as done)."""
+    if mount_point not in node.mounts:
+        return False
+    if busy:
+        raise fail(
+            node, ["umount", mount_point], MOUNT_EXIT, f"umount: {mount_point}: target is busy."
+        )
+    del node.mounts[mount_point]
+    return True
+
+
+def fstab_add(node: NodeState, line: str) -> None:
+    if line not in node.fstab:
+        node.fstab.append(line)
+
+
+def fstab_remove(node: NodeState, needle: str) -> None:
+    node.fstab = [line for line in node.fstab if needle not in line]
+
+
+def fstab_line(device: str, mount_point: str) -> str:
+    return f"{device} {mount_point} xfs {MOUNT_OPTIONS} 1 2"
+
+
+def mkdir_p(node: NodeState, path: str) -> None:
+    """``mkdir -p`` on the root filesystem (mount points live there)."""
+    path = path.rstrip("/")
+    while path and path != "/":
+        if path not in node.dirs:
+            node.dirs.append(path)
+        path = posixpath.dirname(path)
+
+
+def mkdir_in_mount(node: NodeState, path: str, gid: int = 0) -> None:
+    """``mkdir <mnt>/<name>`` inside a mounted LV filesystem (a brick directory)."""
+    argv = ["mkdir", path]
+    parent = posixpath.dirname(path)
+    lv = lv_mounted_at(node, parent)
+    if lv is None:
+        raise fail(
+            node, argv, 1, f"mkdir: cannot create directory '{path}': No such file or directory"
+        )
+    name = posixpath.basename(path)
+    if name in lv.fs_dirs:
+        raise fail(node, argv, 1, f"mkdir: cannot create directory '{path}': File exists")
+    lv.fs_dirs[name] = gid
+
+
+def rmdir(node: NodeState, path: str) -> None:
+    """``rmdir`` of a root-filesystem directory; errors are ignored as Heketi ignores them."""
+    path = path.rstrip("/")
+    if path in node.mounts:
+        return
+    if any(other.startswith(path + "/") for other in node.dirs):
+        return
+    if path in node.dirs:
+        node.dirs.remove(path)
+
+
+def _lvm_uuid() -> str:
+    raw = uuid.uuid4().hex[:32]
+    # LVM writes UUIDs as 32 characters grouped 6-4-4-4-4-4-6.
+    groups = (6, 4, 4, 4, 4, 4, 6)
+    parts, start = [], 0
+    for size in groups:
+        parts.append(raw[start : start + size])
+        start += size
+    return "-".join(parts)

@@ -1,0 +1,1 @@
+"""heketipy.models package."""

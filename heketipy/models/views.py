@@ -1,0 +1,134 @@
+"""Heketi's JSON response shapes, built from the in-memory state.
+
+Field order is Heketi's emission order (contract section 6); ``omitempty`` fields are left out
+when empty. Only plain dicts/lists are produced, encoded by ``heketipy.models.gojson``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from heketipy.domain.entities import BlockVolume, Brick, Device, Node, Volume
+from heketipy.domain.state import State
+
+
+def cluster_view(state: State, cluster_id: str) -> dict[str, Any]:
+    cluster = state.clusters[cluster_id]
+    return {
+        "id": cluster.id,
+        "nodes": state.node_ids(cluster.id),
+        "volumes": state.visible_volume_ids(cluster.id),
+        "block": cluster.block,
+        "file": cluster.file,
+        "blockvolumes": state.visible_blockvolume_ids(cluster.id),
+    }
+
+
+def brick_view(brick: Brick) -> dict[str, Any]:
+    return {
+        "id": brick.id,
+        "path": brick.path,
+        "device": brick.device_id,
+        "node": brick.node_id,
+        "volume": brick.volume_id,
+        "size": brick.size_kib,
+    }
+
+
+def device_view(state: State, device: Device) -> dict[str, Any]:
+    view: dict[str, Any] = {"name": device.name}
+    if device.tags:
+        view["tags"] = dict(device.tags)
+    view["storage"] = {
+        "total": device.total_kib,
+        "free": device.free_kib,
+        "used": device.used_kib,
+    }
+    view["id"] = device.id
+    if device.paths:
+        view["paths"] = list(device.paths)
+    if device.pv_uuid:
+        view["pv_uuid"] = device.pv_uuid
+    view["state"] = device.state
+    view["bricks"] = [
+        brick_view(state.bricks[b]) for b in state.brick_ids_of_device(device.id)
+    ]
+    return view
+
+
+def node_view(state: State, node: Node) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "zone": node.zone,
+        "hostnames": {"manage": list(node.manage), "storage": list(node.storage)},
+        "cluster": node.cluster_id,
+    }
+    if node.tags:
+        view["tags"] = dict(node.tags)
+    view["id"] = node.id
+    view["state"] = node.state
+    view["devices"] = [device_view(state, state.devices[d]) for d in state.device_ids(node.id)]
+    return view
+
+
+def mount_view(state: State, volume: Volume) -> dict[str, Any]:
+    hosts = state.mount_hosts(volume.cluster_id)
+    first = hosts[0] if hosts else ""
+    return {
+        "glusterfs": {
+            "hosts": hosts,
+            "device": f"{first}:{volume.name}",
+            "options": {"backup-volfile-servers": ",".join(hosts[1:])},
+        }
+    }
+
+
+def volume_view(state: State, volume: Volume) -> dict[str, Any]:
+    view: dict[str, Any] = {"size": volume.size_gib, "name": volume.name}
+    view["durability"] = volume.durability_echo
+    if volume.gid:
+        view["gid"] = volume.gid
+    if volume.options:
+        view["glustervolumeoptions"] = list(volume.options)
+    if volume.block:
+        view["block"] = True
+    factor = volume.snapshot_factor if volume.snapshot_enable else 1
+    if float(factor).is_integer():
+        factor = int(factor)
+    view["snapshot"] = {"enable": volume.snapshot_enable, "factor": factor}
+    view["id"] = volume.id
+    view["cluster"] = volume.cluster_id
+    view["mount"] = mount_view(state, volume)
+    blockinfo: dict[str, Any] = {}
+    if volume.block_free_gib:
+        blockinfo["freesize"] = volume.block_free_gib
+    if volume.block_reserved_gib:
+        blockinfo["reservedsize"] = volume.block_reserved_gib
+    block_volumes = sorted(state.bhv_blockvolumes.get(volume.id, ()))
+    if block_volumes:
+        blockinfo["blockvolume"] = block_volumes
+    if volume.block_restriction:
+        blockinfo["restriction"] = volume.block_restriction
+    view["blockinfo"] = blockinfo
+    view["bricks"] = [brick_view(b) for b in state.bricks_of_volume(volume.id)]
+    return view
+
+
+def blockvolume_view(state: State, bv: BlockVolume) -> dict[str, Any]:
+    view: dict[str, Any] = {"size": bv.size_gib, "name": bv.name}
+    if bv.hacount:
+        view["hacount"] = bv.hacount
+    view["id"] = bv.id
+    view["blockvolume"] = {
+        "hosts": list(bv.hosts),
+        "iqn": bv.iqn,
+        "lun": bv.lun,
+        "username": bv.username,
+        "password": bv.password,
+    }
+    if bv.cluster_id:
+        view["cluster"] = bv.cluster_id
+    if bv.bhv_id:
+        view["blockhostingvolume"] = bv.bhv_id
+    if bv.usable_size_gib:
+        view["usablesize"] = bv.usable_size_gib
+    return view

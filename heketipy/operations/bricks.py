@@ -1,0 +1,170 @@
+"""Brick eviction: replace one brick of a volume by a new one elsewhere (brick evict, and
+the brick moves of device and node removal)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from heketipy.domain import placement as pl
+from heketipy.domain.entities import BRICK_ARBITER, Brick, Device, new_id
+from heketipy.domain.errors import TARGET_IN_USE, OperationFailed
+from heketipy.domain.state import Transaction
+from heketipy.executors.base import BrickAddress
+from heketipy.operations import placement_view as pv
+from heketipy.operations.runtime import Operation, Runtime, register
+from heketipy.operations.volumes import (
+    brick_host,
+    brick_request,
+    debit,
+    release_bricks,
+)
+
+
+@register
+class EvictBrick(Operation):
+    """Create a replacement, ``replace-brick`` in gluster, then destroy the old brick."""
+
+    type_name = "evict-brick"
+
+    def __init__(self, rt: Runtime, brick: Brick, prefix: str = "Failed to set up brick eviction"):
+        super().__init__(rt)
+        self.old_id = brick.id
+        self.new_id = ""
+        self.prefix = prefix
+
+    def load(self, record: Any) -> None:
+        self.old_id = record.data["old"]
+        self.new_id = record.data["new"]
+
+    def plan(self, tx: Transaction) -> None:
+        state = self.rt.state
+        old = state.bricks[self.old_id]
+        volume = state.volumes[old.volume_id]
+        siblings = state.bricks_of_volume(volume.id)
+        if volume.pending_op or any(b.pending_op for b in siblings):
+            raise OperationFailed(f"{self.prefix}: {TARGET_IN_USE}")
+        set_bricks = [b for b in siblings if b.set_index == old.set_index]
+
+        def placed(b: Brick) -> pl.PlacedBrick:
+            return pl.PlacedBrick(
+                node_id=b.node_id,
+                device_id=b.device_id,
+                zone=state.nodes[b.node_id].zone,
+                size_kib=b.size_kib,
+                position=b.position,
+                arbiter=b.subtype == BRICK_ARBITER,
+            )
+
+        policy = pv.policy_for(self.rt.settings, volume.options, volume.snapshot_factor)
+        try:
+            plan = pl.replacement_brick(
+                placed(old),
+                [placed(b) for b in set_bricks],
+                pv.shape_for(volume),
+                policy,
+                pv.node_views(state, volume.cluster_id),
+                set_index=old.set_index,
+            )
+        except pl.PlacementError as error:
+            raise OperationFailed(str(error)) from error
+        self.record = self.rt.new_record(tx, self.type_name, old=old.id)
+        new = Brick(
+            id=new_id(),
+            volume_id=volume.id,
+            device_id=plan.device_id,
+            node_id=plan.node_id,
+            size_kib=old.size_kib,
+            tp_size_kib=plan.tp_size_kib,
+            pool_metadata_kib=plan.pool_metadata_kib,
+            subtype=old.subtype,
+            pending_op=self.record.id,
+            set_index=old.set_index,
+            position=old.position,
+        )
+        self.new_id = new.id
+        self.record.data["new"] = new.id
+        tx.add(new)
+        debit(tx, state, [new])
+        tx.touch(old).pending_op = self.record.id
+        self.record.changes = [
+            {"change": "Add brick", "id": new.id, "delta": 0},
+            {"change": "Delete brick", "id": old.id, "delta": 0},
+        ]
+
+    async def execute(self) -> None:
+        state = self.rt.state
+        old = state.bricks[self.old_id]
+        new = state.bricks[self.new_id]
+        volume = state.volumes[old.volume_id]
+        await self.rt.executor.brick_create(
+            brick_host(state, new), brick_request(state, new, volume.gid)
+        )
+        await self.rt.step_done(self.record, "new-brick")
+        await self.rt.executor.volume_replace_brick(
+            brick_host(state, new),
+            volume.name,
+            BrickAddress(state.nodes[old.node_id].storage_host, old.path),
+            BrickAddress(state.nodes[new.node_id].storage_host, new.path),
+        )
+        await self.rt.step_done(self.record, "replaced")
+        await self.rt.set_phase(self.record, "finalizing")  # gluster now uses the new brick
+        # The old device may be gone (that is often why it is evicted): forget it anyway.
+        with contextlib.suppress(Exception):
+            await self.rt.executor.brick_destroy(
+                brick_host(state, old), brick_request(state, old, volume.gid)
+            )
+
+    def finalize(self, tx: Transaction) -> str | None:
+        state = self.rt.state
+        if self.old_id in state.bricks:
+            release_bricks(tx, state, [state.bricks[self.old_id]])
+        if self.new_id in state.bricks:
+            tx.touch(state.bricks[self.new_id]).pending_op = ""
+        if self.record is not None and self.record.id in state.operations:
+            tx.delete(self.record)
+        return None
+
+    async def undo_steps(self) -> None:
+        state = self.rt.state
+        new = state.bricks.get(self.new_id)
+        if new is not None:
+            volume = state.volumes[new.volume_id]
+            await self.rt.executor.brick_destroy(
+                brick_host(state, new), brick_request(state, new, volume.gid)
+            )
+
+    def release(self, tx: Transaction) -> None:
+        state = self.rt.state
+        if self.new_id in state.bricks:
+            release_bricks(tx, state, [state.bricks[self.new_id]])
+        if self.old_id in state.bricks:
+            tx.touch(state.bricks[self.old_id]).pending_op = ""
+        if self.record is not None and self.record.id in state.operations:
+            tx.delete(self.record)
+
+
+async def evict(rt: Runtime, brick: Brick, prefix: str) -> None:
+    op = EvictBrick(rt, brick, prefix)
+    await rt.apply(op.plan)
+    await rt.execute(op)
+
+
+async def remove_device_bricks(rt: Runtime, device: Device, *, node_removal: bool) -> None:
+    """Move every brick off ``device``, one at a time; stop at the first failure."""
+    for brick_id in rt.state.brick_ids_of_device(device.id):
+        brick = rt.state.bricks.get(brick_id)
+        if brick is None:
+            continue
+        try:
+            await evict(rt, brick, "Failed to set up brick eviction")
+        except OperationFailed as exc:
+            if node_removal:
+                raise OperationFailed(
+                    f"Unable to remove node [{device.node_id}] as no device was found to "
+                    f"replace device [{device.id}]"
+                ) from exc
+            raise OperationFailed(
+                f"Unable to delete device [{device.id}] as no device was found to replace it: "
+                f"{exc.text}"
+            ) from exc

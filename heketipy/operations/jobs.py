@@ -1,0 +1,129 @@
+"""Asynchronous jobs behind ``/queue/<id>`` and the admission control in front of them.
+
+``JobQueue`` holds results in memory (as Heketi does): a finished result is delivered once and
+then forgotten. ``Throttle`` lets at most ``max_inflight`` operations execute; further accepted
+operations wait in a bounded FIFO queue (heketipy's answer to Heketi's 429 storm) and only
+when that queue is full is a request refused with ``Busy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from heketipy.domain.entities import new_id
+from heketipy.domain.errors import Busy, HeketiError
+
+log = logging.getLogger("heketipy.jobs")
+
+
+@dataclass
+class Job:
+    id: str
+    done: bool = False
+    location: str | None = None
+    error: str | None = None
+
+
+class JobQueue:
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def get(self, job_id: str) -> Job | None:
+        """The job; a finished one is removed by this read (single delivery)."""
+        job = self._jobs.get(job_id)
+        if job is not None and job.done:
+            del self._jobs[job_id]
+        return job
+
+    def submit(
+        self,
+        work: Callable[[], Awaitable[str | None]],
+        *,
+        name: str,
+        on_done: Callable[[], None] | None = None,
+    ) -> str:
+        """Run ``work`` in the background; its return value is the result's Location."""
+        job = Job(id=new_id())
+        self._jobs[job.id] = job
+
+        async def runner() -> None:
+            try:
+                job.location = await work()
+            except HeketiError as exc:
+                job.error = exc.text
+            except asyncio.CancelledError:
+                job.error = "Operation interrupted: server shutting down"
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported to the client, logged in full
+                log.exception("job %s (%s) crashed", job.id, name)
+                job.error = str(exc) or exc.__class__.__name__
+            finally:
+                job.done = True
+                if on_done is not None:
+                    on_done()
+
+        task = asyncio.create_task(runner(), name=f"job-{name}-{job.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job.id
+
+    async def drain(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class Throttle:
+    """At most ``max_inflight`` running; at most ``wait_queue_size`` waiting, FIFO."""
+
+    def __init__(self, max_inflight: int, wait_queue_size: int) -> None:
+        self.max_inflight = max(1, max_inflight)
+        self.wait_queue_size = max(0, wait_queue_size)
+        self.running = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.admitted = 0  # accepted and not yet finished (running + waiting)
+
+    @property
+    def waiting(self) -> int:
+        return self.admitted - self.running
+
+    def admit(self) -> None:
+        """Reserve a place or raise ``Busy``; pair with ``release()`` when the work ends."""
+        if self.admitted >= self.max_inflight + self.wait_queue_size:
+            raise Busy(retry_after_s=1 + self.waiting // self.max_inflight)
+        self.admitted += 1
+
+    async def acquire_slot(self) -> None:
+        if self.running < self.max_inflight and not self._waiters:
+            self.running += 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future in self._waiters:
+                self._waiters.remove(future)
+            elif future.done() and not future.cancelled():
+                self._release_slot()
+            raise
+
+    def _release_slot(self) -> None:
+        self.running -= 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.running += 1
+                waiter.set_result(None)
+                break
+
+    def release(self, *, had_slot: bool) -> None:
+        self.admitted -= 1
+        if had_slot:
+            self._release_slot()

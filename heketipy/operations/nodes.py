@@ -1,0 +1,209 @@
+"""Node and device lifecycle: add, delete, state changes, resync, tags.
+
+These are Heketi's "operations without a pending op": they run directly in a background job.
+Moving bricks off a device being removed is delegated to ``operations.bricks`` (brick evict).
+"""
+
+from __future__ import annotations
+
+from heketipy.domain.entities import Device, Node, new_id
+from heketipy.domain.errors import (
+    TARGET_IN_USE,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    OperationFailed,
+)
+from heketipy.domain.state import Transaction
+from heketipy.operations.runtime import Runtime
+
+NODE_STATES = ("online", "offline", "failed")
+
+
+def check_hostnames_free(rt: Runtime, manage: list[str], storage: list[str]) -> None:
+    for host in list(manage) + list(storage):
+        owner = rt.state.hostnames.get(host) or rt.reserved_hosts.get(host)
+        if owner is not None:
+            # Heketi names the manage hostname first; its text ends with two newlines.
+            raise Conflict(f"Hostname {host} already used by node with id {owner}\n")
+
+
+async def add_node(
+    rt: Runtime, cluster_id: str, zone: int, manage: list[str], storage: list[str],
+    tags: dict[str, str],
+) -> str:
+    """Synchronous checks, then a background job; returns the /queue id."""
+    if cluster_id not in rt.state.clusters:
+        raise NotFound("Cluster id does not exist")
+    check_hostnames_free(rt, manage, storage)
+    node = Node(
+        id=new_id(), cluster_id=cluster_id, zone=zone, manage=list(manage),
+        storage=list(storage), tags=dict(tags),
+    )
+    peers = [rt.state.nodes[n] for n in rt.state.node_ids(cluster_id)]
+    online_peers = [p for p in peers if p.state == "online"]
+    try:
+        await rt.executor.glusterd_check(node.manage_host)
+    except Exception as exc:
+        raise InvalidRequest("New Node doesn't have glusterd running") from exc
+    for host in node.manage + node.storage:
+        rt.reserved_hosts[host] = node.id
+
+    async def work() -> str:
+        try:
+            if online_peers:
+                await rt.executor.peer_probe(online_peers[0].manage_host, node.storage_host)
+            await rt.apply(lambda tx: tx.add(node))
+        finally:
+            for host in node.manage + node.storage:
+                if rt.reserved_hosts.get(host) == node.id:
+                    del rt.reserved_hosts[host]
+        return f"/nodes/{node.id}"
+
+    return rt.submit_plain(work, "add-node")
+
+
+def delete_node(rt: Runtime, node: Node) -> str:
+    if rt.state.node_devices.get(node.id):
+        raise Conflict(f"Unable to delete node [{node.id}] because it contains devices")
+
+    async def work() -> None:
+        others = [
+            rt.state.nodes[n] for n in rt.state.node_ids(node.cluster_id)
+            if n != node.id and rt.state.nodes[n].state == "online"
+        ]
+        if others:
+            await rt.executor.peer_detach(others[0].manage_host, node.storage_host)
+        await rt.apply(lambda tx: tx.delete(node))
+        return None
+
+    return rt.submit_plain(work, "delete-node")
+
+
+async def set_node_state(rt: Runtime, node: Node, new_state: str) -> None:
+    current = node.state
+    if current == new_state:
+        return
+    if current == "failed":
+        raise OperationFailed(f"Cannot move a failed/removed node to {new_state} state")
+    if new_state in ("online", "offline"):
+        await rt.apply(lambda tx: setattr(tx.touch(node), "state", new_state))
+        return
+    if current == "online":
+        raise OperationFailed(
+            f"Node must be offline before remove operation is performed, node:{node.id}"
+        )
+    from heketipy.operations.bricks import remove_device_bricks
+
+    for device_id in rt.state.device_ids(node.id):
+        device = rt.state.devices[device_id]
+        if device.state != "failed":
+            await remove_device_bricks(rt, device, node_removal=True)
+            await rt.apply(lambda tx, d=device: setattr(tx.touch(d), "state", "failed"))
+    await rt.apply(lambda tx: setattr(tx.touch(node), "state", "failed"))
+
+
+def apply_tags(current: dict[str, str], change_type: str, tags: dict[str, str]) -> dict[str, str]:
+    if change_type == "set":
+        return dict(tags)
+    if change_type == "update":
+        merged = dict(current)
+        merged.update(tags)
+        return merged
+    return {k: v for k, v in current.items() if k not in tags}
+
+
+async def set_tags(rt: Runtime, entity: Node | Device, change_type: str,
+                   tags: dict[str, str]) -> dict[str, str]:
+    new_tags = apply_tags(entity.tags, change_type, tags)
+
+    def mutate(tx: Transaction) -> None:
+        tx.touch(entity).tags = new_tags
+
+    await rt.apply(mutate)
+    return dict(new_tags)
+
+
+def add_device(rt: Runtime, node_id: str, name: str, tags: dict[str, str],
+               destroy_data: bool) -> str:
+    node = rt.state.nodes.get(node_id)
+    if node is None:
+        raise NotFound("Node id does not exist")
+    device_id = new_id()
+
+    async def work() -> None:
+        info = await rt.executor.device_setup(node.manage_host, name, device_id, destroy_data)
+        if info.pv_uuid:
+            for other in rt.state.devices.values():
+                if other.pv_uuid == info.pv_uuid and other.id != device_id:
+                    raise OperationFailed(f"Device already in use (ID: {other.id})")
+        device = Device(
+            id=device_id, node_id=node.id, name=name, total_kib=info.total_kib,
+            free_kib=info.free_kib, used_kib=info.used_kib, extent_kib=info.extent_kib,
+            tags=dict(tags), pv_uuid=info.pv_uuid, paths=list(info.paths),
+        )
+        await rt.apply(lambda tx: tx.add(device))
+        return None
+
+    return rt.submit_plain(work, "add-device")
+
+
+def delete_device(rt: Runtime, device: Device, force_forget: bool) -> str:
+    if device.state != "failed":
+        raise InvalidRequest(f"device: {device.id} is not in failed state")
+    if rt.state.device_bricks.get(device.id):
+        raise Conflict(f"Unable to delete device [{device.id}] because it contains bricks")
+    node = rt.state.nodes[device.node_id]
+
+    async def work() -> None:
+        if not force_forget:
+            await rt.executor.device_teardown(node.manage_host, device.name, device.id)
+        await rt.apply(lambda tx: tx.delete(device))
+        return None
+
+    return rt.submit_plain(work, "delete-device")
+
+
+async def set_device_state(rt: Runtime, device: Device, new_state: str) -> None:
+    current = device.state
+    if current == new_state:
+        return
+    if current == "failed" and new_state == "online":
+        raise OperationFailed("Cannot move a failed/removed device to online state")
+    if new_state in ("online", "offline"):
+        await rt.apply(lambda tx: setattr(tx.touch(device), "state", new_state))
+        return
+    if current == "online":
+        raise OperationFailed(
+            f"Device must be offline before remove operation is performed, device:{device.id}"
+        )
+    from heketipy.operations.bricks import remove_device_bricks
+
+    await remove_device_bricks(rt, device, node_removal=False)
+    await rt.apply(lambda tx: setattr(tx.touch(device), "state", "failed"))
+
+
+def resync_device(rt: Runtime, device: Device) -> str:
+    node = rt.state.nodes[device.node_id]
+
+    async def work() -> None:
+        for brick_id in rt.state.brick_ids_of_device(device.id):
+            if rt.state.bricks[brick_id].pending_op:
+                raise OperationFailed(TARGET_IN_USE)
+        info = await rt.executor.device_info(node.manage_host, device.name, device.id)
+
+        def mutate(tx: Transaction) -> None:
+            tx.touch(device)
+            device.total_kib = info.total_kib
+            device.free_kib = info.free_kib
+            device.used_kib = info.used_kib
+            device.extent_kib = info.extent_kib or device.extent_kib
+            if info.pv_uuid:
+                device.pv_uuid = info.pv_uuid
+            if info.paths:
+                device.paths = list(info.paths)
+
+        await rt.apply(mutate)
+        return None
+
+    return rt.submit_plain(work, "resync-device")

@@ -1,0 +1,112 @@
+"""Builds placement's read-only snapshot (``domain.placement`` views) from the live state,
+and turns placement failures into Heketi's error texts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from heketipy.domain import placement as pl
+from heketipy.domain.entities import Volume
+from heketipy.domain.errors import OperationFailed
+from heketipy.domain.state import State
+
+KIB_PER_GIB = 1024 * 1024
+
+
+def node_views(state: State, cluster_id: str) -> tuple[pl.NodeView, ...]:
+    views = []
+    for node_id in state.node_ids(cluster_id):
+        node = state.nodes[node_id]
+        devices = []
+        for device_id in state.device_ids(node_id):
+            device = state.devices[device_id]
+            tags = dict(node.tags)
+            tags.update(device.tags)
+            devices.append(
+                pl.DeviceView(
+                    id=device.id,
+                    node_id=node.id,
+                    free_kib=device.free_kib,
+                    tags=tags,
+                    online=device.state == "online",
+                    extent_kib=device.extent_kib or 4096,
+                )
+            )
+        views.append(
+            pl.NodeView(
+                id=node.id,
+                zone=node.zone,
+                online=node.state == "online",
+                devices=tuple(devices),
+                tags=dict(node.tags),
+            )
+        )
+    return tuple(views)
+
+
+def cluster_views(state: State, cluster_ids: list[str]) -> list[pl.ClusterView]:
+    return [
+        pl.ClusterView(
+            id=cid,
+            file=state.clusters[cid].file,
+            block=state.clusters[cid].block,
+            volume_names=frozenset(state.volume_names(cid)),
+            volume_count=len(state.cluster_volumes.get(cid, ())),
+            nodes=node_views(state, cid),
+        )
+        for cid in cluster_ids
+    ]
+
+
+def heketi_options(options: list[str]) -> dict[str, str]:
+    """``user.heketi.*`` keys of a volume's option list (last duplicate wins)."""
+    found: dict[str, str] = {}
+    for option in options:
+        key, _, value = option.strip().partition(" ")
+        if key.startswith("user.heketi."):
+            found[key] = value.strip()
+    return found
+
+
+def policy_for(settings: Any, options: list[str], snapshot_factor: float) -> pl.PlacementPolicy:
+    gluster = settings.glusterfs
+    heketi = heketi_options(options)
+    average = gluster.average_file_size_kb
+    if "user.heketi.average-file-size" in heketi:
+        with contextlib.suppress(ValueError):
+            average = int(heketi["user.heketi.average-file-size"])
+    return pl.PlacementPolicy(
+        brick_min_kib=int(gluster.brick_min_size_gb * KIB_PER_GIB),
+        brick_max_kib=int(gluster.brick_max_size_gb * KIB_PER_GIB),
+        max_bricks_per_volume=gluster.max_bricks_per_volume,
+        zone_checking=heketi.get("user.heketi.zone-checking", gluster.zone_checking or "none"),
+        average_file_size_kib=average,
+        snapshot_factor=snapshot_factor,
+        device_tag_match=heketi.get("user.heketi.device-tag-match"),
+    )
+
+
+def shape_for(volume: Volume) -> pl.VolumeShape:
+    return pl.VolumeShape(
+        durability=volume.durability,  # type: ignore[arg-type]
+        replica=volume.replica,
+        data=volume.data,
+        redundancy=volume.redundancy,
+        arbiter=volume.arbiter,
+    )
+
+
+def failure_text(error: pl.PlacementError) -> str:
+    """Heketi's text, with heketipy's explanation after ``No space``."""
+    if isinstance(error, pl.AllClustersFailedError):
+        lines = [f"Cluster {cid}: {err}" for cid, err in error.failures]
+        return "\n".join([pl.AllClustersFailedError.HEADER, *lines])
+    if isinstance(error, pl.InvalidTagRuleError):
+        return error.allocation_text
+    return str(error)
+
+
+def allocation_failed(prefix: str, error: pl.PlacementError) -> OperationFailed:
+    return OperationFailed(f"{prefix}: {failure_text(error)}")

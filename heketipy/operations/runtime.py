@@ -1,0 +1,238 @@
+"""The operation runtime: plan -> journal -> execute -> finalize | roll back.
+
+An ``Operation`` plans synchronously inside one ``Transaction`` (placement errors reach the
+client directly), the plan and its journal record are committed before the client sees 202,
+then the work runs in the background under the ``Throttle``. Every completed node step is
+recorded in the journal record, so a restarted server can finish or undo it (``recover``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from heketipy.domain.entities import PendingOperation, new_id
+from heketipy.domain.errors import HeketiError
+from heketipy.domain.state import State, Transaction
+from heketipy.executors.base import Executor
+from heketipy.operations.jobs import JobQueue, Throttle
+from heketipy.store.sqlite import Store
+
+log = logging.getLogger("heketipy.operations")
+
+
+class Runtime:
+    """Everything an operation needs: state, store, executor, settings, jobs, throttle."""
+
+    def __init__(
+        self,
+        state: State,
+        store: Store,
+        executor: Executor,
+        settings: Any,
+        *,
+        max_inflight: int = 8,
+        wait_queue_size: int = 1024,
+    ) -> None:
+        self.state = state
+        self.store = store
+        self.executor = executor
+        self.settings = settings
+        self.jobs = JobQueue()
+        self.throttle = Throttle(max_inflight, wait_queue_size)
+        self.in_flight_ops: set[str] = set()
+        self.reserved_hosts: dict[str, str] = {}  # hostnames of nodes being added
+        self.failed_count = 0
+
+    async def commit(self, tx: Transaction) -> None:
+        try:
+            await self.store.commit(tx)
+        except Exception:
+            tx.undo()
+            raise
+
+    async def apply(self, mutate: Callable[[Transaction], Any]) -> Any:
+        """Run a synchronous mutation in one transaction and make it durable."""
+        tx = Transaction(self.state)
+        try:
+            result = mutate(tx)
+        except BaseException:
+            tx.undo()
+            raise
+        await self.commit(tx)
+        return result
+
+    # -- running operations ---------------------------------------------------------------
+    async def start(self, op: Operation) -> str:
+        """Plan ``op`` now, then execute it in the background. Returns the /queue id."""
+        if op.throttled:
+            self.throttle.admit()
+        try:
+            await self.apply(op.plan)
+        except BaseException:
+            if op.throttled:
+                self.throttle.release(had_slot=False)
+            raise
+        slot = {"held": False}
+
+        async def work() -> str | None:
+            if op.throttled:
+                await self.throttle.acquire_slot()
+                slot["held"] = True
+            return await self.execute(op)
+
+        def done() -> None:
+            if op.throttled:
+                self.throttle.release(had_slot=slot["held"])
+
+        return self.jobs.submit(work, name=op.type_name, on_done=done)
+
+    def submit_plain(
+        self, work: Callable[[], Awaitable[str | None]], name: str, *, throttled: bool = False
+    ) -> str:
+        """Background work without a journal record (node/device add, tags, state)."""
+        if not throttled:
+            return self.jobs.submit(work, name=name)
+        self.throttle.admit()
+        slot = {"held": False}
+
+        async def guarded() -> str | None:
+            await self.throttle.acquire_slot()
+            slot["held"] = True
+            return await work()
+
+        def done() -> None:
+            self.throttle.release(had_slot=slot["held"])
+
+        return self.jobs.submit(guarded, name=name, on_done=done)
+
+    async def execute(self, op: Operation) -> str | None:
+        record_id = op.record.id if op.record else None
+        if record_id:
+            self.in_flight_ops.add(record_id)
+        try:
+            try:
+                await op.execute()
+            except HeketiError as exc:
+                log.warning("op %s %s failed: %s", record_id, op.type_name, exc.text)
+                await self._rollback(op)
+                raise
+            except Exception as exc:
+                log.exception("op %s %s crashed", record_id, op.type_name)
+                await self._rollback(op)
+                raise HeketiError(str(exc)) from exc
+            if op.record is not None:
+                await self.set_phase(op.record, "finalizing")
+            return await self.apply(op.finalize)
+        finally:
+            if record_id:
+                self.in_flight_ops.discard(record_id)
+
+    async def _rollback(self, op: Operation) -> None:
+        if op.record is not None:
+            await self.set_phase(op.record, "rolling-back")
+        try:
+            await op.undo_steps()
+            await self.apply(op.release)
+        except Exception:
+            log.exception("rollback of op %s failed; marking it failed", op.record and op.record.id)
+            self.failed_count += 1
+            if op.record is not None and op.record.id in self.state.operations:
+                await self.apply(lambda tx: setattr(tx.touch(op.record), "status", "failed"))
+
+    async def set_phase(self, record: PendingOperation, phase: str) -> None:
+        def mutate(tx: Transaction) -> None:
+            tx.touch(record).phase = phase
+
+        await self.apply(mutate)
+
+    async def step_done(self, record: PendingOperation | None, *steps: str) -> None:
+        if record is None:
+            return
+
+        def mutate(tx: Transaction) -> None:
+            tx.touch(record).done_steps.extend(steps)
+
+        await self.apply(mutate)
+
+    def new_record(self, tx: Transaction, type_name: str, **data: Any) -> PendingOperation:
+        record = PendingOperation(
+            id=new_id(), type_name=type_name, timestamp=int(time.time()), data=dict(data)
+        )
+        return tx.add(record)
+
+    # -- recovery -------------------------------------------------------------------------
+    async def recover(self) -> int:
+        """Finish or undo every operation a previous process left unfinished."""
+        recovered = 0
+        for record in sorted(self.state.operations.values(), key=lambda r: r.timestamp):
+            if record.parent_id:
+                continue
+            op_type = OPERATION_TYPES.get(record.type_name)
+            if op_type is None:
+                log.error("cannot recover op %s of unknown type %s", record.id, record.type_name)
+                continue
+            op = op_type.resume(self, record)
+            log.info("recovering op %s %s (phase %s)", record.id, record.type_name, record.phase)
+            if record.phase == "finalizing":
+                await self.apply(op.finalize)
+            else:
+                await self._rollback(op)
+            recovered += 1
+        return recovered
+
+    async def gather_steps(self, coros: list[Awaitable[Any]]) -> list[Any]:
+        """Run independent node steps concurrently; raise the first failure after all end."""
+        results = await asyncio.gather(*coros, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return list(results)
+
+
+class Operation:
+    """One journaled mutation. Subclasses implement the four phases."""
+
+    type_name: ClassVar[str] = "unknown"
+    throttled: ClassVar[bool] = True
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.record: PendingOperation | None = None
+
+    @classmethod
+    def resume(cls, rt: Runtime, record: PendingOperation) -> Operation:
+        op = cls.__new__(cls)
+        Operation.__init__(op, rt)
+        op.record = record
+        op.load(record)
+        return op
+
+    def load(self, record: PendingOperation) -> None:
+        """Rebuild the in-memory fields from a journal record (for recovery)."""
+
+    def plan(self, tx: Transaction) -> None:
+        raise NotImplementedError
+
+    async def execute(self) -> None:
+        raise NotImplementedError
+
+    def finalize(self, tx: Transaction) -> str | None:
+        raise NotImplementedError
+
+    async def undo_steps(self) -> None:
+        """Undo node steps (idempotent: safe whether or not each step happened)."""
+
+    def release(self, tx: Transaction) -> None:
+        """Drop what plan() reserved."""
+
+
+OPERATION_TYPES: dict[str, type[Operation]] = {}
+
+
+def register(cls: type[Operation]) -> type[Operation]:
+    OPERATION_TYPES[cls.type_name] = cls
+    return cls

@@ -1,0 +1,427 @@
+"""Volume operations: create, delete, expand (journaled, rolled back on failure)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from heketipy.domain import placement as pl
+from heketipy.domain.entities import BRICK_ARBITER, BRICK_NORMAL, Brick, Volume, new_id
+from heketipy.domain.errors import TARGET_IN_USE, Conflict, OperationFailed
+from heketipy.domain.state import State, Transaction
+from heketipy.executors.base import (
+    BrickAddress,
+    BrickRequest,
+    VolumeDoesNotExist,
+    VolumeRequest,
+)
+from heketipy.operations import placement_view as pv
+from heketipy.operations.runtime import Operation, Runtime, register
+
+HEKETI_DB_VOLUME = "heketidbstorage"
+
+
+def split_options(value: str) -> list[str]:
+    """Go's strings.Split(value, ","): an empty string gives one empty element."""
+    return value.split(",")
+
+
+def brick_request(state: State, brick: Brick, gid: int) -> BrickRequest:
+    device = state.devices.get(brick.device_id)
+    return BrickRequest(
+        device_id=brick.device_id,
+        brick_id=brick.id,
+        tp_name=brick.tp_name,
+        lv_name=brick.lv_name,
+        tp_size_kib=brick.tp_size_kib,
+        size_kib=brick.size_kib,
+        pool_metadata_kib=brick.pool_metadata_kib,
+        gid=gid,
+        arbiter=brick.subtype == BRICK_ARBITER,
+        device_name=device.name if device else "",
+    )
+
+
+def brick_host(state: State, brick: Brick) -> str:
+    return state.nodes[brick.node_id].manage_host
+
+
+def volume_request(state: State, volume: Volume, bricks: list[Brick]) -> VolumeRequest:
+    return VolumeRequest(
+        name=volume.name,
+        bricks=tuple(
+            BrickAddress(state.nodes[b.node_id].storage_host, b.path) for b in bricks
+        ),
+        durability=volume.durability,  # type: ignore[arg-type]
+        replica=volume.replica,
+        data=volume.data,
+        redundancy=volume.redundancy,
+        arbiter=volume.arbiter and volume.durability == "replicate" and volume.replica == 3,
+        options=tuple(o for o in volume.options if o.strip())
+        + (f"user.heketi.id {volume.id}",),
+    )
+
+
+def debit(tx: Transaction, state: State, bricks: list[Brick]) -> None:
+    for brick in bricks:
+        device = tx.touch(state.devices[brick.device_id])
+        device.free_kib -= brick.charge_kib
+        device.used_kib += brick.charge_kib
+
+
+def release_bricks(tx: Transaction, state: State, bricks: list[Brick]) -> None:
+    """Delete brick records and give their space back to the devices."""
+    for brick in bricks:
+        device = state.devices.get(brick.device_id)
+        if device is not None:
+            tx.touch(device)
+            device.free_kib += brick.charge_kib
+            device.used_kib -= brick.charge_kib
+        tx.delete(brick)
+
+
+def bricks_from_plan(
+    volume_id: str, allocation: pl.Allocation, op_id: str, first_set: int = 0
+) -> list[Brick]:
+    return [
+        Brick(
+            id=new_id(),
+            volume_id=volume_id,
+            device_id=plan.device_id,
+            node_id=plan.node_id,
+            size_kib=plan.size_kib,
+            tp_size_kib=plan.tp_size_kib,
+            pool_metadata_kib=plan.pool_metadata_kib,
+            subtype=BRICK_ARBITER if plan.arbiter else BRICK_NORMAL,
+            pending_op=op_id,
+            set_index=first_set + plan.set_index,
+            position=plan.position,
+        )
+        for plan in allocation.bricks
+    ]
+
+
+async def create_bricks(rt: Runtime, bricks: list[Brick], gid: int) -> None:
+    await rt.gather_steps(
+        [
+            rt.executor.brick_create(brick_host(rt.state, b), brick_request(rt.state, b, gid))
+            for b in bricks
+        ]
+    )
+
+
+async def destroy_bricks(rt: Runtime, bricks: list[Brick], gid: int) -> None:
+    await rt.gather_steps(
+        [
+            rt.executor.brick_destroy(brick_host(rt.state, b), brick_request(rt.state, b, gid))
+            for b in bricks
+            if b.node_id in rt.state.nodes
+        ]
+    )
+
+
+async def destroy_gluster_volume(rt: Runtime, volume: Volume) -> None:
+    """Stop and delete the gluster volume, trying each node of the cluster in turn."""
+    hosts = [rt.state.nodes[n].manage_host for n in rt.state.node_ids(volume.cluster_id)
+             if rt.state.nodes[n].state == "online"]
+    last_error: Exception | None = None
+    for host in hosts:
+        try:
+            await rt.executor.volume_destroy(host, volume.name)
+            return
+        except VolumeDoesNotExist:
+            return
+        except Exception as exc:  # noqa: BLE001 - try the next node
+            last_error = exc
+    if last_error is not None:
+        raise last_error
+
+
+def gluster_host(rt: Runtime, bricks: list[Brick]) -> str:
+    return brick_host(rt.state, bricks[0])
+
+
+@dataclass
+class VolumeSpec:
+    """A validated create request, in domain terms."""
+
+    size_gib: int
+    name: str
+    cluster_ids: list[str]
+    durability_echo: dict[str, Any]
+    durability: str
+    replica: int
+    data: int
+    redundancy: int
+    gid: int
+    request_options: list[str]
+    block: bool
+    snapshot_enable: bool
+    snapshot_factor: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@register
+class CreateVolume(Operation):
+    type_name = "create-volume"
+
+    def __init__(self, rt: Runtime, spec: VolumeSpec) -> None:
+        super().__init__(rt)
+        self.spec = spec
+        self.volume_id = new_id()
+
+    def load(self, record: Any) -> None:
+        self.volume_id = record.data["volume"]
+
+    def build_volume(self) -> Volume:
+        spec = self.spec
+        settings = self.rt.settings.glusterfs
+        options = split_options(settings.pre_request_volume_options or "")
+        if spec.block:
+            options += split_options(settings.block_hosting_volume_options or "")
+        options += list(spec.request_options)
+        options += split_options(settings.post_request_volume_options or "")
+        heketi = pv.heketi_options(options)
+        arbiter = heketi.get("user.heketi.arbiter", "").lower() in ("true", "yes", "1", "on")
+        volume = Volume(
+            id=self.volume_id,
+            name=spec.name or f"vol_{self.volume_id}",
+            cluster_id="",
+            size_gib=spec.size_gib,
+            durability_echo=spec.durability_echo,
+            durability=spec.durability,
+            replica=spec.replica,
+            data=spec.data,
+            redundancy=spec.redundancy,
+            arbiter=arbiter and spec.durability == "replicate",
+            gid=spec.gid,
+            options=options,
+            block=spec.block,
+            snapshot_enable=spec.snapshot_enable,
+            snapshot_factor=spec.snapshot_factor if spec.snapshot_enable else 1.0,
+        )
+        if spec.block:
+            volume.block_free_gib = spec.size_gib * 98 // 100
+            volume.block_reserved_gib = spec.size_gib - volume.block_free_gib
+        return volume
+
+    def plan(self, tx: Transaction) -> None:
+        state = self.rt.state
+        volume = self.build_volume()
+        cluster_ids = self.spec.cluster_ids or sorted(state.clusters)
+        request = pl.ClusterRequest(
+            kind="block" if volume.block else "file",
+            name=volume.name,
+            max_volumes_per_cluster=self.rt.settings.glusterfs.max_volumes_per_cluster,
+            cluster_ids=tuple(cluster_ids),
+        )
+        policy = pv.policy_for(self.rt.settings, volume.options, volume.snapshot_factor)
+        try:
+            candidates = pl.select_clusters(pv.cluster_views(state, cluster_ids), request)
+            placed = pl.allocate_in_clusters(
+                candidates, volume.size_gib, pv.shape_for(volume), policy
+            )
+        except pl.PlacementError as error:
+            raise pv.allocation_failed("Failed to allocate new volume", error) from error
+        self.record = self.rt.new_record(tx, self.type_name, volume=volume.id)
+        volume.cluster_id = placed.cluster_id
+        volume.pending_op = self.record.id
+        state.volume_seq += 1
+        volume.created_seq = state.volume_seq
+        bricks = bricks_from_plan(volume.id, placed.allocation, self.record.id)
+        tx.add(volume)
+        for brick in bricks:
+            tx.add(brick)
+        debit(tx, state, bricks)
+        self.record.changes = [
+            {"change": "Add brick", "id": b.id, "delta": 0} for b in bricks
+        ] + [{"change": "Add volume", "id": volume.id, "delta": 0}]
+
+    @property
+    def volume(self) -> Volume:
+        return self.rt.state.volumes[self.volume_id]
+
+    async def execute(self) -> None:
+        volume = self.volume
+        bricks = self.rt.state.bricks_of_volume(volume.id)
+        await create_bricks(self.rt, bricks, volume.gid)
+        await self.rt.step_done(self.record, "bricks")
+        if bricks:
+            await self.rt.executor.volume_create(
+                gluster_host(self.rt, bricks), volume_request(self.rt.state, volume, bricks)
+            )
+        await self.rt.step_done(self.record, "volume")
+
+    def finalize(self, tx: Transaction) -> str | None:
+        volume = tx.touch(self.volume)
+        volume.pending_op = ""
+        for brick in self.rt.state.bricks_of_volume(volume.id):
+            tx.touch(brick).pending_op = ""
+        if self.record is not None:
+            tx.delete(self.record)
+        return f"/volumes/{volume.id}"
+
+    async def undo_steps(self) -> None:
+        volume = self.rt.state.volumes.get(self.volume_id)
+        if volume is None:
+            return
+        await destroy_gluster_volume(self.rt, volume)
+        await destroy_bricks(self.rt, self.rt.state.bricks_of_volume(volume.id), volume.gid)
+
+    def release(self, tx: Transaction) -> None:
+        volume = self.rt.state.volumes.get(self.volume_id)
+        if volume is not None:
+            release_bricks(tx, self.rt.state, self.rt.state.bricks_of_volume(volume.id))
+            tx.delete(volume)
+        if self.record is not None and self.record.id in self.rt.state.operations:
+            tx.delete(self.record)
+
+
+def check_deletable(state: State, volume: Volume) -> None:
+    if volume.name == HEKETI_DB_VOLUME:
+        raise Conflict("Cannot delete volume containing the Heketi database")
+    if state.bhv_blockvolumes.get(volume.id):
+        raise Conflict("Cannot delete a block hosting volume containing block volumes")
+
+
+@register
+class DeleteVolume(Operation):
+    type_name = "delete-volume"
+
+    def __init__(self, rt: Runtime, volume: Volume) -> None:
+        super().__init__(rt)
+        self.volume_id = volume.id
+
+    def load(self, record: Any) -> None:
+        self.volume_id = record.data["volume"]
+
+    def plan(self, tx: Transaction) -> None:
+        state = self.rt.state
+        volume = state.volumes[self.volume_id]
+        bricks = state.bricks_of_volume(volume.id)
+        if volume.pending_op or any(b.pending_op for b in bricks):
+            raise OperationFailed(f"Failed to set up volume delete: {TARGET_IN_USE}")
+        self.record = self.rt.new_record(tx, self.type_name, volume=volume.id)
+        tx.touch(volume).pending_op = self.record.id
+        for brick in bricks:
+            tx.touch(brick).pending_op = self.record.id
+        self.record.changes = [
+            {"change": "Delete brick", "id": b.id, "delta": 0} for b in bricks
+        ] + [{"change": "Delete volume", "id": volume.id, "delta": 0}]
+
+    async def execute(self) -> None:
+        volume = self.rt.state.volumes[self.volume_id]
+        await destroy_gluster_volume(self.rt, volume)
+        await self.rt.step_done(self.record, "volume")
+        await destroy_bricks(self.rt, self.rt.state.bricks_of_volume(volume.id), volume.gid)
+        await self.rt.step_done(self.record, "bricks")
+
+    def finalize(self, tx: Transaction) -> str | None:
+        volume = self.rt.state.volumes.get(self.volume_id)
+        if volume is not None:
+            release_bricks(tx, self.rt.state, self.rt.state.bricks_of_volume(volume.id))
+            tx.delete(volume)
+        if self.record is not None and self.record.id in self.rt.state.operations:
+            tx.delete(self.record)
+        return None
+
+    async def undo_steps(self) -> None:
+        """A delete that failed half-way cannot be undone on the nodes; the volume stays,
+        visible again, and a retried delete finishes the job (every step is idempotent)."""
+
+    def release(self, tx: Transaction) -> None:
+        volume = self.rt.state.volumes.get(self.volume_id)
+        if volume is not None:
+            tx.touch(volume).pending_op = ""
+            for brick in self.rt.state.bricks_of_volume(volume.id):
+                tx.touch(brick).pending_op = ""
+        if self.record is not None and self.record.id in self.rt.state.operations:
+            tx.delete(self.record)
+
+
+@register
+class ExpandVolume(Operation):
+    type_name = "expand-volume"
+
+    def __init__(self, rt: Runtime, volume: Volume, expand_gib: int) -> None:
+        super().__init__(rt)
+        self.volume_id = volume.id
+        self.expand_gib = expand_gib
+
+    def load(self, record: Any) -> None:
+        self.volume_id = record.data["volume"]
+        self.expand_gib = record.data["delta"]
+
+    def new_bricks(self) -> list[Brick]:
+        if self.record is None:
+            return []
+        return [
+            b for b in self.rt.state.bricks_of_volume(self.volume_id)
+            if b.pending_op == self.record.id
+        ]
+
+    def plan(self, tx: Transaction) -> None:
+        state = self.rt.state
+        volume = state.volumes[self.volume_id]
+        existing = state.bricks_of_volume(volume.id)
+        prefix = "Failed to allocate volume expansion"
+        if volume.pending_op or any(b.pending_op for b in existing):
+            raise OperationFailed(f"{prefix}: {TARGET_IN_USE}")
+        policy = pv.policy_for(self.rt.settings, volume.options, volume.snapshot_factor)
+        try:
+            allocation = pl.allocate_volume(
+                self.expand_gib,
+                pv.shape_for(volume),
+                policy,
+                pv.node_views(state, volume.cluster_id),
+                existing_bricks=len(existing),
+                halving="expand",
+            )
+        except pl.PlacementError as error:
+            raise pv.allocation_failed(prefix, error) from error
+        self.record = self.rt.new_record(
+            tx, self.type_name, volume=volume.id, delta=self.expand_gib
+        )
+        first_set = (max((b.set_index for b in existing), default=-1)) + 1
+        bricks = bricks_from_plan(volume.id, allocation, self.record.id, first_set)
+        for brick in bricks:
+            tx.add(brick)
+        debit(tx, state, bricks)
+        self.record.changes = [
+            {"change": "Add brick", "id": b.id, "delta": 0} for b in bricks
+        ] + [{"change": "Expand volume", "id": volume.id, "delta": self.expand_gib}]
+
+    async def execute(self) -> None:
+        volume = self.rt.state.volumes[self.volume_id]
+        bricks = self.new_bricks()
+        await create_bricks(self.rt, bricks, volume.gid)
+        await self.rt.step_done(self.record, "bricks")
+        if bricks:
+            await self.rt.executor.volume_expand(
+                gluster_host(self.rt, bricks), volume_request(self.rt.state, volume, bricks)
+            )
+        await self.rt.step_done(self.record, "volume")
+
+    def finalize(self, tx: Transaction) -> str | None:
+        volume = tx.touch(self.rt.state.volumes[self.volume_id])
+        volume.size_gib += self.expand_gib
+        if volume.block:
+            added_free = math.floor(self.expand_gib * 98 / 100)
+            volume.block_free_gib += added_free
+            volume.block_reserved_gib += self.expand_gib - added_free
+        for brick in self.new_bricks():
+            tx.touch(brick).pending_op = ""
+        if self.record is not None:
+            tx.delete(self.record)
+        return f"/volumes/{volume.id}"
+
+    async def undo_steps(self) -> None:
+        volume = self.rt.state.volumes.get(self.volume_id)
+        if volume is not None:
+            await destroy_bricks(self.rt, self.new_bricks(), volume.gid)
+
+    def release(self, tx: Transaction) -> None:
+        release_bricks(tx, self.rt.state, self.new_bricks())
+        if self.record is not None and self.record.id in self.rt.state.operations:
+            tx.delete(self.record)

@@ -1,0 +1,78 @@
+"""Server assembly: settings -> executor, store, runtime, recovery, aiohttp app; signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from heketipy.api.app import SERVER, create_app
+from heketipy.executors.factory import create_executor
+from heketipy.operations.runtime import Runtime
+from heketipy.store.sqlite import Store
+
+log = logging.getLogger("heketipy.server")
+
+
+async def build(settings: Any) -> tuple[web.Application, Runtime]:
+    executor = create_executor(settings)
+    if hasattr(executor, "start"):
+        await executor.start()
+    store = Store(settings.glusterfs.db)
+    state = await store.open()
+    runtime = Runtime(
+        state,
+        store,
+        executor,
+        settings,
+        max_inflight=settings.glusterfs.max_inflight_operations or 8,
+        wait_queue_size=settings.heketipy.wait_queue_size,
+    )
+    recovered = await runtime.recover()
+    if recovered:
+        log.info("recovered %d unfinished operation(s) at start-up", recovered)
+    app = create_app(runtime, settings)
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await runtime.jobs.drain()
+        await store.close()
+        if hasattr(executor, "close"):
+            await executor.close()
+
+    app.on_cleanup.append(on_cleanup)
+    return app, runtime
+
+
+async def serve(settings: Any, *, announce: str | None = None) -> None:
+    app, _runtime = await build(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    server_state = app[SERVER]
+
+    def reset_admin_state() -> None:
+        log.info("SIGUSR2: admin state reset to normal")
+        server_state.admin_state = "normal"
+
+    loop.add_signal_handler(signal.SIGUSR2, reset_admin_state)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    ssl_context = None
+    if settings.enable_tls:
+        import ssl
+
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(settings.cert_file, settings.key_file)
+    site = web.TCPSite(runner, settings.listen, int(settings.port), ssl_context=ssl_context)
+    await site.start()
+    if announce:
+        print(announce, flush=True)
+    log.info("heketipy listening on %s:%s", settings.listen, settings.port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -8,7 +8,9 @@ like Go's ``strconv.FormatFloat(v, 'g', -1, 64)``. A family without samples is l
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from heketipy.domain.state import State
 
@@ -72,35 +74,30 @@ def operation_counts(state: State, in_flight_ops: set[str] | frozenset[str]) -> 
 
 
 def go_float(value: float) -> str:
-    """Go's ``strconv.FormatFloat(value, 'g', -1, 64)``."""
+    """Go's ``strconv.FormatFloat(value, 'g', -1, 64)``: shortest digits, exponent form when
+    the decimal exponent is below -4 or at least 6 (``5.24288e+08``, ``1e+06``, ``123456``)."""
     value = float(value)
     if value != value:
         return "NaN"
     if value in (float("inf"), float("-inf")):
         return "+Inf" if value > 0 else "-Inf"
     if value == 0:
-        return "-0" if str(value).startswith("-") else "0"
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
     sign = "-" if value < 0 else ""
-    mantissa, _, exponent_text = f"{abs(value)!r}".partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    fraction = fraction.rstrip("0")
-    digits = (whole + fraction).lstrip("0")
-    # Decimal exponent of the first significant digit.
-    exponent = int(exponent_text or 0) + len(whole.lstrip("0")) - 1
-    if not whole.lstrip("0"):
-        exponent = int(exponent_text or 0) - (len(fraction) - len(fraction.lstrip("0"))) - 1
-    digits = digits.rstrip("0") or "0"
-    # Shortest formatting switches to an exponent below 1e-4 or from 1e+06 (eprec 6... of
-    # the 'g' verb with precision -1, which Go fixes at 21 only for %v of floats in JSON).
-    if exponent < -4 or exponent >= max(len(digits), 6) and exponent >= 6 or exponent >= 21:
+    # repr() gives the shortest digits that round-trip, as Go's shortest formatting does.
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + int(exponent)  # position of the decimal point after the 1st digit
+    decimal_exponent = point - 1
+    if decimal_exponent < -4 or decimal_exponent >= 6:
         head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        exp_sign = "-" if exponent < 0 else "+"
-        return f"{sign}{head}e{exp_sign}{abs(exponent):02d}"
-    if exponent < 0:
-        return f"{sign}0.{'0' * (-exponent - 1)}{digits}"
-    if len(digits) <= exponent + 1:
-        return f"{sign}{digits}{'0' * (exponent + 1 - len(digits))}"
-    return f"{sign}{digits[: exponent + 1]}.{digits[exponent + 1:]}"
+        exp_sign = "-" if decimal_exponent < 0 else "+"
+        return f"{sign}{head}e{exp_sign}{abs(decimal_exponent):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def _escape_label(value: str) -> str:

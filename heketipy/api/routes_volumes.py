@@ -99,6 +99,13 @@ async def expand_volume(request: web.Request) -> web.Response:
     return accepted(await rt.start(ops.ExpandVolume(rt, volume, body.expand_size)))
 
 
+async def clone_volume(request: web.Request) -> web.Response:
+    body = await parse(request, wire.VolumeCloneRequest)
+    rt = runtime(request)
+    volume = lookup(rt.state.volumes, path_id(request))
+    return accepted(await rt.start(ops.CloneVolume(rt, volume, body.name or "")))
+
+
 async def block_restriction(request: web.Request) -> web.Response:
     body = await parse(request, wire.BlockRestrictionRequest)
     rt = runtime(request)
@@ -147,5 +154,6 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_route("GET", f"/volumes/{ID}", get_volume)
     router.add_route("DELETE", f"/volumes/{ID}", delete_volume)
     router.add_route("POST", f"/volumes/{ID}/expand", expand_volume)
+    router.add_route("POST", f"/volumes/{ID}/clone", clone_volume)
     router.add_route("POST", f"/volumes/{ID}/block-restriction", block_restriction)
     router.add_route("POST", f"/bricks/to-evict/{ID}", evict_brick)

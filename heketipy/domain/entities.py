@@ -94,10 +94,12 @@ class Brick(Entity):
     pending_op: str = ""
     set_index: int = 0
     position: int = 0
+    # A clone's brick lives in the thin pool of the brick it was snapshotted from.
+    tp_id: str = ""
 
     @property
     def tp_name(self) -> str:
-        return f"tp_{self.id}"
+        return f"tp_{self.tp_id or self.id}"
 
     @property
     def lv_name(self) -> str:

@@ -12,8 +12,11 @@ once; per-brick checks (distinct node, distinct zone, free space) run as each po
 brick set is filled. Every failure carries an explanation built from how many devices,
 nodes and zones each filter left, e.g.::
 
-    No space: replica 3 needs 3 nodes in distinct zones with more than 2105344 KiB free;
-    filters left online: 4 devices on 4 nodes in 2 zones, ... ; at 1 set of 2097152 KiB ...
+    No space: cluster <id>: replica 3 needs 3 nodes in distinct zones per brick set, each
+    with a device of more than 1056768 KiB free; filters left online: 4 devices on 4 nodes
+    in 2 zones, more than 1056768 KiB free: 4 devices on 4 nodes in 2 zones; at 2 sets of
+    1048576 KiB bricks, set 1 found no device for its brick at position 2 after placing 2
+    of 3; for a volume of 2 GiB, 4 sets would need bricks of 524288 KiB, below the minimum
 
 Errors keep upstream's bare text in `upstream_text` (what the REST layer must answer) and
 the explanation in `explanation` (for logs and our own clients).
@@ -24,9 +27,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
-from heketipy.domain.space import DEFAULT_EXTENT_KIB, fits, space_needed
+from heketipy.domain.space import device_charge_kib, fits, space_needed
 from heketipy.domain.tags import ArbiterRole, TagRule, arbiter_role, parse_tag_rule
 
 KIB_PER_GIB = 1024 * 1024
@@ -170,7 +173,7 @@ class DeviceView:
     free_kib: int
     tags: Mapping[str, str] = field(default_factory=dict)
     online: bool = True
-    extent_kib: int = DEFAULT_EXTENT_KIB
+    extent_kib: int = 4096  # from vgdisplay; LVM's default extent
 
 
 @dataclass(frozen=True)
@@ -363,6 +366,15 @@ class Candidate:
         return self.node.zone
 
 
+class DeviceFilter(Protocol):
+    """A named, pure predicate over candidates; `name` labels its line in explanations."""
+
+    @property
+    def name(self) -> str: ...
+
+    def accepts(self, candidate: Candidate) -> bool: ...
+
+
 @dataclass(frozen=True)
 class OnlineFilter:
     """Online devices of online nodes (a node the health monitor saw down is offline)."""
@@ -423,16 +435,13 @@ class FreeSpaceFilter:
 
     @property
     def name(self) -> str:
-        return f"more than {device_charge(self.brick_kib, self.snapshot_factor)} KiB free"
+        return f"more than {device_charge_kib(self.brick_kib, self.snapshot_factor)} KiB free"
 
     def accepts(self, candidate: Candidate) -> bool:
-        charge = device_charge(self.brick_kib, self.snapshot_factor, candidate.device.extent_kib)
+        charge = device_charge_kib(
+            self.brick_kib, self.snapshot_factor, candidate.device.extent_kib
+        )
         return fits(candidate.device.free_kib, charge)
-
-
-def device_charge(brick_kib: int, factor: float, extent_kib: int = DEFAULT_EXTENT_KIB) -> int:
-    thin_pool_kib, metadata_kib = space_needed(brick_kib, factor, extent_kib)
-    return thin_pool_kib + metadata_kib
 
 
 def census(name: str, candidates: Sequence[Candidate]) -> FilterStep:
@@ -445,7 +454,7 @@ def census(name: str, candidates: Sequence[Candidate]) -> FilterStep:
 
 
 def run_filters(
-    candidates: Sequence[Candidate], filters: Iterable
+    candidates: Sequence[Candidate], filters: Iterable[DeviceFilter]
 ) -> tuple[list[Candidate], list[FilterStep]]:
     """Apply filters in order; return the survivors and what each filter left."""
     survivors = list(candidates)
@@ -465,8 +474,8 @@ def snapshot_candidates(nodes: Sequence[NodeView]) -> list[Candidate]:
     ]
 
 
-def _tag_filters(policy: PlacementPolicy) -> list:
-    if policy.device_tag_match is None:
+def _tag_filters(policy: PlacementPolicy) -> list[DeviceFilter]:
+    if not policy.device_tag_match:  # None or "" (option absent or empty): no rule
         return []
     rule = parse_tag_rule(policy.device_tag_match)
     if rule is None:
@@ -669,38 +678,73 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _arbiter_size_or_none(brick_kib: int, policy: PlacementPolicy) -> int | None:
+    try:
+        return arbiter_brick_kib(brick_kib, policy.average_file_size_kib)
+    except NoSpaceError:
+        return None
+
+
 def _requirement(shape: VolumeShape, policy: PlacementPolicy, brick_kib: int) -> str:
     width = shape.bricks_per_set
     where = " in distinct zones" if policy.strict_zones and width > 1 else ""
-    charge = device_charge(brick_kib, policy.snapshot_factor)
-    text = (
-        f"{shape.describe()} needs {_count(width, 'node')}{where} with more than {charge} KiB free"
-    )
-    if shape.uses_arbiter_placer and any(shape.is_arbiter_position(p) for p in range(width)):
-        text += ", one of them allowed an arbiter brick and the others data bricks"
-    elif shape.uses_arbiter_placer:
-        text += " allowed data bricks (arbiter tag not 'required')"
-    return text + " per brick set"
+    data_charge = device_charge_kib(brick_kib, policy.snapshot_factor)
+    head = f"{shape.describe()} needs {_count(width, 'node')}{where} per brick set"
+    if not shape.uses_arbiter_placer:
+        return f"{head}, each with a device of more than {data_charge} KiB free"
+    arbiters = sum(shape.is_arbiter_position(p) for p in range(width))
+    data = f"{width - arbiters} allowed data bricks with more than {data_charge} KiB free"
+    if not arbiters:
+        return f"{head}: {data}"
+    arbiter_kib = _arbiter_size_or_none(brick_kib, policy)
+    if arbiter_kib is None:
+        return f"{head}: {data} and 1 for an arbiter brick that cannot be sized"
+    arbiter_charge = device_charge_kib(arbiter_kib, policy.snapshot_factor)
+    return f"{head}: {data} and 1 allowed an arbiter brick with more than {arbiter_charge} KiB free"
+
+
+_MAY_HOLD_DATA = frozenset({ArbiterRole.DISABLED, ArbiterRole.SUPPORTED})
+_MAY_HOLD_ARBITER = frozenset({ArbiterRole.REQUIRED, ArbiterRole.SUPPORTED})
+
+
+def _funnel(
+    shape: VolumeShape,
+    policy: PlacementPolicy,
+    candidates: Sequence[Candidate],
+    static_filters: Sequence[DeviceFilter],
+    brick_kib: int,
+) -> list[FilterStep]:
+    """What the filters leave of the fresh snapshot for one brick size.
+
+    Under the arbiter placer the data and arbiter branches are counted side by side, since
+    they are different feeds with different brick sizes.
+    """
+    survivors, steps = run_filters(candidates, static_filters)
+    data_filters: list[DeviceFilter] = [FreeSpaceFilter(brick_kib, policy.snapshot_factor)]
+    if not shape.uses_arbiter_placer:
+        return steps + run_filters(survivors, data_filters)[1]
+    data_filters.insert(0, ArbiterRoleFilter(_MAY_HOLD_DATA, "may hold data"))
+    steps += run_filters(survivors, data_filters)[1]
+    arbiter_kib = _arbiter_size_or_none(brick_kib, policy)
+    if arbiter_kib is not None and shape.is_arbiter_position(2) and shape.bricks_per_set > 2:
+        arbiter_filters: list[DeviceFilter] = [
+            ArbiterRoleFilter(_MAY_HOLD_ARBITER, "may hold an arbiter"),
+            FreeSpaceFilter(arbiter_kib, policy.snapshot_factor),
+        ]
+        steps += run_filters(survivors, arbiter_filters)[1]
+    return steps
 
 
 def _explain_shortfall(
     shape: VolumeShape,
     policy: PlacementPolicy,
     candidates: Sequence[Candidate],
-    static_filters: Sequence,
+    static_filters: Sequence[DeviceFilter],
     set_count: int,
     brick_kib: int,
     shortfall: _SetShortfall,
 ) -> str:
-    filters = list(static_filters)
-    if shape.uses_arbiter_placer:
-        filters.append(
-            ArbiterRoleFilter(
-                frozenset({ArbiterRole.DISABLED, ArbiterRole.SUPPORTED}), "may hold data"
-            )
-        )
-    filters.append(FreeSpaceFilter(brick_kib, policy.snapshot_factor))
-    _, steps = run_filters(candidates, filters)
+    steps = _funnel(shape, policy, candidates, static_filters, brick_kib)
     funnel = ", ".join(step.describe() for step in steps)
     kind = "arbiter brick" if shortfall.arbiter else "brick"
     detail = (
@@ -736,7 +780,7 @@ def allocate_volume(
     """
     if halving not in ("create", "expand"):
         raise ValueError(f"halving must be 'create' or 'expand', got {halving!r}")
-    static_filters = [OnlineFilter(), *_tag_filters(policy)]
+    static_filters: list[DeviceFilter] = [OnlineFilter(), *_tag_filters(policy)]
     _check_cluster_has_storage(nodes)
     candidates = snapshot_candidates(nodes)
     eligible, _ = run_filters(candidates, static_filters)
@@ -944,7 +988,7 @@ def replacement_brick(
     zones are excluded, and with the arbiter placer the old brick's zone too (upstream's
     arbiter placer sees the set with the old brick). Raises NoReplacementError.
     """
-    static_filters = [
+    static_filters: list[DeviceFilter] = [
         OnlineFilter(),
         *_tag_filters(policy),
         NotDeviceFilter(old.device_id),

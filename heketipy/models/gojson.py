@@ -348,8 +348,16 @@ def _quote_char(byte: int) -> str:
 
 
 def _go_quote_rune(char: str) -> str:
-    short = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-             "\v": "\\v", "\\": "\\\\"}
+    short = {
+        "\a": "\\a",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        "\v": "\\v",
+        "\\": "\\\\",
+    }
     if char in short:
         return short[char]
     code = ord(char)
@@ -380,7 +388,9 @@ def go_syntax_error(data: bytes) -> str | None:
                     if not literal:
                         state = _END_VALUE
                     break
-                return error(byte, f"in literal {literal_name} (expecting {_quote_char(ord(literal[0]))})")
+                return error(
+                    byte, f"in literal {literal_name} (expecting {_quote_char(ord(literal[0]))})"
+                )
             if state in (_BEGIN_VALUE, _BEGIN_VALUE_OR_EMPTY):
                 if byte in _SPACE:
                     break

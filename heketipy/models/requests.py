@@ -375,7 +375,9 @@ def _decode(value: Any, spec: _Spec, existing: Any, struct: str, path: tuple[str
     elif kind == "list":
         if isinstance(value, list) and not isinstance(value, gojson.JSONObject):
             assert spec.element is not None
-            return [_decode(item, spec.element, _zero(spec.element), struct, path) for item in value]
+            return [
+                _decode(item, spec.element, _zero(spec.element), struct, path) for item in value
+            ]
     elif kind == "map":
         if isinstance(value, gojson.JSONObject):
             assert spec.element is not None
@@ -384,12 +386,11 @@ def _decode(value: Any, spec: _Spec, existing: Any, struct: str, path: tuple[str
                 key = gojson.sanitize_string(key)
                 result[key] = _decode(item, spec.element, _zero(spec.element), struct, path)
             return result
-    elif kind == "struct":
-        if isinstance(value, gojson.JSONObject):
-            assert spec.model is not None
-            partial = existing if isinstance(existing, _Partial) else _Partial(spec.model, {}, set())
-            _decode_object(value, partial, path)
-            return partial
+    elif kind == "struct" and isinstance(value, gojson.JSONObject):
+        assert spec.model is not None
+        partial = existing if isinstance(existing, _Partial) else _Partial(spec.model, {}, set())
+        _decode_object(value, partial, path)
+        return partial
     raise _TypeMismatch(_kind_of(value), spec, struct, path)
 
 

@@ -49,7 +49,9 @@ _VOLUME_NAME_RE = re.compile(r"[a-zA-Z0-9_-]+")
 _TAG_NAME_RE = re.compile(r"[a-zA-Z0-9_.-]+")
 # A DNS name as Heketi's host check accepts it: labels of letters, digits, '_' and
 # '-' (not leading '-'), at most 63 characters, optional trailing '.' or '_'.
-_DNS_NAME_RE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62}(\.[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})*[._]?")
+_DNS_NAME_RE = re.compile(
+    r"[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62}(\.[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})*[._]?"
+)
 
 FieldErrors = dict[str, Union[str, "FieldErrors"]]
 Rule = Callable[[Any], "str | None"]
@@ -89,7 +91,12 @@ def render_errors(errors: FieldErrors) -> str:
 
 
 def _is_blank(value: Any) -> bool:
-    return value is None or value == "" or value == 0 or (hasattr(value, "__len__") and len(value) == 0)
+    return (
+        value is None
+        or value == ""
+        or value == 0
+        or (hasattr(value, "__len__") and len(value) == 0)
+    )
 
 
 def required(value: Any) -> str | None:
@@ -296,7 +303,9 @@ def check_volume_request(request: req.VolumeCreateRequest) -> None:
     if durability.type == "disperse":
         combination = (durability.disperse.data, durability.disperse.redundancy)
         if combination not in VALID_DISPERSIONS:
-            raise RequestRejected(f"Invalid dispersion combination: {combination[0]}+{combination[1]}")
+            raise RequestRejected(
+                f"Invalid dispersion combination: {combination[0]}+{combination[1]}"
+            )
 
 
 def minimum_volume_size_kib(request: req.VolumeCreateRequest, brick_min_kib: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -424,4 +425,118 @@ class ExpandVolume(Operation):
     def release(self, tx: Transaction) -> None:
         release_bricks(tx, self.rt.state, self.new_bricks())
         if self.record is not None and self.record.id in self.rt.state.operations:
+            tx.delete(self.record)
+
+
+_BRICK_ID_IN_PATH = re.compile(r"/brick_([0-9a-f]{32})/brick$")
+
+
+@register
+class CloneVolume(Operation):
+    """Snapshot the source and clone it into a new volume sharing its thin pools."""
+
+    type_name = "clone-volume"
+
+    def __init__(self, rt: Runtime, source: Volume, name: str) -> None:
+        super().__init__(rt)
+        self.source_id = source.id
+        self.clone_id = new_id()
+        self.name = name or f"vol_{self.clone_id}"
+
+    def load(self, record: Any) -> None:
+        self.source_id = record.data["source"]
+        self.clone_id = record.data["clone"]
+        self.name = record.data["name"]
+
+    def plan(self, tx: Transaction) -> None:
+        state = self.rt.state
+        source = state.volumes[self.source_id]
+        prefix = f"Failed clone volume {source.id}"
+        bricks = state.bricks_of_volume(source.id)
+        if source.pending_op or any(b.pending_op for b in bricks):
+            raise OperationFailed(f"{prefix}: {TARGET_IN_USE}")
+        if source.block:
+            raise OperationFailed(f"{prefix}: Cloning of block hosting volumes is not supported")
+        if self.name in state.volume_names(source.cluster_id):
+            raise OperationFailed(f"{prefix}: Volume name '{self.name}' already in use")
+        self.record = self.rt.new_record(
+            tx, self.type_name, source=source.id, clone=self.clone_id, name=self.name
+        )
+        tx.touch(source).pending_op = self.record.id
+        clone = Volume(**{**source.to_record(), "id": self.clone_id, "name": self.name})
+        clone.pending_op = self.record.id
+        clone.block_free_gib = clone.block_reserved_gib = 0
+        clone.block_restriction = ""
+        state.volume_seq += 1
+        clone.created_seq = state.volume_seq
+        tx.add(clone)
+        clone_bricks = [
+            Brick(
+                id=new_id(), volume_id=clone.id, device_id=b.device_id, node_id=b.node_id,
+                size_kib=b.size_kib, tp_size_kib=0, pool_metadata_kib=0, subtype=b.subtype,
+                pending_op=self.record.id, set_index=b.set_index, position=b.position,
+                tp_id=b.tp_id or b.id,
+            )
+            for b in bricks
+        ]
+        for brick in clone_bricks:
+            tx.add(brick)
+        self.record.changes = (
+            [{"change": "Clone volume from", "id": source.id, "delta": 0},
+             {"change": "Expand volume to", "id": clone.id, "delta": 0}]
+            + [{"change": "Add brick", "id": b.id, "delta": 0} for b in clone_bricks]
+        )
+
+    async def execute(self) -> None:
+        state = self.rt.state
+        source = state.volumes[self.source_id]
+        bricks = state.bricks_of_volume(source.id)
+        result = await self.rt.executor.volume_clone(
+            gluster_host(self.rt, bricks), source.name, self.name
+        )
+        await self.rt.step_done(self.record, "clone")
+        # Adopt the brick ids gluster chose where its paths follow heketi's layout.
+        ids = [m.group(1) for b in result.bricks if (m := _BRICK_ID_IN_PATH.search(b.path))]
+        clone_bricks = state.bricks_of_volume(self.clone_id)
+        if self.record is not None and len(ids) == len(clone_bricks) and len(set(ids)) == len(ids):
+            self.record.data["brick_ids"] = ids
+
+    def finalize(self, tx: Transaction) -> str | None:
+        state = self.rt.state
+        source = state.volumes.get(self.source_id)
+        if source is not None:
+            tx.touch(source).pending_op = ""
+        clone = tx.touch(state.volumes[self.clone_id])
+        clone.pending_op = ""
+        adopted = self.record.data.get("brick_ids", []) if self.record else []
+        bricks = state.bricks_of_volume(self.clone_id)
+        for index, brick in enumerate(bricks):
+            if index < len(adopted) and adopted[index] not in state.bricks:
+                tx.delete(brick)
+                brick.id = adopted[index]
+                brick.pending_op = ""
+                tx.add(brick)
+            else:
+                tx.touch(brick).pending_op = ""
+        if self.record is not None:
+            tx.delete(self.record)
+        return f"/volumes/{self.clone_id}"
+
+    async def undo_steps(self) -> None:
+        clone = self.rt.state.volumes.get(self.clone_id)
+        if clone is not None:
+            await destroy_gluster_volume(self.rt, clone)
+            await destroy_bricks(self.rt, self.rt.state.bricks_of_volume(clone.id), clone.gid)
+
+    def release(self, tx: Transaction) -> None:
+        state = self.rt.state
+        clone = state.volumes.get(self.clone_id)
+        if clone is not None:
+            for brick in state.bricks_of_volume(clone.id):
+                tx.delete(brick)
+            tx.delete(clone)
+        source = state.volumes.get(self.source_id)
+        if source is not None:
+            tx.touch(source).pending_op = ""
+        if self.record is not None and self.record.id in state.operations:
             tx.delete(self.record)

@@ -351,6 +351,8 @@ class SimulatorSettings(_GoJsonModel):
     latency_ms: LatencySettings = LatencySettings()
     # "" means "<glusterfs.db>.simulator.json"; load_settings fills the effective path in.
     state_file: str = ""
+    # Fault injection rules: {"faults": [{"kind", "nth"?, "node"?, "after"?}]} (tests only).
+    faults: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def device_size_kib(self) -> int:

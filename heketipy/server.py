@@ -23,6 +23,8 @@ async def build(settings: Any) -> tuple[web.Application, Runtime]:
         await executor.start()
     store = Store(settings.glusterfs.db)
     state = await store.open()
+    for node in state.nodes.values():
+        executor.register_node(node.manage, node.storage)
     runtime = Runtime(
         state,
         store,

@@ -126,12 +126,18 @@ async def _dispatch(
 
 
 def create_app(runtime: Runtime, settings: Any) -> web.Application:
-    from heketipy.api import routes_admin, routes_clusters, routes_nodes, routes_volumes
+    from heketipy.api import (
+        routes_admin,
+        routes_clusters,
+        routes_nodes,
+        routes_ops,
+        routes_volumes,
+    )
 
     app = web.Application(middlewares=[heketi_middleware], client_max_size=16 * 1024 * 1024)
     app[RUNTIME] = runtime
     app[SERVER] = ServerState(settings)
-    for module in (routes_admin, routes_clusters, routes_nodes, routes_volumes):
+    for module in (routes_admin, routes_clusters, routes_nodes, routes_ops, routes_volumes):
         module.register(app.router)
     try:
         from heketipy.api import routes_block

@@ -39,6 +39,9 @@ class MockExecutor:
         self._volume_bricks: dict[str, list[GlusterBrick]] = {}
         self._volume_ids: dict[str, str] = {}
 
+    def register_node(self, manage: list[str], storage: list[str]) -> None:
+        """Nothing to learn: the mock resolves no names."""
+
     async def _delay(self) -> None:
         if self.latency_ms > 0:
             await asyncio.sleep(self.latency_ms / 1000)

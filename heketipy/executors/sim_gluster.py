@@ -65,7 +65,7 @@ def learn_alias(state: SimState, storage: str, manage: str) -> None:
         return
     state.aliases[storage] = manage
     node = state.nodes.get(manage)
-    for pool in state.pools.values():
+    for pool in list(state.pools.values()):
         if storage not in pool.members:
             continue
         pool.members = [manage if m == storage else m for m in pool.members]

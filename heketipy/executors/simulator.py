@@ -140,6 +140,12 @@ class SimulatorExecutor:
         self._changed()
         self.save()
 
+    def register_node(self, manage: list[str], storage: list[str]) -> None:
+        """Executor hook: the simulator resolves storage names to nodes like DNS would."""
+        for storage_host in storage:
+            if self._state.aliases.get(storage_host) != manage[0]:
+                self.register_storage_host(manage[0], storage_host)
+
     def register_storage_host(self, manage_host: str, storage_host: str) -> None:
         """Tell the simulator which node a storage hostname names (else learnt from brick paths)."""
         self.node(manage_host)

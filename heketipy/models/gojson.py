@@ -24,6 +24,8 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import secrets
+import struct
 from typing import Any
 
 __all__ = [
@@ -39,13 +41,16 @@ __all__ = [
 
 # Go's encoder before 1.22 writes backspace and form feed as \u0008 / \u000c; Python
 # writes \b / \f. Heketi v10.4.1 builds predate that change.
+_INF = float("inf")
 _SHORT_BF_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\([bf])")
 _BF_REPLACEMENT = {"b": "\\u0008", "f": "\\u000c"}
 
 # Python float reprs that differ from Go's: integral values ("1.0", Go "1") and
 # exponent forms ("1e+16", "1e-05"; Go switches to exponents only outside
 # [1e-6, 1e21)). A hit may be inside a string; the exact path then runs for nothing.
-_SUSPICIOUS_FLOAT = re.compile(r"[0-9]\.0(?:[,\]}\s]|$)|[0-9]e[+-][0-9]")
+# Two literal-prefixed patterns scan far faster than one alternation.
+_INTEGRAL_FLOAT = re.compile(r"\.0(?:[,\]}\s]|$)")
+_EXPONENT_FLOAT = re.compile(r"e[+-][0-9]+(?:[,\]}\s]|$)")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -53,17 +58,57 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 def dumps(value: Any) -> bytes:
     """Go ``json.Marshal(value)`` followed by ``\\n``, as Heketi writes replies."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    if _SUSPICIOUS_FLOAT.search(text):
-        text = _ExactEncoder(indent=None).encode(value)
+    if _INTEGRAL_FLOAT.search(text) or _EXPONENT_FLOAT.search(text):
+        text = _encode_go_floats(value, indent=None)
     return _finish(text)
 
 
 def dumps_indent4(value: Any) -> bytes:
     """Go ``json.MarshalIndent(value, "", "    ")`` followed by ``\\n``."""
     text = json.dumps(value, ensure_ascii=False, indent=4, separators=(",", ": "), allow_nan=False)
-    if _SUSPICIOUS_FLOAT.search(text):
-        text = _ExactEncoder(indent=4).encode(value)
+    if _INTEGRAL_FLOAT.search(text) or _EXPONENT_FLOAT.search(text):
+        text = _encode_go_floats(value, indent=4)
     return _finish(text)
+
+
+def _encode_go_floats(value: Any, indent: int | None) -> str:
+    """Encode with every float written as Go writes it.
+
+    Integral floats below 1e16 become ints (same text); any other float whose
+    Python text differs is swapped for a unique placeholder string, replaced in
+    the output by Go's text.
+    """
+    marker = f"\x00gofloat-{secrets.token_hex(8)}-"
+    replacements: list[str] = []
+
+    def convert(item: Any) -> Any:
+        if isinstance(item, float):
+            if item != item or item in (_INF, -_INF):
+                raise ValueError(f"Out of range float values are not JSON compliant: {item!r}")
+            go_text = format_float(item)
+            if go_text == repr(item):
+                return item
+            if item.is_integer() and abs(item) < 1e16 and go_text != "-0":
+                return int(item)
+            replacements.append(go_text)
+            return f"{marker}{len(replacements) - 1}"
+        if isinstance(item, dict):
+            return {key: convert(child) for key, child in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [convert(child) for child in item]
+        return item
+
+    converted = convert(value)
+    separators = (",", ": ") if indent else (",", ":")
+    text = json.dumps(converted, ensure_ascii=False, indent=indent, separators=separators)
+    if replacements:
+        quoted_marker = json.dumps(marker, ensure_ascii=False)[:-1]
+        text = re.sub(
+            re.escape(quoted_marker) + r'(\d+)"',
+            lambda match: replacements[int(match.group(1))],
+            text,
+        )
+    return text
 
 
 def _finish(text: str) -> bytes:
@@ -79,7 +124,7 @@ def _finish(text: str) -> bytes:
         text = text.replace("\u2028", "\\u2028")
     if "\u2029" in text:
         text = text.replace("\u2029", "\\u2029")
-    if "\\b" in text or "\\f" in text:
+    if "\\" in text and ("\\b" in text or "\\f" in text):
         text = _SHORT_BF_ESCAPE.sub(lambda m: m.group(1) + _BF_REPLACEMENT[m.group(2)], text)
     try:
         return text.encode("utf-8") + b"\n"
@@ -132,80 +177,12 @@ def _fixed_notation(value: float) -> str:
 
 def shortest_float32(value: float) -> float:
     """The Python float whose repr is Go's shortest text for ``float32(value)``."""
-    import struct
-
     rounded = struct.unpack("<f", struct.pack("<f", value))[0]
     for precision in range(1, 10):
         candidate = float(f"{rounded:.{precision}g}")
         if struct.unpack("<f", struct.pack("<f", candidate))[0] == rounded:
             return candidate
     return rounded
-
-
-class _ExactEncoder:
-    """Slow, exact Go encoder; used only when the output holds floats Go writes differently."""
-
-    def __init__(self, indent: int | None) -> None:
-        self._indent = indent
-
-    def encode(self, value: Any) -> str:
-        parts: list[str] = []
-        self._encode(value, parts, 0)
-        return "".join(parts)
-
-    def _encode(self, value: Any, parts: list[str], level: int) -> None:
-        if isinstance(value, float) and not isinstance(value, bool):
-            parts.append(format_float(float(value)))
-        elif isinstance(value, dict):
-            self._encode_dict(value, parts, level)
-        elif isinstance(value, (list, tuple)):
-            self._encode_list(value, parts, level)
-        else:
-            parts.append(json.dumps(value, ensure_ascii=False, allow_nan=False))
-
-    def _newline(self, level: int) -> str:
-        return "\n" + " " * (self._indent * level) if self._indent else ""
-
-    def _encode_dict(self, value: dict, parts: list[str], level: int) -> None:
-        if not value:
-            parts.append("{}")
-            return
-        colon = ": " if self._indent else ":"
-        parts.append("{")
-        for index, (key, item) in enumerate(value.items()):
-            if index:
-                parts.append(",")
-            parts.append(self._newline(level + 1))
-            parts.append(json.dumps(_key_text(key), ensure_ascii=False))
-            parts.append(colon)
-            self._encode(item, parts, level + 1)
-        parts.append(self._newline(level) + "}")
-
-    def _encode_list(self, value: list | tuple, parts: list[str], level: int) -> None:
-        if not value:
-            parts.append("[]")
-            return
-        parts.append("[")
-        for index, item in enumerate(value):
-            if index:
-                parts.append(",")
-            parts.append(self._newline(level + 1))
-            self._encode(item, parts, level + 1)
-        parts.append(self._newline(level) + "]")
-
-
-def _key_text(key: Any) -> str:
-    if isinstance(key, str):
-        return key
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
-        return "null"
-    if isinstance(key, float):
-        return format_float(key)
-    return str(key)
 
 
 # --------------------------------------------------------------------------- decoding

@@ -415,11 +415,26 @@ def _decode_object(pairs: gojson.JSONObject, partial: _Partial, path: tuple[str,
         partial.present.add(name)
 
 
+@functools.cache
+def _defaults_of(model: type[_Request]) -> dict[str, tuple[bool, Any]]:
+    """Field name -> (is a factory, default); pydantic's own lookup is slow per call."""
+    defaults: dict[str, tuple[bool, Any]] = {}
+    for name, field in model.model_fields.items():
+        if field.default_factory is not None:
+            defaults[name] = (True, field.default_factory)
+        else:
+            defaults[name] = (False, field.default)
+    return defaults
+
+
 def _build(partial: _Partial) -> _Request:
-    values = {
-        name: _build(value) if isinstance(value, _Partial) else value
-        for name, value in partial.values.items()
-    }
+    values: dict[str, Any] = {}
+    for name, (is_factory, default) in _defaults_of(partial.model).items():
+        if name in partial.values:
+            value = partial.values[name]
+            values[name] = _build(value) if isinstance(value, _Partial) else value
+        else:
+            values[name] = default() if is_factory else default
     return partial.model.model_construct(_fields_set=set(partial.present), **values)
 
 

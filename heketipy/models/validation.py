@@ -29,6 +29,7 @@ __all__ = [
     "check_volume_min_size",
     "check_volume_request",
     "is_valid_host",
+    "minimum_volume_size_kib",
     "render_errors",
     "tags_error",
     "validate",

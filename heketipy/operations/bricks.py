@@ -81,6 +81,7 @@ class EvictBrick(Operation):
             pending_op=self.record.id,
             set_index=old.set_index,
             position=old.position,
+            tp_id=new_id(),
         )
         self.new_id = new.id
         self.record.data["new"] = new.id

@@ -42,6 +42,7 @@ async def add_node(
     )
     peers = [rt.state.nodes[n] for n in rt.state.node_ids(cluster_id)]
     online_peers = [p for p in peers if p.state == "online"]
+    rt.executor.register_node(node.manage, node.storage)
     try:
         await rt.executor.glusterd_check(node.manage_host)
     except Exception as exc:

@@ -98,6 +98,7 @@ def bricks_from_plan(
             pending_op=op_id,
             set_index=first_set + plan.set_index,
             position=plan.position,
+            tp_id=new_id(),
         )
         for plan in allocation.bricks
     ]

@@ -45,7 +45,10 @@ async def test_brick_create_returns_the_real_path_and_destroy_reclaims() -> None
 
 async def test_volume_info_lists_the_bricks_of_create_and_expand() -> None:
     mock = MockExecutor()
-    first = (BrickAddress("s1", "/m/vg_a/brick_1/brick"), BrickAddress("s2", "/m/vg_b/brick_2/brick"))
+    first = (
+        BrickAddress("s1", "/m/vg_a/brick_1/brick"),
+        BrickAddress("s2", "/m/vg_b/brick_2/brick"),
+    )
     created = await mock.volume_create("h1", VolumeRequest(name="vol_x", bricks=first))
     assert [b.host for b in created.bricks] == ["s1", "s2"]
     more = (BrickAddress("s3", "/m/vg_c/brick_3/brick"),)
@@ -61,7 +64,10 @@ async def test_volume_info_lists_the_bricks_of_create_and_expand() -> None:
 
 async def test_replace_brick_updates_the_listing() -> None:
     mock = MockExecutor()
-    old, new = BrickAddress("s1", "/m/vg_a/brick_1/brick"), BrickAddress("s9", "/m/vg_z/brick_9/brick")
+    old, new = (
+        BrickAddress("s1", "/m/vg_a/brick_1/brick"),
+        BrickAddress("s9", "/m/vg_z/brick_9/brick"),
+    )
     await mock.volume_create("h1", VolumeRequest(name="v", bricks=(old,)))
     await mock.volume_replace_brick("h1", "v", old, new)
     assert (await mock.volume_info("h1", "v")).bricks == (GlusterBrick("s9", new.path),)
@@ -69,7 +75,10 @@ async def test_replace_brick_updates_the_listing() -> None:
 
 async def test_clone_gets_new_brick_paths_under_the_same_vg_dirs() -> None:
     mock = MockExecutor()
-    paths = ["/var/lib/heketi/mounts/vg_a/brick_1/brick", "/var/lib/heketi/mounts/vg_b/brick_2/brick"]
+    paths = [
+        "/var/lib/heketi/mounts/vg_a/brick_1/brick",
+        "/var/lib/heketi/mounts/vg_b/brick_2/brick",
+    ]
     bricks = tuple(BrickAddress(f"s{i}", p) for i, p in enumerate(paths))
     await mock.volume_create("h1", VolumeRequest(name="src", bricks=bricks))
     clone = await mock.volume_clone("h1", "src", "clone")
@@ -84,11 +93,20 @@ async def test_clone_gets_new_brick_paths_under_the_same_vg_dirs() -> None:
 
 async def test_block_volume_create_echoes_with_fake_credentials() -> None:
     mock = MockExecutor()
-    request = BlockVolumeRequest(name="blk", size_gib=3, bhv_name="vol_b", hosts=("s1", "s2"), hacount=2)
+    request = BlockVolumeRequest(
+        name="blk", size_gib=3, bhv_name="vol_b", hosts=("s1", "s2"), hacount=2
+    )
     info = await mock.block_volume_create("h1", request)
-    assert (info.name, info.size_gib, info.usable_size_gib, info.hosts) == ("blk", 3, 3, ("s1", "s2"))
+    assert (info.name, info.size_gib, info.usable_size_gib, info.hosts) == (
+        "blk",
+        3,
+        3,
+        ("s1", "s2"),
+    )
     assert (info.iqn, info.username, info.password) == ("fakeIQN", "", "")
-    authed = await mock.block_volume_create("h1", BlockVolumeRequest(**{**request.__dict__, "auth": True}))
+    authed = await mock.block_volume_create(
+        "h1", BlockVolumeRequest(**{**request.__dict__, "auth": True})
+    )
     assert (authed.username, authed.password) == ("heketi-user", "secret")
 
 

@@ -578,6 +578,8 @@ def test_requests_can_be_built_directly_with_go_zero_defaults() -> None:
             b'{"f":1,"g":1.5,"h":-0,"i":1e+21,"j":1e-7,"k":100000000000000000000,"l":0.00001}\n',
         ),
         ({"v1.0,": "x 2.0]"}, b'{"v1.0,":"x 2.0]"}\n'),
+        ({"n": "storage-0", "m": "x e-5,", "f": 2.0}, b'{"n":"storage-0","m":"x e-5,","f":2}\n'),
+        ([1e16, 123.0, 0.5, 1e-4], b"[10000000000000000,123,0.5,0.0001]\n"),
     ],
 )
 def test_dumps_matches_go(value: Any, encoded: bytes) -> None:

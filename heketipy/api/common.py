@@ -21,11 +21,13 @@ def runtime(request: web.Request) -> Any:
     return request.app[RUNTIME]
 
 
-async def parse(request: web.Request, model: type[T], *, validate: bool = True) -> T:
+async def parse(
+    request: web.Request, model: type[T], *, validate: bool = True, allow_empty: bool = False
+) -> T:
     """Decode the body like Go's encoding/json, then validate with Heketi's texts."""
     raw = await request.read()
     try:
-        value = wire.parse_body(model, raw)
+        value = wire.parse_body(model, raw, allow_empty=allow_empty)
     except wire.ParseError as exc:
         raise Unprocessable(PARSE_ERROR) from exc
     if validate:

@@ -70,11 +70,8 @@ async def get_device(request: web.Request) -> web.Response:
 
 
 async def delete_device(request: web.Request) -> web.Response:
-    raw = await request.read()
-    force_forget = False
-    if raw:
-        body = await parse(request, wire.DeviceDeleteRequest)
-        force_forget = bool(body.forceforget)
+    body = await parse(request, wire.DeviceDeleteRequest, allow_empty=True)
+    force_forget = bool(body.forceforget)
     rt = runtime(request)
     device = lookup(rt.state.devices, path_id(request))
     return accepted(ops.delete_device(rt, device, force_forget))

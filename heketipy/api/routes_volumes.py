@@ -135,9 +135,7 @@ async def block_restriction(request: web.Request) -> web.Response:
 
 
 async def evict_brick(request: web.Request) -> web.Response:
-    raw = await request.read()
-    if raw.strip():
-        await parse(request, wire.BrickEvictRequest)
+    await parse(request, wire.BrickEvictRequest, allow_empty=True)
     rt = runtime(request)
     brick = lookup(rt.state.bricks, path_id(request))
 

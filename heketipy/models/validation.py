@@ -299,7 +299,8 @@ def check_volume_request(request: req.VolumeCreateRequest) -> None:
         factor = shortest_float32(request.snapshot.factor)
         if factor < 1 or factor > 100:
             raise RequestRejected("Invalid snapshot factor")
-    if durability.type == "replicate" and durability.replicate.replica > 3:
+    # Upstream accepts a negative replica and creates a volume without bricks (a defect).
+    if durability.type == "replicate" and not 0 <= durability.replicate.replica <= 3:
         raise RequestRejected("Invalid replica value")
     if durability.type == "disperse":
         combination = (durability.disperse.data, durability.disperse.redundancy)

@@ -38,7 +38,7 @@ def brick_view(brick: Brick) -> dict[str, Any]:
 def device_view(state: State, device: Device) -> dict[str, Any]:
     view: dict[str, Any] = {"name": device.name}
     if device.tags:
-        view["tags"] = dict(device.tags)
+        view["tags"] = dict(sorted(device.tags.items()))
     view["storage"] = {
         "total": device.total_kib,
         "free": device.free_kib,
@@ -63,7 +63,7 @@ def node_view(state: State, node: Node) -> dict[str, Any]:
         "cluster": node.cluster_id,
     }
     if node.tags:
-        view["tags"] = dict(node.tags)
+        view["tags"] = dict(sorted(node.tags.items()))
     view["id"] = node.id
     view["state"] = node.state
     view["devices"] = [device_view(state, state.devices[d]) for d in state.device_ids(node.id)]

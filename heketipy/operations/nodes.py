@@ -122,7 +122,7 @@ async def set_tags(rt: Runtime, entity: Node | Device, change_type: str,
         tx.touch(entity).tags = new_tags
 
     await rt.apply(mutate)
-    return dict(new_tags)
+    return dict(sorted(new_tags.items()))
 
 
 def add_device(rt: Runtime, node_id: str, name: str, tags: dict[str, str],

@@ -110,28 +110,40 @@ class Runtime:
         return self.jobs.submit(guarded, name=name, on_done=done)
 
     async def execute(self, op: Operation) -> str | None:
-        record_id = op.record.id if op.record else None
-        if record_id:
-            self.in_flight_ops.add(record_id)
-        try:
-            try:
-                await op.execute()
-            except HeketiError as exc:
-                log.warning("op %s %s failed: %s", record_id, op.type_name, exc.text)
-                await self._rollback(op)
-                raise
-            except Exception as exc:
-                log.exception("op %s %s crashed", record_id, op.type_name)
-                await self._rollback(op)
-                raise HeketiError(str(exc)) from exc
-            if op.record is not None:
-                await self.set_phase(op.record, "finalizing")
-            return await self.apply(op.finalize)
-        finally:
+        attempt = 1
+        while True:
+            record_id = op.record.id if op.record else None
             if record_id:
-                self.in_flight_ops.discard(record_id)
+                self.in_flight_ops.add(record_id)
+            try:
+                try:
+                    await op.execute()
+                except Exception as exc:
+                    error = exc if isinstance(exc, HeketiError) else HeketiError(str(exc))
+                    if isinstance(exc, HeketiError):
+                        log.warning("op %s %s failed: %s", record_id, op.type_name, exc.text)
+                    else:
+                        log.exception("op %s %s crashed", record_id, op.type_name)
+                    rolled_back = await self._rollback(op)
+                    if not rolled_back or attempt >= op.attempts():
+                        raise error from exc
+                else:
+                    if op.record is not None:
+                        await self.set_phase(op.record, "finalizing")
+                    return await self.apply(op.finalize)
+            finally:
+                if record_id:
+                    self.in_flight_ops.discard(record_id)
+            attempt += 1
+            try:
+                # A retry places the bricks afresh: the failed nodes may be avoided this time.
+                await self.apply(op.plan)
+            except HeketiError:
+                raise error from None
+            log.info("retrying op %s (attempt %d of %d)", op.type_name, attempt, op.attempts())
 
-    async def _rollback(self, op: Operation) -> None:
+    async def _rollback(self, op: Operation) -> bool:
+        """Undo ``op``; False (and the op marked failed) if that was impossible."""
         if op.record is not None:
             await self.set_phase(op.record, "rolling-back")
         try:
@@ -142,6 +154,8 @@ class Runtime:
             self.failed_count += 1
             if op.record is not None and op.record.id in self.state.operations:
                 await self.apply(lambda tx: setattr(tx.touch(op.record), "status", "failed"))
+            return False
+        return True
 
     async def set_phase(self, record: PendingOperation, phase: str) -> None:
         def mutate(tx: Transaction) -> None:
@@ -210,6 +224,10 @@ class Operation:
         op.record = record
         op.load(record)
         return op
+
+    def attempts(self) -> int:
+        """How many times the execution phase may run (re-planned in between)."""
+        return 1
 
     def load(self, record: PendingOperation) -> None:
         """Rebuild the in-memory fields from a journal record (for recovery)."""

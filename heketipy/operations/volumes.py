@@ -176,6 +176,9 @@ class CreateVolume(Operation):
     def load(self, record: Any) -> None:
         self.volume_id = record.data["volume"]
 
+    def attempts(self) -> int:
+        return int(self.rt.settings.glusterfs.volume_create_attempts)
+
     def build_volume(self) -> Volume:
         spec = self.spec
         settings = self.rt.settings.glusterfs

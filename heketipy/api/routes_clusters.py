@@ -61,7 +61,8 @@ async def set_flags(request: web.Request) -> web.Response:
         cluster.block = bool(body.block)
 
     await rt.apply(mutate)
-    return empty(200)
+    # Heketi answers the flags update with a JSON content type and no body.
+    return web.Response(status=200, headers={"Content-Type": "application/json; charset=UTF-8"})
 
 
 def register(router: web.UrlDispatcher) -> None:

@@ -181,6 +181,8 @@ class Runtime:
     # -- recovery -------------------------------------------------------------------------
     async def recover(self) -> int:
         """Finish or undo every operation a previous process left unfinished."""
+        from heketipy.operations import catalog  # noqa: F401 - fills OPERATION_TYPES
+
         recovered = 0
         for record in sorted(self.state.operations.values(), key=lambda r: r.timestamp):
             if record.parent_id:

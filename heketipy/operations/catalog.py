@@ -1,0 +1,10 @@
+"""Imports every journaled operation type so recovery can find them by type name."""
+
+from __future__ import annotations
+
+import contextlib
+
+from heketipy.operations import bricks, volumes  # noqa: F401 - registration side effect
+
+with contextlib.suppress(ImportError):  # block volumes may be absent while being built
+    from heketipy.operations import blockvolumes  # noqa: F401

@@ -702,14 +702,17 @@ class Mismatch:
     actual: str
     note: str = ""
 
-    def format(self) -> str:
+    def format(self, body_limit: int = 2000) -> str:
+        """Readable block; long bodies are cut (the problem lines already name every path)."""
         head = f"[{self.file} seq {self.seq}] {self.request}"
         if self.note:
             head += f"   ({self.note})"
         lines = [head]
         lines += [f"    - {p}" for p in self.problems]
-        lines.append("    expected: " + self.expected.replace("\n", "\n              "))
-        lines.append("    actual:   " + self.actual.replace("\n", "\n              "))
+        for label, text in (("expected", self.expected), ("actual", self.actual)):
+            if len(text) > body_limit:
+                text = f"{text[:body_limit]}... ({len(text)} characters)"
+            lines.append(f"    {label + ':':<10}" + text.replace("\n", "\n              "))
         return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from heketipy.api.auth import make_token
+from tests.openapi_check import validate_response
 
 ADMIN_KEY = "adminkey"
 USER_KEY = "userkey"
@@ -60,6 +61,7 @@ class ServerProcess:
     db_path: Path
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    check_openapi: bool = True
 
     def request(
         self, method: str, path: str, body: Any = None, *, role: str = "admin",
@@ -75,9 +77,13 @@ class ServerProcess:
             req.add_header("Authorization", "bearer " + make_token(role, key, method, path.split("?")[0]))
         try:
             with _OPENER.open(req, timeout=30) as resp:
-                return Reply(resp.status, dict(resp.headers), resp.read())
+                reply = Reply(resp.status, dict(resp.headers), resp.read())
         except urllib.error.HTTPError as err:
-            return Reply(err.code, dict(err.headers), err.read())
+            reply = Reply(err.code, dict(err.headers), err.read())
+        if self.check_openapi:
+            # Every real answer must be described by api-spec/openapi.yaml.
+            validate_response(method, path, reply.status, reply.headers, reply.body)
+        return reply
 
     def wait_queue(self, location: str, *, limit_s: float = 60) -> Reply:
         """Poll a /queue location as heketi-cli does until it is no longer pending."""

@@ -9,6 +9,7 @@ Invariant: ``BHV size = sum(block volume sizes) + free + reserved``.
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -233,8 +234,7 @@ class CreateBlockVolume(Operation):
             size_gib=bhv_size,
             name="",
             cluster_ids=cluster_ids,
-            durability_echo={k: dict(v) if isinstance(v, dict) else v
-                             for k, v in BHV_DURABILITY_ECHO.items()},
+            durability_echo=copy.deepcopy(BHV_DURABILITY_ECHO),
             durability="replicate",
             replica=3,
             data=0,

@@ -127,8 +127,19 @@ async def db_check(request: web.Request) -> web.Response:
 
 
 async def examine_gluster(request: web.Request) -> web.Response:
+    """Compare the database with what gluster on each online node reports."""
     rt = runtime(request)
-    return json_indent_response(examine(rt.state, len(rt.in_flight_ops)))
+    nodes = [n for n in rt.state.nodes.values() if n.state == "online"]
+
+    async def names_on(node_id: str, host: str) -> tuple[str, list[str] | None]:
+        try:
+            return node_id, [v.name for v in await rt.executor.volumes_info(host)]
+        except Exception:  # noqa: BLE001 - an unreachable node is reported as such
+            return node_id, None
+
+    answers = await asyncio.gather(*(names_on(n.id, n.manage_host) for n in nodes))
+    gluster_volumes = {node_id: names for node_id, names in answers if names is not None}
+    return json_indent_response(examine(rt.state, len(rt.in_flight_ops), gluster_volumes))
 
 
 async def backup_db(request: web.Request) -> web.Response:

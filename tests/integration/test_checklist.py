@@ -24,7 +24,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -197,13 +196,16 @@ _DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.s
 
 def forge_token(method: str, path: str, *, iss: str = "admin", key: str = ADMIN_KEY,
                 alg: str = "HS256", omit: tuple[str, ...] = (), iat: int = 0, exp: int = 300,
-                nbf: int | None = None, qsh_of: str | None = None) -> str:
+                nbf: int | None = None, qsh_of: str | None = None,
+                qsh_value: str | None = None) -> str:
     """A token built like the golden recipes: times relative to now, claims omittable,
-    `qsh_of` = the exact "<METHOD>&<path>" string to hash (default: this request)."""
+    `qsh_of` = the exact "<METHOD>&<path>" string to hash (default: this request),
+    `qsh_value` = a literal claim value."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": iss, "iat": now + iat, "exp": now + exp,
-        "qsh": hashlib.sha256((qsh_of or f"{method}&{path.split('?')[0]}").encode()).hexdigest(),
+        "qsh": qsh_value or hashlib.sha256(
+            (qsh_of or f"{method}&{path.split('?')[0]}").encode()).hexdigest(),
     }
     if nbf is not None:
         claims["nbf"] = now + nbf
@@ -541,9 +543,9 @@ def test_item_09_qsh_binds_method_and_path(srv: ServerProcess) -> None:
     assert with_token(srv, "GET", "/clusters?x=1").status == 200
     assert_error(with_token(srv, "GET", "/clusters?x=1", qsh_of="GET&/clusters?x=1"), 401,
                  BAD_QSH)
-    # The hash is lowercase hex: an uppercase digest is a different claim.
-    token_ok = forge_token("GET", "/clusters")
-    assert send(srv, "GET", "/clusters", authorization=f"Bearer {token_ok}").status == 200
+    # The claim is the lowercase hex digest: the same digest in upper case is refused.
+    upper = hashlib.sha256(b"GET&/clusters").hexdigest().upper()
+    assert_error(with_token(srv, "GET", "/clusters", qsh_value=upper), 401, BAD_QSH)
 
 
 def test_item_10_user_role_only_on_exact_volumes_path(srv: ServerProcess, topo: Topology) -> None:
@@ -680,7 +682,6 @@ def test_item_16_results_are_delivered_once(srv: ServerProcess, topo: Topology) 
     location = accepted(srv.request("POST", "/volumes", {"size": 1, "clusters": [topo.cluster]}))
     assert srv.wait_queue(location).status == 303
     assert_error(srv.request("GET", location), 404, NOT_FOUND)
-    volume_path = f"/volumes/{json_body(srv.request('GET', '/volumes'))['volumes'][0]}"
     location = accepted(srv.request("POST", f"/devices/{topo.devices[0]}/state",
                                     {"state": "online"}))
     assert_empty(srv.wait_queue(location), 204)
@@ -690,7 +691,6 @@ def test_item_16_results_are_delivered_once(srv: ServerProcess, topo: Topology) 
     assert srv.wait_queue(location).status == 500
     assert_error(srv.request("GET", location), 404, NOT_FOUND)
     assert_error(srv.request("GET", f"/queue/{'c' * 32}"), 404, NOT_FOUND)
-    assert json_body(srv.request("GET", volume_path))["id"]
 
 
 # ============================================================================================
@@ -774,6 +774,23 @@ def test_item_17_heketipy_wait_queue_accepts_then_429(
         assert names == ["q0", "q1", "q2"]
         # The queue drained: accepted again.
         create_volume(server, topo.cluster, durability={"type": "none"})
+
+
+def test_item_17_block_create_while_auto_created_bhv_is_pending(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with running_server(tmp_path_factory.mktemp("autobhv"), env=MOCK_ENV,
+                        glusterfs={"auto_create_block_hosting_volume": True,
+                                   "block_hosting_volume_size": 20},
+                        heketipy={"mock_latency_ms": SLOW_MS}) as server:
+        topo = build_topology(server, 3, "auto", "10.4.0")
+        location = accepted(server.request("POST", "/blockvolumes",
+                                           {"size": 1, "clusters": [topo.cluster]}))
+        assert_busy(server.request("POST", "/blockvolumes",
+                                   {"size": 1, "clusters": [topo.cluster]}))
+        pending(server.request("GET", location))
+        final = server.wait_queue(location)
+        assert final.status == 303, (final.status, final.text)
 
 
 # ============================================================================================
@@ -1190,7 +1207,7 @@ def test_item_33_mount_data(srv: ServerProcess, topo: Topology) -> None:
 
 
 def test_item_34_pending_volumes_are_hidden(slow: ServerProcess, slow_topo: Topology) -> None:
-    with in_flight(slow, slow_topo.cluster, "hidden34") as location:
+    with in_flight(slow, slow_topo.cluster, "hidden34"):
         [operation] = json_body(slow.request("GET", "/operations/pending"))["pendingoperations"]
         changes = json_body(slow.request("GET", f"/operations/pending/{operation['id']}"))["changes"]
         [volume_id] = [c["id"] for c in changes if c["description"] == "Add volume"]
@@ -1198,8 +1215,7 @@ def test_item_34_pending_volumes_are_hidden(slow: ServerProcess, slow_topo: Topo
         assert_error(slow.request("GET", f"/volumes/{volume_id}"), 404, NOT_FOUND)
         assert volume_id not in json_body(
             slow.request("GET", f"/clusters/{slow_topo.cluster}"))["volumes"]
-    # (in_flight has waited for the result: it is consumed, so look the volume up by list)
-    assert location
+    # Once the create has finished the volume is visible.
     assert volume_id in json_body(slow.request("GET", "/volumes"))["volumes"]
     assert json_body(slow.request("GET", f"/volumes/{volume_id}"))["name"] == "hidden34"
 
@@ -1221,6 +1237,9 @@ def test_item_35_delete_volume(srv: ServerProcess, topo: Topology, slow: ServerP
     location = accepted(slow.request("DELETE", f"/volumes/{slow_volume}"))
     assert_error(slow.request("DELETE", f"/volumes/{slow_volume}"), 500,
                  f"Failed to set up volume delete: {CONFLICT}")
+    # A volume being deleted is hidden as well.
+    assert_error(slow.request("GET", f"/volumes/{slow_volume}"), 404, NOT_FOUND)
+    assert slow_volume not in json_body(slow.request("GET", "/volumes"))["volumes"]
     pending(slow.request("GET", location))
     assert_empty(slow.wait_queue(location), 204)
 
@@ -1296,7 +1315,10 @@ def test_item_37_block_restriction(srv: ServerProcess, topo: Topology) -> None:
 # Block volumes, bricks, admin endpoints (items 38-43)
 # ============================================================================================
 
-def test_item_38_create_block_volume(srv: ServerProcess, topo: Topology) -> None:
+def test_item_38_create_block_volume(srv: ServerProcess, topo: Topology, slow: ServerProcess,
+                                     slow_topo: Topology) -> None:
+    # No hosting volume at all and auto-creation off (the slow server never gets a BHV).
+    assert_error(slow.request("POST", "/blockvolumes", {"size": 1}), 500, BHV_DISABLED)
     cluster = topo.cluster
     bhv = create_volume(srv, cluster, 5, name="bhv38", block=True,
                         durability={"type": "replicate", "replicate": {"replica": 3}})
@@ -1540,7 +1562,3 @@ def test_item_43_metrics(srv: ServerProcess, topo: Topology, fresh: ServerProces
     assert {(s["hostname"], s["storage_hostname"], s["device"]) for s in topo_devices} == {
         (f"node{i}.example.test", f"10.0.0.{i}", "/dev/sdb") for i in (1, 2, 3)}
 
-
-def test_paths_exist(tmp_path: Path) -> None:
-    """Guard: the golden files this module transcribes are where the brief says."""
-    assert Path("/work/shared/golden/http/errors.json").exists() or tmp_path.exists()

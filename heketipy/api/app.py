@@ -131,13 +131,16 @@ def create_app(runtime: Runtime, settings: Any) -> web.Application:
         routes_clusters,
         routes_nodes,
         routes_ops,
+        routes_state,
         routes_volumes,
     )
 
     app = web.Application(middlewares=[heketi_middleware], client_max_size=16 * 1024 * 1024)
     app[RUNTIME] = runtime
     app[SERVER] = ServerState(settings)
-    for module in (routes_admin, routes_clusters, routes_nodes, routes_ops, routes_volumes):
+    for module in (
+        routes_admin, routes_clusters, routes_nodes, routes_ops, routes_state, routes_volumes
+    ):
         module.register(app.router)
     try:
         from heketipy.api import routes_block

@@ -57,7 +57,7 @@ async def node_tags(request: web.Request) -> web.Response:
 async def add_device(request: web.Request) -> web.Response:
     body = await parse(request, wire.DeviceAddRequest)
     rt = runtime(request)
-    queue_id = ops.add_device(
+    queue_id = await ops.add_device(
         rt, body.node, body.name, dict(body.tags or {}), bool(body.destroydata)
     )
     return accepted(queue_id)
@@ -74,7 +74,7 @@ async def delete_device(request: web.Request) -> web.Response:
     force_forget = bool(body.forceforget)
     rt = runtime(request)
     device = lookup(rt.state.devices, path_id(request))
-    return accepted(ops.delete_device(rt, device, force_forget))
+    return accepted(await ops.delete_device(rt, device, force_forget))
 
 
 async def device_state(request: web.Request) -> web.Response:

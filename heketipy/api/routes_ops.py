@@ -84,15 +84,6 @@ def cleanup_candidates(state: Any, in_flight: set[str], requested: list[str]) ->
     )
 
 
-def recovery_is_safe(state: Any, in_flight: set[str]) -> bool:
-    """``Runtime.recover`` handles every journaled operation, so it may only run while none
-    is executing or waiting to execute (a new, not yet finished operation has status "")."""
-    return all(
-        record.status in CLEANABLE and record.id not in in_flight
-        for record in state.operations.values()
-    )
-
-
 async def cleanup(request: web.Request) -> web.Response:
     body = await parse(request, wire.CleanupRequest)
     rt = runtime(request)
@@ -104,11 +95,8 @@ async def cleanup(request: web.Request) -> web.Response:
             candidates = cleanup_candidates(rt.state, rt.in_flight_ops, requested)
             if not candidates:
                 return None
-            if not recovery_is_safe(rt.state, rt.in_flight_ops):
-                log.info("cleanup of %s deferred: other operations are running", candidates)
-                return None
             try:
-                recovered = await rt.recover()
+                recovered = await rt.recover(only=set(candidates))
             except Exception:  # noqa: BLE001 - Heketi does not report per-op cleanup results
                 log.exception("cleanup of %s failed", candidates)
                 return None

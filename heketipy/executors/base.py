@@ -112,6 +112,27 @@ class BlockVolumeInfo:
     password: str = ""
 
 
+@dataclass(frozen=True)
+class NodeLogicalVolume:
+    vg: str
+    name: str
+    kind: str  # "thin-pool" | "thin" | other lvm segment types
+    size_kib: int
+    pool: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeInventory:
+    """What a node really has, for the drift report (heketipy's, not Heketi's)."""
+
+    vg_free_kib: dict[str, int]  # vg_<device id> -> free KiB
+    lvs: tuple[NodeLogicalVolume, ...]
+    mounts: tuple[str, ...]  # mount points under /var/lib/heketi/mounts
+    fstab: tuple[str, ...]  # fstab lines that mount under /var/lib/heketi/mounts
+    volumes: tuple[GlusterVolume, ...]  # gluster volumes of the node's trusted pool
+
+
 class Executor(Protocol):
     """What operations need from storage nodes."""
 
@@ -162,3 +183,6 @@ class Executor(Protocol):
     ) -> None: ...
 
     async def set_log_level(self, level: str) -> None: ...
+
+    # Inspection (drift report): LVs with their tags, brick mounts, fstab, gluster volumes.
+    async def node_inventory(self, host: str) -> NodeInventory: ...

@@ -13,6 +13,7 @@ import asyncio
 import posixpath
 import uuid
 
+from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.base import (
     BlockVolumeInfo,
     BlockVolumeRequest,
@@ -21,6 +22,7 @@ from heketipy.executors.base import (
     DeviceInfo,
     GlusterBrick,
     GlusterVolume,
+    NodeInventory,
     VolumeRequest,
 )
 
@@ -38,6 +40,10 @@ class MockExecutor:
         # volume name -> its gluster bricks, in order
         self._volume_bricks: dict[str, list[GlusterBrick]] = {}
         self._volume_ids: dict[str, str] = {}
+
+    async def node_inventory(self, host: str) -> NodeInventory:
+        """The mock keeps no node state: it cannot report drift."""
+        raise NodeCommandError(host, ["inventory"], None, "the mock executor has no node state")
 
     def register_node(self, manage: list[str], storage: list[str]) -> None:
         """Nothing to learn: the mock resolves no names."""

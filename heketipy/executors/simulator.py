@@ -31,6 +31,8 @@ from heketipy.executors.base import (
     DeviceInfo,
     GlusterBrick,
     GlusterVolume,
+    NodeInventory,
+    NodeLogicalVolume,
     VolumeRequest,
 )
 from heketipy.executors.sim_state import (
@@ -261,6 +263,29 @@ class SimulatorExecutor:
 
     async def close(self) -> None:
         await self._persist()
+
+    async def node_inventory(self, host: str) -> NodeInventory:
+        """Executor hook for the drift report: read the node's real state."""
+        node = self.node(host)
+        if node.unreachable:
+            raise NodeCommandError(host, ["inventory"], None, f"{host}: no route to host")
+        lvs = tuple(
+            NodeLogicalVolume(
+                vg=vg.name, name=lv.name, kind=lv.kind, size_kib=lv.size_kib, pool=lv.pool,
+                tags=tuple(lv.tags),
+            )
+            for vg in node.vgs.values()
+            for lv in vg.lvs.values()
+        )
+        pool = self._state.pools.get(node.pool)
+        volumes = tuple(self._gluster_volume(v) for v in pool.volumes.values()) if pool else ()
+        return NodeInventory(
+            vg_free_kib={vg.name: vg.free_kib for vg in node.vgs.values()},
+            lvs=lvs,
+            mounts=tuple(m for m in node.mounts if m.startswith(MOUNTS_ROOT)),
+            fstab=tuple(line for line in node.fstab if MOUNTS_ROOT in line),
+            volumes=volumes,
+        )
 
     async def set_log_level(self, level: str) -> None:
         return None

@@ -126,6 +126,30 @@ class EvictBrick(Operation):
             tx.delete(self.record)
         return None
 
+    async def recovery_direction(self) -> str:
+        """Forward when gluster already uses the replacement brick."""
+        state = self.rt.state
+        new = state.bricks.get(self.new_id)
+        if new is None or new.volume_id not in state.volumes:
+            return "back"
+        volume = state.volumes[new.volume_id]
+        try:
+            info = await self.rt.executor.volume_info(brick_host(state, new), volume.name)
+        except Exception:  # noqa: BLE001 - no answer: undoing is the safe default
+            return "back"
+        address = (state.nodes[new.node_id].storage_host, new.path)
+        return "forward" if address in {(b.host, b.path) for b in info.bricks} else "back"
+
+    async def complete(self) -> None:
+        state = self.rt.state
+        old = state.bricks.get(self.old_id)
+        if old is not None and old.node_id in state.nodes:
+            volume = state.volumes[old.volume_id]
+            with contextlib.suppress(Exception):
+                await self.rt.executor.brick_destroy(
+                    brick_host(state, old), brick_request(state, old, volume.gid)
+                )
+
     async def undo_steps(self) -> None:
         state = self.rt.state
         new = state.bricks.get(self.new_id)

@@ -6,6 +6,10 @@ Moving bricks off a device being removed is delegated to ``operations.bricks`` (
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from typing import Any
+
 from heketipy.domain.entities import Device, Node, new_id
 from heketipy.domain.errors import (
     TARGET_IN_USE,
@@ -15,7 +19,7 @@ from heketipy.domain.errors import (
     OperationFailed,
 )
 from heketipy.domain.state import Transaction
-from heketipy.operations.runtime import Runtime
+from heketipy.operations.runtime import Operation, Runtime, register
 
 NODE_STATES = ("online", "offline", "failed")
 
@@ -125,44 +129,137 @@ async def set_tags(rt: Runtime, entity: Node | Device, change_type: str,
     return dict(sorted(new_tags.items()))
 
 
-def add_device(rt: Runtime, node_id: str, name: str, tags: dict[str, str],
-               destroy_data: bool) -> str:
+@register
+class AddDevice(Operation):
+    """Journaled so a crash between ``pvcreate``/``vgcreate`` and the database write leaves
+    no volume group the database does not know."""
+
+    type_name = "add-device"
+    throttled = False
+
+    def __init__(self, rt: Runtime, node: Node, name: str, tags: dict[str, str],
+                 destroy_data: bool) -> None:
+        super().__init__(rt)
+        self.node_id = node.id
+        self.name = name
+        self.tags = dict(tags)
+        self.destroy_data = destroy_data
+        self.device_id = new_id()
+
+    def load(self, record: Any) -> None:
+        self.node_id = record.data["node"]
+        self.name = record.data["name"]
+        self.tags = record.data["tags"]
+        self.destroy_data = record.data["destroy"]
+        self.device_id = record.data["device"]
+
+    def plan(self, tx: Transaction) -> None:
+        self.record = self.rt.new_record(
+            tx, self.type_name, node=self.node_id, name=self.name, tags=self.tags,
+            destroy=self.destroy_data, device=self.device_id,
+        )
+
+    async def execute(self) -> None:
+        node = self.rt.state.nodes[self.node_id]
+        info = await self.rt.executor.device_setup(
+            node.manage_host, self.name, self.device_id, self.destroy_data
+        )
+        if info.pv_uuid:
+            for other in self.rt.state.devices.values():
+                if other.pv_uuid == info.pv_uuid:
+                    raise OperationFailed(f"Device already in use (ID: {other.id})")
+        assert self.record is not None
+        self.record.data["info"] = dataclasses.asdict(info)
+        await self.rt.step_done(self.record, "setup")
+
+    def finalize(self, tx: Transaction) -> str | None:
+        info = self.record.data["info"] if self.record else {}
+        tx.add(Device(
+            id=self.device_id, node_id=self.node_id, name=self.name,
+            total_kib=info["total_kib"], free_kib=info["free_kib"], used_kib=info["used_kib"],
+            extent_kib=info["extent_kib"], tags=self.tags, pv_uuid=info["pv_uuid"],
+            paths=list(info["paths"]),
+        ))
+        if self.record is not None:
+            tx.delete(self.record)
+        return None
+
+    async def recovery_direction(self) -> str:
+        return "forward" if self.record and "info" in self.record.data else "back"
+
+    async def undo_steps(self) -> None:
+        node = self.rt.state.nodes.get(self.node_id)
+        if node is not None:
+            with contextlib.suppress(Exception):
+                await self.rt.executor.device_teardown(node.manage_host, self.name, self.device_id)
+
+    def release(self, tx: Transaction) -> None:
+        if self.record is not None and self.record.id in self.rt.state.operations:
+            tx.delete(self.record)
+
+
+async def add_device(rt: Runtime, node_id: str, name: str, tags: dict[str, str],
+                     destroy_data: bool) -> str:
     node = rt.state.nodes.get(node_id)
     if node is None:
         raise NotFound("Node id does not exist")
-    device_id = new_id()
+    return await rt.start(AddDevice(rt, node, name, tags, destroy_data))
 
-    async def work() -> None:
-        info = await rt.executor.device_setup(node.manage_host, name, device_id, destroy_data)
-        if info.pv_uuid:
-            for other in rt.state.devices.values():
-                if other.pv_uuid == info.pv_uuid and other.id != device_id:
-                    raise OperationFailed(f"Device already in use (ID: {other.id})")
-        device = Device(
-            id=device_id, node_id=node.id, name=name, total_kib=info.total_kib,
-            free_kib=info.free_kib, used_kib=info.used_kib, extent_kib=info.extent_kib,
-            tags=dict(tags), pv_uuid=info.pv_uuid, paths=list(info.paths),
+
+@register
+class DeleteDevice(Operation):
+    """Journaled: the volume group is torn down, then the device forgotten."""
+
+    type_name = "delete-device"
+    throttled = False
+
+    def __init__(self, rt: Runtime, device: Device, force_forget: bool) -> None:
+        super().__init__(rt)
+        self.device_id = device.id
+        self.force_forget = force_forget
+
+    def load(self, record: Any) -> None:
+        self.device_id = record.data["device"]
+        self.force_forget = record.data["forget"]
+
+    def plan(self, tx: Transaction) -> None:
+        device = self.rt.state.devices[self.device_id]
+        if device.state != "failed":
+            raise InvalidRequest(f"device: {device.id} is not in failed state")
+        if self.rt.state.device_bricks.get(device.id):
+            raise Conflict(f"Unable to delete device [{device.id}] because it contains bricks")
+        self.record = self.rt.new_record(
+            tx, self.type_name, device=device.id, forget=self.force_forget
         )
-        await rt.apply(lambda tx: tx.add(device))
+
+    async def execute(self) -> None:
+        await self.complete()
+
+    async def complete(self) -> None:
+        device = self.rt.state.devices.get(self.device_id)
+        if device is None or self.force_forget:
+            return
+        node = self.rt.state.nodes[device.node_id]
+        await self.rt.executor.device_teardown(node.manage_host, device.name, device.id)
+
+    async def recovery_direction(self) -> str:
+        return "forward"
+
+    def finalize(self, tx: Transaction) -> str | None:
+        device = self.rt.state.devices.get(self.device_id)
+        if device is not None:
+            tx.delete(device)
+        if self.record is not None and self.record.id in self.rt.state.operations:
+            tx.delete(self.record)
         return None
 
-    return rt.submit_plain(work, "add-device")
+    def release(self, tx: Transaction) -> None:
+        if self.record is not None and self.record.id in self.rt.state.operations:
+            tx.delete(self.record)
 
 
-def delete_device(rt: Runtime, device: Device, force_forget: bool) -> str:
-    if device.state != "failed":
-        raise InvalidRequest(f"device: {device.id} is not in failed state")
-    if rt.state.device_bricks.get(device.id):
-        raise Conflict(f"Unable to delete device [{device.id}] because it contains bricks")
-    node = rt.state.nodes[device.node_id]
-
-    async def work() -> None:
-        if not force_forget:
-            await rt.executor.device_teardown(node.manage_host, device.name, device.id)
-        await rt.apply(lambda tx: tx.delete(device))
-        return None
-
-    return rt.submit_plain(work, "delete-device")
+async def delete_device(rt: Runtime, device: Device, force_forget: bool) -> str:
+    return await rt.start(DeleteDevice(rt, device, force_forget))
 
 
 async def set_device_state(rt: Runtime, device: Device, new_state: str) -> None:

@@ -179,25 +179,48 @@ class Runtime:
         return tx.add(record)
 
     # -- recovery -------------------------------------------------------------------------
-    async def recover(self) -> int:
-        """Finish or undo every operation a previous process left unfinished."""
+    async def recover(self, only: set[str] | None = None) -> int:
+        """Finish or undo every operation a previous process left unfinished.
+
+        ``only`` limits recovery to those journal ids (the on-demand cleanup). Operations that
+        are executing in this process are never touched.
+        """
         from heketipy.operations import catalog  # noqa: F401 - fills OPERATION_TYPES
 
         recovered = 0
         for record in sorted(self.state.operations.values(), key=lambda r: r.timestamp):
-            if record.parent_id:
+            if record.parent_id or record.id in self.in_flight_ops:
+                continue
+            if only is not None and record.id not in only:
                 continue
             op_type = OPERATION_TYPES.get(record.type_name)
             if op_type is None:
                 log.error("cannot recover op %s of unknown type %s", record.id, record.type_name)
                 continue
             op = op_type.resume(self, record)
-            log.info("recovering op %s %s (phase %s)", record.id, record.type_name, record.phase)
-            if record.phase == "finalizing":
-                await self.apply(op.finalize)
-            else:
-                await self._rollback(op)
-            recovered += 1
+            self.in_flight_ops.add(record.id)
+            try:
+                direction = "forward"
+                if record.phase != "finalizing":
+                    direction = await op.recovery_direction()
+                log.info(
+                    "recovering op %s %s (phase %s): %s",
+                    record.id, record.type_name, record.phase, direction,
+                )
+                if direction == "forward":
+                    try:
+                        await op.complete()
+                        await self.apply(op.finalize)
+                    except Exception:
+                        log.exception("rolling op %s forward failed; marking it failed", record.id)
+                        self.failed_count += 1
+                        await self.apply(lambda tx, r=record: setattr(tx.touch(r), "status", "failed"))
+                        continue
+                elif not await self._rollback(op):
+                    continue
+                recovered += 1
+            finally:
+                self.in_flight_ops.discard(record.id)
         return recovered
 
     async def gather_steps(self, coros: list[Awaitable[Any]]) -> list[Any]:
@@ -233,6 +256,13 @@ class Operation:
 
     def load(self, record: PendingOperation) -> None:
         """Rebuild the in-memory fields from a journal record (for recovery)."""
+
+    async def recovery_direction(self) -> str:
+        """After a crash: ``"back"`` (undo) or ``"forward"`` (``complete()`` + finalize)."""
+        return "back"
+
+    async def complete(self) -> None:
+        """Idempotently finish the node work of an operation recovered forward."""
 
     def plan(self, tx: Transaction) -> None:
         raise NotImplementedError

@@ -331,6 +331,14 @@ class DeleteVolume(Operation):
             tx.delete(self.record)
         return None
 
+    async def recovery_direction(self) -> str:
+        # The client was told the delete is under way: finish it rather than resurrect a
+        # volume whose gluster side may already be gone.
+        return "forward"
+
+    async def complete(self) -> None:
+        await self.execute()
+
     async def undo_steps(self) -> None:
         """A delete that failed half-way cannot be undone on the nodes; the volume stays,
         visible again, and a retried delete finishes the job (every step is idempotent)."""
@@ -420,6 +428,21 @@ class ExpandVolume(Operation):
         if self.record is not None:
             tx.delete(self.record)
         return f"/volumes/{volume.id}"
+
+    async def recovery_direction(self) -> str:
+        """Forward when gluster already serves the new bricks (add-brick happened)."""
+        volume = self.rt.state.volumes.get(self.volume_id)
+        bricks = self.new_bricks()
+        if volume is None or not bricks:
+            return "back"
+        try:
+            info = await self.rt.executor.volume_info(gluster_host(self.rt, bricks), volume.name)
+        except Exception:  # noqa: BLE001 - no answer: undoing is the safe default
+            return "back"
+        served = {(b.host, b.path) for b in info.bricks}
+        storage = self.rt.state.nodes
+        wanted = {(storage[b.node_id].storage_host, b.path) for b in bricks}
+        return "forward" if wanted <= served else "back"
 
     async def undo_steps(self) -> None:
         volume = self.rt.state.volumes.get(self.volume_id)

@@ -41,7 +41,7 @@ HTML_TYPE = "text/html; charset=utf-8"
 MOCK_ENV = {"HEKETI_MOCK_DEVICE_SIZE_GB": "500"}
 DEVICE_KIB = 500 * 1024 * 1024
 # Latency per mock node call for servers whose operations must be observed in flight.
-SLOW_MS = 500
+SLOW_MS = 400
 
 NOT_FOUND = "Id not found"
 BAD_PATH = "Invalid path or request"
@@ -1209,7 +1209,8 @@ def test_item_33_mount_data(srv: ServerProcess, topo: Topology) -> None:
 def test_item_34_pending_volumes_are_hidden(slow: ServerProcess, slow_topo: Topology) -> None:
     with in_flight(slow, slow_topo.cluster, "hidden34"):
         [operation] = json_body(slow.request("GET", "/operations/pending"))["pendingoperations"]
-        changes = json_body(slow.request("GET", f"/operations/pending/{operation['id']}"))["changes"]
+        detail = json_body(slow.request("GET", f"/operations/pending/{operation['id']}"))
+        changes = detail["changes"]
         [volume_id] = [c["id"] for c in changes if c["description"] == "Add volume"]
         assert volume_id not in json_body(slow.request("GET", "/volumes"))["volumes"]
         assert_error(slow.request("GET", f"/volumes/{volume_id}"), 404, NOT_FOUND)

@@ -1,0 +1,36 @@
+"""heketipy's drift report: ``GET /internal/state/drift`` and the explicit orphan repair
+``POST /internal/state/drift/repair {"remove_orphans": true}``."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from heketipy.api.common import runtime
+from heketipy.api.responses import json_indent_response
+from heketipy.domain.errors import InvalidRequest, Unprocessable
+from heketipy.operations import drift
+
+
+async def get_drift(request: web.Request) -> web.Response:
+    return json_indent_response(await drift.report(runtime(request)))
+
+
+async def repair_drift(request: web.Request) -> web.Response:
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except ValueError as exc:
+        raise Unprocessable("request unable to be parsed") from exc
+    if not isinstance(body, dict) or body.get("remove_orphans") is not True:
+        raise InvalidRequest('repair removes orphans only when asked: {"remove_orphans": true}')
+    rt = runtime(request)
+    before = await drift.report(rt)
+    removed = await drift.remove_orphans(rt, before)
+    after = await drift.report(rt)
+    return json_indent_response({"removed": removed, "report": after})
+
+
+def register(router: web.UrlDispatcher) -> None:
+    router.add_route("GET", "/internal/state/drift", get_drift)
+    router.add_route("POST", "/internal/state/drift/repair", repair_drift)

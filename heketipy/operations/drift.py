@@ -1,0 +1,202 @@
+"""Drift report: the database compared with what the nodes really have, and orphan repair.
+
+For every node the executor reports its inventory (LVs with tags, brick mounts, fstab lines,
+gluster volumes); each is matched against the bricks, devices and volumes of the database.
+Findings are *missing on node* (the database has it, the node does not), *orphaned on node*
+(the node has it, the database does not) and *mismatched* (both have it, sizes or bricks differ).
+Objects of operations still in flight are left out of both directions: they are expected to be
+half-made. Repair only ever removes orphans, and only when asked to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from heketipy.domain.entities import Brick, Node
+from heketipy.executors.base import BrickRequest, NodeInventory
+from heketipy.operations.runtime import Runtime
+
+log = logging.getLogger("heketipy.drift")
+
+MOUNTS_ROOT = "/var/lib/heketi/mounts"
+
+
+@dataclass(frozen=True)
+class Finding:
+    problem: str  # missing | orphaned | mismatched | unreachable
+    kind: str  # device | brick-pool | brick-lv | mount | fstab | gluster-volume | node
+    node: str  # manage hostname
+    name: str
+    detail: str = ""
+
+
+def _vg(device_id: str) -> str:
+    return f"vg_{device_id}"
+
+
+def _expected_bricks(rt: Runtime, node: Node) -> list[Brick]:
+    return [
+        rt.state.bricks[b]
+        for d in rt.state.device_ids(node.id)
+        for b in rt.state.brick_ids_of_device(d)
+    ]
+
+
+def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
+    state = rt.state
+    host = node.manage_host
+    findings: list[Finding] = []
+    busy = {b.id for b in _expected_bricks(rt, node) if b.pending_op}
+    lvs = {(lv.vg, lv.name): lv for lv in inv.lvs}
+    expected_lvs: set[tuple[str, str]] = set()
+    expected_mounts: set[str] = set()
+    known_vgs = {_vg(d) for d in state.device_ids(node.id)}
+    for device_id in state.device_ids(node.id):
+        device = state.devices[device_id]
+        vg = _vg(device_id)
+        if device.state == "failed":
+            continue
+        settled = not any(state.bricks[b].pending_op for b in state.brick_ids_of_device(device_id))
+        if vg not in inv.vg_free_kib:
+            findings.append(Finding("missing", "device", host, vg, f"device {device.name}"))
+        elif settled and inv.vg_free_kib[vg] != device.free_kib:
+            findings.append(Finding(
+                "mismatched", "device", host, vg,
+                f"database free {device.free_kib} KiB, node free {inv.vg_free_kib[vg]} KiB",
+            ))
+    for brick in _expected_bricks(rt, node):
+        vg = _vg(brick.device_id)
+        pool_key, lv_key = (vg, brick.tp_name), (vg, brick.lv_name)
+        expected_lvs |= {pool_key, lv_key}
+        expected_mounts.add(brick.mount_path)
+        if brick.id in busy:
+            continue
+        if pool_key not in lvs:
+            findings.append(Finding("missing", "brick-pool", host, f"{vg}/{brick.tp_name}"))
+        if lv_key not in lvs:
+            findings.append(Finding("missing", "brick-lv", host, f"{vg}/{brick.lv_name}"))
+        elif lvs[lv_key].size_kib != brick.size_kib:
+            findings.append(Finding(
+                "mismatched", "brick-lv", host, f"{vg}/{brick.lv_name}",
+                f"database {brick.size_kib} KiB, node {lvs[lv_key].size_kib} KiB",
+            ))
+        if brick.mount_path not in inv.mounts:
+            findings.append(Finding("missing", "mount", host, brick.mount_path))
+        if not any(brick.mount_path in line for line in inv.fstab):
+            findings.append(Finding("missing", "fstab", host, brick.mount_path))
+    pending_ids = {b.id for b in state.bricks.values() if b.pending_op}
+    for (vg, name), lv in lvs.items():
+        if vg not in known_vgs or (vg, name) in expected_lvs:
+            continue
+        owner = name.removeprefix("brick_").removeprefix("tp_")
+        if owner in pending_ids or any(owner == state.bricks[b].tp_id for b in pending_ids):
+            continue
+        kind = "brick-pool" if lv.kind == "thin-pool" else "brick-lv"
+        findings.append(Finding("orphaned", kind, host, f"{vg}/{name}", ",".join(lv.tags)))
+    pending_mounts = {state.bricks[b].mount_path for b in pending_ids}
+    for mount in inv.mounts:
+        if mount not in expected_mounts and mount not in pending_mounts:
+            findings.append(Finding("orphaned", "mount", host, mount))
+    for line in inv.fstab:
+        if not any(m in line for m in expected_mounts | pending_mounts):
+            findings.append(Finding("orphaned", "fstab", host, line.strip()))
+    return findings
+
+
+def _compare_volumes(rt: Runtime, cluster_id: str, inv: NodeInventory, host: str) -> list[Finding]:
+    state = rt.state
+    findings: list[Finding] = []
+    on_nodes = {v.name: v for v in inv.volumes}
+    mine = {state.volumes[v].name: state.volumes[v] for v in state.cluster_volumes.get(cluster_id, ())}
+    for name, volume in sorted(mine.items()):
+        if volume.pending_op:
+            continue
+        bricks = state.bricks_of_volume(volume.id)
+        if any(b.pending_op for b in bricks):
+            continue
+        gluster = on_nodes.get(name)
+        if gluster is None:
+            findings.append(Finding("missing", "gluster-volume", host, name, volume.id))
+            continue
+        wanted = [(state.nodes[b.node_id].storage_host, b.path) for b in bricks]
+        served = [(b.host, b.path) for b in gluster.bricks]
+        if sorted(wanted) != sorted(served):
+            findings.append(Finding(
+                "mismatched", "gluster-volume", host, name,
+                f"database bricks {sorted(wanted)}, gluster bricks {sorted(served)}",
+            ))
+        heketi_id = gluster.options.get("user.heketi.id")
+        if heketi_id and heketi_id != volume.id:
+            findings.append(Finding(
+                "mismatched", "gluster-volume", host, name,
+                f"user.heketi.id {heketi_id}, database id {volume.id}",
+            ))
+    for name, gluster in sorted(on_nodes.items()):
+        if name not in mine:
+            findings.append(Finding(
+                "orphaned", "gluster-volume", host, name,
+                gluster.options.get("user.heketi.id", ""),
+            ))
+    return findings
+
+
+async def report(rt: Runtime) -> dict[str, Any]:
+    """The drift report as a JSON-able dict."""
+    nodes = [n for n in rt.state.nodes.values() if n.state != "failed"]
+
+    async def inventory(node: Node) -> tuple[Node, NodeInventory | Exception]:
+        try:
+            return node, await rt.executor.node_inventory(node.manage_host)
+        except Exception as exc:  # noqa: BLE001 - reported per node
+            return node, exc
+
+    results = await asyncio.gather(*(inventory(n) for n in nodes))
+    findings: list[Finding] = []
+    volumes_checked: set[str] = set()
+    for node, inv in sorted(results, key=lambda item: item[0].manage_host):
+        if isinstance(inv, Exception):
+            findings.append(Finding("unreachable", "node", node.manage_host, node.id, str(inv)))
+            continue
+        findings += _compare_node(rt, node, inv)
+        # One node per cluster is enough for the pool-wide gluster volume list.
+        if node.cluster_id not in volumes_checked and node.state == "online":
+            volumes_checked.add(node.cluster_id)
+            findings += _compare_volumes(rt, node.cluster_id, inv, node.manage_host)
+    grouped: dict[str, list[dict[str, str]]] = {
+        "missing": [], "orphaned": [], "mismatched": [], "unreachable": [],
+    }
+    for finding in findings:
+        grouped[finding.problem].append(asdict(finding))
+    return {
+        "in_flight": len(rt.state.operations),
+        "nodes": len(nodes),
+        "clean": not findings,
+        **grouped,
+    }
+
+
+async def remove_orphans(rt: Runtime, drift: dict[str, Any]) -> list[str]:
+    """Remove what the report found orphaned on the nodes; returns what was removed."""
+    removed: list[str] = []
+    for finding in drift["orphaned"]:
+        host, name = finding["node"], finding["name"]
+        try:
+            if finding["kind"] == "gluster-volume":
+                await rt.executor.volume_destroy(host, name)
+            elif finding["kind"] in ("brick-lv", "brick-pool"):
+                vg, lv = name.split("/", 1)
+                device_id = vg.removeprefix("vg_")
+                owner = lv.removeprefix("brick_").removeprefix("tp_")
+                await rt.executor.brick_destroy(host, BrickRequest(
+                    device_id=device_id, brick_id=owner, tp_name=f"tp_{owner}",
+                    lv_name=f"brick_{owner}", tp_size_kib=0, size_kib=0, pool_metadata_kib=0,
+                ))
+            else:
+                continue  # mounts and fstab lines go with their brick LV
+            removed.append(f"{finding['kind']} {host}:{name}")
+        except Exception as exc:  # noqa: BLE001 - report and go on with the rest
+            log.warning("could not remove orphan %s on %s: %s", name, host, exc)
+    return removed

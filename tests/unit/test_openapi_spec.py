@@ -369,7 +369,9 @@ def test_golden_traces_cover_every_json_shape() -> None:
         if any("application/json" in openapi_check._resolve(r).get("content", {})
                for r in operation["responses"].values())
     }
-    assert json_routes == json_operations
+    # heketipy's own routes (no upstream recording): exercised by tests/integration instead.
+    heketipy_only = {("GET", "/internal/state/drift"), ("POST", "/internal/state/drift/repair")}
+    assert json_routes == json_operations - heketipy_only
 
 
 @pytest.mark.skipif(not golden_files(), reason="golden traces not available")

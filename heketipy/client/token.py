@@ -1,0 +1,46 @@
+"""The JWT a Heketi client sends with every request (contract section 3 and 12).
+
+A small HS256 signer of its own, so the client library needs nothing from the server package:
+claims `iss` (the user; left out when empty, as Go's `omitempty` does), `iat`, `exp` and `qsh`,
+the SHA-256 of `<METHOD>&<path>` binding the token to one request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+TOKEN_LIFETIME_S = 300  # Go client: exp = now + 5 minutes
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def query_hash(method: str, path: str) -> str:
+    """`qsh`: hex SHA-256 of `METHOD&path`, the path without its query string."""
+    return hashlib.sha256(f"{method.upper()}&{path.split('?', 1)[0]}".encode()).hexdigest()
+
+
+def make_token(user: str, secret: str, method: str, path: str, now: float | None = None) -> str:
+    """A fresh HS256 token for one request."""
+    issued = int(time.time() if now is None else now)
+    claims: dict[str, object] = {}
+    if user:
+        claims["iss"] = user
+    claims["iat"] = issued
+    claims["exp"] = issued + TOKEN_LIFETIME_S
+    claims["qsh"] = query_hash(method, path)
+    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{header}.{payload}".encode("ascii")
+    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64url(signature)}"
+
+
+def authorization_header(user: str, secret: str, method: str, path: str) -> str:
+    # The Go client writes the scheme in lower case; the server accepts any case.
+    return "bearer " + make_token(user, secret, method, path)

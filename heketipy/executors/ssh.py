@@ -1,0 +1,293 @@
+"""The SSH transport: a ``CommandRunner`` that runs argv lists on storage nodes with asyncssh.
+
+Owns connections, not commands: ``RemoteExecutor`` decides *what* to run; this module decides
+*how* it reaches a node.
+
+* One persistent SSH connection per node (opened on first use, re-opened after a failure),
+  many exec channels on it; a per-node ``asyncio.Semaphore`` bounds concurrent channels
+  (OpenSSH's ``MaxSessions`` is 10 by default, so the default limit stays below it).
+* Authentication by public key only (``sshexec.keyfile``, ``user``, ``port``); no agent, no
+  password, no ``~/.ssh/config``.
+* Host keys are verified against ``sshexec.known_hosts`` (a path, or several separated by ``:``
+  or ``,``), else ``$SSH_KNOWN_HOSTS``, else ``~/.ssh/known_hosts``. Checking is off only when
+  ``sshexec.host_key_checking`` is false, and that is logged as a warning.
+* Every argv word is quoted with ``shlex.quote`` (the remote side runs it through the login
+  shell); with ``sudo`` the whole command runs under ``sudo -n``, not just its first word.
+* Per-command timeout: the remote process gets SIGKILL and a ``NodeCommandError`` with
+  ``exit_code=None`` is raised. A non-zero exit is returned as a ``CommandResult``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shlex
+import signal
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import asyncssh
+
+from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.runner import CommandResult
+
+log = logging.getLogger("heketipy.executors.ssh")
+
+DEFAULT_USER = "heketi"
+DEFAULT_PORT = 22
+DEFAULT_GLUSTER_CLI_TIMEOUT_S = 600
+# Upstream's default for non-gluster batches is 10 minutes (brick create, gluster-block).
+DEFAULT_COMMAND_TIMEOUT_S = 600.0
+DEFAULT_MAX_SESSIONS_PER_NODE = 8
+DEFAULT_CONNECT_TIMEOUT_S = 30.0
+KEEPALIVE_INTERVAL_S = 30.0
+
+
+def _setting(settings: Any, name: str, default: Any) -> Any:
+    """Read one key from a settings object or mapping; ``None``/"" mean the default."""
+    if settings is None:
+        return default
+    value = settings.get(name) if isinstance(settings, dict) else getattr(settings, name, None)
+    return default if value is None or value == "" else value
+
+
+def quote_argv(argv: Sequence[str], *, sudo: bool = False) -> str:
+    """The remote command line: every word quoted, so nothing in it is shell syntax."""
+    if not argv:
+        raise ValueError("empty argv")
+    words = [shlex.quote(str(word)) for word in argv]
+    if sudo:
+        # -n: never prompt for a password (there is no terminal); "--" ends sudo's options so
+        # the command cannot be mistaken for one.
+        words = ["sudo", "-n", "--", *words]
+    return " ".join(words)
+
+
+def known_hosts_paths(configured: str, environ: dict[str, str] | None = None) -> list[str]:
+    """The known_hosts files to verify against: the setting, else $SSH_KNOWN_HOSTS, else ~."""
+    environ = dict(os.environ) if environ is None else environ
+    source = configured or environ.get("SSH_KNOWN_HOSTS", "")
+    if source:
+        return [path for path in source.replace(",", ":").split(":") if path]
+    return [os.path.expanduser("~/.ssh/known_hosts")]
+
+
+def _exit_code(process: asyncssh.SSHClientProcess[Any]) -> int:
+    if process.exit_status is not None and process.exit_status >= 0:
+        return process.exit_status
+    if process.exit_signal:
+        name = process.exit_signal[0]
+        signum = getattr(signal, f"SIG{name}", None)
+        return 128 + int(signum) if signum is not None else 255
+    return 255
+
+
+class SshRunner:
+    """``CommandRunner`` over SSH; see the module docstring for the behaviour."""
+
+    def __init__(
+        self,
+        settings: Any = None,
+        *,
+        max_sessions_per_node: int | None = None,
+        connect_timeout_s: float | None = None,
+        default_timeout_s: float | None = None,
+    ) -> None:
+        self.keyfile = str(_setting(settings, "keyfile", ""))
+        self.user = str(_setting(settings, "user", DEFAULT_USER))
+        self.port = int(_setting(settings, "port", DEFAULT_PORT))
+        self.sudo = bool(_setting(settings, "sudo", False))
+        self.gluster_cli_timeout_s = int(
+            _setting(settings, "gluster_cli_timeout", DEFAULT_GLUSTER_CLI_TIMEOUT_S)
+        )
+        self.host_key_checking = bool(_setting(settings, "host_key_checking", True))
+        self.known_hosts = str(_setting(settings, "known_hosts", ""))
+        self.max_sessions_per_node = int(
+            max_sessions_per_node
+            or _setting(settings, "max_sessions_per_node", DEFAULT_MAX_SESSIONS_PER_NODE)
+        )
+        self.connect_timeout_s = float(
+            connect_timeout_s or _setting(settings, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_S)
+        )
+        self.default_timeout_s = float(default_timeout_s or DEFAULT_COMMAND_TIMEOUT_S)
+        self._connections: dict[str, asyncssh.SSHClientConnection] = {}
+        self._connect_locks: dict[str, asyncio.Lock] = {}
+        self._sessions: dict[str, asyncio.Semaphore] = {}
+        self._client_keys: list[asyncssh.SSHKey] | None = None
+        self._warned_unchecked = False
+        self._closed = False
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def command_line(self, argv: Sequence[str]) -> str:
+        """What is sent to the node for ``argv`` (exposed for tests and logs)."""
+        return quote_argv(argv, sudo=self.sudo)
+
+    def timeout_for(self, argv: Sequence[str]) -> float:
+        """Default per-command timeout: gluster CLI gets its own timeout plus a minute."""
+        if argv and os.path.basename(argv[0]) == "gluster":
+            return float(max(self.default_timeout_s, self.gluster_cli_timeout_s + 60))
+        return self.default_timeout_s
+
+    async def run(
+        self, host: str, argv: Sequence[str], *, timeout_s: float | None = None
+    ) -> CommandResult:
+        argv = tuple(str(word) for word in argv)
+        command = self.command_line(argv)
+        limit = self.timeout_for(argv) if timeout_s is None else timeout_s
+        async with self._session_slot(host):
+            started = time.monotonic()
+            process = await self._start(host, argv, command)
+            try:
+                stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=limit)
+            except asyncio.TimeoutError:
+                await self._kill(process)
+                log.warning("ssh timeout host=%s after=%.0fs argv=%s", host, limit, command)
+                raise NodeCommandError(
+                    host, argv, None, f"SSH command timeout after {limit:g}s"
+                ) from None
+            except (asyncssh.Error, OSError) as exc:
+                self._forget(host)
+                raise NodeCommandError(host, argv, None, f"SSH connection lost: {exc}") from None
+            finally:
+                process.close()
+            elapsed_ms = (time.monotonic() - started) * 1000
+        result = CommandResult(
+            argv=argv,
+            exit_code=_exit_code(process),
+            stdout=str(stdout or ""),
+            stderr=str(stderr or ""),
+        )
+        log.debug(
+            "ssh host=%s exit=%d ms=%.1f argv=%s", host, result.exit_code, elapsed_ms, command
+        )
+        return result
+
+    async def close(self) -> None:
+        self._closed = True
+        connections = list(self._connections.values())
+        self._connections.clear()
+        for connection in connections:
+            connection.close()
+        for connection in connections:
+            try:
+                await connection.wait_closed()
+            except (asyncssh.Error, OSError):  # closing anyway
+                pass
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _session_slot(self, host: str) -> asyncio.Semaphore:
+        slot = self._sessions.get(host)
+        if slot is None:
+            slot = self._sessions[host] = asyncio.Semaphore(self.max_sessions_per_node)
+        return slot
+
+    async def _start(
+        self, host: str, argv: tuple[str, ...], command: str
+    ) -> asyncssh.SSHClientProcess[Any]:
+        # A stale connection shows up when the channel is opened; the command has not started
+        # then, so one retry on a fresh connection is safe.
+        for attempt in (1, 2):
+            connection = await self._connection(host, argv)
+            try:
+                return await connection.create_process(
+                    command, encoding="utf-8", errors="replace", stdin=asyncssh.DEVNULL
+                )
+            except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, OSError) as exc:
+                self._forget(host, connection)
+                if attempt == 2:
+                    raise NodeCommandError(
+                        host, argv, None, f"SSH session failed: {exc}"
+                    ) from None
+                log.info("ssh reconnecting host=%s after: %s", host, exc)
+            except asyncssh.Error as exc:
+                self._forget(host, connection)
+                raise NodeCommandError(host, argv, None, f"SSH session failed: {exc}") from None
+        raise AssertionError("unreachable")
+
+    async def _connection(
+        self, host: str, argv: tuple[str, ...]
+    ) -> asyncssh.SSHClientConnection:
+        if self._closed:
+            raise NodeCommandError(host, argv, None, "SSH runner is closed")
+        connection = self._connections.get(host)
+        if connection is not None and not connection.is_closed():
+            return connection
+        lock = self._connect_locks.setdefault(host, asyncio.Lock())
+        async with lock:
+            connection = self._connections.get(host)
+            if connection is not None and not connection.is_closed():
+                return connection
+            connection = await self._connect(host, argv)
+            self._connections[host] = connection
+            return connection
+
+    async def _connect(self, host: str, argv: tuple[str, ...]) -> asyncssh.SSHClientConnection:
+        keys = self._load_client_keys(host, argv)
+        try:
+            return await asyncssh.connect(
+                host,
+                port=self.port,
+                username=self.user,
+                client_keys=keys,
+                known_hosts=self._known_hosts_option(),
+                config=None,
+                agent_path=None,
+                preferred_auth="publickey",
+                password_auth=False,
+                kbdint_auth=False,
+                connect_timeout=self.connect_timeout_s,
+                keepalive_interval=KEEPALIVE_INTERVAL_S,
+                keepalive_count_max=3,
+            )
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise NodeCommandError(
+                host, argv, None, f"SSH host key of {host} not verified: {exc}"
+            ) from None
+        except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+            text = str(exc) or type(exc).__name__
+            raise NodeCommandError(
+                host, argv, None, f"Unable to connect to {host}:{self.port}: {text}"
+            ) from None
+
+    def _load_client_keys(self, host: str, argv: tuple[str, ...]) -> list[asyncssh.SSHKey]:
+        if self._client_keys is None:
+            if not self.keyfile:
+                raise NodeCommandError(
+                    host, argv, None, "Missing ssh private key file in configuration"
+                )
+            try:
+                self._client_keys = [asyncssh.read_private_key(self.keyfile)]
+            except (OSError, asyncssh.KeyImportError) as exc:
+                raise NodeCommandError(
+                    host, argv, None, f"Unable to read ssh key {self.keyfile}: {exc}"
+                ) from None
+        return self._client_keys
+
+    def _known_hosts_option(self) -> Any:
+        if not self.host_key_checking:
+            if not self._warned_unchecked:
+                self._warned_unchecked = True
+                log.warning(
+                    "sshexec.host_key_checking is false: SSH host keys are NOT verified"
+                )
+            return None
+        paths = [path for path in known_hosts_paths(self.known_hosts) if os.path.exists(path)]
+        # An empty list trusts nothing: with no known_hosts file every connection is refused.
+        return paths or ([], [], [])
+
+    def _forget(self, host: str, connection: asyncssh.SSHClientConnection | None = None) -> None:
+        current = self._connections.get(host)
+        if current is not None and (connection is None or current is connection):
+            del self._connections[host]
+            current.close()
+
+    @staticmethod
+    async def _kill(process: asyncssh.SSHClientProcess[Any]) -> None:
+        try:
+            process.send_signal("KILL")
+        except (asyncssh.Error, OSError, ValueError):  # best effort: the channel closes next
+            pass

@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+"""A minimal fake Kubernetes API server for the pod-exec transport (tests only).
+
+Serves just enough of core/v1 for ``heketipy.executors.kube``:
+
+* ``GET /api/v1/namespaces/{ns}/pods`` and ``GET /api/v1/pods`` with ``labelSelector`` and
+  ``fieldSelector`` (equality, inequality, existence and simple set-based terms);
+* ``GET /api/v1/namespaces/{ns}/pods/{name}``;
+* ``GET|POST /api/v1/namespaces/{ns}/pods/{name}/exec`` over WebSocket with the channel
+  subprotocols (``v5.channel.k8s.io``, ``v4.channel.k8s.io``, ``channel.k8s.io``): every
+  frame is one channel byte then the payload (0 stdin, 1 stdout, 2 stderr, 3 the final
+  ``Status`` JSON, 4 resize; v5 adds client->server ``[255, ch]`` "close channel ch").
+
+Commands run on this machine as subprocesses, prefixed by the pod's ``exec_prefix`` (the
+testbed uses ``nsenter -t <pid> -m -n -u --`` so that a "pod" is a node's namespaces). When the
+client goes away first, the command's whole process group is killed, as the kubelet would.
+
+Pods come from a JSON list (``--pods FILE``) of objects::
+
+    {"name": "glusterfs-node1", "namespace": "default", "labels": {"glusterfs-node": "pod"},
+     "node": "node1", "host_ip": "10.99.0.1", "pod_ip": "10.99.0.1",
+     "container": "glusterfs", "phase": "Running", "exec_prefix": [...]}
+
+Optional bearer token check (``--token``). Listens on loopback, no TLS, no authorisation.
+In-process use: ``FakeApiServer(pods).start()`` inside a running event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+log = logging.getLogger("fake-apiserver")
+
+SUBPROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
+CH_STDIN, CH_STDOUT, CH_STDERR, CH_ERROR, CH_RESIZE, CH_CLOSE = 0, 1, 2, 3, 4, 255
+DEFAULT_CONTAINER = "glusterfs"
+IMAGE = "gluster/gluster-centos:latest"
+
+Pod = dict[str, Any]
+
+
+def status_object(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+
+
+def _error(code: int, reason: str, message: str) -> web.Response:
+    return web.json_response(status_object(code, reason, message), status=code)
+
+
+def pod_manifest(pod: Pod) -> dict[str, Any]:
+    containers = pod.get("containers") or [pod.get("container", DEFAULT_CONTAINER)]
+    running = pod.get("phase", "Running") == "Running"
+    return {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": pod["name"],
+            "namespace": pod.get("namespace", "default"),
+            "uid": pod.setdefault("uid", str(uuid.uuid4())),
+            "labels": pod.get("labels", {}),
+            "resourceVersion": "1",
+        },
+        "spec": {
+            "nodeName": pod.get("node", ""),
+            "containers": [{"name": name, "image": IMAGE} for name in containers],
+        },
+        "status": {
+            "phase": pod.get("phase", "Running"),
+            "hostIP": pod.get("host_ip", "127.0.0.1"),
+            "podIP": pod.get("pod_ip", "127.0.0.1"),
+            "conditions": [{"type": "Ready", "status": "True" if running else "False"}],
+            "containerStatuses": [
+                {
+                    "name": name,
+                    "ready": running,
+                    "restartCount": 0,
+                    "image": IMAGE,
+                    "imageID": "sha256:0",
+                    "started": running,
+                    "state": {"running": {}} if running else {"waiting": {}},
+                }
+                for name in containers
+            ],
+        },
+    }
+
+
+def _split_selector(selector: str) -> list[str]:
+    """Split on commas that are not inside parentheses (``a in (x,y),b``)."""
+    parts, depth, current = [], 0, ""
+    for char in selector:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def match_labels(labels: dict[str, str], selector: str) -> bool:
+    """Label selectors: ``a=b``, ``a==b``, ``a!=b``, ``a``, ``!a``, ``a in (x,y)``, ``a notin (x)``;
+    a comma means AND."""
+    for term in _split_selector(selector or ""):
+        if " notin " in term or " in " in term:
+            negated = " notin " in term
+            key, values = term.split(" notin " if negated else " in ", 1)
+            wanted = {value.strip() for value in values.strip().strip("()").split(",")}
+            if (labels.get(key.strip()) in wanted) == negated:
+                return False
+        elif "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def match_fields(manifest: dict[str, Any], selector: str) -> bool:
+    flat = {
+        "metadata.name": manifest["metadata"]["name"],
+        "metadata.namespace": manifest["metadata"]["namespace"],
+        "spec.nodeName": manifest["spec"]["nodeName"],
+        "status.phase": manifest["status"]["phase"],
+        "status.podIP": manifest["status"]["podIP"],
+    }
+    for term in _split_selector(selector or ""):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if flat.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if flat.get(key) != value:
+                return False
+    return True
+
+
+@dataclass
+class ExecRecord:
+    """One exec request as the fake saw it (tests assert argv arrived verbatim)."""
+
+    namespace: str
+    pod: str
+    container: str | None
+    command: list[str]
+    exit_code: int | None = None
+
+
+@dataclass
+class FakeApiServer:
+    pods: list[Pod]
+    token: str | None = None
+    execs: list[ExecRecord] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+
+    # --- lifecycle (in-process use) -----------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen and return the base URL (``http://127.0.0.1:<port>``)."""
+        self._runner = web.AppRunner(self.app(), handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        bound_port = sockets[0].getsockname()[1]
+        return f"http://{host}:{bound_port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- handlers -----------------------------------------------------------------------------
+
+    def find(self, namespace: str, name: str) -> Pod | None:
+        for pod in self.pods:
+            if pod["name"] == name and pod.get("namespace", "default") == namespace:
+                return pod
+        return None
+
+    @web.middleware
+    async def _auth(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        expected = f"Bearer {self.token}"
+        if self.token is not None and request.headers.get("Authorization", "") != expected:
+            return _error(401, "Unauthorized", "Unauthorized")
+        return await handler(request)
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake", "platform": "linux/amd64"}
+        )
+
+    async def _api(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        )
+
+    async def _api_v1(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "kind": "APIResourceList",
+                "groupVersion": "v1",
+                "resources": [
+                    {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod",
+                     "verbs": ["get", "list"], "shortNames": ["po"]},
+                    {"name": "pods/exec", "singularName": "", "namespaced": True,
+                     "kind": "PodExecOptions", "verbs": ["create", "get"]},
+                ],
+            }
+        )
+
+    async def _list_pods(self, request: web.Request) -> web.Response:
+        namespace = request.match_info.get("ns")
+        labels = request.query.get("labelSelector", "")
+        fields = request.query.get("fieldSelector", "")
+        items = []
+        for pod in self.pods:
+            if namespace is not None and pod.get("namespace", "default") != namespace:
+                continue
+            manifest = pod_manifest(pod)
+            if match_labels(manifest["metadata"]["labels"], labels) and match_fields(
+                manifest, fields
+            ):
+                items.append(manifest)
+        return web.json_response(
+            {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
+             "items": items}
+        )
+
+    async def _get_pod(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        pod = self.find(request.match_info["ns"], name)
+        if pod is None:
+            return _error(404, "NotFound", f'pods "{name}" not found')
+        return web.json_response(pod_manifest(pod))
+
+    async def _exec(self, request: web.Request) -> web.StreamResponse:
+        namespace, name = request.match_info["ns"], request.match_info["name"]
+        pod = self.find(namespace, name)
+        if pod is None:
+            return _error(404, "NotFound", f'pods "{name}" not found')
+        query = request.query
+        command = query.getall("command", [])
+        if not command:
+            return _error(400, "BadRequest", "you must specify at least 1 command")
+
+        def flag(key: str, default: str) -> bool:
+            return query.get(key, default).lower() in ("1", "true")
+
+        use_stdin, use_stdout = flag("stdin", "false"), flag("stdout", "true")
+        use_stderr, tty = flag("stderr", "true"), flag("tty", "false")
+        container = query.get("container")
+        containers = pod.get("containers") or [pod.get("container", DEFAULT_CONTAINER)]
+        if container and container not in containers:
+            return _error(400, "BadRequest", f"container {container} is not valid for pod {name}")
+        if pod.get("phase", "Running") != "Running":
+            return _error(
+                400, "BadRequest", f"cannot exec into a container in a completed pod; "
+                f"current phase is {pod.get('phase')}"
+            )
+        ws = web.WebSocketResponse(protocols=SUBPROTOCOLS, autoping=True)
+        if not ws.can_prepare(request).ok:
+            return _error(400, "BadRequest", "Upgrade request required")
+        await ws.prepare(request)
+        record = ExecRecord(namespace, name, container, list(command))
+        self.execs.append(record)
+        log.info("exec #%d pod=%s/%s cmd=%r", len(self.execs), namespace, name, command)
+        await self._run_command(ws, record, pod, use_stdin, use_stdout, use_stderr, tty)
+        return ws
+
+    async def _run_command(
+        self,
+        ws: web.WebSocketResponse,
+        record: ExecRecord,
+        pod: Pod,
+        use_stdin: bool,
+        use_stdout: bool,
+        use_stderr: bool,
+        tty: bool,
+    ) -> None:
+        argv = [*pod.get("exec_prefix", []), *record.command]
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE if use_stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT if tty else asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own process group, killed as a whole
+            )
+        except (FileNotFoundError, PermissionError):
+            # What containerd reports through the kubelet when the binary is missing.
+            message = (
+                "OCI runtime exec failed: exec failed: unable to start container process: "
+                f'exec: "{record.command[0]}": executable file not found in $PATH: unknown'
+            )
+            status = {"metadata": {}, "status": "Failure", "message": message,
+                      "reason": "InternalError", "details": {"causes": [{"message": message}]},
+                      "code": 500}
+            await ws.send_bytes(bytes([CH_ERROR]) + json.dumps(status).encode())
+            await ws.close()
+            return
+
+        def kill_group() -> None:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+        async def pump(stream: asyncio.StreamReader | None, channel: int, enabled: bool) -> None:
+            assert stream is not None
+            while chunk := await stream.read(32768):
+                if enabled and not ws.closed:
+                    await ws.send_bytes(bytes([channel]) + chunk)
+
+        async def read_client() -> None:
+            async for message in ws:
+                if message.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                    continue
+                data = message.data if isinstance(message.data, bytes) else message.data.encode()
+                if not data:
+                    continue
+                channel, payload = data[0], data[1:]
+                if channel == CH_STDIN and use_stdin and process.stdin:
+                    process.stdin.write(payload)
+                    await process.stdin.drain()
+                elif channel == CH_CLOSE and payload[:1] == bytes([CH_STDIN]) and process.stdin:
+                    process.stdin.close()
+            kill_group()  # the client went away first (a no-op once the command exited)
+
+        client_reader = asyncio.create_task(read_client())
+        pumps = [asyncio.create_task(pump(process.stdout, CH_STDOUT, use_stdout))]
+        if not tty:
+            pumps.append(asyncio.create_task(pump(process.stderr, CH_STDERR, use_stderr)))
+        try:
+            exit_code = await process.wait()
+            # A daemon the command started may hold the pipes open: drain briefly, then stop.
+            await asyncio.wait(pumps, timeout=2.0)
+        except BaseException:
+            kill_group()
+            raise
+        finally:
+            for task in (*pumps, client_reader):
+                task.cancel()
+        record.exit_code = exit_code
+        if exit_code == 0:
+            status: dict[str, Any] = {"metadata": {}, "status": "Success"}
+        else:
+            status = {
+                "metadata": {},
+                "status": "Failure",
+                "message": "command terminated with non-zero exit code: error executing "
+                f"command {record.command}, exit code {exit_code}",
+                "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]},
+            }
+        if not ws.closed:
+            await ws.send_bytes(bytes([CH_ERROR]) + json.dumps(status).encode())
+            await ws.close()
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._auth])
+        router = app.router
+        router.add_get("/version", self._version)
+        router.add_get("/api", self._api)
+        router.add_get("/api/v1", self._api_v1)
+        router.add_get("/api/v1/pods", self._list_pods)
+        router.add_get("/api/v1/namespaces/{ns}/pods", self._list_pods)
+        router.add_get("/api/v1/namespaces/{ns}/pods/{name}", self._get_pod)
+        router.add_route("GET", "/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
+        router.add_route("POST", "/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
+        return app
+
+
+async def _serve(server: FakeApiServer, host: str, port: int, url_file: str | None) -> None:
+    url = await server.start(host, port)
+    log.info("listening on %s", url)
+    if url_file:
+        # Written atomically: the testbed polls for this file to know the server is ready.
+        tmp = Path(url_file + ".tmp")
+        tmp.write_text(url + "\n")
+        tmp.replace(url_file)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--pods", help="JSON file with the pod list")
+    parser.add_argument("--token", help="require this bearer token")
+    parser.add_argument("--url-file", help="write the base URL here once listening")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.pods:
+        pods = json.loads(Path(args.pods).read_text())
+    else:
+        pods = [{"name": "glusterfs-local", "namespace": "default",
+                 "labels": {"glusterfs-node": "pod", "glusterfs": "pod"},
+                 "node": "localhost", "container": DEFAULT_CONTAINER}]
+    asyncio.run(_serve(FakeApiServer(pods, args.token), args.host, args.port, args.url_file))
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--disable-auth", action="store_true", help="ignore JWT authorization")
     parser.add_argument("--listen", help="address to listen on (default from config)")
     parser.add_argument("--port", help="port to listen on (default from config)")
+    parser.add_argument(
+        "--init-db",
+        action="store_true",
+        help="create a new, empty database even where one is recorded to have existed",
+    )
     parser.add_argument("-v", "--version", action="store_true", help="print the version")
     return parser.parse_args(argv)
 
@@ -58,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
             f"  try: curl {scheme}://{settings.listen}:{settings.port}/hello"
         )
     from heketipy.server import serve
+    from heketipy.store.marker import MissingDatabase
     from heketipy.store.sqlite import StoreError
 
     try:
-        asyncio.run(serve(settings, announce=announce))
-    except StoreError as exc:
+        asyncio.run(serve(settings, announce=announce, init_db=args.init_db))
+    except (StoreError, MissingDatabase) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

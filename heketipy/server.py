@@ -12,17 +12,21 @@ from aiohttp import web
 from heketipy.api.app import SERVER, create_app
 from heketipy.executors.factory import create_executor
 from heketipy.operations.runtime import Runtime
+from heketipy.store import marker
 from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.server")
 
 
-async def build(settings: Any) -> tuple[web.Application, Runtime]:
+async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Application, Runtime]:
+    data_dir = settings.heketipy.data_dir
+    marker.check_before_open(settings.glusterfs.db, data_dir, init_db=init_db)
     executor = create_executor(settings)
     if hasattr(executor, "start"):
         await executor.start()
     store = Store(settings.glusterfs.db)
     state = await store.open()
+    marker.record_after_open(settings.glusterfs.db, data_dir, state.attributes["DB_GENERATION_ID"])
     for node in state.nodes.values():
         executor.register_node(node.manage, node.storage)
     runtime = Runtime(
@@ -48,8 +52,8 @@ async def build(settings: Any) -> tuple[web.Application, Runtime]:
     return app, runtime
 
 
-async def serve(settings: Any, *, announce: str | None = None) -> None:
-    app, _runtime = await build(settings)
+async def serve(settings: Any, *, announce: str | None = None, init_db: bool = False) -> None:
+    app, _runtime = await build(settings, init_db=init_db)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     server_state = app[SERVER]

@@ -117,14 +117,24 @@ class Store:
             ) from exc
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         os.chmod(self.path, 0o600)
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        conn.execute(f"PRAGMA journal_mode={self.journal_mode}")
+        try:
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            conn.execute(f"PRAGMA journal_mode={self.journal_mode}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"database {self.path} is unreadable: {exc}") from exc
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=OFF")
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise DatabaseLocked(f"database {self.path} is locked: {exc}") from exc
+        try:
+            integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"database {self.path} is unreadable: {exc}") from exc
+        if integrity != "ok":
+            conn.execute("ROLLBACK")
+            raise StoreError(f"database {self.path} failed its integrity check: {integrity}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             conn.execute("ROLLBACK")

@@ -858,6 +858,7 @@ class HeketipyProcess:
             self.process = subprocess.Popen(
                 self.command(),
                 env=env,
+                cwd=self.workdir,  # heketipy's data_dir ("var") lands in the temporary dir
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -145,6 +145,7 @@ def start_server(config_path: Path, *, args: list[str] | None = None,
     process = subprocess.Popen(
         [sys.executable, "-m", "heketipy", "--config", str(config_path), *(args or [])],
         stdout=log_file, stderr=subprocess.STDOUT, env=full_env,
+        cwd=config_path.parent,  # heketipy's data_dir ("var") lands beside the config
     )
     server = ServerProcess(
         base_url=f"http://127.0.0.1:{port}", process=process, config_path=config_path,

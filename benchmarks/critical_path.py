@@ -14,7 +14,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from heketipy.executors.base import BrickAddress, BrickRequest, VolumeRequest
+from heketipy.executors.base import BrickRequest, VolumeRequest
 from heketipy.executors.sim_support import LatencyModel
 from heketipy.executors.simulator import SimulatorExecutor
 

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import aiohttp
+
 from benchmarks.client import BenchClient, RequestFailed, volume_body
 from benchmarks.server_process import ServerProcess
 from benchmarks.stats import summary
@@ -75,7 +77,7 @@ async def run_workers(count: int, concurrency: int,
         for index in next_index:
             try:
                 latencies.append(await task(index))
-            except (RequestFailed, OSError, asyncio.TimeoutError):
+            except (TimeoutError, RequestFailed, OSError, aiohttp.ClientError):
                 errors += 1
 
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, count)))))
@@ -310,12 +312,12 @@ async def mixed(bench: Bench, clients: int, duration_s: float, poll_s: float) ->
                                                  {"expand_size": 1}))
                 await timed("delete", client.run("DELETE", f"/volumes/{volume_id}"))
                 cycles += 1
-            except (RequestFailed, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, RequestFailed, OSError, aiohttp.ClientError) as exc:
                 errors.append(str(exc))
                 if volume_id:  # leave nothing behind that the checks would then report
                     try:
                         await client.run("DELETE", f"/volumes/{volume_id}")
-                    except (RequestFailed, OSError, asyncio.TimeoutError) as again:
+                    except (TimeoutError, RequestFailed, OSError, aiohttp.ClientError) as again:
                         errors.append(f"cleanup: {again}")
 
     with Meter(bench) as meter:

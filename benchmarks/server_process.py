@@ -2,7 +2,7 @@
 
 Owns: writing the run's heketi.json into a temporary directory (new database, executor and
 latency model chosen by the caller, no per-cluster volume limit so the fill can reach 10,000),
-starting ``python -m heketipy`` on a free port, waiting for /hello, stopping it, and reading
+starting ``python -m heketipy`` on a free port (optionally under cProfile), waiting for /hello, stopping it, and reading
 the process's CPU time (utime + stime from /proc/<pid>/stat) and resident memory.
 """
 
@@ -91,7 +91,8 @@ class ServerProcess:
 
 
 def start_server(directory: Path, executor: str, latency_ms: dict[str, float],
-                 ready_s: float = 30) -> ServerProcess:
+                 ready_s: float = 30, profile_to: Path | None = None) -> ServerProcess:
+    """Start the server; with ``profile_to`` it runs under cProfile, written at a clean stop."""
     config_path = write_config(directory, executor, latency_ms)
     port = json.loads(config_path.read_text())["port"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEKETI_")}
@@ -99,7 +100,9 @@ def start_server(directory: Path, executor: str, latency_ms: dict[str, float],
     log_path = directory / "server.log"
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "heketipy", "--config", str(config_path)],
+            [sys.executable,
+             *(["-m", "cProfile", "-o", str(profile_to)] if profile_to else []),
+             "-m", "heketipy", "--config", str(config_path)],
             stdout=log_file, stderr=subprocess.STDOUT, env=env,
         )
     server = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)

@@ -1,6 +1,6 @@
 """SQLite persistence of the topology and the operation journal.
 
-One process owns the database: an ``fcntl`` lock on ``<db>.lock`` plus SQLite's
+One process owns the database: a POSIX lock on ``<db>.lock`` plus SQLite's
 ``locking_mode=EXCLUSIVE`` make a second server fail fast. Writes are ``synchronous=FULL``.
 The journal mode is WAL (exclusive locking mode lets WAL work without a shared-memory index,
 which matters on FUSE mounts); see benchmarks/ for the measurement behind the choice.
@@ -108,8 +108,10 @@ class Store:
         os.makedirs(directory, exist_ok=True)
         self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+            # POSIX (fcntl) locks, not flock(): GlusterFS enforces them across all clients,
+            # so a second server on another FUSE mount of the same volume is refused too.
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
             os.close(self._lock_fd)
             self._lock_fd = None
             raise DatabaseLocked(

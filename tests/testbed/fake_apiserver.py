@@ -182,6 +182,8 @@ class FakeApiServer:
     pods: list[Pod]
     token: str | None = None
     execs: list[ExecRecord] = field(default_factory=list)
+    active_execs: int = 0
+    peak_active_execs: int = 0
     _runner: web.AppRunner | None = None
 
     # --- lifecycle (in-process use) -----------------------------------------------------------
@@ -234,10 +236,21 @@ class FakeApiServer:
                 "kind": "APIResourceList",
                 "groupVersion": "v1",
                 "resources": [
-                    {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod",
-                     "verbs": ["get", "list"], "shortNames": ["po"]},
-                    {"name": "pods/exec", "singularName": "", "namespaced": True,
-                     "kind": "PodExecOptions", "verbs": ["create", "get"]},
+                    {
+                        "name": "pods",
+                        "singularName": "pod",
+                        "namespaced": True,
+                        "kind": "Pod",
+                        "verbs": ["get", "list"],
+                        "shortNames": ["po"],
+                    },
+                    {
+                        "name": "pods/exec",
+                        "singularName": "",
+                        "namespaced": True,
+                        "kind": "PodExecOptions",
+                        "verbs": ["create", "get"],
+                    },
                 ],
             }
         )
@@ -256,8 +269,12 @@ class FakeApiServer:
             ):
                 items.append(manifest)
         return web.json_response(
-            {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
-             "items": items}
+            {
+                "kind": "PodList",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": "1"},
+                "items": items,
+            }
         )
 
     async def _get_pod(self, request: web.Request) -> web.Response:
@@ -288,8 +305,10 @@ class FakeApiServer:
             return _error(400, "BadRequest", f"container {container} is not valid for pod {name}")
         if pod.get("phase", "Running") != "Running":
             return _error(
-                400, "BadRequest", f"cannot exec into a container in a completed pod; "
-                f"current phase is {pod.get('phase')}"
+                400,
+                "BadRequest",
+                f"cannot exec into a container in a completed pod; "
+                f"current phase is {pod.get('phase')}",
             )
         ws = web.WebSocketResponse(protocols=SUBPROTOCOLS, autoping=True)
         if not ws.can_prepare(request).ok:
@@ -298,7 +317,12 @@ class FakeApiServer:
         record = ExecRecord(namespace, name, container, list(command))
         self.execs.append(record)
         log.info("exec #%d pod=%s/%s cmd=%r", len(self.execs), namespace, name, command)
-        await self._run_command(ws, record, pod, use_stdin, use_stdout, use_stderr, tty)
+        self.active_execs += 1
+        self.peak_active_execs = max(self.peak_active_execs, self.active_execs)
+        try:
+            await self._run_command(ws, record, pod, use_stdin, use_stdout, use_stderr, tty)
+        finally:
+            self.active_execs -= 1
         return ws
 
     async def _run_command(
@@ -326,9 +350,14 @@ class FakeApiServer:
                 "OCI runtime exec failed: exec failed: unable to start container process: "
                 f'exec: "{record.command[0]}": executable file not found in $PATH: unknown'
             )
-            status = {"metadata": {}, "status": "Failure", "message": message,
-                      "reason": "InternalError", "details": {"causes": [{"message": message}]},
-                      "code": 500}
+            status = {
+                "metadata": {},
+                "status": "Failure",
+                "message": message,
+                "reason": "InternalError",
+                "details": {"causes": [{"message": message}]},
+                "code": 500,
+            }
             await ws.send_bytes(bytes([CH_ERROR]) + json.dumps(status).encode())
             await ws.close()
             return
@@ -342,7 +371,8 @@ class FakeApiServer:
             assert stream is not None
             while chunk := await stream.read(32768):
                 if enabled and not ws.closed:
-                    await ws.send_bytes(bytes([channel]) + chunk)
+                    with contextlib.suppress(ConnectionError):  # the client went away
+                        await ws.send_bytes(bytes([channel]) + chunk)
 
         async def read_client() -> None:
             async for message in ws:
@@ -386,8 +416,9 @@ class FakeApiServer:
                 "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]},
             }
         if not ws.closed:
-            await ws.send_bytes(bytes([CH_ERROR]) + json.dumps(status).encode())
-            await ws.close()
+            with contextlib.suppress(ConnectionError):
+                await ws.send_bytes(bytes([CH_ERROR]) + json.dumps(status).encode())
+                await ws.close()
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth])
@@ -431,9 +462,15 @@ def main() -> None:
     if args.pods:
         pods = json.loads(Path(args.pods).read_text())
     else:
-        pods = [{"name": "glusterfs-local", "namespace": "default",
-                 "labels": {"glusterfs-node": "pod", "glusterfs": "pod"},
-                 "node": "localhost", "container": DEFAULT_CONTAINER}]
+        pods = [
+            {
+                "name": "glusterfs-local",
+                "namespace": "default",
+                "labels": {"glusterfs-node": "pod", "glusterfs": "pod"},
+                "node": "localhost",
+                "container": DEFAULT_CONTAINER,
+            }
+        ]
     asyncio.run(_serve(FakeApiServer(pods, args.token), args.host, args.port, args.url_file))
 
 

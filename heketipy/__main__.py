@@ -48,11 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         "none": logging.CRITICAL + 10, "critical": logging.CRITICAL, "error": logging.ERROR,
         "warning": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG,
     }.get(settings.glusterfs.loglevel or "info", logging.INFO)
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("heketipy").setLevel(level)
+    from heketipy import logctx
+
+    logctx.configure(level)
     announce = None
     if args.config is None:
         scheme = "https" if settings.enable_tls else "http"

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from heketipy import logctx
 from heketipy.domain.entities import new_id
 from heketipy.domain.errors import Busy, HeketiError
 
@@ -52,6 +53,7 @@ class JobQueue:
         self._jobs[job.id] = job
 
         async def runner() -> None:
+            logctx.operation_id.set(job.id)
             try:
                 job.location = await work()
             except HeketiError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -11,11 +12,13 @@ from aiohttp import web
 
 from heketipy.api.app import SERVER, create_app
 from heketipy.executors.factory import create_executor
+from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
 from heketipy.store import marker
 from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.server")
+MONITOR_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor", asyncio.Task)
 
 
 async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Application, Runtime]:
@@ -41,6 +44,29 @@ async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Applicatio
     if recovered:
         log.info("recovered %d unfinished operation(s) at start-up", recovered)
     app = create_app(runtime, settings)
+    gluster = settings.glusterfs
+    if not gluster.disable_monitor_gluster_nodes:
+
+        async def start_monitor(_app: web.Application) -> None:
+            task = asyncio.create_task(
+                monitor.run(
+                    runtime,
+                    gluster.start_time_monitor_gluster_nodes,
+                    gluster.refresh_time_monitor_gluster_nodes,
+                ),
+                name="node-health-monitor",
+            )
+            _app[MONITOR_TASK] = task
+
+        async def stop_monitor(_app: web.Application) -> None:
+            task = _app.get(MONITOR_TASK)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        app.on_startup.append(start_monitor)
+        app.on_shutdown.append(stop_monitor)
 
     async def on_cleanup(_app: web.Application) -> None:
         await runtime.jobs.drain()

@@ -63,7 +63,7 @@ class EvictBrick(Operation):
                 [placed(b) for b in set_bricks],
                 pv.shape_for(volume),
                 policy,
-                pv.node_views(state, volume.cluster_id),
+                pv.node_views(state, volume.cluster_id, self.rt.down_nodes),
                 set_index=old.set_index,
             )
         except pl.PlacementError as error:

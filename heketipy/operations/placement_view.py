@@ -15,7 +15,10 @@ from heketipy.domain.state import State
 KIB_PER_GIB = 1024 * 1024
 
 
-def node_views(state: State, cluster_id: str) -> tuple[pl.NodeView, ...]:
+def node_views(
+    state: State, cluster_id: str, down: set[str] | frozenset[str] = frozenset()
+) -> tuple[pl.NodeView, ...]:
+    """Placement's snapshot of a cluster; nodes in ``down`` count as offline."""
     views = []
     for node_id in state.node_ids(cluster_id):
         node = state.nodes[node_id]
@@ -38,7 +41,7 @@ def node_views(state: State, cluster_id: str) -> tuple[pl.NodeView, ...]:
             pl.NodeView(
                 id=node.id,
                 zone=node.zone,
-                online=node.state == "online",
+                online=node.state == "online" and node.id not in down,
                 devices=tuple(devices),
                 tags=dict(node.tags),
             )
@@ -46,7 +49,9 @@ def node_views(state: State, cluster_id: str) -> tuple[pl.NodeView, ...]:
     return tuple(views)
 
 
-def cluster_views(state: State, cluster_ids: list[str]) -> list[pl.ClusterView]:
+def cluster_views(
+    state: State, cluster_ids: list[str], down: set[str] | frozenset[str] = frozenset()
+) -> list[pl.ClusterView]:
     return [
         pl.ClusterView(
             id=cid,
@@ -54,7 +59,7 @@ def cluster_views(state: State, cluster_ids: list[str]) -> list[pl.ClusterView]:
             block=state.clusters[cid].block,
             volume_names=frozenset(state.volume_names(cid)),
             volume_count=len(state.cluster_volumes.get(cid, ())),
-            nodes=node_views(state, cid),
+            nodes=node_views(state, cid, down),
         )
         for cid in cluster_ids
     ]

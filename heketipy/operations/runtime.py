@@ -45,6 +45,7 @@ class Runtime:
         self.throttle = Throttle(max_inflight, wait_queue_size)
         self.in_flight_ops: set[str] = set()
         self.reserved_hosts: dict[str, str] = {}  # hostnames of nodes being added
+        self.down_nodes: set[str] = set()  # nodes the health monitor last saw down
         self.failed_count = 0
 
     async def commit(self, tx: Transaction) -> None:

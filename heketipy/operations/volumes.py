@@ -223,7 +223,8 @@ class CreateVolume(Operation):
         )
         policy = pv.policy_for(self.rt.settings, volume.options, volume.snapshot_factor)
         try:
-            candidates = pl.select_clusters(pv.cluster_views(state, cluster_ids), request)
+            views = pv.cluster_views(state, cluster_ids, self.rt.down_nodes)
+            candidates = pl.select_clusters(views, request)
             placed = pl.allocate_in_clusters(
                 candidates, volume.size_gib, pv.shape_for(volume), policy
             )
@@ -387,7 +388,7 @@ class ExpandVolume(Operation):
                 self.expand_gib,
                 pv.shape_for(volume),
                 policy,
-                pv.node_views(state, volume.cluster_id),
+                pv.node_views(state, volume.cluster_id, self.rt.down_nodes),
                 existing_bricks=len(existing),
                 halving="expand",
             )

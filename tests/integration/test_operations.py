@@ -184,3 +184,21 @@ def test_transaction_undo_restores_state(tmp_path: Path) -> None:
     tx.undo()
     assert set(state.clusters) == {"a" * 32}
     assert state.clusters["a" * 32].block is False
+
+
+async def test_placement_avoids_nodes_the_monitor_saw_down(tmp_path: Path) -> None:
+    from heketipy.operations import monitor
+
+    app, rt = await build(settings_for(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        api = Api(client)
+        node_ids = await topology(api, nodes=4)
+        rt.executor.set_node_down("node2")
+        down = await monitor.check_nodes(rt)
+        assert down == {node_ids[1]}
+        status, headers, text = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
+        assert status == 303, text
+        volume_id = headers["Location"].rsplit("/", 1)[1]
+        assert node_ids[1] not in {b.node_id for b in rt.state.bricks_of_volume(volume_id)}
+        rt.executor.set_node_down("node2", down=False)
+        assert await monitor.check_nodes(rt) == set()

@@ -1,0 +1,232 @@
+"""Shared pieces of the node command builders: allow-list validation, settings, sudo.
+
+Every value that reaches a node command passes one of the ``safe_*`` validators here, which
+either return it unchanged or raise ``UnsafeArgument``. Commands are argv lists, never shell
+lines, so a validated value is always one inert argv element; the validators are the second
+wall (a value starting with ``-`` would still be read as an option by the receiving tool, and
+gluster's CLI takes ``--`` words anywhere on its command line).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from heketipy.domain.errors import InvalidRequest
+
+
+class UnsafeArgument(InvalidRequest, ValueError):
+    """A value bound for a node command failed its allow-list; nothing was executed."""
+
+    def __init__(self, what: str, value: object) -> None:
+        super().__init__(f"Unsafe {what}: {value!r} is not allowed in a node command")
+        self.what = what
+        self.value = value
+
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]{2,45}(?:%[A-Za-z0-9_.-]+)?")
+_ABS_PATH = re.compile(r"/[A-Za-z0-9_.:/+@-]*")
+_MOUNT_OPTIONS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,=:/+-]*")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+.-]{0,127}")
+_LVM_SIZE = re.compile(r"[0-9]+(?:\.[0-9]+)?[bBsSkKmMgGtTpPeE]?")
+# A gluster option word: keys (``performance.rsize``) and values (``10.0.0.1,10.0.0.2``,
+# ``*``, ``HIGH:!SSLv2``); shell metacharacters, quotes and whitespace are refused.
+_OPTION_WORD = re.compile(r"[A-Za-z0-9_.,:/*@=+%!~^#\[\]][A-Za-z0-9_.,:/*@=+%!~^#\[\]-]*")
+_PREALLOC = re.compile(r"[A-Za-z0-9_-]+")
+# gluster refuses these words as volume names (they are keywords of its CLI).
+_GLUSTER_RESERVED = {
+    "volume", "type", "subvolumes", "option", "end-volume", "all", "volume_not_in_ring",
+    "description", "force", "snap-max-hard-limit", "snap-max-soft-limit", "auto-delete",
+    "activate-on-create",
+}  # fmt: skip
+
+
+def _check(pattern: re.Pattern[str], value: object, what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise UnsafeArgument(what, value)
+    return value
+
+
+def safe_volume_name(value: object) -> str:
+    """A gluster volume, snapshot or block volume name (``^[A-Za-z0-9_-]+$``, no leading ``-``)."""
+    name = _check(_NAME, value, "volume name")
+    if name in _GLUSTER_RESERVED:
+        raise UnsafeArgument("volume name", value)
+    return name
+
+
+def safe_id(value: object, what: str = "id") -> str:
+    """A heketi id used inside LV, VG and directory names."""
+    return _check(_ID, value, what)
+
+
+def safe_hostname(value: object) -> str:
+    """A DNS name, IPv4 or IPv6 address (what heketi accepts as a node hostname)."""
+    if isinstance(value, str) and ":" in value:
+        return _check(_IPV6, value, "hostname")
+    host = _check(_HOSTNAME, value, "hostname")
+    if ".." in host:
+        raise UnsafeArgument("hostname", value)
+    return host
+
+
+def safe_path(value: object, what: str = "path") -> str:
+    """An absolute path without ``..`` components or shell metacharacters."""
+    path = _check(_ABS_PATH, value, what)
+    if any(part in (".", "..") for part in path.split("/")):
+        raise UnsafeArgument(what, value)
+    return path
+
+
+def safe_device_path(value: object) -> str:
+    """A block device path as heketi accepts it (``^/[a-zA-Z0-9_.:/-]+$``)."""
+    return safe_path(value, "device path")
+
+
+def safe_mount_options(value: object) -> str:
+    return _check(_MOUNT_OPTIONS, value, "mount options")
+
+
+def safe_tag(value: object) -> str:
+    """An LVM tag (LVM allows ``[A-Za-z0-9_+.-]``; the first character is not ``-``)."""
+    return _check(_TAG, value, "LVM tag")
+
+
+def safe_lvm_size(value: object) -> str:
+    return _check(_LVM_SIZE, value, "LVM size")
+
+
+def safe_option_words(option: object) -> list[str]:
+    """Split a ``"key value"`` gluster option into words, as upstream's shell did, and check
+    each one."""
+    if not isinstance(option, str) or any(c in option for c in "\n\r\t\0\x0b\x0c"):
+        raise UnsafeArgument("volume option", option)
+    words = option.split(" ")
+    words = [word for word in words if word]
+    if not words:
+        raise UnsafeArgument("volume option", option)
+    for word in words:
+        _check(_OPTION_WORD, word, "volume option")
+    return words
+
+
+def safe_prealloc(value: object) -> str:
+    """``block_prealloc``: upstream falls back to ``full`` for values it does not accept."""
+    if isinstance(value, str) and _PREALLOC.fullmatch(value):
+        return value
+    return "full"
+
+
+def safe_positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UnsafeArgument(what, value)
+    return value
+
+
+@dataclass(frozen=True)
+class CommandOptions:
+    """The ``sshexec``/``kubeexec`` keys that shape node commands (internals 3.1)."""
+
+    sudo: bool = False
+    lvm_wrapper: tuple[str, ...] = ()
+    fstab: str = "/etc/fstab"
+    mountopts: str = "rw,inode64,noatime,nouuid"
+    backup_lvm_metadata: bool = False
+    gluster_cli_timeout: int = 600
+    pv_data_alignment: str = "256K"
+    vg_physicalextentsize: str = "4M"
+    lv_chunksize: str = "256K"
+    xfs_sw: int = 0
+    xfs_su: int = 0
+    block_prealloc: str = "full"
+    snapshot_limit: int = 0
+    rebalance_on_expansion: bool = True
+    debug_umount_failures: bool = False
+
+    def __post_init__(self) -> None:
+        safe_path(self.fstab, "fstab path")
+        safe_mount_options(self.mountopts)
+        for size in (self.pv_data_alignment, self.vg_physicalextentsize, self.lv_chunksize):
+            safe_lvm_size(size)
+        safe_positive_int(self.xfs_sw, "xfs_sw")
+        safe_positive_int(self.xfs_su, "xfs_su")
+        safe_positive_int(self.gluster_cli_timeout, "gluster_cli_timeout")
+        safe_positive_int(self.snapshot_limit, "snapshot_limit")
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, sudo: bool | None = None) -> CommandOptions:
+        """Read an ``SshExecSettings``/``KubeExecSettings``-like object (or a mapping).
+
+        ``lvm_wrapper`` is an administrator's command prefix such as ``/usr/sbin/exec-on-host
+        --``; it is split like a shell would, once, here.
+        """
+
+        def get(name: str, default: Any) -> Any:
+            if isinstance(settings, dict):
+                value = settings.get(name, default)
+            else:
+                value = getattr(settings, name, default)
+            return default if value is None or value == "" else value
+
+        defaults = cls()
+        wrapper = get("lvm_wrapper", "")
+        return cls(
+            sudo=bool(get("sudo", False)) if sudo is None else sudo,
+            lvm_wrapper=tuple(shlex.split(wrapper)) if isinstance(wrapper, str) else tuple(wrapper),
+            fstab=get("fstab", defaults.fstab),
+            mountopts=get("mountopts", defaults.mountopts),
+            backup_lvm_metadata=bool(get("backup_lvm_metadata", False)),
+            gluster_cli_timeout=int(get("gluster_cli_timeout", 600)) or 600,
+            pv_data_alignment=get("pv_data_alignment", defaults.pv_data_alignment),
+            vg_physicalextentsize=get("vg_physicalextentsize", defaults.vg_physicalextentsize),
+            lv_chunksize=get("lv_chunksize", defaults.lv_chunksize),
+            xfs_sw=int(get("xfs_sw", 0)),
+            xfs_su=int(get("xfs_su", 0)),
+            block_prealloc=safe_prealloc(get("block_prealloc", "full")),
+            snapshot_limit=int(get("snapshot_limit", 0)),
+            rebalance_on_expansion=bool(get("rebalance_on_expansion", True)),
+            debug_umount_failures=bool(get("debug_umount_failures", False)),
+        )
+
+    @property
+    def autobackup(self) -> str:
+        return "--autobackup=y" if self.backup_lvm_metadata else "--autobackup=n"
+
+
+def with_sudo(argv: Sequence[str], sudo: bool) -> list[str]:
+    """Wrap the *whole* command in sudo (upstream prefixed only its first word).
+
+    ``-n`` fails instead of prompting for a password; ``--`` ends sudo's own options.
+    """
+    return ["sudo", "-n", "--", *argv] if sudo else list(argv)
+
+
+# stderr lines that LVM and device-mapper print on healthy runs (containers without dm
+# access, fd leaks from the transport, missing metadata backups); never part of an error.
+_NOISE = re.compile(
+    r"^\s*(File descriptor \d+ .*leaked on .* invocation"
+    r"|/dev/mapper/control: open failed"
+    r"|Failure to communicate with kernel device-mapper driver"
+    r"|Check that device-mapper is available in the kernel"
+    r"|Incompatible libdevmapper"
+    r"|WARNING: This metadata update is NOT backed up"
+    r"|WARNING: Failed to connect to lvmetad"
+    r"|WARNING: lvmetad"
+    r"|WARNING: Device .* not initialized in udev database"
+    r"|Udev is running and DM_DISABLE_UDEV environment variable is set"
+    r"|Please remove the lvm2 .* from udev"
+    r"|/run/lvm/lvmetad.socket: connect failed"
+    r")",
+)
+
+
+def clean_stderr(stderr: str) -> str:
+    """stderr without LVM/device-mapper noise lines, trimmed."""
+    kept = [line for line in stderr.splitlines() if line.strip() and not _NOISE.match(line)]
+    return "\n".join(line.strip() for line in kept)

@@ -1,0 +1,434 @@
+"""Pure argv builders and output parsers for LVM, XFS, mounts, fstab and directories.
+
+These are the device and brick commands of internals 2.3-2.5 and the examiner's inspection
+commands, with heketipy's fixes: every brick LV and thin pool is tagged with its heketi device
+and brick ids (``--addtag``) so orphans are findable; fstab is edited without a shell (a
+constant awk program that takes its data from ``ARGV``, and a ``sed`` address built from a
+validated, escaped path); parsers read stdout and ignore LVM/device-mapper noise on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from heketipy.executors.base import BrickRequest, NodeLogicalVolume
+from heketipy.executors.commands_common import (
+    CommandOptions,
+    UnsafeArgument,
+    safe_device_path,
+    safe_id,
+    safe_path,
+    safe_positive_int,
+    safe_tag,
+)
+
+LVM = "/usr/sbin/lvm"
+UDEVADM = "/usr/bin/udevadm"
+MOUNTS_ROOT = "/var/lib/heketi/mounts"
+DEVICE_TAG_PREFIX = "heketi-device-"
+BRICK_TAG_PREFIX = "heketi-brick-"
+ARBITER_CHUNK_SIZE = "256K"
+
+# Appends ARGV[1] to the file ARGV[2] unless an identical line is already there; ``exit`` in
+# BEGIN means awk never opens its arguments as input. The program is constant: data never
+# becomes code.
+FSTAB_APPEND_AWK = (
+    "BEGIN { line = ARGV[1]; file = ARGV[2]; "
+    "while ((getline current < file) > 0) if (current == line) exit; "
+    "close(file); print line >> file; exit }"
+)
+
+
+def lvm(options: CommandOptions, *args: str) -> list[str]:
+    """``[lvm_wrapper...] /usr/sbin/lvm <args>``."""
+    return [*options.lvm_wrapper, LVM, *args]
+
+
+def vg_name(device_id: str) -> str:
+    return f"vg_{safe_id(device_id, 'device id')}"
+
+
+def dm_path(vg: str, lv: str) -> str:
+    """The device-mapper node of an LV (dm doubles the hyphens inside each name)."""
+    return f"/dev/mapper/{vg.replace('-', '--')}-{lv.replace('-', '--')}"
+
+
+def brick_tags(brick: BrickRequest) -> tuple[str, str]:
+    return (
+        safe_tag(DEVICE_TAG_PREFIX + brick.device_id),
+        safe_tag(BRICK_TAG_PREFIX + brick.brick_id),
+    )
+
+
+def _check_brick(brick: BrickRequest) -> None:
+    safe_id(brick.device_id, "device id")
+    safe_id(brick.brick_id, "brick id")
+    safe_id(brick.tp_name, "thin pool name")
+    safe_id(brick.lv_name, "logical volume name")
+    for value, what in (
+        (brick.tp_size_kib, "thin pool size"),
+        (brick.size_kib, "brick size"),
+        (brick.pool_metadata_kib, "pool metadata size"),
+        (brick.gid, "gid"),
+    ):
+        safe_positive_int(value, what)
+    if not 0 < brick.size_kib <= brick.tp_size_kib:
+        raise UnsafeArgument("brick size (needs 0 < size <= thin pool size)", brick.size_kib)
+
+
+# -- devices -------------------------------------------------------------------------------------
+
+
+def wipefs(device: str) -> list[str]:
+    return ["wipefs", "--all", safe_device_path(device)]
+
+
+def pvcreate(options: CommandOptions, device: str) -> list[str]:
+    return lvm(
+        options, "pvcreate", "-qq", "--metadatasize=128M",
+        f"--dataalignment={options.pv_data_alignment}", safe_device_path(device),
+    )  # fmt: skip
+
+
+def vgcreate(options: CommandOptions, device_id: str, device: str) -> list[str]:
+    return lvm(
+        options, "vgcreate", "-qq", f"--physicalextentsize={options.vg_physicalextentsize}",
+        options.autobackup, vg_name(device_id), safe_device_path(device),
+    )  # fmt: skip
+
+
+def pvs_json(options: CommandOptions, device: str) -> list[str]:
+    return lvm(
+        options, "pvs", "-o", "pv_name,pv_uuid,vg_name", "--reportformat=json",
+        safe_device_path(device),
+    )  # fmt: skip
+
+
+def vgs_pv_json(options: CommandOptions, device_id: str) -> list[str]:
+    """The PVs of a device's VG (finds a device whose path changed)."""
+    return lvm(
+        options, "vgs", "-o", "pv_name,pv_uuid,vg_name", "--reportformat=json",
+        vg_name(device_id),
+    )  # fmt: skip
+
+
+def udev_symlinks(device: str) -> list[str]:
+    return [UDEVADM, "info", "--query=symlink", f"--name={safe_device_path(device)}"]
+
+
+def vgdisplay(options: CommandOptions, device_id: str) -> list[str]:
+    return lvm(options, "vgdisplay", "-c", vg_name(device_id))
+
+
+def vgremove(options: CommandOptions, device_id: str) -> list[str]:
+    return lvm(options, "vgremove", "-qq", vg_name(device_id))
+
+
+def pvremove(options: CommandOptions, device: str) -> list[str]:
+    return lvm(options, "pvremove", "-qq", safe_device_path(device))
+
+
+# -- bricks --------------------------------------------------------------------------------------
+
+
+def thin_pool_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """The brick's thin pool; arbiter bricks always use 256K chunks (upstream does too)."""
+    _check_brick(brick)
+    chunk = ARBITER_CHUNK_SIZE if brick.arbiter else options.lv_chunksize
+    device_tag, brick_tag = brick_tags(brick)
+    return lvm(
+        options, "lvcreate", "-qq", options.autobackup, "--type", "thin-pool",
+        "--poolmetadatasize", f"{brick.pool_metadata_kib}K", "--chunksize", chunk,
+        "--size", f"{brick.tp_size_kib}K", "--addtag", device_tag, "--addtag", brick_tag,
+        "--name", brick.tp_name, vg_name(brick.device_id),
+    )  # fmt: skip
+
+
+def thin_lv_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    _check_brick(brick)
+    device_tag, brick_tag = brick_tags(brick)
+    return lvm(
+        options, "lvcreate", "-qq", options.autobackup, "--thin",
+        "--virtualsize", f"{brick.size_kib}K", "--addtag", device_tag, "--addtag", brick_tag,
+        "--name", brick.lv_name, f"{vg_name(brick.device_id)}/{brick.tp_name}",
+    )  # fmt: skip
+
+
+def brick_device(brick: BrickRequest) -> str:
+    return dm_path(vg_name(brick.device_id), safe_id(brick.lv_name, "logical volume name"))
+
+
+def mkfs_xfs(options: CommandOptions, device: str, arbiter: bool = False) -> list[str]:
+    device = safe_device_path(device)
+    if arbiter:
+        return ["mkfs.xfs", "-i", "maxpct=100", "-n", "size=8192", device]
+    stripe = ["-d", f"su={options.xfs_su},sw={options.xfs_sw}"]
+    if not (options.xfs_su and options.xfs_sw):
+        stripe = []
+    return ["mkfs.xfs", "-i", "size=512", *stripe, "-n", "size=8192", device]
+
+
+def filesystem_type(device: str) -> list[str]:
+    """Prints ``xfs`` for a formatted device; exit 2 when there is no filesystem."""
+    return ["blkid", "-p", "-s", "TYPE", "-o", "value", safe_device_path(device)]
+
+
+def mkdir_p(path: str) -> list[str]:
+    return ["mkdir", "-p", safe_path(path)]
+
+
+def rmdir(path: str) -> list[str]:
+    return ["rmdir", safe_path(path)]
+
+
+def fstab_line(options: CommandOptions, device: str, mount_point: str) -> str:
+    return (
+        f"{safe_device_path(device)} {safe_path(mount_point, 'mount point')} xfs "
+        f"{options.mountopts} 1 2"
+    )
+
+
+def fstab_add(options: CommandOptions, device: str, mount_point: str) -> list[str]:
+    """Append the brick's fstab line once (idempotent), with no shell and no interpolation."""
+    return ["awk", FSTAB_APPEND_AWK, fstab_line(options, device, mount_point), options.fstab]
+
+
+def _sed_escape(path: str) -> str:
+    # Validated paths hold only [A-Za-z0-9_.:/+@-]; '.' is the one BRE metacharacter there.
+    return path.replace(".", "[.]")
+
+
+def fstab_remove(options: CommandOptions, mount_point: str) -> list[str]:
+    """Delete the lines mounting ``mount_point`` exactly (upstream matched ``brick_<id>``
+    anywhere on a line). ``-i.save`` keeps the previous fstab, as upstream does."""
+    mount_point = safe_path(mount_point, "mount point")
+    address = rf"\%[[:space:]]{_sed_escape(mount_point)}[[:space:]]%d"
+    return ["sed", "-i.save", "-e", address, options.fstab]
+
+
+def mount(options: CommandOptions, device: str, mount_point: str) -> list[str]:
+    return [
+        "mount", "-o", options.mountopts, safe_device_path(device),
+        safe_path(mount_point, "mount point"),
+    ]  # fmt: skip
+
+
+def umount(mount_point: str) -> list[str]:
+    return ["umount", safe_path(mount_point, "mount point")]
+
+
+def is_mountpoint(mount_point: str) -> list[str]:
+    """Exit 0 when something is mounted at ``mount_point``."""
+    return ["mountpoint", "-q", safe_path(mount_point, "mount point")]
+
+
+def lsof(mount_point: str) -> list[str]:
+    return ["lsof", safe_path(mount_point, "mount point")]
+
+
+def brick_group_owner(path: str, gid: int) -> list[list[str]]:
+    """``chown :<gid>`` and setgid ``chmod 2775`` of the brick directory (gid != 0 only)."""
+    if not safe_positive_int(gid, "gid"):
+        return []
+    path = safe_path(path)
+    return [["chown", f":{gid}", path], ["chmod", "2775", path]]
+
+
+def lvremove(options: CommandOptions, device_id: str, lv: str) -> list[str]:
+    return lvm(
+        options, "lvremove", options.autobackup, "-f",
+        f"{vg_name(device_id)}/{safe_id(lv, 'logical volume name')}",
+    )  # fmt: skip
+
+
+def thin_count(options: CommandOptions, device_id: str, tp_name: str) -> list[str]:
+    return lvm(
+        options, "lvs", "--noheadings", "--options=thin_count",
+        f"{vg_name(device_id)}/{safe_id(tp_name, 'thin pool name')}",
+    )  # fmt: skip
+
+
+# -- inspection ----------------------------------------------------------------------------------
+
+
+def lvs_inventory(options: CommandOptions) -> list[str]:
+    return lvm(
+        options, "lvs", "--reportformat=json", "--units", "k", "--nosuffix",
+        "-o", "vg_name,lv_name,lv_size,pool_lv,lv_tags,segtype",
+    )  # fmt: skip
+
+
+def vgs_inventory(options: CommandOptions) -> list[str]:
+    return lvm(
+        options, "vgs", "--reportformat=json", "--units", "k", "--nosuffix",
+        "-o", "vg_name,vg_free,vg_size,vg_extent_size",
+    )  # fmt: skip
+
+
+def read_mounts() -> list[str]:
+    return ["cat", "/proc/self/mounts"]
+
+
+def read_fstab(options: CommandOptions) -> list[str]:
+    return ["cat", options.fstab]
+
+
+def glusterd_status() -> list[str]:
+    return ["systemctl", "status", "glusterd"]
+
+
+# -- parsers -------------------------------------------------------------------------------------
+
+
+class ParseError(ValueError):
+    """A command's output did not have the expected shape."""
+
+
+@dataclass(frozen=True)
+class VgDisplay:
+    name: str
+    extent_kib: int
+    total_extents: int
+    allocated_extents: int
+    free_extents: int
+
+    @property
+    def total_kib(self) -> int:
+        return self.total_extents * self.extent_kib
+
+    @property
+    def used_kib(self) -> int:
+        return self.allocated_extents * self.extent_kib
+
+    @property
+    def free_kib(self) -> int:
+        return self.free_extents * self.extent_kib
+
+
+def parse_vgdisplay_c(stdout: str, vg: str | None = None) -> VgDisplay:
+    """``vgdisplay -c``: colon fields, 12 = PE size KiB, 13 total, 14 allocated, 15 free PEs.
+
+    Lines that are not a VG record (warnings some LVM builds print on stdout) are skipped.
+    """
+    for line in stdout.splitlines():
+        fields = line.strip().split(":")
+        if len(fields) < 17 or (vg is not None and fields[0] != vg):
+            continue
+        try:
+            return VgDisplay(
+                name=fields[0],
+                extent_kib=int(fields[12]),
+                total_extents=int(fields[13]),
+                allocated_extents=int(fields[14]),
+                free_extents=int(fields[15]),
+            )
+        except ValueError:
+            continue
+    raise ParseError(f"no vgdisplay -c record{' for ' + vg if vg else ''} in: {stdout!r}")
+
+
+def parse_lvm_report(stdout: str) -> list[dict[str, Any]]:
+    """The rows of an ``--reportformat=json`` report (``pv``, ``vg`` or ``lv``), skipping any
+    text before the JSON object."""
+    start = stdout.find("{")
+    if start < 0:
+        raise ParseError(f"no JSON report in: {stdout!r}")
+    try:
+        document, _ = json.JSONDecoder().raw_decode(stdout[start:])
+        rows: list[dict[str, Any]] = []
+        for report in document["report"]:
+            for value in report.values():
+                if isinstance(value, list):
+                    rows.extend(row for row in value if isinstance(row, dict))
+        return rows
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ParseError(f"bad LVM JSON report: {error}") from error
+
+
+def parse_thin_count(stdout: str) -> int:
+    """``lvs --noheadings --options=thin_count``: one number (blank means 0)."""
+    for line in stdout.splitlines():
+        word = line.strip()
+        if word.isdigit():
+            return int(word)
+    return 0
+
+
+def parse_udev_symlinks(stdout: str, device: str) -> tuple[str, ...]:
+    """``udevadm info --query=symlink``: space-separated names relative to ``/dev``; the
+    ``lvm-pv-uuid-*`` links are dropped and ``device`` itself always comes first."""
+    paths = [device]
+    for word in stdout.split():
+        if "lvm-pv-uuid-" in word:
+            continue
+        path = word if word.startswith("/") else f"/dev/{word}"
+        if path not in paths:
+            paths.append(path)
+    return tuple(paths)
+
+
+def _kib(value: object) -> int:
+    try:
+        return int(float(str(value).strip() or 0))
+    except ValueError as error:
+        raise ParseError(f"bad size {value!r}") from error
+
+
+def parse_lvs_inventory(stdout: str) -> tuple[NodeLogicalVolume, ...]:
+    volumes = []
+    for row in parse_lvm_report(stdout):
+        tags = tuple(tag for tag in str(row.get("lv_tags", "")).split(",") if tag)
+        volumes.append(
+            NodeLogicalVolume(
+                vg=str(row.get("vg_name", "")),
+                name=str(row.get("lv_name", "")),
+                kind=str(row.get("segtype", "")),
+                size_kib=_kib(row.get("lv_size", 0)),
+                pool=str(row.get("pool_lv", "")),
+                tags=tags,
+            )
+        )
+    return tuple(volumes)
+
+
+def parse_vgs_free(stdout: str) -> dict[str, int]:
+    return {str(row["vg_name"]): _kib(row.get("vg_free", 0)) for row in parse_lvm_report(stdout)}
+
+
+def _unescape_mount_field(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mounts(text: str) -> list[tuple[str, str]]:
+    """``/proc/self/mounts`` (or ``mount`` output): ``(source, target)`` pairs."""
+    pairs = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] == "on":  # `mount` output: "src on target type ..."
+            pairs.append((fields[0], fields[2]))
+        elif len(fields) >= 2:
+            pairs.append((_unescape_mount_field(fields[0]), _unescape_mount_field(fields[1])))
+    return pairs
+
+
+def fstab_entries_under(text: str, root: str = MOUNTS_ROOT) -> tuple[str, ...]:
+    lines = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and not fields[0].startswith("#") and fields[1].startswith(root + "/"):
+            lines.append(line.strip())
+    return tuple(lines)
+
+
+def lvm_not_found(stderr: str) -> bool:
+    """LVM's "no such LV/VG" wording (upstream tolerated "not found"/"failed to find")."""
+    text = stderr.lower()
+    return "not found" in text or "failed to find" in text
+
+
+def tags_of(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(safe_tag(value) for value in values)

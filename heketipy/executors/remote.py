@@ -1,0 +1,574 @@
+"""RemoteExecutor: the ``Executor`` protocol on real nodes, through a ``CommandRunner``.
+
+Every node call is a sequence of argv lists from ``executors.commands`` run by the transport
+(SSH or Kubernetes exec). Concurrency rules:
+
+* gluster and gluster-block commands take the lock of the node's trusted pool, so one glusterd
+  transaction runs at a time per pool; a command refused with glusterd's "Another transaction
+  is in progress"/"Locking failed" texts is retried with exponential backoff;
+* LVM/XFS/mount commands are not serialised (LVM locks its VGs itself), except that fstab edits
+  on one node take that node's fstab lock (two concurrent rewrites would lose a line);
+* pools are learnt from ``peer_probe``/``peer_detach`` and volume bricks, or set explicitly with
+  ``assign_pool`` (hosts never seen form a pool of their own).
+
+Failures raise ``NodeCommandError(node, argv, exit_code, stderr)`` with LVM/device-mapper noise
+removed from stderr. Brick and device calls are idempotent as ``executors.base`` requires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from heketipy.domain.errors import NodeCommandError
+from heketipy.executors import commands_gluster as gcmd
+from heketipy.executors import commands_lvm as lcmd
+from heketipy.executors.base import (
+    BlockVolumeInfo,
+    BlockVolumeRequest,
+    BrickAddress,
+    BrickRequest,
+    DeviceInfo,
+    DeviceNotAvailable,
+    GlusterVolume,
+    NodeInventory,
+    VolumeDoesNotExist,
+    VolumeRequest,
+)
+from heketipy.executors.commands_common import CommandOptions, clean_stderr, with_sudo
+from heketipy.executors.runner import CommandResult, CommandRunner
+
+log = logging.getLogger(__name__)
+
+DEVICE_TIMEOUT_S = 5 * 60
+BRICK_TIMEOUT_S = 10 * 60
+HEALTH_TIMEOUT_S = 10 * 60
+BLOCK_TIMEOUT_S = 10 * 60
+SYSTEMD_MISSING = ("not been booted with systemd", "failed to connect to bus", "not found")
+
+
+class RemoteExecutor:
+    """Real storage nodes behind a ``CommandRunner``; see the module docstring."""
+
+    def __init__(
+        self,
+        runner: CommandRunner,
+        settings: Any,
+        *,
+        name: str,
+        use_sudo: bool | None = None,
+        lock_retries: int = 8,
+        lock_backoff_s: float = 0.5,
+        lock_backoff_max_s: float = 15.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.name = name
+        self.runner = runner
+        self.options = (
+            settings
+            if isinstance(settings, CommandOptions)
+            else CommandOptions.from_settings(settings, sudo=use_sudo)
+        )
+        self.lock_retries = lock_retries
+        self.lock_backoff_s = lock_backoff_s
+        self.lock_backoff_max_s = lock_backoff_max_s
+        self._sleep = sleep
+        self._storage_to_manage: dict[str, str] = {}
+        self._manage_to_storage: dict[str, str] = {}
+        self._pool_of: dict[str, str] = {}
+        self._pool_locks: dict[str, asyncio.Lock] = {}
+        self._fstab_locks: dict[str, asyncio.Lock] = {}
+
+    # -- lifecycle and registry ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self.runner.close()
+
+    async def set_log_level(self, level: str) -> None:
+        return None
+
+    def register_node(self, manage: list[str], storage: list[str]) -> None:
+        """Record manage <-> storage names (bricks and peers speak storage names)."""
+        if not manage:
+            return
+        for storage_host in storage:
+            self._storage_to_manage[storage_host] = manage[0]
+        if storage:
+            self._manage_to_storage[manage[0]] = storage[0]
+
+    def manage_host(self, host: str) -> str:
+        return self._storage_to_manage.get(host, host)
+
+    def storage_host(self, manage: str) -> str:
+        return self._manage_to_storage.get(manage, manage)
+
+    def assign_pool(self, hosts: Sequence[str], pool: str) -> None:
+        """Declare that ``hosts`` (manage or storage names) form the trusted pool ``pool``."""
+        for host in hosts:
+            self._pool_of[self.manage_host(host)] = pool
+
+    def pool_of(self, host: str) -> str:
+        manage = self.manage_host(host)
+        return self._pool_of.get(manage, manage)
+
+    def _join_pools(self, hosts: Sequence[str]) -> None:
+        """Every pool touching ``hosts`` becomes the pool of the first one."""
+        if not hosts:
+            return
+        target = self.pool_of(hosts[0])
+        merged = {self.pool_of(h) for h in hosts}
+        for host in {self.manage_host(h) for h in hosts}:
+            self._pool_of[host] = target
+        for host, pool in list(self._pool_of.items()):
+            if pool in merged:
+                self._pool_of[host] = target
+
+    # -- running commands ----------------------------------------------------------------------
+
+    def _gluster_timeout_s(self) -> float:
+        # Upstream: max(10, 1 + (T+1)/60) minutes for the CLI, whose own timeout is T seconds.
+        return float(max(600, 60 * (1 + (self.options.gluster_cli_timeout + 1) // 60)))
+
+    async def _exec(
+        self, host: str, argv: Sequence[str], timeout_s: float, *, check: bool = True
+    ) -> CommandResult:
+        full = with_sudo(argv, self.options.sudo)
+        result = await self.runner.run(host, full, timeout_s=timeout_s)
+        if check and not result.ok:
+            raise self._error(host, result)
+        return result
+
+    @staticmethod
+    def _error(host: str, result: CommandResult, cls: type[NodeCommandError] = NodeCommandError):
+        stderr = clean_stderr(result.stderr) or result.stdout.strip()
+        return cls(host, result.argv, result.exit_code, stderr)
+
+    def _pool_lock(self, host: str) -> asyncio.Lock:
+        pool = self.pool_of(host)
+        lock = self._pool_locks.get(pool)
+        if lock is None:
+            lock = self._pool_locks[pool] = asyncio.Lock()
+        return lock
+
+    @contextlib.asynccontextmanager
+    async def _fstab_lock(self, host: str) -> AsyncIterator[None]:
+        lock = self._fstab_locks.setdefault(host, asyncio.Lock())
+        async with lock:
+            yield
+
+    async def _gluster(
+        self, host: str, argv: Sequence[str], *, timeout_s: float | None = None, check: bool = True
+    ) -> CommandResult:
+        """One glusterd transaction under the pool lock, retried while glusterd is locked."""
+        timeout = timeout_s or self._gluster_timeout_s()
+        delay = self.lock_backoff_s
+        async with self._pool_lock(host):
+            for attempt in range(self.lock_retries + 1):
+                result = await self._exec(host, argv, timeout, check=False)
+                text = result.stderr + "\n" + result.stdout
+                conflict = gcmd.is_transaction_conflict(text)
+                if not conflict or attempt == self.lock_retries:
+                    break
+                log.info("glusterd busy on %s (%s), retry in %.1fs", host, argv[3:5], delay)
+                await self._sleep(delay)
+                delay = min(delay * 2, self.lock_backoff_max_s)
+        if check and not result.ok:
+            cls = VolumeDoesNotExist if gcmd.is_volume_missing(text) else NodeCommandError
+            raise self._error(host, result, cls)
+        return result
+
+    async def _gluster_xml(self, host: str, argv: Sequence[str]) -> str:
+        """A ``--xml`` command: failures in ``opRet``/``opErrstr`` count even with exit 0."""
+        result = await self._gluster(host, argv, check=False)
+        status: gcmd.CliStatus | None = None
+        with contextlib.suppress(lcmd.ParseError):
+            status = gcmd.parse_cli_status(result.stdout)
+        if result.ok and status is not None and status.ok:
+            return result.stdout
+        message = (status.op_errstr if status else "") or clean_stderr(result.stderr)
+        message = message or result.stdout.strip() or f"exit code {result.exit_code}"
+        cls = VolumeDoesNotExist if gcmd.is_volume_missing(message) else NodeCommandError
+        raise cls(host, result.argv, result.exit_code if not result.ok else 1, message)
+
+    # -- health and peers ----------------------------------------------------------------------
+
+    async def glusterd_check(self, host: str) -> None:
+        result = await self._exec(host, lcmd.glusterd_status(), HEALTH_TIMEOUT_S, check=False)
+        if result.ok:
+            return
+        stderr = result.stderr.lower()
+        if result.exit_code == 127 or any(text in stderr for text in SYSTEMD_MISSING):
+            # No systemd on the node (containers, test namespaces): ask glusterd itself.
+            await self._gluster_xml(host, gcmd.peer_status(self.options))
+            return
+        raise self._error(host, result)
+
+    async def peer_probe(self, exec_host: str, new_storage_host: str) -> None:
+        await self._gluster(exec_host, gcmd.peer_probe(self.options, new_storage_host))
+        self._join_pools([exec_host, new_storage_host])
+        if self.options.snapshot_limit > 0:
+            await self._gluster(exec_host, gcmd.snapshot_limit(self.options))
+
+    async def peer_detach(self, exec_host: str, storage_host: str) -> None:
+        await self._gluster(exec_host, gcmd.peer_detach(self.options, storage_host))
+        manage = self.manage_host(storage_host)
+        self._pool_of[manage] = manage
+
+    # -- devices -------------------------------------------------------------------------------
+
+    async def _device_info(self, host: str, device: str, device_id: str, rows: list) -> DeviceInfo:
+        pv = rows[0] if rows else {}
+        pv_name = str(pv.get("pv_name") or device)
+        paths: tuple[str, ...] = (pv_name,)
+        symlinks = await self._exec(
+            host, lcmd.udev_symlinks(pv_name), DEVICE_TIMEOUT_S, check=False
+        )
+        if symlinks.ok:
+            paths = lcmd.parse_udev_symlinks(symlinks.stdout, pv_name)
+        result = await self._exec(host, lcmd.vgdisplay(self.options, device_id), DEVICE_TIMEOUT_S)
+        vg = lcmd.parse_vgdisplay_c(result.stdout, lcmd.vg_name(device_id))
+        return DeviceInfo(
+            total_kib=vg.total_kib,
+            free_kib=vg.free_kib,
+            used_kib=vg.used_kib,
+            extent_kib=vg.extent_kib,
+            pv_uuid=str(pv.get("pv_uuid", "")),
+            paths=paths,
+        )
+
+    async def device_setup(
+        self, host: str, device: str, device_id: str, destroy_data: bool
+    ) -> DeviceInfo:
+        vg = lcmd.vg_name(device_id)
+        pvs_argv = lcmd.pvs_json(self.options, device)
+        existing = await self._exec(host, pvs_argv, DEVICE_TIMEOUT_S, check=False)
+        if existing.ok:
+            rows = lcmd.parse_lvm_report(existing.stdout)
+            if rows and rows[0].get("vg_name") == vg:  # a replayed setup: already done
+                return await self._device_info(host, device, device_id, rows)
+        try:
+            if destroy_data:
+                await self._exec(host, lcmd.wipefs(device), DEVICE_TIMEOUT_S)
+            await self._exec(host, lcmd.pvcreate(self.options, device), DEVICE_TIMEOUT_S)
+        except NodeCommandError as error:
+            if error.exit_code is None:
+                raise
+            raise DeviceNotAvailable(host, error.argv, error.exit_code, error.stderr) from error
+        try:
+            await self._exec(host, lcmd.vgcreate(self.options, device_id, device), DEVICE_TIMEOUT_S)
+        except NodeCommandError:
+            with contextlib.suppress(NodeCommandError):
+                await self._exec(host, lcmd.pvremove(self.options, device), DEVICE_TIMEOUT_S)
+            raise
+        try:
+            result = await self._exec(host, pvs_argv, DEVICE_TIMEOUT_S)
+            rows = lcmd.parse_lvm_report(result.stdout)
+            return await self._device_info(host, device, device_id, rows)
+        except (NodeCommandError, lcmd.ParseError):
+            log.warning("device %s on %s: setup failed after %s, tearing down", device, host, vg)
+            with contextlib.suppress(NodeCommandError):
+                await self.device_teardown(host, device, device_id)
+            raise
+
+    async def device_info(self, host: str, device: str, device_id: str) -> DeviceInfo:
+        result = await self._exec(host, lcmd.vgs_pv_json(self.options, device_id), DEVICE_TIMEOUT_S)
+        rows = lcmd.parse_lvm_report(result.stdout)
+        return await self._device_info(host, device, device_id, rows)
+
+    async def device_teardown(self, host: str, device: str, device_id: str) -> None:
+        """Remove the VG and PV; a VG or PV already gone counts as removed."""
+        pv_path = device
+        found = await self._exec(
+            host, lcmd.vgs_pv_json(self.options, device_id), DEVICE_TIMEOUT_S, check=False
+        )
+        if found.ok:
+            rows = lcmd.parse_lvm_report(found.stdout)
+            pv_path = str(rows[0].get("pv_name") or device) if rows else device
+            await self._exec(host, lcmd.vgremove(self.options, device_id), DEVICE_TIMEOUT_S)
+        removed = await self._exec(
+            host, lcmd.pvremove(self.options, pv_path), DEVICE_TIMEOUT_S, check=False
+        )
+        if not removed.ok and not _pv_absent(removed.stderr):
+            raise self._error(host, removed)
+        mounts_dir = f"{lcmd.MOUNTS_ROOT}/{lcmd.vg_name(device_id)}"
+        await self._exec(host, lcmd.rmdir(mounts_dir), DEVICE_TIMEOUT_S, check=False)
+
+    # -- bricks --------------------------------------------------------------------------------
+
+    async def _lv_names(self, host: str, device_id: str) -> set[str] | None:
+        """Names of the LVs of the device's VG; ``None`` when the VG does not exist."""
+        argv = lcmd.lvm(
+            self.options, "lvs", "--reportformat=json", "-o", "lv_name", lcmd.vg_name(device_id)
+        )
+        result = await self._exec(host, argv, BRICK_TIMEOUT_S, check=False)
+        if not result.ok:
+            if lcmd.lvm_not_found(result.stderr):
+                return None
+            raise self._error(host, result)
+        return {str(row.get("lv_name")) for row in lcmd.parse_lvm_report(result.stdout)}
+
+    async def brick_create(self, host: str, brick: BrickRequest) -> BrickAddress:
+        """mkdir, thin pool, thin LV (tagged), mkfs.xfs, fstab, mount, brick dir, gid.
+
+        Steps already done (a replay) are skipped; on failure whatever this call created is
+        destroyed before the error is raised.
+        """
+        options = self.options
+        device = lcmd.brick_device(brick)
+        mount_point = brick.mount_path
+        created_lv = False
+        try:
+            await self._exec(host, lcmd.mkdir_p(mount_point), BRICK_TIMEOUT_S)
+            names = await self._lv_names(host, brick.device_id) or set()
+            if brick.tp_name not in names:
+                await self._exec(host, lcmd.thin_pool_create(options, brick), BRICK_TIMEOUT_S)
+                created_lv = True
+            if brick.lv_name not in names:
+                await self._exec(host, lcmd.thin_lv_create(options, brick), BRICK_TIMEOUT_S)
+                created_lv = True
+            needs_fs = created_lv
+            if not needs_fs:
+                probe = await self._exec(
+                    host, lcmd.filesystem_type(device), BRICK_TIMEOUT_S, check=False
+                )
+                needs_fs = probe.stdout.strip() != "xfs"
+            if needs_fs:
+                argv = lcmd.mkfs_xfs(options, device, brick.arbiter)
+                await self._exec(host, argv, BRICK_TIMEOUT_S)
+            async with self._fstab_lock(host):
+                await self._exec(
+                    host, lcmd.fstab_add(options, device, mount_point), BRICK_TIMEOUT_S
+                )
+            mounted = await self._exec(
+                host, lcmd.is_mountpoint(mount_point), BRICK_TIMEOUT_S, check=False
+            )
+            if not mounted.ok:
+                await self._exec(host, lcmd.mount(options, device, mount_point), BRICK_TIMEOUT_S)
+            await self._exec(host, lcmd.mkdir_p(brick.path), BRICK_TIMEOUT_S)
+            for argv in lcmd.brick_group_owner(brick.path, brick.gid):
+                await self._exec(host, argv, BRICK_TIMEOUT_S)
+        except NodeCommandError:
+            log.warning("brick %s on %s failed; cleaning up", brick.brick_id, host)
+            with contextlib.suppress(NodeCommandError):
+                await self.brick_destroy(host, brick)
+            raise
+        return BrickAddress(self.storage_host(host), brick.path)
+
+    async def brick_destroy(self, host: str, brick: BrickRequest) -> bool:
+        """Reverse of create; returns whether the thin pool was removed (space reclaimed).
+
+        fstab and umount errors surface before any LVM change, as upstream orders them.
+        """
+        options = self.options
+        mount_point = brick.mount_path
+        umount_error: NodeCommandError | None = None
+        result = await self._exec(host, lcmd.umount(mount_point), DEVICE_TIMEOUT_S, check=False)
+        if not result.ok:
+            still = await self._exec(
+                host, lcmd.is_mountpoint(mount_point), DEVICE_TIMEOUT_S, check=False
+            )
+            if still.ok:
+                umount_error = self._error(host, result)
+                if options.debug_umount_failures:
+                    holders = await self._exec(
+                        host, lcmd.lsof(mount_point), DEVICE_TIMEOUT_S, check=False
+                    )
+                    log.warning("umount %s on %s: %s", mount_point, host, holders.stdout)
+        async with self._fstab_lock(host):
+            await self._exec(host, lcmd.fstab_remove(options, mount_point), DEVICE_TIMEOUT_S)
+        if umount_error is not None:
+            raise umount_error
+        removed = await self._exec(
+            host, lcmd.lvremove(options, brick.device_id, brick.lv_name), DEVICE_TIMEOUT_S,
+            check=False,
+        )  # fmt: skip
+        if not removed.ok and not lcmd.lvm_not_found(removed.stderr):
+            raise self._error(host, removed)
+        count = await self._exec(
+            host, lcmd.thin_count(options, brick.device_id, brick.tp_name), DEVICE_TIMEOUT_S,
+            check=False,
+        )  # fmt: skip
+        if not count.ok and not lcmd.lvm_not_found(count.stderr):
+            raise self._error(host, count)
+        reclaimed = False
+        if count.ok and lcmd.parse_thin_count(count.stdout) == 0:
+            pool = await self._exec(
+                host, lcmd.lvremove(options, brick.device_id, brick.tp_name), DEVICE_TIMEOUT_S,
+                check=False,
+            )  # fmt: skip
+            reclaimed = pool.ok
+            if not pool.ok and not lcmd.lvm_not_found(pool.stderr):
+                log.warning("thin pool %s on %s kept: %s", brick.tp_name, host, pool.stderr)
+        await self._exec(host, lcmd.rmdir(mount_point), DEVICE_TIMEOUT_S, check=False)
+        return reclaimed
+
+    # -- gluster volumes -----------------------------------------------------------------------
+
+    def _volume_hosts(self, volume: VolumeRequest) -> list[str]:
+        return [b.host for b in volume.bricks]
+
+    async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:
+        options = self.options
+        self._join_pools([host, *self._volume_hosts(volume)])
+        await self._gluster(host, gcmd.volume_create(options, volume))
+        rest = volume.bricks[gcmd.set_size(volume) :]
+        for words in gcmd.add_brick_groups(volume, rest):
+            await self._gluster(host, gcmd.volume_add_brick(options, volume.name, words))
+        for option in volume.options:
+            if option.strip():
+                await self._gluster(host, gcmd.volume_set(options, volume.name, option))
+        await self._gluster(host, gcmd.volume_start(options, volume.name))
+        return await self.volume_info(host, volume.name)
+
+    async def volume_expand(self, host: str, volume: VolumeRequest) -> GlusterVolume:
+        options = self.options
+        self._join_pools([host, *self._volume_hosts(volume)])
+        current = await self.volume_info(host, volume.name)
+        present = {(b.host, b.path) for b in current.bricks}
+        # Bricks already in the volume come from a replayed step; add only the others.
+        new = [b for b in volume.bricks if (b.host, b.path) not in present]
+        for words in gcmd.add_brick_groups(volume, new):
+            await self._gluster(host, gcmd.volume_add_brick(options, volume.name, words))
+        if new and options.rebalance_on_expansion:
+            with contextlib.suppress(NodeCommandError):  # upstream ignores rebalance failures
+                await self._gluster(host, gcmd.rebalance_start(options, volume.name))
+        return await self.volume_info(host, volume.name)
+
+    async def volume_destroy(self, host: str, name: str) -> None:
+        with contextlib.suppress(NodeCommandError):  # stop errors are ignored, as upstream
+            await self._gluster(host, gcmd.volume_stop(self.options, name))
+        await self._gluster(host, gcmd.volume_delete(self.options, name))
+
+    async def volume_info(self, host: str, name: str) -> GlusterVolume:
+        stdout = await self._gluster_xml(host, gcmd.volume_info(self.options, name))
+        volumes = gcmd.parse_volume_info(stdout)
+        for volume in volumes:
+            if volume.name == name:
+                return volume
+        argv = gcmd.volume_info(self.options, name)
+        raise VolumeDoesNotExist(host, argv, 1, f"Volume {name} does not exist")
+
+    async def volumes_info(self, host: str) -> list[GlusterVolume]:
+        stdout = await self._gluster_xml(host, gcmd.volume_info(self.options))
+        return gcmd.parse_volume_info(stdout)
+
+    async def volume_set_options(self, host: str, name: str, options: tuple[str, ...]) -> None:
+        for option in options:
+            if option.strip():
+                await self._gluster(host, gcmd.volume_set(self.options, name, option))
+
+    async def volume_replace_brick(
+        self, host: str, name: str, old: BrickAddress, new: BrickAddress
+    ) -> None:
+        self._join_pools([host, new.host])
+        await self._gluster(host, gcmd.replace_brick(self.options, name, old, new))
+
+    async def heal_info_ok(self, host: str, name: str) -> bool:
+        stdout = await self._gluster_xml(host, gcmd.heal_info(self.options, name))
+        return gcmd.heal_is_clean(gcmd.parse_heal_info(stdout))
+
+    async def volume_clone(self, host: str, source: str, clone: str) -> GlusterVolume:
+        options = self.options
+        snap = f"tmpsnap_{uuid.uuid4().hex}"
+        await self._gluster_xml(host, gcmd.snapshot_create(options, snap, source))
+        try:
+            await self._gluster_xml(host, gcmd.snapshot_activate(options, snap))
+            await self._gluster_xml(host, gcmd.snapshot_clone(options, clone, snap))
+            try:
+                await self._gluster(host, gcmd.volume_start(options, clone))
+            except NodeCommandError:
+                with contextlib.suppress(NodeCommandError):
+                    await self._gluster(host, gcmd.volume_delete(options, clone))
+                raise
+        finally:
+            with contextlib.suppress(NodeCommandError):
+                await self._gluster_xml(host, gcmd.snapshot_deactivate(options, snap))
+            with contextlib.suppress(NodeCommandError):
+                await self._gluster_xml(host, gcmd.snapshot_delete(options, snap))
+        return await self.volume_info(host, clone)
+
+    # -- gluster-block -------------------------------------------------------------------------
+
+    async def _block(self, host: str, argv: list[str]) -> tuple[CommandResult, dict[str, Any]]:
+        result = await self._gluster(host, argv, timeout_s=BLOCK_TIMEOUT_S, check=False)
+        try:
+            document = gcmd.parse_block_json(result.stdout, result.stderr)
+        except lcmd.ParseError as error:
+            raise (
+                self._error(host, result)
+                if not result.ok
+                else NodeCommandError(host, result.argv, result.exit_code, str(error))
+            ) from error
+        return result, document
+
+    async def block_volume_create(self, host: str, request: BlockVolumeRequest) -> BlockVolumeInfo:
+        result, document = await self._block(host, gcmd.block_create(self.options, request))
+        failure = gcmd.block_failed(document)
+        if failure or not result.ok:
+            raise NodeCommandError(host, result.argv, result.exit_code, failure or result.stderr)
+        hosts = gcmd.block_portals(document) or tuple(request.hosts)
+        return BlockVolumeInfo(
+            name=request.name,
+            size_gib=request.size_gib,
+            usable_size_gib=request.size_gib,
+            hosts=hosts,
+            iqn=str(document.get("IQN", "")),
+            username=str(document.get("USERNAME", "")),
+            password=str(document.get("PASSWORD", "")),
+        )
+
+    async def block_volume_destroy(self, host: str, bhv_name: str, name: str) -> None:
+        argv = gcmd.block_delete(bhv_name, name)
+        result = await self._gluster(host, argv, timeout_s=BLOCK_TIMEOUT_S, check=False)
+        try:
+            document = gcmd.parse_block_json(result.stderr, result.stdout)
+        except lcmd.ParseError:
+            if result.ok:
+                return
+            raise self._error(host, result) from None
+        failure = gcmd.block_failed(document)
+        if failure and not gcmd.block_missing(document, bhv_name, name):
+            raise NodeCommandError(host, result.argv, result.exit_code, failure)
+        if not failure and not result.ok:
+            raise self._error(host, result)
+
+    async def block_volume_expand(
+        self, host: str, bhv_name: str, name: str, new_size_gib: int
+    ) -> None:
+        result, document = await self._block(
+            host, gcmd.block_modify_size(bhv_name, name, new_size_gib)
+        )
+        failure = gcmd.block_failed(document)
+        if failure or not result.ok:
+            raise NodeCommandError(host, result.argv, result.exit_code, failure or result.stderr)
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    async def node_inventory(self, host: str) -> NodeInventory:
+        options = self.options
+        vgs = await self._exec(host, lcmd.vgs_inventory(options), DEVICE_TIMEOUT_S)
+        lvs = await self._exec(host, lcmd.lvs_inventory(options), DEVICE_TIMEOUT_S)
+        mounts = await self._exec(host, lcmd.read_mounts(), DEVICE_TIMEOUT_S)
+        fstab = await self._exec(host, lcmd.read_fstab(options), DEVICE_TIMEOUT_S, check=False)
+        root = lcmd.MOUNTS_ROOT + "/"
+        return NodeInventory(
+            vg_free_kib=lcmd.parse_vgs_free(vgs.stdout),
+            lvs=lcmd.parse_lvs_inventory(lvs.stdout),
+            mounts=tuple(
+                target for _, target in lcmd.parse_mounts(mounts.stdout) if target.startswith(root)
+            ),
+            fstab=lcmd.fstab_entries_under(fstab.stdout) if fstab.ok else (),
+            volumes=tuple(await self.volumes_info(host)),
+        )
+
+
+def _pv_absent(stderr: str) -> bool:
+    text = stderr.lower()
+    return "no pv" in text or "not a pv" in text or lcmd.lvm_not_found(stderr)

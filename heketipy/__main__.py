@@ -27,7 +27,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["db"]:
+        from heketipy.admin_cli import main as admin_main
+
+        return admin_main(argv)
+    args = parse_args(argv)
     if args.version:
         from importlib.metadata import version
 

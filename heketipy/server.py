@@ -10,11 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from heketipy.api.app import SERVER, create_app
+from heketipy.api.app import KUBE_BACKUP, SERVER, create_app
 from heketipy.executors.factory import create_executor
 from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
-from heketipy.store import marker
+from heketipy.store import kube_backup, marker
 from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.server")
@@ -23,6 +23,8 @@ MONITOR_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor", asyncio.Tas
 
 async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Application, Runtime]:
     data_dir = settings.heketipy.data_dir
+    backup = kube_backup.from_settings(settings)
+    await kube_backup.restore_if_missing(settings.glusterfs.db, backup)
     marker.check_before_open(settings.glusterfs.db, data_dir, init_db=init_db)
     executor = create_executor(settings)
     if hasattr(executor, "start"):
@@ -44,6 +46,8 @@ async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Applicatio
     if recovered:
         log.info("recovered %d unfinished operation(s) at start-up", recovered)
     app = create_app(runtime, settings)
+    if backup is not None:
+        app[KUBE_BACKUP] = backup
     gluster = settings.glusterfs
     if not gluster.disable_monitor_gluster_nodes:
 
@@ -70,6 +74,8 @@ async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Applicatio
 
     async def on_cleanup(_app: web.Application) -> None:
         await runtime.jobs.drain()
+        if backup is not None:
+            await backup.close(store)
         await store.close()
         if hasattr(executor, "close"):
             await executor.close()

@@ -15,6 +15,7 @@ from heketipy.api import auth
 from heketipy.api.responses import empty, error_response, redirect_html
 from heketipy.domain.errors import Busy, HeketiError
 from heketipy.operations.runtime import Runtime
+from heketipy.store import kube_backup
 
 log = logging.getLogger("heketipy.api")
 
@@ -37,6 +38,9 @@ class ServerState:
 
 
 SERVER: web.AppKey[ServerState] = web.AppKey("server", ServerState)
+KUBE_BACKUP: web.AppKey[kube_backup.KubeDbBackup] = web.AppKey(
+    "kube_backup", kube_backup.KubeDbBackup
+)
 
 
 def _is_local(request: web.Request) -> bool:
@@ -75,6 +79,13 @@ async def heketi_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception as exc:  # noqa: BLE001 - Go's recovery handler answers 500 too
         log.exception("handler for %s %s crashed", request.method, request.path)
         response = error_response(500, str(exc) or exc.__class__.__name__)
+    await kube_backup.backup_after_change(
+        request.app.get(KUBE_BACKUP),
+        request.app[RUNTIME].store,
+        request.method,
+        request.path,
+        response.status,
+    )
     log.debug(
         "%s %s -> %s in %.1f ms",
         request.method,

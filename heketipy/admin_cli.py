@@ -1,0 +1,112 @@
+"""Offline database commands of the ``heketipy`` server binary, Heketi's ``heketi db ...``:
+
+    heketipy db import --jsonfile FILE --dbfile DB     load a Heketi dump into a new database
+    heketipy db export --dbfile DB --jsonfile FILE|-   write the dump of a database
+
+Both open the database file directly, so they fail fast while a server holds it. Import
+refuses a database that already holds a topology; export refuses to overwrite its output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import TextIO
+
+from heketipy.domain.state import State
+from heketipy.models import gojson
+from heketipy.store.dump import dump
+from heketipy.store.heketi_import import DumpFormatError, import_dump
+from heketipy.store.sqlite import Store, StoreError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="heketipy db", description="database maintenance")
+    commands = parser.add_subparsers(dest="command", required=True)
+    importer = commands.add_parser("import", help="load a Heketi JSON dump into a new database")
+    importer.add_argument("--jsonfile", required=True, help="dump to read (- for stdin)")
+    importer.add_argument("--dbfile", required=True, help="heketipy database to create")
+    exporter = commands.add_parser("export", help="write the database as Heketi's dump JSON")
+    exporter.add_argument("--dbfile", required=True, help="heketipy database to read")
+    exporter.add_argument("--jsonfile", required=True, help="output file (- for stdout)")
+    return parser
+
+
+def _read_dump(path: str) -> object:
+    if path == "-":
+        return json.load(sys.stdin)
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def run_import(jsonfile: str, dbfile: str, out: TextIO, err: TextIO) -> int:
+    try:
+        doc = _read_dump(jsonfile)
+    except (OSError, ValueError) as exc:
+        print(f"ERROR: unable to read {jsonfile}: {exc}", file=err)
+        return 1
+    try:
+        report = asyncio.run(import_dump(doc, dbfile))
+    except (DumpFormatError, StoreError) as exc:
+        print(f"ERROR: {exc}", file=err)
+        return 1
+    for warning in report.warnings:
+        print(f"WARNING: {warning}", file=err)
+    print(f"DB imported to {dbfile}: {report.summary()}", file=out)
+    return 0
+
+
+async def load_state(dbfile: str) -> State:
+    store = Store(dbfile)
+    try:
+        return await store.open()
+    finally:
+        await store.close()
+
+
+def export_bytes(dbfile: str) -> bytes:
+    """The dump JSON of ``dbfile`` exactly as ``GET /db/dump`` answers it."""
+    return gojson.dumps_indent4(dump(asyncio.run(load_state(dbfile))))
+
+
+def run_export(dbfile: str, jsonfile: str, out: TextIO, err: TextIO) -> int:
+    if not os.path.exists(dbfile):
+        print(f"ERROR: database file {dbfile} does not exist", file=err)
+        return 1
+    if jsonfile != "-" and os.path.exists(jsonfile):
+        print(f"ERROR: {jsonfile} already exists", file=err)
+        return 1
+    try:
+        data = export_bytes(dbfile)
+    except (StoreError, OSError) as exc:
+        print(f"ERROR: {exc}", file=err)
+        return 1
+    if jsonfile == "-":
+        out.write(data.decode())
+        out.flush()
+        return 0
+    # O_EXCL: a file appearing meanwhile is still never overwritten.
+    fd = os.open(jsonfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    print(f"DB exported to {jsonfile}", file=out)
+    return 0
+
+
+def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``argv`` starts after the program name: ``["db", "import", "--jsonfile", ...]``."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if argv[:1] == ["db"]:
+        argv = argv[1:]
+    args = _parser().parse_args(argv)
+    if args.command == "import":
+        return run_import(args.jsonfile, args.dbfile, out, err)
+    return run_export(args.dbfile, args.jsonfile, out, err)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,623 @@
+"""Import of a Heketi database dump (``heketi db export`` / ``GET /db/dump``) into heketipy.
+
+``entities_from_dump(doc)`` is pure: it turns the dump JSON (Go field names, KiB sizes, pending
+operations, bricks with ``LvmThinPool`` and ``SubType``) into heketipy entities, the database
+attributes and a list of warnings about what the dump holds that heketipy cannot represent
+(links a parent lists but the child does not confirm, non-standard brick paths, operation types
+heketipy cannot recover). ``import_dump(doc, db_path)`` writes them into a fresh SQLite store and
+refuses a target that already holds any entity.
+
+Like Heketi's own import: durability is rebuilt from ``Info.durability``, the hostname registry
+is not needed (heketipy indexes hostnames from the nodes), and a new ``DB_GENERATION_ID`` is
+written, since the imported database is a new lineage.
+
+What a dump does not say and is derived here:
+
+* the replica/disperse set of each brick (``set_index``/``position``): bricks are grouped so a
+  set never repeats a node where that is possible, arbiter bricks last in their set; the true
+  order is the one ``gluster volume info`` reports;
+* the journal data of pending operations (what ``recover()`` reads), rebuilt from the actions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from heketipy.domain.entities import (
+    BRICK_ARBITER,
+    BRICK_NORMAL,
+    BlockVolume,
+    Brick,
+    Cluster,
+    Device,
+    Entity,
+    Node,
+    PendingOperation,
+    Volume,
+    new_id,
+)
+from heketipy.domain.state import State, Transaction
+from heketipy.store.dump import CHANGE_DESCRIPTIONS, OPERATION_TYPE_CODES, change_code
+from heketipy.store.sqlite import Store, StoreError
+
+BUCKETS = (
+    "clusterentries",
+    "volumeentries",
+    "brickentries",
+    "nodeentries",
+    "deviceentries",
+    "blockvolumeentries",
+    "dbattributeentries",
+    "pendingoperations",
+)
+GENERATION_KEY = "DB_GENERATION_ID"
+DEFAULT_EXTENT_KIB = 4096
+OPERATION_TYPE_NAMES = {code: name for name, code in OPERATION_TYPE_CODES.items()}
+_THIN_POOL = re.compile(r"^tp_([0-9a-f]{32})$")
+_TRUE_WORDS = ("true", "yes", "1", "on")
+
+
+class DumpFormatError(ValueError):
+    """The document is not a Heketi dump heketipy can load."""
+
+
+class ImportRefused(StoreError):
+    """The target database already holds a topology."""
+
+
+@dataclass
+class ImportReport:
+    counts: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+    generation_id: str = ""
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{count} {name}" for name, count in self.counts.items())
+        return f"imported {parts}"
+
+
+@dataclass
+class ParsedDump:
+    entities: list[Entity]
+    attributes: dict[str, str]
+    warnings: list[str]
+
+
+# -- small typed readers ---------------------------------------------------------------------
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DumpFormatError(f"{where}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DumpFormatError(f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _int(value: Any, where: str, default: int = 0) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DumpFormatError(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise DumpFormatError(f"{where}: expected a whole number, got {value!r}")
+    return int(value)
+
+
+def _str(value: Any, where: str, default: str = "") -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise DumpFormatError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    return [_str(item, f"{where}[{i}]") for i, item in enumerate(_list(value, where))]
+
+
+def _tags(value: Any, where: str) -> dict[str, str]:
+    return {str(k): _str(v, f"{where}.{k}") for k, v in _object(value, where).items()}
+
+
+def _pending_id(entry: dict[str, Any], where: str) -> str:
+    return _str(_object(entry.get("Pending"), f"{where}.Pending").get("Id"), f"{where}.Pending.Id")
+
+
+def _entry_id(key: str, info: dict[str, Any], where: str) -> str:
+    entity_id = _str(info.get("id"), f"{where}.Info.id", default=key) or key
+    if entity_id != key:
+        raise DumpFormatError(f"{where}: key {key} differs from Info.id {entity_id}")
+    return entity_id
+
+
+# -- one reader per bucket -------------------------------------------------------------------
+def _cluster(key: str, entry: dict[str, Any]) -> Cluster:
+    where = f"clusterentries.{key}"
+    info = _object(entry.get("Info"), f"{where}.Info")
+    # A dump from before the file/block flags existed: Heketi's upgrade allows both.
+    return Cluster(
+        id=_entry_id(key, info, where),
+        file=bool(info.get("file", True)),
+        block=bool(info.get("block", True)),
+    )
+
+
+def _node(key: str, entry: dict[str, Any]) -> Node:
+    where = f"nodeentries.{key}"
+    info = _object(entry.get("Info"), f"{where}.Info")
+    hostnames = _object(info.get("hostnames"), f"{where}.Info.hostnames")
+    manage = _strings(hostnames.get("manage"), f"{where}.Info.hostnames.manage")
+    storage = _strings(hostnames.get("storage"), f"{where}.Info.hostnames.storage")
+    if not manage or not storage:
+        raise DumpFormatError(f"{where}: a node needs manage and storage hostnames")
+    return Node(
+        id=_entry_id(key, info, where),
+        cluster_id=_str(info.get("cluster"), f"{where}.Info.cluster"),
+        zone=_int(info.get("zone"), f"{where}.Info.zone"),
+        manage=manage,
+        storage=storage,
+        tags=_tags(info.get("tags"), f"{where}.Info.tags"),
+        state=_str(entry.get("State"), f"{where}.State", default="online") or "online",
+    )
+
+
+def _device(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> Device:
+    where = f"deviceentries.{key}"
+    info = _object(entry.get("Info"), f"{where}.Info")
+    storage = _object(info.get("storage"), f"{where}.Info.storage")
+    device_id = _entry_id(key, info, where)
+    node_id = _str(entry.get("NodeId"), f"{where}.NodeId") or owner_of.get(device_id, "")
+    return Device(
+        id=device_id,
+        node_id=node_id,
+        name=_str(info.get("name"), f"{where}.Info.name"),
+        total_kib=_int(storage.get("total"), f"{where}.Info.storage.total"),
+        free_kib=_int(storage.get("free"), f"{where}.Info.storage.free"),
+        used_kib=_int(storage.get("used"), f"{where}.Info.storage.used"),
+        extent_kib=_int(entry.get("ExtentSize"), f"{where}.ExtentSize") or DEFAULT_EXTENT_KIB,
+        tags=_tags(info.get("tags"), f"{where}.Info.tags"),
+        state=_str(entry.get("State"), f"{where}.State", default="online") or "online",
+        pv_uuid=_str(info.get("pv_uuid"), f"{where}.Info.pv_uuid"),
+        paths=_strings(info.get("paths"), f"{where}.Info.paths"),
+    )
+
+
+def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: list[str]) -> Brick:
+    where = f"brickentries.{key}"
+    info = _object(entry.get("Info"), f"{where}.Info")
+    brick_id = _entry_id(key, info, where)
+    # Very old dumps lack the brick's volume id; Heketi back-fills it from the volume's list.
+    volume_id = _str(info.get("volume"), f"{where}.Info.volume") or owner_of.get(brick_id, "")
+    subtype = _int(entry.get("SubType"), f"{where}.SubType", default=BRICK_NORMAL)
+    if subtype not in (BRICK_NORMAL, BRICK_ARBITER):
+        subtype = BRICK_NORMAL
+    pool = _str(entry.get("LvmThinPool"), f"{where}.LvmThinPool")
+    tp_id = ""
+    match = _THIN_POOL.match(pool)
+    if match and match.group(1) != brick_id:
+        tp_id = match.group(1)
+    elif pool and not match:
+        warnings.append(f"Brick {brick_id}: thin pool name {pool!r} is not tp_<id>; using tp_{brick_id}")
+    brick = Brick(
+        id=brick_id,
+        volume_id=volume_id,
+        device_id=_str(info.get("device"), f"{where}.Info.device"),
+        node_id=_str(info.get("node"), f"{where}.Info.node"),
+        size_kib=_int(info.get("size"), f"{where}.Info.size"),
+        tp_size_kib=_int(entry.get("TpSize"), f"{where}.TpSize"),
+        pool_metadata_kib=_int(entry.get("PoolMetadataSize"), f"{where}.PoolMetadataSize"),
+        subtype=subtype,
+        pending_op=_pending_id(entry, where),
+        tp_id=tp_id,
+    )
+    path = _str(info.get("path"), f"{where}.Info.path")
+    if path != brick.path:
+        warnings.append(f"Brick {brick_id}: path {path!r} differs from the standard {brick.path!r}")
+    lv = _str(entry.get("LvmLv"), f"{where}.LvmLv")
+    if lv and lv != brick.lv_name:
+        warnings.append(f"Brick {brick_id}: logical volume {lv!r} differs from {brick.lv_name!r}")
+    return brick
+
+
+def _heketi_options(options: Iterable[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for option in options:
+        name, _, value = option.strip().partition(" ")
+        if name.startswith("user.heketi."):
+            found[name] = value.strip()
+    return found
+
+
+def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> Volume:
+    where = f"volumeentries.{key}"
+    info = _object(entry.get("Info"), f"{where}.Info")
+    echo = _object(info.get("durability"), f"{where}.Info.durability")
+    durability = _str(echo.get("type"), f"{where}.Info.durability.type") or "none"
+    replicate = _object(echo.get("replicate"), f"{where}.Info.durability.replicate")
+    disperse = _object(echo.get("disperse"), f"{where}.Info.durability.disperse")
+    if durability not in ("none", "replicate", "disperse"):
+        raise DumpFormatError(f"{where}: unknown durability type {durability!r}")
+    replica = _int(replicate.get("replica"), f"{where}.Info.durability.replicate.replica")
+    options = _strings(entry.get("GlusterVolumeOptions"), f"{where}.GlusterVolumeOptions")
+    arbiter_option = _heketi_options(options).get("user.heketi.arbiter", "").lower()
+    snapshot = _object(info.get("snapshot"), f"{where}.Info.snapshot")
+    snapshot_enable = bool(snapshot.get("enable", False))
+    factor = snapshot.get("factor", 1)
+    if isinstance(factor, bool) or not isinstance(factor, int | float):
+        raise DumpFormatError(f"{where}.Info.snapshot.factor: expected a number, got {factor!r}")
+    blockinfo = _object(info.get("blockinfo"), f"{where}.Info.blockinfo")
+    return Volume(
+        id=_entry_id(key, info, where),
+        name=_str(info.get("name"), f"{where}.Info.name"),
+        cluster_id=_str(info.get("cluster"), f"{where}.Info.cluster"),
+        size_gib=_int(info.get("size"), f"{where}.Info.size"),
+        durability_echo=echo,
+        durability=durability,
+        # A replicate request without a count means replica 2, as at create time.
+        replica=(replica or 2) if durability == "replicate" else 1,
+        data=_int(disperse.get("data"), f"{where}.Info.durability.disperse.data")
+        if durability == "disperse" else 0,
+        redundancy=_int(disperse.get("redundancy"), f"{where}.Info.durability.disperse.redundancy")
+        if durability == "disperse" else 0,
+        arbiter=durability == "replicate" and (arbiter_option in _TRUE_WORDS or has_arbiter_brick),
+        gid=_int(info.get("gid"), f"{where}.Info.gid"),
+        options=options,
+        block=bool(info.get("block", False)),
+        snapshot_enable=snapshot_enable,
+        snapshot_factor=float(factor) if snapshot_enable else 1.0,
+        block_free_gib=_int(blockinfo.get("freesize"), f"{where}.Info.blockinfo.freesize"),
+        block_reserved_gib=_int(
+            blockinfo.get("reservedsize"), f"{where}.Info.blockinfo.reservedsize"
+        ),
+        block_restriction=_str(blockinfo.get("restriction"), f"{where}.Info.blockinfo.restriction"),
+        pending_op=_pending_id(entry, where),
+    )
+
+
+def _blockvolume(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> BlockVolume:
+    where = f"blockvolumeentries.{key}"
+    info = _object(entry.get("Info"), f"{where}.Info")
+    target = _object(info.get("blockvolume"), f"{where}.Info.blockvolume")
+    bv_id = _entry_id(key, info, where)
+    username = _str(target.get("username"), f"{where}.Info.blockvolume.username")
+    return BlockVolume(
+        id=bv_id,
+        name=_str(info.get("name"), f"{where}.Info.name"),
+        cluster_id=_str(info.get("cluster"), f"{where}.Info.cluster"),
+        bhv_id=_str(info.get("blockhostingvolume"), f"{where}.Info.blockhostingvolume")
+        or owner_of.get(bv_id, ""),
+        size_gib=_int(info.get("size"), f"{where}.Info.size"),
+        usable_size_gib=_int(info.get("usablesize"), f"{where}.Info.usablesize"),
+        hacount=_int(info.get("hacount"), f"{where}.Info.hacount"),
+        # Heketi omits ``auth`` when false; credentials exist only for an auth volume.
+        auth=bool(info.get("auth", bool(username))),
+        hosts=_strings(target.get("hosts"), f"{where}.Info.blockvolume.hosts"),
+        iqn=_str(target.get("iqn"), f"{where}.Info.blockvolume.iqn"),
+        lun=_int(target.get("lun"), f"{where}.Info.blockvolume.lun"),
+        username=username,
+        password=_str(target.get("password"), f"{where}.Info.blockvolume.password"),
+        pending_op=_pending_id(entry, where),
+    )
+
+
+def _operation(
+    key: str,
+    entry: dict[str, Any],
+    blockvolumes: dict[str, BlockVolume],
+    warnings: list[str],
+) -> PendingOperation:
+    where = f"pendingoperations.{key}"
+    op_id = _str(entry.get("Id"), f"{where}.Id", default=key) or key
+    if op_id != key:
+        raise DumpFormatError(f"{where}: key {key} differs from Id {op_id}")
+    code = _int(entry.get("Type"), f"{where}.Type")
+    type_name = OPERATION_TYPE_NAMES.get(code, "unknown")
+    changes = []
+    for i, action in enumerate(_list(entry.get("Actions"), f"{where}.Actions")):
+        action = _object(action, f"{where}.Actions[{i}]")
+        change = {
+            "change": _int(action.get("Change"), f"{where}.Actions[{i}].Change"),
+            "id": _str(action.get("Id"), f"{where}.Actions[{i}].Id"),
+            "delta": action.get("Delta"),
+        }
+        # Stored like heketipy's own journal: the description, which ``change_code`` reads.
+        change["change"] = CHANGE_DESCRIPTIONS.get(change_code(change), "Unknown")
+        changes.append(change)
+    record = PendingOperation(
+        id=op_id,
+        type_name=type_name,
+        timestamp=_int(entry.get("Timestamp"), f"{where}.Timestamp"),
+        changes=changes,
+        status=_str(entry.get("Status"), f"{where}.Status"),
+    )
+    record.data, problem = _journal_data(record, blockvolumes)
+    parent = _first(record, "Belongs to parent operation")
+    record.parent_id = parent["id"] if parent else ""
+    if problem:
+        warnings.append(f"Pending operation {op_id} ({type_name}): {problem}")
+    return record
+
+
+def _first(record: PendingOperation, description: str) -> dict[str, Any] | None:
+    for change in record.changes:
+        if change["change"] == description:
+            return change
+    return None
+
+
+def _delta_int(change: dict[str, Any] | None) -> int:
+    value = change.get("delta") if change else None
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def _journal_data(
+    record: PendingOperation, blockvolumes: dict[str, BlockVolume]
+) -> tuple[dict[str, Any], str]:
+    """What each operation's ``load()`` reads, rebuilt from the persisted actions.
+
+    Returns (data, problem): ``problem`` explains why start-up recovery cannot handle it.
+    """
+    name = record.type_name
+
+    def target(description: str) -> str:
+        change = _first(record, description)
+        return change["id"] if change else ""
+
+    if name in ("create-volume", "delete-volume"):
+        volume = target("Add volume" if name == "create-volume" else "Delete volume")
+        return {"volume": volume}, "" if volume else "no volume action"
+    if name == "expand-volume":
+        change = _first(record, "Expand volume")
+        if change is None:
+            return {}, "no expand action"
+        return {"volume": change["id"], "delta": _delta_int(change)}, ""
+    if name in ("create-block-volume", "delete-block-volume", "expand-block-volume"):
+        description = {
+            "create-block-volume": "Add block volume",
+            "delete-block-volume": "Delete block volume",
+            "expand-block-volume": "Expand block volume",
+        }[name]
+        change = _first(record, description)
+        bv = blockvolumes.get(change["id"]) if change else None
+        if change is None or bv is None:
+            return {}, "its block volume is not in the dump"
+        data: dict[str, Any] = {"blockvolume": bv.id}
+        if name == "create-block-volume":
+            data.update(
+                bhv=bv.bhv_id,
+                bhv_created=_first(record, "Add volume") is not None,
+                size=bv.size_gib,
+                hacount=bv.hacount,
+                auth=bv.auth,
+            )
+        elif name == "expand-block-volume":
+            delta = _delta_int(change)
+            data.update(new_size=bv.size_gib + delta, delta=delta)
+        return data, ""
+    if name == "evict-brick":
+        old, new = target("Delete brick"), target("Add brick")
+        return {"old": old, "new": new}, "" if old and new else "incomplete brick actions"
+    if name == "clone-volume":
+        source, clone = target("Clone volume from"), target("Expand volume to")
+        return {"source": source, "clone": clone, "name": ""}, (
+            "a clone cannot be cleaned up; remove it by hand after checking the nodes"
+        )
+    return {}, "heketipy cannot resume this operation type; clean it up by hand"
+
+
+# -- derived structure -----------------------------------------------------------------------
+def _set_size(volume: Volume) -> int:
+    return max(volume.set_size, 1)
+
+
+def _assign_sets(volume: Volume, bricks: list[Brick]) -> None:
+    """Group a volume's bricks into sets: no node twice in a set where avoidable, arbiter last."""
+    size = _set_size(volume)
+    set_count = max(1, math.ceil(len(bricks) / size))
+    members: list[list[Brick]] = [[] for _ in range(set_count)]
+    arbiters = [b for b in bricks if b.subtype == BRICK_ARBITER]
+    data = sorted((b for b in bricks if b.subtype != BRICK_ARBITER), key=lambda b: (b.node_id, b.id))
+    data_per_set = size - 1 if arbiters else size
+    for brick in data:
+        open_sets = [m for m in members if len(m) < data_per_set] or members
+        fitting = [m for m in open_sets if all(b.node_id != brick.node_id for b in m)]
+        chosen = min(fitting or open_sets, key=len)
+        chosen.append(brick)
+    for brick in sorted(arbiters, key=lambda b: b.id):
+        open_sets = [m for m in members if len(m) < size] or members
+        fitting = [m for m in open_sets if all(b.node_id != brick.node_id for b in m)]
+        min(fitting or open_sets, key=len).append(brick)
+    for set_index, set_bricks in enumerate(members):
+        set_bricks.sort(key=lambda b: (b.subtype == BRICK_ARBITER, b.id))
+        for position, brick in enumerate(set_bricks):
+            brick.set_index = set_index
+            brick.position = position
+
+
+def _owners(bucket: dict[str, Any], list_key: str, name: str) -> dict[str, str]:
+    """child id -> parent id, from the id lists a parent entry keeps."""
+    owner: dict[str, str] = {}
+    for parent_id, entry in bucket.items():
+        for child in _strings(_object(entry, name).get(list_key), f"{name}.{parent_id}.{list_key}"):
+            owner.setdefault(child, parent_id)
+    return owner
+
+
+def _info_list(key: str) -> Any:
+    return lambda entry: _object(entry.get("Info"), "Info").get(key)
+
+
+def _link_warnings(
+    kind: str,
+    bucket: dict[str, Any],
+    links: list[tuple[Any, str, dict[str, Any], str]],
+) -> list[str]:
+    """Warn about children a parent lists that do not exist or point elsewhere.
+
+    ``links``: (entry -> listed ids, child kind, children by id, child's attribute naming
+    its parent). heketipy keeps links on the child only, so such a listing cannot survive.
+    """
+    warnings = []
+    for parent_id, entry in sorted(bucket.items()):
+        for listed, child_kind, children, back_link in links:
+            for child_id in _strings(listed(entry), f"{kind} {parent_id} {child_kind} list"):
+                child = children.get(child_id)
+                if child is None:
+                    warnings.append(f"{kind} {parent_id} lists unknown {child_kind} {child_id}")
+                elif getattr(child, back_link) != parent_id:
+                    warnings.append(
+                        f"{kind} {parent_id} lists {child_kind} {child_id} which belongs to "
+                        f"{getattr(child, back_link) or 'nothing'}"
+                    )
+    return warnings
+
+
+def entities_from_dump(doc: Any) -> ParsedDump:
+    """Parse a Heketi dump document into entities, attributes (no generation id) and warnings."""
+    doc = _object(doc, "dump")
+    missing = [b for b in ("clusterentries", "nodeentries", "deviceentries") if b not in doc]
+    if missing:
+        raise DumpFormatError(f"not a Heketi database dump: missing {', '.join(missing)}")
+    warnings = [f"ignored unknown section {key!r}" for key in sorted(doc) if key not in BUCKETS]
+    buckets = {name: _object(doc.get(name), name) for name in BUCKETS}
+    for name in BUCKETS:
+        if name != "dbattributeentries":
+            for key, entry in buckets[name].items():
+                _object(entry, f"{name}.{key}")
+
+    device_owner = _owners(buckets["nodeentries"], "Devices", "nodeentries")
+    brick_owner = _owners(buckets["volumeentries"], "Bricks", "volumeentries")
+    clusters = {k: _cluster(k, e) for k, e in buckets["clusterentries"].items()}
+    nodes = {k: _node(k, e) for k, e in buckets["nodeentries"].items()}
+    devices = {k: _device(k, e, device_owner) for k, e in buckets["deviceentries"].items()}
+    bricks = {k: _brick(k, e, brick_owner, warnings) for k, e in buckets["brickentries"].items()}
+    arbiter_volumes = {b.volume_id for b in bricks.values() if b.subtype == BRICK_ARBITER}
+    volumes = {
+        k: _volume(k, e, k in arbiter_volumes) for k, e in buckets["volumeentries"].items()
+    }
+    bhv_owner: dict[str, str] = {}
+    for volume_id, entry in buckets["volumeentries"].items():
+        blockinfo = _object(_object(entry.get("Info"), volume_id).get("blockinfo"), volume_id)
+        for bv_id in _strings(blockinfo.get("blockvolume"), f"volumeentries.{volume_id}"):
+            bhv_owner.setdefault(bv_id, volume_id)
+    blockvolumes = {
+        k: _blockvolume(k, e, bhv_owner) for k, e in buckets["blockvolumeentries"].items()
+    }
+    operations = {
+        k: _operation(k, e, blockvolumes, warnings)
+        for k, e in sorted(buckets["pendingoperations"].items())
+    }
+
+    by_volume: dict[str, list[Brick]] = defaultdict(list)
+    for brick in bricks.values():
+        by_volume[brick.volume_id].append(brick)
+    for volume_id, volume_bricks in by_volume.items():
+        volume = volumes.get(volume_id)
+        if volume is not None:
+            _assign_sets(volume, sorted(volume_bricks, key=lambda b: b.id))
+            if len(volume_bricks) % _set_size(volume):
+                warnings.append(
+                    f"Volume {volume_id}: {len(volume_bricks)} bricks do not fill sets of "
+                    f"{_set_size(volume)}"
+                )
+    # The dump has no creation order; id order is as good as any and deterministic.
+    for seq, volume_id in enumerate(sorted(volumes), start=1):
+        volumes[volume_id].created_seq = seq
+
+    warnings += _link_warnings("Cluster", buckets["clusterentries"], [
+        (_info_list("nodes"), "node", nodes, "cluster_id"),
+        (_info_list("volumes"), "volume", volumes, "cluster_id"),
+        (_info_list("blockvolumes"), "block volume", blockvolumes, "cluster_id"),
+    ])
+    warnings += _link_warnings("Node", buckets["nodeentries"], [
+        (lambda e: e.get("Devices"), "device", devices, "node_id"),
+    ])
+    warnings += _link_warnings("Device", buckets["deviceentries"], [
+        (lambda e: e.get("Bricks"), "brick", bricks, "device_id"),
+    ])
+    warnings += _link_warnings("Volume", buckets["volumeentries"], [
+        (lambda e: e.get("Bricks"), "brick", bricks, "volume_id"),
+        (lambda e: _object(_info_list("blockinfo")(e), "blockinfo").get("blockvolume"),
+         "block volume", blockvolumes, "bhv_id"),
+    ])
+
+    attributes: dict[str, str] = {}
+    for key, entry in buckets["dbattributeentries"].items():
+        entry = _object(entry, f"dbattributeentries.{key}")
+        name = _str(entry.get("Key"), f"dbattributeentries.{key}.Key", default=key) or key
+        if name != GENERATION_KEY:
+            attributes[name] = _str(entry.get("Value"), f"dbattributeentries.{key}.Value")
+
+    entities: list[Entity] = [
+        *clusters.values(), *nodes.values(), *devices.values(), *volumes.values(),
+        *bricks.values(), *blockvolumes.values(), *operations.values(),
+    ]
+    return ParsedDump(entities, attributes, warnings)
+
+
+# -- writing ---------------------------------------------------------------------------------
+def _counts(entities: Iterable[Entity]) -> dict[str, int]:
+    counts = {kind: 0 for kind in (
+        "cluster", "node", "device", "volume", "brick", "blockvolume", "operation"
+    )}
+    for entity in entities:
+        counts[entity.kind] += 1
+    return {f"{kind}s": count for kind, count in counts.items()}
+
+
+def _holds_topology(state: State) -> bool:
+    return any(
+        state.table(kind)
+        for kind in ("cluster", "node", "device", "brick", "volume", "blockvolume", "operation")
+    )
+
+
+async def import_dump(doc: Any, db_path: str) -> ImportReport:
+    """Load a Heketi dump into the heketipy database at ``db_path`` (created if missing).
+
+    Raises ``DumpFormatError`` for a malformed dump and ``ImportRefused`` when the database
+    already holds anything; nothing is written in either case.
+    """
+    parsed = entities_from_dump(doc)
+    store = Store(db_path)
+    try:
+        state = await store.open()
+    except BaseException:
+        # Opening failed (locked, newer schema): do not leave a new empty file behind.
+        await _close_quietly(store)
+        raise
+    try:
+        if _holds_topology(state):
+            raise ImportRefused(
+                f"database {db_path} is not empty; import only into a new database"
+            )
+        tx = Transaction(state)
+        for entity in parsed.entities:
+            tx.add(entity)
+        for key, value in sorted(parsed.attributes.items()):
+            tx.set_attribute(key, value)
+        generation = new_id()
+        tx.set_attribute(GENERATION_KEY, generation)
+        await store.commit(tx)
+    finally:
+        await store.close()
+    return ImportReport(_counts(parsed.entities), parsed.warnings, generation)
+
+
+async def _close_quietly(store: Store) -> None:
+    # The open error is the one worth reporting.
+    with contextlib.suppress(Exception):
+        await store.close()

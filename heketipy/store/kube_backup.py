@@ -1,0 +1,444 @@
+"""Backup of the database into Kubernetes Secrets (``backup_db_to_kube_secret``), and restore.
+
+Heketi stores its gzipped database in one Secret (``heketi-db-backup``, key ``heketi.db.gz``),
+which stops working once the compressed database passes the 1 MiB Secret limit. heketipy
+gzips the SQLite backup and splits it over as many Secrets as needed:
+
+* ``<name>-1``, ``<name>-2``, ... hold parts 2.. under the key ``heketi.db.gz.part``;
+* ``<name>`` holds the first part and the manifest ``heketipy-backup.json``: format, sizes and
+  SHA-256 of the database, of the gzip stream and of every part. A backup that fits one Secret
+  keeps Heketi's key ``heketi.db.gz``.
+
+The part Secrets are written first and the manifest Secret last, so the manifest always
+describes a complete set; a crash in between leaves a mismatch that restore detects by checksum
+and refuses rather than restoring a mixed database. Parts no longer needed are emptied (RBAC
+needs only get/create/update on secrets). Nothing is uploaded when the database is unchanged.
+
+``backup_after_change`` is the hook the HTTP layer calls after each request: like Heketi, it
+backs up after every non-GET request and after a ``GET /queue/...`` that reports a finished
+operation (204/303). It never delays the reply: backups run in one background task that
+coalesces bursts; failures are logged, as Heketi does. ``restore_if_missing`` runs at start-up
+before the store is opened and recreates a missing database file from the Secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import gzip
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+log = logging.getLogger("heketipy.backup")
+
+FORMAT = "heketipy-db-backup/1"
+MANIFEST_KEY = "heketipy-backup.json"
+SINGLE_KEY = "heketi.db.gz"  # Heketi's key, used while the backup fits one Secret
+PART_KEY = "heketi.db.gz.part"
+# Kubernetes refuses Secrets over 1 MiB of data; keep room for the manifest.
+DEFAULT_PART_BYTES = 768 * 1024
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Out of cluster (``kubectl proxy``, tests): talk to this URL instead of the in-cluster API.
+API_URL_ENV = "HEKETIPY_KUBE_API_URL"
+LABELS = {"app.kubernetes.io/managed-by": "heketipy", "app.kubernetes.io/component": "db-backup"}
+
+
+class KubeApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"kubernetes API answered {status}: {message}")
+        self.status = status
+
+
+class BackupError(Exception):
+    """A backup in the Secrets that cannot be restored (incomplete, corrupt, foreign)."""
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- the API client ----------------------------------------------------------------------------
+class KubeApi:
+    """The few core/v1 Secret calls the backup needs, over aiohttp."""
+
+    def __init__(
+        self,
+        base_url: str,
+        namespace: str,
+        *,
+        token: str | None = None,
+        token_path: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout_s: float = 30,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.namespace = namespace
+        self._token = token
+        self.token_path = token_path
+        self.ssl_context = ssl_context
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_environment(
+        cls,
+        environ: Mapping[str, str],
+        namespace: str = "",
+        service_account_dir: str = SERVICE_ACCOUNT_DIR,
+    ) -> KubeApi | None:
+        """The in-cluster API (service host + service account), or ``HEKETIPY_KUBE_API_URL``.
+
+        None when neither is available: Heketi backs up only when running in a cluster.
+        """
+
+        def account_file(name: str) -> str:
+            return os.path.join(service_account_dir, name)
+
+        if not namespace and os.path.exists(account_file("namespace")):
+            with open(account_file("namespace"), encoding="utf-8") as handle:
+                namespace = handle.read().strip()
+        namespace = namespace or "default"
+        token_path = account_file("token") if os.path.exists(account_file("token")) else None
+        if environ.get(API_URL_ENV):
+            return cls(environ[API_URL_ENV], namespace, token_path=token_path)
+        host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+        if not host or not port or token_path is None:
+            return None
+        if ":" in host:
+            host = f"[{host}]"
+        context = ssl.create_default_context(cafile=account_file("ca.crt"))
+        return cls(f"https://{host}:{port}", namespace, token_path=token_path, ssl_context=context)
+
+    def _headers(self) -> dict[str, str]:
+        token = self._token
+        if self.token_path:
+            # Projected service-account tokens rotate: read the current one every time.
+            with open(self.token_path, encoding="utf-8") as handle:
+                token = handle.read().strip()
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    async def _call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        url = f"{self.base_url}/api/v1/namespaces/{self.namespace}/secrets{path}"
+        async with self._session.request(
+            method, url, json=body, headers=self._headers(), ssl=self.ssl_context if self.ssl_context is not None else True
+        ) as response:
+            text = await response.text()
+            try:
+                payload = json.loads(text) if text else None
+            except ValueError:
+                payload = text
+            return response.status, payload
+
+    @staticmethod
+    def _error(status: int, payload: Any) -> KubeApiError:
+        message = payload.get("message", "") if isinstance(payload, dict) else str(payload)
+        return KubeApiError(status, message)
+
+    async def get_secret(self, name: str) -> dict[str, bytes] | None:
+        """The decoded data of Secret ``name``; None if it does not exist."""
+        status, payload = await self._call("GET", f"/{name}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise self._error(status, payload)
+        data = payload.get("data") or {}
+        return {key: base64.b64decode(value) for key, value in data.items()}
+
+    async def put_secret(self, name: str, data: Mapping[str, bytes]) -> None:
+        """Create Secret ``name`` holding ``data``, or replace it if it exists (as Heketi)."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": name, "labels": dict(LABELS)},
+            "data": {key: base64.b64encode(value).decode() for key, value in data.items()},
+        }
+        status, payload = await self._call("POST", "", body)
+        if status == 409:
+            status, payload = await self._call("PUT", f"/{name}", body)
+        if status not in (200, 201):
+            raise self._error(status, payload)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+# -- packing -----------------------------------------------------------------------------------
+@dataclass
+class Packed:
+    manifest: dict[str, Any]
+    secrets: dict[str, dict[str, bytes]]  # Secret name -> data, the manifest Secret included
+
+
+def part_name(base: str, index: int) -> str:
+    return base if index == 0 else f"{base}-{index}"
+
+
+def pack(db_bytes: bytes, base: str, part_bytes: int = DEFAULT_PART_BYTES) -> Packed:
+    """Split the gzipped database into Secret payloads with a checksummed manifest."""
+    # mtime=0: the same database always compresses to the same bytes.
+    compressed = gzip.compress(db_bytes, compresslevel=6, mtime=0)
+    chunks = [compressed[i:i + part_bytes] for i in range(0, len(compressed), part_bytes)] or [b""]
+    key = SINGLE_KEY if len(chunks) == 1 else PART_KEY
+    parts = [
+        {"secret": part_name(base, i), "key": key, "size": len(chunk), "sha256": _sha256(chunk)}
+        for i, chunk in enumerate(chunks)
+    ]
+    manifest = {
+        "format": FORMAT,
+        "created": int(time.time()),
+        "db_size": len(db_bytes),
+        "db_sha256": _sha256(db_bytes),
+        "gz_size": len(compressed),
+        "gz_sha256": _sha256(compressed),
+        "parts": parts,
+    }
+    secrets = {part["secret"]: {key: chunk} for part, chunk in zip(parts, chunks, strict=True)}
+    secrets[base][MANIFEST_KEY] = json.dumps(manifest, sort_keys=True).encode()
+    return Packed(manifest, secrets)
+
+
+def manifest_of(primary: Mapping[str, bytes]) -> dict[str, Any] | None:
+    raw = primary.get(MANIFEST_KEY)
+    if raw is None:
+        return None
+    try:
+        manifest = json.loads(raw)
+    except ValueError as exc:
+        raise BackupError(f"backup manifest is not JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(f"unknown backup format {manifest.get('format')!r}")
+    return manifest
+
+
+def unpack_database(compressed: bytes) -> bytes:
+    try:
+        database = gzip.decompress(compressed)
+    except (OSError, EOFError) as exc:
+        raise BackupError(f"backup is not a gzip stream: {exc}") from exc
+    if not database.startswith(SQLITE_MAGIC):
+        raise BackupError(
+            "backup is not a heketipy (SQLite) database; a Heketi (bolt) backup cannot be "
+            "restored: export it with heketi and load it with `heketipy db import`"
+        )
+    return database
+
+
+# -- backup and restore ------------------------------------------------------------------------
+class KubeDbBackup:
+    """Backs the database up into Secrets named after ``secret_name`` and restores it."""
+
+    def __init__(
+        self, api: KubeApi, secret_name: str = "heketi-db-backup", *,
+        part_bytes: int = DEFAULT_PART_BYTES,
+    ) -> None:
+        self.api = api
+        self.secret_name = secret_name
+        self.part_bytes = part_bytes
+        self.uploads = 0
+        self.failures = 0
+        self.last_error: str = ""
+        self._remote: dict[str, Any] | None = None  # manifest known to be in the Secrets
+        self._remote_read = False
+        self._backed_commits: int | None = None
+        self._dirty = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def _remote_manifest(self) -> dict[str, Any] | None:
+        if not self._remote_read:
+            primary = await self.api.get_secret(self.secret_name)
+            try:
+                self._remote = manifest_of(primary) if primary else None
+            except BackupError:
+                self._remote = None
+            self._remote_read = True
+        return self._remote
+
+    async def backup(self, db_bytes: bytes) -> bool:
+        """Upload ``db_bytes``; False when the Secrets already hold exactly this database."""
+        previous = await self._remote_manifest()
+        if previous is not None and previous.get("db_sha256") == _sha256(db_bytes):
+            return False
+        packed = pack(db_bytes, self.secret_name, self.part_bytes)
+        # Parts first, manifest Secret last: the manifest only ever names a complete set.
+        for name, data in packed.secrets.items():
+            if name != self.secret_name:
+                await self.api.put_secret(name, data)
+        await self.api.put_secret(self.secret_name, packed.secrets[self.secret_name])
+        self._remote = packed.manifest
+        old_count = len(previous["parts"]) if previous else 0
+        for index in range(len(packed.manifest["parts"]), old_count):
+            await self.api.put_secret(part_name(self.secret_name, index), {})
+        self.uploads += 1
+        return True
+
+    async def backup_store(self, store: Any) -> bool:
+        """Back up ``store`` (a ``heketipy.store.sqlite.Store``) unless nothing was committed."""
+        commits = store.commits
+        if commits == self._backed_commits:
+            return False
+        uploaded = await self.backup(await store.backup_bytes())
+        self._backed_commits = commits
+        return uploaded
+
+    async def fetch(self) -> bytes | None:
+        """The database held in the Secrets, verified; None when there is no backup."""
+        primary = await self.api.get_secret(self.secret_name)
+        if primary is None:
+            return None
+        manifest = manifest_of(primary)
+        if manifest is None:
+            if SINGLE_KEY not in primary:
+                return None
+            return unpack_database(primary[SINGLE_KEY])
+        chunks = []
+        for part in manifest["parts"]:
+            data = primary if part["secret"] == self.secret_name else await self.api.get_secret(
+                part["secret"]
+            )
+            chunk = (data or {}).get(part["key"])
+            if chunk is None:
+                raise BackupError(f"backup part {part['secret']} is missing")
+            if _sha256(chunk) != part["sha256"]:
+                raise BackupError(f"backup part {part['secret']} does not match its checksum")
+            chunks.append(chunk)
+        compressed = b"".join(chunks)
+        if _sha256(compressed) != manifest["gz_sha256"]:
+            raise BackupError("backup does not match its checksum")
+        database = unpack_database(compressed)
+        if _sha256(database) != manifest["db_sha256"]:
+            raise BackupError("restored database does not match its checksum")
+        return database
+
+    async def restore_to(self, db_path: str) -> bool:
+        """Write the backed-up database to ``db_path``; False when there is no backup."""
+        database = await self.fetch()
+        if database is None:
+            return False
+        await asyncio.to_thread(_write_database, db_path, database)
+        return True
+
+    # -- background scheduling ---------------------------------------------------------------
+    def request(self, store: Any) -> None:
+        """Ask for a backup soon; bursts of requests collapse into one upload."""
+        self._dirty = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(store), name="kube-db-backup")
+
+    async def _run(self, store: Any) -> None:
+        while self._dirty:
+            self._dirty = False
+            try:
+                await self.backup_store(store)
+                self.last_error = ""
+            except Exception as exc:  # noqa: BLE001 - a failed backup must not fail requests
+                self.failures += 1
+                self.last_error = str(exc)
+                # Ask the API again next time: the Secrets may hold anything after a failure.
+                self._remote_read = False
+                log.error("backup of the database to secret %s failed: %s", self.secret_name, exc)
+
+    async def idle(self) -> None:
+        """Wait until every requested backup has run."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def close(self, store: Any = None) -> None:
+        """Finish pending work (with one last backup of ``store`` if given) and disconnect."""
+        if store is not None:
+            self.request(store)
+        with contextlib.suppress(Exception):
+            await self.idle()
+        await self.api.close()
+
+
+def _write_database(db_path: str, database: bytes) -> None:
+    """Write atomically and only a database SQLite itself calls intact."""
+    directory = os.path.dirname(os.path.abspath(db_path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = f"{db_path}.restore-{os.getpid()}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(database)
+            handle.flush()
+            os.fsync(handle.fileno())
+        conn = sqlite3.connect(temporary)
+        try:
+            verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            conn.close()
+        if verdict != "ok":
+            raise BackupError(f"restored database fails the integrity check: {verdict}")
+        # A journal left by the lost database would be replayed onto the restored one.
+        for suffix in ("-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(db_path + suffix)
+        os.replace(temporary, db_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+# -- wiring ------------------------------------------------------------------------------------
+def from_settings(settings: Any, environ: Mapping[str, str] | None = None) -> KubeDbBackup | None:
+    """The backup the settings ask for, or None (disabled, or not running in a cluster)."""
+    if not getattr(settings, "backup_db_to_kube_secret", False):
+        return None
+    environ = os.environ if environ is None else environ
+    namespace = settings.glusterfs.kubeexec.namespace or ""
+    api = KubeApi.from_environment(environ, namespace)
+    if api is None:
+        log.warning("backup_db_to_kube_secret is set but heketipy is not running in Kubernetes")
+        return None
+    return KubeDbBackup(api, settings.kube_db_secret_name or "heketi-db-backup")
+
+
+def needs_backup(method: str, path: str, status: int) -> bool:
+    """Heketi's rule: every non-GET request, and a /queue read reporting a finished operation."""
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return method == "GET" and path.startswith("/queue/") and status in (204, 303)
+    return True
+
+
+async def backup_after_change(
+    backup: KubeDbBackup | None, store: Any, method: str, path: str, status: int
+) -> None:
+    """The HTTP layer's hook after each request: schedule a backup when one is due."""
+    if backup is not None and needs_backup(method, path, status):
+        backup.request(store)
+
+
+async def restore_if_missing(db_path: str, backup: KubeDbBackup | None) -> bool:
+    """At start-up: recreate a missing database file from the Secrets. True if restored."""
+    if backup is None or os.path.exists(db_path):
+        return False
+    restored = await backup.restore_to(db_path)
+    if restored:
+        log.warning("database %s was missing: restored it from secret %s", db_path,
+                    backup.secret_name)
+    return restored

@@ -1,0 +1,223 @@
+"""deploy/: every manifest is valid Kubernetes (kubernetes-validate's offline schemas, strict),
+the pieces fit together (names, labels, namespace, ports, the config heketipy really loads),
+RBAC grants exactly what heketipy uses, and the Dockerfile builds the image the Deployment
+names, as a non-root user running the ``heketipy`` entry point."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from heketipy.config import load_settings
+
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+# The oldest Kubernetes the manifests are meant for, and the newest schema shipped.
+KUBE_VERSIONS = ["1.25.0", kubernetes_validate.latest_version()]
+NAMESPACE = "glusterfs"
+
+
+def manifest_files() -> list[Path]:
+    return sorted(p for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def documents() -> list[dict[str, Any]]:
+    docs = []
+    for path in manifest_files():
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    return docs
+
+
+def find(kind: str, name: str) -> dict[str, Any]:
+    for doc in documents():
+        if doc["kind"] == kind and doc["metadata"]["name"] == name:
+            return doc
+    raise AssertionError(f"no {kind} {name} in deploy/")
+
+
+def project() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("path", manifest_files(), ids=lambda p: p.name)
+def test_manifest_is_valid_kubernetes(path: Path, version: str) -> None:
+    for doc in yaml.safe_load_all(path.read_text()):
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_everything_expected_is_there() -> None:
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in documents()}
+    assert kinds >= {
+        ("Namespace", NAMESPACE), ("ServiceAccount", "heketipy"), ("Role", "heketipy"),
+        ("RoleBinding", "heketipy"), ("ConfigMap", "heketipy-config"),
+        ("PersistentVolumeClaim", "heketipy-db"), ("Deployment", "heketipy"),
+        ("Service", "heketipy"), ("DaemonSet", "glusterfs"),
+        ("StorageClass", "glusterfs-replicated"),
+    }
+    for doc in documents():
+        if doc["kind"] not in ("Namespace", "StorageClass"):
+            assert doc["metadata"]["namespace"] == NAMESPACE, doc["metadata"]["name"]
+
+
+def test_kustomization_lists_the_deployment_but_not_the_example() -> None:
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    assert all((DEPLOY / name).exists() for name in listed)
+    assert listed == {p.name for p in manifest_files()} - {"storageclass-example.yaml"}
+
+
+def test_rbac_is_exactly_what_heketipy_uses() -> None:
+    role = find("Role", "heketipy")
+    granted = {
+        (resource, verb)
+        for rule in role["rules"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert all(rule["apiGroups"] == [""] for rule in role["rules"])
+    assert granted == {
+        ("pods", "get"), ("pods", "list"),
+        ("pods/exec", "create"), ("pods/exec", "get"),
+        ("secrets", "get"), ("secrets", "create"), ("secrets", "update"),
+    }
+    binding = find("RoleBinding", "heketipy")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "heketipy"
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "heketipy", "namespace": NAMESPACE}
+    ]
+
+
+def test_backup_client_needs_no_more_than_the_role() -> None:
+    """The Secret calls of kube_backup: GET, POST (create), PUT (update); no list, no delete."""
+    source = (ROOT / "heketipy" / "store" / "kube_backup.py").read_text()
+    methods = set(re.findall(r'self\._call\("([A-Z]+)"', source))
+    assert methods == {"GET", "POST", "PUT"}
+
+
+def deployment_container() -> dict[str, Any]:
+    deployment = find("Deployment", "heketipy")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def test_deployment_runs_one_server_on_the_database_volume() -> None:
+    deployment = find("Deployment", "heketipy")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == "heketipy"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+    container = deployment_container()
+    env = {e["name"]: e for e in container["env"]}
+    db_path = env["HEKETI_DB_PATH"]["value"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert db_path.startswith(mounts["db"] + "/")
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    claim = volumes["db"]["persistentVolumeClaim"]["claimName"]
+    find("PersistentVolumeClaim", claim)
+    assert volumes["config"]["configMap"]["name"] == "heketipy-config"
+    assert container["args"] == ["--config", mounts["config"] + "/heketi.json"]
+    for key in ("HEKETI_ADMIN_KEY", "HEKETI_USER_KEY"):
+        assert env[key]["valueFrom"]["secretKeyRef"]["name"] == "heketipy-jwt"
+
+
+def test_config_and_environment_load_as_heketipy_settings(tmp_path: Path) -> None:
+    config = find("ConfigMap", "heketipy-config")["data"]["heketi.json"]
+    (tmp_path / "heketi.json").write_text(config)
+    environ = {"HEKETI_ADMIN_KEY": "a", "HEKETI_USER_KEY": "u"}
+    for item in deployment_container()["env"]:
+        if "value" in item:
+            environ[item["name"]] = item["value"]
+    environ["HEKETI_KUBE_NAMESPACE"] = NAMESPACE  # the fieldRef at run time
+    settings = load_settings(str(tmp_path / "heketi.json"), environ)
+    assert settings.glusterfs.executor == "kubernetes"
+    assert settings.glusterfs.db == "/var/lib/heketi/heketi.db"
+    assert settings.glusterfs.kubeexec.gluster_daemonset is True
+    assert settings.glusterfs.kubeexec.namespace == NAMESPACE
+    assert settings.glusterfs.kubeexec.fstab == "/var/lib/heketi/fstab"
+    assert settings.backup_db_to_kube_secret is True
+    assert settings.kube_db_secret_name == "heketi-db-backup"
+    assert str(settings.port) == "8080"
+    port = deployment_container()["ports"][0]
+    assert port["containerPort"] == int(json.loads(config)["port"])
+
+
+def test_service_reaches_the_pod_and_is_the_storageclass_resturl() -> None:
+    service = find("Service", "heketipy")
+    pod_labels = find("Deployment", "heketipy")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    (port,) = service["spec"]["ports"]
+    assert port["targetPort"] == deployment_container()["ports"][0]["name"]
+    storage_class = find("StorageClass", "glusterfs-replicated")
+    assert storage_class["provisioner"] == "kubernetes.io/glusterfs"
+    params = storage_class["parameters"]
+    assert params["resturl"] == f"http://heketipy.{NAMESPACE}.svc.cluster.local:{port['port']}"
+    assert params["restuser"] == "admin" and params["secretNamespace"] == NAMESPACE
+
+
+def test_glusterfs_pods_are_found_by_the_kube_executor() -> None:
+    daemonset = find("DaemonSet", "glusterfs")
+    template = daemonset["spec"]["template"]
+    # heketipy.executors.kube lists pods with the label glusterfs-node (daemonset mode).
+    assert "glusterfs-node" in template["metadata"]["labels"]
+    assert daemonset["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    pod = template["spec"]
+    assert pod["hostNetwork"] is True
+    container = pod["containers"][0]  # the executor runs commands in the first container
+    assert container["securityContext"]["privileged"] is True
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/dev", "/run/lvm", "/var/lib/glusterd", "/var/lib/heketi"} <= mounts
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text()
+    text = re.sub(r"\\\n\s*", " ", text)  # join continuation lines
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines if line and not line.startswith("#")
+    ]
+
+
+def test_dockerfile_builds_the_deployment_image() -> None:
+    instructions = dockerfile_instructions()
+    values = {}
+    for name, value in instructions:
+        values.setdefault(name, []).append(value)
+    assert values["FROM"] == ["python:3.11-slim"]
+    for copied in values["COPY"]:
+        for source in copied.split()[:-1]:
+            assert (ROOT / source).exists(), source
+    assert any(v.startswith('pip install ".') for v in values["RUN"])
+    user = values["USER"][-1].split(":")[0]
+    assert user not in ("root", "0")
+    script = json.loads(values["ENTRYPOINT"][-1])
+    assert script == ["heketipy"] and "heketipy" in project()["scripts"]
+    assert json.loads(values["CMD"][-1]) == deployment_container()["args"]
+    assert values["EXPOSE"] == [str(deployment_container()["ports"][0]["containerPort"])]
+    # The Deployment names the image this Dockerfile builds, tagged with the package version.
+    image = deployment_container()["image"]
+    assert image == f"heketipy/heketipy:{project()['version']}"
+    assert f"docker build -t {image} ." in (ROOT / "Dockerfile").read_text()
+    uid = int(user)
+    pod_security = find("Deployment", "heketipy")["spec"]["template"]["spec"]["securityContext"]
+    assert pod_security["runAsUser"] == uid
+
+
+def test_validation_is_strict_enough_to_catch_a_typo() -> None:
+    deployment = find("Deployment", "heketipy")
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePulPolicy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE_VERSIONS[0], strict=True)

@@ -1,0 +1,302 @@
+"""Import of Heketi database dumps: upstream-shaped dumps (the recorded golden ones, unmasked),
+a round trip through real heketipy servers (dump -> import -> dump is the identity), the
+``heketipy db import|export`` commands, and refusals (non-empty target, malformed dumps)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heketipy.admin_cli import load_state
+from heketipy.admin_cli import main as admin_main
+from heketipy.domain.entities import BRICK_ARBITER
+from heketipy.store.dump import check, dump
+from heketipy.store.heketi_import import (
+    DumpFormatError,
+    ImportRefused,
+    entities_from_dump,
+    import_dump,
+)
+from tests.support.server import ServerProcess, running_server, start_server, write_config
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden" / "http"
+GENERATION = "DB_GENERATION_ID"
+TIMESTAMP = 1700000000
+
+
+def golden_dump(name: str) -> dict[str, Any]:
+    """The recorded ``GET /db/dump`` body of a golden file with real-looking ids put back."""
+    data = json.loads((GOLDEN / name).read_text())
+    body = next(
+        e["response"]["body"] for e in data["exchanges"]
+        if e.get("request", {}).get("path") == "/db/dump"
+    )
+    text = re.sub(r"<ID:(\d+)>", lambda m: f"{int(m.group(1)):032x}", json.dumps(body))
+    return sort_id_lists(json.loads(text.replace('"<TIMESTAMP>"', str(TIMESTAMP))))
+
+
+def sort_id_lists(value: Any) -> Any:
+    """Heketi emits id lists in raw-id order; the recording stored them in masked-text order."""
+    if isinstance(value, dict):
+        return {k: sort_id_lists(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [sort_id_lists(v) for v in value]
+        if items and all(isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v) for v in items):
+            return sorted(items)
+        return items
+    return value
+
+
+def without_generation(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    doc["dbattributeentries"].pop(GENERATION)
+    return doc
+
+
+async def import_and_load(doc: dict[str, Any], db_path: Path) -> Any:
+    report = await import_dump(doc, str(db_path))
+    return report, await load_state(str(db_path))
+
+
+# -- upstream-shaped dumps ------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["ops-and-db.json", "stale-ops.json"])
+async def test_upstream_dump_imports_exactly(name: str, tmp_path: Path) -> None:
+    upstream = golden_dump(name)
+    report, state = await import_and_load(upstream, tmp_path / "heketi.db")
+    assert report.warnings == []
+    assert without_generation(dump(state)) == without_generation(upstream)
+    # The import is a new database lineage.
+    new_generation = state.attributes[GENERATION]
+    assert re.fullmatch(r"[0-9a-f]{32}", new_generation)
+    assert new_generation != upstream["dbattributeentries"][GENERATION]["Value"]
+    assert report.generation_id == new_generation
+    assert check(state)["totalinconsistencies"] == 0
+
+
+async def test_upstream_details_survive(tmp_path: Path) -> None:
+    upstream = golden_dump("ops-and-db.json")
+    _report, state = await import_and_load(upstream, tmp_path / "heketi.db")
+    bhv = state.volumes[f"{10:032x}"]
+    assert (bhv.block, bhv.block_free_gib, bhv.block_reserved_gib) == (True, 2, 1)
+    plain = state.volumes[f"{7:032x}"]
+    assert (plain.gid, plain.durability, plain.set_size) == (1000, "none", 1)
+    brick = state.bricks[f"{11:032x}"]
+    # Upstream names thin pools with their own id; the brick must keep using that pool.
+    assert brick.tp_name == f"tp_{17:032x}"
+    assert (brick.size_kib, brick.charge_kib) == (4194304, 4194304 + 24576)
+    node = state.nodes[f"{3:032x}"]
+    assert (node.tags, node.manage, node.storage) == ({"rack": "a"}, ["node1.example.test"], ["10.0.0.1"])
+    bv = state.blockvolumes[f"{13:032x}"]
+    assert (bv.bhv_id, bv.iqn, bv.hosts, bv.usable_size_gib) == (bhv.id, "fakeIQN", ["10.0.0.1"], 1)
+    # Hostname lookups work without Heketi's MANAGE/STORAGE registry keys.
+    assert state.hostnames["node1.example.test"] == node.id
+
+
+async def test_pending_operation_is_journaled_for_recovery(tmp_path: Path) -> None:
+    upstream = golden_dump("stale-ops.json")
+    _report, state = await import_and_load(upstream, tmp_path / "heketi.db")
+    op_id, volume_id = f"{7:032x}", f"{9:032x}"
+    record = state.operations[op_id]
+    assert (record.type_name, record.status, record.timestamp) == ("create-volume", "stale", TIMESTAMP)
+    assert record.data == {"volume": volume_id}
+    assert [c["change"] for c in record.changes] == ["Add brick", "Add volume"]
+    assert state.volumes[volume_id].pending_op == op_id
+    assert state.bricks[f"{8:032x}"].pending_op == op_id
+
+
+async def test_old_dump_without_back_links(tmp_path: Path) -> None:
+    """Old Heketi: no brick volume id, no device NodeId, no cluster flags, no ExtentSize."""
+    doc = golden_dump("ops-and-db.json")
+    brick = doc["brickentries"][f"{8:032x}"]
+    brick["Info"]["volume"] = ""
+    del brick["SubType"]
+    device = doc["deviceentries"][f"{5:032x}"]
+    device["NodeId"] = ""
+    del device["ExtentSize"]
+    cluster = doc["clusterentries"][f"{1:032x}"]["Info"]
+    del cluster["block"], cluster["file"]
+    parsed = entities_from_dump(doc)
+    by_id = {e.id: e for e in parsed.entities}
+    assert by_id[f"{8:032x}"].volume_id == f"{7:032x}"
+    assert by_id[f"{5:032x}"].node_id == f"{3:032x}"
+    assert by_id[f"{5:032x}"].extent_kib == 4096
+    assert (by_id[f"{1:032x}"].file, by_id[f"{1:032x}"].block) == (True, True)
+
+
+def test_dangling_links_are_reported() -> None:
+    doc = golden_dump("ops-and-db.json")
+    ghost = f"{0xABC:032x}"
+    doc["clusterentries"][f"{1:032x}"]["Info"]["volumes"].append(ghost)
+    doc["brickentries"][f"{8:032x}"]["Info"]["path"] = "/somewhere/else"
+    warnings = entities_from_dump(doc).warnings
+    assert f"Cluster {1:032x} lists unknown volume {ghost}" in warnings
+    assert any("path '/somewhere/else' differs" in w for w in warnings)
+
+
+@pytest.mark.parametrize("breakage", [
+    lambda d: d.pop("nodeentries"),
+    lambda d: d["deviceentries"][f"{5:032x}"]["Info"]["storage"].update(total="big"),
+    lambda d: d["volumeentries"][f"{7:032x}"]["Info"].update(id=f"{99:032x}"),
+    lambda d: d["volumeentries"][f"{7:032x}"]["Info"]["durability"].update(type="stripe"),
+    lambda d: d.update(brickentries=[]),
+])
+def test_malformed_dump_is_rejected(breakage: Any) -> None:
+    doc = golden_dump("ops-and-db.json")
+    breakage(doc)
+    with pytest.raises(DumpFormatError):
+        entities_from_dump(doc)
+
+
+async def test_refuses_non_empty_database(tmp_path: Path) -> None:
+    db = tmp_path / "heketi.db"
+    await import_dump(golden_dump("ops-and-db.json"), str(db))
+    with pytest.raises(ImportRefused, match="not empty"):
+        await import_dump(golden_dump("stale-ops.json"), str(db))
+    state = await load_state(str(db))
+    assert sorted(state.volumes) == [f"{7:032x}", f"{10:032x}"]
+
+
+# -- admin command -------------------------------------------------------------------------
+def run_admin(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = admin_main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_db_import_and_export_commands(tmp_path: Path) -> None:
+    upstream = golden_dump("ops-and-db.json")
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(upstream))
+    db = tmp_path / "new.db"
+    code, out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(db))
+    assert (code, err) == (0, "")
+    assert "1 clusters" in out and "2 volumes" in out
+    code, _out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(db))
+    assert code == 1 and "not empty" in err
+
+    exported = tmp_path / "export.json"
+    code, out, err = run_admin("db", "export", "--dbfile", str(db), "--jsonfile", str(exported))
+    assert code == 0, err
+    assert without_generation(json.loads(exported.read_text())) == without_generation(upstream)
+    # Like Heketi: never overwrite an existing output file.
+    code, _out, err = run_admin("db", "export", "--dbfile", str(db), "--jsonfile", str(exported))
+    assert code == 1 and "already exists" in err
+    code, out, _err = run_admin("db", "export", "--dbfile", str(db), "--jsonfile", "-")
+    assert code == 0 and json.loads(out)["clusterentries"].keys() == upstream["clusterentries"].keys()
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    code, _out, err = run_admin("db", "import", "--jsonfile", str(broken), "--dbfile", str(tmp_path / "x.db"))
+    assert code == 1 and "not a Heketi database dump" in err
+    code, _out, err = run_admin("db", "export", "--dbfile", str(tmp_path / "none.db"), "--jsonfile", "-")
+    assert code == 1 and "does not exist" in err
+
+
+# -- round trip through real servers -------------------------------------------------------
+def build_topology(server: ServerProcess) -> None:
+    reply = server.request("POST", "/clusters", {"file": True, "block": True})
+    assert reply.status == 201, reply.text
+    cluster = reply.json()["id"]
+    for i in range(1, 5):
+        final = server.async_call("POST", "/nodes", {
+            "zone": 1 + i % 2, "cluster": cluster,
+            "hostnames": {"manage": [f"node{i}.example.test"], "storage": [f"10.0.0.{i}"]},
+            "tags": {"rack": f"r{i % 2}"},
+        })
+        assert final.status == 303, final.text
+        node_id = final.headers["Location"].rsplit("/", 1)[1]
+        for name in ("/dev/sdb", "/dev/sdc"):
+            body = {"node": node_id, "name": name, "tags": {"disk": name[-3:]}}
+            assert server.async_call("POST", "/devices", body).status == 204
+    volumes = [
+        {"size": 2, "durability": {"type": "replicate", "replicate": {"replica": 3}}},
+        {"size": 3, "name": "plain", "gid": 2001, "durability": {"type": "none"},
+         "glustervolumeoptions": ["performance.quick-read off"]},
+        {"size": 2, "durability": {"type": "replicate", "replicate": {"replica": 3}},
+         "glustervolumeoptions": ["user.heketi.arbiter true"]},
+        {"size": 4, "durability": {"type": "disperse", "disperse": {"data": 2, "redundancy": 1}},
+         "snapshot": {"enable": True, "factor": 1.5}},
+        {"size": 5, "block": True, "durability": {"type": "replicate"}},
+    ]
+    locations = []
+    for body in volumes:
+        final = server.async_call("POST", "/volumes", body)
+        assert final.status == 303, final.text
+        locations.append(final.headers["Location"])
+    assert server.async_call("POST", f"{locations[0]}/expand", {"expand_size": 2}).status == 303
+    final = server.async_call("POST", "/blockvolumes", {"size": 1, "name": "bv1", "hacount": 2})
+    assert final.status == 303, final.text
+
+
+def test_round_trip_through_servers(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with running_server(tmp_path / "a") as original:
+        build_topology(original)
+        first = original.request("GET", "/db/dump").json()
+    assert first["blockvolumeentries"] and len(first["volumeentries"]) == 5
+    assert any(b["SubType"] == BRICK_ARBITER for b in first["brickentries"].values())
+
+    imported_db = tmp_path / "b" / "heketi.db"
+    asyncio.run(import_dump(first, str(imported_db)))
+    config = write_config(tmp_path / "b")
+    server = start_server(config)
+    try:
+        second = server.request("GET", "/db/dump").json()
+        assert second["dbattributeentries"][GENERATION] != first["dbattributeentries"][GENERATION]
+        assert without_generation(second) == without_generation(first)
+        assert server.request("GET", "/db/check").json()["totalinconsistencies"] == 0
+        # The imported database is fully usable: grow and shrink it.
+        volume_id = next(
+            vid for vid, v in first["volumeentries"].items() if v["Info"]["name"] == "plain"
+        )
+        assert server.async_call("POST", f"/volumes/{volume_id}/expand", {"expand_size": 1}).status == 303
+        final = server.async_call("POST", "/volumes", {"size": 1})
+        assert final.status == 303, final.text
+        assert server.async_call("DELETE", final.headers["Location"]).status == 204
+        assert server.request("GET", "/db/check").json()["totalinconsistencies"] == 0
+    finally:
+        server.stop()
+
+
+def test_replica_sets_are_rebuilt_without_repeating_nodes(tmp_path: Path) -> None:
+    with running_server(tmp_path) as srv:
+        build_topology(srv)
+        doc = srv.request("GET", "/db/dump").json()
+    parsed = entities_from_dump(doc)
+    bricks = [e for e in parsed.entities if e.kind == "brick"]
+    volumes = {e.id: e for e in parsed.entities if e.kind == "volume"}
+    sets: dict[tuple[str, int], list[Any]] = {}
+    for brick in bricks:
+        sets.setdefault((brick.volume_id, brick.set_index), []).append(brick)
+    for (volume_id, _index), members in sets.items():
+        volume = volumes[volume_id]
+        assert len(members) == volume.set_size
+        assert len({b.node_id for b in members}) == len(members)
+        assert sorted(b.position for b in members) == list(range(volume.set_size))
+        arbiters = [b for b in members if b.subtype == BRICK_ARBITER]
+        if volume.arbiter:
+            assert [b.position for b in arbiters] == [volume.set_size - 1]
+
+
+def test_imported_stale_operation_is_rolled_back_at_start(tmp_path: Path) -> None:
+    """Heketi leaves stale operations for a human; heketipy undoes them when it starts."""
+    upstream = golden_dump("stale-ops.json")
+    asyncio.run(import_dump(upstream, str(tmp_path / "heketi.db")))
+    server = start_server(write_config(tmp_path))
+    try:
+        after = server.request("GET", "/db/dump").json()
+        assert after["pendingoperations"] == {}
+        assert after["volumeentries"] == {} and after["brickentries"] == {}
+        device = after["deviceentries"][f"{5:032x}"]["Info"]["storage"]
+        assert (device["used"], device["free"]) == (0, device["total"])
+        assert server.request("GET", "/db/check").json()["totalinconsistencies"] == 0
+    finally:
+        server.stop()

@@ -3,7 +3,8 @@
 The settings object is read only through ``getattr`` with defaults, so this works with any
 settings shape that uses these attribute names (``glusterfs.executor``,
 ``glusterfs.mock_device_size_gb``, ``glusterfs.db``, ``heketipy.mock_latency_ms``,
-``heketipy.simulator.{state_file, device_size_gb, latency_ms, faults}``); mappings work too.
+``heketipy.simulator.{state_file, device_size_gb, latency_ms, faults}``,
+``glusterfs.sshexec``, ``glusterfs.kubeexec``); mappings work too.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ def create_executor(settings: Any) -> Executor:
             latency=LatencyModel.from_mapping(_as_mapping(_get(simulator, "latency_ms"))),
             faults=faults or None,
         )
-    if kind in ("ssh", "kube", "kubernetes", "inject/ssh", "inject/mock"):
-        raise RuntimeError(f"executor {kind} is not available yet")
+    if kind in ("ssh", "inject/ssh"):
+        # Imported lazily: asyncssh is an optional dependency (the [ssh] extra).
+        from heketipy.executors.remote import RemoteExecutor
+        from heketipy.executors.ssh import SshRunner
+
+        sshexec = _get(glusterfs, "sshexec")
+        # RemoteExecutor puts sudo in front of whole commands itself.
+        return RemoteExecutor(SshRunner(sshexec, apply_sudo=False), sshexec, name="ssh")
+    if kind in ("kube", "kubernetes"):
+        # Imported lazily: the kubernetes client is an optional dependency (the [kube] extra).
+        from heketipy.executors.kube import KubeRunner
+        from heketipy.executors.remote import RemoteExecutor
+
+        kubeexec = _get(glusterfs, "kubeexec")
+        return RemoteExecutor(KubeRunner(kubeexec), kubeexec, name="kubernetes", use_sudo=False)
+    if kind == "inject/mock":
+        raise RuntimeError(f"executor {kind} is not supported: use mock or simulator faults")
     raise RuntimeError(f"invalid executor: {kind}")

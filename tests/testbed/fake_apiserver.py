@@ -23,6 +23,12 @@ Pods come from a JSON list (``--pods FILE``) of objects::
 
 Optional bearer token check (``--token``). Listens on loopback, no TLS, no authorisation.
 In-process use: ``FakeApiServer(pods).start()`` inside a running event loop.
+
+Testbed use (``--testbed-json FILE``, see ``kube_hook.sh``): one pod per testbed node, labelled
+``glusterfs-node=pod`` with ``spec.nodeName`` = the node's manage hostname, whose commands run
+in the node's namespaces. Once listening it writes ``--kubeconfig`` and the testbed's ``kube``
+description (``--kube-json``: ``api_url``, ``token``, ``namespace``, ``kubeconfig``, ``pid``,
+``pods``: manage host -> pod name).
 """
 
 from __future__ import annotations
@@ -184,6 +190,8 @@ class FakeApiServer:
     execs: list[ExecRecord] = field(default_factory=list)
     active_execs: int = 0
     peak_active_execs: int = 0
+    # More API resources: objects with ``register(router)`` (e.g. fake_secrets.FakeSecrets).
+    extensions: list[Any] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
     # --- lifecycle (in-process use) -----------------------------------------------------------
@@ -431,23 +439,136 @@ class FakeApiServer:
         router.add_get("/api/v1/namespaces/{ns}/pods/{name}", self._get_pod)
         router.add_route("GET", "/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
         router.add_route("POST", "/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
+        for extension in self.extensions:
+            extension.register(router)
         return app
 
 
-async def _serve(server: FakeApiServer, host: str, port: int, url_file: str | None) -> None:
+# --- testbed integration ----------------------------------------------------------------------
+
+TESTBED_NAMESPACE = "glusterfs"
+TESTBED_POD_LABELS = {"glusterfs-node": "pod", "glusterfs": "pod"}
+_HOST_KEYS = ("manage", "manage_hostname", "hostname", "address", "ip", "name")
+_PID_KEYS = ("holder_pid", "pid", "ns_pid")
+
+
+def _first(node: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = node.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def pods_for_testbed(testbed: dict[str, Any], base_dir: Path | None = None) -> list[Pod]:
+    """One GlusterFS pod per testbed node, executing inside that node's namespaces.
+
+    A node gives its manage hostname (``manage``, else the first of the other host keys) and
+    either an ``exec_prefix`` argv or the pid of a process holding its namespaces
+    (``holder_pid``/``pid``, else ``<base_dir>/n<i>/holder.pid`` as multinode.sh writes it).
+    """
+    pods = []
+    for index, node in enumerate(testbed.get("nodes", []), start=1):
+        host = _first(node, _HOST_KEYS)
+        if host is None:
+            raise ValueError(f"testbed node {index} has no manage hostname: {node}")
+        prefix = node.get("exec_prefix")
+        if not prefix:
+            pid = _first(node, _PID_KEYS)
+            if pid is None and base_dir is not None:
+                pid_file = base_dir / f"n{index}" / "holder.pid"
+                pid = pid_file.read_text().strip() if pid_file.exists() else None
+            if pid is None:
+                raise ValueError(f"testbed node {host} has neither exec_prefix nor a pid")
+            prefix = ["nsenter", "-t", str(pid), "-m", "-n", "-u", "--"]
+        short = str(node.get("name") or f"node{index}")
+        pods.append(
+            {
+                "name": f"glusterfs-{short}",
+                "namespace": TESTBED_NAMESPACE,
+                "labels": dict(TESTBED_POD_LABELS),
+                "node": str(host),
+                "host_ip": str(node.get("storage") or host),
+                "pod_ip": str(node.get("storage") or host),
+                "container": DEFAULT_CONTAINER,
+                "exec_prefix": [str(word) for word in prefix],
+            }
+        )
+    return pods
+
+
+def kubeconfig_text(url: str, token: str | None, namespace: str) -> str:
+    user = f"{{token: {token}}}" if token else "{}"
+    return (
+        "apiVersion: v1\nkind: Config\n"
+        f'clusters: [{{name: fake, cluster: {{server: "{url}"}}}}]\n'
+        f"users: [{{name: heketi, user: {user}}}]\n"
+        f"contexts: [{{name: fake, context: {{cluster: fake, user: heketi, "
+        f"namespace: {namespace}}}}}]\n"
+        "current-context: fake\n"
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def kube_description(
+    server: FakeApiServer, url: str, kubeconfig: Path | None = None
+) -> dict[str, Any]:
+    """What the testbed reports under ``"kube"``; writes the kubeconfig for ``url`` too."""
+    if kubeconfig is not None:
+        _write_atomically(kubeconfig, kubeconfig_text(url, server.token, TESTBED_NAMESPACE))
+    return {
+        "api_url": url,
+        "token": server.token,
+        "namespace": TESTBED_NAMESPACE,
+        "kubeconfig": str(kubeconfig) if kubeconfig is not None else None,
+        "pid": os.getpid(),
+        "pod_label": "glusterfs-node=pod",
+        "pods": {pod["node"]: pod["name"] for pod in server.pods},
+        "nodes": {pod["node"]: pod["name"].removeprefix("glusterfs-") for pod in server.pods},
+    }
+
+
+async def _serve(
+    server: FakeApiServer,
+    host: str,
+    port: int,
+    url_file: str | None,
+    kube_json: Path | None = None,
+    kubeconfig: Path | None = None,
+) -> None:
     url = await server.start(host, port)
     log.info("listening on %s", url)
+    if kube_json is not None:
+        description = kube_description(server, url, kubeconfig)
+        _write_atomically(kube_json, json.dumps(description, indent=2) + "\n")
     if url_file:
-        # Written atomically: the testbed polls for this file to know the server is ready.
-        tmp = Path(url_file + ".tmp")
-        tmp.write_text(url + "\n")
-        tmp.replace(url_file)
+        # Written last and atomically: the testbed polls for this file to know we are ready.
+        _write_atomically(Path(url_file), url + "\n")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await server.stop()
+
+
+def _optional_extensions() -> list[Any]:
+    """Secrets (for ``backup_db_to_kube_secret``) when the sibling module is there."""
+    try:
+        from fake_secrets import FakeSecrets  # run as a script: the sibling module
+    except ImportError:
+        try:
+            from tests.testbed.fake_secrets import FakeSecrets
+        except ImportError:
+            return []
+    return [FakeSecrets()]  # the token is checked by our middleware already
 
 
 def main() -> None:
@@ -457,9 +578,17 @@ def main() -> None:
     parser.add_argument("--pods", help="JSON file with the pod list")
     parser.add_argument("--token", help="require this bearer token")
     parser.add_argument("--url-file", help="write the base URL here once listening")
+    parser.add_argument("--testbed-json", help='serve one pod per node of {"nodes": [...]}')
+    parser.add_argument("--testbed-base", help="testbed state dir (for n<i>/holder.pid)")
+    parser.add_argument("--kube-json", help="write the testbed's kube description here")
+    parser.add_argument("--kubeconfig", help="write a kubeconfig for this server here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if args.pods:
+    testbed_json = Path(args.testbed_json) if args.testbed_json else None
+    if testbed_json is not None:
+        base = Path(args.testbed_base) if args.testbed_base else testbed_json.parent
+        pods = pods_for_testbed(json.loads(testbed_json.read_text()), base)
+    elif args.pods:
         pods = json.loads(Path(args.pods).read_text())
     else:
         pods = [
@@ -471,7 +600,10 @@ def main() -> None:
                 "container": DEFAULT_CONTAINER,
             }
         ]
-    asyncio.run(_serve(FakeApiServer(pods, args.token), args.host, args.port, args.url_file))
+    server = FakeApiServer(pods, args.token, extensions=_optional_extensions())
+    kube_json = Path(args.kube_json) if args.kube_json else None
+    kubeconfig = Path(args.kubeconfig) if args.kubeconfig else None
+    asyncio.run(_serve(server, args.host, args.port, args.url_file, kube_json, kubeconfig))
 
 
 if __name__ == "__main__":

@@ -675,9 +675,12 @@ def test_factory_builds_each_executor(tmp_path) -> None:
     )
     assert explicit.state_path == str(tmp_path / "s.json")
 
-    for name in ("ssh", "kubernetes", ""):
-        with pytest.raises(RuntimeError, match="is not available yet"):
-            create_executor(_Obj(glusterfs=_Obj(executor=name)))
+    from heketipy.executors.remote import RemoteExecutor
+
+    ssh = create_executor({"glusterfs": {"executor": "ssh", "sshexec": {"keyfile": "/k"}}})
+    assert isinstance(ssh, RemoteExecutor) and ssh.name == "ssh"
+    with pytest.raises(RuntimeError, match="invalid executor: bogus"):
+        create_executor(_Obj(glusterfs=_Obj(executor="bogus")))
 
 
 async def test_volume_create_rejects_a_partial_set(sim: SimulatorExecutor) -> None:

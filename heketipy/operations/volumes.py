@@ -77,8 +77,11 @@ def release_bricks(tx: Transaction, state: State, bricks: list[Brick]) -> None:
         device = state.devices.get(brick.device_id)
         if device is not None:
             tx.touch(device)
-            device.free_kib += brick.charge_kib
-            device.used_kib -= brick.charge_kib
+            # A resync may have replaced the accounting with what the node reported; never
+            # credit beyond the device's size.
+            device.used_kib = max(0, device.used_kib - brick.charge_kib)
+            device.free_kib = min(device.total_kib - device.used_kib,
+                                  device.free_kib + brick.charge_kib)
         tx.delete(brick)
 
 

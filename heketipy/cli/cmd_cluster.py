@@ -1,0 +1,86 @@
+"""`heketi-cli cluster …`: create, info, list, delete, setflags."""
+
+from __future__ import annotations
+
+from heketipy.cli.commandline import Command, Flag, GoParseError, parse_go_bool
+from heketipy.cli.context import CliError, Context, require_id
+
+MISSING = "Cluster id missing"
+
+
+def create(ctx: Context) -> None:
+    cluster = ctx.client.cluster_create(file=ctx.flag("file"), block=ctx.flag("block"))
+    if ctx.json:
+        ctx.print_json(cluster)
+    else:
+        ctx.write(f"Cluster id: {cluster.id}\n")
+
+
+def info(ctx: Context) -> None:
+    cluster = ctx.client.cluster_info(require_id(ctx, MISSING))
+    if ctx.json:
+        ctx.print_json(cluster)
+        return
+    nodes = "".join(f"{n}\n" for n in cluster.nodes)
+    volumes = "".join(f"{v}\n" for v in cluster.volumes)
+    ctx.write(
+        f"Cluster id: {cluster.id}\nNodes:\n{nodes or chr(10)}Volumes:\n{volumes or chr(10)}"
+        f"Block: {'true' if cluster.block else 'false'}\n\n"
+        f"File: {'true' if cluster.file else 'false'}\n"
+    )
+
+
+def list_clusters(ctx: Context) -> None:
+    listing = ctx.client.cluster_list()
+    if ctx.json:
+        ctx.print_json(listing)
+        return
+    lines = ["Clusters:\n"]
+    for cluster_id in listing.clusters:
+        cluster = ctx.client.cluster_info(cluster_id)
+        kinds = ("[file]" if cluster.file else "") + ("[block]" if cluster.block else "")
+        lines.append(f"Id:{cluster_id} {kinds or '[]'}\n")
+    ctx.write("".join(lines))
+
+
+def delete(ctx: Context) -> None:
+    cluster_id = require_id(ctx, MISSING)
+    ctx.client.cluster_delete(cluster_id)
+    ctx.write(f"Cluster {cluster_id} deleted\n")
+
+
+def setflags(ctx: Context) -> None:
+    cluster_id = require_id(ctx, MISSING)
+    file_text, block_text = ctx.flag("file"), ctx.flag("block")
+    if not file_text and not block_text:
+        raise CliError("At least one of --file or --block must be specified.")
+    try:
+        file_flag = parse_go_bool(file_text) if file_text else None
+        block_flag = parse_go_bool(block_text) if block_text else None
+    except GoParseError as exc:
+        raise CliError(str(exc)) from None
+    # An unset flag keeps the cluster's current value.
+    current = ctx.client.cluster_info(cluster_id)
+    ctx.client.cluster_set_flags(
+        cluster_id,
+        file=current.file if file_flag is None else file_flag,
+        block=current.block if block_flag is None else block_flag,
+    )
+
+
+def command() -> Command:
+    return Command("cluster", short="Heketi cluster management", long="Heketi Cluster Management").add(
+        Command("create", short="Create a cluster", run=create, flags=[
+            Flag("block", "bool", True, "\n\tAllow the user to create block volumes on this cluster"),
+            Flag("file", "bool", True, "\n\tAllow the user to create file volumes on this cluster"),
+        ], example="  * Create a normal cluster\n      $ heketi-cli cluster create"),
+        Command("delete", short="Delete the cluster", run=delete, use_args="[cluster_id]"),
+        Command("info", short="Retrieves information about cluster", run=info,
+                use_args="[cluster_id]"),
+        Command("list", short="Lists the clusters managed by Heketi", run=list_clusters),
+        Command("setflags", short="Set flags on a cluster", run=setflags, use_args="[cluster_id]",
+                flags=[
+                    Flag("block", "string", None, "\n\tAllow the user to create block volumes on this cluster"),
+                    Flag("file", "string", None, "\n\tAllow the user to create file volumes on this cluster"),
+                ]),
+    )

@@ -1,0 +1,227 @@
+"""`heketi-cli node …` and `heketi-cli device …`."""
+
+from __future__ import annotations
+
+import time
+
+from heketipy.cli import output
+from heketipy.cli.commandline import Command, Flag
+from heketipy.cli.context import CliError, Context, require_id
+from heketipy.cli.tags import RMTAGS_FLAGS, SETTAGS_FLAGS, rmtags, settags
+
+NODE_MISSING = "Node id missing"
+DEVICE_MISSING = "Device id missing"
+HEAL_CHECK_WARNING = (
+    "Skipping the heal check may be dangerous and increase the risk of data loss.\n"
+    " Press CTRL-C within 10 seconds to cancel this action.\n"
+)
+# heketi-cli pauses before a remove/evict without heal check; tests may shorten the pause.
+PAUSE_ENV = "HEKETIPY_CLI_CONFIRM_PAUSE_SECONDS"
+
+
+def confirm_pause(ctx: Context) -> None:
+    ctx.write(HEAL_CHECK_WARNING)
+    ctx.out.flush()
+    try:
+        seconds = float(ctx.env.get(PAUSE_ENV, "10"))
+    except ValueError:
+        seconds = 10.0
+    time.sleep(max(0.0, seconds))
+
+
+def heal_check(ctx: Context) -> str | None:
+    if ctx.flag("expert-option-disable-heal-check"):
+        confirm_pause(ctx)
+        return "disable"
+    return None
+
+
+# --- node -------------------------------------------------------------------------------------
+
+
+def node_add(ctx: Context) -> None:
+    if ctx.flag("zone") == 0:
+        raise CliError("Missing zone")
+    if not ctx.flag("management-host-name"):
+        raise CliError("Missing management hostname")
+    if not ctx.flag("storage-host-name"):
+        raise CliError("Missing storage hostname")
+    if not ctx.flag("cluster"):
+        raise CliError("Missing cluster id")
+    node = ctx.client.node_add({
+        "zone": ctx.flag("zone"),
+        "hostnames": {
+            "manage": [ctx.flag("management-host-name")],
+            "storage": [ctx.flag("storage-host-name")],
+        },
+        "cluster": ctx.flag("cluster"),
+    })
+    if ctx.json:
+        ctx.print_json(node)
+    else:
+        ctx.write("Node information:\n" + output.node_summary(node))
+
+
+def node_info(ctx: Context) -> None:
+    node = ctx.client.node_info(require_id(ctx, NODE_MISSING))
+    if ctx.json:
+        ctx.print_json(node)
+    else:
+        ctx.write(output.node_info(node))
+
+
+def node_list(ctx: Context) -> None:
+    # --json is ignored here, as heketi-cli does.
+    lines = []
+    for cluster_id in ctx.client.cluster_list().clusters:
+        for node_id in ctx.client.cluster_info(cluster_id).nodes:
+            lines.append(f"Id:{node_id}\tCluster:{cluster_id}\n")
+    ctx.write("".join(lines))
+
+
+def node_delete(ctx: Context) -> None:
+    node_id = require_id(ctx, NODE_MISSING)
+    ctx.client.node_delete(node_id)
+    ctx.write(f"Node {node_id} deleted\n")
+
+
+def _node_state(state: str, shown: str):  # noqa: ANN202
+    def run(ctx: Context) -> None:
+        node_id = require_id(ctx, NODE_MISSING)
+        ctx.client.node_set_state(node_id, state)
+        ctx.write(f"Node {node_id} is now {shown}\n")
+
+    return run
+
+
+def node_command() -> Command:
+    def node_settags(ctx: Context) -> None:
+        settags(ctx, lambda i, t, c: ctx.client.node_set_tags(i, t, c))
+
+    def node_rmtags(ctx: Context) -> None:
+        rmtags(ctx, lambda i, t, c: ctx.client.node_set_tags(i, t, c))
+
+    return Command("node", short="Heketi Node Management", long="Heketi Node Management").add(
+        Command("add", short="Add new node to be managed by Heketi", run=node_add, flags=[
+            Flag("zone", "int", None, "\n\tThe zone in which the node should reside"),
+            Flag("cluster", "string", None, "\n\tThe cluster in which the node should reside"),
+            Flag("management-host-name", "string", None,
+                 "\n\tManagement host name, used by Heketi to manage the node"),
+            Flag("storage-host-name", "string", None,
+                 "\n\tStorage host name, used by GlusterFS to communicate with the node"),
+        ]),
+        Command("delete", short="Deletes a node from Heketi management", run=node_delete,
+                use_args="[node_id]"),
+        Command("disable", short="Disallow usage of a node by placing it offline",
+                run=_node_state("offline", "offline"), use_args="[node_id]"),
+        Command("enable", short="Allows node to go online", run=_node_state("online", "online"),
+                use_args="[node_id]"),
+        Command("info", short="Retrieves information about the node", run=node_info,
+                use_args="[node_id]"),
+        Command("list", short="List all nodes in cluster", run=node_list),
+        Command("remove", short="Removes a node and all its associated devices from Heketi",
+                run=_node_state("failed", "removed"), use_args="[node_id]"),
+        Command("rmtags", short="Removes tags from a node", run=node_rmtags,
+                use_args="[node_id] tag1 tag2 ...", flags=list(RMTAGS_FLAGS)),
+        Command("settags", short="Sets tags on a node", run=node_settags,
+                use_args="[node_id] tag1:value1 tag2:value2 ...", flags=list(SETTAGS_FLAGS)),
+    )
+
+
+# --- device -----------------------------------------------------------------------------------
+
+
+def device_add(ctx: Context) -> None:
+    if not ctx.flag("name"):
+        raise CliError("Missing device name")
+    if not ctx.flag("node"):
+        raise CliError("Missing node id")
+    request: dict[str, object] = {"name": ctx.flag("name"), "node": ctx.flag("node")}
+    if ctx.flag("destroy-existing-data"):
+        request["destroydata"] = True
+    ctx.client.device_add(request)
+    ctx.write("Device added successfully\n")  # also with --json, as heketi-cli does
+
+
+def device_info(ctx: Context) -> None:
+    device = ctx.client.device_info(require_id(ctx, DEVICE_MISSING))
+    if ctx.json:
+        ctx.print_json(device)
+    else:
+        ctx.write(output.device_info(device))
+
+
+def device_delete(ctx: Context) -> None:
+    device_id = require_id(ctx, DEVICE_MISSING)
+    ctx.client.device_delete(device_id, force_forget=bool(ctx.flag("force-forget")))
+    ctx.write(f"Device {device_id} deleted\n")
+
+
+def _device_state(state: str, shown: str):  # noqa: ANN202
+    def run(ctx: Context) -> None:
+        device_id = require_id(ctx, DEVICE_MISSING)
+        healcheck = heal_check(ctx) if state == "failed" else None
+        ctx.client.device_set_state(device_id, state, healcheck)
+        ctx.write(f"Device {device_id} is now {shown}\n")
+
+    return run
+
+
+def device_resync(ctx: Context) -> None:
+    object_id = require_id(ctx, "object/cluster id missing")
+    if not ctx.flag("cluster"):
+        ctx.client.device_resync(object_id)
+        ctx.write(f"Device {object_id} updated\n")
+        return
+    ctx.write("Cluster-wide resync operation requested. Using object_id as cluster_id.\n")
+    for cluster in ctx.client.topology_info().clusters:
+        if cluster.id != object_id:
+            continue
+        for node in cluster.nodes:
+            for device in node.devices:
+                ctx.write(f"Now resyncing device {device.id}..\n")
+                ctx.client.device_resync(device.id)
+                ctx.write(f"Device {device.id} (node {node.id}) in cluster {cluster.id} updated\n")
+
+
+def device_command() -> Command:
+    def device_settags(ctx: Context) -> None:
+        settags(ctx, lambda i, t, c: ctx.client.device_set_tags(i, t, c))
+
+    def device_rmtags(ctx: Context) -> None:
+        rmtags(ctx, lambda i, t, c: ctx.client.device_set_tags(i, t, c))
+
+    heal_flag = Flag("expert-option-disable-heal-check", "bool", False,
+                     "\n\tEXPERT OPTION: Skip the heal check before removing the device")
+    return Command("device", short="Heketi device management", long="Heketi Device Management").add(
+        Command("add", short="Add new device to node to be managed by Heketi", run=device_add,
+                flags=[
+                    Flag("name", "string", None, "\n\tName of device to add"),
+                    Flag("node", "string", None, "\n\tId of the node which has this device"),
+                    Flag("destroy-existing-data", "bool", False,
+                         "\n\tDestroy any existing data on the device"),
+                ]),
+        Command("delete", short="Deletes a device from Heketi node", run=device_delete,
+                use_args="[device_id]", flags=[
+                    Flag("force-forget", "bool", False,
+                         "\n\tForce heketi to forget the device without cleaning it up"),
+                ]),
+        Command("disable", short="Disallow usage of a device by placing it offline",
+                run=_device_state("offline", "offline"), use_args="[device_id]"),
+        Command("enable", short="Allows device to go online",
+                run=_device_state("online", "online"), use_args="[device_id]"),
+        Command("info", short="Retrieves information about the device", run=device_info,
+                use_args="[device_id]"),
+        Command("remove", short="Removes a device from Heketi management",
+                run=_device_state("failed", "removed"), use_args="[device_id]",
+                flags=[heal_flag]),
+        Command("resync", short="Resync storage information about the device with operation system",
+                run=device_resync, use_args="[device_id]", flags=[
+                    Flag("cluster", "bool", False,
+                         "\n\tResync all devices of the cluster whose id is given"),
+                ]),
+        Command("rmtags", short="Removes tags from a device", run=device_rmtags,
+                use_args="[device_id] tag1 tag2 ...", flags=list(RMTAGS_FLAGS)),
+        Command("settags", short="Sets tags on a device", run=device_settags,
+                use_args="[device_id] tag1:value1 tag2:value2 ...", flags=list(SETTAGS_FLAGS)),
+    )

@@ -1,0 +1,157 @@
+"""`heketi-cli topology load|info` (contract section 14).
+
+`load` is idempotent: it reads the current topology once, adopts nodes whose first manage
+hostname is already known (`Found node …`), skips their known devices (`Found device …`),
+and creates only what is missing; clusters it created but left empty are deleted again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from heketipy.cli import output
+from heketipy.cli.commandline import Command, Flag
+from heketipy.cli.context import CliError, Context
+from heketipy.cli.gotemplate import TemplateError, execute
+from heketipy.client.errors import HeketiError
+from heketipy.client.models import TopologyInfo
+
+
+def _read_topology_file(path: str) -> dict[str, Any]:
+    if not path:
+        raise CliError("Missing configuration file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        raise CliError("Unable to open config file") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise CliError("Unable to parse config file") from None
+    if not isinstance(data, dict):
+        raise CliError("Unable to parse config file")
+    return data
+
+
+def _device_request(entry: Any, node_id: str) -> dict[str, Any]:
+    if isinstance(entry, str):
+        return {"name": entry, "node": node_id}
+    request: dict[str, Any] = {"name": entry.get("name", ""), "node": node_id}
+    if entry.get("tags"):
+        request["tags"] = entry["tags"]
+    if entry.get("destroydata"):
+        request["destroydata"] = True
+    return request
+
+
+def _device_name(entry: Any) -> str:
+    return entry if isinstance(entry, str) else str(entry.get("name", ""))
+
+
+def topology_load(ctx: Context) -> None:
+    data = _read_topology_file(ctx.flag("json"))
+    client = ctx.client
+    snapshot = client.topology_info()
+    known = {
+        node.hostnames.manage[0]: node
+        for cluster in snapshot.clusters
+        for node in cluster.nodes
+        if node.hostnames.manage
+    }
+    created_clusters: list[str] = []
+    try:
+        for cluster_entry in data.get("clusters") or []:
+            cluster_id = ""
+            for node_entry in cluster_entry.get("nodes") or []:
+                node_fields = dict(node_entry.get("node") or {})
+                manage = (node_fields.get("hostnames") or {}).get("manage") or [""]
+                found = known.get(manage[0])
+                if found is not None:
+                    ctx.write(f"\tFound node {manage[0]} on cluster {found.cluster}\n")
+                    cluster_id = found.cluster
+                    node_id = found.id
+                    known_devices = {d.name for d in found.devices}
+                else:
+                    if not cluster_id:
+                        cluster_id = _create_cluster(ctx, cluster_entry)
+                        created_clusters.append(cluster_id)
+                    ctx.write(f"\tCreating node {manage[0]} ... ")
+                    node_fields["cluster"] = cluster_id
+                    try:
+                        node = client.node_add(node_fields)
+                    except HeketiError as exc:
+                        ctx.write(f"Unable to create node: {exc.message}\n")
+                        continue
+                    ctx.write(f"ID: {node.id}\n")
+                    node_id = node.id
+                    known_devices = set()
+                for device_entry in node_entry.get("devices") or []:
+                    name = _device_name(device_entry)
+                    if name in known_devices:
+                        ctx.write(f"\t\tFound device {name}\n")
+                        continue
+                    ctx.write(f"\t\tAdding device {name} ... ")
+                    try:
+                        client.device_add(_device_request(device_entry, node_id))
+                    except HeketiError as exc:
+                        ctx.write(f"Unable to add device: {exc.message}\n")
+                        continue
+                    ctx.write("OK\n")
+    finally:
+        for cluster_id in created_clusters:
+            _delete_if_empty(ctx, cluster_id)
+
+
+def _create_cluster(ctx: Context, entry: dict[str, Any]) -> str:
+    file_flag = entry.get("file", True) is not False
+    block_flag = entry.get("block", True) is not False
+    ctx.write("Creating cluster ... ")
+    cluster = ctx.client.cluster_create(file=file_flag, block=block_flag)
+    ctx.write(f"ID: {cluster.id}\n")
+    if file_flag:
+        ctx.write("\tAllowing file volumes on cluster.\n")
+    if block_flag:
+        ctx.write("\tAllowing block volumes on cluster.\n")
+    return cluster.id
+
+
+def _delete_if_empty(ctx: Context, cluster_id: str) -> None:
+    try:
+        cluster = ctx.client.cluster_info(cluster_id)
+        if not cluster.nodes and not cluster.volumes:
+            ctx.client.cluster_delete(cluster_id)
+    except HeketiError:
+        pass  # best effort: the load's own outcome is what gets reported
+
+
+def topology_info(ctx: Context) -> None:
+    topology: TopologyInfo = ctx.client.topology_info()
+    template = ctx.flag("template")
+    if template:
+        try:
+            ctx.write(execute(template, topology.to_wire()))
+        except TemplateError as exc:
+            raise CliError(f"failed to execute template: {exc}") from None
+        return
+    if ctx.json:
+        ctx.print_json(topology)
+    else:
+        ctx.write(output.topology_info(topology))
+
+
+def command() -> Command:
+    return Command("topology", short="Heketi Topology Management",
+                   long="Heketi Topology Management").add(
+        Command("info", short="Retreives information about the current Topology",
+                run=topology_info, flags=[
+                    Flag("template", "string", None,
+                         "\n\tOptional: Go template applied to the topology", "T"),
+                ]),
+        Command("load", short="Add devices to Heketi from a configuration file",
+                run=topology_load, flags=[
+                    Flag("json", "string", None, "\n\tConfiguration containing devices, nodes, and clusters, in"
+                         "\n\tJSON format."),
+                ]),
+    )

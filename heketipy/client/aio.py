@@ -1,0 +1,85 @@
+"""`AsyncHeketiClient`: the asyncio client (httpx.AsyncClient driving the shared flows).
+
+Every API method returns an awaitable of the type its signature names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from heketipy.client.endpoints import Endpoints
+from heketipy.client.flows import Flow, HttpRequest, HttpResponse, PollPolicy, Protocol, RetryPolicy
+from heketipy.client.transport import (
+    DEFAULT_SERVER,
+    DEFAULT_TIMEOUT_S,
+    Credentials,
+    build,
+    connection_error,
+    response_of,
+    tls_verify,
+)
+
+
+class AsyncHeketiClient(Endpoints):
+    """asyncio Heketi client; same constructor and methods as `HeketiClient`, awaited."""
+
+    def __init__(
+        self,
+        server: str = DEFAULT_SERVER,
+        user: str = "",
+        secret: str = "",
+        *,
+        insecure: bool = False,
+        ca_files: Sequence[str] = (),
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        poll_interval_s: float = 0.4,
+        retry: RetryPolicy | None = None,
+        on_poll: Callable[[int], None] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self._credentials = Credentials(user, secret)
+        self._proto = Protocol(retry or RetryPolicy(), PollPolicy(poll_interval_s), on_poll)
+        self._http = httpx.AsyncClient(
+            base_url=self.server,
+            verify=tls_verify(insecure, ca_files),
+            timeout=timeout_s,
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> AsyncHeketiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _run(self, flow: Flow[Any], convert: Callable[[Any], Any] | None = None) -> Any:
+        return self._drive(flow, convert)
+
+    async def _drive(self, flow: Flow[Any], convert: Callable[[Any], Any] | None) -> Any:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, HttpRequest):
+                    step = flow.send(await self._send(step))
+                else:
+                    await asyncio.sleep(step.seconds)
+                    step = flow.send(None)
+        except StopIteration as done:
+            result = done.value
+        return convert(result) if convert is not None else result
+
+    async def _send(self, request: HttpRequest) -> HttpResponse:
+        built = build(self._http, self._credentials, request)
+        try:
+            return response_of(await self._http.send(built))
+        except httpx.HTTPError as exc:
+            raise connection_error(request.method, built.url, exc) from None

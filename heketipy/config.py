@@ -218,6 +218,10 @@ class SshExecSettings(_ExecCommonSettings):
     keyfile: str = ""
     user: Annotated[str, _empty_means("heketi")] = "heketi"
     port: Annotated[str, _empty_means("22"), AfterValidator(_tcp_port(allow_zero=False))] = "22"
+    # heketipy: host keys are verified against these known_hosts files (":" or "," separated;
+    # empty = $SSH_KNOWN_HOSTS, then ~/.ssh/known_hosts). Unchecked only when set to false.
+    known_hosts: str = ""
+    host_key_checking: bool = True
 
 
 class KubeExecSettings(_ExecCommonSettings):

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 APT    := apt-get -o DPkg::Lock::Timeout=600
 
-.PHONY: run test lint unit golden system-packages clean
+.PHONY: run test lint e2e e2e-vm bench system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ lint: $(STAMP)
 
 test: $(STAMP) system-packages lint
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# Only the end-to-end tier: real glusterd + sshd in network namespaces (root needed).
+e2e: $(STAMP) system-packages
+	$(PY) -m pytest -q -p no:cacheprovider -m e2e tests/e2e
+
+# Opt-in: the same scenario over SSH against qemu VMs with real dm-thin (about 10 minutes).
+e2e-vm: $(STAMP)
+	tests/testbed/vm/run-e2e.sh
 
 clean:
 	rm -rf $(VENV) var

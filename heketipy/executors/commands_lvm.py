@@ -148,12 +148,22 @@ def thin_pool_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
     )  # fmt: skip
 
 
+# xfsprogs 5.19+ refuses filesystems under 300 MiB. Thin LVs are provisioned lazily, so a
+# small brick (an arbiter is often 16 MiB) gets a 300 MiB virtual size in its own, correctly
+# sized pool: the pool still bounds what it can use, and mkfs.xfs accepts it.
+MIN_XFS_KIB = 300 * 1024
+
+
+def thin_lv_virtual_kib(brick: BrickRequest) -> int:
+    return max(brick.size_kib, MIN_XFS_KIB)
+
+
 def thin_lv_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
     _check_brick(brick)
     device_tag, brick_tag = brick_tags(brick)
     return lvm(
         options, "lvcreate", "-qq", options.autobackup, "--thin",
-        "--virtualsize", f"{brick.size_kib}K", "--addtag", device_tag, "--addtag", brick_tag,
+        "--virtualsize", f"{thin_lv_virtual_kib(brick)}K", "--addtag", device_tag, "--addtag", brick_tag,
         "--name", brick.lv_name, f"{vg_name(brick.device_id)}/{brick.tp_name}",
     )  # fmt: skip
 

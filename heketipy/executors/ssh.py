@@ -12,7 +12,8 @@ Owns connections, not commands: ``RemoteExecutor`` decides *what* to run; this m
   or ``,``), else ``$SSH_KNOWN_HOSTS``, else ``~/.ssh/known_hosts``. Checking is off only when
   ``sshexec.host_key_checking`` is false, and that is logged as a warning.
 * Every argv word is quoted with ``shlex.quote`` (the remote side runs it through the login
-  shell); with ``sudo`` the whole command runs under ``sudo -n``, not just its first word.
+  shell); with ``sudo`` the whole command runs under ``sudo -n``, not just its first word
+  (``apply_sudo=False`` leaves that to the caller, e.g. ``RemoteExecutor``).
 * Per-command timeout: the remote process gets SIGKILL and a ``NodeCommandError`` with
   ``exit_code=None`` is raised. A non-zero exit is returned as a ``CommandResult``.
 """
@@ -20,6 +21,7 @@ Owns connections, not commands: ``RemoteExecutor`` decides *what* to run; this m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
@@ -94,11 +96,14 @@ class SshRunner:
         max_sessions_per_node: int | None = None,
         connect_timeout_s: float | None = None,
         default_timeout_s: float | None = None,
+        apply_sudo: bool | None = None,
     ) -> None:
         self.keyfile = str(_setting(settings, "keyfile", ""))
         self.user = str(_setting(settings, "user", DEFAULT_USER))
         self.port = int(_setting(settings, "port", DEFAULT_PORT))
-        self.sudo = bool(_setting(settings, "sudo", False))
+        # RemoteExecutor adds "sudo" itself; the factory then passes apply_sudo=False so the
+        # runner does not add a second one (an argv already starting with sudo is left alone).
+        self.sudo = bool(_setting(settings, "sudo", False) if apply_sudo is None else apply_sudo)
         self.gluster_cli_timeout_s = int(
             _setting(settings, "gluster_cli_timeout", DEFAULT_GLUSTER_CLI_TIMEOUT_S)
         )
@@ -123,7 +128,7 @@ class SshRunner:
 
     def command_line(self, argv: Sequence[str]) -> str:
         """What is sent to the node for ``argv`` (exposed for tests and logs)."""
-        return quote_argv(argv, sudo=self.sudo)
+        return quote_argv(argv, sudo=self.sudo and not (argv and argv[0] == "sudo"))
 
     def timeout_for(self, argv: Sequence[str]) -> float:
         """Default per-command timeout: gluster CLI gets its own timeout plus a minute."""
@@ -142,7 +147,7 @@ class SshRunner:
             process = await self._start(host, argv, command)
             try:
                 stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=limit)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await self._kill(process)
                 log.warning("ssh timeout host=%s after=%.0fs argv=%s", host, limit, command)
                 raise NodeCommandError(
@@ -172,10 +177,8 @@ class SshRunner:
         for connection in connections:
             connection.close()
         for connection in connections:
-            try:
+            with contextlib.suppress(asyncssh.Error, OSError):  # closing anyway
                 await connection.wait_closed()
-            except (asyncssh.Error, OSError):  # closing anyway
-                pass
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -247,7 +250,7 @@ class SshRunner:
             raise NodeCommandError(
                 host, argv, None, f"SSH host key of {host} not verified: {exc}"
             ) from None
-        except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, asyncssh.Error, OSError) as exc:
             text = str(exc) or type(exc).__name__
             raise NodeCommandError(
                 host, argv, None, f"Unable to connect to {host}:{self.port}: {text}"
@@ -287,7 +290,6 @@ class SshRunner:
 
     @staticmethod
     async def _kill(process: asyncssh.SSHClientProcess[Any]) -> None:
-        try:
+        # Best effort: the channel is closed right after anyway.
+        with contextlib.suppress(asyncssh.Error, OSError, ValueError):
             process.send_signal("KILL")
-        except (asyncssh.Error, OSError, ValueError):  # best effort: the channel closes next
-            pass

@@ -3,6 +3,7 @@ captured real output (tests/data/gluster)."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -113,10 +114,18 @@ def test_thin_pool_and_lv_carry_heketi_tags():
         "--addtag", f"heketi-device-{DEV}", "--addtag", "heketi-brick-b1", "--name", "tp_b1", VG,
     ]  # fmt: skip
     assert l.thin_lv_create(DEFAULT, brick()) == [
-        LVM, "lvcreate", "-qq", "--autobackup=n", "--thin", "--virtualsize", "2000K",
+        LVM, "lvcreate", "-qq", "--autobackup=n", "--thin", "--virtualsize", "307200K",
         "--addtag", f"heketi-device-{DEV}", "--addtag", "heketi-brick-b1",
         "--name", "brick_b1", f"{VG}/tp_b1",
     ]  # fmt: skip
+
+
+def test_small_bricks_get_a_virtual_size_mkfs_xfs_accepts():
+    # A 2000 KiB brick (arbiters are often 16 MiB) is below xfsprogs' 300 MiB minimum.
+    assert l.thin_lv_virtual_kib(brick()) == 300 * 1024
+    big = dataclasses.replace(brick(), size_kib=5 * 1024 * 1024, tp_size_kib=5 * 1024 * 1024)
+    argv = l.thin_lv_create(DEFAULT, big)
+    assert argv[argv.index("--virtualsize") + 1] == f"{5 * 1024 * 1024}K"
 
 
 def test_chunk_size_knob_applies_to_normal_bricks_only():

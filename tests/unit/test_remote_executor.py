@@ -203,7 +203,7 @@ async def test_brick_create_full_sequence_with_gid_and_storage_name():
     ]  # fmt: skip
     lines = runner.lines()
     assert "--type thin-pool" in lines[2] and f"--addtag heketi-device-{DEV}" in lines[2]
-    assert "--thin --virtualsize 2000K" in lines[3] and "--addtag heketi-brick-b1" in lines[3]
+    assert "--thin --virtualsize 307200K" in lines[3] and "--addtag heketi-brick-b1" in lines[3]
     assert "-d su=64,sw=2" in lines[4]
 
 

@@ -179,6 +179,13 @@ async def test_sudo_setting_prefixes_the_remote_line(fake_node: FakeNode) -> Non
     assert fake_node.state.commands[-1].startswith("sudo -n -- ")
 
 
+def test_sudo_is_not_doubled_and_can_be_left_to_the_caller() -> None:
+    runner = SshRunner({"keyfile": "/k", "sudo": True})
+    assert runner.command_line(["sudo", "-n", "--", "lvm"]) == "sudo -n -- lvm"
+    assert runner.command_line(["lvm"]) == "sudo -n -- lvm"
+    assert SshRunner({"keyfile": "/k", "sudo": True}, apply_sudo=False).command_line(["lvm"]) == "lvm"
+
+
 async def test_non_zero_exit_is_returned_with_stderr(fake_node: FakeNode) -> None:
     runner = _runner(fake_node)
     try:

@@ -31,6 +31,11 @@ lint: $(STAMP)
 test: $(STAMP) system-packages lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# Benchmarks (issue 6): API overhead on the mock executor, provisioning on the latency model.
+bench: $(STAMP)
+	$(PY) -m benchmarks.run --executor mock --volumes 10000 --concurrency 32 --out benchmarks/results/mock-10000.json
+	$(PY) -m benchmarks.run --executor simulator --volumes 500 --concurrency 32 --latency-ms '{"lvm": 20, "fs": 20, "gluster": 150}' --out benchmarks/results/simulator-500.json
+
 # Only the end-to-end tier: real glusterd + sshd in network namespaces (root needed).
 e2e: $(STAMP) system-packages
 	$(PY) -m pytest -q -p no:cacheprovider -m e2e tests/e2e

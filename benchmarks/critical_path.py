@@ -56,15 +56,16 @@ async def _count_commands(replica: int, size_gib: int) -> dict[str, Any]:
     return {"per_brick": [dict(c) for c in per_brick], "volume": dict(volume)}
 
 
-def commands_per_volume(replica: int = 3, size_gib: int = 1) -> dict[str, Any]:
-    """Commands by family: each brick's chain and the volume's gluster commands."""
-    return asyncio.run(_count_commands(replica, size_gib))
-
-
 def lower_bound(creates: int, latency_ms: dict[str, float], replica: int = 3,
                 size_gib: int = 1) -> dict[str, Any]:
-    """The bound in milliseconds, with its arithmetic spelled out for the report."""
-    counts = commands_per_volume(replica, size_gib)
+    """The bound in milliseconds, with its arithmetic spelled out (no event loop running)."""
+    return asyncio.run(lower_bound_async(creates, latency_ms, replica, size_gib))
+
+
+async def lower_bound_async(creates: int, latency_ms: dict[str, float], replica: int = 3,
+                            size_gib: int = 1) -> dict[str, Any]:
+    """``lower_bound`` from inside a running event loop."""
+    counts = await _count_commands(replica, size_gib)
     lvm_ms = float(latency_ms.get("lvm", 0))
     fs_ms = float(latency_ms.get("fs", 0))
     gluster_ms = float(latency_ms.get("gluster", 0))

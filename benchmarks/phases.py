@@ -13,13 +13,20 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from benchmarks.client import BenchClient, RequestFailed, volume_body
-from benchmarks.server_process import ServerProcess
 from benchmarks.stats import summary
+
+
+class ProcessProbe(Protocol):
+    """The measured server process: a child process or, for in-process profiling, this one."""
+
+    def cpu_seconds(self) -> float: ...
+
+    def rss_mb(self) -> float: ...
 
 
 @dataclass
@@ -27,7 +34,7 @@ class Bench:
     """What every phase needs; ``volume_ids`` tracks the volumes that exist right now."""
 
     client: BenchClient
-    server: ServerProcess
+    server: ProcessProbe
     cluster_id: str = ""
     node_ids: list[str] = field(default_factory=list)
     volume_ids: list[str] = field(default_factory=list)

@@ -46,6 +46,16 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
 
+def rewrite(json_path: Path) -> None:
+    """Recompute the verdicts and the markdown of a stored result (after a report change)."""
+    import json
+
+    results = json.loads(json_path.read_text())
+    results["targets"] = targets(results)
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    json_path.with_suffix(".md").write_text(markdown(results))
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of the issue with the measured figure and whether it is met."""
     rows: list[dict[str, Any]] = []
@@ -91,6 +101,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "ok": run["cycles_per_s"] >= 80 and run["errors"] == 0
             and run["throttled_429"] == 0 and clean,
         })
+    if results["options"]["executor"] != "mock":
+        for row in rows:  # the issue sets these targets for the mock executor only
+            row["ok"] = None
     crit = phases.get("critical_path")
     if crit:
         rows.append({"target": "100 concurrent creates within 1.3x of the critical-path bound",

@@ -58,6 +58,20 @@ def write_config(directory: Path, executor: str, latency_ms: dict[str, float]) -
     return path
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU process ``pid`` has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the ")" the fields start at field 3 (state); utime and stime are fields 14, 15.
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def process_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 @dataclass
 class ServerProcess:
     base_url: str
@@ -69,16 +83,10 @@ class ServerProcess:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        """User + system CPU the server process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # After the ")" the fields start at field 3 (state); utime and stime are fields 14, 15.
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return process_cpu_seconds(self.pid)
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return process_rss_mb(self.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -97,15 +97,25 @@ class Chaos:
             node_id = self.rng.choice(self.nodes)
             return "POST", "/devices", {"node": node_id, "name": f"/dev/vd{self.disks}"}
         if roll < 0.93:
-            device = self.rng.choice(self.devices())
-            if device["state"] == "failed":
-                return "DELETE", f"/devices/{device['id']}", None
-            state = "online" if device["state"] == "offline" else "offline"
-            return "POST", f"/devices/{device['id']}/state", {"state": state}
-        node_id = self.rng.choice(self.nodes)
-        state = self.server.request("GET", f"/nodes/{node_id}").json()["state"]
-        return "POST", f"/nodes/{node_id}/state", {
-            "state": "online" if state == "offline" else "offline"}
+            # At most one device offline at a time, so placement keeps room to work with.
+            devices = self.devices()
+            failed = [d for d in devices if d["state"] == "failed"]
+            if failed:  # the last step of removing a device
+                return "DELETE", f"/devices/{failed[0]['id']}", None
+            offline = [d for d in devices if d["state"] == "offline"]
+            if offline:
+                device = offline[0]
+                if not device["bricks"] and self.rng.random() < 0.5:
+                    return "POST", f"/devices/{device['id']}/state", {"state": "failed"}
+                return "POST", f"/devices/{device['id']}/state", {"state": "online"}
+            device = self.rng.choice(devices)
+            return "POST", f"/devices/{device['id']}/state", {"state": "offline"}
+        # At most one node offline at a time: replica 3 and disperse 2+1 need three nodes.
+        states = {n: self.server.request("GET", f"/nodes/{n}").json()["state"] for n in self.nodes}
+        offline_nodes = [n for n, state in states.items() if state == "offline"]
+        if offline_nodes:
+            return "POST", f"/nodes/{offline_nodes[0]}/state", {"state": "online"}
+        return "POST", f"/nodes/{self.rng.choice(self.nodes)}/state", {"state": "offline"}
 
     def step(self, kill_now: bool) -> bool:
         """One random operation; returns whether the server was killed during it."""

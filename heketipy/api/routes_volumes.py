@@ -7,11 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from heketipy.api.common import lookup, parse, path_id, runtime
-from heketipy.api.responses import accepted, json_response
+from heketipy.api.responses import JSON_TYPE, accepted, json_response
 from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, OperationFailed
 from heketipy.domain.state import Transaction
+from heketipy.models import gojson, validation
 from heketipy.models import requests as wire
-from heketipy.models import validation
 from heketipy.models.views import volume_view
 from heketipy.operations import bricks as bricks_ops
 from heketipy.operations import volumes as ops
@@ -66,10 +66,15 @@ async def create_volume(request: web.Request) -> web.Response:
 
 
 async def list_volumes(request: web.Request) -> web.Response:
+    """Encoded once per state generation: listing 10,000 volumes is not redone per request."""
     state = runtime(request).state
-    return json_response(
-        {"volumes": sorted(v.id for v in state.volumes.values() if not v.pending_op)}
-    )
+    cached = state.cache.get("GET /volumes")
+    if cached is None or cached[0] != state.generation:
+        body = gojson.dumps(
+            {"volumes": sorted(v.id for v in state.volumes.values() if not v.pending_op)}
+        )
+        cached = state.cache["GET /volumes"] = (state.generation, body)
+    return web.Response(body=cached[1], headers={"Content-Type": JSON_TYPE})
 
 
 def _visible_volume(request: web.Request) -> Any:

@@ -25,7 +25,7 @@ the explanation in `explanation` (for logs and our own clients).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -843,7 +843,7 @@ class ClusterView:
     id: str
     file: bool
     block: bool
-    volume_names: frozenset[str] = frozenset()
+    volume_names: Container[str] = frozenset()  # membership only (a live view is fine)
     volume_count: int = 0
     nodes: tuple[NodeView, ...] = ()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from heketipy.domain.entities import (
@@ -43,7 +43,14 @@ class State:
         self.volume_bricks: dict[str, set[str]] = defaultdict(set)
         self.bhv_blockvolumes: dict[str, set[str]] = defaultdict(set)
         self.hostnames: dict[str, str] = {}  # manage or storage hostname -> node id
+        # cluster id -> volume name -> how many volumes carry it (names are unique but for
+        # the moment a clone or a create is planned)
+        self.cluster_volume_names: dict[str, dict[str, int]] = defaultdict(dict)
         self.volume_seq = 0
+        # Bumped after every committed transaction: readers cache derived answers in
+        # ``cache`` under a key, tagged with the generation they were computed at.
+        self.generation = 0
+        self.cache: dict[str, tuple[int, Any]] = {}
 
     # -- lookup tables per kind -------------------------------------------------------------
     def table(self, kind: str) -> dict[str, Any]:
@@ -82,6 +89,12 @@ class State:
             link(self.volume_bricks, entity.volume_id)
         elif isinstance(entity, Volume):
             link(self.cluster_volumes, entity.cluster_id)
+            names = self.cluster_volume_names[entity.cluster_id]
+            count = names.get(entity.name, 0) + (1 if add else -1)
+            if count > 0:
+                names[entity.name] = count
+            else:
+                names.pop(entity.name, None)
             if add:
                 self.volume_seq = max(self.volume_seq, entity.created_seq)
         elif isinstance(entity, BlockVolume):
@@ -140,8 +153,9 @@ class State:
     def mount_hosts(self, cluster_id: str) -> list[str]:
         return [self.nodes[n].storage_host for n in self.node_ids(cluster_id)]
 
-    def volume_names(self, cluster_id: str) -> set[str]:
-        return {self.volumes[v].name for v in self.cluster_volumes.get(cluster_id, ())}
+    def volume_names(self, cluster_id: str) -> Mapping[str, int]:
+        """The names in use in a cluster (a live view: test membership with ``in``)."""
+        return self.cluster_volume_names.get(cluster_id, {})
 
 
 class Transaction:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from heketipy import logctx
 from heketipy.domain.entities import new_id
@@ -27,12 +28,20 @@ class Job:
     done: bool = False
     location: str | None = None
     error: str | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class JobQueue:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def wait(self, job_id: str, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for a job to finish (a poll answered late, not early)."""
+        job = self._jobs.get(job_id)
+        if job is not None and not job.done:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(job.finished.wait(), timeout_s)
 
     def get(self, job_id: str) -> Job | None:
         """The job; a finished one is removed by this read (single delivery)."""
@@ -66,6 +75,7 @@ class JobQueue:
                 job.error = str(exc) or exc.__class__.__name__
             finally:
                 job.done = True
+                job.finished.set()
                 if on_done is not None:
                     on_done()
 

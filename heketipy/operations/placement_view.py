@@ -57,7 +57,7 @@ def cluster_views(
             id=cid,
             file=state.clusters[cid].file,
             block=state.clusters[cid].block,
-            volume_names=frozenset(state.volume_names(cid)),
+            volume_names=state.volume_names(cid),
             volume_count=len(state.cluster_volumes.get(cid, ())),
             nodes=node_views(state, cid, down),
         )

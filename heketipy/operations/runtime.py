@@ -54,6 +54,8 @@ class Runtime:
         except Exception:
             tx.undo()
             raise
+        finally:
+            self.state.generation += 1
 
     async def apply(self, mutate: Callable[[Transaction], Any]) -> Any:
         """Run a synchronous mutation in one transaction and make it durable."""

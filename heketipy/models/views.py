@@ -35,20 +35,26 @@ def brick_view(brick: Brick) -> dict[str, Any]:
     }
 
 
-def device_view(state: State, device: Device) -> dict[str, Any]:
-    view: dict[str, Any] = {"name": device.name}
+def device_info(device: Device) -> dict[str, Any]:
+    """Heketi's DeviceInfo: the device fields shared by the API view and the DB dump."""
+    info: dict[str, Any] = {"name": device.name}
     if device.tags:
-        view["tags"] = dict(sorted(device.tags.items()))
-    view["storage"] = {
+        info["tags"] = dict(sorted(device.tags.items()))
+    info["storage"] = {
         "total": device.total_kib,
         "free": device.free_kib,
         "used": device.used_kib,
     }
-    view["id"] = device.id
+    info["id"] = device.id
     if device.paths:
-        view["paths"] = list(device.paths)
+        info["paths"] = list(device.paths)
     if device.pv_uuid:
-        view["pv_uuid"] = device.pv_uuid
+        info["pv_uuid"] = device.pv_uuid
+    return info
+
+
+def device_view(state: State, device: Device) -> dict[str, Any]:
+    view = device_info(device)
     view["state"] = device.state
     view["bricks"] = [
         brick_view(state.bricks[b]) for b in state.brick_ids_of_device(device.id)

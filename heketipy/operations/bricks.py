@@ -122,8 +122,7 @@ class EvictBrick(Operation):
             release_bricks(tx, state, [state.bricks[self.old_id]])
         if self.new_id in state.bricks:
             tx.touch(state.bricks[self.new_id]).pending_op = ""
-        if self.record is not None and self.record.id in state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)
         return None
 
     async def recovery_direction(self) -> str:
@@ -165,8 +164,7 @@ class EvictBrick(Operation):
             release_bricks(tx, state, [state.bricks[self.new_id]])
         if self.old_id in state.bricks:
             tx.touch(state.bricks[self.old_id]).pending_op = ""
-        if self.record is not None and self.record.id in state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)
 
 
 async def evict(rt: Runtime, brick: Brick, prefix: str) -> None:

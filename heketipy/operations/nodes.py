@@ -194,8 +194,7 @@ class AddDevice(Operation):
                 await self.rt.executor.device_teardown(node.manage_host, self.name, self.device_id)
 
     def release(self, tx: Transaction) -> None:
-        if self.record is not None and self.record.id in self.rt.state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)
 
 
 async def add_device(rt: Runtime, node_id: str, name: str, tags: dict[str, str],
@@ -249,13 +248,11 @@ class DeleteDevice(Operation):
         device = self.rt.state.devices.get(self.device_id)
         if device is not None:
             tx.delete(device)
-        if self.record is not None and self.record.id in self.rt.state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)
         return None
 
     def release(self, tx: Transaction) -> None:
-        if self.record is not None and self.record.id in self.rt.state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)
 
 
 async def delete_device(rt: Runtime, device: Device, force_forget: bool) -> str:

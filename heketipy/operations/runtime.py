@@ -282,6 +282,11 @@ class Operation:
     def release(self, tx: Transaction) -> None:
         """Drop what plan() reserved."""
 
+    def drop_record(self, tx: Transaction) -> None:
+        """Delete this operation's journal record (finalize and release end with it)."""
+        if self.record is not None and self.record.id in self.rt.state.operations:
+            tx.delete(self.record)
+
 
 OPERATION_TYPES: dict[str, type[Operation]] = {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +148,22 @@ def gluster_host(rt: Runtime, bricks: list[Brick]) -> str:
     return brick_host(rt.state, bricks[0])
 
 
+async def bricks_then_gluster(
+    op: Operation,
+    volume: Volume,
+    bricks: list[Brick],
+    gluster_call: Callable[[str, VolumeRequest], Awaitable[Any]],
+) -> None:
+    """Create ``bricks`` in parallel, then hand them to gluster (create or add-brick); each
+    stage is journaled."""
+    rt = op.rt
+    await create_bricks(rt, bricks, volume.gid)
+    await rt.step_done(op.record, "bricks")
+    if bricks:
+        await gluster_call(gluster_host(rt, bricks), volume_request(rt.state, volume, bricks))
+    await rt.step_done(op.record, "volume")
+
+
 @dataclass
 class VolumeSpec:
     """A validated create request, in domain terms."""
@@ -254,13 +271,7 @@ class CreateVolume(Operation):
     async def execute(self) -> None:
         volume = self.volume
         bricks = self.rt.state.bricks_of_volume(volume.id)
-        await create_bricks(self.rt, bricks, volume.gid)
-        await self.rt.step_done(self.record, "bricks")
-        if bricks:
-            await self.rt.executor.volume_create(
-                gluster_host(self.rt, bricks), volume_request(self.rt.state, volume, bricks)
-            )
-        await self.rt.step_done(self.record, "volume")
+        await bricks_then_gluster(self, volume, bricks, self.rt.executor.volume_create)
 
     def finalize(self, tx: Transaction) -> str | None:
         volume = tx.touch(self.volume)
@@ -283,8 +294,7 @@ class CreateVolume(Operation):
         if volume is not None:
             release_bricks(tx, self.rt.state, self.rt.state.bricks_of_volume(volume.id))
             tx.delete(volume)
-        if self.record is not None and self.record.id in self.rt.state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)
 
 
 def check_deletable(state: State, volume: Volume) -> None:
@@ -331,8 +341,7 @@ class DeleteVolume(Operation):
         if volume is not None:
             release_bricks(tx, self.rt.state, self.rt.state.bricks_of_volume(volume.id))
             tx.delete(volume)
-        if self.record is not None and self.record.id in self.rt.state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)
         return None
 
     async def recovery_direction(self) -> str:
@@ -353,8 +362,7 @@ class DeleteVolume(Operation):
             tx.touch(volume).pending_op = ""
             for brick in self.rt.state.bricks_of_volume(volume.id):
                 tx.touch(brick).pending_op = ""
-        if self.record is not None and self.record.id in self.rt.state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)
 
 
 @register
@@ -411,14 +419,9 @@ class ExpandVolume(Operation):
 
     async def execute(self) -> None:
         volume = self.rt.state.volumes[self.volume_id]
-        bricks = self.new_bricks()
-        await create_bricks(self.rt, bricks, volume.gid)
-        await self.rt.step_done(self.record, "bricks")
-        if bricks:
-            await self.rt.executor.volume_expand(
-                gluster_host(self.rt, bricks), volume_request(self.rt.state, volume, bricks)
-            )
-        await self.rt.step_done(self.record, "volume")
+        await bricks_then_gluster(
+            self, volume, self.new_bricks(), self.rt.executor.volume_expand
+        )
 
     def finalize(self, tx: Transaction) -> str | None:
         volume = tx.touch(self.rt.state.volumes[self.volume_id])
@@ -455,8 +458,7 @@ class ExpandVolume(Operation):
 
     def release(self, tx: Transaction) -> None:
         release_bricks(tx, self.rt.state, self.new_bricks())
-        if self.record is not None and self.record.id in self.rt.state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)
 
 
 _BRICK_ID_IN_PATH = re.compile(r"/brick_([0-9a-f]{32})/brick$")
@@ -569,5 +571,4 @@ class CloneVolume(Operation):
         source = state.volumes.get(self.source_id)
         if source is not None:
             tx.touch(source).pending_op = ""
-        if self.record is not None and self.record.id in state.operations:
-            tx.delete(self.record)
+        self.drop_record(tx)

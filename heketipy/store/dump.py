@@ -20,7 +20,7 @@ from typing import Any
 
 from heketipy.domain.entities import BlockVolume, Brick, Device, Node, PendingOperation, Volume
 from heketipy.domain.state import State
-from heketipy.models.views import blockvolume_view, volume_view
+from heketipy.models.views import blockvolume_view, device_info, volume_view
 
 # Persisted operation type codes (heketi-internals 4.3).
 OPERATION_TYPE_CODES: dict[str, int] = {
@@ -166,22 +166,9 @@ def _node_entry(state: State, node: Node) -> dict[str, Any]:
 
 
 def _device_entry(state: State, device: Device) -> dict[str, Any]:
-    info: dict[str, Any] = {"name": device.name}
-    if device.tags:
-        info["tags"] = dict(sorted(device.tags.items()))
-    info["storage"] = {
-        "total": device.total_kib,
-        "free": device.free_kib,
-        "used": device.used_kib,
-    }
-    info["id"] = device.id
-    if device.paths:
-        info["paths"] = list(device.paths)
-    if device.pv_uuid:
-        info["pv_uuid"] = device.pv_uuid
     return {
         "State": device.state,
-        "Info": info,
+        "Info": device_info(device),
         "Bricks": state.brick_ids_of_device(device.id),
         "NodeId": device.node_id,
         "ExtentSize": device.extent_kib,

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, Unprocessable
+from heketipy.executors import commands
 from heketipy.models import requests as wire
 from heketipy.models import validation
 
@@ -36,6 +37,23 @@ async def parse(
         except validation.ValidationError as exc:
             raise InvalidRequest(exc.text) from exc
     return value
+
+
+def check_node_safe(
+    *, names: list[str] | tuple[str, ...] = (), options: list[str] | tuple[str, ...] = ()
+) -> None:
+    """Refuse, before anything is planned, values that would reach node commands unsafely.
+
+    Heketi accepts e.g. a volume name starting with ``-`` (it would read as a flag to the
+    gluster CLI) or an option containing ``$(...)``; heketipy answers 400 instead, with the
+    same allow-lists the command builders enforce (``executors.commands``).
+    """
+    for name in names:
+        if name:
+            commands.safe_volume_name(name)
+    for option in options:
+        if option.strip():
+            commands.safe_option_words(option)
 
 
 def path_id(request: web.Request) -> str:

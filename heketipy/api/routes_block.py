@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from heketipy.api.common import lookup, parse, path_id, runtime
+from heketipy.api.common import check_node_safe, lookup, parse, path_id, runtime
 from heketipy.api.responses import accepted, json_response
 from heketipy.domain.entities import BlockVolume
 from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound
@@ -17,6 +17,7 @@ ID = "{id:[A-Fa-f0-9]+}"
 
 async def create_blockvolume(request: web.Request) -> web.Response:
     body = await parse(request, wire.BlockVolumeCreateRequest)
+    check_node_safe(names=[body.name or ""])
     rt = runtime(request)
     if not rt.state.clusters:
         raise InvalidRequest("No clusters configured")

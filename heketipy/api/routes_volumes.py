@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from heketipy.api.common import lookup, parse, path_id, runtime
+from heketipy.api.common import check_node_safe, lookup, parse, path_id, runtime
 from heketipy.api.responses import JSON_TYPE, accepted, json_response
 from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, OperationFailed
 from heketipy.domain.state import Transaction
@@ -50,6 +50,7 @@ async def create_volume(request: web.Request) -> web.Response:
         validation.check_volume_request(body)
     except validation.RequestRejected as exc:
         raise InvalidRequest(exc.text) from exc
+    check_node_safe(names=[body.name or ""], options=list(body.glustervolumeoptions or []))
     rt = runtime(request)
     if not rt.state.clusters:
         raise InvalidRequest("No clusters configured")
@@ -106,6 +107,7 @@ async def expand_volume(request: web.Request) -> web.Response:
 
 async def clone_volume(request: web.Request) -> web.Response:
     body = await parse(request, wire.VolumeCloneRequest)
+    check_node_safe(names=[body.name or ""])
     rt = runtime(request)
     volume = lookup(rt.state.volumes, path_id(request))
     return accepted(await rt.start(ops.CloneVolume(rt, volume, body.name or "")))

@@ -1,0 +1,92 @@
+"""Hostile input never reaches a node command: it is refused with a clear 400 (or, where Heketi
+stores it without ever sending it to a node, kept as inert data). Checked on the simulator,
+whose trace shows every command that ran."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from heketipy.server import build
+from tests.integration.test_operations import Api, settings_for, topology
+
+HOSTILE = ["a;reboot", "$(reboot)", "`reboot`", "a'b", 'a"b', "a\nb", "-rf", "--force"]
+REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
+
+
+@pytest.fixture
+async def api_and_runtime(tmp_path: Path):  # noqa: ANN201
+    app, rt = await build(settings_for(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        api = Api(client)
+        nodes = await topology(api)
+        yield api, rt, nodes
+
+
+def node_state(rt) -> str:  # noqa: ANN001
+    return json.dumps(rt.executor.snapshot(), sort_keys=True)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+async def test_hostile_volume_names_are_refused(api_and_runtime, hostile: str) -> None:  # noqa: ANN001
+    api, rt, _ = api_and_runtime
+    before = node_state(rt)
+    status, _, text = await api.call(
+        "POST", "/volumes", {"size": 1, "name": hostile, "durability": REPLICA3}
+    )
+    assert status == 400, text
+    assert "name" in text
+    status, _, text = await api.call("POST", "/blockvolumes", {"size": 1, "name": hostile})
+    assert status == 400, text
+    assert node_state(rt) == before
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+async def test_hostile_volume_options_are_refused(api_and_runtime, hostile: str) -> None:  # noqa: ANN001
+    api, rt, _ = api_and_runtime
+    before = node_state(rt)
+    status, _, text = await api.call("POST", "/volumes", {
+        "size": 1, "durability": REPLICA3,
+        "glustervolumeoptions": [f"performance.cache-size {hostile}"],
+    })
+    assert status == 400, text
+    assert text.startswith("Unsafe volume option")
+    assert node_state(rt) == before
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+async def test_hostile_device_paths_and_hostnames_are_refused(api_and_runtime, hostile: str) -> None:  # noqa: ANN001
+    api, rt, nodes = api_and_runtime
+    before = node_state(rt)
+    status, _, text = await api.call(
+        "POST", "/devices", {"node": nodes[0], "name": hostile}
+    )
+    assert status == 400 and "name: must be in a valid format" in text, text
+    _, _, cluster_text = await api.call("GET", "/clusters")
+    cluster = json.loads(cluster_text)["clusters"][0]
+    status, _, text = await api.call("POST", "/nodes", {
+        "zone": 1, "cluster": cluster,
+        "hostnames": {"manage": [hostile], "storage": ["10.0.0.9"]},
+    })
+    assert status == 400 and "is not a valid manage hostname" in text, text
+    status, _, text = await api.call(
+        "POST", f"/nodes/{nodes[0]}/tags", {"change_type": "set", "tags": {hostile: "x"}}
+    )
+    if hostile.lstrip("-").isalnum():
+        assert status == 200, text  # a legal tag name: stored, never sent to a node
+    else:
+        assert status == 400 and "tags:" in text, text
+    assert node_state(rt) == before
+
+
+async def test_hostile_tag_values_stay_inert_data(api_and_runtime) -> None:  # noqa: ANN001
+    api, rt, nodes = api_and_runtime
+    before = node_state(rt)
+    status, _, text = await api.call(
+        "POST", f"/nodes/{nodes[0]}/tags", {"change_type": "set", "tags": {"rack": "$(reboot)"}}
+    )
+    assert status == 200 and json.loads(text) == {"rack": "$(reboot)"}
+    assert node_state(rt) == before  # tags never reach a node command

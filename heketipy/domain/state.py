@@ -8,6 +8,7 @@ memory if the plan fails half-way.
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -51,6 +52,9 @@ class State:
         # ``cache`` under a key, tagged with the generation they were computed at.
         self.generation = 0
         self.cache: dict[str, tuple[int, Any]] = {}
+        # Ids of volumes GET /volumes shows (no pending create/delete/clone), kept sorted
+        # incrementally so listing 10,000 volumes does not scan and sort them per request.
+        self.visible_volumes: list[str] = []
 
     # -- lookup tables per kind -------------------------------------------------------------
     def table(self, kind: str) -> dict[str, Any]:
@@ -115,6 +119,21 @@ class State:
         for entity in entities:
             self.insert(entity)
         self.attributes.update(attributes)
+        self.visible_volumes = sorted(v.id for v in self.volumes.values() if not v.pending_op)
+
+    def refresh_visibility(self, volume_ids: Iterable[str]) -> None:
+        """Re-derive ``visible_volumes`` for volumes a committed transaction touched."""
+        for volume_id in volume_ids:
+            volume = self.volumes.get(volume_id)
+            visible = volume is not None and not volume.pending_op
+            index = bisect.bisect_left(self.visible_volumes, volume_id)
+            present = (
+                index < len(self.visible_volumes) and self.visible_volumes[index] == volume_id
+            )
+            if visible and not present:
+                self.visible_volumes.insert(index, volume_id)
+            elif present and not visible:
+                del self.visible_volumes[index]
 
     # -- derived views --------------------------------------------------------------------
     def node_ids(self, cluster_id: str) -> list[str]:
@@ -192,6 +211,10 @@ class Transaction:
     def set_attribute(self, key: str, value: str) -> None:
         self.attributes[key] = value
         self.state.attributes[key] = value
+
+    def touched(self, kind: str) -> list[str]:
+        """Ids of the entities of ``kind`` this transaction added, changed or deleted."""
+        return [entity_id for (k, entity_id) in self._originals if k == kind]
 
     @property
     def empty(self) -> bool:

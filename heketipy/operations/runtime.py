@@ -56,6 +56,7 @@ class Runtime:
             raise
         finally:
             self.state.generation += 1
+            self.state.refresh_visibility(tx.touched("volume"))
 
     async def apply(self, mutate: Callable[[Transaction], Any]) -> Any:
         """Run a synchronous mutation in one transaction and make it durable."""

@@ -62,6 +62,10 @@ async def run_to_end(rt: Runtime, queue_id: str) -> None:
 
 
 def check_accounting(rt: Runtime) -> None:
+    # The incrementally kept listing equals the one derived from scratch.
+    assert rt.state.visible_volumes == sorted(
+        v.id for v in rt.state.volumes.values() if not v.pending_op
+    )
     for device in rt.state.devices.values():
         assert device.used_kib + device.free_kib == device.total_kib
         charged = sum(rt.state.bricks[b].charge_kib for b in rt.state.brick_ids_of_device(device.id))

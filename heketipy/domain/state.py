@@ -177,6 +177,17 @@ class State:
         return self.cluster_volume_names.get(cluster_id, {})
 
 
+def _snapshot(entity: Entity) -> Entity:
+    """A copy for undo: entities hold flat lists and dicts whose items are replaced, never
+    mutated in place, so copying each container one level deep suffices (and is several times
+    cheaper than ``copy.deepcopy`` on the hot path of every operation)."""
+    clone = copy.copy(entity)
+    for name, value in vars(entity).items():
+        if isinstance(value, list | dict):
+            setattr(clone, name, value.copy())
+    return clone
+
+
 class Transaction:
     """Records every change to ``State`` so it can be persisted atomically or undone.
 
@@ -193,7 +204,7 @@ class Transaction:
         key = (entity.kind, entity.id)
         if key not in self._originals:
             current = self.state.table(entity.kind).get(entity.id)
-            self._originals[key] = copy.deepcopy(current) if current is not None else None
+            self._originals[key] = _snapshot(current) if current is not None else None
 
     def touch(self, entity: Entity) -> Any:
         self._remember(entity)

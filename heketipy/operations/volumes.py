@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -496,7 +497,8 @@ class CloneVolume(Operation):
             tx, self.type_name, source=source.id, clone=self.clone_id, name=self.name
         )
         tx.touch(source).pending_op = self.record.id
-        clone = Volume(**{**source.to_record(), "id": self.clone_id, "name": self.name})
+        record = copy.deepcopy(source.to_record())  # the clone must share no containers
+        clone = Volume(**{**record, "id": self.clone_id, "name": self.name})
         clone.pending_op = self.record.id
         clone.block_free_gib = clone.block_reserved_gib = 0
         clone.block_restriction = ""

@@ -21,7 +21,6 @@ import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from heketipy.domain.entities import ENTITY_TYPES, Entity, new_id
 from heketipy.domain.state import State, Transaction
@@ -287,7 +286,3 @@ class Store:
         return await asyncio.get_running_loop().run_in_executor(
             self._thread, self.backup_bytes_sync
         )
-
-
-def entity_json(entity: Entity) -> dict[str, Any]:
-    return entity.to_record()

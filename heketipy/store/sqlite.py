@@ -120,9 +120,14 @@ class Store:
         os.chmod(self.path, 0o600)
         try:
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-            conn.execute(f"PRAGMA journal_mode={self.journal_mode}")
+            mode = conn.execute(f"PRAGMA journal_mode={self.journal_mode}").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"database {self.path} is unreadable: {exc}") from exc
+        if str(mode).lower() != self.journal_mode.lower():
+            # SQLite silently keeps the old mode when the requested one is impossible there.
+            raise StoreError(
+                f"database {self.path}: journal mode {self.journal_mode} unavailable (got {mode})"
+            )
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=OFF")
         try:

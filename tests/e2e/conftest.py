@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.testbed import Testbed, missing_requirement, remote_executor_missing
-from tests.support.server import ADMIN_KEY, USER_KEY, ServerProcess
+from tests.support.server import ADMIN_KEY, USER_KEY, ServerProcess, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS: list[dict[str, Any]] = []
@@ -51,19 +51,7 @@ def _start_heketi(config_path: Path, bed: Testbed, env: dict[str, str]) -> Serve
         base_url=bed.description["heketi_url"], process=process, config_path=config_path,
         db_path=config_path.parent / "heketi.db", log_path=log_path, env=env,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"heketipy exited {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if server.request("GET", "/hello", role="none").status == 200:
-                return server
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            server.kill()
-            raise RuntimeError(f"heketipy not ready:\n{log_path.read_text()}")
-        time.sleep(0.1)
+    return wait_ready(server, 30)
 
 
 @pytest.fixture(scope="session")

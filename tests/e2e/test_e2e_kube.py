@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import pytest
 
 from tests.e2e.conftest import record_result
 from tests.e2e.testbed import Testbed, Timings, command_timings, remote_executor_missing
-from tests.support.server import ADMIN_KEY, USER_KEY, ServerProcess, free_port
+from tests.support.server import ADMIN_KEY, USER_KEY, ServerProcess, free_port, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -57,21 +56,7 @@ def write_kubeconfig(path: Path, api_url: str, token: str | None, namespace: str
 
 
 def _wait_ready(server: ServerProcess) -> ServerProcess:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"heketipy exited {server.process.returncode}:\n{server.log_path.read_text()}"
-            )
-        try:
-            if server.request("GET", "/hello", role="none").status == 200:
-                return server
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            server.kill()
-            raise RuntimeError(f"heketipy not ready:\n{server.log_path.read_text()}")
-        time.sleep(0.1)
+    return wait_ready(server, START_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")

@@ -151,10 +151,18 @@ def start_server(config_path: Path, *, args: list[str] | None = None,
         base_url=f"http://127.0.0.1:{port}", process=process, config_path=config_path,
         db_path=Path(config["glusterfs"]["db"]), log_path=log_path, env=full_env,
     )
+    return wait_ready(server, ready_s)
+
+
+def wait_ready(server: ServerProcess, ready_s: float = 30) -> ServerProcess:
+    """Poll GET /hello until the server answers; kill it and raise with its log if it dies
+    or stays silent."""
     deadline = time.monotonic() + ready_s
     while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with {server.process.returncode}:\n{server.log_path.read_text()}"
+            )
         try:
             if server.request("GET", "/hello", role="none").status == 200:
                 return server
@@ -162,7 +170,7 @@ def start_server(config_path: Path, *, args: list[str] | None = None,
             pass
         if time.monotonic() > deadline:
             server.kill()
-            raise RuntimeError(f"server not ready:\n{log_path.read_text()}")
+            raise RuntimeError(f"server not ready:\n{server.log_path.read_text()}")
         time.sleep(0.05)
 
 

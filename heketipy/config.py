@@ -373,6 +373,9 @@ class HeketipySettings(_GoJsonModel):
     simulator: SimulatorSettings = SimulatorSettings()
     # The mock executor sleeps this long per node call: keeps operations observably in flight.
     mock_latency_ms: Annotated[float, Field(ge=0)] = 0
+    # Smallest brick placement makes (arbiters): None = 300 on ssh/kubernetes (mkfs.xfs's
+    # floor), 0 (Heketi's exact 16 MiB minimum) on mock/simulator.
+    min_filesystem_mb: Annotated[int | None, Field(ge=0)] = None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -234,6 +234,10 @@ class PlacementPolicy:
     average_file_size_kib: int = 64
     snapshot_factor: float = 1.0
     device_tag_match: str | None = None
+    # Smallest brick a real node can format: xfsprogs 5.19+ refuses filesystems under 300 MiB
+    # and zeroes a 64 MiB log, so an arbiter brick below it fails on real thin pools. 0 keeps
+    # Heketi's exact sizing (the mock and simulator executors, the golden recordings).
+    min_filesystem_kib: int = 0
 
     @property
     def strict_zones(self) -> bool:
@@ -659,7 +663,10 @@ def _place_set(
     for position in order:
         if position in arbiter_positions:
             try:
-                size = arbiter_brick_kib(brick_kib, policy.average_file_size_kib)
+                size = max(
+                    arbiter_brick_kib(brick_kib, policy.average_file_size_kib),
+                    policy.min_filesystem_kib,
+                )
             except NoSpaceError as error:
                 return _SetShortfall(set_index, len(placed), position, True, error.explanation)
             brick = builder.place(_arbiter_feed(ring), position, size, arbiter=True)
@@ -680,7 +687,9 @@ def _count(n: int, noun: str) -> str:
 
 def _arbiter_size_or_none(brick_kib: int, policy: PlacementPolicy) -> int | None:
     try:
-        return arbiter_brick_kib(brick_kib, policy.average_file_size_kib)
+        return max(
+            arbiter_brick_kib(brick_kib, policy.average_file_size_kib), policy.min_filesystem_kib
+        )
     except NoSpaceError:
         return None
 

@@ -90,7 +90,22 @@ def policy_for(settings: Any, options: list[str], snapshot_factor: float) -> pl.
         average_file_size_kib=average,
         snapshot_factor=snapshot_factor,
         device_tag_match=heketi.get("user.heketi.device-tag-match"),
+        min_filesystem_kib=min_filesystem_kib(settings),
     )
+
+
+# Executors that format real filesystems: their bricks must be big enough for mkfs.xfs.
+REAL_EXECUTORS = ("ssh", "inject/ssh", "kube", "kubernetes")
+XFS_MIN_KIB = 300 * 1024
+
+
+def min_filesystem_kib(settings: Any) -> int:
+    """``heketipy.min_filesystem_mb`` if set, else 300 MiB on real nodes and 0 (Heketi's exact
+    arbiter sizing) on the mock and the simulator."""
+    configured = getattr(settings.heketipy, "min_filesystem_mb", None)
+    if configured is not None:
+        return int(configured) * 1024
+    return XFS_MIN_KIB if settings.glusterfs.executor in REAL_EXECUTORS else 0
 
 
 def shape_for(volume: Volume) -> pl.VolumeShape:

@@ -580,3 +580,27 @@ def test_arbiter_replacement_uses_arbiter_feed_and_excludes_old_zone_under_stric
     # A data brick is replaced from the data feed, never onto a `required` node.
     with pytest.raises(NoReplacementError):
         replacement_brick(set_bricks[0], set_bricks, ARBITER_3, DEFAULTS, nodes)
+
+
+def test_arbiter_bricks_respect_the_filesystem_minimum() -> None:
+    # Real nodes: mkfs.xfs refuses filesystems under 300 MiB, so the arbiter brick of a 1 GiB
+    # volume (16 MiB by Heketi's formula) is placed at 300 MiB and charged as such.
+    from heketipy.domain.placement import (
+        DeviceView,
+        NodeView,
+        PlacementPolicy,
+        VolumeShape,
+        allocate_volume,
+    )
+
+    nodes = [
+        NodeView(id=f"n{i}", zone=i, devices=(DeviceView(id=f"d{i}", node_id=f"n{i}",
+                                                         free_kib=100 * 1024 * 1024),))
+        for i in range(3)
+    ]
+    shape = VolumeShape(durability="replicate", replica=3, arbiter=True)
+    exact = allocate_volume(1, shape, PlacementPolicy(), nodes, seed=1)
+    floored = allocate_volume(1, shape, PlacementPolicy(min_filesystem_kib=300 * 1024), nodes, seed=1)
+    assert sorted(b.size_kib for b in exact.bricks if b.arbiter) == [16384]
+    assert sorted(b.size_kib for b in floored.bricks if b.arbiter) == [300 * 1024]
+    assert all(b.size_kib == 1024 * 1024 for b in floored.bricks if not b.arbiter)

@@ -65,3 +65,12 @@ def lookup(table: dict[str, T], entity_id: str) -> T:
         return table[entity_id]
     except KeyError:
         raise NotFound(ID_NOT_FOUND) from None
+
+
+def lookup_visible(table: dict[str, T], entity_id: str) -> T:
+    """Like ``lookup``, but an entity with a pending create/delete/clone is "not found" too
+    (Heketi hides pending volumes and block volumes from GETs)."""
+    entity = lookup(table, entity_id)
+    if getattr(entity, "pending_op", ""):
+        raise NotFound(ID_NOT_FOUND)
+    return entity

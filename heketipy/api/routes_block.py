@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from heketipy.api.common import check_node_safe, lookup, parse, path_id, runtime
+from heketipy.api.common import (
+    check_node_safe,
+    lookup,
+    lookup_visible,
+    parse,
+    path_id,
+    runtime,
+)
 from heketipy.api.responses import accepted, json_response
-from heketipy.domain.entities import BlockVolume
-from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound
+from heketipy.domain.errors import InvalidRequest
 from heketipy.models import requests as wire
 from heketipy.models.views import blockvolume_view
 from heketipy.operations import blockvolumes as ops
@@ -41,17 +47,10 @@ async def list_blockvolumes(request: web.Request) -> web.Response:
     )
 
 
-def _visible_blockvolume(request: web.Request) -> BlockVolume:
-    state = runtime(request).state
-    bv = lookup(state.blockvolumes, path_id(request))
-    if state.blockvolume_hidden(bv):
-        raise NotFound(ID_NOT_FOUND)
-    return bv
-
-
 async def get_blockvolume(request: web.Request) -> web.Response:
-    bv = _visible_blockvolume(request)
-    return json_response(blockvolume_view(runtime(request).state, bv))
+    state = runtime(request).state
+    bv = lookup_visible(state.blockvolumes, path_id(request))
+    return json_response(blockvolume_view(state, bv))
 
 
 async def delete_blockvolume(request: web.Request) -> web.Response:

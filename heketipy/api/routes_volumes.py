@@ -6,9 +6,16 @@ from typing import Any
 
 from aiohttp import web
 
-from heketipy.api.common import check_node_safe, lookup, parse, path_id, runtime
+from heketipy.api.common import (
+    check_node_safe,
+    lookup,
+    lookup_visible,
+    parse,
+    path_id,
+    runtime,
+)
 from heketipy.api.responses import JSON_TYPE, accepted, json_response
-from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, OperationFailed
+from heketipy.domain.errors import InvalidRequest, OperationFailed
 from heketipy.domain.state import Transaction
 from heketipy.models import gojson, validation
 from heketipy.models import requests as wire
@@ -76,17 +83,9 @@ async def list_volumes(request: web.Request) -> web.Response:
     return web.Response(body=cached[1], headers={"Content-Type": JSON_TYPE})
 
 
-def _visible_volume(request: web.Request) -> Any:
-    state = runtime(request).state
-    volume = lookup(state.volumes, path_id(request))
-    if state.volume_hidden(volume):
-        raise NotFound(ID_NOT_FOUND)
-    return volume
-
-
 async def get_volume(request: web.Request) -> web.Response:
-    volume = _visible_volume(request)
-    return json_response(volume_view(runtime(request).state, volume))
+    state = runtime(request).state
+    return json_response(volume_view(state, lookup_visible(state.volumes, path_id(request))))
 
 
 async def delete_volume(request: web.Request) -> web.Response:

@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks.sqlite_journal import MODES, measure
 from tests.e2e.testbed import Testbed
-from tests.support.server import ADMIN_KEY, USER_KEY, ServerProcess
+from tests.support.server import ADMIN_KEY, USER_KEY, ServerProcess, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 READY_S = 60.0
@@ -131,19 +131,7 @@ class Servers:
             base_url=self.bed.description["heketi_url"], process=process,
             config_path=config_path, db_path=db_path, log_path=log_path,
         )  # fmt: skip
-        deadline = time.monotonic() + READY_S
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"{name} exited {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if server.request("GET", "/hello", role="none").status == 200:
-                    return server
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                server.kill()
-                raise AssertionError(f"{name} not ready:\n{log_path.read_text()}")
-            time.sleep(0.1)
+        return wait_ready(server, READY_S)
 
     def run_expecting_exit(
         self, config_path: Path, name: str, *, limit_s: float = 30

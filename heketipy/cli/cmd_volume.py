@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from heketipy.cli import output
 from heketipy.cli.cmd_node import heal_check
 from heketipy.cli.commandline import Command, Flag
@@ -86,16 +88,23 @@ def volume_info(ctx: Context) -> None:
     _show_volume(ctx, ctx.client.volume_info(require_id(ctx, VOLUME_MISSING)))
 
 
-def volume_list(ctx: Context) -> None:
-    listing = ctx.client.volume_list()
+def _print_listing(ctx: Context, listing: Any, ids: list[str], info: Any) -> None:
+    """`volume list` / `blockvolume list`: the JSON listing, or one line per item (each
+    fetched, as heketi-cli does)."""
     if ctx.json:
         ctx.print_json(listing)
         return
     lines = []
-    for volume_id in listing.volumes:
-        v = ctx.client.volume_info(volume_id)
-        lines.append(output.list_line(v.id, v.cluster, v.name, v.block) + "\n")
+    for item_id in ids:
+        item = info(item_id)
+        block = bool(getattr(item, "block", False))
+        lines.append(output.list_line(item.id, item.cluster, item.name, block) + "\n")
     ctx.write("".join(lines))
+
+
+def volume_list(ctx: Context) -> None:
+    listing = ctx.client.volume_list()
+    _print_listing(ctx, listing, listing.volumes, ctx.client.volume_info)
 
 
 def volume_delete(ctx: Context) -> None:
@@ -231,14 +240,7 @@ def blockvolume_info(ctx: Context) -> None:
 
 def blockvolume_list(ctx: Context) -> None:
     listing = ctx.client.blockvolume_list()
-    if ctx.json:
-        ctx.print_json(listing)
-        return
-    lines = []
-    for bv_id in listing.blockvolumes:
-        bv = ctx.client.blockvolume_info(bv_id)
-        lines.append(output.list_line(bv.id, bv.cluster, bv.name) + "\n")
-    ctx.write("".join(lines))
+    _print_listing(ctx, listing, listing.blockvolumes, ctx.client.blockvolume_info)
 
 
 def blockvolume_delete(ctx: Context) -> None:

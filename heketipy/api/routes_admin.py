@@ -19,10 +19,12 @@ async def hello(request: web.Request) -> web.Response:
     )
 
 
-# A poll of a running job is held this long before answering "pending": most operations on
-# the mock finish within it, which saves the client a whole polling interval (heketi-cli and
-# the Go client wait 400 ms between polls). The answers themselves are Heketi's.
-QUEUE_HOLD_S = 0.1
+# A poll of a running job is held up to this long before answering "pending", and answered
+# the moment the job finishes: heketi-cli and the Go client sleep 400 ms after each "pending",
+# so an operation finishing within the hold costs no polling interval, and a long one costs
+# fewer polls. Kept under that 400 ms so that no poll takes longer than a client's own pause.
+# The answers themselves are Heketi's.
+QUEUE_HOLD_S = 0.35
 
 
 async def queue_status(request: web.Request) -> web.Response:

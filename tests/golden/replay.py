@@ -118,7 +118,9 @@ SKIP_RULE_DESCRIPTIONS = {
 }
 
 # heketipy-specific configuration the harness adds (README "Where heketipy deliberately differs").
-MOCK_LATENCY_MS = 300  # keeps operations in flight, like upstream's delayed DB syncs
+# Keeps operations in flight past the server's /queue hold (350 ms), as upstream's delayed DB
+# syncs kept them pending when the recording was made.
+MOCK_LATENCY_MS = 800
 WAIT_QUEUE_ZERO_FILES = frozenset({"throttle.json"})  # 429 as soon as the in-flight slot is taken
 
 QUEUE_POLL_INTERVAL_S = 0.05

@@ -27,6 +27,7 @@ from aiohttp import web
 from tests.golden.replay import (
     COMPARED_HEADERS,
     HTTP_DIR,
+    MOCK_LATENCY_MS,
     PLACEHOLDER_RE,
     GoldenFile,
     IdBinding,
@@ -822,7 +823,7 @@ def test_heketipy_config_rewrites_port_db_and_adds_knobs(tmp_path: Path) -> None
     cfg = heketipy_config(queue, 4242, tmp_path / "x.db")
     assert cfg["port"] == "4242"
     assert cfg["glusterfs"]["db"] == str(tmp_path / "x.db")
-    assert cfg["heketipy"] == {"listen": "127.0.0.1", "mock_latency_ms": 300}
+    assert cfg["heketipy"] == {"listen": "127.0.0.1", "mock_latency_ms": MOCK_LATENCY_MS}
     throttle = heketipy_config(GoldenFile.load(HTTP_DIR / "throttle.json"), 1, tmp_path / "y.db")
     assert throttle["heketipy"]["wait_queue_size"] == 0
     assert throttle["glusterfs"]["max_inflight_operations"] == 1

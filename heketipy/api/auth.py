@@ -7,10 +7,12 @@ token a Heketi Go client sends.  No HTTP framework here: the API layer calls
 `authenticate` then `authorize` and turns an `AuthError` into a text/plain reply.
 
 Upstream parses tokens with Go's jwt library, so several error texts are Go library
-texts (base64 positions, JSON decoder messages, `time.Duration` formatting).  The small
-Go-compatible helpers below reproduce exactly those texts.  pyjwt is not used: its
-decoder is more lenient than Go's (padding, stray characters), its messages differ, and
-its encoder warns about every short secret.
+texts (base64 positions, JSON decoder messages, `time.Duration` formatting):
+`heketipy.api.go_decode` and the duration helpers below reproduce exactly those texts.
+That exact decoding is slow in Python, so a well-formed token takes a fast path through
+the standard library first; anything unusual falls back to the exact path, which decides.
+pyjwt is not used: its decoder is more lenient than Go's (padding, stray characters), its
+messages differ, and its encoder warns about every short secret.
 
 Order of checks (upstream parser first, Heketi's own checks after it):
  1. header missing/empty -> 401 `Required authorization token not found`;
@@ -31,9 +33,20 @@ import enum
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from heketipy.api.go_decode import (
+    GoError,
+    JsonNumber,
+    JsonObject,
+    go_base64url_decode,
+    go_json_kind,
+    go_json_unmarshal,
+    go_stream_decode,
+)
 
 TOKEN_NOT_FOUND = "Required authorization token not found"
 BAD_HEADER_FORMAT = "Authorization header format must be Bearer {token}"
@@ -152,334 +165,6 @@ def go_duration(seconds: float) -> str:
     return go_duration_ns(round(seconds * _NS_PER_S))
 
 
-# ---------------------------------------------------------------------------------------
-# Go base64.RawURLEncoding (what Go's jwt library decodes segments with)
-# ---------------------------------------------------------------------------------------
-
-_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_B64URL_VALUES = {byte: index for index, byte in enumerate(_B64URL_ALPHABET)}
-
-
-class _GoError(Exception):
-    """A Go library error; `str()` is the exact Go text."""
-
-
-def _go_base64url_decode(segment: str) -> bytes:
-    """Decode unpadded base64url like Go (non-strict); errors name Go's byte offset.
-
-    Go skips CR/LF, rejects `=` (no padding in the raw encoding) and any other byte at
-    its offset, and rejects a final group of a single character.
-    """
-    data = segment.encode("utf-8", "surrogateescape")
-    out = bytearray()
-    group: list[int] = []
-    position = 0
-    while position < len(data):
-        byte = data[position]
-        position += 1
-        if byte in (0x0A, 0x0D):
-            continue
-        value = _B64URL_VALUES.get(byte)
-        if value is None:
-            raise _GoError(f"illegal base64 data at input byte {position - 1}")
-        group.append(value)
-        if len(group) == 4:
-            bits = group[0] << 18 | group[1] << 12 | group[2] << 6 | group[3]
-            out += bits.to_bytes(3, "big")
-            group = []
-    if len(group) == 1:
-        # Go names the input length minus one here (the lone character, unless newlines
-        # follow it).
-        raise _GoError(f"illegal base64 data at input byte {len(data) - 1}")
-    if group:
-        bits = 0
-        for value in group:
-            bits = bits << 6 | value
-        bits <<= 6 * (4 - len(group))
-        out += bits.to_bytes(3, "big")[: len(group) - 1]
-    return bytes(out)
-
-
-# ---------------------------------------------------------------------------------------
-# Go encoding/json: syntax errors and the type errors the claims struct can produce
-# ---------------------------------------------------------------------------------------
-
-_JSON_SPACE = frozenset(b" \t\r\n")
-_JSON_LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
-_JSON_ESCAPES = frozenset(b'"\\/bfnrt')
-_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
-_DIGITS = frozenset(b"0123456789")
-
-
-def _go_quote_byte(byte: int) -> str:
-    """Go's `quoteChar`: a byte as it appears in `invalid character ...` messages."""
-    if byte == ord("'"):
-        return "'\\''"
-    if byte == ord('"'):
-        return "'\"'"
-    char = chr(byte)
-    named = {
-        "\a": "\\a",
-        "\b": "\\b",
-        "\f": "\\f",
-        "\n": "\\n",
-        "\r": "\\r",
-        "\t": "\\t",
-        "\v": "\\v",
-        "\\": "\\\\",
-    }
-    if char in named:
-        return f"'{named[char]}'"
-    if char.isprintable():
-        return f"'{char}'"
-    if byte < 0x80:
-        return f"'\\x{byte:02x}'"
-    return f"'\\u{byte:04x}'"
-
-
-class _GoJsonSyntaxError(_GoError):
-    pass
-
-
-class _GoJsonEnd(Exception):
-    """Input ended inside a value."""
-
-
-_LBRACE, _RBRACE, _LBRACKET, _RBRACKET = b"{}[]"
-_CLOSER = {_LBRACE: _RBRACE, _LBRACKET: _RBRACKET}
-
-
-class _GoJsonCursor:
-    """Byte-level readers for JSON tokens, failing with Go's scanner messages."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.position = 0
-
-    def fail(self, context: str) -> _GoJsonSyntaxError:
-        byte = self.data[self.position]
-        return _GoJsonSyntaxError(f"invalid character {_go_quote_byte(byte)} {context}")
-
-    def peek(self) -> int:
-        if self.position >= len(self.data):
-            raise _GoJsonEnd
-        return self.data[self.position]
-
-    def skip_space(self) -> int:
-        while self.peek() in _JSON_SPACE:
-            self.position += 1
-        return self.peek()
-
-    def at(self, allowed: bytes) -> bool:
-        """Whether the next byte is one of `allowed` (False at the end of the input)."""
-        return self.position < len(self.data) and self.data[self.position] in allowed
-
-    def string(self) -> None:
-        """Read the rest of a string whose opening quote was consumed."""
-        while True:
-            byte = self.peek()
-            if byte == ord('"'):
-                self.position += 1
-                return
-            if byte < 0x20:
-                raise self.fail("in string literal")
-            self.position += 1
-            if byte != ord("\\"):
-                continue
-            escape = self.peek()
-            if escape == ord("u"):
-                self.position += 1
-                for _ in range(4):
-                    if self.peek() not in _HEX_DIGITS:
-                        raise self.fail("in \\u hexadecimal character escape")
-                    self.position += 1
-            elif escape in _JSON_ESCAPES:
-                self.position += 1
-            else:
-                raise self.fail("in string escape code")
-
-    def digits(self, context: str) -> None:
-        if self.peek() not in _DIGITS:
-            raise self.fail(context)
-        while self.at(b"0123456789"):
-            self.position += 1
-
-    def number(self) -> None:
-        if self.peek() == ord("-"):
-            self.position += 1
-        if self.peek() == ord("0"):
-            self.position += 1
-        else:
-            self.digits("in numeric literal")
-        if self.at(b"."):
-            self.position += 1
-            self.digits("after decimal point in numeric literal")
-        if self.at(b"eE"):
-            self.position += 1
-            if self.peek() in b"+-":
-                self.position += 1
-            self.digits("in exponent of numeric literal")
-
-    def literal(self, word: bytes) -> None:
-        self.position += 1
-        for expected in word[1:]:
-            if self.peek() != expected:
-                raise self.fail(
-                    f"in literal {word.decode()} (expecting {_go_quote_byte(expected)})"
-                )
-            self.position += 1
-
-    def object_key(self) -> bytes:
-        """Read `"key" :` and return the raw key token."""
-        if self.skip_space() != ord('"'):
-            raise self.fail("looking for beginning of object key string")
-        start = self.position
-        self.position += 1
-        self.string()
-        key = self.data[start : self.position]
-        if self.skip_space() != ord(":"):
-            raise self.fail("after object key")
-        self.position += 1
-        return key
-
-    def scalar(self) -> None:
-        byte = self.peek()
-        if byte == ord('"'):
-            self.position += 1
-            self.string()
-        elif byte == ord("-") or byte in _DIGITS:
-            self.number()
-        elif byte in _JSON_LITERALS:
-            self.literal(_JSON_LITERALS[byte])
-        else:
-            raise self.fail("looking for beginning of value")
-
-
-def _scan_json_value(cursor: _GoJsonCursor) -> list[tuple[bytes, bytes]]:
-    """Scan one JSON value from the cursor (iteratively: nesting depth is no problem).
-
-    Returns the raw (key, value) tokens of the members when the value is an object;
-    only the top level matters to the callers.
-    """
-    data = cursor.data
-    stack: list[int] = []
-    members: list[tuple[bytes, bytes]] = []
-    key = b""
-    value_start = 0
-    while True:
-        byte = cursor.skip_space()
-        if stack == [_LBRACE]:
-            value_start = cursor.position
-        if byte in _CLOSER:
-            cursor.position += 1
-            if cursor.skip_space() != _CLOSER[byte]:
-                stack.append(byte)
-                if byte == _LBRACE:
-                    key = cursor.object_key()
-                continue
-            cursor.position += 1
-        else:
-            cursor.scalar()
-        # A value is complete: record it, then consume delimiters and closers.
-        while stack:
-            if stack == [_LBRACE]:
-                members.append((key, data[value_start : cursor.position]))
-            container = stack[-1]
-            byte = cursor.skip_space()
-            if byte == ord(","):
-                cursor.position += 1
-                if container == _LBRACE:
-                    key = cursor.object_key()
-                break
-            if byte != _CLOSER[container]:
-                raise cursor.fail(
-                    "after object key:value pair" if container == _LBRACE else "after array element"
-                )
-            cursor.position += 1
-            stack.pop()
-        if not stack:
-            return members
-
-
-class _JsonObject(list):
-    """An object's top-level members in document order (Go assigns in order; last wins)."""
-
-
-class _JsonNumber(str):
-    """A JSON number kept as its literal, because Go's int64 check is on the literal."""
-
-
-def _parse_json_value(data: bytes, members: list[tuple[bytes, bytes]]) -> Any:
-    """The scanned value: scalars decoded; an object as its members with decoded scalars;
-    deeper containers only as empty placeholders (their kind is all Go's errors need)."""
-    first = data.lstrip(bytes(_JSON_SPACE))[:1]
-    if first == b"{":
-        return _JsonObject((_parse_json_value(k, []), _parse_json_value(v, [])) for k, v in members)
-    if first == b"[":
-        return []
-    if first == b'"':
-        return json.loads(data.decode("utf-8", "replace"))
-    literals = {b"t": True, b"f": False, b"n": None}
-    if first in literals:
-        return literals[first]
-    return _JsonNumber(data.strip(bytes(_JSON_SPACE)).decode())
-
-
-def go_json_unmarshal_error(data: bytes) -> str | None:
-    """The syntax error Go's `json.Unmarshal` reports for `data`, or None if it is valid.
-
-    Useful beyond tokens: Heketi answers some unparseable bodies with this text.
-    """
-    try:
-        _go_json_unmarshal(data)
-    except _GoJsonSyntaxError as error:
-        return str(error)
-    return None
-
-
-def _go_json_unmarshal(data: bytes) -> Any:
-    """Parse `data` like Go's `json.Unmarshal` (the whole input must be one value)."""
-    cursor = _GoJsonCursor(data)
-    try:
-        members = _scan_json_value(cursor)
-    except _GoJsonEnd:
-        raise _GoJsonSyntaxError("unexpected end of JSON input") from None
-    end = cursor.position
-    while cursor.position < len(data):
-        if data[cursor.position] not in _JSON_SPACE:
-            raise cursor.fail("after top-level value")
-        cursor.position += 1
-    return _parse_json_value(data[:end], members)
-
-
-def _go_stream_decode(data: bytes) -> Any:
-    """Decode the first JSON value of `data` like Go's `json.Decoder.Decode`.
-
-    The decoder ignores whatever follows the first value, answers `EOF` for an input of
-    only whitespace and `unexpected EOF` for a value cut short.
-    """
-    if all(byte in _JSON_SPACE for byte in data):
-        raise _GoError("EOF")
-    cursor = _GoJsonCursor(data)
-    try:
-        members = _scan_json_value(cursor)
-    except _GoJsonEnd:
-        raise _GoError("unexpected EOF") from None
-    return _parse_json_value(data[: cursor.position], members)
-
-
-def _go_json_kind(value: Any) -> str:
-    if isinstance(value, _JsonObject):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, _JsonNumber):
-        return "number"
-    return "string"
-
-
 @dataclass
 class _Claims:
     """Heketi's claims as Go decodes them: absent or null claims keep their zero value."""
@@ -509,9 +194,9 @@ def _decode_claims(document: Any) -> _Claims:
     claims = _Claims()
     if document is None:
         return claims
-    if not isinstance(document, _JsonObject):
-        raise _GoError(
-            f"json: cannot unmarshal {_go_json_kind(document)} into Go value of type {_CLAIMS_GO_TYPE}"
+    if not isinstance(document, JsonObject):
+        raise GoError(
+            f"json: cannot unmarshal {go_json_kind(document)} into Go value of type {_CLAIMS_GO_TYPE}"
         )
     first_error: str | None = None
     for key, value in document:
@@ -521,11 +206,11 @@ def _decode_claims(document: Any) -> _Claims:
         go_type = _CLAIM_GO_TYPES[field]
         problem: str | None = None
         if go_type == "string":
-            if isinstance(value, str) and not isinstance(value, _JsonNumber):
+            if isinstance(value, str) and not isinstance(value, JsonNumber):
                 setattr(claims, field, value)
             else:
-                problem = _go_json_kind(value)
-        elif isinstance(value, _JsonNumber):
+                problem = go_json_kind(value)
+        elif isinstance(value, JsonNumber):
             try:
                 number = int(value, 10)
             except ValueError:
@@ -535,7 +220,7 @@ def _decode_claims(document: Any) -> _Claims:
             else:
                 setattr(claims, field, number)
         else:
-            problem = _go_json_kind(value)
+            problem = go_json_kind(value)
         if problem is not None and first_error is None:
             # Go keeps decoding after a type error and reports the first one at the end.
             first_error = (
@@ -543,7 +228,7 @@ def _decode_claims(document: Any) -> _Claims:
                 f"{_CLAIMS_GO_STRUCT}.{field} of type {go_type}"
             )
     if first_error is not None:
-        raise _GoError(first_error)
+        raise GoError(first_error)
     return claims
 
 
@@ -569,38 +254,121 @@ def _extract_token(header: str | None) -> str:
     return fields[1]
 
 
-def _parse_unverified(token: str) -> tuple[str, _Claims, list[str]]:
-    """Split and decode the token; return its algorithm, claims and raw segments."""
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+
+
+class _NotPlain(Exception):
+    """The fast path met something whose Go reading it does not reproduce."""
+
+
+def _reject_float(_literal: str) -> Any:
+    # Go decodes numbers into float64 or int64 with its own range errors: leave them to it.
+    raise _NotPlain
+
+
+def _plain_segment(segment: str) -> bytes:
+    """Base64url-decode a segment that Go and the standard library read identically."""
+    if len(segment) % 4 == 1 or not _PLAIN_SEGMENT.fullmatch(segment):
+        raise _NotPlain
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _plain_object(data: bytes) -> dict[str, Any]:
+    """A JSON object as the standard library reads it, when Go would read it the same."""
+    document = json.loads(
+        data.decode("utf-8"),  # invalid UTF-8 (Go replaces it) raises: not plain
+        parse_float=_reject_float,
+        parse_constant=_reject_float,  # NaN and Infinity: Go rejects them
+        object_pairs_hook=_unique_keys,
+    )
+    if not isinstance(document, dict):
+        raise _NotPlain
+    return document
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Go applies duplicate members one after another (type errors included): exact path.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _NotPlain
+    return document
+
+
+def _plain_claims(document: dict[str, Any]) -> _Claims:
+    claims = _Claims()
+    for key, value in document.items():
+        go_type = _CLAIM_GO_TYPES.get(key)
+        if go_type is None:
+            # Go also matches keys case-insensitively (with Unicode folding): leave any key
+            # that is not plain ASCII, or that folds onto a claim, to the exact path.
+            if not key.isascii() or key.lower() in _CLAIM_GO_TYPES:
+                raise _NotPlain
+            continue
+        if value is None:
+            continue
+        if go_type == "string":
+            if not isinstance(value, str):
+                raise _NotPlain
+        elif type(value) is not int or not _INT64_MIN <= value <= _INT64_MAX:
+            raise _NotPlain
+        setattr(claims, key, value)
+    return claims
+
+
+def _parse_plain(token: str) -> tuple[str, _Claims, list[str]]:
+    """The fast path: the same result as the exact path, or ``_NotPlain``."""
     segments = token.split(".")
     if len(segments) != 3:
-        raise _GoError("token contains an invalid number of segments")
-    header = _go_json_unmarshal(_go_base64url_decode(segments[0]))
-    if header is not None and not isinstance(header, _JsonObject):
-        raise _GoError(
-            f"json: cannot unmarshal {_go_json_kind(header)} into Go value of type {_HEADER_GO_TYPE}"
+        raise _NotPlain
+    header = _plain_object(_plain_segment(segments[0]))
+    algorithm = header.get("alg")
+    if not isinstance(algorithm, str) or algorithm not in _KNOWN_ALGORITHMS:
+        raise _NotPlain
+    claims = _plain_claims(_plain_object(_plain_segment(segments[1])))
+    return algorithm, claims, segments
+
+
+def _parse_unverified(token: str) -> tuple[str, _Claims, list[str]]:
+    """Split and decode the token; return its algorithm, claims and raw segments."""
+    try:
+        return _parse_plain(token)
+    except (_NotPlain, ValueError, RecursionError):
+        pass  # binascii.Error and json.JSONDecodeError are ValueErrors
+    return _parse_exact(token)
+
+
+def _parse_exact(token: str) -> tuple[str, _Claims, list[str]]:
+    """Go's reading of the token, down to the error texts."""
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise GoError("token contains an invalid number of segments")
+    header = go_json_unmarshal(go_base64url_decode(segments[0]))
+    if header is not None and not isinstance(header, JsonObject):
+        raise GoError(
+            f"json: cannot unmarshal {go_json_kind(header)} into Go value of type {_HEADER_GO_TYPE}"
         )
-    claims = _decode_claims(_go_stream_decode(_go_base64url_decode(segments[1])))
+    claims = _decode_claims(go_stream_decode(go_base64url_decode(segments[1])))
     algorithm: Any = None
     for key, value in header or ():
         if key == "alg":
             algorithm = value
-    if not isinstance(algorithm, str) or isinstance(algorithm, _JsonNumber):
-        raise _GoError("signing method (alg) is unspecified.")
+    if not isinstance(algorithm, str) or isinstance(algorithm, JsonNumber):
+        raise GoError("signing method (alg) is unspecified.")
     if algorithm not in _KNOWN_ALGORITHMS:
-        raise _GoError("signing method (alg) is unavailable.")
+        raise GoError("signing method (alg) is unavailable.")
     return algorithm, claims, segments
 
 
 def _select_key(algorithm: str, claims: _Claims, admin_key: str, user_key: str) -> tuple[Role, str]:
     if algorithm not in _HMAC_DIGESTS:
-        raise _GoError(f"Unexpected signing method: {algorithm}")
+        raise GoError(f"Unexpected signing method: {algorithm}")
     if not claims.iss:
-        raise _GoError(MISSING_ISS)
+        raise GoError(MISSING_ISS)
     if claims.iss == Role.ADMIN.value:
         return Role.ADMIN, admin_key
     if claims.iss == Role.USER.value:
         return Role.USER, user_key
-    raise _GoError(UNKNOWN_USER)
+    raise GoError(UNKNOWN_USER)
 
 
 def _claims_error(claims: _Claims, now_s: int, iat_leeway_s: int) -> str | None:
@@ -618,9 +386,12 @@ def _claims_error(claims: _Claims, now_s: int, iat_leeway_s: int) -> str | None:
 
 def _signature_error(algorithm: str, segments: list[str], key: str) -> str | None:
     try:
-        signature = _go_base64url_decode(segments[2])
-    except _GoError as error:
-        return str(error)
+        signature = _plain_segment(segments[2])
+    except (_NotPlain, ValueError):
+        try:
+            signature = go_base64url_decode(segments[2])
+        except GoError as error:
+            return str(error)
     signed = f"{segments[0]}.{segments[1]}".encode("utf-8", "surrogateescape")
     expected = hmac.new(key.encode(), signed, _HMAC_DIGESTS[algorithm]).digest()
     return None if hmac.compare_digest(signature, expected) else SIGNATURE_INVALID
@@ -644,7 +415,7 @@ def authenticate(
     try:
         algorithm, claims, segments = _parse_unverified(token)
         role, key = _select_key(algorithm, claims, admin_key, user_key)
-    except _GoError as error:
+    except GoError as error:
         raise _invalid_token(str(error)) from None
     now_s = int(time.time() if now is None else now // 1)
     # The signature is checked after the claims, and its failure is what gets reported.

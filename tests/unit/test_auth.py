@@ -25,10 +25,10 @@ from heketipy.api.auth import (
     authorize,
     go_duration,
     go_duration_ns,
-    go_json_unmarshal_error,
     make_token,
     qsh,
 )
+from heketipy.api.go_decode import go_json_unmarshal_error
 
 GOLDEN_AUTH = Path("/work/shared/golden/http/auth.json")
 ADMIN_KEY = "adminkey"

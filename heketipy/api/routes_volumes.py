@@ -78,7 +78,7 @@ async def list_volumes(request: web.Request) -> web.Response:
     state = runtime(request).state
     cached = state.cache.get("GET /volumes")
     if cached is None or cached[0] != state.generation:
-        body = gojson.dumps({"volumes": state.visible_volumes})
+        body = gojson.dumps({"volumes": state.visible_volumes}, floats=False)
         cached = state.cache["GET /volumes"] = (state.generation, body)
     return web.Response(body=cached[1], headers={"Content-Type": JSON_TYPE})
 

@@ -615,3 +615,8 @@ def test_dumps_handles_large_lists() -> None:
     encoded = gojson.dumps({"volumes": volumes})
     assert json.loads(encoded) == {"volumes": volumes}
     assert encoded.endswith(b"}\n")
+
+
+def test_dumps_without_floats_encodes_strings_like_go() -> None:
+    ids = [f"{i:032x}" for i in range(1000)] + ["a<b&c\u2028", "v1.0,", "x e-5,"]
+    assert gojson.dumps({"volumes": ids}, floats=False) == gojson.dumps({"volumes": ids})

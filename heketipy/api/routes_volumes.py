@@ -74,12 +74,12 @@ async def create_volume(request: web.Request) -> web.Response:
 
 
 async def list_volumes(request: web.Request) -> web.Response:
-    """Encoded once per state generation: listing 10,000 volumes is not redone per request."""
+    """Encoded once per change of the visible list, not per request (10,000 volumes)."""
     state = runtime(request).state
     cached = state.cache.get("GET /volumes")
-    if cached is None or cached[0] != state.generation:
-        body = gojson.dumps({"volumes": state.visible_volumes}, floats=False)
-        cached = state.cache["GET /volumes"] = (state.generation, body)
+    if cached is None or cached[0] != state.visible_version:
+        body = gojson.dumps_string_list("volumes", state.visible_volumes)
+        cached = state.cache["GET /volumes"] = (state.visible_version, body)
     return web.Response(body=cached[1], headers={"Content-Type": JSON_TYPE})
 
 

@@ -53,8 +53,10 @@ class State:
         self.generation = 0
         self.cache: dict[str, tuple[int, Any]] = {}
         # Ids of volumes GET /volumes shows (no pending create/delete/clone), kept sorted
-        # incrementally so listing 10,000 volumes does not scan and sort them per request.
+        # incrementally so listing 10,000 volumes does not scan and sort them per request;
+        # ``visible_version`` changes whenever the list does (cache key of its encoding).
         self.visible_volumes: list[str] = []
+        self.visible_version = 0
 
     # -- lookup tables per kind -------------------------------------------------------------
     def table(self, kind: str) -> dict[str, Any]:
@@ -120,6 +122,7 @@ class State:
             self.insert(entity)
         self.attributes.update(attributes)
         self.visible_volumes = sorted(v.id for v in self.volumes.values() if not v.pending_op)
+        self.visible_version += 1
 
     def refresh_visibility(self, volume_ids: Iterable[str]) -> None:
         """Re-derive ``visible_volumes`` for volumes a committed transaction touched."""
@@ -132,8 +135,10 @@ class State:
             )
             if visible and not present:
                 self.visible_volumes.insert(index, volume_id)
+                self.visible_version += 1
             elif present and not visible:
                 del self.visible_volumes[index]
+                self.visible_version += 1
 
     # -- derived views --------------------------------------------------------------------
     def node_ids(self, cluster_id: str) -> list[str]:

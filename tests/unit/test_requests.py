@@ -620,3 +620,18 @@ def test_dumps_handles_large_lists() -> None:
 def test_dumps_without_floats_encodes_strings_like_go() -> None:
     ids = [f"{i:032x}" for i in range(1000)] + ["a<b&c\u2028", "v1.0,", "x e-5,"]
     assert gojson.dumps({"volumes": ids}, floats=False) == gojson.dumps({"volumes": ids})
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [],
+        [f"{i:032x}" for i in range(1000)],
+        ["abc", "déjà2"],
+        ["a<b", "c&d"],
+        ['quo"te', "back\\slash", "new\nline", "\u2028", "\ud800"],
+        ["", "x"],
+    ],
+)
+def test_dumps_string_list_matches_dumps(items: list[str]) -> None:
+    assert gojson.dumps_string_list("volumes", items) == gojson.dumps({"volumes": items})

@@ -134,6 +134,12 @@ class SimState:
     def to_json(self) -> dict[str, Any]:
         return {"version": STATE_FORMAT_VERSION, **dataclasses.asdict(self)}
 
+    def dumps(self) -> str:
+        """``json.dumps(self.to_json())``, without the deep copy: the simulator saves its
+        state after every call, and ``asdict`` cost 85 ms of that at 500 volumes."""
+        document = {"version": STATE_FORMAT_VERSION, **vars(self)}
+        return json.dumps(document, default=_dataclass_fields)
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SimState:
         return cls(
@@ -141,6 +147,13 @@ class SimState:
             pools={k: _pool_from_json(v) for k, v in data.get("pools", {}).items()},
             aliases=dict(data.get("aliases", {})),
         )
+
+
+def _dataclass_fields(value: Any) -> dict[str, Any]:
+    # Every dataclass here holds exactly its fields, so vars() is what asdict() would copy.
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return vars(value)
+    raise TypeError(f"{type(value).__name__} is not part of the simulator state")
 
 
 def _node_from_json(data: dict[str, Any]) -> NodeState:

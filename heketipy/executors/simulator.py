@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import posixpath
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -165,7 +164,7 @@ class SimulatorExecutor:
     def save(self) -> None:
         """Write the state now (synchronously); used by the sync test helpers."""
         if self.state_path:
-            atomic_write(self.state_path, json.dumps(self._state.to_json()))
+            atomic_write(self.state_path, self._state.dumps())
             self._saved_generation = self._generation
 
     # -- machinery ------------------------------------------------------------------------------
@@ -184,7 +183,7 @@ class SimulatorExecutor:
             if self._saved_generation >= wanted:
                 return
             generation = self._generation
-            text = json.dumps(self._state.to_json())
+            text = self._state.dumps()
             await asyncio.to_thread(atomic_write, self.state_path, text)
             self._saved_generation = max(self._saved_generation, generation)
 

@@ -485,6 +485,15 @@ async def test_state_survives_a_new_instance(tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["sim.json"]  # no temp files left
 
 
+async def test_saved_text_is_the_full_state_document(tmp_path) -> None:
+    sim = SimulatorExecutor(device_size_gb=100)
+    await make_cluster(sim)
+    addresses = await make_bricks(sim)
+    await sim.volume_create("h1", replica3("vol_a", addresses))
+    state = sim.state
+    assert json.loads(state.dumps()) == json.loads(json.dumps(state.to_json()))
+
+
 async def test_every_mutating_call_is_saved_before_it_returns(tmp_path) -> None:
     path = str(tmp_path / "sim.json")
     sim = SimulatorExecutor(state_path=path)

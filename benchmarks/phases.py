@@ -50,11 +50,13 @@ class Meter:
 
     bench: Bench
     cpu_s: float = 0.0
+    client_cpu_s: float = 0.0  # the load generator's own CPU: it shares the machine
     wall_s: float = 0.0
     counters: dict[str, int] = field(default_factory=dict)
 
     def __enter__(self) -> Meter:
         self._cpu0 = self.bench.server.cpu_seconds()
+        self._client_cpu0 = time.process_time()
         self._wall0 = time.perf_counter()
         self._counters0 = self.bench.client.counters.snapshot()
         return self
@@ -62,6 +64,7 @@ class Meter:
     def __exit__(self, *exc: object) -> None:
         self.wall_s = time.perf_counter() - self._wall0
         self.cpu_s = self.bench.server.cpu_seconds() - self._cpu0
+        self.client_cpu_s = time.process_time() - self._client_cpu0
         now = self.bench.client.counters.snapshot()
         self.counters = {k: now[k] - self._counters0[k] for k in now}
 
@@ -344,6 +347,9 @@ async def mixed(bench: Bench, clients: int, duration_s: float, poll_s: float) ->
         "error_samples": errors[:5],
         "throttled_429": meter.counters["throttled"],
         "server_cpu_ms_per_cycle": round(meter.cpu_s * 1000 / cycles, 2) if cycles else None,
+        "client_cpu_ms_per_cycle": (
+            round(meter.client_cpu_s * 1000 / cycles, 2) if cycles else None
+        ),
         "steps": {step: summary(values) for step, values in latencies.items()},
         "after": {
             "volumes_left_behind": len(after_ids - before_ids),

@@ -196,7 +196,8 @@ def markdown(results: dict[str, Any]) -> str:
                   "",
                   f"{run['cycles']} cycles in {run['elapsed_s']} s = **{run['cycles_per_s']} "
                   f"cycles/s**; errors {run['errors']}; 429s {run['throttled_429']}; server CPU "
-                  f"{run['server_cpu_ms_per_cycle']} ms/cycle. Afterwards: "
+                  f"{run['server_cpu_ms_per_cycle']} ms/cycle (load generator "
+                  f"{run.get('client_cpu_ms_per_cycle')} ms/cycle). Afterwards: "
                   f"{after['volumes_left_behind']} volumes left behind, {after['volumes_lost']} "
                   f"lost, /db/check inconsistencies {after['db_check_inconsistencies']}, all "
                   f"device space back: {after['device_space_back']}.",

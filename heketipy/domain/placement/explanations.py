@@ -1,0 +1,109 @@
+"""Explanations: why a brick set could not be placed, in words and filter counts.
+
+Owns the requirement sentence (what the shape needs per set), the funnel of what each filter
+leaves of the snapshot for one brick size, and the sentence for a set's shortfall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from heketipy.domain.placement.errors import NoSpaceError
+from heketipy.domain.placement.filters import (
+    ArbiterRoleFilter,
+    Candidate,
+    DeviceFilter,
+    FreeSpaceFilter,
+    run_filters,
+)
+from heketipy.domain.placement.placers import _SetShortfall
+from heketipy.domain.placement.sizes import arbiter_brick_kib
+from heketipy.domain.placement.snapshot import (
+    FilterStep,
+    PlacementPolicy,
+    VolumeShape,
+    _count,
+)
+from heketipy.domain.space import device_charge_kib
+from heketipy.domain.tags import ArbiterRole
+
+
+def _arbiter_size_or_none(brick_kib: int, policy: PlacementPolicy) -> int | None:
+    try:
+        return max(
+            arbiter_brick_kib(brick_kib, policy.average_file_size_kib), policy.min_filesystem_kib
+        )
+    except NoSpaceError:
+        return None
+
+
+def _requirement(shape: VolumeShape, policy: PlacementPolicy, brick_kib: int) -> str:
+    width = shape.bricks_per_set
+    where = " in distinct zones" if policy.strict_zones and width > 1 else ""
+    data_charge = device_charge_kib(brick_kib, policy.snapshot_factor)
+    head = f"{shape.describe()} needs {_count(width, 'node')}{where} per brick set"
+    if not shape.uses_arbiter_placer:
+        return f"{head}, each with a device of more than {data_charge} KiB free"
+    arbiters = sum(shape.is_arbiter_position(p) for p in range(width))
+    data = f"{width - arbiters} allowed data bricks with more than {data_charge} KiB free"
+    if not arbiters:
+        return f"{head}: {data}"
+    arbiter_kib = _arbiter_size_or_none(brick_kib, policy)
+    if arbiter_kib is None:
+        return f"{head}: {data} and 1 for an arbiter brick that cannot be sized"
+    arbiter_charge = device_charge_kib(arbiter_kib, policy.snapshot_factor)
+    return f"{head}: {data} and 1 allowed an arbiter brick with more than {arbiter_charge} KiB free"
+
+
+_MAY_HOLD_DATA = frozenset({ArbiterRole.DISABLED, ArbiterRole.SUPPORTED})
+_MAY_HOLD_ARBITER = frozenset({ArbiterRole.REQUIRED, ArbiterRole.SUPPORTED})
+
+
+def _funnel(
+    shape: VolumeShape,
+    policy: PlacementPolicy,
+    candidates: Sequence[Candidate],
+    static_filters: Sequence[DeviceFilter],
+    brick_kib: int,
+) -> list[FilterStep]:
+    """What the filters leave of the fresh snapshot for one brick size.
+
+    Under the arbiter placer the data and arbiter branches are counted side by side, since
+    they are different feeds with different brick sizes.
+    """
+    survivors, steps = run_filters(candidates, static_filters)
+    data_filters: list[DeviceFilter] = [FreeSpaceFilter(brick_kib, policy.snapshot_factor)]
+    if not shape.uses_arbiter_placer:
+        return steps + run_filters(survivors, data_filters)[1]
+    data_filters.insert(0, ArbiterRoleFilter(_MAY_HOLD_DATA, "may hold data"))
+    steps += run_filters(survivors, data_filters)[1]
+    arbiter_kib = _arbiter_size_or_none(brick_kib, policy)
+    if arbiter_kib is not None and shape.is_arbiter_position(2) and shape.bricks_per_set > 2:
+        arbiter_filters: list[DeviceFilter] = [
+            ArbiterRoleFilter(_MAY_HOLD_ARBITER, "may hold an arbiter"),
+            FreeSpaceFilter(arbiter_kib, policy.snapshot_factor),
+        ]
+        steps += run_filters(survivors, arbiter_filters)[1]
+    return steps
+
+
+def _explain_shortfall(
+    shape: VolumeShape,
+    policy: PlacementPolicy,
+    candidates: Sequence[Candidate],
+    static_filters: Sequence[DeviceFilter],
+    set_count: int,
+    brick_kib: int,
+    shortfall: _SetShortfall,
+) -> str:
+    steps = _funnel(shape, policy, candidates, static_filters, brick_kib)
+    funnel = ", ".join(step.describe() for step in steps)
+    kind = "arbiter brick" if shortfall.arbiter else "brick"
+    detail = (
+        f"at {_count(set_count, 'set')} of {brick_kib} KiB bricks, set {shortfall.set_index + 1}"
+        f" found no device for its {kind} at position {shortfall.position}"
+        f" after placing {shortfall.placed} of {shape.bricks_per_set}"
+    )
+    if shortfall.reason:
+        detail += f" ({shortfall.reason})"
+    return f"{_requirement(shape, policy, brick_kib)}; filters left {funnel}; {detail}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from heketipy.models.gojson import go_quote_char
+
 # ---------------------------------------------------------------------------------------
 # Go base64.RawURLEncoding (what Go's jwt library decodes segments with)
 # ---------------------------------------------------------------------------------------
@@ -70,32 +72,6 @@ _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _DIGITS = frozenset(b"0123456789")
 
 
-def _go_quote_byte(byte: int) -> str:
-    """Go's `quoteChar`: a byte as it appears in `invalid character ...` messages."""
-    if byte == ord("'"):
-        return "'\\''"
-    if byte == ord('"'):
-        return "'\"'"
-    char = chr(byte)
-    named = {
-        "\a": "\\a",
-        "\b": "\\b",
-        "\f": "\\f",
-        "\n": "\\n",
-        "\r": "\\r",
-        "\t": "\\t",
-        "\v": "\\v",
-        "\\": "\\\\",
-    }
-    if char in named:
-        return f"'{named[char]}'"
-    if char.isprintable():
-        return f"'{char}'"
-    if byte < 0x80:
-        return f"'\\x{byte:02x}'"
-    return f"'\\u{byte:04x}'"
-
-
 class GoJsonSyntaxError(GoError):
     pass
 
@@ -117,7 +93,7 @@ class _GoJsonCursor:
 
     def fail(self, context: str) -> GoJsonSyntaxError:
         byte = self.data[self.position]
-        return GoJsonSyntaxError(f"invalid character {_go_quote_byte(byte)} {context}")
+        return GoJsonSyntaxError(f"invalid character {go_quote_char(byte)} {context}")
 
     def peek(self) -> int:
         if self.position >= len(self.data):
@@ -184,7 +160,7 @@ class _GoJsonCursor:
         for expected in word[1:]:
             if self.peek() != expected:
                 raise self.fail(
-                    f"in literal {word.decode()} (expecting {_go_quote_byte(expected)})"
+                    f"in literal {word.decode()} (expecting {go_quote_char(expected)})"
                 )
             self.position += 1
 

@@ -36,6 +36,7 @@ __all__ = [
     "dumps_indent4",
     "dumps_string_list",
     "format_float",
+    "go_quote_char",
     "go_syntax_error",
     "loads",
 ]
@@ -337,7 +338,8 @@ _OBJECT_KEY, _OBJECT_VALUE, _ARRAY_VALUE = range(3)
 _LITERALS = {ord("t"): "true", ord("f"): "false", ord("n"): "null"}
 
 
-def _quote_char(byte: int) -> str:
+def go_quote_char(byte: int) -> str:
+    """Go's `quoteChar`: a byte as it appears in `invalid character ...` messages."""
     if byte == 0x27:
         return "'\\''"
     if byte == 0x22:
@@ -374,7 +376,7 @@ def go_syntax_error(data: bytes) -> str | None:
     literal_name = ""
 
     def error(byte: int, context: str) -> str:
-        return f"invalid character {_quote_char(byte)} {context}"
+        return f"invalid character {go_quote_char(byte)} {context}"
 
     for byte in [*data, 0x20, None]:
         if byte is None:
@@ -387,7 +389,7 @@ def go_syntax_error(data: bytes) -> str | None:
                         state = _END_VALUE
                     break
                 return error(
-                    byte, f"in literal {literal_name} (expecting {_quote_char(ord(literal[0]))})"
+                    byte, f"in literal {literal_name} (expecting {go_quote_char(ord(literal[0]))})"
                 )
             if state in (_BEGIN_VALUE, _BEGIN_VALUE_OR_EMPTY):
                 if byte in _SPACE:

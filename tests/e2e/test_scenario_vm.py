@@ -104,7 +104,7 @@ def vm_testbed() -> VmTestbed:
 def heketi_on_vms(
     vm_testbed: VmTestbed, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    directory = tmp_path_factory.mktemp("heketi-vm")
+    directory = tmp_path_factory.mktemp("heketi-vm")  # also data_dir: markers stay out of ./var
     ssh = vm_testbed.description["ssh"]
     config = write_config(directory, glusterfs={
         "executor": "ssh", "loglevel": "debug",
@@ -113,7 +113,7 @@ def heketi_on_vms(
         "operation_retry_limits": {"volume_create": 1},
         "average_file_size_kb": AVERAGE_FILE_SIZE_KB,
         "disable_monitor_gluster_nodes": True, "disable_background_cleaner": True,
-    })  # fmt: skip
+    }, heketipy={"data_dir": str(directory)})  # fmt: skip
     server = _start(config, ssh["known_hosts"])
     try:
         yield server

@@ -90,6 +90,7 @@ def write_config(directory: Path, executor: str, glusterfs: dict[str, Any] | Non
         },
         "heketipy": {
             "listen": "127.0.0.1",
+            "data_dir": str(directory),  # the marker registry stays with the test
             "simulator": {"device_size_gb": 500,
                           "latency_ms": {"lvm": 0, "fs": 0, "gluster": 0}},
         },

@@ -24,7 +24,9 @@ def settings_for(tmp_path: Path, nodes_faults: dict[str, Any] | None = None) -> 
         "port": "0",
         "jwt": {"admin": {"key": "a"}, "user": {"key": "u"}},
         "glusterfs": {"executor": "simulator", "db": str(tmp_path / "heketi.db")},
-        "heketipy": {"simulator": {"device_size_gb": 50,
+        # data_dir: the database marker registry stays with the test, not in ./var.
+        "heketipy": {"data_dir": str(tmp_path),
+                     "simulator": {"device_size_gb": 50,
                                    "latency_ms": {"lvm": 0, "fs": 0, "gluster": 0},
                                    **({"faults": nodes_faults} if nodes_faults else {})}},
     }

@@ -35,6 +35,7 @@ def make_settings(directory: str) -> Any:
         "port": "0",
         "jwt": {"admin": {"key": "a"}, "user": {"key": "u"}},
         "glusterfs": {"executor": "mock", "db": str(Path(directory) / "heketi.db")},
+        "heketipy": {"data_dir": directory},  # the marker registry stays with the test
     }))
     return load_settings(str(path), {})
 

@@ -6,10 +6,11 @@ Runs only from ``make e2e-vm`` (tests/testbed/vm/run-e2e.sh), which boots the VM
 as ``sshexec.lvm_wrapper``.
 
 Real dm-thin differs from the namespace shim in one way that matters: xfsprogs 6.1 needs at least
-64 MiB of log, so a filesystem on a small brick's thin LV writes ~65 MiB into its pool. With the
-default ``average_file_size_kb`` (64) the arbiter brick of a 1 GiB volume is 16 MiB and its pool
-fills up during mkfs.xfs (ENOSPC). The VM tier therefore configures 2 KiB (a 512 MiB arbiter
-brick); ``HEKETIPY_E2E_VM_AVERAGE_FILE_SIZE_KB=64`` runs the default sizing (see RESULTS.md).
+64 MiB of log, so a filesystem on a small brick's thin LV writes ~65 MiB into its pool. The first
+VM run found that a 16 MiB arbiter brick (``average_file_size_kb`` 64, a 1 GiB volume) filled
+its pool during mkfs.xfs; placement now sizes bricks at least ``heketipy.min_filesystem_mb``
+(300 MiB on real executors), and the tier runs Heketi's default sizing again (see RESULTS.md).
+``HEKETIPY_E2E_VM_AVERAGE_FILE_SIZE_KB`` overrides it.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from tests.support.server import ServerProcess, write_config
 
 pytestmark = pytest.mark.e2e
 
-# 1 GiB data bricks / 2 KiB = 512 MiB arbiter bricks: a pool that holds mkfs.xfs's 64 MiB log.
-AVERAGE_FILE_SIZE_KB = int(os.environ.get("HEKETIPY_E2E_VM_AVERAGE_FILE_SIZE_KB", "2"))
+# Heketi's default: a 1 GiB volume's arbiter brick is 16 MiB, raised to the 300 MiB floor.
+AVERAGE_FILE_SIZE_KB = int(os.environ.get("HEKETIPY_E2E_VM_AVERAGE_FILE_SIZE_KB", "64"))
 
 
 class RemoteMarker:

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from heketipy.api.auth import make_token
+from heketipy.client.token import make_token
 
 ADMIN = "admin"
 

@@ -2,8 +2,8 @@
 
 Owns: reading the `Authorization` header, validating a Heketi JWT exactly as upstream
 Heketi does (checks, their order, and the Go jwt-go error texts), the `qsh` request
-binding, the role gate (the `user` issuer may only touch `/volumes`), and building the
-token a Heketi Go client sends.  No HTTP framework here: the API layer calls
+binding and the role gate (the `user` issuer may only touch `/volumes`).  Signing tokens is
+the client's business (`heketipy.client.token`).  No HTTP framework here: the API layer calls
 `authenticate` then `authorize` and turns an `AuthError` into a text/plain reply.
 
 Upstream parses tokens with Go's jwt library, so several error texts are Go library
@@ -11,8 +11,8 @@ texts (base64 positions, JSON decoder messages, `time.Duration` formatting):
 `heketipy.api.go_decode` and the duration helpers below reproduce exactly those texts.
 That exact decoding is slow in Python, so a well-formed token takes a fast path through
 the standard library first; anything unusual falls back to the exact path, which decides.
-pyjwt is not used: its decoder is more lenient than Go's (padding, stray characters), its
-messages differ, and its encoder warns about every short secret.
+pyjwt is not used: its decoder is more lenient than Go's (padding, stray characters) and
+its messages differ.
 
 Order of checks (upstream parser first, Heketi's own checks after it):
  1. header missing/empty -> 401 `Required authorization token not found`;
@@ -436,38 +436,3 @@ def authorize(role: Role, method: str, path: str) -> None:
     if path == "/volumes" and method in ("GET", "POST"):
         return
     raise AuthError(401, ADMIN_REQUIRED)
-
-
-def make_token(
-    issuer: str,
-    secret: str,
-    method: str,
-    path: str,
-    *,
-    now: float | None = None,
-    ttl_s: int = 300,
-    algorithm: str = "HS256",
-) -> str:
-    """The token a Heketi Go client sends for `method path` (path without the query).
-
-    Signed here rather than with pyjwt, which warns about every short HMAC secret
-    (Heketi secrets usually are short).  Keys are sorted, as Go marshals a claims map.
-    """
-    digest = _HMAC_DIGESTS.get(algorithm)
-    if digest is None:
-        raise ValueError(
-            f"unsupported token algorithm {algorithm!r}: use one of {sorted(_HMAC_DIGESTS)}"
-        )
-    issued_at = int(time.time() if now is None else now // 1)
-    claims = {"iss": issuer, "iat": issued_at, "exp": issued_at + ttl_s, "qsh": qsh(method, path)}
-    signing_input = f"{_b64url_json({'alg': algorithm, 'typ': 'JWT'})}.{_b64url_json(claims)}"
-    signature = hmac.new(secret.encode(), signing_input.encode(), digest).digest()
-    return f"{signing_input}.{_b64url(signature)}"
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_json(document: dict[str, Any]) -> str:
-    return _b64url(json.dumps(document, separators=(",", ":"), sort_keys=True).encode())

@@ -14,10 +14,15 @@ import json
 import time
 
 TOKEN_LIFETIME_S = 300  # Go client: exp = now + 5 minutes
+_HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_json(document: dict[str, object]) -> str:
+    return _b64url(json.dumps(document, separators=(",", ":")).encode())
 
 
 def query_hash(method: str, path: str) -> str:
@@ -25,20 +30,32 @@ def query_hash(method: str, path: str) -> str:
     return hashlib.sha256(f"{method.upper()}&{path.split('?', 1)[0]}".encode()).hexdigest()
 
 
-def make_token(user: str, secret: str, method: str, path: str, now: float | None = None) -> str:
-    """A fresh HS256 token for one request."""
+def make_token(
+    user: str,
+    secret: str,
+    method: str,
+    path: str,
+    now: float | None = None,
+    *,
+    ttl_s: int = TOKEN_LIFETIME_S,
+    algorithm: str = "HS256",
+) -> str:
+    """A fresh HMAC-signed token for one request (HS256, as the Go client signs)."""
+    digest = _HMAC_DIGESTS.get(algorithm)
+    if digest is None:
+        raise ValueError(
+            f"unsupported token algorithm {algorithm!r}: use one of {sorted(_HMAC_DIGESTS)}"
+        )
     issued = int(time.time() if now is None else now)
     claims: dict[str, object] = {}
     if user:
         claims["iss"] = user
     claims["iat"] = issued
-    claims["exp"] = issued + TOKEN_LIFETIME_S
+    claims["exp"] = issued + ttl_s
     claims["qsh"] = query_hash(method, path)
-    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
-    signing_input = f"{header}.{payload}".encode("ascii")
-    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
-    return f"{header}.{payload}.{_b64url(signature)}"
+    signing_input = f"{_b64url_json({'alg': algorithm, 'typ': 'JWT'})}.{_b64url_json(claims)}"
+    signature = hmac.new(secret.encode(), signing_input.encode("ascii"), digest).digest()
+    return f"{signing_input}.{_b64url(signature)}"
 
 
 def authorization_header(user: str, secret: str, method: str, path: str) -> str:

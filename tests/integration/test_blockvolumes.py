@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from heketipy.api.auth import make_token
+from heketipy.client.token import make_token
 from heketipy.config import load_settings
 from heketipy.operations.runtime import Runtime
 from heketipy.server import build

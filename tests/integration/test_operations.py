@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from heketipy.api.auth import make_token
+from heketipy.client.token import make_token
 from heketipy.config import load_settings
 from heketipy.domain.state import Transaction
 from heketipy.executors.simulator import SimulatorExecutor

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from heketipy.api.auth import make_token
+from heketipy.client.token import make_token
 from tests.openapi_check import validate_response
 
 ADMIN_KEY = "adminkey"

@@ -25,10 +25,10 @@ from heketipy.api.auth import (
     authorize,
     go_duration,
     go_duration_ns,
-    make_token,
     qsh,
 )
 from heketipy.api.go_decode import go_json_unmarshal_error
+from heketipy.client.token import make_token
 
 GOLDEN_AUTH = Path("/work/shared/golden/http/auth.json")
 ADMIN_KEY = "adminkey"

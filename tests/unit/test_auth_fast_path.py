@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heketipy.api import auth
-from heketipy.api.auth import AuthError, authenticate, make_token
+from heketipy.api.auth import AuthError, authenticate
+from heketipy.client.token import make_token
 
 ADMIN_KEY = "adminkey"
 NOW = 1_700_000_000

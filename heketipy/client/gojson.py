@@ -1,29 +1,21 @@
-"""JSON text exactly as Go's encoding/json writes it (compact or 4-space indented).
+"""JSON text exactly as Go's encoding/json writes it, for the CLI's output (no trailing newline).
 
-Go escapes `<`, `>`, `&`, U+2028 and U+2029 and keeps other non-ASCII characters as they are.
+Thin adapters over `heketipy.models.gojson` (standard library only), which owns the encoding:
+`<`, `>`, `&`, U+2028 and U+2029 escaped, other non-ASCII kept, floats written as Go writes them.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-
-def _html_escape(text: str) -> str:
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
+from heketipy.models import gojson
 
 
 def dumps_compact(value: Any) -> str:
     """`json.Marshal`: compact, no trailing newline."""
-    return _html_escape(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return gojson.dumps(value).decode("utf-8")[:-1]
 
 
 def dumps_indent4(value: Any) -> str:
     """`json.MarshalIndent(v, "", "    ")`, no trailing newline."""
-    return _html_escape(json.dumps(value, ensure_ascii=False, indent=4))
+    return gojson.dumps_indent4(value).decode("utf-8")[:-1]

@@ -1,14 +1,15 @@
 """Tag rules for placement: node/device tag merging, `device-tag-match` rules, arbiter roles.
 
-Owns how the `user.heketi.device-tag-match` option is parsed and evaluated and how the
-`arbiter` tag steers arbiter placement (internals 1.7, 1.8; contract 9.2 and errata).
+Owns how the `user.heketi.device-tag-match` option is parsed and evaluated, how the
+`arbiter` tag steers arbiter placement (internals 1.7, 1.8; contract 9.2 and errata), and
+reading a volume's `user.heketi.*` options (`heketi_options`, `arbiter_requested`).
 Pure functions, standard library only.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -18,6 +19,22 @@ from enum import Enum
 _TAG_RULE = re.compile(r"([a-zA-Z0-9.-_]+)(!?=)([a-zA-Z0-9.-_]+)")
 
 ARBITER_TAG = "arbiter"
+_TRUE_WORDS = ("true", "yes", "1", "on")
+
+
+def heketi_options(options: Iterable[str]) -> dict[str, str]:
+    """``user.heketi.*`` keys of a volume's option list (last duplicate wins)."""
+    found: dict[str, str] = {}
+    for option in options:
+        key, _, value = option.strip().partition(" ")
+        if key.startswith("user.heketi."):
+            found[key] = value.strip()
+    return found
+
+
+def arbiter_requested(options: Iterable[str]) -> bool:
+    """Whether the options ask for an arbiter volume (``user.heketi.arbiter true``)."""
+    return heketi_options(options).get("user.heketi.arbiter", "").lower() in _TRUE_WORDS
 
 
 def merge_tags(node_tags: Mapping[str, str], device_tags: Mapping[str, str]) -> dict[str, str]:

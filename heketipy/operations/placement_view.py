@@ -11,6 +11,7 @@ from heketipy.domain import placement as pl
 from heketipy.domain.entities import Volume
 from heketipy.domain.errors import OperationFailed
 from heketipy.domain.state import State
+from heketipy.domain.tags import heketi_options
 
 KIB_PER_GIB = 1024 * 1024
 
@@ -63,16 +64,6 @@ def cluster_views(
         )
         for cid in cluster_ids
     ]
-
-
-def heketi_options(options: list[str]) -> dict[str, str]:
-    """``user.heketi.*`` keys of a volume's option list (last duplicate wins)."""
-    found: dict[str, str] = {}
-    for option in options:
-        key, _, value = option.strip().partition(" ")
-        if key.startswith("user.heketi."):
-            found[key] = value.strip()
-    return found
 
 
 def policy_for(settings: Any, options: list[str], snapshot_factor: float) -> pl.PlacementPolicy:

@@ -13,6 +13,7 @@ from heketipy.domain import placement as pl
 from heketipy.domain.entities import BRICK_ARBITER, BRICK_NORMAL, Brick, Volume, new_id
 from heketipy.domain.errors import TARGET_IN_USE, Conflict, OperationFailed
 from heketipy.domain.state import State, Transaction
+from heketipy.domain.tags import arbiter_requested
 from heketipy.executors.base import (
     BrickAddress,
     BrickRequest,
@@ -208,8 +209,7 @@ class CreateVolume(Operation):
             options += split_options(settings.block_hosting_volume_options or "")
         options += list(spec.request_options)
         options += split_options(settings.post_request_volume_options or "")
-        heketi = pv.heketi_options(options)
-        arbiter = heketi.get("user.heketi.arbiter", "").lower() in ("true", "yes", "1", "on")
+        arbiter = arbiter_requested(options)
         volume = Volume(
             id=self.volume_id,
             name=spec.name or f"vol_{self.volume_id}",

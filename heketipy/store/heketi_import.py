@@ -43,6 +43,7 @@ from heketipy.domain.entities import (
     new_id,
 )
 from heketipy.domain.state import State, Transaction
+from heketipy.domain.tags import arbiter_requested
 from heketipy.store.dump import CHANGE_DESCRIPTIONS, OPERATION_TYPE_CODES, change_code
 from heketipy.store.sqlite import Store, StoreError
 
@@ -60,7 +61,6 @@ GENERATION_KEY = "DB_GENERATION_ID"
 DEFAULT_EXTENT_KIB = 4096
 OPERATION_TYPE_NAMES = {code: name for name, code in OPERATION_TYPE_CODES.items()}
 _THIN_POOL = re.compile(r"^tp_([0-9a-f]{32})$")
-_TRUE_WORDS = ("true", "yes", "1", "on")
 
 
 class DumpFormatError(ValueError):
@@ -232,15 +232,6 @@ def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: 
     return brick
 
 
-def _heketi_options(options: Iterable[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for option in options:
-        name, _, value = option.strip().partition(" ")
-        if name.startswith("user.heketi."):
-            found[name] = value.strip()
-    return found
-
-
 def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> Volume:
     where = f"volumeentries.{key}"
     info = _object(entry.get("Info"), f"{where}.Info")
@@ -252,7 +243,6 @@ def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> Volume:
         raise DumpFormatError(f"{where}: unknown durability type {durability!r}")
     replica = _int(replicate.get("replica"), f"{where}.Info.durability.replicate.replica")
     options = _strings(entry.get("GlusterVolumeOptions"), f"{where}.GlusterVolumeOptions")
-    arbiter_option = _heketi_options(options).get("user.heketi.arbiter", "").lower()
     snapshot = _object(info.get("snapshot"), f"{where}.Info.snapshot")
     snapshot_enable = bool(snapshot.get("enable", False))
     factor = snapshot.get("factor", 1)
@@ -272,7 +262,7 @@ def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> Volume:
         if durability == "disperse" else 0,
         redundancy=_int(disperse.get("redundancy"), f"{where}.Info.durability.disperse.redundancy")
         if durability == "disperse" else 0,
-        arbiter=durability == "replicate" and (arbiter_option in _TRUE_WORDS or has_arbiter_brick),
+        arbiter=durability == "replicate" and (arbiter_requested(options) or has_arbiter_brick),
         gid=_int(info.get("gid"), f"{where}.Info.gid"),
         options=options,
         block=bool(info.get("block", False)),

@@ -19,8 +19,8 @@ from heketipy.client.transport import (
     Credentials,
     build,
     connection_error,
+    http_options,
     response_of,
-    tls_verify,
 )
 
 
@@ -45,11 +45,13 @@ class AsyncHeketiClient(Endpoints):
         self._credentials = Credentials(user, secret)
         self._proto = Protocol(retry or RetryPolicy(), PollPolicy(poll_interval_s), on_poll)
         self._http = httpx.AsyncClient(
-            base_url=self.server,
-            verify=tls_verify(insecure, ca_files),
-            timeout=timeout_s,
-            follow_redirects=False,
-            transport=transport,
+            **http_options(
+                self.server,
+                insecure=insecure,
+                ca_files=ca_files,
+                timeout_s=timeout_s,
+                transport=transport,
+            )
         )
 
     async def __aenter__(self) -> AsyncHeketiClient:

@@ -23,8 +23,8 @@ from heketipy.client.transport import (
     Credentials,
     build,
     connection_error,
+    http_options,
     response_of,
-    tls_verify,
 )
 
 
@@ -55,11 +55,13 @@ class HeketiClient(Endpoints):
         self._credentials = Credentials(user, secret)
         self._proto = Protocol(retry or RetryPolicy(), PollPolicy(poll_interval_s), on_poll)
         self._http = httpx.Client(
-            base_url=self.server,
-            verify=tls_verify(insecure, ca_files),
-            timeout=timeout_s,
-            follow_redirects=False,
-            transport=transport,
+            **http_options(
+                self.server,
+                insecure=insecure,
+                ca_files=ca_files,
+                timeout_s=timeout_s,
+                transport=transport,
+            )
         )
 
     def __enter__(self) -> HeketiClient:

@@ -11,6 +11,7 @@ import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -41,6 +42,25 @@ class Credentials:
 
     def header(self, method: str, path: str) -> str:
         return authorization_header(self.user, self.secret, method, path)
+
+
+def http_options(
+    server: str,
+    *,
+    insecure: bool,
+    ca_files: Sequence[str],
+    timeout_s: float,
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+) -> dict[str, Any]:
+    """The httpx.Client / httpx.AsyncClient arguments both clients use (redirects are read,
+    not followed: a /queue 303 names the result)."""
+    return {
+        "base_url": server,
+        "verify": tls_verify(insecure, ca_files),
+        "timeout": timeout_s,
+        "follow_redirects": False,
+        "transport": transport,
+    }
 
 
 def build(client: httpx.Client | httpx.AsyncClient, credentials: Credentials,

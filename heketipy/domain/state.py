@@ -48,15 +48,13 @@ class State:
         # the moment a clone or a create is planned)
         self.cluster_volume_names: dict[str, dict[str, int]] = defaultdict(dict)
         self.volume_seq = 0
-        # Bumped after every committed transaction: readers cache derived answers in
-        # ``cache`` under a key, tagged with the generation they were computed at.
-        self.generation = 0
-        self.cache: dict[str, tuple[int, Any]] = {}
         # Ids of volumes GET /volumes shows (no pending create/delete/clone), kept sorted
         # incrementally so listing 10,000 volumes does not scan and sort them per request;
-        # ``visible_version`` changes whenever the list does (cache key of its encoding).
+        # ``visible_version`` changes whenever the list does. Readers cache answers derived
+        # from it in ``cache``, tagged with the version they were computed at.
         self.visible_volumes: list[str] = []
         self.visible_version = 0
+        self.cache: dict[str, tuple[int, Any]] = {}
 
     # -- lookup tables per kind -------------------------------------------------------------
     def table(self, kind: str) -> dict[str, Any]:

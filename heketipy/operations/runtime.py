@@ -55,7 +55,6 @@ class Runtime:
             tx.undo()
             raise
         finally:
-            self.state.generation += 1
             self.state.refresh_visibility(tx.touched("volume"))
 
     async def apply(self, mutate: Callable[[Transaction], Any]) -> Any:

@@ -16,7 +16,9 @@ its messages differ.
 
 Order of checks (upstream parser first, Heketi's own checks after it):
  1. header missing/empty -> 401 `Required authorization token not found`;
-    not `bearer <token>` -> 400 `Authorization header format must be Bearer {token}`
+    not `bearer <token>` -> 400 `Authorization header format must be Bearer {token}`;
+    token over MAX_TOKEN_BYTES -> 401 `Invalid JWT token: token is longer than ...` (heketipy's
+    bound, before any decoding; Heketi has none)
  2. three segments; header segment base64 + JSON; claims segment base64 + JSON;
     `alg` present and known                                   -> 401 `Invalid JWT token: ...`
  3. key selection: HMAC algorithm, then `iss` (missing / unknown)
@@ -60,6 +62,12 @@ INVALID_QSH = "Invalid qsh claim in token"
 ADMIN_REQUIRED = "Administrator access required"
 
 DEFAULT_IAT_LEEWAY_S = 120
+
+# Tokens that Heketi's clients sign are about 250 bytes. Decoding an unusual token the exact
+# (Go-compatible) way costs about 1 us per byte, so a crafted 8 KB token cost ~100 times an
+# ordinary one to refuse; anything longer than this bound is refused before any decoding.
+MAX_TOKEN_BYTES = 4096
+TOKEN_TOO_LONG = f"token is longer than {MAX_TOKEN_BYTES} bytes"
 
 # Algorithms Go's jwt library knows; only the HMAC ones are accepted by Heketi.  An
 # `alg` outside this set fails earlier, while the token is parsed.
@@ -384,6 +392,11 @@ def _claims_error(claims: _Claims, now_s: int, iat_leeway_s: int) -> str | None:
     return error
 
 
+def _utf8(text: str) -> bytes:
+    """The header's bytes as received (aiohttp keeps undecodable bytes as surrogates)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def _signature_error(algorithm: str, segments: list[str], key: str) -> str | None:
     try:
         signature = _plain_segment(segments[2])
@@ -392,7 +405,7 @@ def _signature_error(algorithm: str, segments: list[str], key: str) -> str | Non
             signature = go_base64url_decode(segments[2])
         except GoError as error:
             return str(error)
-    signed = f"{segments[0]}.{segments[1]}".encode("utf-8", "surrogateescape")
+    signed = _utf8(f"{segments[0]}.{segments[1]}")
     expected = hmac.new(key.encode(), signed, _HMAC_DIGESTS[algorithm]).digest()
     return None if hmac.compare_digest(signature, expected) else SIGNATURE_INVALID
 
@@ -412,6 +425,8 @@ def authenticate(
     `path` is the decoded URL path without the query string.  Raises `AuthError`.
     """
     token = _extract_token(header)
+    if len(token) > MAX_TOKEN_BYTES or len(_utf8(token)) > MAX_TOKEN_BYTES:
+        raise _invalid_token(TOKEN_TOO_LONG)
     try:
         algorithm, claims, segments = _parse_unverified(token)
         role, key = _select_key(algorithm, claims, admin_key, user_key)

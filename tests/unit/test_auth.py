@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 import pytest
 
+from heketipy.api import auth
 from heketipy.api.auth import (
     AuthError,
     Role,
@@ -410,11 +411,61 @@ def test_trailing_data_after_claims_is_ignored_like_go_decoder() -> None:
 
 
 def test_deeply_nested_claims_do_not_crash() -> None:
-    deep = b"[" * 6000 + b"]" * 6000
+    deep = b"[" * 1500 + b"]" * 1500  # as deep as the token size bound lets it be
     header = _b64_json({"alg": "HS256"})
     assert refusal(f"Bearer {header}.{_b64(deep)}.") == invalid(
         "json: cannot unmarshal array into Go value of type middleware.HeketiJwtClaims"
     )
+
+
+# --------------------------------------------------------------------------------------
+# Token size bound: decoding cost is bounded before any decoding starts
+# --------------------------------------------------------------------------------------
+
+TOO_LONG = invalid(f"token is longer than {auth.MAX_TOKEN_BYTES} bytes")
+
+
+def _padded_admin_token(length: int) -> str:
+    """A correctly signed admin token of exactly ``length`` characters."""
+    padding = 0
+    while True:
+        token = bearer(admin_claims(pad="x" * padding)).removeprefix("Bearer ")
+        if len(token) >= length:
+            break
+        padding += 1
+    assert len(token) == length, "padding grows the token by one character at a time"
+    return token
+
+
+def test_a_token_at_the_size_bound_is_decoded_and_accepted() -> None:
+    token = _padded_admin_token(auth.MAX_TOKEN_BYTES)
+    assert check(f"Bearer {token}", "GET", "/clusters") is Role.ADMIN
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "x" * 4097,  # one byte over
+        "[" * 8000,  # the 8 KB a crafted token brings to the exact decoder
+        "e." + "\u00e9" * 2047 + ".s",  # few characters, but over the bound in UTF-8 bytes
+    ],
+)
+def test_an_over_long_token_is_refused_without_decoding(
+    token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def decoding(*_args: Any) -> Any:
+        raise AssertionError("an over-long token reached a decoder")
+
+    for decoder in ("_parse_unverified", "_parse_plain", "_parse_exact"):
+        monkeypatch.setattr(auth, decoder, decoding)
+    assert len(token.encode()) > auth.MAX_TOKEN_BYTES
+    assert refusal(f"Bearer {token}") == TOO_LONG
+
+
+def test_the_size_bound_is_far_above_real_tokens() -> None:
+    longest_path = "/volumes/" + "f" * 32 + "/expand"
+    real = make_token("admin", ADMIN_KEY, "POST", longest_path, now=NOW)
+    assert len(real) * 8 < auth.MAX_TOKEN_BYTES
 
 
 # --------------------------------------------------------------------------------------

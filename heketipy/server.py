@@ -42,6 +42,7 @@ async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Applicatio
         settings,
         max_inflight=settings.glusterfs.max_inflight_operations or 8,
         wait_queue_size=settings.heketipy.wait_queue_size,
+        queue_result_ttl_s=settings.heketipy.queue_result_ttl_s,
     )
     recovered = await runtime.recover()
     if recovered:

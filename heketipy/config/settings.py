@@ -67,6 +67,9 @@ class HeketipySettings(_GoJsonModel):
     # Smallest brick placement makes (arbiters): None = 300 on ssh/kubernetes (mkfs.xfs's
     # floor), 0 (Heketi's exact 16 MiB minimum) on mock/simulator.
     min_filesystem_mb: Annotated[int | None, Field(ge=0)] = None
+    # A finished /queue result nobody collected is forgotten this long after the job ended
+    # (the user role cannot poll /queue; Heketi's clients poll every 400 ms).
+    queue_result_ttl_s: Annotated[float, Field(gt=0)] = 300.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """Asynchronous jobs behind ``/queue/<id>`` and the admission control in front of them.
 
 ``JobQueue`` holds results in memory (as Heketi does): a finished result is delivered once and
-then forgotten. ``Throttle`` lets at most ``max_inflight`` operations execute; further accepted
+then forgotten. Unlike Heketi it also forgets a result that nobody collected within
+``result_ttl_s`` of the job's end: Heketi's clients poll every 400 ms, but the user role may
+not poll ``/queue`` at all, so every user-role create would otherwise leave its result behind
+for the life of the process. ``Throttle`` lets at most ``max_inflight`` operations execute; further accepted
 operations wait in a bounded FIFO queue (heketipy's answer to Heketi's 429 storm) and only
 when that queue is full is a request refused with ``Busy``.
 """
@@ -12,6 +15,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -31,10 +35,37 @@ class Job:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+DEFAULT_RESULT_TTL_S = 300.0
+
+
 class JobQueue:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        result_ttl_s: float = DEFAULT_RESULT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.result_ttl_s = result_ttl_s
+        self._clock = clock
         self._jobs: dict[str, Job] = {}
+        # Finished, uncollected jobs -> when they finished; in finishing order, so the
+        # oldest are first and expiry only ever looks at the front.
+        self._uncollected: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        """Jobs held: running ones and finished ones whose result is not yet collected."""
+        return len(self._jobs)
+
+    def _expire(self) -> None:
+        oldest_kept = self._clock() - self.result_ttl_s
+        while self._uncollected:
+            job_id, finished_at = next(iter(self._uncollected.items()))
+            if finished_at >= oldest_kept:
+                break
+            self._uncollected.popitem(last=False)
+            del self._jobs[job_id]
+            log.info("result of job %s not collected within %gs: forgotten", job_id,
+                     self.result_ttl_s)
 
     async def wait(self, job_id: str, timeout_s: float) -> None:
         """Wait up to ``timeout_s`` for a job to finish (a poll answered late, not early)."""
@@ -45,9 +76,11 @@ class JobQueue:
 
     def get(self, job_id: str) -> Job | None:
         """The job; a finished one is removed by this read (single delivery)."""
+        self._expire()
         job = self._jobs.get(job_id)
         if job is not None and job.done:
             del self._jobs[job_id]
+            self._uncollected.pop(job_id, None)
         return job
 
     def submit(
@@ -58,6 +91,7 @@ class JobQueue:
         on_done: Callable[[], None] | None = None,
     ) -> str:
         """Run ``work`` in the background; its return value is the result's Location."""
+        self._expire()
         job = Job(id=new_id())
         self._jobs[job.id] = job
 
@@ -75,6 +109,7 @@ class JobQueue:
                 job.error = str(exc) or exc.__class__.__name__
             finally:
                 job.done = True
+                self._uncollected[job.id] = self._clock()
                 job.finished.set()
                 if on_done is not None:
                     on_done()

@@ -988,3 +988,26 @@ def test_embedded_corrupt_secrets_file(tmp_path: Path, content: str) -> None:
 def test_data_dir_argument_with_a_file(load, tmp_path: Path) -> None:
     settings = load(None, data_dir=str(tmp_path / "d"))
     assert settings.heketipy.data_dir == str(tmp_path / "d")
+
+
+# ---------------------------------------------------------------------------------------------
+# heketipy.queue_result_ttl_s
+# ---------------------------------------------------------------------------------------------
+
+
+def test_queue_result_ttl_defaults_to_five_minutes(load) -> None:
+    assert load().heketipy.queue_result_ttl_s == 300
+
+
+@pytest.mark.parametrize("value", [30, 0.5])
+def test_queue_result_ttl_is_read_from_the_file(load, value: float) -> None:
+    assert load(_config(heketipy={"queue_result_ttl_s": value})).heketipy.queue_result_ttl_s == value
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [(0, "must be > 0.0 (got 0)"), (-5, "must be > 0.0 (got -5)"), ("60", "must be a number")],
+)
+def test_queue_result_ttl_must_be_a_positive_number(load, value: Any, problem: str) -> None:
+    text = _error(load, _config(heketipy={"queue_result_ttl_s": value}))
+    assert text.startswith(f"invalid configuration: heketipy.queue_result_ttl_s: {problem}"), text

@@ -8,6 +8,7 @@ import pytest
 
 from heketipy.domain.errors import Busy
 from heketipy.operations.jobs import JobQueue, Throttle
+from tests.support.clock import FakeClock
 
 
 async def test_a_held_poll_returns_when_the_job_finishes() -> None:
@@ -75,3 +76,68 @@ async def test_throttle_queues_in_order_and_refuses_only_when_full() -> None:
     throttle.release(had_slot=True)
     await asyncio.gather(*waiters)
     assert order == [0, 1]
+
+
+# ---------------------------------------------------------------------------------------
+# Uncollected results expire (an injected clock: no sleeping, no timing)
+# ---------------------------------------------------------------------------------------
+
+
+async def _quick() -> str:
+    return "/volumes/abc"
+
+
+async def _finished_job(jobs: JobQueue) -> str:
+    job_id = jobs.submit(_quick, name="create")
+    await jobs.wait(job_id, timeout_s=600)
+    return job_id
+
+
+async def test_a_result_is_delivered_until_its_ttl_passes() -> None:
+    clock = FakeClock()
+    jobs = JobQueue(result_ttl_s=60, clock=clock)
+    job_id = await _finished_job(jobs)
+    clock.now += 60  # exactly the TTL: still collectable
+    job = jobs.get(job_id)
+    assert job is not None and job.location == "/volumes/abc"
+
+
+async def test_an_uncollected_result_expires_after_its_ttl() -> None:
+    clock = FakeClock()
+    jobs = JobQueue(result_ttl_s=60, clock=clock)
+    job_id = await _finished_job(jobs)
+    clock.now += 60.5
+    assert jobs.get(job_id) is None  # the poll answers 404 Id not found, as for a read result
+    assert len(jobs) == 0
+
+
+async def test_the_ttl_counts_from_the_end_of_the_job_not_its_start() -> None:
+    clock = FakeClock()
+    jobs = JobQueue(result_ttl_s=60, clock=clock)
+    release = asyncio.Event()
+
+    async def slow() -> str:
+        await release.wait()
+        return "/volumes/slow"
+
+    job_id = jobs.submit(slow, name="create")
+    clock.now += 3600  # a running job never expires
+    assert jobs.get(job_id) is not None and len(jobs) == 1
+    release.set()
+    await jobs.wait(job_id, timeout_s=600)
+    clock.now += 30
+    job = jobs.get(job_id)
+    assert job is not None and job.location == "/volumes/slow"
+
+
+async def test_uncollected_results_do_not_accumulate() -> None:
+    clock = FakeClock()
+    jobs = JobQueue(result_ttl_s=60, clock=clock)
+    for _ in range(500):  # e.g. user-role creates: the user role cannot poll /queue
+        await _finished_job(jobs)
+        clock.now += 1
+    # Only the results of the last TTL are kept, however many were never collected.
+    assert len(jobs) <= 61
+    clock.now += 61
+    await _finished_job(jobs)
+    assert len(jobs) == 1

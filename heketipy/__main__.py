@@ -10,6 +10,13 @@ import sys
 
 from heketipy.config import ConfigError, load_settings
 
+# Printed at start-up whichever way authentication was turned off, on stderr whatever the log
+# level: a server anyone can administer must not go unnoticed.
+AUTH_DISABLED_WARNING = (
+    'WARNING: authentication is disabled (--disable-auth or "use_auth": false in heketi.json): '
+    "every request is served with administrator rights, no token is checked"
+)
+
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="heketipy", description=__doc__)
@@ -56,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     from heketipy import logctx
 
     logctx.configure(level)
+    if not settings.auth_enabled:
+        print(AUTH_DISABLED_WARNING, file=sys.stderr, flush=True)
     announce = None
     if args.config is None:
         scheme = "https" if settings.enable_tls else "http"

@@ -172,7 +172,7 @@ def load_settings(
     fields: dict[str, Any] = {
         "port": file_model.port if port is None else port,
         "listen": extras.listen,
-        "auth_enabled": not disable_auth,
+        "auth_enabled": file_model.use_auth and not disable_auth,
         "admin_key": admin_key,
         "user_key": user_key,
         "enable_tls": file_model.enable_tls,

@@ -87,9 +87,12 @@ class _JwtSection(_GoJsonModel):
 
 
 class _ConfigFile(_GoJsonModel):
-    """The top level of ``heketi.json`` (``use_auth`` is deliberately not read)."""
+    """The top level of ``heketi.json``."""
 
     port: str = "8080"
+    # Heketi 10 ignores this key; Heketi 8/9 honoured it, and the gluster-kubernetes templates
+    # the classic walkthroughs use ship it false (with placeholder keys): heketipy honours it.
+    use_auth: bool = True
     jwt: _JwtSection = _JwtSection()
     enable_tls: bool = False
     cert_file: str = ""

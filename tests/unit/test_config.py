@@ -318,10 +318,28 @@ def test_keys_match_case_insensitively_and_null_keeps_default(load) -> None:
     assert settings.default_state == "normal"
 
 
-def test_use_auth_false_is_ignored(load) -> None:
-    assert load(_config(use_auth=False)).auth_enabled is True
+def test_use_auth_false_disables_auth_as_heketi_9_did(load) -> None:
+    # gluster-kubernetes templates: use_auth false with placeholder keys, or none at all.
+    assert load(_config(use_auth=False)).auth_enabled is False
+    assert load(_config(use_auth=False, jwt={})).auth_enabled is False
+    assert load(_config(USE_AUTH=False, jwt={})).auth_enabled is False  # Go matches any case
+
+
+def test_use_auth_true_or_absent_keeps_auth_on(load) -> None:
+    assert load(_config(use_auth=True)).auth_enabled is True
+    without = _config()
+    del without["use_auth"]
+    assert load(without).auth_enabled is True
     with pytest.raises(ConfigError, match="Missing JWT information in config file"):
-        load(_config(use_auth=False, jwt={}))
+        load(_config(use_auth=True, jwt={}))
+    assert load(_config(use_auth=True), disable_auth=True).auth_enabled is False
+
+
+def test_use_auth_must_be_a_boolean(load) -> None:
+    assert (
+        _error(load, _config(use_auth="false"))
+        == "invalid configuration: use_auth: must be a boolean (got 'false')"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

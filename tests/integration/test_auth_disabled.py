@@ -1,0 +1,74 @@
+"""`"use_auth": false` in heketi.json disables authentication, as Heketi 8/9 did (Heketi 10
+ignores the key), with the same loud start-up warning as `--disable-auth`.
+
+The gluster-kubernetes templates of the classic walkthroughs ship `use_auth: false` with
+placeholder keys, and their StorageClass and heketi-cli calls send no token.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from heketipy.__main__ import AUTH_DISABLED_WARNING
+from tests.support.server import ServerProcess, start_server, write_config
+
+
+def _config(directory: Path, **top_level: object) -> Path:
+    path = write_config(directory)
+    config = json.loads(path.read_text())
+    config.update(top_level)
+    path.write_text(json.dumps(config))
+    return path
+
+
+def _warning_lines(server: ServerProcess) -> list[str]:
+    return [line for line in server.log_path.read_text().splitlines() if "WARNING" in line
+            and "authentication" in line]
+
+
+def _serves_without_token(server: ServerProcess) -> None:
+    assert server.request("GET", "/clusters", role="none").json() == {"clusters": []}
+    reply = server.request("POST", "/clusters", {"file": True}, role="none")
+    assert reply.status == 201, reply.text
+    # Tokens (the Go client sends one even with auth off) are not looked at either.
+    assert server.request("GET", "/clusters", role="user").status == 200
+
+
+def test_use_auth_false_serves_requests_without_a_token(tmp_path: Path) -> None:
+    # The walkthrough template: placeholder keys that no client knows.
+    config = _config(tmp_path, use_auth=False,
+                     jwt={"admin": {"key": "My Secret"}, "user": {"key": "My Secret"}})
+    server = start_server(config)
+    try:
+        _serves_without_token(server)
+        assert _warning_lines(server) == [AUTH_DISABLED_WARNING]
+    finally:
+        server.stop()
+
+
+def test_use_auth_false_needs_no_keys(tmp_path: Path) -> None:
+    server = start_server(_config(tmp_path, use_auth=False, jwt={}))
+    try:
+        _serves_without_token(server)
+    finally:
+        server.stop()
+
+
+def test_disable_auth_gives_the_identical_warning(tmp_path: Path) -> None:
+    server = start_server(_config(tmp_path), args=["--disable-auth"])
+    try:
+        _serves_without_token(server)
+        assert _warning_lines(server) == [AUTH_DISABLED_WARNING]
+    finally:
+        server.stop()
+
+
+def test_auth_stays_on_with_use_auth_true_and_no_warning(tmp_path: Path) -> None:
+    server = start_server(_config(tmp_path, use_auth=True))
+    try:
+        reply = server.request("GET", "/clusters", role="none")
+        assert (reply.status, reply.text) == (401, "Required authorization token not found\n")
+        assert _warning_lines(server) == []
+    finally:
+        server.stop()

@@ -8,18 +8,27 @@ placeholder keys, and their StorageClass and heketi-cli calls send no token.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from heketipy.__main__ import AUTH_DISABLED_WARNING
 from tests.support.server import ServerProcess, start_server, write_config
 
 
-def _config(directory: Path, **top_level: object) -> Path:
+@contextmanager
+def serving(directory: Path, *, args: list[str] | None = None,
+            **top_level: object) -> Iterator[ServerProcess]:
+    """A server whose heketi.json has these top-level keys replaced."""
     path = write_config(directory)
     config = json.loads(path.read_text())
     config.update(top_level)
     path.write_text(json.dumps(config))
-    return path
+    server = start_server(path, args=args)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _warning_lines(server: ServerProcess) -> list[str]:
@@ -37,38 +46,25 @@ def _serves_without_token(server: ServerProcess) -> None:
 
 def test_use_auth_false_serves_requests_without_a_token(tmp_path: Path) -> None:
     # The walkthrough template: placeholder keys that no client knows.
-    config = _config(tmp_path, use_auth=False,
-                     jwt={"admin": {"key": "My Secret"}, "user": {"key": "My Secret"}})
-    server = start_server(config)
-    try:
+    placeholders = {"admin": {"key": "My Secret"}, "user": {"key": "My Secret"}}
+    with serving(tmp_path, use_auth=False, jwt=placeholders) as server:
         _serves_without_token(server)
         assert _warning_lines(server) == [AUTH_DISABLED_WARNING]
-    finally:
-        server.stop()
 
 
 def test_use_auth_false_needs_no_keys(tmp_path: Path) -> None:
-    server = start_server(_config(tmp_path, use_auth=False, jwt={}))
-    try:
+    with serving(tmp_path, use_auth=False, jwt={}) as server:
         _serves_without_token(server)
-    finally:
-        server.stop()
 
 
 def test_disable_auth_gives_the_identical_warning(tmp_path: Path) -> None:
-    server = start_server(_config(tmp_path), args=["--disable-auth"])
-    try:
+    with serving(tmp_path, args=["--disable-auth"]) as server:
         _serves_without_token(server)
         assert _warning_lines(server) == [AUTH_DISABLED_WARNING]
-    finally:
-        server.stop()
 
 
 def test_auth_stays_on_with_use_auth_true_and_no_warning(tmp_path: Path) -> None:
-    server = start_server(_config(tmp_path, use_auth=True))
-    try:
+    with serving(tmp_path, use_auth=True) as server:
         reply = server.request("GET", "/clusters", role="none")
         assert (reply.status, reply.text) == (401, "Required authorization token not found\n")
         assert _warning_lines(server) == []
-    finally:
-        server.stop()

@@ -4,9 +4,11 @@
 then forgotten. Unlike Heketi it also forgets a result that nobody collected within
 ``result_ttl_s`` of the job's end: Heketi's clients poll every 400 ms, but the user role may
 not poll ``/queue`` at all, so every user-role create would otherwise leave its result behind
-for the life of the process. ``Throttle`` lets at most ``max_inflight`` operations execute; further accepted
-operations wait in a bounded FIFO queue (heketipy's answer to Heketi's 429 storm) and only
-when that queue is full is a request refused with ``Busy``.
+for the life of the process.
+
+``Throttle`` lets at most ``max_inflight`` operations execute; further accepted operations
+wait in a bounded FIFO queue (heketipy's answer to Heketi's 429 storm) and only when that
+queue is full is a request refused with ``Busy``.
 """
 
 from __future__ import annotations

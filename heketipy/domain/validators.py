@@ -1,5 +1,6 @@
 """The one set of rules for user-supplied values that end up on storage nodes or in the database:
-device paths, node hostnames, volume/block volume/clone names, tags and gluster volume options.
+ids, device paths, node hostnames, volume/block volume/clone names, tags and gluster volume
+options.
 
 Every function is pure and returns ``None`` for an acceptable value or a short problem text
 (worded to follow a field name, ozzo-validation style: ``must be in a valid format``). Callers
@@ -32,6 +33,7 @@ MAX_TAG_VALUE_CHARS = 64
 
 DEVICE_DIR = "/dev/"
 
+_ID_RE = re.compile(r"[0-9a-fA-F]{32}")  # Heketi's id rule
 _DEVICE_PATH_RE = re.compile(r"/[a-zA-Z0-9_.:/-]+")  # Heketi's device name rule
 _NAME_RE = re.compile(r"[a-zA-Z0-9_-]+")  # Heketi's volume name rule
 _TAG_NAME_RE = re.compile(r"[a-zA-Z0-9_.-]+")
@@ -57,6 +59,11 @@ INVALID_FORMAT = "must be in a valid format"
 
 def _too_long(limit: int) -> str:
     return f"the length must be no more than {limit}"
+
+
+def is_valid_id(value: str) -> bool:
+    """A Heketi id: 32 hex digits (it names VGs, LVs and brick directories on the nodes)."""
+    return _ID_RE.fullmatch(value) is not None
 
 
 def name_problem(name: str) -> str | None:

@@ -15,7 +15,6 @@ executors apply too (stricter than Heketi's where Heketi let unsafe values throu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
@@ -40,8 +39,6 @@ VALID_DISPERSIONS = frozenset({(2, 1), (4, 2), (8, 3), (8, 4)})
 KIB_PER_GIB = 1024 * 1024
 
 MAX_CLEANUP_IDS = 32
-
-_ID_RE = re.compile(r"[0-9a-fA-F]{32}")
 
 FieldErrors = dict[str, Union[str, "FieldErrors"]]
 Rule = Callable[[Any], "str | None"]
@@ -121,7 +118,7 @@ def one_of(*choices: str) -> Rule:
 
 
 def valid_id(value: str) -> str | None:
-    return None if _ID_RE.fullmatch(value) else f"{value} is not a valid UUID"
+    return None if validators.is_valid_id(value) else f"{value} is not a valid UUID"
 
 
 def valid_state(value: str) -> str | None:

@@ -516,60 +516,56 @@ class _Problems:
             self.found.append(f"{where}: {problem}")
 
 
-def _check_values(
-    nodes: dict[str, Node],
-    devices: dict[str, Device],
-    volumes: dict[str, Volume],
-    bricks: dict[str, Brick],
-    blockvolumes: dict[str, BlockVolume],
-    other: Iterable[tuple[str, str]],
-) -> list[str]:
+# Where each kind's entries live in a dump, and which attributes hold ids (-> dump field).
+_ID_FIELDS: dict[str, tuple[str, dict[str, str]]] = {
+    "cluster": ("clusterentries", {}),
+    "node": ("nodeentries", {"cluster_id": "Info.cluster"}),
+    "device": ("deviceentries", {"node_id": "NodeId"}),
+    "volume": ("volumeentries", {"cluster_id": "Info.cluster", "pending_op": "Pending.Id"}),
+    "brick": ("brickentries", {
+        "volume_id": "Info.volume", "device_id": "Info.device", "node_id": "Info.node",
+        "pending_op": "Pending.Id",
+    }),
+    "blockvolume": ("blockvolumeentries", {
+        "cluster_id": "Info.cluster", "bhv_id": "Info.blockhostingvolume",
+        "pending_op": "Pending.Id",
+    }),
+    "operation": ("pendingoperations", {}),
+}  # fmt: skip
+
+
+def _unsafe_values(entities: Iterable[Entity]) -> list[str]:
     """Every id, name, hostname, device path, option and tag the dump holds, checked with the
     rules of the API and the node command builders (``domain.validators``)."""
     found = _Problems()
-    for where, entity_id in other:
-        found.ids(where, entity_id)
-    for key, node in sorted(nodes.items()):
-        where = f"nodeentries.{key}"
-        found.ids(where, node.id)
-        found.ids(f"{where}.Info.cluster", node.cluster_id)
-        found.hosts(f"{where}.Info.hostnames.manage", node.manage)
-        found.hosts(f"{where}.Info.hostnames.storage", node.storage)
-        found.tags(f"{where}.Info.tags", node.tags)
-    for key, device in sorted(devices.items()):
-        where = f"deviceentries.{key}"
-        found.ids(where, device.id)
-        found.ids(f"{where}.NodeId", device.node_id)
-        found.check(f"{where}.Info.name", device.name, validators.device_path_problem(device.name))
-        for i, path in enumerate(device.paths):
-            found.check(f"{where}.Info.paths[{i}]", path, validators.device_path_problem(path))
-        found.tags(f"{where}.Info.tags", device.tags)
-    for key, volume in sorted(volumes.items()):
-        where = f"volumeentries.{key}"
-        found.ids(where, volume.id)
-        found.ids(f"{where}.Info.cluster", volume.cluster_id)
-        found.ids(f"{where}.Pending.Id", volume.pending_op)
-        found.check(f"{where}.Info.name", volume.name, validators.name_problem(volume.name))
-        for i, option in enumerate(volume.options):
-            if option.strip():  # Heketi stores blank options; they never reach a node
-                found.check(
-                    f"{where}.GlusterVolumeOptions[{i}]", option, validators.option_problem(option)
-                )
-    for key, brick in sorted(bricks.items()):
-        where = f"brickentries.{key}"
-        found.ids(where, brick.id)
-        found.ids(f"{where}.Info.volume", brick.volume_id)
-        found.ids(f"{where}.Info.device", brick.device_id)
-        found.ids(f"{where}.Info.node", brick.node_id)
-        found.ids(f"{where}.Pending.Id", brick.pending_op)
-    for key, bv in sorted(blockvolumes.items()):
-        where = f"blockvolumeentries.{key}"
-        found.ids(where, bv.id)
-        found.ids(f"{where}.Info.cluster", bv.cluster_id)
-        found.ids(f"{where}.Info.blockhostingvolume", bv.bhv_id)
-        found.ids(f"{where}.Pending.Id", bv.pending_op)
-        found.check(f"{where}.Info.name", bv.name, validators.name_problem(bv.name))
-        found.hosts(f"{where}.Info.blockvolume.hosts", bv.hosts)
+    for entity in entities:
+        bucket, id_fields = _ID_FIELDS[entity.kind]
+        where = f"{bucket}.{entity.id}"
+        found.ids(where, entity.id)
+        for attribute, field_name in id_fields.items():
+            found.ids(f"{where}.{field_name}", getattr(entity, attribute))
+        if isinstance(entity, Node):
+            found.hosts(f"{where}.Info.hostnames.manage", entity.manage)
+            found.hosts(f"{where}.Info.hostnames.storage", entity.storage)
+            found.tags(f"{where}.Info.tags", entity.tags)
+        elif isinstance(entity, Device):
+            name_problem = validators.device_path_problem(entity.name)
+            found.check(f"{where}.Info.name", entity.name, name_problem)
+            for i, path in enumerate(entity.paths):
+                found.check(f"{where}.Info.paths[{i}]", path, validators.device_path_problem(path))
+            found.tags(f"{where}.Info.tags", entity.tags)
+        elif isinstance(entity, Volume | BlockVolume):
+            found.check(f"{where}.Info.name", entity.name, validators.name_problem(entity.name))
+        if isinstance(entity, Volume):
+            for i, option in enumerate(entity.options):
+                if option.strip():  # Heketi stores blank options; they never reach a node
+                    problem = validators.option_problem(option)
+                    found.check(f"{where}.GlusterVolumeOptions[{i}]", option, problem)
+        elif isinstance(entity, BlockVolume):
+            found.hosts(f"{where}.Info.blockvolume.hosts", entity.hosts)
+        elif isinstance(entity, PendingOperation):
+            for i, change in enumerate(entity.changes):
+                found.ids(f"{where}.Actions[{i}].Id", change["id"])
     return found.found
 
 
@@ -622,15 +618,6 @@ def entities_from_dump(doc: Any) -> ParsedDump:
         for k, e in sorted(buckets["pendingoperations"].items())
     }
 
-    other_ids = [(f"clusterentries.{key}", key) for key in clusters]
-    for key, record in operations.items():
-        other_ids.append((f"pendingoperations.{key}", key))
-        other_ids += [
-            (f"pendingoperations.{key}.Actions[{i}].Id", change["id"])
-            for i, change in enumerate(record.changes)
-        ]
-    _refuse_unsafe(_check_values(nodes, devices, volumes, bricks, blockvolumes, other_ids))
-
     by_volume: dict[str, list[Brick]] = defaultdict(list)
     for brick in bricks.values():
         by_volume[brick.volume_id].append(brick)
@@ -675,6 +662,7 @@ def entities_from_dump(doc: Any) -> ParsedDump:
         *clusters.values(), *nodes.values(), *devices.values(), *volumes.values(),
         *bricks.values(), *blockvolumes.values(), *operations.values(),
     ]
+    _refuse_unsafe(_unsafe_values(entities))
     return ParsedDump(entities, attributes, warnings)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 # glusterd keeps volume names in a 256-byte buffer (GD_VOLUME_NAME_MAX) and refuses longer ones.
 MAX_NAME_CHARS = 255
-# One path component's limit on Linux (NAME_MAX); device paths are far shorter in practice.
+# Far beyond real device paths (udev's /dev/disk/by-id names stay well under 128 characters).
 MAX_DEVICE_PATH_CHARS = 255
 # A DNS name: 253 characters (254 with the root's trailing dot).
 MAX_HOSTNAME_CHARS = 254

@@ -96,6 +96,7 @@ async def test_hostile_tag_values_stay_inert_data(api_and_runtime) -> None:  # n
 LONG = "x" * 5000
 BAD_DEVICE_PATHS = [
     "/dev/../etc/passwd", "/etc/passwd", "/-rf", "/dev/-rf", "/dev/" + LONG, "/dev/sdb;reboot",
+    "/dev/$(reboot)", "/dev/sdb\0", "/dev/sdb\n",
 ]  # fmt: skip
 
 

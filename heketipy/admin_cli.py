@@ -3,8 +3,11 @@
     heketipy db import --jsonfile FILE --dbfile DB     load a Heketi dump into a new database
     heketipy db export --dbfile DB --jsonfile FILE|-   write the dump of a database
 
-Both open the database file directly, so they fail fast while a server holds it. Import
-refuses a database that already holds a topology; export refuses to overwrite its output file.
+Both open the database file directly, so they fail fast while a server holds it. Neither
+changes a file unless it succeeds: export reads the database read-only (no ``<db>.lock``, no
+chmod, no schema written into a file that is not a database) and never overwrites its output
+file; import validates the whole dump first, builds the new database beside the target and
+moves it into place only when complete, and refuses a database that already holds a topology.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ import os
 import sys
 from typing import TextIO
 
-from heketipy.domain.state import State
 from heketipy.models import gojson
+from heketipy.store import readonly
 from heketipy.store.dump import dump
 from heketipy.store.heketi_import import DumpFormatError, import_dump
-from heketipy.store.sqlite import Store, StoreError
+from heketipy.store.sqlite import StoreError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,23 +56,18 @@ def run_import(jsonfile: str, dbfile: str, out: TextIO, err: TextIO) -> int:
     except (DumpFormatError, StoreError) as exc:
         print(f"ERROR: {exc}", file=err)
         return 1
+    except OSError as exc:
+        print(f"ERROR: unable to write {dbfile}: {exc}", file=err)
+        return 1
     for warning in report.warnings:
         print(f"WARNING: {warning}", file=err)
     print(f"DB imported to {dbfile}: {report.summary()}", file=out)
     return 0
 
 
-async def load_state(dbfile: str) -> State:
-    store = Store(dbfile)
-    try:
-        return await store.open()
-    finally:
-        await store.close()
-
-
 def export_bytes(dbfile: str) -> bytes:
     """The dump JSON of ``dbfile`` exactly as ``GET /db/dump`` answers it."""
-    return gojson.dumps_indent4(dump(asyncio.run(load_state(dbfile))))
+    return gojson.dumps_indent4(dump(readonly.load_state(dbfile)))
 
 
 def run_export(dbfile: str, jsonfile: str, out: TextIO, err: TextIO) -> int:
@@ -88,12 +86,27 @@ def run_export(dbfile: str, jsonfile: str, out: TextIO, err: TextIO) -> int:
         out.write(data.decode())
         out.flush()
         return 0
-    # O_EXCL: a file appearing meanwhile is still never overwritten.
-    fd = os.open(jsonfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    try:
+        _write_new_file(jsonfile, data)
+    except OSError as exc:
+        print(f"ERROR: unable to write {jsonfile}: {exc.strerror or exc}", file=err)
+        return 1
     print(f"DB exported to {jsonfile}", file=out)
     return 0
+
+
+def _write_new_file(path: str, data: bytes) -> None:
+    """Create ``path`` holding ``data``; a partly written file is removed again."""
+    # O_EXCL: a file appearing meanwhile is still never overwritten.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(path)
+        raise
 
 
 def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -11,40 +11,34 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from heketipy.domain import validators
 from heketipy.domain.errors import InvalidRequest
 
 
 class UnsafeArgument(InvalidRequest, ValueError):
     """A value bound for a node command failed its allow-list; nothing was executed."""
 
-    def __init__(self, what: str, value: object) -> None:
-        super().__init__(f"Unsafe {what}: {value!r} is not allowed in a node command")
+    def __init__(self, what: str, value: object, problem: str = "") -> None:
+        shown = repr(value)
+        if len(shown) > _SHOWN_CHARS:  # a 5,000-character name must not make a 5 kB message
+            shown = f"{shown[:_SHOWN_CHARS]}... ({len(str(value))} characters)"
+        reason = f" ({problem})" if problem else ""
+        super().__init__(f"Unsafe {what}: {shown} is not allowed in a node command{reason}")
         self.what = what
         self.value = value
 
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+_SHOWN_CHARS = 60
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
-_IPV6 = re.compile(r"[0-9A-Fa-f:.]{2,45}(?:%[A-Za-z0-9_.-]+)?")
 _ABS_PATH = re.compile(r"/[A-Za-z0-9_.:/+@-]*")
 _MOUNT_OPTIONS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,=:/+-]*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+.-]{0,127}")
 _LVM_SIZE = re.compile(r"[0-9]+(?:\.[0-9]+)?[bBsSkKmMgGtTpPeE]?")
-# A gluster option word: keys (``performance.rsize``) and values (``10.0.0.1,10.0.0.2``,
-# ``*``, ``HIGH:!SSLv2``); shell metacharacters, quotes and whitespace are refused.
-_OPTION_WORD = re.compile(r"[A-Za-z0-9_.,:/*@=+%!~^#\[\]][A-Za-z0-9_.,:/*@=+%!~^#\[\]-]*")
 _PREALLOC = re.compile(r"[A-Za-z0-9_-]+")
-# gluster refuses these words as volume names (they are keywords of its CLI).
-_GLUSTER_RESERVED = {
-    "volume", "type", "subvolumes", "option", "end-volume", "all", "volume_not_in_ring",
-    "description", "force", "snap-max-hard-limit", "snap-max-soft-limit", "auto-delete",
-    "activate-on-create",
-}  # fmt: skip
 
 
 def _check(pattern: re.Pattern[str], value: object, what: str) -> str:
@@ -53,12 +47,19 @@ def _check(pattern: re.Pattern[str], value: object, what: str) -> str:
     return value
 
 
+def _apply(rule: Callable[[str], str | None], value: object, what: str) -> str:
+    """``value`` when the domain ``rule`` accepts it; ``UnsafeArgument`` otherwise."""
+    if not isinstance(value, str):
+        raise UnsafeArgument(what, value)
+    problem = rule(value)
+    if problem:
+        raise UnsafeArgument(what, value, problem)
+    return value
+
+
 def safe_volume_name(value: object) -> str:
-    """A gluster volume, snapshot or block volume name (``^[A-Za-z0-9_-]+$``, no leading ``-``)."""
-    name = _check(_NAME, value, "volume name")
-    if name in _GLUSTER_RESERVED:
-        raise UnsafeArgument("volume name", value)
-    return name
+    """A gluster volume, snapshot or block volume name (``domain.validators.name_problem``)."""
+    return _apply(validators.name_problem, value, "volume name")
 
 
 def safe_id(value: object, what: str = "id") -> str:
@@ -67,13 +68,8 @@ def safe_id(value: object, what: str = "id") -> str:
 
 
 def safe_hostname(value: object) -> str:
-    """A DNS name, IPv4 or IPv6 address (what heketi accepts as a node hostname)."""
-    if isinstance(value, str) and ":" in value:
-        return _check(_IPV6, value, "hostname")
-    host = _check(_HOSTNAME, value, "hostname")
-    if ".." in host:
-        raise UnsafeArgument("hostname", value)
-    return host
+    """A DNS name, IPv4 or IPv6 address (``domain.validators.host_problem``)."""
+    return _apply(validators.host_problem, value, "hostname")
 
 
 def safe_path(value: object, what: str = "path") -> str:
@@ -85,8 +81,27 @@ def safe_path(value: object, what: str = "path") -> str:
 
 
 def safe_device_path(value: object) -> str:
-    """A block device path as heketi accepts it (``^/[a-zA-Z0-9_.:/-]+$``)."""
-    return safe_path(value, "device path")
+    """A block device path under /dev (``domain.validators.device_path_problem``)."""
+    return _apply(validators.device_path_problem, value, "device path")
+
+
+def check_node_values(
+    *,
+    names: Iterable[str] = (),
+    hosts: Iterable[str] = (),
+    devices: Iterable[str] = (),
+    options: Iterable[str] = (),
+) -> None:
+    """Raise ``UnsafeArgument`` for the first value a command builder would refuse; for
+    executors that model the commands instead of building them (the simulator)."""
+    for name in names:
+        safe_volume_name(name)
+    for host in hosts:
+        safe_hostname(host)
+    for device in devices:
+        safe_device_path(device)
+    for option in options:
+        safe_option_words(option)
 
 
 def safe_mount_options(value: object) -> str:
@@ -104,16 +119,8 @@ def safe_lvm_size(value: object) -> str:
 
 def safe_option_words(option: object) -> list[str]:
     """Split a ``"key value"`` gluster option into words, as upstream's shell did, and check
-    each one."""
-    if not isinstance(option, str) or any(c in option for c in "\n\r\t\0\x0b\x0c"):
-        raise UnsafeArgument("volume option", option)
-    words = option.split(" ")
-    words = [word for word in words if word]
-    if not words:
-        raise UnsafeArgument("volume option", option)
-    for word in words:
-        _check(_OPTION_WORD, word, "volume option")
-    return words
+    each one (``domain.validators.option_problem``)."""
+    return validators.option_words(_apply(validators.option_problem, option, "volume option"))
 
 
 def safe_prealloc(value: object) -> str:

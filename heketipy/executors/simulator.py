@@ -34,6 +34,7 @@ from heketipy.executors.base import (
     NodeLogicalVolume,
     VolumeRequest,
 )
+from heketipy.executors.commands_common import check_node_values
 from heketipy.executors.sim_state import (
     Disk,
     GlusterVolumeState,
@@ -303,6 +304,7 @@ class SimulatorExecutor:
             await self._run(node, "probe", argv, check, mutates=False)
 
     async def peer_probe(self, exec_host: str, new_storage_host: str) -> None:
+        check_node_values(hosts=[new_storage_host])
         node = self.node(exec_host)
         async with self._call("peer_probe", exec_host):
             await self._run(
@@ -313,6 +315,7 @@ class SimulatorExecutor:
             )
 
     async def peer_detach(self, exec_host: str, storage_host: str) -> None:
+        check_node_values(hosts=[storage_host])
         node = self.node(exec_host)
         async with self._call("peer_detach", exec_host):
             await self._run(
@@ -338,6 +341,7 @@ class SimulatorExecutor:
     async def device_setup(
         self, host: str, device: str, device_id: str, destroy_data: bool
     ) -> DeviceInfo:
+        check_node_values(devices=[device])
         node = self.node(host)
         vg_name = f"vg_{device_id}"
         lock_key = ("lvm", host, vg_name)
@@ -390,6 +394,7 @@ class SimulatorExecutor:
             return self._device_info(node, vg)
 
     async def device_teardown(self, host: str, device: str, device_id: str) -> None:
+        check_node_values(devices=[device])
         node = self.node(host)
         vg_name = f"vg_{device_id}"
         lock_key = ("lvm", host, vg_name)
@@ -581,6 +586,9 @@ class SimulatorExecutor:
             )
 
     async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:
+        check_node_values(
+            names=[volume.name], hosts=[b.host for b in volume.bricks], options=volume.options
+        )
         node = self.node(host)
         draft = GlusterVolumeState(
             name=volume.name,
@@ -616,6 +624,7 @@ class SimulatorExecutor:
             return self._gluster_volume(draft)
 
     async def volume_expand(self, host: str, volume: VolumeRequest) -> GlusterVolume:
+        check_node_values(names=[volume.name], hosts=[b.host for b in volume.bricks])
         node = self.node(host)
         async with self._call("volume_expand", host):
             words = ["volume", "add-brick", volume.name]
@@ -633,6 +642,7 @@ class SimulatorExecutor:
             return self._gluster_volume(current)
 
     async def volume_destroy(self, host: str, name: str) -> None:
+        check_node_values(names=[name])
         node = self.node(host)
         async with self._call("volume_destroy", host):
             with contextlib.suppress(NodeCommandError):  # stop errors are ignored, as Heketi does
@@ -648,6 +658,7 @@ class SimulatorExecutor:
             )
 
     async def volume_info(self, host: str, name: str) -> GlusterVolume:
+        check_node_values(names=[name])
         node = self.node(host)
         async with self._call("volume_info", host):
             words = ["volume", "info", name, "--xml"]
@@ -673,6 +684,7 @@ class SimulatorExecutor:
             return [self._gluster_volume(volume) for volume in volumes]
 
     async def volume_set_options(self, host: str, name: str, options: tuple[str, ...]) -> None:
+        check_node_values(names=[name], options=options)
         node = self.node(host)
         async with self._call("volume_set_options", host):
             for option in options:
@@ -685,6 +697,7 @@ class SimulatorExecutor:
     async def volume_replace_brick(
         self, host: str, name: str, old: BrickAddress, new: BrickAddress
     ) -> None:
+        check_node_values(names=[name], hosts=[old.host, new.host])
         node = self.node(host)
         old_brick, new_brick = f"{old.host}:{old.path}", f"{new.host}:{new.path}"
         async with self._call("volume_replace_brick", host):
@@ -695,6 +708,7 @@ class SimulatorExecutor:
             )
 
     async def heal_info_ok(self, host: str, name: str) -> bool:
+        check_node_values(names=[name])
         node = self.node(host)
         async with self._call("heal_info_ok", host):
             words = ["volume", "heal", name, "info", "--xml"]
@@ -712,6 +726,7 @@ class SimulatorExecutor:
             return await self._gluster(node, words, healthy, mutates=False)
 
     async def volume_clone(self, host: str, source: str, clone: str) -> GlusterVolume:
+        check_node_values(names=[source, clone])
         node = self.node(host)
         snap = f"tmpsnap_{_gluster_uuid()}"
         async with self._call("volume_clone", host):
@@ -744,6 +759,7 @@ class SimulatorExecutor:
     # -- gluster-block --------------------------------------------------------------------------
 
     async def block_volume_create(self, host: str, request: BlockVolumeRequest) -> BlockVolumeInfo:
+        check_node_values(names=[request.bhv_name, request.name], hosts=request.hosts)
         node = self.node(host)
         hosts = list(request.hosts[: request.hacount] if request.hacount else request.hosts)
         async with self._call("block_volume_create", host):
@@ -772,6 +788,7 @@ class SimulatorExecutor:
             )
 
     async def block_volume_destroy(self, host: str, bhv_name: str, name: str) -> None:
+        check_node_values(names=[bhv_name, name])
         node = self.node(host)
         async with self._call("block_volume_destroy", host):
             await self._run(
@@ -784,6 +801,7 @@ class SimulatorExecutor:
     async def block_volume_expand(
         self, host: str, bhv_name: str, name: str, new_size_gib: int
     ) -> None:
+        check_node_values(names=[bhv_name, name])
         node = self.node(host)
         async with self._call("block_volume_expand", host):
             await self._run(

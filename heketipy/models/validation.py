@@ -5,7 +5,9 @@ database-free pre-checks of ``POST /volumes`` and ``POST /internal/logging``.
 body without the newline: ``validation failed: `` + per failing field
 ``<json key>: <message>`` sorted by key, joined by ``; ``, ending in ``.``; a nested
 object renders as ``<key>: (<inner summary>)``. Each field reports only its first
-failing rule. Rules that are not ``required`` accept the zero value.
+failing rule. Rules that are not ``required`` accept the zero value. Names, device
+paths, hostnames and tags are checked by ``heketipy.domain.validators``, the rules the
+executors apply too (stricter than Heketi's where Heketi let unsafe values through).
 
 ``check_volume_request`` / ``check_volume_min_size`` / ``check_log_level`` raise
 ``RequestRejected(text, status)`` with Heketi's plain texts.
@@ -13,11 +15,10 @@ failing rule. Rules that are not ``required`` accept the zero value.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, Union
 
+from heketipy.domain import validators
 from heketipy.models import requests as req
 from heketipy.models.gojson import shortest_float32
 
@@ -28,10 +29,8 @@ __all__ = [
     "check_log_level",
     "check_volume_min_size",
     "check_volume_request",
-    "is_valid_host",
     "minimum_volume_size_kib",
     "render_errors",
-    "tags_error",
     "validate",
 ]
 
@@ -39,20 +38,7 @@ LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
 VALID_DISPERSIONS = frozenset({(2, 1), (4, 2), (8, 3), (8, 4)})
 KIB_PER_GIB = 1024 * 1024
 
-MAX_TAGS = 32
-MAX_TAG_NAME_CHARS = 32
-MAX_TAG_VALUE_CHARS = 64
 MAX_CLEANUP_IDS = 32
-
-_ID_RE = re.compile(r"[0-9a-fA-F]{32}")
-_DEVICE_NAME_RE = re.compile(r"/[a-zA-Z0-9_.:/-]+")
-_VOLUME_NAME_RE = re.compile(r"[a-zA-Z0-9_-]+")
-_TAG_NAME_RE = re.compile(r"[a-zA-Z0-9_.-]+")
-# A DNS name as Heketi's host check accepts it: labels of letters, digits, '_' and
-# '-' (not leading '-'), at most 63 characters, optional trailing '.' or '_'.
-_DNS_NAME_RE = re.compile(
-    r"[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62}(\.[a-zA-Z0-9_][a-zA-Z0-9_-]{0,62})*[._]?"
-)
 
 FieldErrors = dict[str, Union[str, "FieldErrors"]]
 Rule = Callable[[Any], "str | None"]
@@ -113,11 +99,11 @@ def at_least(minimum: int) -> Rule:
     return rule
 
 
-def matches(pattern: re.Pattern[str]) -> Rule:
+def checked_by(problem: Callable[[str], str | None]) -> Rule:
+    """A rule from one of ``domain.validators`` (the executors apply the same ones)."""
+
     def rule(value: str) -> str | None:
-        if value == "" or pattern.fullmatch(value):
-            return None
-        return "must be in a valid format"
+        return None if value == "" else problem(value)
 
     return rule
 
@@ -132,7 +118,7 @@ def one_of(*choices: str) -> Rule:
 
 
 def valid_id(value: str) -> str | None:
-    return None if _ID_RE.fullmatch(value) else f"{value} is not a valid UUID"
+    return None if validators.is_valid_id(value) else f"{value} is not a valid UUID"
 
 
 def valid_state(value: str) -> str | None:
@@ -150,44 +136,13 @@ def go_list(items: Iterable[str]) -> str:
     return "[" + " ".join(items) + "]"
 
 
-def is_valid_host(host: str) -> bool:
-    """An IP address (v4 or v6, no zone) or a DNS name; underscores are accepted."""
-    if not host:
-        return False
-    if "%" not in host:
-        try:
-            ipaddress.ip_address(host)
-            return True
-        except ValueError:
-            pass
-    if len(host.replace(".", "")) > 255:
-        return False
-    return _DNS_NAME_RE.fullmatch(host) is not None
-
-
 def valid_hosts(kind: str) -> Rule:
     def rule(hosts: list[str]) -> str | None:
-        if all(is_valid_host(host) for host in hosts):
+        if all(validators.is_valid_host(host) for host in hosts):
             return None
         return f"{go_list(hosts)} is not a valid {kind} hostname"
 
     return rule
-
-
-def tags_error(tags: Mapping[str, str]) -> str | None:
-    """Heketi's tag map check; names are checked in sorted order (Go: map order)."""
-    if len(tags) > MAX_TAGS:
-        return f"too many tags specified ({len(tags)}), up to {MAX_TAGS} supported"
-    for name in sorted(tags):
-        if name == "":
-            return "tag names may not be empty"
-        if not _TAG_NAME_RE.fullmatch(name):
-            return f"invalid characters in tag name {name}"
-        if len(name) > MAX_TAG_NAME_CHARS:
-            return f"tag name {name}: the length must be between 1 and {MAX_TAG_NAME_CHARS}"
-        if len(tags[name]) > MAX_TAG_VALUE_CHARS:
-            return f"value of tag {name}: the length must be no more than {MAX_TAG_VALUE_CHARS}"
-    return None
 
 
 def valid_cleanup_ids(ids: list[str]) -> str | None:
@@ -215,14 +170,18 @@ def _check(obj: Any, rules: dict[str, tuple[Rule, ...]]) -> FieldErrors:
     return errors
 
 
-_VOLUME_NAME = matches(_VOLUME_NAME_RE)
+_VOLUME_NAME = checked_by(validators.name_problem)
 _SIZE = (required, at_least(1))
 
 
 def _node_add(obj: req.NodeAddRequest) -> FieldErrors:
     errors = _check(
         obj,
-        {"zone": (required, at_least(1)), "cluster": (required, valid_id), "tags": (tags_error,)},
+        {
+            "zone": (required, at_least(1)),
+            "cluster": (required, valid_id),
+            "tags": (validators.tags_problem,),
+        },
     )
     host_errors = _check(
         obj.hostnames,
@@ -241,9 +200,9 @@ _RULES: dict[type, Callable[[Any], FieldErrors]] = {
     req.DeviceAddRequest: lambda o: _check(
         o,
         {
-            "name": (required, matches(_DEVICE_NAME_RE)),
+            "name": (required, checked_by(validators.device_path_problem)),
             "node": (required, valid_id),
-            "tags": (tags_error,),
+            "tags": (validators.tags_problem,),
         },
     ),
     req.StateRequest: lambda o: _check(
@@ -251,7 +210,10 @@ _RULES: dict[type, Callable[[Any], FieldErrors]] = {
     ),
     req.TagsChangeRequest: lambda o: _check(
         o,
-        {"change_type": (required, one_of("set", "update", "delete")), "tags": (tags_error,)},
+        {
+            "change_type": (required, one_of("set", "update", "delete")),
+            "tags": (validators.tags_problem,),
+        },
     ),
     req.VolumeCreateRequest: lambda o: _check(o, {"size": _SIZE, "name": (_VOLUME_NAME,)}),
     req.VolumeExpandRequest: lambda o: _check(o, {"expand_size": _SIZE}),

@@ -4,8 +4,10 @@
 operations, bricks with ``LvmThinPool`` and ``SubType``) into heketipy entities, the database
 attributes and a list of warnings about what the dump holds that heketipy cannot represent
 (links a parent lists but the child does not confirm, non-standard brick paths, operation types
-heketipy cannot recover). ``import_dump(doc, db_path)`` writes them into a fresh SQLite store and
-refuses a target that already holds any entity.
+heketipy cannot recover). Every id, name, hostname, device path, option and tag is checked with
+the API's rules (``domain.validators``): a dump is data from outside like any request.
+``import_dump(doc, db_path)`` writes them into a fresh SQLite store, moved into place only when
+complete, and refuses a target that already holds any entity.
 
 Like Heketi's own import: durability is rebuilt from ``Info.durability``, the hostname registry
 is not needed (heketipy indexes hostnames from the nodes), and a new ``DB_GENERATION_ID`` is
@@ -21,14 +23,17 @@ What a dump does not say and is derived here:
 
 from __future__ import annotations
 
-import contextlib
 import math
+import os
 import re
+import shutil
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from heketipy.domain import validators
 from heketipy.domain.entities import (
     BRICK_ARBITER,
     BRICK_NORMAL,
@@ -42,9 +47,10 @@ from heketipy.domain.entities import (
     Volume,
     new_id,
 )
-from heketipy.domain.state import State, Transaction
+from heketipy.domain.state import Transaction
 from heketipy.domain.tags import arbiter_requested
 from heketipy.store.dump import CHANGE_DESCRIPTIONS, OPERATION_TYPE_CODES, change_code
+from heketipy.store.readonly import no_server_holds, read_database
 from heketipy.store.sqlite import Store, StoreError
 
 BUCKETS = (
@@ -475,6 +481,107 @@ def _link_warnings(
     return warnings
 
 
+# -- the API's rules, applied to every imported value ----------------------------------------
+_SHOWN_CHARS = 60
+MAX_REPORTED_PROBLEMS = 10
+
+
+def _shown(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}... ({len(value)} characters)"
+
+
+class _Problems:
+    """Collects every value of a dump that the API would refuse, with where it is."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def check(self, where: str, value: str, problem: str | None) -> None:
+        if problem:
+            self.found.append(f"{where}: {_shown(value)} {problem}")
+
+    def ids(self, where: str, *values: str) -> None:
+        for value in values:
+            if value and not validators.is_valid_id(value):
+                self.found.append(f"{where}: {_shown(value)} is not a valid id")
+
+    def hosts(self, where: str, hosts: Iterable[str]) -> None:
+        for i, host in enumerate(hosts):
+            self.check(f"{where}[{i}]", host, validators.host_problem(host))
+
+    def tags(self, where: str, tags: dict[str, str]) -> None:
+        problem = validators.tags_problem(tags)
+        if problem:
+            self.found.append(f"{where}: {problem}")
+
+
+# Where each kind's entries live in a dump, and which attributes hold ids (-> dump field).
+_ID_FIELDS: dict[str, tuple[str, dict[str, str]]] = {
+    "cluster": ("clusterentries", {}),
+    "node": ("nodeentries", {"cluster_id": "Info.cluster"}),
+    "device": ("deviceentries", {"node_id": "NodeId"}),
+    "volume": ("volumeentries", {"cluster_id": "Info.cluster", "pending_op": "Pending.Id"}),
+    "brick": ("brickentries", {
+        "volume_id": "Info.volume", "device_id": "Info.device", "node_id": "Info.node",
+        "pending_op": "Pending.Id",
+    }),
+    "blockvolume": ("blockvolumeentries", {
+        "cluster_id": "Info.cluster", "bhv_id": "Info.blockhostingvolume",
+        "pending_op": "Pending.Id",
+    }),
+    "operation": ("pendingoperations", {}),
+}  # fmt: skip
+
+
+def _unsafe_values(entities: Iterable[Entity]) -> list[str]:
+    """Every id, name, hostname, device path, option and tag the dump holds, checked with the
+    rules of the API and the node command builders (``domain.validators``)."""
+    found = _Problems()
+    for entity in entities:
+        bucket, id_fields = _ID_FIELDS[entity.kind]
+        where = f"{bucket}.{entity.id}"
+        found.ids(where, entity.id)
+        for attribute, field_name in id_fields.items():
+            found.ids(f"{where}.{field_name}", getattr(entity, attribute))
+        if isinstance(entity, Node):
+            found.hosts(f"{where}.Info.hostnames.manage", entity.manage)
+            found.hosts(f"{where}.Info.hostnames.storage", entity.storage)
+            found.tags(f"{where}.Info.tags", entity.tags)
+        elif isinstance(entity, Device):
+            name_problem = validators.device_path_problem(entity.name)
+            found.check(f"{where}.Info.name", entity.name, name_problem)
+            for i, path in enumerate(entity.paths):
+                found.check(f"{where}.Info.paths[{i}]", path, validators.device_path_problem(path))
+            found.tags(f"{where}.Info.tags", entity.tags)
+        elif isinstance(entity, Volume | BlockVolume):
+            found.check(f"{where}.Info.name", entity.name, validators.name_problem(entity.name))
+        if isinstance(entity, Volume):
+            for i, option in enumerate(entity.options):
+                if option.strip():  # Heketi stores blank options; they never reach a node
+                    problem = validators.option_problem(option)
+                    found.check(f"{where}.GlusterVolumeOptions[{i}]", option, problem)
+        elif isinstance(entity, BlockVolume):
+            found.hosts(f"{where}.Info.blockvolume.hosts", entity.hosts)
+        elif isinstance(entity, PendingOperation):
+            for i, change in enumerate(entity.changes):
+                found.ids(f"{where}.Actions[{i}].Id", change["id"])
+    return found.found
+
+
+def _refuse_unsafe(problems: list[str]) -> None:
+    if not problems:
+        return
+    shown = problems[:MAX_REPORTED_PROBLEMS]
+    more = len(problems) - len(shown)
+    tail = f"\n  ... and {more} more" if more else ""
+    raise DumpFormatError(
+        f"the dump holds {len(problems)} value(s) the API would refuse:\n  "
+        + "\n  ".join(shown)
+        + tail
+    )
+
+
 def entities_from_dump(doc: Any) -> ParsedDump:
     """Parse a Heketi dump document into entities, attributes (no generation id) and warnings."""
     doc = _object(doc, "dump")
@@ -555,6 +662,7 @@ def entities_from_dump(doc: Any) -> ParsedDump:
         *clusters.values(), *nodes.values(), *devices.values(), *volumes.values(),
         *bricks.values(), *blockvolumes.values(), *operations.values(),
     ]
+    _refuse_unsafe(_unsafe_values(entities))
     return ParsedDump(entities, attributes, warnings)
 
 
@@ -568,32 +676,43 @@ def _counts(entities: Iterable[Entity]) -> dict[str, int]:
     return {f"{kind}s": count for kind, count in counts.items()}
 
 
-def _holds_topology(state: State) -> bool:
-    return any(
-        state.table(kind)
-        for kind in ("cluster", "node", "device", "brick", "volume", "blockvolume", "operation")
-    )
-
-
 async def import_dump(doc: Any, db_path: str) -> ImportReport:
-    """Load a Heketi dump into the heketipy database at ``db_path`` (created if missing).
+    """Load a Heketi dump into the heketipy database at ``db_path``.
 
-    Raises ``DumpFormatError`` for a malformed dump and ``ImportRefused`` when the database
-    already holds anything; nothing is written in either case.
+    The target is a new file, an empty file, or a heketipy database without any entity. The
+    new database is written in a temporary directory beside it and moved into place only
+    when complete, so a refusal (``DumpFormatError`` for a malformed or unsafe dump,
+    ``ImportRefused`` for a database that holds a topology, ``NotADatabase``, ``StoreError``)
+    or a crash leaves every file, and its mode, as it was.
     """
     parsed = entities_from_dump(doc)
-    store = Store(db_path)
+    target = os.path.abspath(db_path)
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise StoreError(f"directory {directory} does not exist")
+    with no_server_holds(target):
+        replacing = os.path.lexists(target)
+        if replacing and os.path.getsize(target) > 0:
+            entities, _attributes = read_database(target)
+            if entities:
+                raise ImportRefused(
+                    f"database {db_path} is not empty; import only into a new database"
+                )
+        workdir = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.import-", dir=directory)
+        try:
+            built = os.path.join(workdir, os.path.basename(target))
+            generation = await _write_database(parsed, built)
+            _move_into_place(built, target, replacing)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return ImportReport(_counts(parsed.entities), parsed.warnings, generation)
+
+
+async def _write_database(parsed: ParsedDump, path: str) -> str:
+    """Create the database at ``path`` holding ``parsed``; return its new generation id."""
+    store = Store(path)
+    state = await store.open()
     try:
-        state = await store.open()
-    except BaseException:
-        # Opening failed (locked, newer schema): do not leave a new empty file behind.
-        await _close_quietly(store)
-        raise
-    try:
-        if _holds_topology(state):
-            raise ImportRefused(
-                f"database {db_path} is not empty; import only into a new database"
-            )
         tx = Transaction(state)
         for entity in parsed.entities:
             tx.add(entity)
@@ -604,10 +723,23 @@ async def import_dump(doc: Any, db_path: str) -> ImportReport:
         await store.commit(tx)
     finally:
         await store.close()
-    return ImportReport(_counts(parsed.entities), parsed.warnings, generation)
+    return generation
 
 
-async def _close_quietly(store: Store) -> None:
-    # The open error is the one worth reporting.
-    with contextlib.suppress(Exception):
-        await store.close()
+def _move_into_place(built: str, target: str, replacing: bool) -> None:
+    if replacing:
+        os.replace(built, target)
+    else:
+        try:
+            os.link(built, target)  # never overwrites a file that appeared meanwhile
+        except FileExistsError:
+            raise ImportRefused(f"{target} appeared during the import; nothing imported") from None
+        except OSError:  # a filesystem without hard links
+            if os.path.lexists(target):
+                raise ImportRefused(f"{target} appeared during the import") from None
+            os.rename(built, target)
+    fd = os.open(os.path.dirname(target), os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the new directory entry survives a crash
+    finally:
+        os.close(fd)

@@ -78,6 +78,16 @@ def _schema_sql() -> list[str]:
     return statements
 
 
+def read_entities(conn: sqlite3.Connection) -> list[Entity]:
+    """Every stored entity, parents' tables first."""
+    entities: list[Entity] = []
+    for kind, (table, _parent) in TABLES.items():
+        cls = ENTITY_TYPES[kind]
+        for (data,) in conn.execute(f"SELECT data FROM {table}"):
+            entities.append(cls.from_record(json.loads(data)))
+    return entities
+
+
 @dataclass
 class _Pending:
     puts: list[tuple[str, str, str | None, str]]  # kind, id, parent, json
@@ -162,11 +172,7 @@ class Store:
             )
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
-        entities: list[Entity] = []
-        for kind, (table, _parent) in TABLES.items():
-            cls = ENTITY_TYPES[kind]
-            for (data,) in conn.execute(f"SELECT data FROM {table}"):
-                entities.append(cls.from_record(json.loads(data)))
+        entities = read_entities(conn)
         self._conn = conn
         return entities, attributes
 

@@ -437,17 +437,21 @@ def test_caveat_exchanges_are_replayed_but_not_compared() -> None:
 
 
 def test_stricter_answer_to_an_upstream_defect_skips_its_follow_ups() -> None:
+    text_plain = {"Content-Type": "text/plain; charset=utf-8"}
     refuse = {
-        35: lambda s, h, b: (
-            400,
-            {"Content-Type": "text/plain; charset=utf-8"},
-            b"Invalid replica value\n",
-        )
+        24: lambda s, h, b: (
+            400, text_plain, b"validation failed: name: the length must be no more than 255.\n"
+        ),
+        35: lambda s, h, b: (400, text_plain, b"Invalid replica value\n"),
     }
     result, _ = replay_perfectly("volumes-validation.json", tamper=refuse)
-    # 36 polls the queue id heketipy never handed out; 37 reads the volume it never created.
+    # 25 and 36 poll queue ids heketipy never handed out; 26 and 37 read volumes it never
+    # created.
     assert result.mismatches == [], format_report(result)
     assert {(s.seq, s.rule) for s in result.skipped} == {
+        (24, "caveat-upstream-defect"),
+        (25, "follow-up-of-skipped-exchange"),
+        (26, "follow-up-of-skipped-exchange"),
         (35, "caveat-upstream-defect"),
         (36, "follow-up-of-skipped-exchange"),
         (37, "caveat-upstream-defect"),

@@ -9,12 +9,13 @@ import copy
 import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from heketipy.admin_cli import load_state
 from heketipy.admin_cli import main as admin_main
 from heketipy.domain.entities import BRICK_ARBITER
 from heketipy.store.dump import check, dump
@@ -24,6 +25,7 @@ from heketipy.store.heketi_import import (
     entities_from_dump,
     import_dump,
 )
+from heketipy.store.readonly import load_state
 from tests.support.server import ServerProcess, running_server, start_server, write_config
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden" / "http"
@@ -62,7 +64,7 @@ def without_generation(doc: dict[str, Any]) -> dict[str, Any]:
 
 async def import_and_load(doc: dict[str, Any], db_path: Path) -> Any:
     report = await import_dump(doc, str(db_path))
-    return report, await load_state(str(db_path))
+    return report, load_state(str(db_path))
 
 
 # -- upstream-shaped dumps ------------------------------------------------------------------
@@ -159,7 +161,7 @@ async def test_refuses_non_empty_database(tmp_path: Path) -> None:
     await import_dump(golden_dump("ops-and-db.json"), str(db))
     with pytest.raises(ImportRefused, match="not empty"):
         await import_dump(golden_dump("stale-ops.json"), str(db))
-    state = await load_state(str(db))
+    state = load_state(str(db))
     assert sorted(state.volumes) == [f"{7:032x}", f"{10:032x}"]
 
 
@@ -300,3 +302,198 @@ def test_imported_stale_operation_is_rolled_back_at_start(tmp_path: Path) -> Non
         assert server.request("GET", "/db/check").json()["totalinconsistencies"] == 0
     finally:
         server.stop()
+
+
+# -- hostile dumps: the API's rules apply to every imported value ---------------------------
+def _first(bucket: dict[str, Any]) -> dict[str, Any]:
+    return next(iter(bucket.values()))
+
+
+def _set_info(bucket: str, key: str, value: Any) -> Any:
+    return lambda doc: _first(doc[bucket])["Info"].__setitem__(key, value)
+
+
+def _set_hosts(kind: str, value: str) -> Any:
+    return lambda doc: _first(doc["nodeentries"])["Info"]["hostnames"].__setitem__(kind, [value])
+
+
+def _rekey(bucket: str, new_id: str) -> Any:
+    def edit(doc: dict[str, Any]) -> None:
+        old_id, entry = next(iter(doc[bucket].items()))
+        del doc[bucket][old_id]
+        entry["Info"]["id"] = new_id
+        doc[bucket][new_id] = entry
+
+    return edit
+
+
+HOSTILE_DUMPS = {
+    "volume name $(reboot)": (_set_info("volumeentries", "name", "$(reboot)"), ".Info.name"),
+    "volume name -rf": (_set_info("volumeentries", "name", "-rf"), ".Info.name"),
+    "volume name 5000": (_set_info("volumeentries", "name", "v" * 5000), ".Info.name"),
+    "block volume name": (_set_info("blockvolumeentries", "name", "a;reboot"), ".Info.name"),
+    "block host": (
+        lambda doc: _first(doc["blockvolumeentries"])["Info"]["blockvolume"].__setitem__(
+            "hosts", ["$(reboot)"]
+        ),
+        ".Info.blockvolume.hosts",
+    ),
+    "device ;reboot": (_set_info("deviceentries", "name", "/dev/sdb;reboot"), ".Info.name"),
+    "device ../": (_set_info("deviceentries", "name", "/dev/../etc/passwd"), ".Info.name"),
+    "device not in /dev": (_set_info("deviceentries", "name", "/etc/passwd"), ".Info.name"),
+    "device NUL": (_set_info("deviceentries", "name", "/dev/sdb\0"), ".Info.name"),
+    "manage host": (_set_hosts("manage", "$(reboot)"), ".Info.hostnames.manage"),
+    "storage host": (_set_hosts("storage", "-rf"), ".Info.hostnames.storage"),
+    "node tag newline": (_set_info("nodeentries", "tags", {"rack": "a\nb"}), ".Info.tags"),
+    "device tag name": (_set_info("deviceentries", "tags", {"a;b": "x"}), ".Info.tags"),
+    "option": (
+        lambda doc: _first(doc["volumeentries"]).__setitem__(
+            "GlusterVolumeOptions", ["performance.cache-size $(reboot)"]
+        ),
+        ".GlusterVolumeOptions[0]",
+    ),
+    "node id": (_rekey("nodeentries", "../../x"), "nodeentries.../../x"),
+    "device node link": (
+        lambda doc: _first(doc["deviceentries"]).__setitem__("NodeId", "$(reboot)"),
+        ".NodeId",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_DUMPS))
+def test_hostile_dump_is_refused_with_the_api_rules(case: str) -> None:
+    edit, where = HOSTILE_DUMPS[case]
+    doc = golden_dump("ops-and-db.json")
+    edit(doc)
+    with pytest.raises(DumpFormatError) as caught:
+        entities_from_dump(doc)
+    assert where in str(caught.value)
+    assert len(str(caught.value)) < 1000
+
+
+def test_blank_options_heketi_stores_still_import() -> None:
+    doc = golden_dump("ops-and-db.json")
+    assert "" in _first(doc["volumeentries"])["GlusterVolumeOptions"]
+    entities_from_dump(doc)
+
+
+# -- db import/export change nothing unless they succeed --------------------------------------
+def snapshot_dir(directory: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file of ``directory``: its bytes and its mode."""
+    return {
+        path.name: (path.read_bytes(), path.stat().st_mode)
+        for path in sorted(directory.iterdir())
+    }
+
+
+NOT_A_DATABASE = b"this is my shopping list, not a database\n" * 100
+
+
+@pytest.mark.parametrize("content", [NOT_A_DATABASE, b""], ids=["text", "empty"])
+def test_export_of_a_non_database_changes_nothing(tmp_path: Path, content: bytes) -> None:
+    db = tmp_path / "notes.txt"
+    db.write_bytes(content)
+    db.chmod(0o644)
+    before = snapshot_dir(tmp_path)
+    code, _out, err = run_admin("db", "export", "--dbfile", str(db), "--jsonfile", str(tmp_path / "out.json"))
+    assert code == 1 and "heketipy database" in err, err
+    code, out, err = run_admin("db", "export", "--dbfile", str(db), "--jsonfile", "-")
+    assert (code, out) == (1, "") and "heketipy database" in err, err
+    assert snapshot_dir(tmp_path) == before
+
+
+def test_export_opens_the_database_read_only(tmp_path: Path) -> None:
+    db = tmp_path / "heketi.db"
+    asyncio.run(import_dump(golden_dump("ops-and-db.json"), str(db)))
+    db.chmod(0o640)
+    before = snapshot_dir(tmp_path)
+    code, out, err = run_admin("db", "export", "--dbfile", str(db), "--jsonfile", "-")
+    assert code == 0, err
+    assert json.loads(out)["volumeentries"].keys() == golden_dump("ops-and-db.json")["volumeentries"].keys()
+    assert snapshot_dir(tmp_path) == before  # no .lock, no -wal/-shm, mode kept
+
+
+# A second process holds the database as a server does (POSIX locks never conflict within one
+# process, so the holder cannot be this test itself).
+HOLD_DATABASE = """
+import asyncio, sys
+from heketipy.store.sqlite import Store
+
+async def main():
+    store = Store(sys.argv[1])
+    await store.open()
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+def test_db_commands_refuse_a_database_a_server_holds(tmp_path: Path) -> None:
+    db = tmp_path / "heketi.db"
+    asyncio.run(import_dump(golden_dump("ops-and-db.json"), str(db)))
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(golden_dump("stale-ops.json")))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_DATABASE, str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        before = snapshot_dir(tmp_path)
+        code, _out, err = run_admin(
+            "db", "export", "--dbfile", str(db), "--jsonfile", str(tmp_path / "o.json")
+        )
+        assert code == 1 and "in use by a heketipy server" in err, err
+        code, _out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(db))
+        assert code == 1 and "in use by a heketipy server" in err, err
+        assert snapshot_dir(tmp_path) == before
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_import_into_a_non_database_changes_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(golden_dump("ops-and-db.json")))
+    target = tmp_path / "notes.txt"
+    target.write_bytes(NOT_A_DATABASE)
+    target.chmod(0o644)
+    before = snapshot_dir(tmp_path)
+    code, _out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(target))
+    assert code == 1 and "heketipy database" in err, err
+    assert snapshot_dir(tmp_path) == before
+
+
+@pytest.mark.parametrize("case", ["volume name $(reboot)", "device ;reboot", "manage host"])
+def test_hostile_import_creates_nothing(tmp_path: Path, case: str) -> None:
+    doc = golden_dump("ops-and-db.json")
+    HOSTILE_DUMPS[case][0](doc)
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(doc))
+    before = snapshot_dir(tmp_path)
+    code, _out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(tmp_path / "new.db"))
+    assert code == 1 and HOSTILE_DUMPS[case][1] in err, err
+    assert snapshot_dir(tmp_path) == before
+
+
+def test_refused_import_leaves_the_existing_database_as_it_was(tmp_path: Path) -> None:
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(golden_dump("stale-ops.json")))
+    db = tmp_path / "heketi.db"
+    asyncio.run(import_dump(golden_dump("ops-and-db.json"), str(db)))
+    db.chmod(0o640)
+    before = snapshot_dir(tmp_path)
+    code, _out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(db))
+    assert code == 1 and "not empty" in err
+    assert snapshot_dir(tmp_path) == before
+
+
+def test_import_writes_only_the_database(tmp_path: Path) -> None:
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(golden_dump("ops-and-db.json")))
+    code, _out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(tmp_path / "new.db"))
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dump.json", "new.db"]
+    assert (tmp_path / "new.db").stat().st_mode & 0o777 == 0o600

@@ -18,6 +18,7 @@ from heketipy.executors.base import (
     VolumeDoesNotExist,
     VolumeRequest,
 )
+from heketipy.executors.commands import UnsafeArgument
 from heketipy.executors.factory import create_executor
 from heketipy.executors.mock import MockExecutor
 from heketipy.executors.sim_support import FaultInjector, LatencyModel
@@ -722,3 +723,45 @@ def test_state_written_before_a_sigkill_is_complete(tmp_path) -> None:
     result = subprocess.run([sys.executable, "-c", script], check=False)
     assert result.returncode == -9
     assert "vg_d1" in SimulatorExecutor(state_path=str(path)).node("h1").vgs
+
+
+# -- the node-side rules ---------------------------------------------------------------------
+HOSTILE_NAMES = ["$(reboot)", "a;reboot", "-rf", "a\nb", "a\0b", "x" * 5000]
+
+
+@pytest.mark.parametrize(
+    "device", ["/etc/passwd", "/dev/../etc/passwd", "/-rf", "/dev/sdb;reboot", "/dev/" + "a" * 5000]
+)
+async def test_devices_a_real_node_refuses_are_refused(device: str) -> None:
+    sim = SimulatorExecutor()
+    with pytest.raises(UnsafeArgument):
+        await sim.device_setup("h1", device, device_id("h1"), True)
+    assert device not in sim.node("h1").disks and not sim.node("h1").vgs
+    assert not sim.trace.events
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NAMES)
+async def test_hostile_names_hosts_and_options_never_run(
+    sim: SimulatorExecutor, hostile: str
+) -> None:
+    bricks = await make_bricks(sim)
+    before = json.dumps(sim.snapshot(), sort_keys=True)
+    sim.trace.clear()
+    probes = [
+        lambda: sim.volume_create("h1", replica3(hostile, bricks)),
+        lambda: sim.volume_create("h1", replica3("v", [BrickAddress(hostile, "/b"), *bricks[1:]])),
+        lambda: sim.volume_clone("h1", "v", hostile),
+        lambda: sim.peer_probe("h1", hostile),
+        lambda: sim.block_volume_create("h1", BlockVolumeRequest(hostile, 1, "bhv", HOSTS, 1)),
+        lambda: sim.block_volume_create("h1", BlockVolumeRequest("b", 1, "bhv", (hostile,), 1)),
+    ]
+    if not hostile.isalnum():  # a long option value is for the request limits to refuse
+        probes += [
+            lambda: sim.volume_create("h1", replica3("v", bricks, (f"key {hostile}",))),
+            lambda: sim.volume_set_options("h1", "v", (f"performance.cache-size {hostile}",)),
+        ]
+    for probe in probes:
+        with pytest.raises(UnsafeArgument):
+            await probe()
+    assert json.dumps(sim.snapshot(), sort_keys=True) == before
+    assert not sim.trace.events

@@ -1,0 +1,144 @@
+"""Reading a heketipy database without changing anything, for ``heketipy db export`` and for
+checking the target of ``heketipy db import``.
+
+``Store.open`` is the server's way in: it creates ``<db>.lock``, sets the file's mode to 0600,
+creates the schema and writes attributes. None of that may happen to a file an administrator
+only wants to read (or names by mistake), so this module:
+
+* refuses while a server holds the database: a shared POSIX lock on an existing ``<db>.lock``
+  (opened read-only, never created) conflicts with the server's exclusive one, and holding it
+  keeps a server from starting meanwhile;
+* refuses a database with unfinished changes in ``<db>-wal`` or ``<db>-journal`` (a server
+  recovers those when it starts; reading around them would give a stale or torn view);
+* opens the file with SQLite's URI ``mode=ro&immutable=1``: read-only, and without the
+  ``-wal``/``-shm`` files SQLite would otherwise create beside a WAL-mode database;
+* refuses anything that is not a heketipy database (a text file, an empty file, another
+  application's SQLite file) with ``NotADatabase``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import stat
+import urllib.parse
+from collections.abc import Iterator
+
+from heketipy.domain.entities import Entity
+from heketipy.domain.state import State
+from heketipy.store.sqlite import (
+    DB_ATTRIBUTES_DEFAULT,
+    SCHEMA_VERSION,
+    TABLES,
+    DatabaseLocked,
+    StoreError,
+    read_entities,
+)
+
+SIDECAR_SUFFIXES = ("-wal", "-journal")
+
+
+class NotADatabase(StoreError):
+    """The file exists but holds no heketipy database."""
+
+
+@contextlib.contextmanager
+def no_server_holds(path: str) -> Iterator[None]:
+    """Fail fast when a heketipy server holds ``path``; keep one from starting until exit.
+
+    Never creates ``<path>.lock``: without it no server has ever opened the database.
+    """
+    lock_path = path + ".lock"
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except FileNotFoundError:
+        yield
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read {lock_path}: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise DatabaseLocked(
+                f"database {path} is in use by a heketipy server; stop it first"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _check_no_unfinished_changes(path: str) -> None:
+    for suffix in SIDECAR_SUFFIXES:
+        sidecar = path + suffix
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(sidecar).st_size > 0:
+                raise StoreError(
+                    f"database {path} has unfinished changes in {sidecar}; start heketipy on "
+                    f"it once (it completes or rolls them back) and stop it, then retry"
+                )
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro&immutable=1"
+    try:
+        return sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from exc
+
+
+def _read(conn: sqlite3.Connection, path: str) -> tuple[list[Entity], dict[str, str]]:
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        raise NotADatabase(f"{path} is not a heketipy database ({exc})") from exc
+    wanted = {"attributes", *(table for table, _parent in TABLES.values())}
+    if not tables:
+        raise NotADatabase(f"{path} is not a heketipy database (it holds no tables)")
+    if not wanted <= tables:
+        missing = ", ".join(sorted(wanted - tables))
+        raise NotADatabase(f"{path} is not a heketipy database (no table {missing})")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"database schema version {version} is newer than this heketipy ({SCHEMA_VERSION})"
+        )
+    integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
+    if integrity != "ok":
+        raise StoreError(f"database {path} failed its integrity check: {integrity}")
+    attributes = {**DB_ATTRIBUTES_DEFAULT, **dict(conn.execute("SELECT key, value FROM attributes"))}
+    return read_entities(conn), attributes
+
+
+def read_database(path: str) -> tuple[list[Entity], dict[str, str]]:
+    """The entities and attributes of the database at ``path``; changes no file.
+
+    The caller holds ``no_server_holds(path)``.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise StoreError(f"database file {path} does not exist") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+    if not stat.S_ISREG(mode):
+        raise NotADatabase(f"{path} is not a heketipy database (not a regular file)")
+    _check_no_unfinished_changes(path)
+    conn = _connect_read_only(path)
+    try:
+        return _read(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"database {path} is unreadable: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def load_state(path: str) -> State:
+    """The database at ``path`` as a ``State``, read without changing any file."""
+    with no_server_holds(path):
+        entities, attributes = read_database(path)
+    state = State()
+    state.load(entities, attributes)
+    return state

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
 from heketipy.domain.errors import NodeCommandError
+from heketipy.executors import commands_lvm as lcmd
 from heketipy.executors import sim_gluster as gluster
 from heketipy.executors import sim_node as lvm
 from heketipy.executors.base import (
@@ -452,6 +453,7 @@ class SimulatorExecutor:
                         brick.pool_metadata_kib,
                         brick.lv_name,
                         brick.size_kib,
+                        lcmd.brick_tags(brick),
                     ),
                     lock_key,
                 )

@@ -498,6 +498,33 @@ class SimulatorExecutor:
                     )
             raise
 
+    async def brick_adopt(self, host: str, brick: BrickRequest) -> None:
+        node = self.node(host)
+        vg_name = f"vg_{brick.device_id}"
+        device = lvm.dm_path(vg_name, brick.lv_name)
+        mount_point = brick.mount_path
+        tags = lcmd.brick_tags(brick)
+        async with self._call("brick_adopt", host):
+            await self._run(
+                node,
+                "lvm",
+                [lvm.LVM, "lvchange", "--addtag", f"{vg_name}/{brick.lv_name}"],
+                lambda: lvm.lvchange_addtag(node, vg_name, brick.lv_name, tags),
+                ("lvm", host, vg_name),
+            )
+            line = lvm.fstab_line(device, mount_point)
+            await self._run(node, "fs", ["awk", "fstab"], lambda: lvm.fstab_add(node, line))
+            if node.mounts.get(mount_point) != device:
+                await self._run(
+                    node, "fs", ["mkdir", "-p", mount_point], lambda: lvm.mkdir_p(node, mount_point)
+                )
+                await self._run(
+                    node,
+                    "fs",
+                    ["mount", device, mount_point],
+                    lambda: lvm.mount(node, device, mount_point),
+                )
+
     async def brick_destroy(self, host: str, brick: BrickRequest) -> bool:
         node = self.node(host)
         async with self._call("brick_destroy", host):

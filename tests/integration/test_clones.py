@@ -6,6 +6,8 @@ database's free space equals the nodes' at every step."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -41,6 +43,16 @@ def largest_fitting_gib(rt: Runtime) -> int:
     return size
 
 
+@asynccontextmanager
+async def three_nodes(tmp_path: Path) -> AsyncIterator[tuple[Runtime, Api]]:
+    """A simulator-backed server with three nodes of one 50 GiB device each."""
+    app, rt = await build(settings_for(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        api = Api(client)
+        await topology(api)
+        yield rt, api
+
+
 async def created(api: Api, path: str, body: dict) -> str:
     status, headers, text = await api.wait("POST", path, body)
     assert status == 303, text
@@ -48,10 +60,7 @@ async def created(api: Api, path: str, body: dict) -> str:
 
 
 async def test_clone_then_drift_is_clean_and_carries_its_own_id(tmp_path: Path) -> None:
-    app, rt = await build(settings_for(tmp_path))
-    async with TestClient(TestServer(app)) as client:
-        api = Api(client)
-        await topology(api)
+    async with three_nodes(tmp_path) as (rt, api):
         source = await created(api, "/volumes", {"size": 2, "durability": REPLICA3})
         clone = await created(api, f"/volumes/{source}/clone", {"name": "myclone"})
         await assert_drift_clean(api)
@@ -67,10 +76,7 @@ async def test_clone_then_drift_is_clean_and_carries_its_own_id(tmp_path: Path) 
 
 
 async def test_space_agrees_through_clone_and_deletes(tmp_path: Path) -> None:
-    app, rt = await build(settings_for(tmp_path))
-    async with TestClient(TestServer(app)) as client:
-        api = Api(client)
-        await topology(api)
+    async with three_nodes(tmp_path) as (rt, api):
         assert_space_agrees(rt)
         source = await created(api, "/volumes", {"size": 20, "durability": REPLICA3})
         assert_space_agrees(rt)
@@ -100,10 +106,7 @@ async def test_space_agrees_through_clone_and_deletes(tmp_path: Path) -> None:
 
 
 async def test_deleting_the_clone_first_keeps_the_source_charged(tmp_path: Path) -> None:
-    app, rt = await build(settings_for(tmp_path))
-    async with TestClient(TestServer(app)) as client:
-        api = Api(client)
-        await topology(api)
+    async with three_nodes(tmp_path) as (rt, api):
         source = await created(api, "/volumes", {"size": 5, "durability": REPLICA3})
         first = await created(api, f"/volumes/{source}/clone", {"name": "c1"})
         second = await created(api, f"/volumes/{first}/clone", {"name": "c2"})
@@ -128,10 +131,7 @@ def lv_names(rt: Runtime) -> set[str]:
 
 
 async def test_a_clone_that_fails_after_gluster_made_it_leaves_nothing(tmp_path: Path) -> None:
-    app, rt = await build(settings_for(tmp_path))
-    async with TestClient(TestServer(app)) as client:
-        api = Api(client)
-        await topology(api)
+    async with three_nodes(tmp_path) as (rt, api):
         source = await created(api, "/volumes", {"size": 2, "durability": REPLICA3})
         before = lv_names(rt)
         rt.executor.faults.fail_nth("volume_clone", 1, after=True)
@@ -148,10 +148,7 @@ async def test_a_clone_that_fails_after_gluster_made_it_leaves_nothing(tmp_path:
 async def test_a_clone_that_fails_on_a_name_someone_else_uses_removes_nothing(
     tmp_path: Path,
 ) -> None:
-    app, rt = await build(settings_for(tmp_path))
-    async with TestClient(TestServer(app)) as client:
-        api = Api(client)
-        await topology(api)
+    async with three_nodes(tmp_path) as (rt, api):
         source = await created(api, "/volumes", {"size": 2, "durability": REPLICA3})
         host = next(iter(rt.state.nodes.values())).manage_host
         # A clone of the source made directly with gluster, under the name we will ask for.

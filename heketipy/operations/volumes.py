@@ -530,7 +530,7 @@ class CloneVolume(Operation):
         self.source_id = record.data["source"]
         self.clone_id = record.data["clone"]
         self.name = record.data["name"]
-        self.name_taken = False
+        self.name_taken = bool(record.data.get("name_taken"))
 
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state
@@ -585,19 +585,27 @@ class CloneVolume(Operation):
 
     async def execute(self) -> None:
         if await self._existing_clone() is not None:
-            # Someone else's volume has the name: leave it alone, undo nothing on the nodes.
+            # Someone else's volume has the name: leave it alone, undo nothing on the nodes
+            # (journaled, so a crash during the rollback does not forget it).
             self.name_taken = True
+            if self.record is not None:
+                record = self.record
+                await self.rt.apply(lambda tx: tx.touch(record).data.update(name_taken=True))
             raise OperationFailed(
                 f"Failed clone volume {self.source_id}: Volume name '{self.name}' already in use"
             )
         await self._finish(None)
 
     async def recovery_direction(self) -> str:
-        """Forward when gluster has the clone (its bricks exist on the nodes), else back."""
+        """Forward when gluster has the clone, started (``snapshot clone`` and ``volume start``
+        both happened); else back, which removes a half-made clone."""
+        if self.name_taken:
+            return "back"
         try:
-            return "forward" if await self._existing_clone() is not None else "back"
+            info = await self._existing_clone()
         except Exception:  # noqa: BLE001 - no answer: undoing is the safe default
             return "back"
+        return "forward" if info is not None and info.status == "Started" else "back"
 
     async def complete(self) -> None:
         await self._finish(await self._existing_clone())

@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from heketipy.domain.space import device_charge_kib, fits
+from heketipy.executors import sim_gluster
 from heketipy.operations.runtime import Runtime
+from heketipy.operations.volumes import CloneVolume
 from heketipy.server import build
 from tests.integration.test_operations import REPLICA3, Api, settings_for, topology
 
@@ -159,29 +162,41 @@ async def test_a_clone_that_fails_on_a_name_someone_else_uses_removes_nothing(
         assert "already in use" in text
 
 
-async def test_a_clone_interrupted_after_gluster_made_it_is_finished_on_restart(
-    tmp_path: Path,
+@pytest.mark.parametrize("started", [True, False])
+async def test_a_clone_interrupted_after_gluster_made_it_is_finished_or_undone_on_restart(
+    tmp_path: Path, started: bool
 ) -> None:
-    from heketipy.operations.volumes import CloneVolume
-
     settings = settings_for(tmp_path)
     app, rt = await build(settings)
     async with TestClient(TestServer(app)) as client:
         api = Api(client)
         await topology(api)
         source = await created(api, "/volumes", {"size": 2, "durability": REPLICA3})
+        before = lv_names(rt)
         op = CloneVolume(rt, rt.state.volumes[source], "halfway")
         await rt.apply(op.plan)
         host = next(iter(rt.state.nodes.values())).manage_host
-        # The process "dies" right after gluster cloned: nothing of it is journaled.
-        await rt.executor.volume_clone(host, rt.state.volumes[source].name, "halfway")
+        source_name = rt.state.volumes[source].name
+        # The process "dies" right after gluster cloned (and started, or not yet started, the
+        # clone): nothing of it is journaled.
+        if started:
+            await rt.executor.volume_clone(host, source_name, "halfway")
+        else:
+            sim_gluster.volume_clone(rt.executor.state, rt.executor.node(host), source_name,
+                                     "halfway")
+            rt.executor.save()
     app2, rt2 = await build(settings)
     async with TestClient(TestServer(app2)) as client:
         api = Api(client)
         assert rt2.state.operations == {}
         status, _, text = await api.call("GET", f"/volumes/{op.clone_id}")
-        assert status == 200, text
         await assert_drift_clean(api)
         assert_space_agrees(rt2)
-        info = await rt2.executor.volume_info(host, "halfway")
-        assert info.options["user.heketi.id"] == op.clone_id
+        if started:  # finished
+            assert status == 200, text
+            info = await rt2.executor.volume_info(host, "halfway")
+            assert info.options["user.heketi.id"] == op.clone_id
+        else:  # undone, with the snapshots gluster made
+            assert status == 404, text
+            assert "halfway" not in gluster_volume_names(rt2)
+            assert lv_names(rt2) == before

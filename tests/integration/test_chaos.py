@@ -37,6 +37,7 @@ class Chaos:
         self.kills = 0
         self.operations = 0
         self.recoveries = 0
+        self.clones = 0  # clone requests accepted
         self.nodes: list[str] = []
         self.disks = 0
 
@@ -131,6 +132,7 @@ class Chaos:
             return False
         if method == "DELETE" and path.startswith("/volumes/"):
             self.deleting.add(path.rsplit("/", 1)[1])
+        self.clones += path.endswith("/clone")
         if kill_now:
             time.sleep(self.rng.uniform(0, 0.06))
             self.restart(kill=True)
@@ -187,5 +189,5 @@ def test_chaos_kills_leave_nothing_behind(tmp_path: Path) -> None:
     finally:
         chaos.server.stop()
     print(f"chaos: {chaos.operations} operations, {chaos.kills} kills, "
-          f"{len(chaos.created)} volumes created")
-    assert chaos.operations >= 100 and chaos.kills >= 20
+          f"{len(chaos.created)} volumes created, {chaos.clones} clones")
+    assert chaos.operations >= 100 and chaos.kills >= 20 and chaos.clones >= 1

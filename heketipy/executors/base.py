@@ -159,6 +159,10 @@ class Executor(Protocol):
     # Bricks (create is idempotent; destroy of a missing brick succeeds and returns False)
     async def brick_create(self, host: str, brick: BrickRequest) -> BrickAddress: ...
     async def brick_destroy(self, host: str, brick: BrickRequest) -> bool: ...
+    async def brick_adopt(self, host: str, brick: BrickRequest) -> None:
+        """Make a brick gluster made (a clone's thin snapshot of ``brick.lv_name`` in
+        ``brick.tp_name``) heketipy's own: tag its LV, write its fstab line, mount it at
+        ``brick.mount_path`` if it is not. Idempotent."""
 
     # Gluster volumes (destroy of a missing volume raises VolumeDoesNotExist)
     async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume: ...

@@ -168,6 +168,15 @@ def thin_lv_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
     )  # fmt: skip
 
 
+def lv_addtag(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """Tag an LV heketipy did not create itself (a clone's snapshot) as the brick's."""
+    device_tag, brick_tag = brick_tags(brick)
+    return lvm(
+        options, "lvchange", "--addtag", device_tag, "--addtag", brick_tag,
+        f"{vg_name(brick.device_id)}/{safe_id(brick.lv_name, 'logical volume name')}",
+    )  # fmt: skip
+
+
 def brick_device(brick: BrickRequest) -> str:
     return dm_path(vg_name(brick.device_id), safe_id(brick.lv_name, "logical volume name"))
 

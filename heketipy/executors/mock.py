@@ -109,6 +109,9 @@ class MockExecutor:
         await self._delay()
         return True
 
+    async def brick_adopt(self, host: str, brick: BrickRequest) -> None:
+        await self._delay()
+
     # -- gluster volumes ------------------------------------------------------------------------
 
     async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:

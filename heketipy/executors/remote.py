@@ -361,6 +361,21 @@ class RemoteExecutor:
             raise
         return BrickAddress(self.storage_host(host), brick.path)
 
+    async def brick_adopt(self, host: str, brick: BrickRequest) -> None:
+        """Tag a clone's snapshot LV, give it an fstab line, and mount it if it is not."""
+        device = lcmd.brick_device(brick)
+        await self._exec(host, lcmd.lv_addtag(self.options, brick), BRICK_TIMEOUT_S)
+        async with self._fstab_lock(host):
+            argv = lcmd.fstab_add(self.options, device, brick.mount_path)
+            await self._exec(host, argv, BRICK_TIMEOUT_S)
+        mounted = await self._exec(
+            host, lcmd.is_mountpoint(brick.mount_path), BRICK_TIMEOUT_S, check=False
+        )
+        if not mounted.ok:
+            await self._exec(host, lcmd.mkdir_p(brick.mount_path), BRICK_TIMEOUT_S)
+            argv = lcmd.mount(self.options, device, brick.mount_path)
+            await self._exec(host, argv, BRICK_TIMEOUT_S)
+
     async def brick_destroy(self, host: str, brick: BrickRequest) -> bool:
         """Reverse of create; returns whether the thin pool was removed (space reclaimed).
 

@@ -224,8 +224,10 @@ def lvcreate_thin(
     metadata_kib: int,
     lv_name: str,
     virtual_kib: int,
+    tags: tuple[str, ...] = (),
 ) -> None:
-    """``lvcreate --thin vg/pool --size P --poolmetadatasize M --virtualsize V --name lv``."""
+    """``lvcreate --thin vg/pool --size P --poolmetadatasize M --virtualsize V --name lv``,
+    both LVs carrying ``tags`` (``--addtag``)."""
     argv = [
         LVM, "lvcreate", "-qq", "--autobackup=n", "--poolmetadatasize", f"{metadata_kib}K",
         "--chunksize", "256K", "--size", f"{pool_kib}K", "--thin", f"{vg_name}/{pool_name}",
@@ -258,8 +260,11 @@ def lvcreate_thin(
         kind="thin-pool",
         size_kib=pool_extents_kib,
         metadata_kib=metadata_extents_kib,
+        tags=list(tags),
     )
-    vg.lvs[lv_name] = LogicalVolume(name=lv_name, kind="thin", size_kib=virtual_kib, pool=pool_name)
+    vg.lvs[lv_name] = LogicalVolume(
+        name=lv_name, kind="thin", size_kib=virtual_kib, pool=pool_name, tags=list(tags)
+    )
 
 
 def thin_snapshot(node: NodeState, vg_name: str, origin: str, lv_name: str) -> LogicalVolume:
@@ -312,6 +317,16 @@ def lvremove(node: NodeState, vg_name: str, lv_name: str) -> bool:
         )
     del vg.lvs[lv_name]
     return True
+
+
+def lvchange_addtag(node: NodeState, vg_name: str, lv_name: str, tags: tuple[str, ...]) -> None:
+    """``lvchange --addtag T... vg/lv``; a tag already there stays once."""
+    argv = [LVM, "lvchange", *(w for t in tags for w in ("--addtag", t)), f"{vg_name}/{lv_name}"]
+    vg = require_vg(node, vg_name, argv)
+    lv = vg.lvs.get(lv_name)
+    if lv is None:
+        raise fail(node, argv, LVM_EXIT, f'  Failed to find logical volume "{vg_name}/{lv_name}"')
+    lv.tags.extend(tag for tag in tags if tag not in lv.tags)
 
 
 def thin_count(node: NodeState, vg_name: str, pool_name: str) -> int:

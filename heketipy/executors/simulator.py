@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
 from heketipy.domain.errors import NodeCommandError
+from heketipy.executors import commands_lvm as lcmd
 from heketipy.executors import sim_gluster as gluster
 from heketipy.executors import sim_node as lvm
 from heketipy.executors.base import (
@@ -457,6 +458,7 @@ class SimulatorExecutor:
                         brick.pool_metadata_kib,
                         brick.lv_name,
                         brick.size_kib,
+                        lcmd.brick_tags(brick),
                     ),
                     lock_key,
                 )
@@ -500,6 +502,33 @@ class SimulatorExecutor:
                         node, "fs", ["rmdir", mount_point], lambda: lvm.rmdir(node, mount_point)
                     )
             raise
+
+    async def brick_adopt(self, host: str, brick: BrickRequest) -> None:
+        node = self.node(host)
+        vg_name = f"vg_{brick.device_id}"
+        device = lvm.dm_path(vg_name, brick.lv_name)
+        mount_point = brick.mount_path
+        tags = lcmd.brick_tags(brick)
+        async with self._call("brick_adopt", host):
+            await self._run(
+                node,
+                "lvm",
+                [lvm.LVM, "lvchange", "--addtag", f"{vg_name}/{brick.lv_name}"],
+                lambda: lvm.lvchange_addtag(node, vg_name, brick.lv_name, tags),
+                ("lvm", host, vg_name),
+            )
+            line = lvm.fstab_line(device, mount_point)
+            await self._run(node, "fs", ["awk", "fstab"], lambda: lvm.fstab_add(node, line))
+            if node.mounts.get(mount_point) != device:
+                await self._run(
+                    node, "fs", ["mkdir", "-p", mount_point], lambda: lvm.mkdir_p(node, mount_point)
+                )
+                await self._run(
+                    node,
+                    "fs",
+                    ["mount", device, mount_point],
+                    lambda: lvm.mount(node, device, mount_point),
+                )
 
     async def brick_destroy(self, host: str, brick: BrickRequest) -> bool:
         node = self.node(host)

@@ -3,9 +3,12 @@
 For every node the executor reports its inventory (LVs with tags, brick mounts, fstab lines,
 gluster volumes); each is matched against the bricks, devices and volumes of the database.
 Findings are *missing on node* (the database has it, the node does not), *orphaned on node*
-(the node has it, the database does not) and *mismatched* (both have it, sizes or bricks differ).
-Objects of operations still in flight are left out of both directions: they are expected to be
-half-made. Repair only ever removes orphans, and only when asked to.
+(the node has it, the database does not, and it carries heketipy's marks: LV tags
+``heketi-brick-<id>``/``heketi-device-<id>``, a ``user.heketi.id`` on a gluster volume),
+*foreign* (the node has it unmarked: someone else made it; reported, never touched) and
+*mismatched* (both have it, sizes or bricks differ). Objects of operations still in flight are
+left out of both directions: they are expected to be half-made. Repair only ever removes
+orphans, and only when asked to.
 """
 
 from __future__ import annotations
@@ -15,18 +18,20 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from heketipy.domain.entities import Brick, Node
-from heketipy.executors.base import BrickRequest, NodeInventory
+from heketipy.domain.entities import Brick, Node, is_id
+from heketipy.executors.base import BrickRequest, NodeInventory, NodeLogicalVolume
 from heketipy.operations.runtime import Runtime
 
 log = logging.getLogger("heketipy.drift")
 
 MOUNTS_ROOT = "/var/lib/heketi/mounts"
+HEKETI_TAG_PREFIXES = ("heketi-brick-", "heketi-device-")
+PROBLEMS = ("missing", "orphaned", "foreign", "mismatched", "unreachable")
 
 
 @dataclass(frozen=True)
 class Finding:
-    problem: str  # missing | orphaned | mismatched | unreachable
+    problem: str  # missing | orphaned | foreign | mismatched | unreachable
     kind: str  # device | brick-pool | brick-lv | mount | fstab | gluster-volume | node
     node: str  # manage hostname
     name: str
@@ -43,6 +48,22 @@ def _expected_bricks(rt: Runtime, node: Node) -> list[Brick]:
         for d in rt.state.device_ids(node.id)
         for b in rt.state.brick_ids_of_device(d)
     ]
+
+
+def _heketipy_made(lv: NodeLogicalVolume) -> bool:
+    """Whether heketipy created the LV: it tags every thin pool and brick LV it makes."""
+    return any(tag.startswith(HEKETI_TAG_PREFIXES) for tag in lv.tags)
+
+
+def _lv_of_mount(mount_point: str) -> tuple[str, str]:
+    """``(vg, lv)`` a mount point under the mounts root is named after (``.../vg_x/brick_y``)."""
+    vg_dir, _, lv = mount_point.rstrip("/").rpartition("/")
+    return vg_dir.rpartition("/")[2], lv
+
+
+def _unknown(problem_lv: NodeLogicalVolume | None) -> str:
+    """Problem kind of something on the node the database does not know."""
+    return "orphaned" if problem_lv is None or _heketipy_made(problem_lv) else "foreign"
 
 
 def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
@@ -95,14 +116,16 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
         if owner in pending_ids or any(owner == state.bricks[b].tp_id for b in pending_ids):
             continue
         kind = "brick-pool" if lv.kind == "thin-pool" else "brick-lv"
-        findings.append(Finding("orphaned", kind, host, f"{vg}/{name}", ",".join(lv.tags)))
+        findings.append(Finding(_unknown(lv), kind, host, f"{vg}/{name}", ",".join(lv.tags)))
     pending_mounts = {state.bricks[b].mount_path for b in pending_ids}
     for mount in inv.mounts:
         if mount not in expected_mounts and mount not in pending_mounts:
-            findings.append(Finding("orphaned", "mount", host, mount))
+            findings.append(Finding(_unknown(lvs.get(_lv_of_mount(mount))), "mount", host, mount))
     for line in inv.fstab:
         if not any(m in line for m in expected_mounts | pending_mounts):
-            findings.append(Finding("orphaned", "fstab", host, line.strip()))
+            fields = line.split()
+            lv = lvs.get(_lv_of_mount(fields[1])) if len(fields) > 1 else None
+            findings.append(Finding(_unknown(lv), "fstab", host, line.strip()))
     return findings
 
 
@@ -136,10 +159,11 @@ def _compare_volumes(rt: Runtime, cluster_id: str, inv: NodeInventory, host: str
             ))
     for name, gluster in sorted(on_nodes.items()):
         if name not in mine:
-            findings.append(Finding(
-                "orphaned", "gluster-volume", host, name,
-                gluster.options.get("user.heketi.id", ""),
-            ))
+            # Only a volume carrying an id heketipy writes is its own; any other was made by
+            # someone else and must never be removed.
+            heketi_id = gluster.options.get("user.heketi.id", "")
+            problem = "orphaned" if is_id(heketi_id) else "foreign"
+            findings.append(Finding(problem, "gluster-volume", host, name, heketi_id))
     return findings
 
 
@@ -165,23 +189,28 @@ async def report(rt: Runtime) -> dict[str, Any]:
         if node.cluster_id not in volumes_checked and node.state == "online":
             volumes_checked.add(node.cluster_id)
             findings += _compare_volumes(rt, node.cluster_id, inv, node.manage_host)
-    grouped: dict[str, list[dict[str, str]]] = {
-        "missing": [], "orphaned": [], "mismatched": [], "unreachable": [],
-    }
+    grouped: dict[str, list[dict[str, str]]] = {problem: [] for problem in PROBLEMS}
     for finding in findings:
         grouped[finding.problem].append(asdict(finding))
     return {
         "in_flight": len(rt.state.operations),
         "nodes": len(nodes),
-        "clean": not findings,
+        # What others made on the nodes is reported but is no drift of heketipy's.
+        "clean": not any(f.problem != "foreign" for f in findings),
         **grouped,
     }
 
 
 async def remove_orphans(rt: Runtime, drift: dict[str, Any]) -> list[str]:
-    """Remove what the report found orphaned on the nodes; returns what was removed."""
+    """Remove what the report found orphaned on the nodes; returns what was removed.
+
+    Only ``orphaned`` findings are acted on: they carry heketipy's marks. ``foreign`` ones are
+    someone else's and are left alone.
+    """
     removed: list[str] = []
     for finding in drift["orphaned"]:
+        if finding["problem"] != "orphaned":
+            continue
         host, name = finding["node"], finding["name"]
         try:
             if finding["kind"] == "gluster-volume":

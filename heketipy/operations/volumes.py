@@ -1,8 +1,9 @@
-"""Volume operations: create, delete, expand (journaled, rolled back on failure)."""
+"""Volume operations: create, delete, expand, clone (journaled, rolled back on failure)."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from heketipy.domain.tags import arbiter_requested
 from heketipy.executors.base import (
     BrickAddress,
     BrickRequest,
+    GlusterVolume,
     VolumeDoesNotExist,
     VolumeRequest,
 )
@@ -74,9 +76,32 @@ def debit(tx: Transaction, state: State, bricks: list[Brick]) -> None:
         device.used_kib += brick.charge_kib
 
 
+def pool_heir(state: State, brick: Brick, leaving: set[str]) -> Brick | None:
+    """A brick staying on the device that lives in ``brick``'s thin pool (a clone's, or the
+    source's), or None when ``brick`` is the pool's last user."""
+    for other_id in state.brick_ids_of_device(brick.device_id):
+        other = state.bricks[other_id]
+        if other.id not in leaving and other.tp_name == brick.tp_name:
+            return other
+    return None
+
+
 def release_bricks(tx: Transaction, state: State, bricks: list[Brick]) -> None:
-    """Delete brick records and give their space back to the devices."""
+    """Delete brick records and give their space back to the devices.
+
+    A thin pool is charged once, to one of the bricks living in it. The node removes the pool
+    only with its last thin LV, so while another brick (a clone's snapshot, or the source of a
+    clone) still uses it, the charge passes to that brick instead of returning to the device.
+    """
+    leaving = {brick.id for brick in bricks}
     for brick in bricks:
+        heir = pool_heir(state, brick, leaving) if brick.charge_kib else None
+        if heir is not None:
+            tx.touch(heir)
+            heir.tp_size_kib += brick.tp_size_kib
+            heir.pool_metadata_kib += brick.pool_metadata_kib
+            tx.delete(brick)
+            continue
         device = state.devices.get(brick.device_id)
         if device is not None:
             tx.touch(device)
@@ -462,12 +487,35 @@ class ExpandVolume(Operation):
         self.drop_record(tx)
 
 
-_BRICK_ID_IN_PATH = re.compile(r"/brick_([0-9a-f]{32})/brick$")
+_BRICK_IN_LAYOUT = re.compile(r"/vg_([0-9a-f]{32})/brick_([0-9a-f]{32})/brick$")
+
+
+def clone_brick_ids(planned: list[Brick], info: GlusterVolume) -> list[str] | None:
+    """The ids of the bricks gluster made for a clone, read from their paths, in the order of
+    ``planned`` (brick *i* of the source maps to brick *i* of the clone); None when the paths do
+    not follow heketipy's layout or do not line up with the planned devices."""
+    if len(info.bricks) != len(planned):
+        return None
+    ids = []
+    for brick, served in zip(planned, info.bricks, strict=True):
+        match = _BRICK_IN_LAYOUT.search(served.path)
+        if match is None or match.group(1) != brick.device_id:
+            return None
+        ids.append(match.group(2))
+    return ids if len(set(ids)) == len(ids) else None
 
 
 @register
 class CloneVolume(Operation):
-    """Snapshot the source and clone it into a new volume sharing its thin pools."""
+    """Snapshot the source and clone it into a new volume whose bricks are thin snapshots in
+    the source's thin pools.
+
+    The clone is made first-class: its database bricks take the ids gluster gave them, its
+    gluster volume gets its own ``user.heketi.id`` (gluster copies the source's), and each brick
+    is adopted (tagged, fstab line, mounted) so drift and brick destroy treat it like any other.
+    Clone bricks charge nothing: the pools stay charged to whichever brick holds the charge
+    (see ``release_bricks``). After a crash the clone is finished when gluster has it.
+    """
 
     type_name = "clone-volume"
 
@@ -476,11 +524,13 @@ class CloneVolume(Operation):
         self.source_id = source.id
         self.clone_id = new_id()
         self.name = name or f"vol_{self.clone_id}"
+        self.name_taken = False
 
     def load(self, record: Any) -> None:
         self.source_id = record.data["source"]
         self.clone_id = record.data["clone"]
         self.name = record.data["name"]
+        self.name_taken = bool(record.data.get("name_taken"))
 
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state
@@ -522,46 +572,104 @@ class CloneVolume(Operation):
             + [{"change": "Add brick", "id": b.id, "delta": 0} for b in clone_bricks]
         )
 
+    def _host(self) -> str:
+        return gluster_host(self.rt, self.rt.state.bricks_of_volume(self.source_id))
+
+    async def _existing_clone(self) -> GlusterVolume | None:
+        """The gluster volume of the clone's name, if the pool has one. (Listed rather than
+        asked for by name: the mock executor answers ``volume_info`` for any name.)"""
+        for volume in await self.rt.executor.volumes_info(self._host()):
+            if volume.name == self.name:
+                return volume
+        return None
+
     async def execute(self) -> None:
-        state = self.rt.state
-        source = state.volumes[self.source_id]
-        bricks = state.bricks_of_volume(source.id)
-        result = await self.rt.executor.volume_clone(
-            gluster_host(self.rt, bricks), source.name, self.name
-        )
-        await self.rt.step_done(self.record, "clone")
-        # Adopt the brick ids gluster chose where its paths follow heketi's layout.
-        ids = [m.group(1) for b in result.bricks if (m := _BRICK_ID_IN_PATH.search(b.path))]
-        clone_bricks = state.bricks_of_volume(self.clone_id)
-        if self.record is not None and len(ids) == len(clone_bricks) and len(set(ids)) == len(ids):
-            self.record.data["brick_ids"] = ids
+        if await self._existing_clone() is not None:
+            # Someone else's volume has the name: leave it alone, undo nothing on the nodes
+            # (journaled, so a crash during the rollback does not forget it).
+            self.name_taken = True
+            if self.record is not None:
+                record = self.record
+                await self.rt.apply(lambda tx: tx.touch(record).data.update(name_taken=True))
+            raise OperationFailed(
+                f"Failed clone volume {self.source_id}: Volume name '{self.name}' already in use"
+            )
+        await self._finish(None)
+
+    async def recovery_direction(self) -> str:
+        """Forward when gluster has the clone, started (``snapshot clone`` and ``volume start``
+        both happened); else back, which removes a half-made clone."""
+        if self.name_taken:
+            return "back"
+        try:
+            info = await self._existing_clone()
+        except Exception:  # noqa: BLE001 - no answer: undoing is the safe default
+            return "back"
+        return "forward" if info is not None and info.status == "Started" else "back"
+
+    async def complete(self) -> None:
+        await self._finish(await self._existing_clone())
+
+    async def _finish(self, info: GlusterVolume | None) -> None:
+        """Clone (unless gluster already has ``info``), then make the clone first-class; every
+        step is idempotent so a recovered operation simply runs this again."""
+        rt, state = self.rt, self.rt.state
+        host = self._host()
+        if info is None:
+            source = state.volumes[self.source_id]
+            info = await rt.executor.volume_clone(host, source.name, self.name)
+        planned = state.bricks_of_volume(self.clone_id)
+        ids = clone_brick_ids(planned, info)
+        await rt.apply(lambda tx: self._adopt_ids(tx, planned, ids))
+        clone = state.volumes[self.clone_id]
+        # gluster copied the source's options, user.heketi.id included.
+        await rt.executor.volume_set_options(host, self.name, (f"user.heketi.id {clone.id}",))
+        await rt.step_done(self.record, "clone", "id")
+        if ids is None:
+            # Gluster's own snapshot layout (/run/gluster/snaps/...): nothing heketipy can adopt.
+            return
+        bricks = state.bricks_of_volume(self.clone_id)
+        await rt.gather_steps([
+            rt.executor.brick_adopt(brick_host(state, b), brick_request(state, b, clone.gid))
+            for b in bricks
+        ])
+        await rt.step_done(self.record, "bricks")
+
+    def _adopt_ids(self, tx: Transaction, planned: list[Brick], ids: list[str] | None) -> None:
+        """Give the clone's brick records the ids gluster chose (their paths name them)."""
+        if ids is None:
+            return
+        for brick, brick_id in zip(planned, ids, strict=True):
+            if brick.id == brick_id or brick_id in self.rt.state.bricks:
+                continue
+            tx.delete(brick)
+            tx.add(dataclasses.replace(brick, id=brick_id))
 
     def finalize(self, tx: Transaction) -> str | None:
         state = self.rt.state
         source = state.volumes.get(self.source_id)
         if source is not None:
             tx.touch(source).pending_op = ""
-        clone = tx.touch(state.volumes[self.clone_id])
-        clone.pending_op = ""
-        adopted = self.record.data.get("brick_ids", []) if self.record else []
-        bricks = state.bricks_of_volume(self.clone_id)
-        for index, brick in enumerate(bricks):
-            if index < len(adopted) and adopted[index] not in state.bricks:
-                tx.delete(brick)
-                brick.id = adopted[index]
-                brick.pending_op = ""
-                tx.add(brick)
-            else:
-                tx.touch(brick).pending_op = ""
+        tx.touch(state.volumes[self.clone_id]).pending_op = ""
+        for brick in state.bricks_of_volume(self.clone_id):
+            tx.touch(brick).pending_op = ""
         if self.record is not None:
             tx.delete(self.record)
         return f"/volumes/{self.clone_id}"
 
     async def undo_steps(self) -> None:
-        clone = self.rt.state.volumes.get(self.clone_id)
-        if clone is not None:
+        state = self.rt.state
+        clone = state.volumes.get(self.clone_id)
+        if clone is None or self.name_taken:
+            return
+        bricks = state.bricks_of_volume(clone.id)
+        info = await self._existing_clone()
+        ids = clone_brick_ids(bricks, info) if info is not None else None
+        if ids is not None:  # the bricks gluster made, whether or not the records took their ids
+            bricks = [dataclasses.replace(b, id=i) for b, i in zip(bricks, ids, strict=True)]
+        if info is not None:
             await destroy_gluster_volume(self.rt, clone)
-            await destroy_bricks(self.rt, self.rt.state.bricks_of_volume(clone.id), clone.gid)
+        await destroy_bricks(self.rt, bricks, clone.gid)
 
     def release(self, tx: Transaction) -> None:
         state = self.rt.state

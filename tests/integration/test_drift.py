@@ -12,6 +12,7 @@ from heketipy.domain.entities import new_id
 from heketipy.executors.base import BrickRequest
 from heketipy.server import build
 from tests.integration.test_operations import REPLICA3, Api, settings_for, topology
+from tests.openapi_check import validate_response
 
 
 async def test_drift_report_and_repair(tmp_path: Path) -> None:
@@ -62,3 +63,82 @@ async def test_drift_report_and_repair(tmp_path: Path) -> None:
         assert {(f["kind"], f["name"]) for f in after["missing"]} == {
             ("gluster-volume", volume.name)
         }
+
+
+def foreign_brick(rt, host: str, device_id: str, name: str) -> str:
+    """An LV, filesystem, mount and fstab line made on the node by someone else (untagged)."""
+    from heketipy.executors import sim_node as lvm
+
+    node = rt.executor.node(host)
+    vg = f"vg_{device_id}"
+    lvm.lvcreate_thin(node, vg, f"tp_{name}", 1048576, 8192, f"brick_{name}", 1048576)
+    device = lvm.dm_path(vg, f"brick_{name}")
+    mount_point = f"/var/lib/heketi/mounts/{vg}/brick_{name}"
+    lvm.mkfs_xfs(node, device)
+    lvm.mkdir_p(node, mount_point)
+    lvm.fstab_add(node, lvm.fstab_line(device, mount_point))
+    lvm.mount(node, device, mount_point)
+    lvm.mkdir_in_mount(node, mount_point + "/brick")
+    rt.executor.save()
+    return rt.state.nodes[rt.state.devices[device_id].node_id].storage_host + ":" + (
+        mount_point + "/brick"
+    )
+
+
+async def test_repair_never_removes_what_heketipy_did_not_create(tmp_path: Path) -> None:
+    from heketipy.executors.base import BrickAddress, VolumeRequest
+
+    app, rt = await build(settings_for(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        api = Api(client)
+        await topology(api)
+        device = next(iter(rt.state.devices.values()))
+        host = rt.state.nodes[device.node_id].manage_host
+        # Two gluster volumes made directly on the node: one with no id at all, one whose
+        # user.heketi.id is not an id heketipy would ever write.
+        for name, options in (("admins_vol", ()), ("other_tool_vol", ("user.heketi.id other-42",))):
+            brick = foreign_brick(rt, host, device.id, name)
+            storage, path = brick.split(":", 1)
+            await rt.executor.volume_create(host, VolumeRequest(
+                name=name, bricks=(BrickAddress(storage, path),), options=options,
+            ))
+        # And heketipy's own leftover, which repair may remove.
+        leftover = new_id()
+        await rt.executor.brick_create(host, BrickRequest(
+            device_id=device.id, brick_id=leftover, tp_name=f"tp_{leftover}",
+            lv_name=f"brick_{leftover}", tp_size_kib=1048576, size_kib=1048576,
+            pool_metadata_kib=8192,
+        ))
+
+        status, headers, text = await api.call("GET", "/internal/state/drift")
+        validate_response("GET", "/internal/state/drift", status, headers, text.encode())
+        drift = json.loads(text)
+        assert drift["clean"] is False  # heketipy's own leftover is drift
+        foreign = {(f["kind"], f["name"]) for f in drift["foreign"]}
+        vg = f"vg_{device.id}"
+        for name in ("admins_vol", "other_tool_vol"):
+            assert ("gluster-volume", name) in foreign
+            assert ("brick-lv", f"{vg}/brick_{name}") in foreign
+            assert ("brick-pool", f"{vg}/tp_{name}") in foreign
+            assert ("mount", f"/var/lib/heketi/mounts/{vg}/brick_{name}") in foreign
+        orphaned = {(f["kind"], f["name"]) for f in drift["orphaned"]}
+        assert ("brick-lv", f"{vg}/brick_{leftover}") in orphaned
+        assert not any("admins_vol" in n or "other_tool_vol" in n for _, n in orphaned)
+
+        status, headers, text = await api.call(
+            "POST", "/internal/state/drift/repair", {"remove_orphans": True}
+        )
+        assert status == 200, text
+        validate_response("POST", "/internal/state/drift/repair", status, headers, text.encode())
+        repaired = json.loads(text)
+        assert any(leftover in item for item in repaired["removed"])
+        assert not any("admins_vol" in i or "other_tool_vol" in i for i in repaired["removed"])
+        after = repaired["report"]
+        assert after["orphaned"] == []
+        assert {(f["kind"], f["name"]) for f in after["foreign"]} == foreign
+        # What remains is theirs; only the VG free space they take differs from the database.
+        assert after["missing"] == [] and {f["kind"] for f in after["mismatched"]} == {"device"}
+        pool = rt.executor.state.pools[rt.executor.node(host).pool]
+        assert {"admins_vol", "other_tool_vol"} <= set(pool.volumes)
+        lvs_left = rt.executor.node(host).vgs[vg].lvs
+        assert {"brick_admins_vol", "tp_admins_vol", "brick_other_tool_vol"} <= set(lvs_left)

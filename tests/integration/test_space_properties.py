@@ -1,6 +1,7 @@
 """Property tests of space accounting through the real operations (plan, execute, finalize)
-with the mock executor: after any sequence of creates, expands and deletes every device has
-used + free == total and used == what its bricks charge; deleting everything restores all."""
+with the mock executor: after any sequence of creates, expands, clones and deletes (sources
+before or after their clones) every device has used + free == total and used == what its
+bricks charge, each thin pool charged exactly once; deleting everything restores all."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ from heketipy.config import load_settings
 from heketipy.domain.entities import Cluster, Device, Node, new_id
 from heketipy.domain.errors import HeketiError
 from heketipy.operations.runtime import Runtime
-from heketipy.operations.volumes import CreateVolume, DeleteVolume, ExpandVolume, VolumeSpec
+from heketipy.operations.volumes import (
+    CloneVolume,
+    CreateVolume,
+    DeleteVolume,
+    ExpandVolume,
+    VolumeSpec,
+)
 from heketipy.server import build
 
 DEVICE_KIB = 40 * 1024 * 1024
@@ -26,6 +33,7 @@ action = st.one_of(
     st.tuples(st.just("create"), st.integers(1, 12), st.sampled_from(["none", "replicate", "disperse"])),
     st.tuples(st.just("expand"), st.integers(0, 20), st.integers(1, 6)),
     st.tuples(st.just("delete"), st.integers(0, 20), st.just(0)),
+    st.tuples(st.just("clone"), st.integers(0, 20), st.just(0)),
 )
 
 
@@ -72,6 +80,11 @@ def check_accounting(rt: Runtime) -> None:
         charged = sum(rt.state.bricks[b].charge_kib for b in rt.state.brick_ids_of_device(device.id))
         assert device.used_kib == charged
         assert device.free_kib >= 0
+        pools: dict[str, int] = {}
+        for brick_id in rt.state.brick_ids_of_device(device.id):
+            brick = rt.state.bricks[brick_id]
+            pools[brick.tp_name] = pools.get(brick.tp_name, 0) + (brick.charge_kib > 0)
+        assert all(count == 1 for count in pools.values()), pools  # no pool free, none twice
     for volume in rt.state.volumes.values():
         for brick in rt.state.bricks_of_volume(volume.id):
             set_nodes = [b.node_id for b in rt.state.bricks_of_volume(volume.id)
@@ -106,6 +119,9 @@ async def scenario(actions: list[tuple[str, int, Any]]) -> None:
                     elif kind == "delete" and volumes:
                         volume = rt.state.volumes[volumes[a % len(volumes)]]
                         queue_id = await rt.start(DeleteVolume(rt, volume))
+                    elif kind == "clone" and volumes:
+                        volume = rt.state.volumes[volumes[a % len(volumes)]]
+                        queue_id = await rt.start(CloneVolume(rt, volume, ""))
                     else:
                         continue
                 except HeketiError:

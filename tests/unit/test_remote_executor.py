@@ -256,6 +256,22 @@ async def test_brick_destroy_of_missing_brick_succeeds_without_reclaim():
     assert await remote.brick_destroy("n1", brick()) is False
 
 
+async def test_brick_adopt_tags_writes_fstab_and_mounts_only_when_unmounted():
+    runner = FakeRunner()
+    runner.on("mountpoint", (0, "", ""), (32, "", ""))
+    remote, _ = executor(runner)
+    clone_brick = brick(brick_id="c1", lv_name="brick_c1")
+    await remote.brick_adopt("n1", clone_brick)  # gluster mounted it already
+    assert programs(runner.lines()) == ["lvm lvchange", "awk", "mountpoint"]
+    assert runner.lines()[0].endswith(
+        f"--addtag heketi-device-{DEV} --addtag heketi-brick-c1 {VG}/brick_c1"
+    )
+    assert f"/dev/mapper/{VG}-brick_c1 {clone_brick.mount_path} xfs" in runner.lines()[1]
+    runner.calls.clear()
+    await remote.brick_adopt("n1", clone_brick)  # a replay after the mount went away
+    assert programs(runner.lines()) == ["lvm lvchange", "awk", "mountpoint", "mkdir", "mount"]
+
+
 async def test_brick_destroy_keeps_shared_pool():
     runner = FakeRunner()
     runner.on("thin_count", (0, "  1\n", ""))

@@ -765,3 +765,27 @@ async def test_hostile_names_hosts_and_options_never_run(
             await probe()
     assert json.dumps(sim.snapshot(), sort_keys=True) == before
     assert not sim.trace.events
+
+
+async def test_bricks_are_tagged_and_a_clone_brick_can_be_adopted(sim: SimulatorExecutor) -> None:
+    request = make_brick("h1")
+    await sim.brick_create("h1", request)
+    vg = sim.node("h1").vgs[f"vg_{device_id('h1')}"]
+    tags = [f"heketi-device-{device_id('h1')}", f"heketi-brick-{request.brick_id}"]
+    assert vg.lvs[request.lv_name].tags == tags and vg.lvs[request.tp_name].tags == tags
+    addresses = [await sim.brick_create(h, make_brick(h)) for h in ("h2", "h3")]
+    await sim.volume_create("h1", replica3("vol_a", [BrickAddress("h1", request.path), *addresses]))
+    clone = await sim.volume_clone("h1", "vol_a", "vol_c")
+    clone_lv = clone.bricks[0].path.split("/")[-2]
+    assert vg.lvs[clone_lv].tags == []  # gluster's snapshot carries no tags of ours
+    adopted = BrickRequest(
+        device_id("h1"), clone_lv.removeprefix("brick_"), request.tp_name, clone_lv, 0, GIB, 0
+    )
+    for _ in range(2):  # idempotent
+        await sim.brick_adopt("h1", adopted)
+    node = sim.node("h1")
+    assert vg.lvs[clone_lv].tags == [f"heketi-device-{device_id('h1')}", f"heketi-brick-{clone_lv[6:]}"]
+    assert [line for line in node.fstab if adopted.mount_path in line] == [
+        sim_node.fstab_line(sim_node.dm_path(vg.name, clone_lv), adopted.mount_path)
+    ]
+    assert node.mounts[adopted.mount_path] == sim_node.dm_path(vg.name, clone_lv)

@@ -66,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             f"  try: curl {scheme}://{settings.listen}:{settings.port}/hello"
         )
     from heketipy.server import serve
-    from heketipy.store.marker import MissingDatabase
+    from heketipy.store.marker import RefusedDatabase
     from heketipy.store.sqlite import StoreError
 
     try:
         asyncio.run(serve(settings, announce=announce, init_db=args.init_db))
-    except (StoreError, MissingDatabase) as exc:
+    except (StoreError, RefusedDatabase) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -15,7 +15,6 @@ from heketipy.executors.factory import create_executor
 from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup, marker
-from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.server")
 MONITOR_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor", asyncio.Task)
@@ -24,14 +23,12 @@ MONITOR_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor", asyncio.Tas
 async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Application, Runtime]:
     data_dir = settings.heketipy.data_dir
     backup = kube_backup.from_settings(settings)
-    await kube_backup.restore_if_missing(settings.glusterfs.db, backup)
-    marker.check_before_open(settings.glusterfs.db, data_dir, init_db=init_db)
+    store, state = await marker.open_guarded(
+        settings.glusterfs.db, data_dir, backup, init_db=init_db
+    )
     executor = create_executor(settings)
     if hasattr(executor, "start"):
         await executor.start()
-    store = Store(settings.glusterfs.db)
-    state = await store.open()
-    marker.record_after_open(settings.glusterfs.db, data_dir, state.attributes["DB_GENERATION_ID"])
     for node in state.nodes.values():
         executor.register_node(node.manage, node.storage)
     runtime = Runtime(

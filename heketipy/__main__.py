@@ -65,13 +65,14 @@ def main(argv: list[str] | None = None) -> int:
             f"  admin user: admin, admin key: {settings.admin_key}\n"
             f"  try: curl {scheme}://{settings.listen}:{settings.port}/hello"
         )
+    from heketipy.api.listen import ListenError
     from heketipy.server import serve
     from heketipy.store.marker import RefusedDatabase
     from heketipy.store.sqlite import StoreError
 
     try:
         asyncio.run(serve(settings, announce=announce, init_db=args.init_db))
-    except (StoreError, RefusedDatabase) as exc:
+    except (ListenError, StoreError, RefusedDatabase) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

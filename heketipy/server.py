@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from heketipy.api import listen
 from heketipy.api.app import KUBE_BACKUP, SERVER, create_app
 from heketipy.executors.factory import create_executor
 from heketipy.operations import monitor
@@ -82,7 +83,17 @@ async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Applicatio
 
 
 async def serve(settings: Any, *, announce: str | None = None, init_db: bool = False) -> None:
-    app, _runtime = await build(settings, init_db=init_db)
+    # TLS and the sockets first: a bad port, address or key must not open the database.
+    ssl_context = (
+        listen.tls_context(settings.cert_file, settings.key_file) if settings.enable_tls else None
+    )
+    sockets = listen.bind(settings.listen, int(settings.port))
+    try:
+        app, _runtime = await build(settings, init_db=init_db)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     server_state = app[SERVER]
@@ -96,14 +107,8 @@ async def serve(settings: Any, *, announce: str | None = None, init_db: bool = F
     loop.add_signal_handler(signal.SIGINT, stop.set)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    ssl_context = None
-    if settings.enable_tls:
-        import ssl
-
-        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_context.load_cert_chain(settings.cert_file, settings.key_file)
-    site = web.TCPSite(runner, settings.listen, int(settings.port), ssl_context=ssl_context)
-    await site.start()
+    for sock in sockets:
+        await web.SockSite(runner, sock, ssl_context=ssl_context).start()
     if announce:
         print(announce, flush=True)
     log.info("heketipy listening on %s:%s", settings.listen, settings.port)

@@ -7,29 +7,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from heketipy.store import kube_backup, probe
-from tests.support.server import ServerProcess, running_server, start_server, write_config
+from tests.support.server import (
+    ServerProcess,
+    running_server,
+    start_fails,
+    start_server,
+    update_config,
+    write_config,
+)
 from tests.testbed.fake_secrets import FakeSecrets, serving
 
 SECRET = "heketi-db-backup"
-
-
-def start_fails(config: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "heketipy", "--config", str(config), *args],
-        capture_output=True, text=True, timeout=60, cwd=config.parent, env=env,
-    )
-    assert result.returncode == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def files_of(db: Path) -> dict[str, tuple[bytes, int, int] | None]:
@@ -178,11 +171,7 @@ def kube_env(url: str) -> dict[str, str]:
 
 
 def backup_config(directory: Path) -> Path:
-    config = write_config(directory)
-    raw = json.loads(config.read_text())
-    raw["backup_db_to_kube_secret"] = True
-    config.write_text(json.dumps(raw))
-    return config
+    return update_config(write_config(directory), backup_db_to_kube_secret=True)
 
 
 def backup_in(secrets: FakeSecrets) -> tuple[str | None, bool]:

@@ -312,7 +312,8 @@ class KubeDbBackup:
                 raise BackupError(
                     f"refusing to replace the backup of database generation "
                     f"{held or '(unknown)'} in secret {self.secret_name} with an empty "
-                    f"database of generation {contents.generation or '(none)'}"
+                    f"database of generation {contents.generation or '(none)'} (delete the "
+                    "secret to drop that backup)"
                 )
         packed = pack(db_bytes, self.secret_name, self.part_bytes, generation=contents.generation)
         # Parts first, manifest Secret last: the manifest only ever names a complete set.

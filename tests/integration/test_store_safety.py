@@ -166,6 +166,23 @@ def test_restart_after_a_crash_right_after_creation(tmp_path: Path) -> None:
     assert generation_of(db) == generation == known_generation(config)
 
 
+def test_crashed_database_of_another_generation_is_refused_untouched(tmp_path: Path) -> None:
+    """The database and its write-ahead log, as a SIGKILL left them, stay exactly as they are
+    when the marker records another generation there: reading them replays nothing."""
+    config = write_config(tmp_path)
+    server, _cluster = server_with_a_cluster(config)
+    server.kill()
+    db = tmp_path / "heketi.db"
+    assert Path(str(db) + "-wal").stat().st_size > 0
+    registry = tmp_path / "var" / "known-databases.json"
+    recorded = "e" * 32
+    registry.write_text(json.dumps({str(db): recorded}))
+    before = files_of(db)
+    message = start_fails(config)
+    assert f"records generation {recorded} there" in message, message
+    assert files_of(db) == before
+
+
 def kube_env(url: str) -> dict[str, str]:
     return {kube_backup.API_URL_ENV: url}
 

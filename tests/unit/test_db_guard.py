@@ -139,6 +139,20 @@ async def image_of(path: Path, *, with_cluster: bool) -> tuple[str, bytes]:
         await store.close()
 
 
+async def emptied_image(path: Path) -> bytes:
+    """The database at ``path`` (made by ``make_database`` with its cluster), its topology
+    deleted: the same generation, holding nothing."""
+    store = Store(str(path))
+    state = await store.open()
+    try:
+        tx = Transaction(state)
+        tx.delete(state.clusters["c" * 32])
+        await store.commit(tx)
+        return await store.backup_bytes()
+    finally:
+        await store.close()
+
+
 async def test_empty_database_never_replaces_another_generation(
     fake: tuple[FakeSecrets, kb.KubeDbBackup], tmp_path: Path,
 ) -> None:
@@ -159,13 +173,7 @@ async def test_empty_database_never_replaces_another_generation(
 
     # The same database emptied of its topology is still backed up, and so is another
     # generation that holds a topology (a deliberate new start that has begun its work).
-    store = Store(str(tmp_path / "good.db"))
-    state = await store.open()
-    tx = Transaction(state)
-    tx.delete(state.clusters["c" * 32])
-    await store.commit(tx)
-    emptied = await store.backup_bytes()
-    await store.close()
+    emptied = await emptied_image(tmp_path / "good.db")
     assert probe.describe(emptied).blank
     assert await job.backup(emptied)
     _other_generation, other_full = await image_of(tmp_path / "other.db", with_cluster=True)
@@ -196,13 +204,7 @@ async def test_empty_database_never_replaces_a_backup_of_unknown_generation(
     if held == "manifest-without-generation":
         # Read from the backup itself: the same generation emptied may replace it.
         assert fresh_generation != good_generation
-        store = Store(str(tmp_path / "good.db"))
-        state = await store.open()
-        tx = Transaction(state)
-        tx.delete(state.clusters["c" * 32])
-        await store.commit(tx)
-        emptied = await store.backup_bytes()
-        await store.close()
+        emptied = await emptied_image(tmp_path / "good.db")
         assert await kb.KubeDbBackup(job.api, NAME).backup(emptied)
 
 

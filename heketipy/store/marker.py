@@ -46,6 +46,8 @@ def _load(path: Path) -> dict[str, str]:
         return {}
     except ValueError:
         return {}
+    except OSError as exc:
+        raise RefusedDatabase(f"cannot read {path}: {exc.strerror or exc}") from exc
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
@@ -137,12 +139,12 @@ async def open_guarded(
         found = await asyncio.to_thread(probe.inspect, db_path)
         check(db_path, data_dir, found, init_db=init_db)
         state = await store.open()
-        record_after_open(db_path, data_dir, state.attributes["DB_GENERATION_ID"])
-    except OSError as exc:
-        await store.close()
-        raise RefusedDatabase(
-            f"database {db_path}: cannot record it in {marker_path(data_dir)}: {exc}"
-        ) from exc
+        try:
+            record_after_open(db_path, data_dir, state.attributes["DB_GENERATION_ID"])
+        except OSError as exc:
+            raise RefusedDatabase(
+                f"database {db_path}: cannot record it in {marker_path(data_dir)}: {exc}"
+            ) from exc
     except BaseException:
         await store.close()
         raise

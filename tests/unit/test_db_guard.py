@@ -245,3 +245,19 @@ async def test_unreachable_secret_api_at_start_is_one_clear_refusal(tmp_path: Pa
     finally:
         await job.close()
     assert not db.exists()
+
+
+async def test_unwritable_marker_is_one_clear_refusal_and_releases_the_database(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "var"
+    data_dir.write_text("a file where the marker's directory should be")
+    db = tmp_path / "heketi.db"
+    with pytest.raises(marker.RefusedDatabase, match="known-databases.json"):
+        await marker.open_guarded(str(db), str(data_dir), None, init_db=False)
+    # --init-db does not consult the marker; recording the database fails the same way.
+    with pytest.raises(marker.RefusedDatabase, match="known-databases.json"):
+        await marker.open_guarded(str(db), str(data_dir), None, init_db=True)
+    store, _state = await marker.open_guarded(str(db), str(tmp_path / "var2"), None,
+                                              init_db=False)
+    await store.close()

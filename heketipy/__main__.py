@@ -1,4 +1,5 @@
-"""Command line entry point: ``heketipy --config heketi.json [--disable-auth] [--listen H]``."""
+"""Command line entry point of the server: ``heketipy [--config heketi.json] [options]``, and
+``heketipy db ...`` (see ``admin_cli``); ``--help`` describes the built-in defaults."""
 
 from __future__ import annotations
 
@@ -17,17 +18,46 @@ AUTH_DISABLED_WARNING = (
     "every request is served with administrator rights, no token is checked"
 )
 
+HELP_EPILOG = """\
+without --config, heketipy runs on built-in defaults, to try it out:
+  listens on 127.0.0.1:8080 (--listen and --port change it)
+  executor: simulator (storage nodes simulated in memory, 1024 GiB devices; no real node
+            is touched)
+  database: var/heketi.db, under the current directory
+  JWT authentication with admin and user secrets generated once into var/secrets.json;
+  the admin key is printed at start
+with --config, heketi.json is read as Heketi reads it, HEKETI_* environment variables
+override it, and heketipy's own settings go under its "heketipy" object.
+
+database commands (offline: they open the database file directly):
+  heketipy db import --jsonfile FILE --dbfile DB   load a Heketi JSON dump (heketi db export,
+                                                   GET /db/dump; - for stdin) into a new
+                                                   database
+  heketipy db export --dbfile DB --jsonfile FILE   write the database as Heketi's dump JSON
+                                                   (- for stdout)
+  heketipy db import --help, heketipy db export --help   their options
+"""
+
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="heketipy", description=__doc__)
-    parser.add_argument("--config", help="heketi.json configuration file")
+    parser = argparse.ArgumentParser(
+        prog="heketipy",
+        description="Heketi-compatible storage management server for GlusterFS.",
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", help="heketi.json configuration file (without it: the defaults below)"
+    )
     parser.add_argument("--disable-auth", action="store_true", help="ignore JWT authorization")
     parser.add_argument("--listen", help="address to listen on (default from config)")
     parser.add_argument("--port", help="port to listen on (default from config)")
     parser.add_argument(
         "--init-db",
         action="store_true",
-        help="create a new, empty database even where one is recorded to have existed",
+        help="start even where another database is recorded to have existed: create a new, "
+        "empty one if the file is missing or empty, or use the one found (a backup in "
+        "Kubernetes Secrets is still restored first)",
     )
     parser.add_argument("-v", "--version", action="store_true", help="print the version")
     return parser.parse_args(argv)
@@ -74,13 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             f"  admin user: admin, admin key: {settings.admin_key}\n"
             f"  try: curl {scheme}://{settings.listen}:{settings.port}/hello"
         )
+    from heketipy.api.listen import ListenError
     from heketipy.server import serve
-    from heketipy.store.marker import MissingDatabase
+    from heketipy.store.marker import RefusedDatabase
     from heketipy.store.sqlite import StoreError
 
     try:
         asyncio.run(serve(settings, announce=announce, init_db=args.init_db))
-    except (StoreError, MissingDatabase) as exc:
+    except (ListenError, StoreError, RefusedDatabase) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -10,13 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
+from heketipy.api import listen
 from heketipy.api.app import KUBE_BACKUP, SERVER, create_app
 from heketipy.api.protocol import HeketiAppRunner
 from heketipy.executors.factory import create_executor
 from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup, marker
-from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.server")
 MONITOR_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor", asyncio.Task)
@@ -25,14 +25,12 @@ MONITOR_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor", asyncio.Tas
 async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Application, Runtime]:
     data_dir = settings.heketipy.data_dir
     backup = kube_backup.from_settings(settings)
-    await kube_backup.restore_if_missing(settings.glusterfs.db, backup)
-    marker.check_before_open(settings.glusterfs.db, data_dir, init_db=init_db)
+    store, state = await marker.open_guarded(
+        settings.glusterfs.db, data_dir, backup, init_db=init_db
+    )
     executor = create_executor(settings)
     if hasattr(executor, "start"):
         await executor.start()
-    store = Store(settings.glusterfs.db)
-    state = await store.open()
-    marker.record_after_open(settings.glusterfs.db, data_dir, state.attributes["DB_GENERATION_ID"])
     for node in state.nodes.values():
         executor.register_node(node.manage, node.storage)
     runtime = Runtime(
@@ -87,7 +85,17 @@ async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Applicatio
 
 
 async def serve(settings: Any, *, announce: str | None = None, init_db: bool = False) -> None:
-    app, _runtime = await build(settings, init_db=init_db)
+    # TLS and the sockets first: a bad port, address or key must not open the database.
+    ssl_context = (
+        listen.tls_context(settings.cert_file, settings.key_file) if settings.enable_tls else None
+    )
+    sockets = listen.bind(settings.listen, int(settings.port))
+    try:
+        app, _runtime = await build(settings, init_db=init_db)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     server_state = app[SERVER]
@@ -101,14 +109,8 @@ async def serve(settings: Any, *, announce: str | None = None, init_db: bool = F
     loop.add_signal_handler(signal.SIGINT, stop.set)
     runner = HeketiAppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    ssl_context = None
-    if settings.enable_tls:
-        import ssl
-
-        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_context.load_cert_chain(settings.cert_file, settings.key_file)
-    site = web.TCPSite(runner, settings.listen, int(settings.port), ssl_context=ssl_context)
-    await site.start()
+    for sock in sockets:
+        await web.SockSite(runner, sock, ssl_context=ssl_context).start()
     if announce:
         print(announce, flush=True)
     log.info("heketipy listening on %s:%s", settings.listen, settings.port)

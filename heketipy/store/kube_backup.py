@@ -18,7 +18,12 @@ needs only get/create/update on secrets). Nothing is uploaded when the database 
 backs up after every non-GET request and after a ``GET /queue/...`` that reports a finished
 operation (204/303). It never delays the reply: backups run in one background task that
 coalesces bursts; failures are logged, as Heketi does. ``restore_if_missing`` runs at start-up
-before the store is opened and recreates a missing database file from the Secrets.
+before the store is opened and recreates a missing or empty (zero-byte, table-less) database
+file from the Secrets.
+
+The manifest records the database's generation (``db_generation``). An empty database (no
+topology) never replaces a backup of another generation, or one whose generation cannot be
+read: a truncated database restarted fresh must not wipe the last good copy.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from typing import Any
 
 import aiohttp
 
+from heketipy.store import probe
+
 log = logging.getLogger("heketipy.backup")
 
 FORMAT = "heketipy-db-backup/1"
@@ -48,7 +55,7 @@ SINGLE_KEY = "heketi.db.gz"  # Heketi's key, used while the backup fits one Secr
 PART_KEY = "heketi.db.gz.part"
 # Kubernetes refuses Secrets over 1 MiB of data; keep room for the manifest.
 DEFAULT_PART_BYTES = 768 * 1024
-SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_MAGIC = probe.SQLITE_MAGIC
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Out of cluster (``kubectl proxy``, tests): talk to this URL instead of the in-cluster API.
 API_URL_ENV = "HEKETIPY_KUBE_API_URL"
@@ -193,7 +200,10 @@ def part_name(base: str, index: int) -> str:
     return base if index == 0 else f"{base}-{index}"
 
 
-def pack(db_bytes: bytes, base: str, part_bytes: int = DEFAULT_PART_BYTES) -> Packed:
+def pack(
+    db_bytes: bytes, base: str, part_bytes: int = DEFAULT_PART_BYTES, *,
+    generation: str | None = None,
+) -> Packed:
     """Split the gzipped database into Secret payloads with a checksummed manifest."""
     # mtime=0: the same database always compresses to the same bytes.
     compressed = gzip.compress(db_bytes, compresslevel=6, mtime=0)
@@ -212,6 +222,8 @@ def pack(db_bytes: bytes, base: str, part_bytes: int = DEFAULT_PART_BYTES) -> Pa
         "gz_sha256": _sha256(compressed),
         "parts": parts,
     }
+    if generation is not None:
+        manifest["db_generation"] = generation
     secrets = {part["secret"]: {key: chunk} for part, chunk in zip(parts, chunks, strict=True)}
     secrets[base][MANIFEST_KEY] = json.dumps(manifest, sort_keys=True).encode()
     return Packed(manifest, secrets)
@@ -258,6 +270,7 @@ class KubeDbBackup:
         self.failures = 0
         self.last_error: str = ""
         self._remote: dict[str, Any] | None = None  # manifest known to be in the Secrets
+        self._remote_present = False  # the primary Secret holds a backup, manifest or not
         self._remote_read = False
         self._backed_commits: int | None = None
         self._dirty = False
@@ -266,6 +279,7 @@ class KubeDbBackup:
     async def _remote_manifest(self) -> dict[str, Any] | None:
         if not self._remote_read:
             primary = await self.api.get_secret(self.secret_name)
+            self._remote_present = bool(primary)
             try:
                 self._remote = manifest_of(primary) if primary else None
             except BackupError:
@@ -273,18 +287,42 @@ class KubeDbBackup:
             self._remote_read = True
         return self._remote
 
+    async def _remote_generation(self, manifest: dict[str, Any] | None) -> str | None:
+        """The generation of the database in the Secrets; None when it cannot be told."""
+        if manifest is not None and manifest.get("db_generation"):
+            return str(manifest["db_generation"])
+        try:
+            database = await self.fetch()
+        except (BackupError, KubeApiError):
+            return None
+        return probe.describe(database).generation if database is not None else None
+
     async def backup(self, db_bytes: bytes) -> bool:
-        """Upload ``db_bytes``; False when the Secrets already hold exactly this database."""
+        """Upload ``db_bytes``; False when the Secrets already hold exactly this database.
+
+        Raises ``BackupError`` rather than replace a backup of another (or an unknown)
+        generation with an empty database."""
         previous = await self._remote_manifest()
         if previous is not None and previous.get("db_sha256") == _sha256(db_bytes):
             return False
-        packed = pack(db_bytes, self.secret_name, self.part_bytes)
+        contents = await asyncio.to_thread(probe.describe, db_bytes)
+        if contents.blank and self._remote_present:
+            held = await self._remote_generation(previous)
+            if held is None or held != contents.generation:
+                raise BackupError(
+                    f"refusing to replace the backup of database generation "
+                    f"{held or '(unknown)'} in secret {self.secret_name} with an empty "
+                    f"database of generation {contents.generation or '(none)'} (delete the "
+                    "secret to drop that backup)"
+                )
+        packed = pack(db_bytes, self.secret_name, self.part_bytes, generation=contents.generation)
         # Parts first, manifest Secret last: the manifest only ever names a complete set.
         for name, data in packed.secrets.items():
             if name != self.secret_name:
                 await self.api.put_secret(name, data)
         await self.api.put_secret(self.secret_name, packed.secrets[self.secret_name])
         self._remote = packed.manifest
+        self._remote_present = True
         old_count = len(previous["parts"]) if previous else 0
         for index in range(len(packed.manifest["parts"]), old_count):
             await self.api.put_secret(part_name(self.secret_name, index), {})
@@ -329,11 +367,21 @@ class KubeDbBackup:
             raise BackupError("restored database does not match its checksum")
         return database
 
-    async def restore_to(self, db_path: str) -> bool:
-        """Write the backed-up database to ``db_path``; False when there is no backup."""
+    async def restore_to(self, db_path: str, *, expect_generation: str | None = None) -> bool:
+        """Write the backed-up database to ``db_path``; False when there is no backup.
+
+        With ``expect_generation``, a backup of another generation raises ``BackupError`` and
+        ``db_path`` is left as it was."""
         database = await self.fetch()
         if database is None:
             return False
+        if expect_generation is not None:
+            held = probe.describe(database).generation
+            if held != expect_generation:
+                raise BackupError(
+                    f"it holds database generation {held or '(unknown)'}, not the recorded "
+                    f"generation {expect_generation}"
+                )
         await asyncio.to_thread(_write_database, db_path, database)
         return True
 
@@ -433,12 +481,18 @@ async def backup_after_change(
         backup.request(store)
 
 
-async def restore_if_missing(db_path: str, backup: KubeDbBackup | None) -> bool:
-    """At start-up: recreate a missing database file from the Secrets. True if restored."""
-    if backup is None or os.path.exists(db_path):
+async def restore_if_missing(
+    db_path: str, backup: KubeDbBackup | None, *, expect_generation: str | None = None
+) -> bool:
+    """At start-up: recreate a missing or empty database file from the Secrets (one of
+    ``expect_generation`` when given). True if restored."""
+    if backup is None:
         return False
-    restored = await backup.restore_to(db_path)
+    found = await asyncio.to_thread(probe.inspect, db_path)
+    if not found.restorable:
+        return False
+    restored = await backup.restore_to(db_path, expect_generation=expect_generation)
     if restored:
-        log.warning("database %s was missing: restored it from secret %s", db_path,
+        log.warning("database %s was %s: restored it from secret %s", db_path, found.kind,
                     backup.secret_name)
     return restored

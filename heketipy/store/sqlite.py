@@ -112,22 +112,38 @@ class Store:
         self.transactions = 0
 
     # -- opening --------------------------------------------------------------------------
-    def open_sync(self) -> tuple[list[Entity], dict[str, str]]:
+    def lock_sync(self) -> None:
+        """Take the process-lifetime lock on ``<db>.lock``; DatabaseLocked if a server has it."""
+        if self._lock_fd is not None:
+            return
+        if os.path.isdir(self.path):
+            raise StoreError(f"database {self.path} is a directory, not a file")
         directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"database {self.path}: cannot create its lock file: {exc}") from exc
         try:
             # POSIX (fcntl) locks, not flock(): GlusterFS enforces them across all clients,
             # so a second server on another FUSE mount of the same volume is refused too.
-            fcntl.lockf(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+            os.close(lock_fd)
             raise DatabaseLocked(
                 f"database {self.path} is in use by another heketipy server"
             ) from exc
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        os.chmod(self.path, 0o600)
+        self._lock_fd = lock_fd
+
+    async def lock(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self.lock_sync)
+
+    def open_sync(self) -> tuple[list[Entity], dict[str, str]]:
+        self.lock_sync()
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path} cannot be opened: {exc}") from exc
         try:
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
             mode = conn.execute(f"PRAGMA journal_mode={self.journal_mode}").fetchone()[0]
@@ -172,6 +188,8 @@ class Store:
             )
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
+        # Only now: a database refused above keeps its mode as well as its bytes.
+        os.chmod(self.path, 0o600)
         entities = read_entities(conn)
         self._conn = conn
         return entities, attributes

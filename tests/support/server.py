@@ -134,13 +134,40 @@ def write_config(directory: Path, glusterfs: dict[str, Any] | None = None,
     return path
 
 
+def update_config(config_path: Path, **top: Any) -> Path:
+    """Set top-level keys of a heketi.json written by ``write_config`` (TLS, backups, ...)."""
+    config = json.loads(config_path.read_text())
+    config.update(top)
+    config_path.write_text(json.dumps(config))
+    return config_path
+
+
+def server_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a server process: ours without HEKETI_* overrides, plus ``env``."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HEKETI_")}
+    full_env.update(env or {})
+    return full_env
+
+
+def start_fails(config_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Start a server that must refuse to start: exit 1 with one line on stderr, returned."""
+    result = subprocess.run(
+        [sys.executable, "-m", "heketipy", "--config", str(config_path), *args],
+        capture_output=True, text=True, timeout=60, cwd=config_path.parent, env=server_env(env),
+    )
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 def start_server(config_path: Path, *, args: list[str] | None = None,
                  env: dict[str, str] | None = None, ready_s: float = 30) -> ServerProcess:
     config = json.loads(config_path.read_text())
     port = config["port"]
     log_path = config_path.with_suffix(f".{port}.log")
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HEKETI_")}
-    full_env.update(env or {})
+    full_env = server_env(env)
     log_file = open(log_path, "ab")  # noqa: SIM115 - owned by the process lifetime
     process = subprocess.Popen(
         [sys.executable, "-m", "heketipy", "--config", str(config_path), *(args or [])],

@@ -9,15 +9,20 @@
 Like a real API server it refuses a Secret whose data exceeds 1 MiB (422 Invalid) and
 rejects values that are not base64. Mount it on the fake API server's application with
 ``FakeSecrets().register(app.router)`` or run it alone with ``create_app()``.
-``fail_next`` injects one error answer per (method, name) for fault tests.
+``fail_next`` injects one error answer per (method, name) for fault tests. ``serving()`` runs
+it on a loopback port in a background thread for tests that start a server process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
 import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -168,3 +173,30 @@ def create_app(secrets: FakeSecrets | None = None) -> web.Application:
     app = web.Application(client_max_size=8 * 1024 * 1024)
     (secrets or FakeSecrets()).register(app.router)
     return app
+
+
+@contextmanager
+def serving(secrets: FakeSecrets | None = None) -> Iterator[tuple[FakeSecrets, str]]:
+    """Serve ``secrets`` on a free loopback port from a background thread, for tests that
+    start a heketipy server process; yields the store and the API URL, stops on exit."""
+    secrets = secrets or FakeSecrets()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fake-secrets", daemon=True)
+    thread.start()
+    runner = web.AppRunner(create_app(secrets))
+
+    async def start() -> str:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    try:
+        url = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
+        yield secrets, url
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()

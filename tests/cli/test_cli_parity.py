@@ -1,0 +1,71 @@
+"""heketipy-cli answers as heketi-cli does where the golden files have no recording (issue 10,
+item 14): size checks, unparseable topology files, topology info's layout, completion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import cli
+from tests.support.server import ServerProcess
+
+SIZE_CASES = [
+    # heketi-cli's --size defaults to 0 and only 0 means "missing"; a negative size goes to
+    # the server, whose validation refuses it.
+    ("--size=0", "Error: Missing volume size\n"),
+    ("--size=-1", "Error: validation failed: size: must be no less than 1.\n"),
+]
+
+
+@pytest.mark.parametrize("group", ["volume", "blockvolume"])
+def test_size_zero_is_missing_and_negative_is_the_servers_validation(
+        server: ServerProcess, group: str) -> None:
+    for flag, expected in SIZE_CASES:
+        result = cli(server, group, "create", flag)
+        assert (result.code, result.out, result.err) == (255, "", expected), (group, flag)
+    result = cli(server, group, "create")
+    assert (result.code, result.err) == (255, "Error: Missing volume size\n")
+
+
+@pytest.mark.parametrize("content", [
+    b'{"clusters": {}}',
+    b'{"clusters": [{"nodes": {}}]}',
+    b'{"clusters": [{"nodes": [{"node": {"zone": "1"}}]}]}',
+    b'{"clusters": [{"nodes": [{"node": {"hostnames": {"manage": "h"}}}]}]}',
+    b'{"clusters": [{"nodes": [{"devices": [7]}]}]}',
+    b'{"clusters": [{"nodes": [{"devices": [{"name": 1}]}]}]}',
+    b'{"clusters": [{"file": "yes"}]}',
+    b'[]',
+    b'"clusters"',
+    b"\xff\xfe\x00\x01 binary \x89PNG",
+], ids=["clusters-object", "nodes-object", "zone-string", "manage-string", "device-number",
+        "device-name-number", "file-string", "array", "string", "binary"])
+def test_a_file_that_does_not_decode_is_unable_to_parse(
+        server: ServerProcess, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "topology.json"
+    path.write_bytes(content)
+    result = cli(server, "topology", "load", f"--json={path}")
+    assert (result.code, result.out, result.err) == (
+        255, "", "Error: Unable to parse config file\n")
+    assert server.request("GET", "/clusters").json() == {"clusters": []}
+
+
+def test_go_decoding_rules_for_topology_files(server: ServerProcess, tmp_path: Path) -> None:
+    """Keys match case-insensitively, unknown keys and nulls are ignored, as Go decodes."""
+    document = {"Clusters": [{"NODES": [{"Node": {
+        "Hostnames": {"Manage": ["n1.example.test"], "storage": ["10.0.0.1"]}, "zone": 1,
+        "extra": True}, "devices": ["/dev/sdb", {"NAME": "/dev/sdc"}]}],
+        "block": None}], "comment": "ignored"}
+    path = tmp_path / "topology.json"
+    path.write_text(json.dumps(document))
+    result = cli(server, "topology", "load", f"--json={path}")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].startswith("Creating cluster ... ID: ")
+    assert lines[1:4] == ["\tAllowing file volumes on cluster.",
+                          "\tAllowing block volumes on cluster."] + [lines[3]]
+    assert lines[3].startswith("\tCreating node n1.example.test ... ID: ")
+    assert "\t\tAdding device /dev/sdb ... OK" in lines
+    assert "\t\tAdding device /dev/sdc ... OK" in lines

@@ -3,11 +3,15 @@ item 14): size checks, unparseable topology files, topology info's layout, compl
 
 from __future__ import annotations
 
+import io
 import json
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from heketipy.cli.main import run
 from tests.cli.conftest import cli
 from tests.support.server import ServerProcess
 
@@ -69,3 +73,35 @@ def test_go_decoding_rules_for_topology_files(server: ServerProcess, tmp_path: P
     assert lines[3].startswith("\tCreating node n1.example.test ... ID: ")
     assert "\t\tAdding device /dev/sdb ... OK" in lines
     assert "\t\tAdding device /dev/sdc ... OK" in lines
+
+
+def _completion(shell: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["completion", shell], {}, out, err) == 0, err.getvalue()
+    return out.getvalue()
+
+
+def _bash_complete(script: str, *words: str) -> list[str]:
+    """What bash offers after `words` (the last one being completed)."""
+    quoted = " ".join(shlex.quote(w) for w in words)
+    program = (f"{script}\nCOMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}\n"
+               '_heketi_cli; printf "%s\\n" "${COMPREPLY[@]}"')
+    done = subprocess.run(["bash", "--norc", "-c", program], capture_output=True, text=True,
+                          timeout=30, check=True)
+    return done.stdout.split()
+
+
+def test_bash_completion_follows_the_command_tree() -> None:
+    script = _completion("bash")
+    assert _bash_complete(script, "heketi-cli", "vol") == ["volume"]
+    assert _bash_complete(script, "heketi-cli", "volume", "cr") == ["create"]
+    assert _bash_complete(script, "heketi-cli", "--json", "volume", "create", "--si") == ["--size"]
+    assert "set-block-hosting-restriction" in _bash_complete(script, "heketi-cli", "volume", "")
+
+
+def test_zsh_completion_is_a_zsh_script() -> None:
+    script = _completion("zsh")
+    assert script.startswith("#compdef heketi-cli heketipy-cli\n")
+    assert script != _completion("bash") and "COMPREPLY" not in script
+    assert "compadd" in script and "compdef _heketi-cli heketi-cli heketipy-cli" in script
+    assert "        'heketi-cli volume' 'clone create delete endpoint expand info list " in script

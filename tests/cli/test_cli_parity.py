@@ -105,3 +105,22 @@ def test_zsh_completion_is_a_zsh_script() -> None:
     assert script != _completion("bash") and "COMPREPLY" not in script
     assert "compadd" in script and "compdef _heketi-cli heketi-cli heketipy-cli" in script
     assert "        'heketi-cli volume' 'clone create delete endpoint expand info list " in script
+
+
+def test_duplicate_name_with_another_cluster_without_devices(
+        server: ServerProcess, topology_file: Path) -> None:
+    """Heketi drops the cluster that has the name before placement (internals 1.3) and then
+    reports only the clusters it tried: the other cluster's own failure, as in
+    http/volumes-multicluster.json seq 38 ("ineligible cluster and cluster without nodes")."""
+    assert cli(server, "topology", "load", f"--json={topology_file}").code == 0
+    assert cli(server, "volume", "create", "--size=1", "--name=dup").code == 0
+    other = server.request("POST", "/clusters", {"file": True, "block": True}).json()["id"]
+    result = cli(server, "volume", "create", "--size=1", "--name=dup")
+    assert (result.code, result.err) == (
+        255, "Error: Failed to allocate new volume: No nodes in cluster\n")
+    node = {"zone": 9, "hostnames": {"manage": ["bare.example.test"], "storage": ["10.0.9.1"]},
+            "cluster": other}
+    assert server.async_call("POST", "/nodes", node).status == 303
+    result = cli(server, "volume", "create", "--size=1", "--name=dup")
+    assert (result.code, result.err) == (
+        255, "Error: Failed to allocate new volume: No online storage devices in cluster\n")

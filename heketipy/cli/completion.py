@@ -7,7 +7,10 @@ to the deepest known path and offers that path's words.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from heketipy.cli.commandline import Command
+from heketipy.cli.context import Context
 
 
 def completion_table(root: Command) -> dict[str, list[str]]:
@@ -87,7 +90,8 @@ def zsh_script(root: Command) -> str:
 
 def command(root: Command) -> Command:
     """`completion`, with one sub-command per shell (cobra's layout)."""
-    def script(render):  # noqa: ANN001, ANN202 - a tiny adapter
+
+    def script(render: Callable[[Command], str]) -> Callable[[Context], None]:
         return lambda ctx: ctx.write(render(root))
 
     return Command(

@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         from heketipy.admin_cli import main as admin_main
 
         return admin_main(argv)
+    if argv[:1] == ["token"]:
+        from heketipy.admin_cli import token_main
+
+        return token_main(argv[1:], os.environ, sys.stdout, sys.stderr)
     args = parse_args(argv)
     if args.version:
         from importlib.metadata import version

@@ -1,13 +1,16 @@
-"""Offline database commands of the ``heketipy`` server binary, Heketi's ``heketi db ...``:
+"""Offline commands of the ``heketipy`` server binary: Heketi's ``heketi db ...`` and a token
+maker for hand-made requests:
 
     heketipy db import --jsonfile FILE --dbfile DB     load a Heketi dump into a new database
     heketipy db export --dbfile DB --jsonfile FILE|-   write the dump of a database
+    heketipy token [--user U] --secret KEY METHOD PATH print a JWT for that one request
 
-Both open the database file directly, so they fail fast while a server holds it. Neither
+Both db commands open the database file directly, so they fail fast while a server holds it. Neither
 changes a file unless it succeeds: export reads the database read-only (no ``<db>.lock``, no
 chmod, no schema written into a file that is not a database) and never overwrites its output
 file; import validates the whole dump first, builds the new database beside the target and
 moves it into place only when complete, and refuses a database that already holds a topology.
+``token`` signs with the client library's signer (``heketipy.client.token``).
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ import asyncio
 import json
 import os
 import sys
+import urllib.parse
+from collections.abc import Mapping
 from typing import TextIO
 
+from heketipy.client.token import TOKEN_LIFETIME_S, make_token
 from heketipy.models import gojson
 from heketipy.store import readonly
 from heketipy.store.dump import dump
@@ -119,6 +125,37 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
     if args.command == "import":
         return run_import(args.jsonfile, args.dbfile, out, err)
     return run_export(args.dbfile, args.jsonfile, out, err)
+
+
+def _token_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heketipy token",
+        description="Print a JWT for one request (Heketi binds a token to its method and path),"
+                    ' e.g. curl -H "Authorization: Bearer $(heketipy token --secret KEY GET'
+                    ' /clusters)" http://127.0.0.1:8080/clusters',
+    )
+    parser.add_argument("--user", default="admin", help="issuer: admin or user (default admin)")
+    parser.add_argument("--secret", help="that user's key (default: $HEKETI_CLI_KEY)")
+    parser.add_argument("--ttl", type=int, default=TOKEN_LIFETIME_S,
+                        help=f"seconds the token stays valid (default {TOKEN_LIFETIME_S})")
+    parser.add_argument("method", help="HTTP method of the request, e.g. GET")
+    parser.add_argument("path", help="request path (or full URL); the query is not signed")
+    return parser
+
+
+def token_main(argv: list[str], env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    """``heketipy token ...``: ``argv`` starts after ``token``."""
+    args = _token_parser().parse_args(argv)
+    secret = args.secret if args.secret is not None else env.get("HEKETI_CLI_KEY")
+    if not secret:
+        print("ERROR: --secret (or HEKETI_CLI_KEY) is required", file=err)
+        return 2
+    path = urllib.parse.urlsplit(args.path).path if "://" in args.path else args.path
+    if not path.startswith("/"):
+        print(f"ERROR: path must start with / (got {args.path!r})", file=err)
+        return 2
+    print(make_token(args.user, secret, args.method.upper(), path, ttl_s=args.ttl), file=out)
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ and creates only what is missing; clusters it created but left empty are deleted
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from heketipy.cli import output
@@ -16,38 +15,47 @@ from heketipy.cli.context import CliError, Context
 from heketipy.cli.gotemplate import TemplateError, execute
 from heketipy.client.errors import HeketiError
 from heketipy.client.models import TopologyInfo
+from heketipy.models.requests import DeviceAddRequest, NodeAddRequest, ParseError
+from heketipy.models.topology_file import (
+    TopologyCluster,
+    TopologyFile,
+    devices,
+    parse_topology_file,
+)
 
 
-def _read_topology_file(path: str) -> dict[str, Any]:
+def _read_topology_file(path: str) -> TopologyFile:
     if not path:
         raise CliError("Missing configuration file")
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError:
         raise CliError("Unable to open config file") from None
     try:
-        data = json.loads(text)
-    except ValueError:
+        return parse_topology_file(raw)
+    except ParseError:
         raise CliError("Unable to parse config file") from None
-    if not isinstance(data, dict):
-        raise CliError("Unable to parse config file")
-    return data
 
 
-def _device_request(entry: Any, node_id: str) -> dict[str, Any]:
-    if isinstance(entry, str):
-        return {"name": entry, "node": node_id}
-    request: dict[str, Any] = {"name": entry.get("name", ""), "node": node_id}
-    if entry.get("tags"):
-        request["tags"] = entry["tags"]
-    if entry.get("destroydata"):
-        request["destroydata"] = True
+def _node_request(node: NodeAddRequest, cluster_id: str) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "zone": node.zone,
+        "hostnames": {"manage": node.hostnames.manage, "storage": node.hostnames.storage},
+        "cluster": cluster_id,
+    }
+    if node.tags:
+        request["tags"] = node.tags
     return request
 
 
-def _device_name(entry: Any) -> str:
-    return entry if isinstance(entry, str) else str(entry.get("name", ""))
+def _device_request(device: DeviceAddRequest, node_id: str) -> dict[str, Any]:
+    request: dict[str, Any] = {"name": device.name, "node": node_id}
+    if device.tags:
+        request["tags"] = device.tags
+    if device.destroydata:
+        request["destroydata"] = True
+    return request
 
 
 def topology_load(ctx: Context) -> None:
@@ -62,11 +70,14 @@ def topology_load(ctx: Context) -> None:
     }
     created_clusters: list[str] = []
     try:
-        for cluster_entry in data.get("clusters") or []:
+        for cluster_entry in data.clusters:
+            if cluster_entry is None:
+                continue
             cluster_id = ""
-            for node_entry in cluster_entry.get("nodes") or []:
-                node_fields = dict(node_entry.get("node") or {})
-                manage = (node_fields.get("hostnames") or {}).get("manage") or [""]
+            for node_entry in cluster_entry.nodes:
+                if node_entry is None:
+                    continue
+                manage = node_entry.node.hostnames.manage or [""]
                 found = known.get(manage[0])
                 if found is not None:
                     ctx.write(f"\tFound node {manage[0]} on cluster {found.cluster}\n")
@@ -78,23 +89,21 @@ def topology_load(ctx: Context) -> None:
                         cluster_id = _create_cluster(ctx, cluster_entry)
                         created_clusters.append(cluster_id)
                     ctx.write(f"\tCreating node {manage[0]} ... ")
-                    node_fields["cluster"] = cluster_id
                     try:
-                        node = client.node_add(node_fields)
+                        node = client.node_add(_node_request(node_entry.node, cluster_id))
                     except HeketiError as exc:
                         ctx.write(f"Unable to create node: {exc.message}\n")
                         continue
                     ctx.write(f"ID: {node.id}\n")
                     node_id = node.id
                     known_devices = set()
-                for device_entry in node_entry.get("devices") or []:
-                    name = _device_name(device_entry)
-                    if name in known_devices:
-                        ctx.write(f"\t\tFound device {name}\n")
+                for device in devices(node_entry):
+                    if device.name in known_devices:
+                        ctx.write(f"\t\tFound device {device.name}\n")
                         continue
-                    ctx.write(f"\t\tAdding device {name} ... ")
+                    ctx.write(f"\t\tAdding device {device.name} ... ")
                     try:
-                        client.device_add(_device_request(device_entry, node_id))
+                        client.device_add(_device_request(device, node_id))
                     except HeketiError as exc:
                         ctx.write(f"Unable to add device: {exc.message}\n")
                         continue
@@ -104,9 +113,8 @@ def topology_load(ctx: Context) -> None:
             _delete_if_empty(ctx, cluster_id)
 
 
-def _create_cluster(ctx: Context, entry: dict[str, Any]) -> str:
-    file_flag = entry.get("file", True) is not False
-    block_flag = entry.get("block", True) is not False
+def _create_cluster(ctx: Context, entry: TopologyCluster) -> str:
+    file_flag, block_flag = entry.file, entry.block
     ctx.write("Creating cluster ... ")
     cluster = ctx.client.cluster_create(file=file_flag, block=block_flag)
     ctx.write(f"ID: {cluster.id}\n")

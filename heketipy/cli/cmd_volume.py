@@ -40,7 +40,7 @@ def persistent_volume(volume: Volume, endpoint: str) -> dict[str, object]:
 
 def volume_create(ctx: Context) -> None:
     size = ctx.flag("size")
-    if size == -1:
+    if size == 0:  # heketi-cli: only 0 is "missing"; a negative size is the server's to refuse
         raise CliError("Missing volume size")
     request: dict[str, object] = {"size": size}
     clusters = _split(ctx.flag("clusters"))
@@ -153,7 +153,7 @@ def volume_command() -> Command:
         Command("clone", short="Creates a clone", run=volume_clone, use_args="[volume_id]",
                 flags=[Flag("name", "string", None, "\n\tName of the newly cloned volume")]),
         Command("create", short="Create a GlusterFS volume", run=volume_create, flags=[
-            Flag("size", "int", -1, "\n\tSize of volume in GiB"),
+            Flag("size", "int", None, "\n\tSize of volume in GiB"),
             Flag("name", "string", None, "\n\tOptional: Name of volume. Only set if really necessary"),
             Flag("durability", "string", "replicate",
                  "\n\tOptional: Durability type.  Values are:\n\t\tnone: No durability."
@@ -217,7 +217,7 @@ def _show_blockvolume(ctx: Context, bv) -> None:  # noqa: ANN001
 
 def blockvolume_create(ctx: Context) -> None:
     size = ctx.flag("size")
-    if size == -1:
+    if size == 0:  # heketi-cli: only 0 is "missing"; a negative size is the server's to refuse
         raise CliError("Missing volume size")
     if ctx.flag("ha") < 0:
         raise CliError("Invalid HA count")
@@ -262,7 +262,7 @@ def blockvolume_command() -> Command:
     return Command("blockvolume", short="Heketi Block Volume Management",
                    long="Heketi Block Volume Management").add(
         Command("create", short="Create a GlusterFS block volume", run=blockvolume_create, flags=[
-            Flag("size", "int", -1, "\n\tSize of volume in GiB"),
+            Flag("size", "int", None, "\n\tSize of volume in GiB"),
             Flag("ha", "int", None, "\n\tHA count for block volume"),
             Flag("auth", "bool", False, "\n\tOptional: Enable Authentication for block volume access"),
             Flag("name", "string", None, "\n\tOptional: Name of volume"),

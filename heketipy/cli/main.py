@@ -13,7 +13,15 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import TextIO
 
-from heketipy.cli import cmd_cluster, cmd_node, cmd_server, cmd_setup, cmd_topology, cmd_volume
+from heketipy.cli import (
+    cmd_cluster,
+    cmd_node,
+    cmd_server,
+    cmd_setup,
+    cmd_topology,
+    cmd_volume,
+    completion,
+)
 from heketipy.cli.commandline import ROOT_NAME, Command, Flag, UsageError, parse, suggestions
 from heketipy.cli.context import CliError, Context
 from heketipy.client.errors import HeketiError
@@ -49,15 +57,6 @@ GLOBAL_FLAGS = [
     Flag("version", "bool", False, "\n\tPrint version", "v"),
 ]
 
-BASH_COMPLETION = """# bash completion for heketi-cli (heketipy)
-_heketi_cli() {
-    local words="%s"
-    COMPREPLY=($(compgen -W "$words" -- "${COMP_WORDS[COMP_CWORD]}"))
-}
-complete -F _heketi_cli heketi-cli heketipy-cli
-"""
-
-
 def build_root() -> Command:
     root = Command(
         ROOT_NAME,
@@ -79,11 +78,9 @@ def build_root() -> Command:
         cmd_topology.command(),
         cmd_volume.volume_command(),
         cmd_setup.command(),
-        Command("completion", short="Generate the autocompletion script for the specified shell",
-                run=lambda ctx: ctx.write(BASH_COMPLETION % " ".join(
-                    c.name for c in root.visible_children()))),
         Command("help", short="Help about any command", use_args="[command]"),
     )
+    root.add(completion.command(root))
     return root
 
 

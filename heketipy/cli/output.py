@@ -206,7 +206,9 @@ def topology_info(topology: TopologyInfo) -> str:
                     f"\t\t\tId: {b.id}\n\t\t\tPath: {b.path}\n\t\t\tSize (GiB): {gib(b.size)}\n"
                     f"\t\t\tNode: {b.node}\n\t\t\tDevice: {b.device}\n\n"
                 )
-            out.append("\n")
+        # After the volumes, not after each: a cluster without volumes shows two empty lines
+        # before "Nodes:", and volumes are two empty lines apart.
+        out.append("\n")
         out.append("\n    Nodes:\n")
         for n in cluster.nodes:
             out.append(

@@ -48,6 +48,7 @@ __all__ = [
     "VolumeCreateRequest",
     "VolumeDurability",
     "VolumeExpandRequest",
+    "decode_document",
     "durability_echo",
     "parse_body",
     "snapshot_echo",
@@ -291,6 +292,8 @@ def _spec_for(annotation: Any) -> _Spec:
             if isinstance(extra, GoType):
                 go_name = extra.name
     origin = typing.get_origin(annotation)
+    if annotation is object:  # json.RawMessage: kept as decoded, for the caller to decode
+        return _Spec("raw", go_name or "json.RawMessage")
     if annotation is bool:
         return _Spec("bool", go_name or "bool")
     if annotation is str:
@@ -351,6 +354,8 @@ def _decode(value: Any, spec: _Spec, existing: Any, struct: str, path: tuple[str
         # null leaves a Go value untouched; maps and slices become nil.
         return None if spec.kind in ("list", "map") else existing
     kind = spec.kind
+    if kind == "raw":
+        return value
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -432,6 +437,8 @@ def _build(partial: _Partial) -> _Request:
     for name, (is_factory, default) in _defaults_of(partial.model).items():
         if name in partial.values:
             value = partial.values[name]
+            if isinstance(value, list):
+                value = [_build(item) if isinstance(item, _Partial) else item for item in value]
             values[name] = _build(value) if isinstance(value, _Partial) else value
         else:
             values[name] = default() if is_factory else default
@@ -451,6 +458,12 @@ def parse_body(model: type[T], raw: bytes, *, allow_empty: bool = False) -> T:
         document = gojson.loads(raw)
     except gojson.GoJSONSyntaxError as exc:
         raise ParseError(exc.text) from None
+    return decode_document(model, document)
+
+
+def decode_document(model: type[T], document: Any) -> T:
+    """Decode an already loaded ``gojson.loads`` value (say a ``json.RawMessage`` field, an
+    ``object`` field here) into ``model`` as ``json.Unmarshal`` would; raises ``ParseError``."""
     partial = _Partial(model, {}, set())
     spec = _Spec("struct", model.GO_NAME, model=model)
     try:

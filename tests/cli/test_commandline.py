@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import pytest
 
 from heketipy.cli.commandline import UsageError, parse
 from heketipy.cli.gotemplate import TemplateError, execute
 from heketipy.cli.main import build_root, run
+
+GLOBAL_GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden" / "cli" / "global.json"
 
 
 def run_text(*argv: str) -> tuple[int, str, str]:
@@ -76,3 +80,18 @@ def test_go_template_errors() -> None:
         execute("{{range .ClusterList}}{{.Nope}}{{end}}", TOPOLOGY)
     with pytest.raises(TemplateError, match="unexpected EOF"):
         execute("{{range .ClusterList}}", TOPOLOGY)
+
+
+def test_recorded_help_texts_every_way_they_are_asked_for() -> None:
+    """The golden files record two help texts: the root usage (bare `heketi-cli`, with its
+    Examples block) and the cluster group's help. `--help`, `-h`, `help <command>` and a
+    group without sub-command must print exactly those."""
+    entries = {e["seq"]: e for e in json.loads(GLOBAL_GOLDEN.read_text())["entries"]}
+    root_usage, cluster_help = entries[3]["stderr"], entries[19]["stdout"]
+    assert "Examples:\n  $ heketi-cli volume list\n" in root_usage
+    for argv in (["--help"], ["-h"], ["help"]):
+        code, out, err = run_text(*argv)
+        assert (code, err) == (0, "") and out == "Command line program for Heketi\n\n" + root_usage
+    for argv in (["cluster", "--help"], ["cluster", "-h"], ["help", "cluster"], ["cluster"],
+                 ["cluster", "frobnicate"]):
+        assert run_text(*argv) == (0, cluster_help, ""), argv

@@ -487,7 +487,8 @@ def test_allocate_in_clusters_single_failure_texts():
     with pytest.raises(NoSpaceError) as caught:
         allocate_in_clusters([cluster("aa", nodes=nodes_in_zones(1, 2))], 2, REPLICA_3, DEFAULTS)
     assert caught.value.upstream_text == "No space"
-    assert str(caught.value).startswith("No space: cluster aa: replica 3 needs 3 nodes")
+    assert str(caught.value).startswith("No space: A volume of 2 GiB (replica 3) does not fit")
+    assert " Detail: cluster aa: replica 3 needs 3 nodes" in str(caught.value)
 
 
 def test_allocate_in_clusters_maps_brick_limit_to_no_space():

@@ -129,7 +129,9 @@ def allocate_in_clusters(
         try:
             allocation = allocate_volume(size_gib, shape, policy, cluster.nodes, seed=seed)
         except _SPACE_ERRORS as error:
-            failures.append((cluster.id, NoSpaceError(_space_explanation(error))))
+            failures.append(
+                (cluster.id, NoSpaceError(_space_explanation(error), summary=error.summary))
+            )
         except (NoNodesError, NoOnlineDevicesError) as error:
             failures.append((cluster.id, error))
         else:
@@ -139,7 +141,7 @@ def allocate_in_clusters(
     if len(failures) == 1:
         cluster_id, error = failures[0]
         if isinstance(error, NoSpaceError):
-            raise NoSpaceError(f"cluster {cluster_id}: {error.explanation}")
+            raise NoSpaceError(f"cluster {cluster_id}: {error.explanation}", error.summary)
         raise error
     raise AllClustersFailedError(failures)
 

@@ -10,28 +10,33 @@ from collections.abc import Sequence
 
 
 class PlacementError(Exception):
-    """Base of placement failures: `upstream_text` is Heketi's exact text."""
+    """Base of placement failures: `upstream_text` is Heketi's exact text; `summary`, where
+    set, is one readable sentence saying why, and `explanation` the detail behind it."""
 
-    def __init__(self, upstream_text: str, explanation: str = "") -> None:
+    def __init__(self, upstream_text: str, explanation: str = "", summary: str = "") -> None:
         super().__init__(upstream_text)
         self.upstream_text = upstream_text
         self.explanation = explanation
+        self.summary = summary
 
     def __str__(self) -> str:
         return self.upstream_text
 
 
 class NoSpaceError(PlacementError):
-    """Upstream `ErrNoSpace`; `str()` is ``No space: <explanation>``."""
+    """Upstream `ErrNoSpace`; `str()` is ``No space: <summary> Detail: <explanation>`` (Heketi's
+    text stays the prefix clients match on)."""
 
     UPSTREAM_TEXT = "No space"
 
-    def __init__(self, explanation: str = "") -> None:
-        super().__init__(self.UPSTREAM_TEXT, explanation)
+    def __init__(self, explanation: str = "", summary: str = "") -> None:
+        super().__init__(self.UPSTREAM_TEXT, explanation, summary)
 
     def __str__(self) -> str:
-        if self.explanation:
-            return f"{self.upstream_text}: {self.explanation}"
+        if self.summary and self.explanation:
+            return f"{self.upstream_text}: {self.summary} Detail: {self.explanation}"
+        if self.summary or self.explanation:
+            return f"{self.upstream_text}: {self.summary or self.explanation}"
         return self.upstream_text
 
 
@@ -40,8 +45,8 @@ class MinimumBrickSizeError(PlacementError):
 
     UPSTREAM_TEXT = "Minimum brick size limit reached.  Out of space."
 
-    def __init__(self, explanation: str = "") -> None:
-        super().__init__(self.UPSTREAM_TEXT, explanation)
+    def __init__(self, explanation: str = "", summary: str = "") -> None:
+        super().__init__(self.UPSTREAM_TEXT, explanation, summary)
 
 
 class MaxBricksError(PlacementError):
@@ -49,8 +54,8 @@ class MaxBricksError(PlacementError):
 
     UPSTREAM_TEXT = "Maximum number of bricks reached."
 
-    def __init__(self, explanation: str = "") -> None:
-        super().__init__(self.UPSTREAM_TEXT, explanation)
+    def __init__(self, explanation: str = "", summary: str = "") -> None:
+        super().__init__(self.UPSTREAM_TEXT, explanation, summary)
 
 
 class InvalidTagRuleError(PlacementError):

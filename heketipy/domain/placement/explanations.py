@@ -1,12 +1,15 @@
 """Explanations: why a brick set could not be placed, in words and filter counts.
 
-Owns the requirement sentence (what the shape needs per set), the funnel of what each filter
-leaves of the snapshot for one brick size, and the sentence for a set's shortfall.
+Owns the readable sentence a "No space" leads with (what was asked, the most free space found,
+why it does not fit), the requirement sentence (what the shape needs per set), the funnel of
+what each filter leaves of the snapshot for one brick size, and the sentence for a set's
+shortfall.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from heketipy.domain.placement.errors import NoSpaceError
 from heketipy.domain.placement.filters import (
@@ -19,6 +22,7 @@ from heketipy.domain.placement.filters import (
 from heketipy.domain.placement.placers import _SetShortfall
 from heketipy.domain.placement.sizes import arbiter_brick_kib
 from heketipy.domain.placement.snapshot import (
+    KIB_PER_GIB,
     FilterStep,
     PlacementPolicy,
     VolumeShape,
@@ -107,3 +111,52 @@ def _explain_shortfall(
     if shortfall.reason:
         detail += f" ({shortfall.reason})"
     return f"{_requirement(shape, policy, brick_kib)}; filters left {funnel}; {detail}"
+
+
+def _readable_size(kib: int) -> str:
+    if kib >= KIB_PER_GIB // 10:
+        return f"{kib / KIB_PER_GIB:.1f}".removesuffix(".0") + " GiB"
+    return f"{kib // 1024} MiB"
+
+
+def no_space_sentence(
+    what: str,
+    shape: VolumeShape,
+    policy: PlacementPolicy,
+    usable: Sequence[Candidate],
+    stop: Literal["max-bricks", "min-brick"],
+) -> str:
+    """One sentence for a person: what was asked, the most free space found, why it does not
+    fit. `usable` are the devices that passed the static filters (online, tag rule)."""
+    asked = f"{what[:1].upper()}{what[1:]} ({shape.describe()}) does not fit"
+    if not usable:
+        rule = ", and matching the volume's tag rule" if policy.device_tag_match else ""
+        return f"{asked}: no device is usable (online, on an online node{rule})."
+    most = max(c.device.free_kib for c in usable)
+    width = shape.bricks_per_set
+    strict = policy.strict_zones and width > 1
+    holders = {c.zone if strict else c.node.id for c in usable}
+    if len(holders) < width:
+        where = " in different zones" if strict else ""
+        return (
+            f"{asked}: each brick set needs {width} nodes{where} with a usable device, and only"
+            f" {_count(len(holders), 'zone' if strict else 'node')} have one (the most free"
+            f" space on one device is {_readable_size(most)})."
+        )
+    total = sum(c.device.free_kib for c in usable)
+    found = (
+        f"the most free space on one usable device is {_readable_size(most)}"
+        f" ({_readable_size(total)} on all {len(usable)})"
+    )
+    if stop == "max-bricks":
+        why = (
+            f"bricks small enough to fit would take more than the"
+            f" {policy.max_bricks_per_volume} bricks a volume may have"
+        )
+    else:
+        room = "device" if width == 1 else f"{width} nodes"
+        why = (
+            f"even bricks of the minimum size, {_readable_size(policy.brick_min_kib)},"
+            f" find no {room} with room"
+        )
+    return f"{asked}: {found}, and {why}."

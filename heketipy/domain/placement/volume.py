@@ -16,7 +16,7 @@ from heketipy.domain.placement.errors import (
     MinimumBrickSizeError,
     NoReplacementError,
 )
-from heketipy.domain.placement.explanations import _explain_shortfall
+from heketipy.domain.placement.explanations import _explain_shortfall, no_space_sentence
 from heketipy.domain.placement.filters import (
     DeviceFilter,
     FreeSpaceFilter,
@@ -89,7 +89,8 @@ def allocate_volume(
             set_count, brick_kib = next(sizes)
         except MinimumBrickSizeError as error:
             raise MinimumBrickSizeError(
-                _join(last_explanation, f"for {what}, {error.explanation}")
+                _join(last_explanation, f"for {what}, {error.explanation}"),
+                no_space_sentence(what, shape, policy, eligible, "min-brick"),
             ) from None
         if set_count * width + existing_bricks > policy.max_bricks_per_volume:
             raise MaxBricksError(
@@ -98,7 +99,8 @@ def allocate_volume(
                     f"{what} in {_count(set_count, 'set')} of {width} bricks plus"
                     f" {existing_bricks} existing would exceed the limit of"
                     f" {policy.max_bricks_per_volume} bricks",
-                )
+                ),
+                no_space_sentence(what, shape, policy, eligible, "max-bricks"),
             )
         ledger = _Ledger.from_candidates(eligible)
         sets: list[tuple[BrickPlan, ...]] = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
@@ -126,10 +127,8 @@ async def _probe_until(host: str, port: int, stop: asyncio.Event,
     latencies: list[float] = []
     while not stop.is_set():
         latencies.append(await probe_hello(host, port))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_s)
-        except TimeoutError:
-            pass
     return latencies
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from heketipy.api.app import KUBE_BACKUP, SERVER, create_app
+from heketipy.api.connections import GuardedAppRunner
 from heketipy.executors.factory import create_executor
 from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
@@ -97,7 +98,7 @@ async def serve(settings: Any, *, announce: str | None = None, init_db: bool = F
     loop.add_signal_handler(signal.SIGUSR2, reset_admin_state)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = GuardedAppRunner(app, settings.heketipy.http, access_log=None)
     await runner.setup()
     ssl_context = None
     if settings.enable_tls:

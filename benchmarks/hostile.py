@@ -11,7 +11,10 @@ every ``--probe-interval-ms`` (as the kubelet does), and records the worst and t
   parser, the Go-like decoder and the per-option checks see every element);
 * ``syntax``: the same document cut short (the exact Go-syntax-error scanner runs over it);
 * ``options-chunked``: the ``options`` body with ``Transfer-Encoding: chunked`` (no
-  ``Content-Length`` for the server to refuse up front).
+  ``Content-Length`` for the server to refuse up front);
+* ``at-cap``: ``--at-cap-bodies`` concurrent bodies just under the default 64 KiB cap that
+  are as costly to decode as such a body gets: one-character options, cut short so the exact
+  Go-syntax-error scanner runs (``--body-mb`` does not apply).
 
 The server has no clusters: whatever it accepts ends in a synchronous error, so the run
 measures the request edge (reading, parsing, validating), not volume creation.
@@ -37,7 +40,8 @@ from benchmarks.server_process import USER_KEY, start_server
 from benchmarks.stats import summary
 from heketipy.client.token import make_token
 
-SCENARIOS = ("options", "syntax", "options-chunked")
+SCENARIOS = ("options", "syntax", "options-chunked", "at-cap")
+AT_CAP_BYTES = 64 * 1024 - 1
 _OPTION = '"performance.quick-read off"'
 _WRITE_CHUNK = 256 * 1024
 
@@ -49,14 +53,15 @@ class Options:
     probe_interval_ms: float = 20.0
     baseline_s: float = 2.0
     request_timeout_s: float = 120.0
+    at_cap_bodies: int = 30
     scenarios: tuple[str, ...] = SCENARIOS
 
 
-def hostile_body(size_bytes: int, *, truncated: bool) -> bytes:
+def hostile_body(size_bytes: int, *, truncated: bool, option: str = _OPTION) -> bytes:
     """A volume create whose option list fills ``size_bytes``; ``truncated`` drops the end."""
     head = b'{"size":1,"glustervolumeoptions":['
-    count = max(1, (size_bytes - len(head) - 2) // (len(_OPTION) + 1))
-    body = head + ",".join([_OPTION] * count).encode() + b"]}"
+    count = max(1, (size_bytes - len(head) - 2) // (len(option) + 1))
+    body = head + ",".join([option] * count).encode() + b"]}"
     return body[:-2] if truncated else body
 
 
@@ -133,7 +138,12 @@ async def _probe_until(host: str, port: int, stop: asyncio.Event,
 
 
 async def run_scenario(host: str, port: int, scenario: str, options: Options) -> dict[str, Any]:
-    body = hostile_body(int(options.body_mb * 1_000_000), truncated=scenario == "syntax")
+    bodies = options.bodies
+    if scenario == "at-cap":
+        body = hostile_body(AT_CAP_BYTES, truncated=True, option='"a"')
+        bodies = options.at_cap_bodies
+    else:
+        body = hostile_body(int(options.body_mb * 1_000_000), truncated=scenario == "syntax")
     chunked = scenario.endswith("-chunked")
     stop = asyncio.Event()
     prober = asyncio.create_task(
@@ -142,7 +152,7 @@ async def run_scenario(host: str, port: int, scenario: str, options: Options) ->
     started = time.perf_counter()
     replies = await asyncio.gather(*(
         send_hostile(host, port, body, chunked=chunked, timeout_s=options.request_timeout_s)
-        for _ in range(options.bodies)))
+        for _ in range(bodies)))
     attack_ms = (time.perf_counter() - started) * 1000
     await asyncio.sleep(0.5)  # let the server finish whatever it still does
     stop.set()
@@ -183,12 +193,19 @@ def markdown(results: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for row in results["scenarios"]:
-        replies = ", ".join(f"{r['status']} in {r['elapsed_ms']:.0f}"
-                            for r in row["hostile_replies"])
+        replies = _replies_text(row["hostile_replies"])
         hello = row["hello"]
         lines.append(f"| {row['scenario']} | {replies} | {hello.get('n')} | "
                      f"{hello.get('p50_ms')} | **{hello.get('max_ms')}** |")
     return "\n".join(lines) + "\n"
+
+
+def _replies_text(replies: list[dict[str, Any]]) -> str:
+    if len(replies) <= 3:
+        return ", ".join(f"{r['status']} in {r['elapsed_ms']:.0f}" for r in replies)
+    statuses = sorted({r["status"] for r in replies})
+    slowest = max(r["elapsed_ms"] for r in replies)
+    return f"{len(replies)} x {'/'.join(statuses)}, slowest in {slowest:.0f}"
 
 
 def run(options: Options, out: Path | None, command: str = "") -> dict[str, Any]:
@@ -211,6 +228,7 @@ def parse_args(argv: list[str]) -> tuple[Options, Path | None]:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bodies", type=int, default=3)
     parser.add_argument("--body-mb", type=float, default=14.0)
+    parser.add_argument("--at-cap-bodies", type=int, default=30)
     parser.add_argument("--probe-interval-ms", type=float, default=20.0)
     parser.add_argument("--baseline-s", type=float, default=2.0)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
@@ -221,7 +239,7 @@ def parse_args(argv: list[str]) -> tuple[Options, Path | None]:
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-    return Options(bodies=args.bodies, body_mb=args.body_mb,
+    return Options(bodies=args.bodies, body_mb=args.body_mb, at_cap_bodies=args.at_cap_bodies,
                    probe_interval_ms=args.probe_interval_ms, baseline_s=args.baseline_s,
                    scenarios=scenarios), args.out
 

@@ -6,7 +6,6 @@ working. Every wait is for the server's EOF (with a guard), never a measured dur
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,6 +87,6 @@ def _served_soon(server: ServerProcess, attempts: int = 200) -> bool:
             try:
                 if rawhttp.hello_works(sock):
                     return True
-            except (ConnectionError, socket.timeout):
+            except (ConnectionError, TimeoutError):
                 continue
     return False

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from heketipy.server import build
 from tests.integration.test_operations import Api, settings_for, topology
+from tests.openapi_check import validate_response
 from tests.support import rawhttp
 from tests.support.server import ServerProcess, running_server
 
@@ -39,7 +40,9 @@ def _post(server: ServerProcess, path: str, body: bytes, *, role: str = "admin",
         sock.sendall(rawhttp.request_head("POST", path, role=role, headers=framing))
         with contextlib.suppress(ConnectionError):  # the server may stop reading early
             sock.sendall(rawhttp.chunked(body) if chunked else body)
-        return rawhttp.read_response(sock)
+        reply = rawhttp.read_response(sock)
+    validate_response("POST", path, reply.status, reply.headers, reply.body)
+    return reply
 
 
 @pytest.fixture
@@ -62,6 +65,7 @@ def test_a_declared_14mb_volume_body_is_refused_unread(default_server: ServerPro
             "POST", "/volumes", role="user",
             headers={"Content-Length": "14000000", "Content-Type": "application/json"}))
         reply = rawhttp.read_response(sock)  # answered without a byte of the body
+    validate_response("POST", "/volumes", reply.status, reply.headers, reply.body)
     assert reply.status == 413
     assert reply.text == "Request body too large: POST /volumes accepts at most 65536 bytes\n"
     assert reply.headers["content-type"] == "text/plain; charset=utf-8"
@@ -97,6 +101,7 @@ def test_a_body_that_stops_arriving_is_refused(configured_server: ServerProcess)
         sock.sendall(rawhttp.request_head("POST", "/clusters", headers={"Content-Length": "100"}))
         sock.sendall(b'{"file":')
         reply = rawhttp.read_response(sock)
+        validate_response("POST", "/clusters", reply.status, reply.headers, reply.body)
         assert (reply.status, reply.text) == (408, "Request body not received within 0.3 s\n")
         assert rawhttp.closed_by_server(sock)
 

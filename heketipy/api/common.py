@@ -44,7 +44,7 @@ async def parse(
             limits.check_lists(value, list_limits)
         return value
 
-    return await limits.decode(request, raw, decode)
+    return await limits.decode(raw, decode)
 
 
 def check_node_safe(

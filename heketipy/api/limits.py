@@ -128,7 +128,7 @@ async def read_body(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
-async def decode(request: web.Request, raw: bytes, decoder: Callable[[bytes], T]) -> T:
+async def decode(raw: bytes, decoder: Callable[[bytes], T]) -> T:
     """``decoder(raw)``: on the event loop for small bodies, in a worker thread for large."""
     if len(raw) <= INLINE_DECODE_BYTES:
         return decoder(raw)

@@ -6,7 +6,7 @@ streaming cap (a chunked body declares no length) and a time limit (408); and th
 lists of a volume create (options: count and length; clusters: count), which keep a request
 with thousands of options from ever reaching the nodes. Whatever is refused here closes the
 connection after the answer, so the rest of a hostile body is never read beyond aiohttp's
-bounded lingering. Large-but-allowed bodies are decoded in a worker thread (``decode``), so
+bounded lingering. Large-but-allowed bodies are decoded on one worker thread (``decode``), so
 the event loop, and with it ``/hello``, never waits on a parser.
 """
 

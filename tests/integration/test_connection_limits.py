@@ -60,6 +60,15 @@ def test_an_idle_keepalive_connection_is_closed(short_keepalive: ServerProcess) 
         assert rawhttp.closed_by_server(sock)
 
 
+def test_a_partial_second_request_on_a_keepalive_connection_is_closed(
+    short_keepalive: ServerProcess,
+) -> None:
+    with rawhttp.connect(short_keepalive.base_url) as sock:
+        assert rawhttp.hello_works(sock)
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: heketipy.test\r\nX-Slow: ")
+        assert rawhttp.closed_by_server(sock)
+
+
 def test_connections_beyond_the_cap_are_closed_and_logged(
     three_connections: ServerProcess,
 ) -> None:

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from heketipy.api import listen
 from heketipy.api.app import KUBE_BACKUP, SERVER, create_app
-from heketipy.api.protocol import HeketiAppRunner
+from heketipy.api.connections import GuardedAppRunner
 from heketipy.executors.factory import create_executor
 from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
@@ -107,7 +107,7 @@ async def serve(settings: Any, *, announce: str | None = None, init_db: bool = F
     loop.add_signal_handler(signal.SIGUSR2, reset_admin_state)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    runner = HeketiAppRunner(app, access_log=None, handle_signals=False)
+    runner = GuardedAppRunner(app, settings.heketipy.http, access_log=None)
     await runner.setup()
     for sock in sockets:
         await web.SockSite(runner, sock, ssl_context=ssl_context).start()

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from heketipy.api import auth
+from heketipy.api import auth, limits
 from heketipy.api.responses import empty, error_response, redirect_html
 from heketipy.domain.errors import Busy, HeketiError
 from heketipy.operations.runtime import Runtime
@@ -146,7 +146,12 @@ def create_app(runtime: Runtime, settings: Any) -> web.Application:
         routes_volumes,
     )
 
-    app = web.Application(middlewares=[heketi_middleware], client_max_size=16 * 1024 * 1024)
+    http = limits.from_settings(settings)
+    app = web.Application(
+        middlewares=[limits.body_limit_middleware, heketi_middleware],
+        client_max_size=limits.largest_body_bytes(http),
+    )
+    app[limits.HTTP_LIMITS] = http
     app[RUNTIME] = runtime
     app[SERVER] = ServerState(settings)
     for module in (

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from heketipy.api import limits
 from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, Unprocessable
 from heketipy.executors import commands
 from heketipy.models import requests as wire
@@ -25,18 +26,25 @@ def runtime(request: web.Request) -> Any:
 async def parse(
     request: web.Request, model: type[T], *, validate: bool = True, allow_empty: bool = False
 ) -> T:
-    """Decode the body like Go's encoding/json, then validate with Heketi's texts."""
-    raw = await request.read()
-    try:
-        value = wire.parse_body(model, raw, allow_empty=allow_empty)
-    except wire.ParseError as exc:
-        raise Unprocessable(PARSE_ERROR) from exc
-    if validate:
+    """Decode the body like Go's encoding/json, then validate with Heketi's texts and the
+    configured list limits. The body is read under the route's cap (``api.limits``)."""
+    raw = await limits.read_body(request)
+    list_limits = limits.http_limits(request.app)
+
+    def decode(data: bytes) -> T:
         try:
-            validation.validate(value)
-        except validation.ValidationError as exc:
-            raise InvalidRequest(exc.text) from exc
-    return value
+            value = wire.parse_body(model, data, allow_empty=allow_empty)
+        except wire.ParseError as exc:
+            raise Unprocessable(PARSE_ERROR) from exc
+        if validate:
+            try:
+                validation.validate(value)
+            except validation.ValidationError as exc:
+                raise InvalidRequest(exc.text) from exc
+            limits.check_lists(value, list_limits)
+        return value
+
+    return await limits.decode(raw, decode)
 
 
 def check_node_safe(

@@ -7,14 +7,14 @@ is the caller's credential. Heketi's Go HTTP server answers such requests with a
 and logs nothing. heketipy answers with Go's status and text, and logs one line that names
 the client and that text only.
 
-aiohttp offers no hook for these replies other than its request handler class, so
-:class:`HeketiAppRunner` serves connections with :class:`_GoErrorsRequestHandler`.
+aiohttp offers no hook for these replies other than its request handler class, so the
+server's connections (``api.connections.GuardedRequestHandler``) derive from
+:class:`GoErrorsRequestHandler`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, InvalidHeader, LineTooLong
@@ -39,7 +39,9 @@ def go_protocol_error(exc: HttpProcessingError) -> tuple[int, str]:
     return BAD_REQUEST
 
 
-class _GoErrorsRequestHandler(RequestHandler):
+class GoErrorsRequestHandler(RequestHandler):
+    """aiohttp's per-connection protocol, answering unparseable requests as Go's server does."""
+
     def handle_error(
         self,
         request: BaseRequest,
@@ -58,23 +60,3 @@ class _GoErrorsRequestHandler(RequestHandler):
         )
         response.force_close()
         return response
-
-
-class _GoErrorsServer(web.Server):
-    def __call__(self) -> RequestHandler:
-        return _GoErrorsRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-class HeketiAppRunner(web.AppRunner):
-    """An ``AppRunner`` whose connections answer unparseable requests as Go's server does."""
-
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()
-        kwargs: dict[str, Any] = dict(server._kwargs)
-        return _GoErrorsServer(
-            server.request_handler,
-            request_factory=server.request_factory,
-            handler_cancellation=server.handler_cancellation,
-            loop=server._loop,
-            **kwargs,
-        )

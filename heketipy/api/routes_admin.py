@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from heketipy.api import limits
 from heketipy.api.common import path_id, runtime
 from heketipy.api.responses import empty, error_response, json_response, redirect_html
 from heketipy.domain.errors import ID_NOT_FOUND, NotFound
@@ -52,7 +53,7 @@ def _server(request: web.Request):  # noqa: ANN202 - avoids an import cycle with
 
 async def _decode_strict(request: web.Request, model: type) -> object:
     """/admin and /internal/logging answer 400 with the decoder's own text."""
-    raw = await request.read()
+    raw = await limits.read_body(request)
     try:
         return wire.parse_body(model, raw)
     except wire.ParseError as exc:

@@ -7,6 +7,7 @@ import json
 
 from aiohttp import web
 
+from heketipy.api import limits
 from heketipy.api.common import runtime
 from heketipy.api.responses import json_indent_response
 from heketipy.domain.errors import InvalidRequest, Unprocessable
@@ -19,7 +20,7 @@ async def get_drift(request: web.Request) -> web.Response:
 
 async def repair_drift(request: web.Request) -> web.Response:
     try:
-        body = json.loads(await request.read() or b"{}")
+        body = json.loads(await limits.read_body(request) or b"{}")
     except ValueError as exc:
         raise Unprocessable("request unable to be parsed") from exc
     if not isinstance(body, dict) or body.get("remove_orphans") is not True:

@@ -47,6 +47,7 @@ from heketipy.config.loading import load_settings
 from heketipy.config.settings import (
     ADMIN_STATES,
     HeketipySettings,
+    HttpSettings,
     LatencySettings,
     Settings,
     SimulatorSettings,
@@ -59,6 +60,7 @@ __all__ = [
     "ConfigError",
     "GlusterfsSettings",
     "HeketipySettings",
+    "HttpSettings",
     "KubeExecSettings",
     "LatencySettings",
     "OperationRetryLimits",

@@ -7,6 +7,7 @@ validated :class:`Settings` the server starts from, with its cross-field checks.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -54,6 +55,46 @@ class SimulatorSettings(_GoJsonModel):
         return self.device_size_gb * KIB_PER_GIB
 
 
+# -- HTTP edge limits (issue 10, items 6, 7, 9) ----------------------------------------------
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+_ROUTE_KEY = re.compile(r"(GET|POST|PUT|PATCH|DELETE) /\S*")
+
+
+class HttpSettings(_GoJsonModel):
+    """The HTTP edge's limits (``heketipy.http``): request body sizes, the lengths of request
+    lists, how long a connection may take to send a request or stay idle, and how many
+    connections may be open at once."""
+
+    # Request body cap of every route (a volume create is a few KiB); larger bodies get 413
+    # before they are read.
+    max_body_kib: Annotated[int, Field(ge=1)] = 64
+    # Per-route caps overriding max_body_kib, keyed "METHOD /path" as routed, e.g.
+    # {"POST /volumes": 16, "POST /nodes/{id}/tags": 8}.
+    max_body_kib_by_route: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    # Volume create: each option is one `gluster volume set` on the nodes.
+    max_volume_options: Annotated[int, Field(ge=0)] = 64
+    max_volume_option_chars: Annotated[int, Field(ge=1)] = 1024
+    # Volume and block volume create: candidate clusters named in the request.
+    max_request_clusters: Annotated[int, Field(ge=1)] = 32
+    # A connection that has not sent a complete request head this long after it opened is
+    # closed; a request body must arrive within body_read_timeout_s (408 otherwise).
+    header_read_timeout_s: PositiveSeconds = 60.0
+    body_read_timeout_s: PositiveSeconds = 60.0
+    # An idle keep-alive connection (between requests) is closed after this long.
+    keepalive_timeout_s: PositiveSeconds = 75.0
+    # Connections beyond this many open ones are closed as soon as they are accepted.
+    max_connections: Annotated[int, Field(ge=1)] = 512
+
+    @field_validator("max_body_kib_by_route")
+    @classmethod
+    def _route_keys(cls, value: dict[str, int]) -> dict[str, int]:
+        for key in value:
+            if not _ROUTE_KEY.fullmatch(key):
+                raise ValueError(f'route keys look like "POST /volumes" (got {key!r})')
+        return value
+
+
 class HeketipySettings(_GoJsonModel):
     """heketipy's own settings, all optional."""
 
@@ -70,6 +111,7 @@ class HeketipySettings(_GoJsonModel):
     # A finished /queue result nobody collected is forgotten this long after the job ended
     # (the user role cannot poll /queue; Heketi's clients poll every 400 ms).
     queue_result_ttl_s: Annotated[float, Field(gt=0)] = 300.0
+    http: HttpSettings = HttpSettings()
 
 
 # ---------------------------------------------------------------------------------------------

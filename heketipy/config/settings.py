@@ -17,11 +17,13 @@ from heketipy.config.fields import (
     NonNegativeInt,
     _empty_means,
     _GoJsonModel,
+    _one_of,
     _tcp_port,
 )
 from heketipy.config.glusterfs import GlusterfsSettings
 
 ADMIN_STATES = ("normal", "read-only", "local-client")
+LOG_FORMATS = ("text", "json")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,6 +69,10 @@ class HeketipySettings(_GoJsonModel):
     # Smallest brick placement makes (arbiters): None = 300 on ssh/kubernetes (mkfs.xfs's
     # floor), 0 (Heketi's exact 16 MiB minimum) on mock/simulator.
     min_filesystem_mb: Annotated[int | None, Field(ge=0)] = None
+    # "text" (key=value lines) or "json" (one object per line, for log shippers).
+    log_format: Annotated[
+        str, _empty_means("text"), AfterValidator(_one_of(LOG_FORMATS, "log format"))
+    ] = "text"
 
 
 # ---------------------------------------------------------------------------------------------

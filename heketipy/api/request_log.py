@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +22,9 @@ from heketipy import logctx
 log = logging.getLogger("heketipy.api.requests")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ROLE = "heketipy.role"  # request key: the authenticated role, set by the auth middleware
+# Request storage key of the authenticated role (set by the auth step); older aiohttp has no
+# typed request keys and takes a plain string.
+ROLE: Any = web.RequestKey("role", str) if hasattr(web, "RequestKey") else "heketipy.role"
 QUEUE_PREFIX = "/queue/"
 
 

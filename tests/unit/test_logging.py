@@ -14,7 +14,7 @@ import pytest
 from heketipy import logctx
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.simulator import SimulatorExecutor
-from tests.unit.test_remote_executor import NOT_FOUND, FakeRunner, brick, executor
+from tests.unit.test_remote_executor import FakeRunner, executor
 
 COMMANDS_LOGGER = "heketipy.executors.commands"
 
@@ -116,20 +116,6 @@ async def test_remote_unreachable_node_is_logged_once_with_no_exit_code(
     (failed,) = _failures(caplog)
     assert failed.fields["exit"] is None
     assert failed.fields["stderr"] == "Unable to connect to n1:22"
-
-
-async def test_remote_expected_probe_failures_are_not_warnings(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.INFO, logger="heketipy")
-    runner = FakeRunner()
-    runner.on("umount", (32, "", "umount: not mounted\n"))
-    runner.on("mountpoint", (1, "", ""))
-    runner.on("lvremove", NOT_FOUND)
-    runner.on("lvs", NOT_FOUND)
-    remote, _ = executor(runner)
-    assert await remote.brick_destroy("n1", brick()) is False
-    assert _failures(caplog) == []
 
 
 async def test_simulator_commands_log_at_debug_and_failures_once(

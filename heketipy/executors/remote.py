@@ -13,7 +13,8 @@ Every node call is a sequence of argv lists from ``executors.commands`` run by t
 
 Failures raise ``NodeCommandError(node, argv, exit_code, stderr)`` with LVM/device-mapper noise
 removed from stderr, each logged once (``runner.log_failure``) where it is raised; a command
-whose non-zero exit is an expected answer (a probe) is not a failure. Brick and device calls are idempotent as ``executors.base`` requires.
+whose non-zero exit is an expected answer (a probe) is not a failure. Brick and device calls
+are idempotent as ``executors.base`` requires.
 """
 
 from __future__ import annotations

@@ -232,12 +232,13 @@ class SimulatorExecutor:
         async with lock:
             self.trace.record("start", family, node.host, label, pool)
             started = time.perf_counter()
-            exit_code: int | None = 0
+            exit_code: int | None = None  # stays None if the command is cancelled
             try:
                 delay_ms = self.latency.for_family(family)
                 if delay_ms > 0:
                     await asyncio.sleep(delay_ms / 1000)
                 result = apply()
+                exit_code = 0
                 if mutates:
                     self._changed()
                 return result

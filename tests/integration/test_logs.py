@@ -125,6 +125,7 @@ def test_one_line_per_request_with_role_status_and_queue_id(text_server: ServerP
     # /hello is polled once by start-up and is logged like any request (role none).
     assert all(h["role"] == "none" for h in request_lines(lines, "GET", "/hello"))
     assert any("listening" in line for line in lines)
+    assert not any("HTTP/1.1" in line for line in lines)  # no aiohttp access-log duplicate
     assert len(hosts) == 3
     assert_no_credentials(server.log_path.read_text())
 

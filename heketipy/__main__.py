@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 
@@ -90,13 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
-    level = {
-        "none": logging.CRITICAL + 10, "critical": logging.CRITICAL, "error": logging.ERROR,
-        "warning": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG,
-    }.get(settings.glusterfs.loglevel or "info", logging.INFO)
     from heketipy import logctx
 
-    logctx.configure(level)
+    logctx.configure(
+        logctx.level_number(settings.glusterfs.loglevel), settings.heketipy.log_format
+    )
     if not settings.auth_enabled:
         print(AUTH_DISABLED_WARNING, file=sys.stderr, flush=True)
     announce = None

@@ -5,13 +5,12 @@ the route table. Handlers live in the ``routes_*`` modules; errors map to HTTP i
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from heketipy.api import auth, limits
+from heketipy.api import auth, limits, request_log
 from heketipy.api.responses import empty, error_response, redirect_html
 from heketipy.domain.errors import Busy, HeketiError
 from heketipy.operations.runtime import Runtime
@@ -66,7 +65,6 @@ async def _trailing_slash_target(request: web.Request) -> str | None:
 @web.middleware
 async def heketi_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     server = request.app[SERVER]
-    started = time.perf_counter()
     try:
         response = await _dispatch(request, handler, server)
     except HeketiError as exc:
@@ -85,13 +83,6 @@ async def heketi_middleware(request: web.Request, handler: Handler) -> web.Strea
         request.method,
         request.path,
         response.status,
-    )
-    log.debug(
-        "%s %s -> %s in %.1f ms",
-        request.method,
-        request.path,
-        response.status,
-        (time.perf_counter() - started) * 1000,
     )
     return response
 
@@ -115,6 +106,7 @@ async def _dispatch(
                 user_key=server.settings.user_key,
                 iat_leeway_s=getattr(server.settings, "iat_leeway_s", 120),
             )
+            request[request_log.ROLE] = role.value
             auth.authorize(role, request.method, path)
         except auth.AuthError as exc:
             return error_response(exc.status, exc.text)
@@ -148,7 +140,9 @@ def create_app(runtime: Runtime, settings: Any) -> web.Application:
 
     http = limits.from_settings(settings)
     app = web.Application(
-        middlewares=[limits.body_limit_middleware, heketi_middleware],
+        middlewares=[
+            request_log.request_log_middleware, limits.body_limit_middleware, heketi_middleware
+        ],
         client_max_size=limits.largest_body_bytes(http),
     )
     app[limits.HTTP_LIMITS] = http

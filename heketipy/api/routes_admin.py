@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from heketipy import logctx
 from heketipy.api import limits
 from heketipy.api.common import path_id, runtime
 from heketipy.api.responses import empty, error_response, json_response, redirect_html
@@ -103,22 +104,8 @@ async def set_logging(request: web.Request) -> web.Response:
             return error_response(422, f"invalid log level: {level}")
         server = _server(request)
         server.log_level = level
-        apply_log_level(level)
+        logctx.set_level(level)
     return await get_logging(request)
-
-
-def apply_log_level(level: str) -> None:
-    import logging
-
-    mapping = {
-        "none": logging.CRITICAL + 10,
-        "critical": logging.CRITICAL,
-        "error": logging.ERROR,
-        "warning": logging.WARNING,
-        "info": logging.INFO,
-        "debug": logging.DEBUG,
-    }
-    logging.getLogger("heketipy").setLevel(mapping.get(level, logging.INFO))
 
 
 def register(router: web.UrlDispatcher) -> None:

@@ -18,11 +18,13 @@ from heketipy.config.fields import (
     NonNegativeInt,
     _empty_means,
     _GoJsonModel,
+    _one_of,
     _tcp_port,
 )
 from heketipy.config.glusterfs import GlusterfsSettings
 
 ADMIN_STATES = ("normal", "read-only", "local-client")
+LOG_FORMATS = ("text", "json")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,6 +114,10 @@ class HeketipySettings(_GoJsonModel):
     # (the user role cannot poll /queue; Heketi's clients poll every 400 ms).
     queue_result_ttl_s: Annotated[float, Field(gt=0)] = 300.0
     http: HttpSettings = HttpSettings()
+    # "text" (key=value lines) or "json" (one object per line, for log shippers).
+    log_format: Annotated[
+        str, _empty_means("text"), AfterValidator(_one_of(LOG_FORMATS, "log format"))
+    ] = "text"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -265,14 +265,10 @@ class KubeRunner:
                     self._in_thread(self._run_blocking, host, argv, limit, client_limit, cancelled),
                     timeout=client_limit + API_REQUEST_TIMEOUT_S,
                 )
-            except TimeoutError:
-                log.warning("kube host=%s timeout after %gs argv=%s", host, limit, list(argv))
+            except TimeoutError:  # logged, like every failure, by RemoteExecutor
                 raise NodeCommandError(
                     host, argv, None, f"Kubernetes exec timeout after {limit:g}s"
                 ) from None
-            except NodeCommandError as error:
-                log.warning("kube host=%s failed: %s argv=%s", host, error, list(argv))
-                raise
             finally:
                 cancelled.set()  # stops the thread if the caller was cancelled or gave up
                 self._active.discard(cancelled)

@@ -12,7 +12,9 @@ Every node call is a sequence of argv lists from ``executors.commands`` run by t
   ``assign_pool`` (hosts never seen form a pool of their own).
 
 Failures raise ``NodeCommandError(node, argv, exit_code, stderr)`` with LVM/device-mapper noise
-removed from stderr. Brick and device calls are idempotent as ``executors.base`` requires.
+removed from stderr, each logged once (``runner.log_failure``) where it is raised; a command
+whose non-zero exit is an expected answer (a probe) is not a failure. Brick and device calls
+are idempotent as ``executors.base`` requires.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from heketipy.executors.base import (
     VolumeRequest,
 )
 from heketipy.executors.commands_common import CommandOptions, clean_stderr, with_sudo
-from heketipy.executors.runner import CommandResult, CommandRunner
+from heketipy.executors.runner import CommandResult, CommandRunner, log_failure
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +142,11 @@ class RemoteExecutor:
         self, host: str, argv: Sequence[str], timeout_s: float, *, check: bool = True
     ) -> CommandResult:
         full = with_sudo(argv, self.options.sudo)
-        result = await self.runner.run(host, full, timeout_s=timeout_s)
+        try:
+            result = await self.runner.run(host, full, timeout_s=timeout_s)
+        except NodeCommandError as error:  # unreachable node, timeout: no exit code
+            log_failure(error)
+            raise
         if check and not result.ok:
             raise self._error(host, result)
         return result
@@ -148,7 +154,7 @@ class RemoteExecutor:
     @staticmethod
     def _error(host: str, result: CommandResult, cls: type[NodeCommandError] = NodeCommandError):
         stderr = clean_stderr(result.stderr) or result.stdout.strip()
-        return cls(host, result.argv, result.exit_code, stderr)
+        return log_failure(cls(host, result.argv, result.exit_code, stderr))
 
     def _pool_lock(self, host: str) -> asyncio.Lock:
         pool = self.pool_of(host)
@@ -195,7 +201,7 @@ class RemoteExecutor:
         message = (status.op_errstr if status else "") or clean_stderr(result.stderr)
         message = message or result.stdout.strip() or f"exit code {result.exit_code}"
         cls = VolumeDoesNotExist if gcmd.is_volume_missing(message) else NodeCommandError
-        raise cls(host, result.argv, result.exit_code if not result.ok else 1, message)
+        raise log_failure(cls(host, result.argv, result.exit_code if not result.ok else 1, message))
 
     # -- health and peers ----------------------------------------------------------------------
 
@@ -519,7 +525,7 @@ class RemoteExecutor:
             raise (
                 self._error(host, result)
                 if not result.ok
-                else NodeCommandError(host, result.argv, result.exit_code, str(error))
+                else log_failure(NodeCommandError(host, result.argv, result.exit_code, str(error)))
             ) from error
         return result, document
 
@@ -527,7 +533,9 @@ class RemoteExecutor:
         result, document = await self._block(host, gcmd.block_create(self.options, request))
         failure = gcmd.block_failed(document)
         if failure or not result.ok:
-            raise NodeCommandError(host, result.argv, result.exit_code, failure or result.stderr)
+            raise log_failure(
+                NodeCommandError(host, result.argv, result.exit_code, failure or result.stderr)
+            )
         hosts = gcmd.block_portals(document) or tuple(request.hosts)
         return BlockVolumeInfo(
             name=request.name,
@@ -550,7 +558,7 @@ class RemoteExecutor:
             raise self._error(host, result) from None
         failure = gcmd.block_failed(document)
         if failure and not gcmd.block_missing(document, bhv_name, name):
-            raise NodeCommandError(host, result.argv, result.exit_code, failure)
+            raise log_failure(NodeCommandError(host, result.argv, result.exit_code, failure))
         if not failure and not result.ok:
             raise self._error(host, result)
 
@@ -562,7 +570,9 @@ class RemoteExecutor:
         )
         failure = gcmd.block_failed(document)
         if failure or not result.ok:
-            raise NodeCommandError(host, result.argv, result.exit_code, failure or result.stderr)
+            raise log_failure(
+                NodeCommandError(host, result.argv, result.exit_code, failure or result.stderr)
+            )
 
     # -- inspection ----------------------------------------------------------------------------
 

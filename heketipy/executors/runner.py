@@ -5,13 +5,28 @@ argv builders and parsers of ``executors/commands.py`` on top of a ``CommandRunn
 (``ssh.py``) and Kubernetes pod-exec (``kube.py``) transports implement ``CommandRunner``.
 A runner never goes through a shell: the argv is passed as a list (SSH quotes each word with
 ``shlex.quote`` because the remote side has a shell; Kubernetes exec takes the list as is).
+
+Also the node-command log lines every executor that runs commands writes (logger
+``heketipy.executors.commands``): ``log_failure`` is the one line of a failed command (node,
+argv, exit code, stderr), a WARNING unless the failure only says the gluster volume is not
+there (INFO: idempotent destroy and rollback paths expect that answer); ``log_command`` is the
+DEBUG line of each command run. An argv holds validated names and sizes, never a credential,
+so it is logged whole.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from heketipy import logctx
+from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.base import VolumeDoesNotExist
+
+log = logging.getLogger("heketipy.executors.commands")
+E = TypeVar("E", bound=NodeCommandError)
 
 
 @dataclass(frozen=True)
@@ -38,3 +53,24 @@ class CommandRunner(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def log_failure(error: E) -> E:
+    """Log the failed node command ``error`` describes (``exit=-``: the node was not reached
+    or the command timed out) and return ``error`` for raising."""
+    logctx.event(
+        log,
+        logging.INFO if isinstance(error, VolumeDoesNotExist) else logging.WARNING,
+        "node command failed",
+        node=error.node,
+        argv=error.argv,
+        exit=error.exit_code,
+        stderr=error.stderr.strip(),
+    )
+    return error
+
+
+def log_command(host: str, argv: Sequence[str], exit_code: int | None, ms: float) -> None:
+    logctx.event(
+        log, logging.DEBUG, "node command", node=host, argv=list(argv), exit=exit_code, ms=ms
+    )

@@ -6,7 +6,8 @@ sleeps for its family's latency, then applies its effect or fails the way the re
 LVM commands on one VG are serialised (the VG lock), gluster commands on one trusted pool are
 serialised (glusterd's cluster lock); everything else overlaps. After every call the whole state
 is written atomically to ``state_path`` (group commit: concurrent calls share one write), so a
-restarted or SIGKILLed server finds its nodes exactly as it left them.
+restarted or SIGKILLed server finds its nodes exactly as it left them. Commands and failures
+(injected ones included) are logged like real nodes' (``runner.log_command``/``log_failure``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import posixpath
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
@@ -36,6 +38,7 @@ from heketipy.executors.base import (
     VolumeRequest,
 )
 from heketipy.executors.commands_common import check_node_values
+from heketipy.executors.runner import log_command, log_failure
 from heketipy.executors.sim_state import (
     Disk,
     GlusterVolumeState,
@@ -194,13 +197,13 @@ class SimulatorExecutor:
         """One executor call: injected faults, then persistence of whatever it changed."""
         fault = self.faults.check(kind, host)
         if fault is False:
-            raise FaultInjector.error(kind, host)
+            raise log_failure(FaultInjector.error(kind, host))
         try:
             yield
         finally:
             await self._persist()
         if fault is True:
-            raise FaultInjector.error(kind, host)
+            raise log_failure(FaultInjector.error(kind, host))
 
     def _lock(self, key: tuple[str, ...]) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -219,9 +222,9 @@ class SimulatorExecutor:
     ) -> T:
         """One command on ``node``: wait for its lock, take its latency, then take effect."""
         if node.unreachable:
-            raise NodeCommandError(
+            raise log_failure(NodeCommandError(
                 node.host, argv, None, f"dial tcp {node.host}:22: connect: no route to host"
-            )
+            ))
         pool = ""
         if family == "gluster":
             pool = gluster.pool_of(self._state, node).id
@@ -230,16 +233,24 @@ class SimulatorExecutor:
         label = _label(argv)
         async with lock:
             self.trace.record("start", family, node.host, label, pool)
+            started = time.perf_counter()
+            exit_code: int | None = None  # stays None if the command is cancelled
             try:
                 delay_ms = self.latency.for_family(family)
                 if delay_ms > 0:
                     await asyncio.sleep(delay_ms / 1000)
                 result = apply()
+                exit_code = 0
                 if mutates:
                     self._changed()
                 return result
+            except NodeCommandError as error:
+                exit_code = error.exit_code
+                log_failure(error)
+                raise
             finally:
                 self.trace.record("end", family, node.host, label, pool)
+                log_command(node.host, argv, exit_code, (time.perf_counter() - started) * 1000)
 
     def _storage_name(self, host: str) -> str:
         for storage, manage in self._state.aliases.items():
@@ -269,7 +280,9 @@ class SimulatorExecutor:
         """Executor hook for the drift report: read the node's real state."""
         node = self.node(host)
         if node.unreachable:
-            raise NodeCommandError(host, ["inventory"], None, f"{host}: no route to host")
+            raise log_failure(
+                NodeCommandError(host, ["inventory"], None, f"{host}: no route to host")
+            )
         lvs = tuple(
             NodeLogicalVolume(
                 vg=vg.name, name=lv.name, kind=lv.kind, size_kib=lv.size_kib, pool=lv.pool,
@@ -854,12 +867,12 @@ def _require_same_brick(node: NodeState, vg_name: str, brick: BrickRequest) -> N
         and pool.size_kib == lvm.round_up(brick.tp_size_kib, vg.extent_kib)
     )
     if not same:
-        raise NodeCommandError(
+        raise log_failure(NodeCommandError(
             node.host,
             [lvm.LVM, "lvcreate", f"{vg_name}/{brick.tp_name}", "--name", brick.lv_name],
             lvm.LVM_EXIT,
             f'  Logical Volume "{brick.lv_name}" already exists in volume group "{vg_name}"',
-        )
+        ))
 
 
 def _down(node: NodeState | None) -> bool:

@@ -9,6 +9,10 @@ for the life of the process.
 ``Throttle`` lets at most ``max_inflight`` operations execute; further accepted operations
 wait in a bounded FIFO queue (heketipy's answer to Heketi's 429 storm) and only when that
 queue is full is a request refused with ``Busy``.
+
+Each job ends with one ``job`` log line (its name, duration and the outcome ``/queue`` will
+report), under the job's id, which the context variable ``logctx.operation_id`` carries into
+every line logged while the job runs.
 """
 
 from __future__ import annotations
@@ -99,6 +103,8 @@ class JobQueue:
 
         async def runner() -> None:
             logctx.operation_id.set(job.id)
+            started = time.perf_counter()
+            crash: Exception | None = None
             try:
                 job.location = await work()
             except HeketiError as exc:
@@ -107,9 +113,16 @@ class JobQueue:
                 job.error = "Operation interrupted: server shutting down"
                 raise
             except Exception as exc:  # noqa: BLE001 - reported to the client, logged in full
-                log.exception("job %s (%s) crashed", job.id, name)
+                crash = exc
                 job.error = str(exc) or exc.__class__.__name__
             finally:
+                level = logging.ERROR if crash else logging.WARNING if job.error else logging.INFO
+                logctx.event(
+                    log, level, "job", exc_info=crash, name=name,
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                    outcome="failed" if job.error else "ok",
+                    **({"error": job.error} if job.error else {"location": job.location}),
+                )
                 job.done = True
                 self._uncollected[job.id] = self._clock()
                 job.finished.set()

@@ -4,6 +4,10 @@ An ``Operation`` plans synchronously inside one ``Transaction`` (placement error
 client directly), the plan and its journal record are committed before the client sees 202,
 then the work runs in the background under the ``Throttle``. Every completed node step is
 recorded in the journal record, so a restarted server can finish or undo it (``recover``).
+
+Each step is one log line (``step``: operation type, target ids, journal id, step name,
+duration, outcome) carrying the operation's ``/queue`` id: plan, every journaled node step,
+finalize, and on failure the failed execution, rollback, re-plan and recovery.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+from heketipy import logctx
 from heketipy.domain.entities import PendingOperation, new_id
 from heketipy.domain.errors import HeketiError
 from heketipy.domain.state import State, Transaction
@@ -22,6 +27,26 @@ from heketipy.operations.jobs import DEFAULT_RESULT_TTL_S, JobQueue, Throttle
 from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.operations")
+
+# Journal data keys naming the entities an operation works on, and how step lines label them.
+TARGET_LABELS = {
+    "volume": "volume", "source": "volume", "clone": "clone", "blockvolume": "blockvolume",
+    "node": "node", "device": "device", "old": "brick",
+}
+
+
+def _targets(record: PendingOperation | None) -> list[str]:
+    if record is None:
+        return []
+    return [
+        f"{TARGET_LABELS[key]}:{value}"
+        for key, value in record.data.items()
+        if key in TARGET_LABELS and isinstance(value, str) and value
+    ]
+
+
+def _error_text(error: BaseException) -> str:
+    return error.text if isinstance(error, HeketiError) else str(error) or type(error).__name__
 
 
 class Runtime:
@@ -48,6 +73,7 @@ class Runtime:
         self.reserved_hosts: dict[str, str] = {}  # hostnames of nodes being added
         self.down_nodes: set[str] = set()  # nodes the health monitor last saw down
         self.failed_count = 0
+        self._step_marks: dict[str, float] = {}  # journal id -> when its current step began
 
     async def commit(self, tx: Transaction) -> None:
         try:
@@ -74,11 +100,14 @@ class Runtime:
         """Plan ``op`` now, then execute it in the background. Returns the /queue id."""
         if op.throttled:
             self.throttle.admit()
+        started = time.perf_counter()
         try:
             await self.apply(op.plan)
-        except BaseException:
+        except BaseException as exc:
             if op.throttled:
                 self.throttle.release(had_slot=False)
+            if isinstance(exc, Exception):  # nothing was journaled: no targets to name
+                self.log_step(op.type_name, None, "plan", started, exc)
             raise
         slot = {"held": False}
 
@@ -92,7 +121,9 @@ class Runtime:
             if op.throttled:
                 self.throttle.release(had_slot=slot["held"])
 
-        return self.jobs.submit(work, name=op.type_name, on_done=done)
+        queue_id = self.jobs.submit(work, name=op.type_name, on_done=done)
+        self.log_step(op.type_name, op.record, "plan", started, queue_id=queue_id)
+        return queue_id
 
     def submit_plain(
         self, work: Callable[[], Awaitable[str | None]], name: str, *, throttled: bool = False
@@ -119,47 +150,105 @@ class Runtime:
             record_id = op.record.id if op.record else None
             if record_id:
                 self.in_flight_ops.add(record_id)
+                self._step_marks[record_id] = time.perf_counter()
             try:
                 try:
                     await op.execute()
                 except Exception as exc:
                     error = exc if isinstance(exc, HeketiError) else HeketiError(str(exc))
-                    if isinstance(exc, HeketiError):
-                        log.warning("op %s %s failed: %s", record_id, op.type_name, exc.text)
-                    else:
-                        log.exception("op %s %s crashed", record_id, op.type_name)
+                    self.log_step(
+                        op.type_name, op.record, "execute", self._step_mark(op.record), exc,
+                        attempt=attempt,
+                    )
                     rolled_back = await self._rollback(op)
                     if not rolled_back or attempt >= op.attempts():
                         raise error from exc
                 else:
-                    if op.record is not None:
-                        await self.set_phase(op.record, "finalizing")
-                    return await self.apply(op.finalize)
+                    return await self._finalize(op)
             finally:
                 if record_id:
                     self.in_flight_ops.discard(record_id)
+                    self._step_marks.pop(record_id, None)
             attempt += 1
+            started = time.perf_counter()
             try:
                 # A retry places the bricks afresh: the failed nodes may be avoided this time.
                 await self.apply(op.plan)
-            except HeketiError:
+            except HeketiError as exc:
+                self.log_step(op.type_name, op.record, "replan", started, exc, attempt=attempt)
                 raise error from None
-            log.info("retrying op %s (attempt %d of %d)", op.type_name, attempt, op.attempts())
+            self.log_step(op.type_name, op.record, "replan", started, attempt=attempt)
+
+    async def _finalize(self, op: Operation) -> str | None:
+        if op.record is not None:
+            await self.set_phase(op.record, "finalizing")
+        started = time.perf_counter()
+        try:
+            location = await self.apply(op.finalize)
+        except Exception as exc:
+            self.log_step(op.type_name, op.record, "finalize", started, exc)
+            raise
+        self.log_step(op.type_name, op.record, "finalize", started)
+        return location
 
     async def _rollback(self, op: Operation) -> bool:
         """Undo ``op``; False (and the op marked failed) if that was impossible."""
         if op.record is not None:
             await self.set_phase(op.record, "rolling-back")
+        record = op.record
+        started = time.perf_counter()
         try:
             await op.undo_steps()
             await self.apply(op.release)
-        except Exception:
-            log.exception("rollback of op %s failed; marking it failed", op.record and op.record.id)
+        except Exception as exc:
+            self.log_step(
+                op.type_name, record, "rollback", started, exc,
+                level=logging.ERROR, status="failed",
+            )
             self.failed_count += 1
-            if op.record is not None and op.record.id in self.state.operations:
-                await self.apply(lambda tx: setattr(tx.touch(op.record), "status", "failed"))
+            if record is not None and record.id in self.state.operations:
+                await self.apply(lambda tx: setattr(tx.touch(record), "status", "failed"))
             return False
+        self.log_step(op.type_name, record, "rollback", started)
         return True
+
+    def log_step(
+        self,
+        type_name: str,
+        record: PendingOperation | None,
+        step: str,
+        started: float | None,
+        error: BaseException | None = None,
+        *,
+        queue_id: str | None = None,
+        level: int | None = None,
+        **fields: object,
+    ) -> None:
+        """One step line. A failure is a warning, a crash (not a HeketiError) an error with its
+        traceback; ``level`` overrides. ``queue_id`` names the operation outside its job (the
+        plan step runs before the job exists)."""
+        crashed = error is not None and not isinstance(error, HeketiError)
+        if level is None:
+            level = logging.INFO if error is None else logging.ERROR if crashed else logging.WARNING
+        if error is not None:
+            fields = {"error": _error_text(error), **fields}
+        logctx.event(
+            log,
+            level,
+            "step",
+            op=queue_id,
+            exc_info=error if crashed else None,
+            type=type_name,
+            targets=_targets(record),
+            journal=record.id if record is not None else None,
+            step=step,
+            ms=None if started is None else round((time.perf_counter() - started) * 1000, 1),
+            outcome="ok" if error is None else "failed",
+            **fields,
+        )
+
+    def _step_mark(self, record: PendingOperation | None) -> float | None:
+        return self._step_marks.get(record.id) if record is not None else None
 
     async def set_phase(self, record: PendingOperation, phase: str) -> None:
         def mutate(tx: Transaction) -> None:
@@ -175,6 +264,10 @@ class Runtime:
             tx.touch(record).done_steps.extend(steps)
 
         await self.apply(mutate)
+        started = self._step_mark(record)
+        if started is not None:
+            self._step_marks[record.id] = time.perf_counter()
+        self.log_step(record.type_name, record, ",".join(steps), started)
 
     def new_record(self, tx: Transaction, type_name: str, **data: Any) -> PendingOperation:
         record = PendingOperation(
@@ -203,20 +296,29 @@ class Runtime:
                 continue
             op = op_type.resume(self, record)
             self.in_flight_ops.add(record.id)
+            started = self._step_marks[record.id] = time.perf_counter()
             try:
                 direction = "forward"
                 if record.phase != "finalizing":
                     direction = await op.recovery_direction()
-                log.info(
-                    "recovering op %s %s (phase %s): %s",
-                    record.id, record.type_name, record.phase, direction,
+                self.log_step(
+                    record.type_name, record, "recover", started,
+                    phase=record.phase, direction=direction,
                 )
                 if direction == "forward":
+                    step = "complete"
+                    started = self._step_marks[record.id] = time.perf_counter()
                     try:
                         await op.complete()
+                        self.log_step(record.type_name, record, step, started)
+                        step, started = "finalize", time.perf_counter()
                         await self.apply(op.finalize)
-                    except Exception:
-                        log.exception("rolling op %s forward failed; marking it failed", record.id)
+                        self.log_step(record.type_name, record, step, started)
+                    except Exception as exc:
+                        self.log_step(
+                            record.type_name, record, step, started, exc,
+                            level=logging.ERROR, status="failed",
+                        )
                         self.failed_count += 1
                         await self.apply(lambda tx, r=record: setattr(tx.touch(r), "status", "failed"))
                         continue
@@ -225,6 +327,7 @@ class Runtime:
                 recovered += 1
             finally:
                 self.in_flight_ops.discard(record.id)
+                self._step_marks.pop(record.id, None)
         return recovered
 
     async def gather_steps(self, coros: list[Awaitable[Any]]) -> list[Any]:

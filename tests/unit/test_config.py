@@ -837,6 +837,15 @@ def test_bad_enumerations(load) -> None:
     )
 
 
+def test_log_format_is_text_by_default_json_on_request_and_nothing_else(load) -> None:
+    assert load().heketipy.log_format == "text"
+    assert load(_config(heketipy={"log_format": ""})).heketipy.log_format == "text"
+    assert load(_config(heketipy={"log_format": "json"})).heketipy.log_format == "json"
+    assert _error(load, _config(heketipy={"log_format": "logfmt"})).startswith(
+        "invalid configuration: heketipy.log_format: unknown log format 'logfmt'"
+    )
+
+
 def test_config_error_attributes(load) -> None:
     with pytest.raises(ConfigError) as caught:
         load(_config(glusterfs__max_inflight_operations="x"))

@@ -21,9 +21,10 @@ def invalid(message: str) -> CsiError:
     return CsiError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
-# Heketi's texts for an allocation that found no room ("No space" from create placement,
-# "Minimum brick size limit reached.  Out of space." from expand).
-_NO_SPACE_MARKERS = ("No space", "Out of space")
+# Heketi's texts for an allocation that found no room: "No space" (create placement),
+# "Minimum brick size limit reached.  Out of space." and "Maximum number of bricks reached."
+# (a volume that would need more bricks than allowed, e.g. a large expansion).
+_NO_SPACE_MARKERS = ("No space", "Out of space", "Maximum number of bricks reached")
 
 
 def from_heketi(exc: HeketiError, action: str) -> CsiError:

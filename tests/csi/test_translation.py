@@ -207,6 +207,8 @@ def test_fits() -> None:
      grpc.StatusCode.RESOURCE_EXHAUSTED),
     (HeketiError(500, "Failed to allocate volume expansion: Minimum brick size limit reached."
                       "  Out of space."), grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (HeketiError(500, "Failed to allocate volume expansion: Maximum number of bricks reached."),
+     grpc.StatusCode.RESOURCE_EXHAUSTED),
     (HeketiConnectionError('Get "http://x/hello": dial tcp 127.0.0.1:1: connect: connection '
                            "refused"), grpc.StatusCode.UNAVAILABLE),
     (HeketiError(400, "Cluster id abc not found"), grpc.StatusCode.INVALID_ARGUMENT),

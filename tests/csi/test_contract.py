@@ -294,3 +294,29 @@ def test_sigterm_stops_cleanly_and_removes_the_socket(heketi: ServerProcess) -> 
         assert drv.stop() == 0
         assert not Path(drv.socket_path).exists()
         assert "stopped" in drv.log()
+
+
+def test_a_create_interrupted_mid_flight_converges_on_one_volume(tmp_path: Path) -> None:
+    """The CO gives up on a slow create (deadline) and the driver restarts: the retry sees the
+    pending Heketi volume (ABORTED while it runs) and then answers it; never a second one."""
+    slow = {"simulator": {"device_size_gb": 100, "latency_ms": {"lvm": 0, "fs": 0, "gluster": 1500}}}
+    name = "pvc-interrupted"
+    with running_server(tmp_path, glusterfs={"executor": "simulator"}, heketipy=slow) as server:
+        load_topology(server)
+        with running_driver(server.base_url) as first:
+            with pytest.raises(grpc.RpcError) as excinfo:
+                first.controller.CreateVolume(create_request(name), timeout=0.3)
+            assert excinfo.value.code() == Code.DEADLINE_EXCEEDED
+        with running_driver(server.base_url) as second:
+            codes = []
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    volume_id = second.controller.CreateVolume(create_request(name)).volume.volume_id
+                    break
+                except grpc.RpcError as error:
+                    codes.append(error.code())
+                    assert time.monotonic() < deadline, codes
+                    time.sleep(0.2)
+            assert set(codes) <= {Code.ABORTED}, codes
+        assert volumes_named(server, name) == [volume_id]

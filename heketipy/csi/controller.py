@@ -23,7 +23,7 @@ from heketipy.client import AsyncHeketiClient, HeketiError
 from heketipy.client.models import Volume
 from heketipy.csi import naming, params, sizes
 from heketipy.csi.access import capability_problems
-from heketipy.csi.errors import CsiError, from_heketi, invalid
+from heketipy.csi.errors import CsiError, from_heketi, invalid, require
 from heketipy.csi.locks import InFlight
 from heketipy.csi.proto import csi_pb2 as pb
 from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
@@ -65,13 +65,10 @@ class ControllerService(pb_grpc.ControllerServicer):
     async def CreateVolume(
         self, request: pb.CreateVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateVolumeResponse:
+        require(request, "name", "volume_capabilities")
         name = request.name
-        if not name:
-            raise invalid("name is required")
         if len(name.encode()) > MAX_NAME_BYTES:
             raise invalid(f"name is longer than {MAX_NAME_BYTES} bytes")
-        if not request.volume_capabilities:
-            raise invalid("volume_capabilities is required")
         problems = capability_problems(request.volume_capabilities)
         if problems:
             raise invalid("; ".join(problems))
@@ -146,9 +143,8 @@ class ControllerService(pb_grpc.ControllerServicer):
     async def DeleteVolume(
         self, request: pb.DeleteVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteVolumeResponse:
+        require(request, "volume_id")
         volume_id = request.volume_id
-        if not volume_id:
-            raise invalid("volume_id is required")
         with self.in_flight.hold(f"volume:{volume_id}", f"volume {volume_id}"):
             try:
                 await self.client.volume_delete(volume_id)
@@ -164,9 +160,8 @@ class ControllerService(pb_grpc.ControllerServicer):
     async def ControllerExpandVolume(
         self, request: pb.ControllerExpandVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.ControllerExpandVolumeResponse:
+        require(request, "volume_id")
         volume_id = request.volume_id
-        if not volume_id:
-            raise invalid("volume_id is required")
         if request.HasField("volume_capability"):
             problems = capability_problems([request.volume_capability])
             if problems:
@@ -207,10 +202,7 @@ class ControllerService(pb_grpc.ControllerServicer):
     async def ValidateVolumeCapabilities(
         self, request: pb.ValidateVolumeCapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ValidateVolumeCapabilitiesResponse:
-        if not request.volume_id:
-            raise invalid("volume_id is required")
-        if not request.volume_capabilities:
-            raise invalid("volume_capabilities is required")
+        require(request, "volume_id", "volume_capabilities")
         await self._volume(request.volume_id, "validate volume")
         problems = capability_problems(request.volume_capabilities)
         if not problems and request.parameters:

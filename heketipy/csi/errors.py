@@ -21,6 +21,13 @@ def invalid(message: str) -> CsiError:
     return CsiError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
+def require(request: object, *fields: str) -> None:
+    """INVALID_ARGUMENT naming the first of ``fields`` the request leaves empty."""
+    for field in fields:
+        if not getattr(request, field):
+            raise invalid(f"{field} is required")
+
+
 # Heketi's texts for an allocation that found no room: "No space" (create placement),
 # "Minimum brick size limit reached.  Out of space." and "Maximum number of bricks reached."
 # (a volume that would need more bricks than allowed, e.g. a large expansion).

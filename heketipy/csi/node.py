@@ -23,7 +23,7 @@ import grpc
 
 from heketipy.client import AsyncHeketiClient, HeketiConnectionError, HeketiError
 from heketipy.csi.access import READ_ONLY_MODES, capability_problems
-from heketipy.csi.errors import CsiError, from_heketi, invalid
+from heketipy.csi.errors import CsiError, from_heketi, invalid, require
 from heketipy.csi.locks import InFlight
 from heketipy.csi.mounts import (
     GLUSTERFS_FSTYPE,
@@ -177,10 +177,7 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodeStageVolume(
         self, request: pb.NodeStageVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeStageVolumeResponse:
-        if not request.volume_id:
-            raise invalid("volume_id is required")
-        if not request.staging_target_path:
-            raise invalid("staging_target_path is required")
+        require(request, "volume_id", "staging_target_path")
         staging = checked_path(request.staging_target_path, "staging_target_path")
         capability = self._check_capability(request)
         with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
@@ -192,10 +189,7 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodeUnstageVolume(
         self, request: pb.NodeUnstageVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeUnstageVolumeResponse:
-        if not request.volume_id:
-            raise invalid("volume_id is required")
-        if not request.staging_target_path:
-            raise invalid("staging_target_path is required")
+        require(request, "volume_id", "staging_target_path")
         staging = checked_path(request.staging_target_path, "staging_target_path")
         with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
             if self._table().get(staging) is not None:
@@ -209,12 +203,7 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodePublishVolume(
         self, request: pb.NodePublishVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodePublishVolumeResponse:
-        if not request.volume_id:
-            raise invalid("volume_id is required")
-        if not request.target_path:
-            raise invalid("target_path is required")
-        if not request.staging_target_path:
-            raise invalid("staging_target_path is required (STAGE_UNSTAGE_VOLUME)")
+        require(request, "volume_id", "target_path", "staging_target_path")
         target = checked_path(request.target_path, "target_path")
         staging = checked_path(request.staging_target_path, "staging_target_path")
         capability = self._check_capability(request)
@@ -251,10 +240,7 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodeUnpublishVolume(
         self, request: pb.NodeUnpublishVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeUnpublishVolumeResponse:
-        if not request.volume_id:
-            raise invalid("volume_id is required")
-        if not request.target_path:
-            raise invalid("target_path is required")
+        require(request, "volume_id", "target_path")
         target = checked_path(request.target_path, "target_path")
         with self.in_flight.hold(f"path:{target}", f"target path {target}"):
             if self._table().get(target) is not None:
@@ -274,10 +260,7 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodeGetVolumeStats(
         self, request: pb.NodeGetVolumeStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeGetVolumeStatsResponse:
-        if not request.volume_id:
-            raise invalid("volume_id is required")
-        if not request.volume_path:
-            raise invalid("volume_path is required")
+        require(request, "volume_id", "volume_path")
         path = checked_path(request.volume_path, "volume_path")
         state = self._state(path)
         if state == PathState.MISSING or self._table().get(path) is None:

@@ -32,6 +32,8 @@ def require(request: object, *fields: str) -> None:
 # "Minimum brick size limit reached.  Out of space." and "Maximum number of bricks reached."
 # (a volume that would need more bricks than allowed, e.g. a large expansion).
 _NO_SPACE_MARKERS = ("No space", "Out of space", "Maximum number of bricks reached")
+# Heketi's text when the target of an operation has another one pending.
+_IN_USE = "The target exists, contains other items, or is in use."
 
 
 def from_heketi(exc: HeketiError, action: str) -> CsiError:
@@ -41,6 +43,9 @@ def from_heketi(exc: HeketiError, action: str) -> CsiError:
         return CsiError(grpc.StatusCode.UNAVAILABLE, f"{action}: heketipy unreachable: {exc.message}")
     if any(marker in exc.message for marker in _NO_SPACE_MARKERS):
         return CsiError(grpc.StatusCode.RESOURCE_EXHAUSTED, text)
+    if _IN_USE in exc.message:
+        # Another operation (an expansion, a delete) holds the volume: retry later.
+        return CsiError(grpc.StatusCode.ABORTED, text)
     by_status = {
         400: grpc.StatusCode.INVALID_ARGUMENT,
         401: grpc.StatusCode.UNAUTHENTICATED,

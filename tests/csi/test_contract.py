@@ -320,3 +320,32 @@ def test_a_create_interrupted_mid_flight_converges_on_one_volume(tmp_path: Path)
                     time.sleep(0.2)
             assert set(codes) <= {Code.ABORTED}, codes
         assert volumes_named(server, name) == [volume_id]
+
+
+def test_node_mode_over_grpc(tmp_path: Path) -> None:
+    """Node mode serves Identity and Node only; Probe does not depend on heketipy there (a
+    restarted node plugin would break its FUSE mounts), and the calls that need no root
+    behave as the spec says."""
+    unreachable = "http://127.0.0.1:9"  # nothing listens on the discard port
+    with running_driver(unreachable, mode="node") as drv:
+        assert drv.identity.Probe(pb.ProbeRequest()).ready.value is True
+        caps = drv.identity.GetPluginCapabilities(pb.GetPluginCapabilitiesRequest()).capabilities
+        assert all(c.WhichOneof("type") != "service" for c in caps)
+        assert drv.node.NodeGetInfo(pb.NodeGetInfoRequest()).node_id == "node-a"
+        controller = rpc_error(drv.controller.CreateVolume, create_request("pvc-node-mode"))
+        assert controller.code() == Code.UNIMPLEMENTED
+        target = tmp_path / "never-published"
+        drv.node.NodeUnpublishVolume(pb.NodeUnpublishVolumeRequest(
+            volume_id="0" * 32, target_path=str(target)))
+        drv.node.NodeUnstageVolume(pb.NodeUnstageVolumeRequest(
+            volume_id="0" * 32, staging_target_path=str(tmp_path)))
+        assert tmp_path.is_dir()
+        stats = rpc_error(drv.node.NodeGetVolumeStats, pb.NodeGetVolumeStatsRequest(
+            volume_id="0" * 32, volume_path=str(target)))
+        assert stats.code() == Code.NOT_FOUND
+        block = rpc_error(drv.node.NodeStageVolume, pb.NodeStageVolumeRequest(
+            volume_id="0" * 32, staging_target_path=str(tmp_path), volume_capability=BLOCK))
+        assert block.code() == Code.INVALID_ARGUMENT
+        down = rpc_error(drv.node.NodeStageVolume, pb.NodeStageVolumeRequest(
+            volume_id="0" * 32, staging_target_path=str(tmp_path), volume_capability=MOUNT))
+        assert down.code() == Code.UNAVAILABLE

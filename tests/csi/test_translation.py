@@ -211,6 +211,8 @@ def test_fits() -> None:
      grpc.StatusCode.RESOURCE_EXHAUSTED),
     (HeketiConnectionError('Get "http://x/hello": dial tcp 127.0.0.1:1: connect: connection '
                            "refused"), grpc.StatusCode.UNAVAILABLE),
+    (HeketiError(500, "Failed to allocate volume expansion: The target exists, contains other"
+                      " items, or is in use."), grpc.StatusCode.ABORTED),
     (HeketiError(400, "Cluster id abc not found"), grpc.StatusCode.INVALID_ARGUMENT),
     (HeketiError(404, "Id not found"), grpc.StatusCode.NOT_FOUND),
     (HeketiError(401, "token missing"), grpc.StatusCode.UNAUTHENTICATED),

@@ -8,6 +8,7 @@ back but does break the FUSE mounts its process serves.
 
 from __future__ import annotations
 
+import asyncio
 from importlib import metadata
 
 import grpc
@@ -18,6 +19,9 @@ from heketipy.csi import DRIVER_NAME
 from heketipy.csi.proto import csi_pb2 as pb
 from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
 from heketipy.csi.rpc import log, rpc
+
+# A hung heketipy must not hold the livenessprobe sidecar's call for the client's full timeout.
+PROBE_TIMEOUT_S = 5.0
 
 
 def driver_version() -> str:
@@ -64,8 +68,8 @@ class IdentityService(pb_grpc.IdentityServicer):
         if not self.controller or self.client is None:
             return pb.ProbeResponse(ready=BoolValue(value=True))
         try:
-            await self.client.hello()
-        except HeketiError as exc:
-            log.warning("probe: heketipy not ready: %s", exc)
+            await asyncio.wait_for(self.client.hello(), PROBE_TIMEOUT_S)
+        except (HeketiError, TimeoutError) as exc:
+            log.warning("probe: heketipy not ready: %s", exc or "no answer in time")
             return pb.ProbeResponse(ready=BoolValue(value=False))
         return pb.ProbeResponse(ready=BoolValue(value=True))

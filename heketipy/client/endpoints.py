@@ -186,9 +186,9 @@ class Endpoints:
         return self._json("GET", "/volumes", model=VolumeList.model_validate)
 
     def volume_ids_by_name(self, name: str) -> list[str]:
-        """Ids of the volumes named ``name`` (heketipy's ``GET /volumes?name=``, pending
+        """Ids of the volumes named ``name`` (heketipy's ``GET /volumes?volume_name=``, pending
         creates and deletes included; a Heketi server ignores the query and lists all)."""
-        path = "/volumes?" + urlencode({"name": name})
+        path = "/volumes?" + urlencode({"volume_name": name})
         return self._json("GET", path, model=lambda j: list(j.get("volumes") or []))
 
     def volume_info(self, volume_id: str) -> Volume:

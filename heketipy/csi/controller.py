@@ -3,7 +3,7 @@ heketipy's client library.
 
 Idempotency of CreateVolume: the Heketi volume name derives from the CSI name (``naming``) and
 the volume records the CSI name's token (option ``user.heketi.csi-name``), so a repeated or
-retried create, also after a driver restart, finds its volume with ``GET /volumes?name=``
+retried create, also after a driver restart, finds its volume with ``GET /volumes?volume_name=``
 (indexed on the server) instead of creating a second one. Within one driver process, a create
 for a name that is already in flight is refused with ABORTED (``locks``), so concurrent calls
 never both reach the server. The server's answer includes volumes whose create is still
@@ -127,7 +127,7 @@ class ControllerService(pb_grpc.ControllerServicer):
                     ) from None
                 raise from_heketi(exc, "look up volume") from None
             if volume.name != volume_name:
-                continue  # a Heketi server that ignores ?name= lists everything
+                continue  # a Heketi server that ignores ?volume_name= lists everything
             if params.csi_token_of(volume) == token:
                 return volume
             raise CsiError(

@@ -1,5 +1,5 @@
 """The Heketi volume name for a CSI volume name: deterministic, so that the volume created for
-a name can be found again (``GET /volumes?name=``) after a retry or a driver restart.
+a name can be found again (``GET /volumes?volume_name=``) after a retry or a driver restart.
 
 - The CSI name's *token*: the name itself when it is already a safe gluster volume name (what
   Kubernetes' external-provisioner sends: ``pvc-<uid>``), else ``csi-`` and 32 hex digits of its

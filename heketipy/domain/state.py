@@ -48,7 +48,7 @@ class State:
         # the moment a clone or a create is planned)
         self.cluster_volume_names: dict[str, dict[str, int]] = defaultdict(dict)
         # volume name -> ids of the volumes carrying it in any cluster, pending ones included
-        # (GET /volumes?name=, heketipy-csi's idempotency lookup)
+        # (GET /volumes?volume_name=, heketipy-csi's idempotency lookup)
         self.volumes_by_name: dict[str, set[str]] = defaultdict(set)
         self.volume_seq = 0
         # Ids of volumes GET /volumes shows (no pending create/delete/clone), kept sorted

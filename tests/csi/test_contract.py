@@ -49,7 +49,7 @@ def rpc_error(func: object, request: object) -> grpc.RpcError:
 
 
 def volumes_named(heketi: ServerProcess, name: str) -> list[str]:
-    return heketi.request("GET", f"/volumes?name={name}").json()["volumes"]
+    return heketi.request("GET", f"/volumes?volume_name={name}").json()["volumes"]
 
 
 def heketi_volume(heketi: ServerProcess, volume_id: str) -> dict:

@@ -1,4 +1,4 @@
-"""GET /volumes?name=NAME: heketipy's extension answering the ids of the volumes with that name
+"""GET /volumes?volume_name=NAME: heketipy's extension answering the ids of the volumes with that name
 from an index (heketipy-csi's idempotency lookup), next to the plain Heketi listing."""
 
 from __future__ import annotations
@@ -33,15 +33,18 @@ def test_name_query_answers_matching_ids_only(server: ServerProcess) -> None:
     beta = create(server, "beta")
     unnamed = create(server)
 
-    assert server.request("GET", "/volumes?name=alpha").json() == {"volumes": [alpha]}
-    assert server.request("GET", "/volumes?name=beta").json() == {"volumes": [beta]}
-    assert server.request("GET", f"/volumes?name=vol_{unnamed}").json() == {"volumes": [unnamed]}
-    assert server.request("GET", "/volumes?name=nosuch").json() == {"volumes": []}
-    # The unfiltered listing is untouched by the extension.
-    assert server.request("GET", "/volumes").json() == {"volumes": sorted([alpha, beta, unnamed])}
+    assert server.request("GET", "/volumes?volume_name=alpha").json() == {"volumes": [alpha]}
+    assert server.request("GET", "/volumes?volume_name=beta").json() == {"volumes": [beta]}
+    assert server.request("GET", f"/volumes?volume_name=vol_{unnamed}").json() == {"volumes": [unnamed]}
+    assert server.request("GET", "/volumes?volume_name=nosuch").json() == {"volumes": []}
+    # The unfiltered listing is untouched by the extension, and Heketi's clients' queries are
+    # ignored as Heketi ignores them (upstream answers ?name=x with every volume).
+    everything = {"volumes": sorted([alpha, beta, unnamed])}
+    assert server.request("GET", "/volumes").json() == everything
+    assert server.request("GET", "/volumes?name=alpha").json() == everything
 
     assert server.async_call("DELETE", f"/volumes/{alpha}").status == 204
-    assert server.request("GET", "/volumes?name=alpha").json() == {"volumes": []}
+    assert server.request("GET", "/volumes?volume_name=alpha").json() == {"volumes": []}
 
 
 def test_client_library_looks_up_by_name(server: ServerProcess) -> None:

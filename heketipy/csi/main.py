@@ -83,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    if args.log_level != "debug":
+        # One line per RPC is the driver's log; httpx would add one per HTTP request.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(serve(config))
     return 0
 

@@ -274,6 +274,7 @@ def test_one_log_line_per_rpc_and_never_the_secret(driver: Driver) -> None:
     assert "outcome=OK" in lines[0] and "duration_ms=" in lines[0]
     assert "outcome=INVALID_ARGUMENT" in lines[1]
     assert ADMIN_KEY not in log
+    assert "HTTP Request" not in log  # the client library's per-request lines stay quiet
 
 
 def test_heketipy_down_probe_not_ready_and_calls_unavailable(tmp_path: Path) -> None:

@@ -350,3 +350,26 @@ def test_node_mode_over_grpc(tmp_path: Path) -> None:
         down = rpc_error(drv.node.NodeStageVolume, pb.NodeStageVolumeRequest(
             volume_id="0" * 32, staging_target_path=str(tmp_path), volume_capability=MOUNT))
         assert down.code() == Code.UNAVAILABLE
+
+
+@pytest.mark.parametrize("hostile", ["my volume; $(reboot)", "ünïcode/näme", "-rf", "é" * 64])
+def test_hostile_names_get_a_safe_deterministic_heketi_name(driver: Driver, heketi: ServerProcess,
+                                                            hostile: str) -> None:
+    first = driver.controller.CreateVolume(create_request(hostile)).volume
+    again = driver.controller.CreateVolume(create_request(hostile)).volume
+    assert first.volume_id == again.volume_id
+    name = heketi_volume(heketi, first.volume_id)["name"]
+    assert name.startswith("csi-") and name.replace("-", "").isalnum()
+    assert volumes_named(heketi, name) == [first.volume_id]
+
+
+def test_custom_volume_name_serves_one_claim_only(driver: Driver, heketi: ServerProcess) -> None:
+    parameters = {"customvolumename": "shared_custom"}
+    first = driver.controller.CreateVolume(create_request("pvc-custom-1", parameters=parameters))
+    again = driver.controller.CreateVolume(create_request("pvc-custom-1", parameters=parameters))
+    assert first.volume.volume_id == again.volume.volume_id
+    assert heketi_volume(heketi, first.volume.volume_id)["name"] == "shared_custom"
+    other = rpc_error(driver.controller.CreateVolume,
+                      create_request("pvc-custom-2", parameters=parameters))
+    assert other.code() == Code.ALREADY_EXISTS
+    assert volumes_named(heketi, "shared_custom") == [first.volume.volume_id]

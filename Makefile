@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 APT    := apt-get -o DPkg::Lock::Timeout=600
 
-.PHONY: run test lint e2e e2e-vm bench system-packages clean
+.PHONY: run test lint e2e e2e-vm bench system-packages clean csi-proto
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,ssh,kube]'
+	$(PY) -m pip install --quiet -e '.[test,ssh,kube,csi]'
 	touch $(STAMP)
 
 # Debian packages the e2e tier needs; only possible (and only attempted) as root.
@@ -43,6 +43,10 @@ e2e: $(STAMP) system-packages
 # Opt-in: the same scenario over SSH against qemu VMs with real dm-thin (about 10 minutes).
 e2e-vm: $(STAMP)
 	tests/testbed/vm/run-e2e.sh
+
+# Regenerate heketipy-csi's committed gRPC stubs after editing heketipy/csi/proto/csi.proto.
+csi-proto: $(STAMP)
+	$(PY) -m heketipy.csi.proto.generate
 
 clean:
 	rm -rf $(VENV) var

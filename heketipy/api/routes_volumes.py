@@ -74,8 +74,16 @@ async def create_volume(request: web.Request) -> web.Response:
 
 
 async def list_volumes(request: web.Request) -> web.Response:
-    """Encoded once per change of the visible list, not per request (10,000 volumes)."""
+    """Encoded once per change of the visible list, not per request (10,000 volumes).
+
+    ``?volume_name=NAME`` (a heketipy extension no Heketi client sends) answers only the ids
+    of the volumes with that name, from the name index, pending ones included: heketipy-csi
+    finds the volume it created for a CSI name this way, also while that create is running.
+    Other query parameters are ignored as Heketi ignores them (``?name=x`` lists everything).
+    """
     state = runtime(request).state
+    if "volume_name" in request.query:
+        return json_response({"volumes": state.volume_ids_named(request.query["volume_name"])})
     cached = state.cache.get("GET /volumes")
     if cached is None or cached[0] != state.visible_version:
         body = gojson.dumps_string_list("volumes", state.visible_volumes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from heketipy.client import flows
 from heketipy.client.flows import Flow, Protocol
@@ -183,6 +184,12 @@ class Endpoints:
 
     def volume_list(self) -> VolumeList:
         return self._json("GET", "/volumes", model=VolumeList.model_validate)
+
+    def volume_ids_by_name(self, name: str) -> list[str]:
+        """Ids of the volumes named ``name`` (heketipy's ``GET /volumes?volume_name=``, pending
+        creates and deletes included; a Heketi server ignores the query and lists all)."""
+        path = "/volumes?" + urlencode({"volume_name": name})
+        return self._json("GET", path, model=lambda j: list(j.get("volumes") or []))
 
     def volume_info(self, volume_id: str) -> Volume:
         return self._json("GET", f"/volumes/{volume_id}", model=Volume.model_validate)

@@ -47,6 +47,9 @@ class State:
         # cluster id -> volume name -> how many volumes carry it (names are unique but for
         # the moment a clone or a create is planned)
         self.cluster_volume_names: dict[str, dict[str, int]] = defaultdict(dict)
+        # volume name -> ids of the volumes carrying it in any cluster, pending ones included
+        # (GET /volumes?volume_name=, heketipy-csi's idempotency lookup)
+        self.volumes_by_name: dict[str, set[str]] = defaultdict(set)
         self.volume_seq = 0
         # Ids of volumes GET /volumes shows (no pending create/delete/clone), kept sorted
         # incrementally so listing 10,000 volumes does not scan and sort them per request;
@@ -93,6 +96,7 @@ class State:
             link(self.volume_bricks, entity.volume_id)
         elif isinstance(entity, Volume):
             link(self.cluster_volumes, entity.cluster_id)
+            link(self.volumes_by_name, entity.name)
             names = self.cluster_volume_names[entity.cluster_id]
             count = names.get(entity.name, 0) + (1 if add else -1)
             if count > 0:
@@ -174,6 +178,10 @@ class State:
 
     def mount_hosts(self, cluster_id: str) -> list[str]:
         return [self.nodes[n].storage_host for n in self.node_ids(cluster_id)]
+
+    def volume_ids_named(self, name: str) -> list[str]:
+        """Ids of the volumes named ``name``, in any cluster, pending ones included."""
+        return sorted(self.volumes_by_name.get(name, ()))
 
     def volume_names(self, cluster_id: str) -> Mapping[str, int]:
         """The names in use in a cluster (a live view: test membership with ``in``)."""

@@ -1,0 +1,11 @@
+"""heketipy-csi: a Container Storage Interface driver provisioning GlusterFS volumes through
+heketipy (or Heketi) and mounting them with FUSE.
+
+It is a client of the REST API only (``heketipy.client``): an import-linter contract forbids
+it the server's packages. Modules: ``params``/``naming``/``sizes`` (pure request translation),
+``errors`` (gRPC status mapping), ``locks`` (in-flight operations per name or id),
+``identity``/``controller``/``node`` (the three CSI services), ``mounts`` (mount argv builders,
+the mount table, the command runner), ``server``/``main`` (the grpc.aio process).
+"""
+
+DRIVER_NAME = "heketipy.gluster.org"

@@ -1,0 +1,307 @@
+"""The CSI Node service: one FUSE mount of the Gluster volume per node at the staging path
+(NodeStageVolume), a bind mount per pod (NodePublishVolume, read-only honoured with a ``ro``
+remount), and their idempotent removal; volume stats and condition from statvfs.
+
+Stale FUSE mounts ("Transport endpoint is not connected": the glusterfs client process died,
+typically because the node plugin restarted) are detected with a stat of the mount point. A
+stale staging mount is unmounted and mounted again at the next stage or publish; a stale bind
+mount is dropped and bound again at the next publish; NodeGetVolumeStats reports the volume
+condition abnormal meanwhile.
+
+Where to mount from: the volume's hosts from heketipy (``GET /volumes/<id>``: the first is the
+volfile server, the others ``backup-volfile-servers``); if heketipy cannot be reached, the
+``glusterVolume``/``glusterHosts`` the controller put in the volume context.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+
+from heketipy.client import AsyncHeketiClient, HeketiConnectionError, HeketiError
+from heketipy.csi.access import READ_ONLY_MODES, capability_problems
+from heketipy.csi.errors import CsiError, from_heketi, invalid, require
+from heketipy.csi.locks import InFlight
+from heketipy.csi.mounts import (
+    GLUSTERFS_FSTYPE,
+    MountTable,
+    PathState,
+    Runner,
+    bind_mount_argv,
+    checked_path,
+    mount_glusterfs_argv,
+    parse_mountinfo,
+    path_state,
+    read_mountinfo,
+    remount_readonly_argv,
+    run_command,
+    umount_argv,
+)
+from heketipy.csi.proto import csi_pb2 as pb
+from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
+from heketipy.csi.rpc import log, rpc
+
+NodeCap = pb.NodeServiceCapability.RPC
+ADVERTISED = (NodeCap.STAGE_UNSTAGE_VOLUME, NodeCap.GET_VOLUME_STATS, NodeCap.VOLUME_CONDITION)
+
+
+@dataclass(frozen=True)
+class GlusterLocation:
+    volume: str
+    hosts: tuple[str, ...]
+
+
+class NodeService(pb_grpc.NodeServicer):
+    def __init__(
+        self,
+        client: AsyncHeketiClient | None,
+        node_id: str,
+        *,
+        runner: Runner = run_command,
+        mountinfo: Callable[[], str] = read_mountinfo,
+        stat: Callable[[str], object] = os.stat,
+        statvfs: Callable[[str], os.statvfs_result] = os.statvfs,
+    ) -> None:
+        self.client = client
+        self.node_id = node_id
+        self.runner = runner
+        self.mountinfo = mountinfo
+        self.stat = stat
+        self.statvfs = statvfs
+        self.in_flight = InFlight()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _table(self) -> MountTable:
+        return MountTable(parse_mountinfo(self.mountinfo()))
+
+    def _state(self, path: str) -> PathState:
+        return path_state(path, self.stat)
+
+    async def _run(self, argv: Sequence[str], action: str) -> None:
+        result = await self.runner(argv)
+        if result.returncode != 0:
+            raise CsiError(
+                grpc.StatusCode.INTERNAL,
+                f"{action} failed (exit {result.returncode}): {result.stderr.strip()}",
+            )
+
+    async def _unmount(self, path: str) -> None:
+        """Unmount ``path``; lazily when a plain umount fails (a dead FUSE mount can refuse)."""
+        result = await self.runner(umount_argv(path))
+        if result.returncode == 0 or self._table().get(path) is None:
+            return
+        log.warning("umount %s failed (%s); detaching lazily", path, result.stderr.strip())
+        await self._run(umount_argv(path, lazy=True), f"umount -l {path}")
+
+    async def _locate(self, volume_id: str, context: dict[str, str]) -> GlusterLocation:
+        if self.client is not None:
+            try:
+                volume = await self.client.volume_info(volume_id)
+            except HeketiConnectionError:
+                if "glusterVolume" not in context:
+                    raise
+                log.warning("heketipy unreachable; mounting %s from its volume context", volume_id)
+            except HeketiError as exc:
+                if exc.status == 404:
+                    raise CsiError(grpc.StatusCode.NOT_FOUND,
+                                   f"volume {volume_id} not found") from None
+                raise from_heketi(exc, "look up volume") from None
+            else:
+                return GlusterLocation(volume.name, tuple(volume.mount.glusterfs.hosts))
+        hosts = tuple(h for h in context.get("glusterHosts", "").split(",") if h)
+        if "glusterVolume" not in context or not hosts:
+            raise CsiError(grpc.StatusCode.FAILED_PRECONDITION,
+                           f"volume {volume_id}: no heketipy and no glusterVolume/glusterHosts "
+                           "in the volume context")
+        return GlusterLocation(context["glusterVolume"], hosts)
+
+    async def _mount_staging(self, volume_id: str, staging: str,
+                             capability: pb.VolumeCapability, context: dict[str, str]) -> None:
+        location = await self._locate(volume_id, context)
+        if not location.hosts:
+            raise CsiError(grpc.StatusCode.FAILED_PRECONDITION,
+                           f"volume {volume_id} has no mount hosts")
+        argv = mount_glusterfs_argv(
+            location.hosts[0], location.volume, staging,
+            backup_hosts=location.hosts[1:], options=list(capability.mount.mount_flags),
+        )
+        os.makedirs(staging, exist_ok=True)
+        await self._run(argv, f"mount of volume {location.volume} at {staging}")
+        log.info("staged volume %s (%s) at %s", volume_id, location.volume, staging)
+
+    async def _ensure_staged(self, volume_id: str, staging: str,
+                             capability: pb.VolumeCapability, context: dict[str, str],
+                             *, must_exist: bool) -> None:
+        entry = self._table().get(staging)
+        if entry is not None:
+            if self._state(staging) == PathState.HEALTHY:
+                if entry.fstype != GLUSTERFS_FSTYPE:
+                    raise CsiError(grpc.StatusCode.ALREADY_EXISTS,
+                                   f"{staging} holds a {entry.fstype} mount, not glusterfs")
+                return
+            log.warning("staging mount %s of volume %s is stale; remounting", staging, volume_id)
+            await self._unmount(staging)
+        elif must_exist:
+            raise CsiError(grpc.StatusCode.FAILED_PRECONDITION,
+                           f"volume {volume_id} is not staged at {staging}")
+        await self._mount_staging(volume_id, staging, capability, context)
+
+    async def _ensure_staged_for_publish(self, volume_id: str, staging: str,
+                                         capability: pb.VolumeCapability,
+                                         context: dict[str, str]) -> None:
+        """Publishes of one volume for several pods run side by side; only a remount of a
+        stale staging mount takes the staging path's lock (ABORTED for the others meanwhile)."""
+        entry = self._table().get(staging)
+        if entry is not None and self._state(staging) == PathState.HEALTHY:
+            return
+        with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
+            await self._ensure_staged(volume_id, staging, capability, context, must_exist=True)
+
+    @staticmethod
+    def _check_capability(request: object) -> pb.VolumeCapability:
+        if not request.HasField("volume_capability"):  # type: ignore[attr-defined]
+            raise invalid("volume_capability is required")
+        capability: pb.VolumeCapability = request.volume_capability  # type: ignore[attr-defined]
+        problems = capability_problems([capability])
+        if problems:
+            raise invalid("; ".join(problems))
+        return capability
+
+    # -- stage / unstage ----------------------------------------------------------------------
+
+    @rpc
+    async def NodeStageVolume(
+        self, request: pb.NodeStageVolumeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NodeStageVolumeResponse:
+        require(request, "volume_id", "staging_target_path")
+        staging = checked_path(request.staging_target_path, "staging_target_path")
+        capability = self._check_capability(request)
+        with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
+            await self._ensure_staged(request.volume_id, staging, capability,
+                                      dict(request.volume_context), must_exist=False)
+        return pb.NodeStageVolumeResponse()
+
+    @rpc
+    async def NodeUnstageVolume(
+        self, request: pb.NodeUnstageVolumeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NodeUnstageVolumeResponse:
+        require(request, "volume_id", "staging_target_path")
+        staging = checked_path(request.staging_target_path, "staging_target_path")
+        with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
+            if self._table().get(staging) is not None:
+                await self._unmount(staging)
+                log.info("unstaged volume %s from %s", request.volume_id, staging)
+        return pb.NodeUnstageVolumeResponse()
+
+    # -- publish / unpublish ------------------------------------------------------------------
+
+    @rpc
+    async def NodePublishVolume(
+        self, request: pb.NodePublishVolumeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NodePublishVolumeResponse:
+        require(request, "volume_id", "target_path", "staging_target_path")
+        target = checked_path(request.target_path, "target_path")
+        staging = checked_path(request.staging_target_path, "staging_target_path")
+        capability = self._check_capability(request)
+        read_only = request.readonly or capability.access_mode.mode in READ_ONLY_MODES
+        with self.in_flight.hold(f"path:{target}", f"target path {target}"):
+            await self._ensure_staged_for_publish(request.volume_id, staging, capability,
+                                                  dict(request.volume_context))
+            entry = self._table().get(target)
+            if entry is not None:
+                if self._state(target) == PathState.HEALTHY:
+                    if entry.read_only != read_only:
+                        raise CsiError(
+                            grpc.StatusCode.ALREADY_EXISTS,
+                            f"{target} is already published "
+                            f"{'read-only' if entry.read_only else 'read-write'}",
+                        )
+                    return pb.NodePublishVolumeResponse()
+                log.warning("bind mount %s of volume %s is stale; binding again",
+                            target, request.volume_id)
+                await self._unmount(target)
+            os.makedirs(target, exist_ok=True)
+            await self._run(bind_mount_argv(staging, target), f"bind mount at {target}")
+            if read_only:
+                try:
+                    await self._run(remount_readonly_argv(target), f"read-only remount of {target}")
+                except CsiError:
+                    await self._unmount(target)  # never leave it writable
+                    raise
+        log.info("published volume %s at %s%s", request.volume_id, target,
+                 " read-only" if read_only else "")
+        return pb.NodePublishVolumeResponse()
+
+    @rpc
+    async def NodeUnpublishVolume(
+        self, request: pb.NodeUnpublishVolumeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NodeUnpublishVolumeResponse:
+        require(request, "volume_id", "target_path")
+        target = checked_path(request.target_path, "target_path")
+        with self.in_flight.hold(f"path:{target}", f"target path {target}"):
+            if self._table().get(target) is not None:
+                await self._unmount(target)
+            try:
+                os.rmdir(target)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise CsiError(grpc.StatusCode.INTERNAL,
+                               f"cannot remove target path {target}: {exc.strerror}") from None
+        return pb.NodeUnpublishVolumeResponse()
+
+    # -- stats, info, capabilities ------------------------------------------------------------
+
+    @rpc
+    async def NodeGetVolumeStats(
+        self, request: pb.NodeGetVolumeStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NodeGetVolumeStatsResponse:
+        require(request, "volume_id", "volume_path")
+        path = checked_path(request.volume_path, "volume_path")
+        state = self._state(path)
+        if state == PathState.MISSING or self._table().get(path) is None:
+            raise CsiError(grpc.StatusCode.NOT_FOUND,
+                           f"volume {request.volume_id} is not mounted at {path}")
+        if state == PathState.STALE:
+            return pb.NodeGetVolumeStatsResponse(volume_condition=pb.VolumeCondition(
+                abnormal=True,
+                message="transport endpoint is not connected: the glusterfs client of this "
+                        "mount is gone; the next stage/publish mounts it again",
+            ))
+        stats = self.statvfs(path)
+        usage = [
+            pb.VolumeUsage(
+                unit=pb.VolumeUsage.BYTES,
+                total=stats.f_blocks * stats.f_frsize,
+                available=stats.f_bavail * stats.f_frsize,
+                used=(stats.f_blocks - stats.f_bfree) * stats.f_frsize,
+            ),
+            pb.VolumeUsage(
+                unit=pb.VolumeUsage.INODES,
+                total=stats.f_files,
+                available=stats.f_favail,
+                used=stats.f_files - stats.f_ffree,
+            ),
+        ]
+        return pb.NodeGetVolumeStatsResponse(
+            usage=usage,
+            volume_condition=pb.VolumeCondition(abnormal=False, message="mounted and answering"),
+        )
+
+    @rpc
+    async def NodeGetCapabilities(
+        self, request: pb.NodeGetCapabilitiesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NodeGetCapabilitiesResponse:
+        return pb.NodeGetCapabilitiesResponse(capabilities=[
+            pb.NodeServiceCapability(rpc=NodeCap(type=t)) for t in ADVERTISED
+        ])
+
+    @rpc
+    async def NodeGetInfo(
+        self, request: pb.NodeGetInfoRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NodeGetInfoResponse:
+        return pb.NodeGetInfoResponse(node_id=self.node_id)

@@ -1,0 +1,392 @@
+"""Unit: heketipy-csi's Node service against a fake node - a mount table the fake `mount` and
+`umount` commands change, FUSE mounts that can be made stale (ENOTCONN), a fake heketipy - and
+the pure mount helpers it is built from."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import grpc
+import pytest
+
+from heketipy.client.errors import HeketiConnectionError, HeketiError
+from heketipy.client.models import Volume
+from heketipy.csi import mounts
+from heketipy.csi.mounts import CommandResult
+from heketipy.csi.node import NodeService
+from heketipy.csi.proto import csi_pb2 as pb
+from tests.csi.driver import BLOCK, MOUNT
+
+Code = grpc.StatusCode
+VOLUME_ID = "a" * 32
+HOSTS = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+
+
+class Aborted(Exception):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(code, details)
+        self.code = code
+        self.details = details
+
+
+class FakeContext:
+    async def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise Aborted(code, details)
+
+
+class FakeHeketi:
+    def __init__(self) -> None:
+        self.volumes = {VOLUME_ID: Volume.model_validate({
+            "id": VOLUME_ID, "name": "pvc-1", "size": 1,
+            "mount": {"glusterfs": {"hosts": HOSTS, "device": "10.0.0.1:pvc-1",
+                                    "options": {"backup-volfile-servers": "10.0.0.2,10.0.0.3"}}},
+        })}
+        self.down = False
+
+    async def volume_info(self, volume_id: str) -> Volume:
+        if self.down:
+            raise HeketiConnectionError('Get "http://heketi/volumes": connection refused')
+        if volume_id not in self.volumes:
+            raise HeketiError(404, "Id not found")
+        return self.volumes[volume_id]
+
+
+class FakeHost:
+    """Mounts as /proc/self/mountinfo shows them; `mount`/`umount` argv applied to them."""
+
+    def __init__(self) -> None:
+        self.mounts: list[dict[str, Any]] = []
+        self.stale: set[str] = set()
+        self.commands: list[list[str]] = []
+        self.failing: dict[str, CommandResult] = {}  # argv joined -> result
+
+    async def run(self, argv: Sequence[str]) -> CommandResult:
+        argv = list(argv)
+        self.commands.append(argv)
+        failure = self.failing.get(" ".join(argv))
+        if failure is not None:
+            return failure
+        if argv[:3] == ["mount", "-t", "glusterfs"]:
+            self.mounts.append({"point": argv[-1], "fstype": "fuse.glusterfs",
+                                "source": argv[-2], "options": "rw"})
+        elif argv[:2] == ["mount", "--bind"]:
+            source = self._top(argv[2])
+            assert source is not None, "bind of an unmounted path"
+            self.mounts.append({**source, "point": argv[3], "options": "rw"})
+        elif argv[:3] == ["mount", "-o", "remount,bind,ro"]:
+            top = self._top(argv[3])
+            assert top is not None
+            top["options"] = "ro"
+        elif argv[0] == "umount":
+            top = self._top(argv[-1])
+            if top is None:
+                return CommandResult(32, "", f"umount: {argv[-1]}: not mounted.")
+            self.mounts.remove(top)
+            self.stale.discard(argv[-1])
+        else:
+            raise AssertionError(f"unexpected command {argv}")
+        return CommandResult(0)
+
+    def _top(self, point: str) -> dict[str, Any] | None:
+        found = [m for m in self.mounts if m["point"] == point]
+        return found[-1] if found else None
+
+    def mountinfo(self) -> str:
+        lines = ["22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw"]
+        for i, m in enumerate(self.mounts, start=100):
+            point = m["point"].replace(" ", "\\040")
+            lines.append(f"{i} 22 0:{i} / {point} {m['options']},relatime shared:{i} - "
+                         f"{m['fstype']} {m['source']} rw,user_id=0")
+        return "\n".join(lines) + "\n"
+
+    def stat(self, path: str) -> object:
+        if os.path.normpath(path) in self.stale:
+            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+        return os.stat(path)
+
+    def statvfs(self, path: str) -> Any:
+        return SimpleNamespace(f_frsize=4096, f_blocks=1000, f_bfree=400, f_bavail=300,
+                               f_files=500, f_ffree=200, f_favail=150)
+
+
+@pytest.fixture
+def host() -> FakeHost:
+    return FakeHost()
+
+
+@pytest.fixture
+def heketi() -> FakeHeketi:
+    return FakeHeketi()
+
+
+@pytest.fixture
+def node(host: FakeHost, heketi: FakeHeketi) -> NodeService:
+    return NodeService(heketi, "node-a", runner=host.run, mountinfo=host.mountinfo,  # type: ignore[arg-type]
+                       stat=host.stat, statvfs=host.statvfs)
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> SimpleNamespace:
+    staging = tmp_path / "plugins" / "globalmount"
+    staging.mkdir(parents=True)
+    return SimpleNamespace(staging=str(staging), target=str(tmp_path / "pods" / "p1" / "mount"))
+
+
+async def call(method: Any, request: Any) -> Any:
+    return await method(request, FakeContext())
+
+
+async def expect(code: grpc.StatusCode, method: Any, request: Any) -> Aborted:
+    with pytest.raises(Aborted) as excinfo:
+        await call(method, request)
+    assert excinfo.value.code == code, excinfo.value.details
+    return excinfo.value
+
+
+def stage_request(paths: SimpleNamespace, capability: pb.VolumeCapability = MOUNT,
+                  **kwargs: Any) -> pb.NodeStageVolumeRequest:
+    return pb.NodeStageVolumeRequest(volume_id=VOLUME_ID, staging_target_path=paths.staging,
+                                     volume_capability=capability, **kwargs)
+
+
+def publish_request(paths: SimpleNamespace, readonly: bool = False,
+                    capability: pb.VolumeCapability = MOUNT) -> pb.NodePublishVolumeRequest:
+    return pb.NodePublishVolumeRequest(volume_id=VOLUME_ID, staging_target_path=paths.staging,
+                                       target_path=paths.target, volume_capability=capability,
+                                       readonly=readonly)
+
+
+FUSE_MOUNT = ["mount", "-t", "glusterfs", "-o", "backup-volfile-servers=10.0.0.2:10.0.0.3",
+              "10.0.0.1:/pvc-1"]
+
+
+# --- stage / unstage -------------------------------------------------------------------------
+
+async def test_stage_mounts_once_with_backup_volfile_servers(node: NodeService, host: FakeHost,
+                                                             paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    assert host.commands == [[*FUSE_MOUNT, paths.staging]]
+    await call(node.NodeStageVolume, stage_request(paths))
+    assert len(host.commands) == 1  # already staged: nothing to do
+
+
+async def test_mount_flags_are_passed_and_hostile_ones_refused(node: NodeService, host: FakeHost,
+                                                               paths: SimpleNamespace) -> None:
+    flagged = pb.VolumeCapability()
+    flagged.CopyFrom(MOUNT)
+    flagged.mount.mount_flags.extend(["log-level=WARNING", "acl"])
+    await call(node.NodeStageVolume, stage_request(paths, flagged))
+    assert host.commands[-1][4] == "backup-volfile-servers=10.0.0.2:10.0.0.3,log-level=WARNING,acl"
+    host.mounts.clear()
+    hostile = pb.VolumeCapability()
+    hostile.CopyFrom(MOUNT)
+    hostile.mount.mount_flags.append("ro,x;reboot")
+    await expect(Code.INVALID_ARGUMENT, node.NodeStageVolume, stage_request(paths, hostile))
+    assert len(host.commands) == 1
+
+
+async def test_unstage_unmounts_and_is_idempotent(node: NodeService, host: FakeHost,
+                                                  paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    request = pb.NodeUnstageVolumeRequest(volume_id=VOLUME_ID, staging_target_path=paths.staging)
+    await call(node.NodeUnstageVolume, request)
+    assert host.commands[-1] == ["umount", paths.staging] and host.mounts == []
+    await call(node.NodeUnstageVolume, request)
+    assert len(host.commands) == 2
+
+
+async def test_stale_staging_mount_is_remounted_at_next_stage(node: NodeService, host: FakeHost,
+                                                              paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    host.stale.add(paths.staging)
+    await call(node.NodeStageVolume, stage_request(paths))
+    assert host.commands[1:] == [["umount", paths.staging], [*FUSE_MOUNT, paths.staging]]
+    assert len(host.mounts) == 1
+
+
+async def test_a_stale_mount_refusing_umount_is_detached_lazily(node: NodeService, host: FakeHost,
+                                                                paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    host.stale.add(paths.staging)
+    host.failing[f"umount {paths.staging}"] = CommandResult(32, "", "target is busy")
+    await call(node.NodeStageVolume, stage_request(paths))
+    assert ["umount", "-l", paths.staging] in host.commands
+    assert host.commands[-1] == [*FUSE_MOUNT, paths.staging]
+
+
+async def test_stage_errors(node: NodeService, host: FakeHost, heketi: FakeHeketi,
+                            paths: SimpleNamespace) -> None:
+    await expect(Code.INVALID_ARGUMENT, node.NodeStageVolume, stage_request(paths, BLOCK))
+    await expect(Code.INVALID_ARGUMENT, node.NodeStageVolume,
+                 pb.NodeStageVolumeRequest(volume_id=VOLUME_ID, volume_capability=MOUNT))
+    await expect(Code.INVALID_ARGUMENT, node.NodeStageVolume,
+                 pb.NodeStageVolumeRequest(volume_id=VOLUME_ID, staging_target_path=paths.staging))
+    await expect(Code.INVALID_ARGUMENT, node.NodeStageVolume,
+                 pb.NodeStageVolumeRequest(volume_id=VOLUME_ID, staging_target_path="relative",
+                                           volume_capability=MOUNT))
+    unknown = pb.NodeStageVolumeRequest(volume_id="b" * 32, staging_target_path=paths.staging,
+                                        volume_capability=MOUNT)
+    await expect(Code.NOT_FOUND, node.NodeStageVolume, unknown)
+    heketi.down = True
+    await expect(Code.UNAVAILABLE, node.NodeStageVolume, stage_request(paths))
+    assert host.commands == []
+    host.failing[" ".join([*FUSE_MOUNT, paths.staging])] = CommandResult(1, "", "no route")
+    heketi.down = False
+    failed = await expect(Code.INTERNAL, node.NodeStageVolume, stage_request(paths))
+    assert "no route" in failed.details
+
+
+async def test_stage_falls_back_to_the_volume_context_when_heketipy_is_down(
+        node: NodeService, host: FakeHost, heketi: FakeHeketi, paths: SimpleNamespace) -> None:
+    heketi.down = True
+    context = {"glusterVolume": "pvc-1", "glusterHosts": ",".join(HOSTS)}
+    await call(node.NodeStageVolume, stage_request(paths, volume_context=context))
+    assert host.commands == [[*FUSE_MOUNT, paths.staging]]
+
+
+# --- publish / unpublish ---------------------------------------------------------------------
+
+async def test_publish_binds_and_unpublish_removes_what_it_created(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    await call(node.NodePublishVolume, publish_request(paths))
+    assert host.commands[-1] == ["mount", "--bind", paths.staging, paths.target]
+    assert os.path.isdir(paths.target)
+    await call(node.NodePublishVolume, publish_request(paths))  # idempotent
+    assert len(host.commands) == 2
+    await expect(Code.ALREADY_EXISTS, node.NodePublishVolume, publish_request(paths, readonly=True))
+
+    request = pb.NodeUnpublishVolumeRequest(volume_id=VOLUME_ID, target_path=paths.target)
+    await call(node.NodeUnpublishVolume, request)
+    assert host.commands[-1] == ["umount", paths.target]
+    assert not os.path.exists(paths.target)
+    await call(node.NodeUnpublishVolume, request)  # nothing mounted, nothing there: OK
+    assert len(host.commands) == 3
+
+
+async def test_read_only_publish_remounts_ro(node: NodeService, host: FakeHost,
+                                             paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    await call(node.NodePublishVolume, publish_request(paths, readonly=True))
+    assert host.commands[-2:] == [["mount", "--bind", paths.staging, paths.target],
+                                  ["mount", "-o", "remount,bind,ro", paths.target]]
+    await call(node.NodePublishVolume, publish_request(paths, readonly=True))
+    assert len(host.commands) == 3
+
+
+async def test_reader_only_access_mode_publishes_ro(node: NodeService, host: FakeHost,
+                                                    paths: SimpleNamespace) -> None:
+    reader = pb.VolumeCapability()
+    reader.CopyFrom(MOUNT)
+    reader.access_mode.mode = pb.VolumeCapability.AccessMode.MULTI_NODE_READER_ONLY
+    await call(node.NodeStageVolume, stage_request(paths, reader))
+    await call(node.NodePublishVolume, publish_request(paths, capability=reader))
+    assert host.commands[-1] == ["mount", "-o", "remount,bind,ro", paths.target]
+
+
+async def test_failed_ro_remount_leaves_nothing_writable(node: NodeService, host: FakeHost,
+                                                         paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    host.failing[f"mount -o remount,bind,ro {paths.target}"] = CommandResult(1, "", "denied")
+    await expect(Code.INTERNAL, node.NodePublishVolume, publish_request(paths, readonly=True))
+    assert host.commands[-1] == ["umount", paths.target]
+    assert [m["point"] for m in host.mounts] == [paths.staging]
+
+
+async def test_publish_remounts_stale_staging_and_rebinds_stale_target(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    await call(node.NodePublishVolume, publish_request(paths))
+    host.stale.update({paths.staging, paths.target})  # the glusterfs client died
+    await call(node.NodePublishVolume, publish_request(paths))
+    assert host.commands[2:] == [
+        ["umount", paths.staging], [*FUSE_MOUNT, paths.staging],
+        ["umount", paths.target], ["mount", "--bind", paths.staging, paths.target],
+    ]
+    assert [m["point"] for m in host.mounts] == [paths.staging, paths.target]
+
+
+async def test_publish_errors(node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    await expect(Code.FAILED_PRECONDITION, node.NodePublishVolume, publish_request(paths))
+    await expect(Code.INVALID_ARGUMENT, node.NodePublishVolume, publish_request(paths, capability=BLOCK))
+    no_staging = publish_request(paths)
+    no_staging.staging_target_path = ""
+    await expect(Code.INVALID_ARGUMENT, node.NodePublishVolume, no_staging)
+    await expect(Code.INVALID_ARGUMENT, node.NodeUnpublishVolume,
+                 pb.NodeUnpublishVolumeRequest(volume_id=VOLUME_ID))
+    assert host.commands == []
+
+
+# --- stats, info, capabilities ---------------------------------------------------------------
+
+async def test_volume_stats_and_condition(node: NodeService, host: FakeHost,
+                                          paths: SimpleNamespace) -> None:
+    request = pb.NodeGetVolumeStatsRequest(volume_id=VOLUME_ID, volume_path=paths.staging)
+    await expect(Code.NOT_FOUND, node.NodeGetVolumeStats, request)  # a directory, not a mount
+    await call(node.NodeStageVolume, stage_request(paths))
+    stats = await call(node.NodeGetVolumeStats, request)
+    usage = {u.unit: u for u in stats.usage}
+    assert usage[pb.VolumeUsage.BYTES].total == 1000 * 4096
+    assert usage[pb.VolumeUsage.BYTES].available == 300 * 4096
+    assert usage[pb.VolumeUsage.BYTES].used == 600 * 4096
+    assert (usage[pb.VolumeUsage.INODES].total, usage[pb.VolumeUsage.INODES].used) == (500, 300)
+    assert stats.volume_condition.abnormal is False
+    host.stale.add(paths.staging)
+    stale = await call(node.NodeGetVolumeStats, request)
+    assert stale.volume_condition.abnormal is True
+    assert "not connected" in stale.volume_condition.message
+    await expect(Code.NOT_FOUND, node.NodeGetVolumeStats, pb.NodeGetVolumeStatsRequest(
+        volume_id=VOLUME_ID, volume_path=paths.target))
+
+
+async def test_info_and_capabilities(node: NodeService) -> None:
+    assert (await call(node.NodeGetInfo, pb.NodeGetInfoRequest())).node_id == "node-a"
+    caps = await call(node.NodeGetCapabilities, pb.NodeGetCapabilitiesRequest())
+    rpc = pb.NodeServiceCapability.RPC
+    assert {c.rpc.type for c in caps.capabilities} == {
+        rpc.STAGE_UNSTAGE_VOLUME, rpc.GET_VOLUME_STATS, rpc.VOLUME_CONDITION,
+    }
+
+
+# --- the pure helpers ------------------------------------------------------------------------
+
+def test_mountinfo_parsing() -> None:
+    text = (
+        "36 35 98:0 /mnt1 /mnt\\040two rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n"
+        "40 22 0:45 / /var/lib/kubelet/g ro,relatime shared:3 - fuse.glusterfs 10.0.0.1:/v rw\n"
+        "41 22 0:46 / /no/optional rw - tmpfs tmpfs rw\n"
+    )
+    entries = mounts.parse_mountinfo(text)
+    assert [e.mount_point for e in entries] == ["/mnt two", "/var/lib/kubelet/g", "/no/optional"]
+    assert entries[0].root == "/mnt1" and entries[0].fstype == "ext3"
+    assert entries[1].fstype == "fuse.glusterfs" and entries[1].source == "10.0.0.1:/v"
+    assert entries[1].read_only and not entries[0].read_only
+    assert mounts.MountTable(entries).get("/var/lib/kubelet/g/") is entries[1]
+
+
+@pytest.mark.parametrize("host_name, volume", [
+    ("-oexec", "v"), ("a b", "v"), ("h", "-v"), ("h", "v;x"), ("h", "../v"),
+])
+def test_hostile_sources_are_refused(host_name: str, volume: str) -> None:
+    with pytest.raises(Exception) as excinfo:
+        mounts.mount_glusterfs_argv(host_name, volume, "/staging")
+    assert getattr(excinfo.value, "code", None) == Code.INVALID_ARGUMENT
+
+
+def test_argv_builders() -> None:
+    assert mounts.mount_glusterfs_argv("h1", "v", "/s") == ["mount", "-t", "glusterfs", "h1:/v", "/s"]
+    assert mounts.umount_argv("/t//x/", lazy=True) == ["umount", "-l", "/t/x"]
+    assert mounts.remount_readonly_argv("/t") == ["mount", "-o", "remount,bind,ro", "/t"]
+    assert mounts.bind_mount_argv("/s", "/t") == ["mount", "--bind", "/s", "/t"]
+
+
+async def test_run_command_captures_output_without_a_shell() -> None:
+    result = await mounts.run_command(["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert result == CommandResult(3, "out\n", "err\n")
+    literal = await mounts.run_command(["echo", "$(id)", ";", "x"])
+    assert literal.stdout == "$(id) ; x\n"

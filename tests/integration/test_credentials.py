@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.rawhttp import parse_head
 from tests.support.server import ServerProcess, running_server
 
 SECRET = b"S3cr3tCredential"
@@ -71,12 +72,7 @@ def get(authorization: bytes, path: bytes = b"/clusters") -> bytes:
 
 def split_reply(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+    return (*parse_head(head), body)
 
 
 def log_text(server: ServerProcess) -> bytes:

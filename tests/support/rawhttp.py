@@ -49,6 +49,16 @@ def chunked(body: bytes, chunk_size: int = 4096) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
 
 
+def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    """The status code and the (lower-cased) headers of a response head."""
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers
+
+
 def read_response(sock: socket.socket) -> RawReply:
     """One response with a Content-Length (or none: empty) body."""
     data = b""
@@ -58,18 +68,14 @@ def read_response(sock: socket.socket) -> RawReply:
             raise ConnectionError(f"connection closed before a full response head: {data!r}")
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+    status, headers = parse_head(head)
     length = int(headers.get("content-length", "0"))
     while len(body) < length:
         chunk = sock.recv(65536)
         if not chunk:
             break
         body += chunk
-    return RawReply(int(status_line.split(" ", 2)[1]), headers, body)
+    return RawReply(status, headers, body)
 
 
 def closed_by_server(sock: socket.socket) -> bool:

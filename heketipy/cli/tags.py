@@ -44,5 +44,7 @@ def rmtags(ctx: Context, apply: SetTags) -> None:
     apply(ctx.args[0], {name: "" for name in names}, "delete")
 
 
-SETTAGS_FLAGS = [Flag("exact", "bool", False, "Overwrite all tags with the given tags", "e")]
-RMTAGS_FLAGS = [Flag("all", "bool", False, "Remove all tags")]
+SETTAGS_FLAGS = [Flag("exact", "bool", False,
+                      "Set the object to this exact set of tags. Overwrites existing tags.", "e")]
+RMTAGS_FLAGS = [Flag("all", "bool", False, "Remove all tags.")]
+RMTAGS_ALIASES = ("deltags", "removetags")

@@ -7,7 +7,7 @@ import time
 from heketipy.cli import output
 from heketipy.cli.commandline import Command, Flag
 from heketipy.cli.context import CliError, Context, require_id
-from heketipy.cli.tags import RMTAGS_ALIASES, RMTAGS_FLAGS, SETTAGS_FLAGS, rmtags, settags
+from heketipy.cli.tags import tag_commands
 
 NODE_MISSING = "Node id missing"
 DEVICE_MISSING = "Device id missing"
@@ -115,12 +115,6 @@ def _node_state(state: str, shown: str):  # noqa: ANN202
 
 
 def node_command() -> Command:
-    def node_settags(ctx: Context) -> None:
-        settags(ctx, lambda i, t, c: ctx.client.node_set_tags(i, t, c))
-
-    def node_rmtags(ctx: Context) -> None:
-        rmtags(ctx, lambda i, t, c: ctx.client.node_set_tags(i, t, c))
-
     return Command("node", short="Heketi Node Management", long="Heketi Node Management").add(
         Command("add", short="Add new node to be managed by Heketi", run=node_add,
                 example=NODE_ADD_EXAMPLE, flags=[
@@ -144,14 +138,7 @@ def node_command() -> Command:
         Command("remove", short="Removes a node and all its associated devices from Heketi",
                 run=_node_state("failed", "removed"), use_args="[node_id]",
                 example=id_example("node remove")),
-        Command("rmtags", short="Removes tags from a node",
-                long="Removes user-controlled metadata tags on a node", run=node_rmtags,
-                aliases=list(RMTAGS_ALIASES), use_args="[node_id] tag1:value1 tag2:value2...",
-                example=id_example("node rmtags", " foo"), flags=list(RMTAGS_FLAGS)),
-        Command("settags", short="Sets tags on a node",
-                long="Sets user-controlled metadata tags on a node", run=node_settags,
-                use_args="[node_id] tag1:value1 tag2:value2...",
-                example=id_example("node settags", " foo:bar"), flags=list(SETTAGS_FLAGS)),
+        *tag_commands("node", lambda ctx: ctx.client.node_set_tags),
     )
 
 
@@ -212,12 +199,6 @@ def device_resync(ctx: Context) -> None:
 
 
 def device_command() -> Command:
-    def device_settags(ctx: Context) -> None:
-        settags(ctx, lambda i, t, c: ctx.client.device_set_tags(i, t, c))
-
-    def device_rmtags(ctx: Context) -> None:
-        rmtags(ctx, lambda i, t, c: ctx.client.device_set_tags(i, t, c))
-
     heal_flag = Flag("expert-option-disable-heal-check", "bool", False,
                      "\n\tEXPERT OPTION: Skip the heal check before removing the device")
     return Command("device", short="Heketi device management", long="Heketi Device Management").add(
@@ -250,12 +231,5 @@ def device_command() -> Command:
                     Flag("cluster", "bool", False,
                          "Resync all devices under the cluster identified by object_id"),
                 ]),
-        Command("rmtags", short="Removes tags from a device",
-                long="Removes user-controlled metadata tags on a device", run=device_rmtags,
-                aliases=list(RMTAGS_ALIASES), use_args="[device_id] tag1:value1 tag2:value2...",
-                example=id_example("device rmtags", " foo"), flags=list(RMTAGS_FLAGS)),
-        Command("settags", short="Sets tags on a device",
-                long="Sets user-controlled metadata tags on a device", run=device_settags,
-                use_args="[device_id] tag1:value1 tag2:value2...",
-                example=id_example("device settags", " foo:bar"), flags=list(SETTAGS_FLAGS)),
+        *tag_commands("device", lambda ctx: ctx.client.device_set_tags),
     )

@@ -68,19 +68,57 @@ def setflags(ctx: Context) -> None:
     )
 
 
+CREATE_EXAMPLE = """\
+  * Create a normal cluster
+      $ heketi-cli cluster create
+
+  * Create a cluster only for file volumes:
+      $ heketi-cli cluster create --block=false
+
+  * Create a cluster only for block columes:
+      $ heketi-cli cluster create --file=false
+"""
+SETFLAGS_EXAMPLE = """\
+  * Disable creation of file volumes on a cluster:
+      $ heketi-cli cluster set --file=false 886a86a868711bef83001
+
+  * Enable the creation of block volumes on a cluster:
+      $ heketi-cli cluster set --block=true 886a86a868711bef83001
+"""
+
+
 def command() -> Command:
     return Command("cluster", short="Heketi cluster management", long="Heketi Cluster Management").add(
-        Command("create", short="Create a cluster", run=create, flags=[
-            Flag("block", "bool", True, "\n\tAllow the user to create block volumes on this cluster"),
-            Flag("file", "bool", True, "\n\tAllow the user to create file volumes on this cluster"),
-        ], example="  * Create a normal cluster\n      $ heketi-cli cluster create"),
-        Command("delete", short="Delete the cluster", run=delete, use_args="[cluster_id]"),
+        Command("create", short="Create a cluster", run=create, example=CREATE_EXAMPLE, flags=[
+            Flag("block", "bool", True,
+                 "\n\tOptional: Allow the user to control the possibility of creating"
+                 "\n\tblock volumes on the cluster to be created. This is enabled"
+                 "\n\tby default. Use '--block=false' to disable creation of"
+                 "\n\tblock volumes on this cluster."),
+            Flag("file", "bool", True,
+                 "\n\tOptional: Allow the user to control the possibility of creating"
+                 "\n\tregular file volumes on the cluster to be created."
+                 "\n\tThis is enabled by default. Use '--file=false' to"
+                 "\n\tdisable creation of file volumes on this cluster."),
+        ]),
+        Command("delete", short="Delete the cluster", run=delete, use_args="[cluster_id]",
+                example="  $ heketi-cli cluster delete 886a86a868711bef83001"),
         Command("info", short="Retrieves information about cluster", run=info,
-                use_args="[cluster_id]"),
-        Command("list", short="Lists the clusters managed by Heketi", run=list_clusters),
-        Command("setflags", short="Set flags on a cluster", run=setflags, use_args="[cluster_id]",
-                flags=[
-                    Flag("block", "string", None, "\n\tAllow the user to create block volumes on this cluster"),
-                    Flag("file", "string", None, "\n\tAllow the user to create file volumes on this cluster"),
+                use_args="[cluster_id]",
+                example="  $ heketi-cli cluster info 886a86a868711bef83001"),
+        Command("list", short="Lists the clusters managed by Heketi", run=list_clusters,
+                example="  $ heketi-cli cluster list"),
+        Command("setflags", short="Set flags on a cluster", run=setflags,
+                example=SETFLAGS_EXAMPLE, flags=[
+                    Flag("block", "string", None,
+                         "\n\tOptional: Allow the user to control the possibility of creating"
+                         "\n\tblock volumes on the cluster. Use '--block=true' to enable"
+                         "\n\tand '--block=false' to disable creation of block volumes"
+                         "\n\ton this cluster."),
+                    Flag("file", "string", None,
+                         "\n\tOptional: Allow the user to control the possibility of creating"
+                         "\n\tregular file volumes on the cluster. Use '--file=true'"
+                         "\n\tto enable and '--file=false' to disable creation of"
+                         "\n\tfile volumes on this cluster."),
                 ]),
     )

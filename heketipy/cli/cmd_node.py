@@ -7,7 +7,7 @@ import time
 from heketipy.cli import output
 from heketipy.cli.commandline import Command, Flag
 from heketipy.cli.context import CliError, Context, require_id
-from heketipy.cli.tags import RMTAGS_FLAGS, SETTAGS_FLAGS, rmtags, settags
+from heketipy.cli.tags import tag_commands
 
 NODE_MISSING = "Node id missing"
 DEVICE_MISSING = "Device id missing"
@@ -34,6 +34,26 @@ def heal_check(ctx: Context) -> str | None:
         confirm_pause(ctx)
         return "disable"
     return None
+
+
+# heketi-cli's Examples blocks (printed verbatim by --help, trailing spaces and all).
+NODE_ADD_EXAMPLE = """\
+  $ heketi-cli node add \\
+      --zone=3 \\
+      --cluster=3e098cb4407d7109806bb196d9e8f095 \\
+      --management-host-name=node1-manage.gluster.lab.com \\
+      --storage-host-name=node1-storage.gluster.lab.com
+"""
+DEVICE_ADD_EXAMPLE = (  # sic: no backslash after --name, a space and no newline at the end
+    "  $ heketi-cli device add \\\n"
+    "      --name=/dev/sdb\n"
+    "      --node=3e098cb4407d7109806bb196d9e8f095 "
+)
+
+
+def id_example(command: str, rest: str = "") -> str:
+    """The one-line example most heketi-cli commands show: `$ heketi-cli <command> <id>`."""
+    return f"  $ heketi-cli {command} 886a86a868711bef83001{rest}"
 
 
 # --- node -------------------------------------------------------------------------------------
@@ -95,36 +115,30 @@ def _node_state(state: str, shown: str):  # noqa: ANN202
 
 
 def node_command() -> Command:
-    def node_settags(ctx: Context) -> None:
-        settags(ctx, lambda i, t, c: ctx.client.node_set_tags(i, t, c))
-
-    def node_rmtags(ctx: Context) -> None:
-        rmtags(ctx, lambda i, t, c: ctx.client.node_set_tags(i, t, c))
-
     return Command("node", short="Heketi Node Management", long="Heketi Node Management").add(
-        Command("add", short="Add new node to be managed by Heketi", run=node_add, flags=[
-            Flag("zone", "int", None, "\n\tThe zone in which the node should reside"),
-            Flag("cluster", "string", None, "\n\tThe cluster in which the node should reside"),
-            Flag("management-host-name", "string", None,
-                 "\n\tManagement host name, used by Heketi to manage the node"),
-            Flag("storage-host-name", "string", None,
-                 "\n\tStorage host name, used by GlusterFS to communicate with the node"),
-        ]),
+        Command("add", short="Add new node to be managed by Heketi", run=node_add,
+                example=NODE_ADD_EXAMPLE, flags=[
+                    Flag("zone", "int", None, "The zone in which the node should reside"),
+                    Flag("cluster", "string", None, "The cluster in which the node should reside"),
+                    Flag("management-host-name", "string", None, "Management host name"),
+                    Flag("storage-host-name", "string", None, "Storage host name"),
+                ]),
         Command("delete", short="Deletes a node from Heketi management", run=node_delete,
-                use_args="[node_id]"),
+                use_args="[node_id]", example=id_example("node delete")),
         Command("disable", short="Disallow usage of a node by placing it offline",
-                run=_node_state("offline", "offline"), use_args="[node_id]"),
+                run=_node_state("offline", "offline"), use_args="[node_id]",
+                example=id_example("node disable")),
         Command("enable", short="Allows node to go online", run=_node_state("online", "online"),
-                use_args="[node_id]"),
+                use_args="[node_id]", example=id_example("node enable")),
         Command("info", short="Retrieves information about the node", run=node_info,
-                use_args="[node_id]"),
-        Command("list", short="List all nodes in cluster", run=node_list),
+                use_args="[node_id]", example=id_example("node info")),
+        # heketi-cli's usage line really reads "heketi-cli node list all nodes [flags]".
+        Command("list", short="List all nodes in cluster", run=node_list, use_args="all nodes",
+                example="  $ heketi-cli node list"),
         Command("remove", short="Removes a node and all its associated devices from Heketi",
-                run=_node_state("failed", "removed"), use_args="[node_id]"),
-        Command("rmtags", short="Removes tags from a node", run=node_rmtags,
-                use_args="[node_id] tag1 tag2 ...", flags=list(RMTAGS_FLAGS)),
-        Command("settags", short="Sets tags on a node", run=node_settags,
-                use_args="[node_id] tag1:value1 tag2:value2 ...", flags=list(SETTAGS_FLAGS)),
+                run=_node_state("failed", "removed"), use_args="[node_id]",
+                example=id_example("node remove")),
+        *tag_commands("node", lambda ctx: ctx.client.node_set_tags),
     )
 
 
@@ -185,43 +199,37 @@ def device_resync(ctx: Context) -> None:
 
 
 def device_command() -> Command:
-    def device_settags(ctx: Context) -> None:
-        settags(ctx, lambda i, t, c: ctx.client.device_set_tags(i, t, c))
-
-    def device_rmtags(ctx: Context) -> None:
-        rmtags(ctx, lambda i, t, c: ctx.client.device_set_tags(i, t, c))
-
     heal_flag = Flag("expert-option-disable-heal-check", "bool", False,
                      "\n\tEXPERT OPTION: Skip the heal check before removing the device")
     return Command("device", short="Heketi device management", long="Heketi Device Management").add(
         Command("add", short="Add new device to node to be managed by Heketi", run=device_add,
-                flags=[
-                    Flag("name", "string", None, "\n\tName of device to add"),
-                    Flag("node", "string", None, "\n\tId of the node which has this device"),
+                example=DEVICE_ADD_EXAMPLE, flags=[
+                    Flag("name", "string", None, "Name of device to add"),
+                    Flag("node", "string", None, "Id of the node which has this device"),
                     Flag("destroy-existing-data", "bool", False,
-                         "\n\tDestroy any existing data on the device"),
+                         "[DANGEROUS] Destroy any existing data on the device."),
                 ]),
         Command("delete", short="Deletes a device from Heketi node", run=device_delete,
-                use_args="[device_id]", flags=[
+                use_args="[device_id]", example=id_example("device delete"), flags=[
                     Flag("force-forget", "bool", False,
-                         "\n\tForce heketi to forget the device without cleaning it up"),
+                         "[DANGEROUS] Force heketi to forget a device, regardless of state."),
                 ]),
         Command("disable", short="Disallow usage of a device by placing it offline",
-                run=_device_state("offline", "offline"), use_args="[device_id]"),
+                run=_device_state("offline", "offline"), use_args="[device_id]",
+                example=id_example("device disable")),
         Command("enable", short="Allows device to go online",
-                run=_device_state("online", "online"), use_args="[device_id]"),
+                run=_device_state("online", "online"), use_args="[device_id]",
+                example=id_example("device enable")),
         Command("info", short="Retrieves information about the device", run=device_info,
-                use_args="[device_id]"),
-        Command("remove", short="Removes a device from Heketi management",
+                use_args="[device_id]", example=id_example("device info")),
+        Command("remove", short="Removes a device from Heketi node",
                 run=_device_state("failed", "removed"), use_args="[device_id]",
-                flags=[heal_flag]),
+                example=id_example("device remove"), flags=[heal_flag]),
         Command("resync", short="Resync storage information about the device with operation system",
-                run=device_resync, use_args="[device_id]", flags=[
+                run=device_resync, use_args="[object_id]",
+                example=id_example("device resync", " "), flags=[
                     Flag("cluster", "bool", False,
-                         "\n\tResync all devices of the cluster whose id is given"),
+                         "Resync all devices under the cluster identified by object_id"),
                 ]),
-        Command("rmtags", short="Removes tags from a device", run=device_rmtags,
-                use_args="[device_id] tag1 tag2 ...", flags=list(RMTAGS_FLAGS)),
-        Command("settags", short="Sets tags on a device", run=device_settags,
-                use_args="[device_id] tag1:value1 tag2:value2 ...", flags=list(SETTAGS_FLAGS)),
+        *tag_commands("device", lambda ctx: ctx.client.device_set_tags),
     )

@@ -23,10 +23,12 @@ def _raw_json(ctx: Context, value: Any) -> None:
 
 def db_command() -> Command:
     return Command("db", short="Heketi Database Management", long="Heketi Database Management").add(
-        Command("check", short="Check Heketi database for inconsistencies",
-                run=lambda ctx: _raw_json(ctx, ctx.client.db_check())),
-        Command("dump", short="Dumps the database in JSON format",
-                run=lambda ctx: _raw_json(ctx, ctx.client.db_dump())),
+        Command("check", short="checks the db and provides a summary in json format",
+                run=lambda ctx: _raw_json(ctx, ctx.client.db_check()),
+                example="  $ heketi-cli db check"),
+        Command("dump", short="dumps the database in json format",
+                run=lambda ctx: _raw_json(ctx, ctx.client.db_dump()),
+                example="  $ heketi-cli db dump"),
     )
 
 
@@ -40,11 +42,12 @@ def loglevel_set(ctx: Context) -> None:
 
 
 def loglevel_command() -> Command:
-    return Command("loglevel", short="Heketi Log Level", long="Heketi Log Level").add(
-        Command("get", short="Get the log level of the Heketi server",
-                run=lambda ctx: ctx.write(ctx.client.log_level() + "\n")),
-        Command("set", short="Set the log level of the Heketi server", run=loglevel_set,
-                use_args="[level]"),
+    return Command("loglevel", short="Heketi Log Level", long="Manage Heketi server Log Level").add(
+        Command("get", short="Get Heketi server Log Level",
+                run=lambda ctx: ctx.write(ctx.client.log_level() + "\n"),
+                example="  $ heketi-cli loglevel get"),
+        Command("set", short="Set Heketi server Log Level", run=loglevel_set,
+                example="  $ heketi-cli loglevel set debug"),
     )
 
 
@@ -74,24 +77,30 @@ def operations_cleanup(ctx: Context) -> None:
 
 
 def server_command() -> Command:
-    return Command("server", short="Heketi Server Management", long="Heketi Server Management").add(
-        Command("mode", short="Manage the server's administrative mode").add(
-            Command("get", short="Print the server's administrative mode",
-                    run=lambda ctx: ctx.write(ctx.client.admin_state() + "\n")),
-            Command("set", short="Set the server's administrative mode", run=mode_set,
-                    use_args="[normal|read-only|local-client]"),
+    return Command("server", short="Heketi Server Management",
+                   long="Heketi Server Information & Management").add(
+        Command("mode", short="Manage server mode").add(
+            Command("get", short="Print current server mode",
+                    run=lambda ctx: ctx.write(ctx.client.admin_state() + "\n"),
+                    example="  $ heketi-cli server mode get"),
+            # sic: heketi-cli describes `set` with get's text
+            Command("set", short="Print current server mode", run=mode_set,
+                    use_args="[normal|local-client|read-only]",
+                    example="  $ heketi-cli server mode set read-only"),
         ),
         Command("operations", short="Manage ongoing server operations").add(
-            Command("cleanup", short="Clean up stale or failed operations",
-                    run=operations_cleanup, use_args="[operation_id ...]"),
-            Command("info", short="Display information about operations", run=operations_info,
-                    use_args="[operation_id]"),
-            Command("list", short="List pending operations", run=operations_list),
+            Command("cleanup", short="Clean up stale or failed pending operations",
+                    run=operations_cleanup, example="  $ heketi-cli server operations cleanup"),
+            Command("info", short="Get a summary of server operations", run=operations_info,
+                    example="  $ heketi-cli server operations info"),
+            Command("list", short="Get a list of pending operations", run=operations_list,
+                    example="  $ heketi-cli server operations list"),
         ),
-        Command("state", short="View the server's state").add(
-            Command("examine", short="Examine the state of the system").add(
-                Command("gluster", short="Compare Heketi's state with Gluster's",
-                        run=lambda ctx: _raw_json(ctx, ctx.client.examine_gluster())),
+        Command("state", short="View and/or modify state of server").add(
+            Command("examine", short="Compare state of server").add(
+                Command("gluster", short="Compare state of server with gluster",
+                        run=lambda ctx: _raw_json(ctx, ctx.client.examine_gluster()),
+                        example="  $ heketi-cli server state examine gluster"),
             ),
         ),
     )

@@ -140,27 +140,36 @@ def setup_storage(ctx: Context) -> None:
 
 
 def command() -> Command:
+    # Hidden: heketi-cli's root help does not list it. Upstream's help texts; the flag set is
+    # heketipy's (see the module docstring).
     return Command(
         "setup-openshift-heketi-storage",
         short="Setup OpenShift/Kubernetes persistent storage for Heketi",
+        long="Creates a dedicated GlusterFS volume for Heketi.\n"
+             "Once the volume is created, a Kubernetes/OpenShift\n"
+             "list object is created to configure the volume.\n",
         aliases=["setup-heketi-db-storage", "setup-kubernetes-heketi-storage"],
         hidden=True,
         run=setup_storage,
         flags=[
-            Flag("listfile", "string", "heketi-storage.json",
-                 "\n\tOptional: Output to file containing list of objects"),
-            Flag("image", "string", "heketi/heketi:dev",
-                 "\n\tOptional: Heketi container image"),
+            Flag("listfile", "string", "heketi-storage.json", "Filename to contain list of objects"),
+            Flag("image", "string", "heketi/heketi:dev", "container image to run this job"),
             Flag("durability", "string", "replicate",
-                 "\n\tOptional: Durability type of the database volume"),
-            Flag("replica", "int", 3, "\n\tOptional: Replica value for durability type 'replicate'"),
+                 "\n\tOptional: Durability type. Values are:"
+                 "\n\t\tnone: No durability, for testing with single storage server environments."
+                 "\n\t\treplicate: (Default) Replica volume."),
+            Flag("replica", "int", 3,
+                 "\n\tOptional: Replica value for durability type 'replicate'.\n\tDefault is 3"),
             Flag("disperse-data", "int", 4, "\n\tOptional: Dispersion value for 'disperse'"),
             Flag("redundancy", "int", 2, "\n\tOptional: Redundancy value for 'disperse'"),
             Flag("gluster-volume-options", "string", None,
-                 "\n\tOptional: Comma separated list of volume options"),
+                 "\n\tOptional: Comma separated list of volume options."
+                 "\n\tSee volume create --help for details."),
             Flag("append-volume-options", "bool", False,
                  "\n\tOptional: Add --gluster-volume-options to the database-safe defaults"),
             Flag("node-selector", "string", None,
-                 "\n\tOptional: Comma separated key=value node selector for the copy job"),
+                 "\n\tOptional: nodeSelector for heketi-storage-copy-job."
+                 "\n\tExample: --node-selector 'beta.kubernetes.io/os=linux'."
+                 "\n\tDefault is none"),
         ],
     )

@@ -151,15 +151,17 @@ def topology_info(ctx: Context) -> None:
 
 def command() -> Command:
     return Command("topology", short="Heketi Topology Management",
-                   long="Heketi Topology Management").add(
-        Command("info", short="Retreives information about the current Topology",
-                run=topology_info, flags=[
+                   long="Heketi Topology management").add(
+        Command("info", short="Retrieves information about the current Topology",
+                run=topology_info, example=" $ heketi-cli topology info", flags=[
                     Flag("template", "string", None,
-                         "\n\tOptional: Go template applied to the topology", "T"),
+                         "\n\tCustom Go-template for formatting topology info output.", "T"),
                 ]),
         Command("load", short="Add devices to Heketi from a configuration file",
-                run=topology_load, flags=[
-                    Flag("json", "string", None, "\n\tConfiguration containing devices, nodes, and clusters, in"
-                         "\n\tJSON format."),
+                run=topology_load, example=" $ heketi-cli topology load --json=topo.json",
+                flags=[
+                    Flag("json", "string", None,
+                         "\n\tConfiguration containing devices, nodes, and clusters, in"
+                         "\n\tJSON format.", "j"),
                 ]),
     )

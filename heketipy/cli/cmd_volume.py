@@ -127,16 +127,13 @@ def volume_clone(ctx: Context) -> None:
     _show_volume(ctx, ctx.client.volume_clone(volume_id, ctx.flag("name") or None))
 
 
-def volume_restriction(ctx: Context) -> None:
-    if not ctx.args:
-        raise CliError("Restriction missing")
-    word = ctx.args[0]
-    if word not in ("locked", "unlocked"):
-        raise CliError(f"Unknown restriction: {word}")
-    if len(ctx.args) < 2:
-        raise CliError(VOLUME_MISSING)
-    restriction = "locked" if word == "locked" else ""
-    _show_volume(ctx, ctx.client.volume_set_block_restriction(ctx.args[1], restriction))
+def _set_restriction(restriction: str):  # noqa: ANN202
+    """`volume set-block-hosting-restriction locked|unlocked <id>` ("" is unlocked)."""
+    def run(ctx: Context) -> None:
+        volume_id = require_id(ctx, VOLUME_MISSING)
+        _show_volume(ctx, ctx.client.volume_set_block_restriction(volume_id, restriction))
+
+    return run
 
 
 def endpoint_patch(ctx: Context) -> None:
@@ -148,13 +145,61 @@ def endpoint_patch(ctx: Context) -> None:
     ctx.write('{"subsets": ' + dumps_compact(subsets) + "}")
 
 
+VOLUME_CREATE_EXAMPLE = """\
+  * Create a 100GiB replica 3 volume:
+      $ heketi-cli volume create --size=100
+
+  * Create a 100GiB replica 3 volume specifying two specific clusters:
+      $ heketi-cli volume create --size=100 \\
+        --clusters=0995098e1284ddccb46c7752d142c832,60d46d518074b13a04ce1022c8c7193c
+
+  * Create a 100GiB replica 2 volume with 50GiB of snapshot storage:
+      $ heketi-cli volume create --size=100 --snapshot-factor=1.5 --replica=2
+
+  * Create a 100GiB distributed volume
+      $ heketi-cli volume create --size=100 --durability=none
+
+  * Create a 100GiB erasure coded 4+2 volume with 25GiB snapshot storage:
+      $ heketi-cli volume create --size=100 --durability=disperse --snapshot-factor=1.25
+
+  * Create a 100GiB erasure coded 8+3 volume with 25GiB snapshot storage:
+      $ heketi-cli volume create --size=100 --durability=disperse --snapshot-factor=1.25 \\
+        --disperse-data=8 --redundancy=3
+
+  * Create a 100GiB distributed volume which supports performance related volume options.
+      $ heketi-cli volume create --size=100 --durability=none --gluster-volume-options=\
+"performance.rda-cache-limit 10MB","performance.nl-cache-positive-entry no"
+"""
+VOLUME_EXPAND_EXAMPLE = """\
+  * Add 10GiB to a volume
+    $ heketi-cli volume expand --volume=60d46d518074b13a04ce1022c8c7193c --expand-size=10
+"""
+CLUSTERS_USAGE = (
+    "\n\tOptional: Comma separated list of cluster ids where this volume"
+    "\n\tmust be allocated. If omitted, Heketi will allocate the volume"
+    "\n\ton any of the configured clusters which have the available space."
+    "\n\tProviding a set of clusters will ensure Heketi allocates storage"
+    "\n\tfor this volume only in the clusters specified."
+)
+VOLUME_NAME_USAGE = "\n\tOptional: Name of volume. Only set if really necessary"
+
+
+def _restriction_example(word: str, action: str) -> str:
+    return (f" * {action} creation of block volumes on the volume\n"
+            f"    $ heketi-cli volume set-block-hosting-restriction {word}"
+            " 60d46d518074b13a04ce1022c8c7193c\n")
+
+
 def volume_command() -> Command:
     return Command("volume", short="Heketi Volume Management", long="Heketi Volume Management").add(
-        Command("clone", short="Creates a clone", run=volume_clone, use_args="[volume_id]",
-                flags=[Flag("name", "string", None, "\n\tName of the newly cloned volume")]),
-        Command("create", short="Create a GlusterFS volume", run=volume_create, flags=[
+        Command("clone", short="Creates a clone", run=volume_clone,
+                example="  $ heketi-cli volume clone 886a86a868711bef83001",
+                flags=[Flag("name", "string", None,
+                            "\n\tOptional: Name of the newly cloned volume.")]),
+        Command("create", short="Create a GlusterFS volume", run=volume_create,
+                example=VOLUME_CREATE_EXAMPLE, flags=[
             Flag("size", "int", None, "\n\tSize of volume in GiB"),
-            Flag("name", "string", None, "\n\tOptional: Name of volume. Only set if really necessary"),
+            Flag("name", "string", None, VOLUME_NAME_USAGE),
             Flag("durability", "string", "replicate",
                  "\n\tOptional: Durability type.  Values are:\n\t\tnone: No durability."
                  "  Distributed volume only.\n\t\treplicate: (Default) Distributed-Replica volume."
@@ -167,41 +212,48 @@ def volume_command() -> Command:
             Flag("gid", "int", None, "\n\tOptional: Initialize volume with the specified group id"),
             Flag("snapshot-factor", "float64", 1.0,
                  "\n\tOptional: Amount of storage to allocate for snapshot support."
-                 "\n\tMust be greater than 1.0.  For example if a 10TiB volume requires 5TiB of"
-                 "\n\tsnapshot storage, then snapshot-factor would be set to 1.5.  If the value"
-                 "\n\tis set to 1, then snapshots will not be enabled for this volume"),
-            Flag("clusters", "string", None,
-                 "\n\tOptional: Comma separated list of cluster ids where this volume"
-                 "\n\tmust be allocated. If omitted, Heketi will allocate the volume"
-                 "\n\ton any of the configured clusters which have the available space."),
+                 "\n\tMust be greater 1.0.  For example if a 10TiB volume requires 5TiB of"
+                 "\n\tsnapshot storage, then snapshot-factor would be set to 1.5.  If the"
+                 "\n\tvalue is set to 1, then snapshots will consume the storage allocated"),
+            Flag("clusters", "string", None, CLUSTERS_USAGE),
             Flag("gluster-volume-options", "string", None,
-                 "\n\tOptional: Comma separated list of volume options which can be set on the volume."),
+                 "\n\tOptional: Comma separated list of volume options which can be set on the volume."
+                 "\n\tIf omitted, Heketi will set no volume option for the volume."),
             Flag("block", "bool", False,
                  "\n\tOptional: Create a block-hosting volume. Intended to host"
-                 "\n\tloopback files to be served as block volumes."),
+                 "\n\tloopback files to be exported as block devices."),
             Flag("persistent-volume", "bool", False,
-                 "\n\tOptional: Output to standard out a persistent volume JSON file"),
+                 "\n\tOptional: Output to standard out a persistent volume JSON file for OpenShift or"
+                 "\n\tKubernetes with the name provided."),
             Flag("persistent-volume-file", "string", None,
-                 "\n\tOptional: Create a persistent volume JSON file to be sent to Kubernetes"),
+                 "\n\tOptional: Create a persistent volume JSON file for OpenShift or"
+                 "\n\tKubernetes with the name provided."),
             Flag("persistent-volume-endpoint", "string", None,
                  "\n\tOptional: Endpoint name for the persistent volume"),
         ]),
-        Command("delete", short="Deletes the volume", run=volume_delete, use_args="[volume_id]"),
-        Command("endpoint", short="Endpoint Management").add(
-            Command("patch", short="Prints a patch to add hosts to an endpoint",
-                    run=endpoint_patch, use_args="[volume_id]"),
+        Command("delete", short="Deletes the volume", run=volume_delete,
+                example="  $ heketi-cli volume delete 886a86a868711bef83001"),
+        Command("endpoint", short="utilities for working on volume endpoint").add(
+            Command("patch", short="output a patch for endpoint update", run=endpoint_patch,
+                    example="  $ heketi-cli volume endpoint patch 886a86a868711bef83001"),
         ),
-        Command("expand", short="Expand a volume", run=volume_expand, use_args="[volume_id]",
-                flags=[
+        Command("expand", short="Expand a volume", run=volume_expand,
+                example=VOLUME_EXPAND_EXAMPLE, flags=[
                     Flag("expand-size", "int", None, "\n\tAmount in GiB to add to the volume"),
                     Flag("volume", "string", None, "\n\tId of volume to expand"),
                 ]),
         Command("info", short="Retrieves information about the volume", run=volume_info,
-                use_args="[volume_id]"),
-        Command("list", short="Lists the volumes managed by Heketi", run=volume_list),
+                example="  $ heketi-cli volume info 886a86a868711bef83001"),
+        Command("list", short="Lists the volumes managed by Heketi", run=volume_list,
+                example="  $ heketi-cli volume list"),
         Command("set-block-hosting-restriction",
-                short="Set restriction on a block hosting volume", run=volume_restriction,
-                use_args="[locked|unlocked] [volume_id]"),
+                short="set volume's block hosting restriction").add(
+            Command("locked", short="restrict creation of block volumes on block hosting volume",
+                    run=_set_restriction("locked"),
+                    example=_restriction_example("locked", "Restrict")),
+            Command("unlocked", short="allow creation of block volumes on block hosting volume",
+                    run=_set_restriction(""), example=_restriction_example("unlocked", "Allow")),
+        ),
     )
 
 
@@ -258,28 +310,48 @@ def blockvolume_expand(ctx: Context) -> None:
     _show_blockvolume(ctx, ctx.client.blockvolume_expand(bv_id, ctx.flag("new-size")))
 
 
+BLOCKVOLUME_CREATE_EXAMPLE = """\
+  * Create a 100GiB block volume
+      $ heketi-cli blockvolume create --size=100
+
+  * Create a 100GiB block volume specifying two specific clusters:
+      $ heketi-cli blockvolume create --size=100 \\
+        --clusters=0995098e1284ddccb46c7752d142c832,60d46d518074b13a04ce1022c8c7193c
+
+  * Create a 100GiB block volume requesting ha count to be 2.
+    (Otherwise HA count is all the nodes on which block hosting volume reside.):
+\t  $ heketi-cli blockvolume create --size=100 --ha=2
+
+  * Create a 100GiB block volume specifying two specific clusters auth enabled:
+      $ heketi-cli blockvolume create --size=100 --auth \\
+        --clusters=0995098e1284ddccb46c7752d142c832,60d46d518074b13a04ce1022c8c7193c
+"""
+
+
 def blockvolume_command() -> Command:
+    # delete and info show the file-volume examples, as heketi-cli does.
     return Command("blockvolume", short="Heketi Block Volume Management",
                    long="Heketi Block Volume Management").add(
-        Command("create", short="Create a GlusterFS block volume", run=blockvolume_create, flags=[
-            Flag("size", "int", None, "\n\tSize of volume in GiB"),
-            Flag("ha", "int", None, "\n\tHA count for block volume"),
-            Flag("auth", "bool", False, "\n\tOptional: Enable Authentication for block volume access"),
-            Flag("name", "string", None, "\n\tOptional: Name of volume"),
-            Flag("clusters", "string", None,
-                 "\n\tOptional: Comma separated list of cluster ids where this volume"
-                 "\n\tmust be allocated."),
-        ]),
-        Command("delete", short="Deletes the block volume", run=blockvolume_delete,
-                use_args="[volume_id]"),
+        Command("create", short="Create a GlusterFS block volume", run=blockvolume_create,
+                example=BLOCKVOLUME_CREATE_EXAMPLE, flags=[
+                    Flag("size", "int", None, "\n\tSize of volume in GiB"),
+                    Flag("ha", "int", None, "\n\tHA count for block volume"),
+                    Flag("auth", "bool", False,
+                         "\n\tOptional: Enable Authentication for block volume access"),
+                    Flag("name", "string", None, VOLUME_NAME_USAGE),
+                    Flag("clusters", "string", None, CLUSTERS_USAGE),
+                ]),
+        Command("delete", short="Deletes the volume", run=blockvolume_delete,
+                example="  $ heketi-cli volume delete 886a86a868711bef83001"),
         Command("expand", short="Expand a block volume", run=blockvolume_expand,
                 use_args="[blockvolume_id]", flags=[
                     Flag("new-size", "int", None, "\n\tNet new size of block volume in GiB"),
                     Flag("blockvolume", "string", None, "\n\tId of block volume to expand"),
                 ]),
-        Command("info", short="Retrieves information about the block volume",
-                run=blockvolume_info, use_args="[volume_id]"),
-        Command("list", short="Lists the block volumes managed by Heketi", run=blockvolume_list),
+        Command("info", short="Retreives information about the volume", run=blockvolume_info,
+                example="  $ heketi-cli volume info 886a86a868711bef83001"),
+        Command("list", short="Lists the volumes managed by Heketi", run=blockvolume_list,
+                example="  $ heketi-cli blockvolume list"),
     )
 
 
@@ -298,11 +370,9 @@ def brick_evict(ctx: Context) -> None:
 
 def brick_command() -> Command:
     return Command("brick", short="Heketi Brick Management", long="Heketi Brick Management").add(
-        Command("evict", short="Evict a brick from its volume", run=brick_evict,
-                use_args="[brick_id]", flags=[
+        Command("evict", short="Evict (remove) a brick from a volume", run=brick_evict,
+                example="  $ heketi-cli brick evict ee6a86a868711bef8300c", flags=[
                     Flag("expert-option-disable-heal-check", "bool", False,
-                         "\n\tEXPERT OPTION: Skip the heal check before evicting the brick"),
+                         "[DANGEROUS] Skip the heal check while brick replace."),
                 ]),
     )
-
-

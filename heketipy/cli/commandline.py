@@ -151,10 +151,13 @@ class Command:
         return f"{self.parent.path} {self.name}" if self.parent else self.name
 
     def inherited_flags(self) -> list[Flag]:
+        """The ancestors' persistent flags, less those a local flag of the same name shadows
+        (`topology load --json FILE` is its own string flag, not the global `--json`)."""
+        local = {f.name for f in self.flags}
         out: list[Flag] = []
         node = self.parent
         while node is not None:
-            out += [f for f in node.flags if f.persistent]
+            out += [f for f in node.flags if f.persistent and f.name not in local]
             node = node.parent
         return out
 

@@ -6,6 +6,8 @@ exactly as Go's fmt does; failed nodes and devices are shown as `removed`.
 
 from __future__ import annotations
 
+import struct
+
 from heketipy.client.models import (
     BlockVolume,
     Device,
@@ -171,65 +173,86 @@ def operation_details(op: PendingOperation) -> str:
 
 
 def _inline_tags(tags: dict[str, str] | None) -> str:
-    return " ".join(f"{k}:{v}" for k, v in sorted((tags or {}).items()))
+    """Go ranges over a map in key order: ` k1:v1 k2:v2`, each entry with its leading space."""
+    return "".join(f" {k}:{v}" for k, v in sorted((tags or {}).items()))
+
+
+def go_float32_2f(value: float) -> str:
+    """`printf "%.2f"` of a Go float32 (the snapshot factor): round the float32 value, not the
+    float64 the JSON was parsed into (1.335 is 1.33500003 as a float32, 1.33499999 as a float64)."""
+    (as_float32,) = struct.unpack("f", struct.pack("f", value))
+    return f"{as_float32:.2f}"
+
+
+# `topology info` follows heketi-cli's Go template, whose `{{-` trims put each section's
+# newline at its *start*: every piece below begins with "\n" and a cluster, a volume and a
+# node each end with one newline of their own; the whole output ends with one more.
+
+
+def _topology_volume(v: Volume) -> str:
+    mount = v.mount.glusterfs
+    out = (
+        f"\n\tName: {v.name}\n\tSize: {v.size}\n\tId: {v.id}\n\tCluster Id: {v.cluster}"
+        f"\n\tMount: {mount.device}"
+        "\n\tMount Options: " + "".join(f"{k}={val}" for k, val in sorted(mount.options.items()))
+        + f"\n\tDurability Type: {v.durability.type}"
+    )
+    if v.durability.type == "replicate":
+        out += f"\n\tReplica: {v.durability.replicate.replica}"
+    elif v.durability.type == "disperse":
+        out += (f"\n\tDisperse Data: {v.durability.disperse.data}"
+                f"\n\tDisperse Redundancy: {v.durability.disperse.redundancy}")
+    if v.snapshot.enable:
+        out += f"\n\tSnapshot: Enabled\n\tSnapshot Factor: {go_float32_2f(v.snapshot.factor)}\n"
+    else:
+        out += "\n\tSnapshot: Disabled\n"
+    out += "\n\t\tBricks:"
+    for b in v.bricks:
+        out += (f"\n\t\t\tId: {b.id}\n\t\t\tPath: {b.path}\n\t\t\tSize (GiB): {gib(b.size)}"
+                f"\n\t\t\tNode: {b.node}\n\t\t\tDevice: {b.device}\n")
+    return out + "\n"
+
+
+def _topology_device(d: Device) -> str:
+    out = (
+        f"\n\t\tId:{d.id:<35}State:{shown_state(d.state):<10}"
+        f"Size (GiB):{gib(d.storage.total):<8}Used (GiB):{gib(d.storage.used):<8}"
+        f"Free (GiB):{gib(d.storage.free):<8}"
+    )
+    if d.tags:
+        out += f"\n\t\t\tTags:{_inline_tags(d.tags)}\n"
+    if d.paths:
+        out += "\n\t\t\tKnown Paths:" + "".join(f" {p}" for p in d.paths) + "\n"
+    else:
+        out += f"\n\t\t\tKnown Paths: {d.name}\n"
+    out += "\n\t\t\tBricks:"
+    for b in d.bricks:
+        out += f"\n\t\t\t\tId:{b.id:<35}Size (GiB):{gib(b.size):<8}Path: {b.path}"
+    return out
+
+
+def _topology_node(n: Node) -> str:
+    out = (
+        f"\n\tNode Id: {n.id}\n\tState: {shown_state(n.state)}\n\tCluster Id: {n.cluster}"
+        f"\n\tZone: {n.zone}"
+        f"\n\tManagement Hostnames: {', '.join(n.hostnames.manage)}"
+        f"\n\tStorage Hostnames: {', '.join(n.hostnames.storage)}"
+    )
+    if n.tags:
+        out += f"\n\tTags:{_inline_tags(n.tags)}\n"
+    out += "\n\tDevices:" + "".join(_topology_device(d) for d in n.devices)
+    return out + "\n"
 
 
 def topology_info(topology: TopologyInfo) -> str:
     out: list[str] = []
     for cluster in topology.clusters:
-        out.append(f"\nCluster Id: {cluster.id}\n")
-        out.append(f"\n    File:  {go_bool(cluster.file)}\n    Block: {go_bool(cluster.block)}\n")
-        out.append("\n    Volumes:\n")
-        for v in cluster.volumes:
-            mount = v.mount.glusterfs
-            out.append(
-                f"\n\tName: {v.name}\n\tSize: {v.size}\n\tId: {v.id}\n\tCluster Id: {v.cluster}\n"
-                f"\tMount: {mount.device}\n"
-                f"\tMount Options: backup-volfile-servers="
-                f"{mount.options.get('backup-volfile-servers', '')}\n"
-                f"\tDurability Type: {v.durability.type}\n"
-            )
-            if v.durability.type == "replicate":
-                out.append(f"\tReplica: {_set_size(v)}\n")
-            elif v.durability.type == "disperse":
-                out.append(
-                    f"\tDisperse Data: {v.durability.disperse.data}\n"
-                    f"\tDisperse Redundancy: {v.durability.disperse.redundancy}\n"
-                )
-            if v.snapshot.enable:
-                out.append(f"\tSnapshot: Enabled\n\tSnapshot Factor: {v.snapshot.factor:.2f}\n")
-            else:
-                out.append("\tSnapshot: Disabled\n")
-            out.append("\n\t\tBricks:\n")
-            for b in v.bricks:
-                out.append(
-                    f"\t\t\tId: {b.id}\n\t\t\tPath: {b.path}\n\t\t\tSize (GiB): {gib(b.size)}\n"
-                    f"\t\t\tNode: {b.node}\n\t\t\tDevice: {b.device}\n\n"
-                )
-        # After the volumes, not after each: a cluster without volumes shows two empty lines
-        # before "Nodes:", and volumes are two empty lines apart.
-        out.append("\n")
-        out.append("\n    Nodes:\n")
-        for n in cluster.nodes:
-            out.append(
-                f"\n\tNode Id: {n.id}\n\tState: {n.state}\n\tCluster Id: {n.cluster}\n"
-                f"\tZone: {n.zone}\n"
-                f"\tManagement Hostnames: {' '.join(n.hostnames.manage)}\n"
-                f"\tStorage Hostnames: {' '.join(n.hostnames.storage)}\n"
-            )
-            if n.tags:
-                out.append(f"\tTags: {_inline_tags(n.tags)}\n\n")
-            out.append("\tDevices:\n")
-            for d in n.devices:
-                out.append(
-                    f"\t\tId:{d.id:<35}State:{d.state:<10}Size (GiB):{gib(d.storage.total):<8}"
-                    f"Used (GiB):{gib(d.storage.used):<8}Free (GiB):{gib(d.storage.free):<8}\n"
-                )
-                if d.tags:
-                    out.append(f"\t\t\tTags: {_inline_tags(d.tags)}\n\n")
-                out.append(f"\t\t\tKnown Paths: {' '.join(d.paths or [d.name])}\n\n")
-                out.append("\t\t\tBricks:\n")
-                for b in d.bricks:
-                    out.append(f"\t\t\t\tId:{b.id:<35}Size (GiB):{gib(b.size):<8}Path: {b.path}\n")
+        out.append(
+            f"\nCluster Id: {cluster.id}\n\n    File:  {go_bool(cluster.file)}"
+            f"\n    Block: {go_bool(cluster.block)}\n\n    Volumes:\n"
+        )
+        out += [_topology_volume(v) for v in cluster.volumes]
+        out.append("\n\n    Nodes:\n")
+        out += [_topology_node(n) for n in cluster.nodes]
     out.append("\n")
     return "".join(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from heketipy.cli.commandline import Flag
+from heketipy.cli.commandline import Command, Flag
 from heketipy.cli.context import CliError, Context
 
 SetTags = Callable[[str, dict[str, str], str], object]
@@ -44,5 +44,22 @@ def rmtags(ctx: Context, apply: SetTags) -> None:
     apply(ctx.args[0], {name: "" for name in names}, "delete")
 
 
-SETTAGS_FLAGS = [Flag("exact", "bool", False, "Overwrite all tags with the given tags", "e")]
-RMTAGS_FLAGS = [Flag("all", "bool", False, "Remove all tags")]
+def tag_commands(noun: str, client_call: Callable[[Context], SetTags]) -> list[Command]:
+    """`<noun> settags` and `<noun> rmtags` (noun: node or device) with heketi-cli's texts;
+    `client_call(ctx)` gives the client method that applies a tags change."""
+    use = f"[{noun}_id] tag1:value1 tag2:value2..."
+    example = f"  $ heketi-cli {noun} {{}} 886a86a868711bef83001 {{}}"
+    return [
+        Command("rmtags", short=f"Removes tags from a {noun}",
+                long=f"Removes user-controlled metadata tags on a {noun}",
+                run=lambda ctx: rmtags(ctx, client_call(ctx)), aliases=["deltags", "removetags"],
+                use_args=use, example=example.format("rmtags", "foo"),
+                flags=[Flag("all", "bool", False, "Remove all tags.")]),
+        Command("settags", short=f"Sets tags on a {noun}",
+                long=f"Sets user-controlled metadata tags on a {noun}",
+                run=lambda ctx: settags(ctx, client_call(ctx)),
+                use_args=use, example=example.format("settags", "foo:bar"),
+                flags=[Flag("exact", "bool", False,
+                            "Set the object to this exact set of tags. Overwrites existing tags.",
+                            "e")]),
+    ]

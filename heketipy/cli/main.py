@@ -13,7 +13,15 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import TextIO
 
-from heketipy.cli import cmd_cluster, cmd_node, cmd_server, cmd_setup, cmd_topology, cmd_volume
+from heketipy.cli import (
+    cmd_cluster,
+    cmd_kube,
+    cmd_node,
+    cmd_server,
+    cmd_setup,
+    cmd_topology,
+    cmd_volume,
+)
 from heketipy.cli.commandline import ROOT_NAME, Command, Flag, UsageError, parse, suggestions
 from heketipy.cli.context import CliError, Context
 from heketipy.client.errors import HeketiError
@@ -79,6 +87,7 @@ def build_root() -> Command:
         cmd_topology.command(),
         cmd_volume.volume_command(),
         cmd_setup.command(),
+        cmd_kube.command(),
         Command("completion", short="Generate the autocompletion script for the specified shell",
                 run=lambda ctx: ctx.write(BASH_COMPLETION % " ".join(
                     c.name for c in root.visible_children()))),
@@ -126,7 +135,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], out: TextIO, err: TextIO) -
         return 0
     ctx = Context(inv, env, out, err)
     try:
-        command.run(ctx)
+        code = command.run(ctx)
     except (CliError, HeketiError) as exc:
         ctx.close()
         err.write(f"Error: {exc}\n")
@@ -140,7 +149,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], out: TextIO, err: TextIO) -
         err.write(f"Error: {exc.__class__.__name__}: {exc}\n".replace("\n", " ").rstrip() + "\n")
         return EXIT_ERROR
     ctx.close()
-    return 0
+    # A command may return its own exit status (kube migrate-pvs: 1 when something is left).
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -90,6 +90,7 @@ def pod_manifest(pod: Pod) -> dict[str, Any]:
         "spec": {
             "nodeName": pod.get("node", ""),
             "containers": [{"name": name, "image": IMAGE} for name in containers],
+            "volumes": pod.get("volumes", []),
         },
         "status": {
             "phase": pod.get("phase", "Running"),

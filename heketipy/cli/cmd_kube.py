@@ -171,8 +171,22 @@ class Applier:
                        f"{step.name} exists and is not the one this step creates")
 
     def _journal(self, step: mp.Step) -> str:
-        # An existing journal wins: it holds the objects as they were before the first run.
-        return self._create(step, lambda cm: mp.JOURNAL_LABEL in (cm["metadata"].get("labels") or {}))
+        # An open journal wins: it holds the objects as they were before the first run. A
+        # finished one is an earlier migration of another object of the same name: reopened.
+        try:
+            self.kube.create(step)
+            return "done"
+        except self.kube.ApiException as exc:
+            if self.kube.status_of(exc) != 409:
+                raise
+        existing = self.kube.get("ConfigMap", step.name, step.namespace) or {}
+        if mp.JOURNAL_LABEL not in ((existing.get("metadata") or {}).get("labels") or {}):
+            raise CliError(f"configmap {step.namespace}/{step.name} exists and is not a "
+                           "migrate-pvs journal")
+        if mp.journal_open(existing):
+            return "already done"
+        self.kube.patch("ConfigMap", step.name, step.namespace, {"data": step.body["data"]})
+        return "done"
 
     def _retain(self, step: mp.Step) -> str:
         pv = self.kube.get("PersistentVolume", step.name)
@@ -290,7 +304,7 @@ def heketi_volumes(ctx: Context, ids: set[str]) -> dict[str, Volume]:
     return found
 
 
-def format_plan(result: mp.Plan, notes: list[str]) -> str:
+def format_plan(result: mp.Plan) -> str:
     lines: list[str] = []
     unit = None
     for number, step in enumerate(result.steps, start=1):
@@ -303,9 +317,9 @@ def format_plan(result: mp.Plan, notes: list[str]) -> str:
     if result.skipped:
         lines.append("skipped (left untouched):")
         lines += [f"  {s.target}: {s.reason}" for s in result.skipped]
-    if notes:
+    if result.notes:
         lines.append("notes:")
-        lines += [f"  {note}" for note in notes]
+        lines += [f"  {note}" for note in result.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -318,7 +332,7 @@ def migrate_pvs(ctx: Context) -> int:
     applying = bool(ctx.flag("apply"))
     if result.steps:
         ctx.write("plan:\n" if applying else "plan (dry run; --apply makes these changes):\n")
-    ctx.write(format_plan(result, mp.endpoint_notes(state)))
+    ctx.write(format_plan(result))
     if not applying or not result.steps:
         return EXIT_INCOMPLETE if result.skipped else 0
     ctx.write("applying:\n")

@@ -452,8 +452,13 @@ def _plan_claims(state: ClusterState, journals: Mapping[str, Obj],
                               options)
         if isinstance(outcome, Skipped):
             result.skipped.append(outcome)
-        else:
-            result.steps += outcome
+            continue
+        result.steps += outcome
+        if any(step.action == "create-pv" for step in outcome):
+            original = journal_record(journal, "pv") if journal else live_pvs[name]
+            note = endpoint_note(original)
+            if note:
+                result.notes.append(note)
 
 
 def _plan_claim(name: str, current: Obj | None, journal: Obj | None,
@@ -591,15 +596,13 @@ def _bound(pv: Obj, claim: Obj) -> bool:
             and ref.get("uid") == uid_of(claim))
 
 
-def endpoint_notes(state: ClusterState) -> list[str]:
-    """The in-tree provisioner's per-claim Endpoints/Services, which CSI PVs do not use."""
-    notes = []
-    for pv in state.pvs:
-        source = _spec(pv).get("glusterfs") or {}
-        endpoints = source.get("endpoints")
-        if endpoints and heketi_id(pv)[0]:
-            namespace = source.get("endpointsNamespace") or (
-                (_spec(pv).get("claimRef") or {}).get("namespace", "default"))
-            notes.append(f"endpoints/service {namespace}/{endpoints} (of pv/{name_of(pv)}) are "
-                         "left in place; CSI PVs do not use them: delete them once migrated")
-    return sorted(notes)
+def endpoint_note(pv: Obj) -> str:
+    """The in-tree provisioner's per-claim Endpoints/Service, which the CSI PV does not use."""
+    source = _spec(pv).get("glusterfs") or {}
+    endpoints = source.get("endpoints")
+    if not endpoints:
+        return ""
+    namespace = source.get("endpointsNamespace") or (
+        (_spec(pv).get("claimRef") or {}).get("namespace", "default"))
+    return (f"endpoints/service {namespace}/{endpoints} (of pv/{name_of(pv)}) are left in place; "
+            "the CSI PV does not use them: delete them once the claim works")

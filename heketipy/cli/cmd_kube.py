@@ -388,4 +388,5 @@ def command() -> Command:
                  "\n\tSeconds to wait for a deletion or a binding before reporting it pending"),
         ],
     )
-    return Command("kube", short="Kubernetes tools (heketipy extension)").add(migrate)
+    # Hidden from the root's command list, like setup-*, so heketi-cli's help stays as it was.
+    return Command("kube", short="Kubernetes tools (heketipy extension)", hidden=True).add(migrate)

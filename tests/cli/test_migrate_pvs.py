@@ -323,3 +323,13 @@ def test_unreadable_kubeconfig_is_one_clear_error(heketi: tuple[ServerProcess, d
     assert result.err.startswith("Error: kube migrate-pvs: no usable in-cluster service account "
                                  "or kubeconfig")
     assert result.err.count("\n") == 1
+
+
+def test_kube_command_is_hidden_from_heketi_clis_help_but_has_its_own() -> None:
+    from heketipy.cli.main import build_root
+
+    root = build_root()
+    assert "kube" not in root.help_text()
+    help_text = root.child("kube").child("migrate-pvs").help_text()  # type: ignore[union-attr]
+    for flag in ("--kubeconfig", "--apply", "--allow-in-use", "--journal-namespace", "--wait"):
+        assert flag in help_text

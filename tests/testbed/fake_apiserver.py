@@ -19,7 +19,11 @@ Pods come from a JSON list (``--pods FILE``) of objects::
 
     {"name": "glusterfs-node1", "namespace": "default", "labels": {"glusterfs-node": "pod"},
      "node": "node1", "host_ip": "10.99.0.1", "pod_ip": "10.99.0.1",
-     "container": "glusterfs", "phase": "Running", "exec_prefix": [...]}
+     "container": "glusterfs", "phase": "Running", "exec_prefix": [...],
+     "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}
+
+(``volumes``, optional, is served as ``spec.volumes``: the claims a pod holds, read by
+``fake_storage.FakeStorage``, the PV/PVC/StorageClass/ConfigMap extension.)
 
 Optional bearer token check (``--token``). Listens on loopback, no TLS, no authorisation.
 In-process use: ``FakeApiServer(pods).start()`` inside a running event loop.

@@ -157,15 +157,25 @@ class Applier:
                 return False
             self.sleep(POLL_S)
 
-    def _create(self, step: mp.Step, same: Callable[[mp.Obj], bool]) -> str:
+    def _create_or_existing(self, step: mp.Step) -> mp.Obj | None:
+        """Create the step's object; None if created, else the object already there."""
         try:
             self.kube.create(step)
-            return "done"
+            return None
         except self.kube.ApiException as exc:
             if self.kube.status_of(exc) != 409:
                 raise
         existing = self.kube.get(step.kind, step.name, step.namespace)
-        if existing is not None and same(existing):
+        if existing is None:
+            raise CliError(f"{step.kind} {step.name} was reported to exist and then not found; "
+                           "run again")
+        return existing
+
+    def _create(self, step: mp.Step, same: Callable[[mp.Obj], bool]) -> str:
+        existing = self._create_or_existing(step)
+        if existing is None:
+            return "done"
+        if same(existing):
             return "already done"
         raise CliError(f"{step.kind} {step.namespace + '/' if step.namespace else ''}"
                        f"{step.name} exists and is not the one this step creates")
@@ -173,13 +183,9 @@ class Applier:
     def _journal(self, step: mp.Step) -> str:
         # An open journal wins: it holds the objects as they were before the first run. A
         # finished one is an earlier migration of another object of the same name: reopened.
-        try:
-            self.kube.create(step)
+        existing = self._create_or_existing(step)
+        if existing is None:
             return "done"
-        except self.kube.ApiException as exc:
-            if self.kube.status_of(exc) != 409:
-                raise
-        existing = self.kube.get("ConfigMap", step.name, step.namespace) or {}
         if mp.JOURNAL_LABEL not in ((existing.get("metadata") or {}).get("labels") or {}):
             raise CliError(f"configmap {step.namespace}/{step.name} exists and is not a "
                            "migrate-pvs journal")

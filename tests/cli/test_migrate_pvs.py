@@ -333,3 +333,60 @@ def test_kube_command_is_hidden_from_heketi_clis_help_but_has_its_own() -> None:
     help_text = root.child("kube").child("migrate-pvs").help_text()  # type: ignore[union-attr]
     for flag in ("--kubeconfig", "--apply", "--allow-in-use", "--journal-namespace", "--wait"):
         assert flag in help_text
+
+
+class StubKube:
+    """Just enough of `KubeObjects` for the applier's guards."""
+
+    class ApiException(Exception):
+        status = 0
+
+    def __init__(self, objects: dict) -> None:
+        self.objects = objects
+        self.deleted: list[str] = []
+
+    def status_of(self, exc: Exception) -> int:
+        return 0
+
+    def get(self, kind: str, name: str, namespace: str = "") -> dict | None:
+        return copy.deepcopy(self.objects.get((kind, name)))
+
+    def delete(self, kind: str, name: str, namespace: str, uid: str) -> None:
+        self.deleted.append(name)
+        self.objects[(kind, name)]["metadata"]["deletionTimestamp"] = "now"
+
+    def pods(self) -> list[dict]:
+        return [{"metadata": {"name": "web-0", "namespace": NS},
+                 "spec": {"volumes": [{"persistentVolumeClaim": {"claimName": "data"}}]},
+                 "status": {"phase": "Running"}}]
+
+
+def test_applier_never_deletes_an_in_tree_pv_that_is_not_retain() -> None:
+    from heketipy.cli import migrate_plan as mp
+    from heketipy.cli.cmd_kube import Applier
+    from heketipy.cli.context import CliError
+
+    pv, _ = claim_and_volume(NS, "data", "a" * 32)  # reclaim policy Delete
+    kube = StubKube({("PersistentVolume", pv["metadata"]["name"]): pv})
+    step = mp.Step("delete-pv", "u", "t", "PersistentVolume", pv["metadata"]["name"],
+                   uid=pv["metadata"]["uid"])
+    with pytest.raises(CliError, match="its reclaim policy is not Retain"):
+        Applier(kube, 0).run(step)  # type: ignore[arg-type]
+    assert kube.deleted == []
+
+
+def test_applier_reports_a_claim_held_by_a_pod_as_pending() -> None:
+    from heketipy.cli import migrate_plan as mp
+    from heketipy.cli.cmd_kube import Applier, StepPending
+
+    _, pvc = claim_and_volume(NS, "data", "a" * 32)
+    kube = StubKube({("PersistentVolumeClaim", "data"): pvc})
+    step = mp.Step("delete-pvc", "u", "t", "PersistentVolumeClaim", "data", NS,
+                   uid=pvc["metadata"]["uid"])
+    with pytest.raises(StepPending, match=f"used by pod\\(s\\) {NS}/web-0"):
+        Applier(kube, 0).run(step)  # type: ignore[arg-type]
+    assert kube.deleted == ["data"]
+    # Already terminating: not deleted twice.
+    with pytest.raises(StepPending):
+        Applier(kube, 0).run(step)  # type: ignore[arg-type]
+    assert kube.deleted == ["data"]

@@ -576,6 +576,18 @@ def _optional_extensions() -> list[Any]:
     return [FakeSecrets()]  # the token is checked by our middleware already
 
 
+def _storage_extension(pods: list[Pod]) -> list[Any]:
+    """PVs, PVCs, StorageClasses, ConfigMaps, Endpoints, Services (``kube migrate-pvs``)."""
+    try:
+        from fake_storage import FakeStorage  # run as a script: the sibling module
+    except ImportError:
+        try:
+            from tests.testbed.fake_storage import FakeStorage
+        except ImportError:
+            return []
+    return [FakeStorage(pods)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -606,6 +618,7 @@ def main() -> None:
             }
         ]
     server = FakeApiServer(pods, args.token, extensions=_optional_extensions())
+    server.extensions += _storage_extension(server.pods)
     kube_json = Path(args.kube_json) if args.kube_json else None
     kubeconfig = Path(args.kubeconfig) if args.kubeconfig else None
     asyncio.run(_serve(server, args.host, args.port, args.url_file, kube_json, kubeconfig))

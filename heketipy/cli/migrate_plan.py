@@ -394,6 +394,8 @@ def _plan_classes(state: ClusterState, journals: Mapping[str, Obj], options: Opt
             names.add(name_of(journal_record(journal, "storageclass")))
     for name in sorted(names):
         journal = journals.get(journal_name("sc", name))
+        if journal is not None and not journal_open(journal):
+            journal = None  # a finished translation; this is a new in-tree class of that name
         current = live.get(name)
         original = journal_record(journal, "storageclass") if journal else current
         assert original is not None

@@ -333,3 +333,13 @@ def test_journal_names_fit_a_configmap_name() -> None:
     assert mp.journal_name("pv", "pvc-1") == "heketipy-migrate-pv-pvc-1"
     long = mp.journal_name("pv", "p" * 253)
     assert len(long) <= 253 and long.startswith("heketipy-migrate-pv-")
+
+
+def test_a_new_in_tree_class_after_a_finished_translation_is_translated_from_itself() -> None:
+    state, _, _ = fresh()
+    journal = _journal_of(mp.plan(state, {VID: volume()}, mp.Options()), "sc")
+    journal["data"]["state"] = mp.JOURNAL_DONE
+    newer = storage_class(resturl="http://h", volumetype="none")
+    plan = mp.plan(mp.ClusterState(storage_classes=[newer], journals=[journal]), {}, mp.Options())
+    assert [s.action for s in plan.steps] == ["journal", "delete-sc", "create-sc", "finish"]
+    assert plan.steps[2].body["parameters"] == {"volumetype": "none"}

@@ -528,8 +528,12 @@ def _plan_claim(name: str, current: Obj | None, journal: Obj | None,
         if live_claim is not None and not claim_is_original and in_tree:
             return Skipped(target, f"claim {claim_key} was recreated by someone else while the "
                            "in-tree PV still exists")
+        terminating = claim_is_original and bool(_meta(live_claim or {}).get("deletionTimestamp"))
+        if terminating and journal is None:
+            return Skipped(target, f"claim {claim_key} is being deleted (not by this tool)")
         users = pods_using(pods, claim_ns, claim_name) if claim_is_original else []
-        if users and not options.allow_in_use:
+        # A claim this tool already deleted (journal) only waits for its pods to stop.
+        if users and not options.allow_in_use and not terminating:
             return Skipped(target, f"claim {claim_key} is in use by pod(s) {', '.join(users)}; "
                            "stop them first or pass --allow-in-use (the claim is then deleted "
                            "once they stop, and a re-run finishes)")

@@ -343,3 +343,24 @@ def test_a_new_in_tree_class_after_a_finished_translation_is_translated_from_its
     plan = mp.plan(mp.ClusterState(storage_classes=[newer], journals=[journal]), {}, mp.Options())
     assert [s.action for s in plan.steps] == ["journal", "delete-sc", "create-sc", "finish"]
     assert plan.steps[2].body["parameters"] == {"volumetype": "none"}
+
+
+def test_a_claim_deleted_by_someone_else_is_not_resurrected() -> None:
+    state, _, pvc = fresh()
+    pvc["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    plan = mp.plan(state, {VID: volume()}, mp.Options(allow_in_use=True))
+    assert "is being deleted (not by this tool)" in plan.skipped[0].reason
+    assert not [s for s in plan.steps if s.unit.startswith("claim")]
+
+
+def test_a_claim_this_tool_deleted_waits_for_its_pods_without_the_flag_again() -> None:
+    state, pv, pvc = fresh()
+    state.storage_classes = []
+    journal = _journal_of(mp.plan(state, {VID: volume()}, mp.Options()), "pv")
+    pvc["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    pv["spec"]["persistentVolumeReclaimPolicy"] = "Retain"
+    state.journals = [journal]
+    state.pods = [pod_using("apps", "web-0", "data")]
+    plan = mp.plan(state, {VID: volume()}, mp.Options())
+    assert plan.skipped == []
+    assert [s.action for s in plan.steps][:2] == ["delete-pvc", "delete-pv"]

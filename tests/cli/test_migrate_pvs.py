@@ -245,6 +245,11 @@ def test_claim_used_by_a_pod_is_refused_without_the_flag(heketi: tuple[ServerPro
         assert pv["spec"]["glusterfs"] and pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
         assert storage.get("persistentvolumeclaims", "data", NS)["metadata"]["deletionTimestamp"]
 
+        # Already deleted by this tool: a run without the flag waits for the pod, no refusal.
+        waiting = migrate(server, kubeconfig, "--apply")
+        assert f"pending: PersistentVolumeClaim {NS}/data is terminating" in waiting.out
+        assert "pass --allow-in-use" not in waiting.out
+
         api.pods.clear()  # the pod stopped
         finished = migrate(server, kubeconfig, "--apply")
         assert "pending" not in finished.out and "FAILED" not in finished.out, finished.out

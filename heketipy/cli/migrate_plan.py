@@ -496,6 +496,12 @@ def _plan_claim(name: str, current: Obj | None, journal: Obj | None,
     claim_key = f"{claim_ns}/{claim_name}"
     live_claim = claims.get((claim_ns, claim_name))
     claim_is_original = live_claim is not None and uid_of(live_claim) == uid_of(original_claim)
+    if live_claim is not None and not claim_is_original and (
+            in_tree or _spec(live_claim).get("volumeName") != name):
+        # Not the claim this tool recreates (that one comes after the in-tree PV is gone and
+        # names this PV): e.g. a StatefulSet made a new one. Rebinding it would lose its data.
+        return Skipped(target, f"claim {claim_key} was recreated by someone else (volumeName "
+                       f"{_spec(live_claim).get('volumeName')!r}); resolve it by hand")
 
     if current is not None and not in_tree:
         csi = _spec(current).get("csi") or {}
@@ -525,9 +531,6 @@ def _plan_claim(name: str, current: Obj | None, journal: Obj | None,
         if request is not None and request > capacity:
             return Skipped(target, f"claim {claim_key} requests more than the volume's "
                            f"{volume.size} GiB")
-        if live_claim is not None and not claim_is_original and in_tree:
-            return Skipped(target, f"claim {claim_key} was recreated by someone else while the "
-                           "in-tree PV still exists")
         terminating = claim_is_original and bool(_meta(live_claim or {}).get("deletionTimestamp"))
         if terminating and journal is None:
             return Skipped(target, f"claim {claim_key} is being deleted (not by this tool)")

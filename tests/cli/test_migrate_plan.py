@@ -364,3 +364,17 @@ def test_a_claim_this_tool_deleted_waits_for_its_pods_without_the_flag_again() -
     plan = mp.plan(state, {VID: volume()}, mp.Options())
     assert plan.skipped == []
     assert [s.action for s in plan.steps][:2] == ["delete-pvc", "delete-pv"]
+
+
+def test_a_claim_someone_else_recreated_meanwhile_is_reported() -> None:
+    state, pv, pvc = fresh()
+    state.storage_classes = []
+    journal = _journal_of(mp.plan(state, {VID: volume()}, mp.Options()), "pv")
+    other = copy.deepcopy(pvc)
+    other["metadata"]["uid"] = "c9"
+    other["spec"]["volumeName"] = "pvc-c9"  # a StatefulSet's new claim, freshly provisioned
+    for pvs in ([], [pv]):
+        plan = mp.plan(mp.ClusterState(pvs=pvs, pvcs=[other], journals=[journal]),
+                       {VID: volume()}, mp.Options())
+        assert plan.steps == []
+        assert "recreated by someone else (volumeName 'pvc-c9')" in plan.skipped[0].reason

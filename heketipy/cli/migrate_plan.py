@@ -53,7 +53,10 @@ else.
 What cannot be mapped is reported with the reason and left untouched: a glusterfs PV not
 provisioned by Heketi, a Heketi id heketipy does not know, a path that is not that volume's
 name, a capacity that differs from the volume's size, a PV without a claim, a claim in use
-(without ``--allow-in-use``), a class with parameters the driver does not know.
+(without ``--allow-in-use``), a claim being deleted by someone else, a claim someone else
+recreated during the migration (a StatefulSet's), a class with parameters the driver does not
+know. A claim this tool already deleted is not "in use" any more: a re-run just waits for it.
+A finished journal is ignored, so an object of the same name later is planned afresh.
 """
 
 from __future__ import annotations

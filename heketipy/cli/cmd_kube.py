@@ -232,12 +232,13 @@ class Applier:
             return "done"
         if step.kind == "PersistentVolumeClaim":
             users = mp.pods_using(self.kube.pods(), step.namespace, step.name)
-            held = f" used by pod(s) {', '.join(users)}" if users else ""
+            held = f", used by pod(s) {', '.join(users)}" if users else ""
             raise StepPending(f"{step.kind} {where} is terminating{held}: "
                               "kubernetes.io/pvc-protection keeps it until no pod uses it; "
                               "run again then")
-        raise StepPending(f"{step.kind} {where} is terminating (finalizers "
-                          f"{(self.kube.get(step.kind, step.name, step.namespace) or {}).get('metadata', {}).get('finalizers')}); "
+        live = self.kube.get(step.kind, step.name, step.namespace) or {}
+        finalizers = ", ".join((live.get("metadata") or {}).get("finalizers") or [])
+        raise StepPending(f"{step.kind} {where} is terminating (finalizers: {finalizers}); "
                           "run again once it is gone")
 
     def _delete_pvc(self, step: mp.Step) -> str:
@@ -274,7 +275,7 @@ class Applier:
         def bound() -> bool:
             claim = self.kube.get("PersistentVolumeClaim", step.name, step.namespace)
             pv = self.kube.get("PersistentVolume", pv_name)
-            return claim is not None and pv is not None and mp._bound(pv, claim)
+            return claim is not None and pv is not None and mp.is_bound(pv, claim)
 
         if self._until(bound):
             return "done"

@@ -586,7 +586,7 @@ def _plan_claim(name: str, current: Obj | None, journal: Obj | None,
                           "PersistentVolumeClaim", claim_name, claim_ns,
                           body=recreated_pvc(original_claim, name)))
     bound = (live_claim is not None and not claim_is_original and current is not None
-             and not in_tree and _bound(current, live_claim))
+             and not in_tree and is_bound(current, live_claim))
     if not bound:
         steps.append(Step("wait-bound", unit, f"wait until pvc/{claim_key} is bound to {target}",
                           "PersistentVolumeClaim", claim_name, claim_ns, body={"pv": name}))
@@ -601,7 +601,8 @@ def _plan_claim(name: str, current: Obj | None, journal: Obj | None,
     return steps
 
 
-def _bound(pv: Obj, claim: Obj) -> bool:
+def is_bound(pv: Obj, claim: Obj) -> bool:
+    """The binder has bound this pair (the claim's uid in the PV's claimRef)."""
     ref = _spec(pv).get("claimRef") or {}
     return ((claim.get("status") or {}).get("phase") == "Bound"
             and _spec(claim).get("volumeName") == name_of(pv)

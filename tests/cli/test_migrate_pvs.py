@@ -239,7 +239,7 @@ def test_claim_used_by_a_pod_is_refused_without_the_flag(heketi: tuple[ServerPro
         # With the flag: the claim is deleted but pvc-protection holds it while the pod runs.
         held = migrate(server, kubeconfig, "--apply", "--allow-in-use")
         assert held.code == 1
-        assert f"pending: PersistentVolumeClaim {NS}/data is terminating used by pod(s) " \
+        assert f"pending: PersistentVolumeClaim {NS}/data is terminating, used by pod(s) " \
                f"{NS}/web-0" in held.out
         pv = storage.get("persistentvolumes", ns.pv_of["data"])
         assert pv["spec"]["glusterfs"] and pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"

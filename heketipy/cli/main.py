@@ -15,6 +15,7 @@ from typing import TextIO
 
 from heketipy.cli import (
     cmd_cluster,
+    cmd_kube,
     cmd_node,
     cmd_server,
     cmd_setup,
@@ -78,6 +79,7 @@ def build_root() -> Command:
         cmd_topology.command(),
         cmd_volume.volume_command(),
         cmd_setup.command(),
+        cmd_kube.command(),
         Command("help", short="Help about any command", use_args="[command]"),
     )
     root.add(completion.command(root))
@@ -123,7 +125,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], out: TextIO, err: TextIO) -
         return 0
     ctx = Context(inv, env, out, err)
     try:
-        command.run(ctx)
+        code = command.run(ctx)
     except (CliError, HeketiError) as exc:
         ctx.close()
         err.write(f"Error: {exc}\n")
@@ -137,7 +139,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], out: TextIO, err: TextIO) -
         err.write(f"Error: {exc.__class__.__name__}: {exc}\n".replace("\n", " ").rstrip() + "\n")
         return EXIT_ERROR
     ctx.close()
-    return 0
+    # A command may return its own exit status (kube migrate-pvs: 1 when something is left).
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

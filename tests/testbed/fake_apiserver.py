@@ -19,7 +19,11 @@ Pods come from a JSON list (``--pods FILE``) of objects::
 
     {"name": "glusterfs-node1", "namespace": "default", "labels": {"glusterfs-node": "pod"},
      "node": "node1", "host_ip": "10.99.0.1", "pod_ip": "10.99.0.1",
-     "container": "glusterfs", "phase": "Running", "exec_prefix": [...]}
+     "container": "glusterfs", "phase": "Running", "exec_prefix": [...],
+     "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}
+
+(``volumes``, optional, is served as ``spec.volumes``: the claims a pod holds, read by
+``fake_storage.FakeStorage``, the PV/PVC/StorageClass/ConfigMap extension.)
 
 Optional bearer token check (``--token``). Listens on loopback, no TLS, no authorisation.
 In-process use: ``FakeApiServer(pods).start()`` inside a running event loop.
@@ -90,6 +94,7 @@ def pod_manifest(pod: Pod) -> dict[str, Any]:
         "spec": {
             "nodeName": pod.get("node", ""),
             "containers": [{"name": name, "image": IMAGE} for name in containers],
+            "volumes": pod.get("volumes", []),
         },
         "status": {
             "phase": pod.get("phase", "Running"),
@@ -571,6 +576,18 @@ def _optional_extensions() -> list[Any]:
     return [FakeSecrets()]  # the token is checked by our middleware already
 
 
+def _storage_extension(pods: list[Pod]) -> list[Any]:
+    """PVs, PVCs, StorageClasses, ConfigMaps, Endpoints, Services (``kube migrate-pvs``)."""
+    try:
+        from fake_storage import FakeStorage  # run as a script: the sibling module
+    except ImportError:
+        try:
+            from tests.testbed.fake_storage import FakeStorage
+        except ImportError:
+            return []
+    return [FakeStorage(pods)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -601,6 +618,7 @@ def main() -> None:
             }
         ]
     server = FakeApiServer(pods, args.token, extensions=_optional_extensions())
+    server.extensions += _storage_extension(server.pods)
     kube_json = Path(args.kube_json) if args.kube_json else None
     kubeconfig = Path(args.kubeconfig) if args.kubeconfig else None
     asyncio.run(_serve(server, args.host, args.port, args.url_file, kube_json, kubeconfig))

@@ -90,4 +90,6 @@ step=$SECONDS
 # Host networking for the RUN steps (pip): no bridge or firewall rules are set up for a build.
 "$PODMAN" build --network host "${ca_mount[@]}" --build-arg "BASE_IMAGE=$BASE" \
     -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT"
+# Images a rebuild left behind (untagged, no children) would pile up: drop those on our base.
+"$PODMAN" image prune --force --filter label=org.heketipy.base.packages >/dev/null
 echo "image $IMAGE: built in $((SECONDS - step)) s (total $((SECONDS - started)) s)"

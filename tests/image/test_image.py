@@ -1,6 +1,7 @@
 """The one heketipy image, built the way `make image` builds it (deploy/image/build.sh: a local
 Debian base, no registry) and run with deploy/image/podman.sh: the server answers /hello with
-its embedded defaults, heketipy-csi runs, and the node plugin's FUSE tools are in it.
+its embedded defaults, heketipy-csi runs (and, as deploy/csi's controller runs it, serves CSI
+for that server), and the node plugin's FUSE tools are in it.
 
 Needs root (rootful podman, debootstrap); `make test` runs it as root, as CI does. Containers
 share the host's network and listen on 127.0.0.1 only; every container started is removed,
@@ -14,12 +15,15 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from heketipy.csi import DRIVER_NAME
+from heketipy.csi.proto import csi_pb2 as pb
+from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.image
@@ -72,36 +76,83 @@ def run(image: str, name: str, *args: str, options: tuple[str, ...] = ()) -> str
     return result.stdout
 
 
-def test_server_answers_hello_from_the_image(image: str, container_name: str) -> None:
-    port = free_port()
-    # no --config: the embedded defaults (simulator executor, database in the data directory)
-    started = subprocess.run(
-        [PODMAN, "run", "--detach", "--pull", "never", "--network", "host",
-         "--name", container_name, image, "--listen", "127.0.0.1", "--port", str(port)],
-        capture_output=True, text=True, timeout=120)
-    assert started.returncode == 0, started.stderr
+def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PODMAN, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def logs_of(name: str) -> str:
+    result = podman("logs", name, timeout=60)
+    return result.stdout + result.stderr
+
+
+def wait_until(name: str, ready: Callable[[], bool], what: str) -> None:
+    """Poll ready() until true; fail with the container's log if it stops or time runs out."""
     deadline = time.monotonic() + START_TIMEOUT
-    answer = None
-    while answer is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=5) as response:
-                answer = (response.status, response.read().decode())
-        except (urllib.error.URLError, ConnectionError):
-            state = subprocess.run(
-                [PODMAN, "inspect", "--format", "{{.State.Running}}", container_name],
-                capture_output=True, text=True, timeout=60)
-            if state.stdout.strip() != "true" or time.monotonic() > deadline:
-                logs = subprocess.run([PODMAN, "logs", container_name], capture_output=True,
-                                      text=True, timeout=60)
-                pytest.fail(f"the server did not answer /hello:\n{logs.stdout}{logs.stderr}")
-            time.sleep(0.5)
-    status, body = answer
-    assert status == 200
-    assert "Hello from Heketi" in body
+    while not ready():
+        running = podman("inspect", "--format", "{{.State.Running}}", name, timeout=60)
+        if running.stdout.strip() != "true" or time.monotonic() > deadline:
+            pytest.fail(f"{what}:\n{logs_of(name)}")
+        time.sleep(0.5)
+
+
+def hello(port: int) -> tuple[int, str] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=5) as response:
+            return response.status, response.read().decode()
+    except (urllib.error.URLError, ConnectionError):
+        return None
+
+
+@pytest.fixture(scope="module")
+def server(image: str) -> Iterator[tuple[str, int]]:
+    """The image's default program, the heketipy server, on 127.0.0.1: (container, port)."""
+    name = f"heketipy-test-{uuid.uuid4().hex[:12]}"
+    port = free_port()
+    try:
+        # no --config: the embedded defaults (simulator executor, database in the data directory)
+        started = podman("run", "--detach", "--pull", "never", "--network", "host",
+                         "--name", name, image, "--listen", "127.0.0.1", "--port", str(port))
+        assert started.returncode == 0, started.stderr
+        wait_until(name, lambda: hello(port) is not None, "the server did not answer /hello")
+        yield name, port
+    finally:
+        podman("rm", "--force", "--ignore", "--time", "5", name)
+
+
+def test_server_answers_hello_from_the_image(server: tuple[str, int]) -> None:
+    name, port = server
+    assert hello(port) == (200, "Hello from Heketi")
     # the server runs as the image's unprivileged user
-    user = subprocess.run([PODMAN, "exec", container_name, "id", "-u"],
-                          capture_output=True, text=True, timeout=60)
-    assert user.stdout.strip() == "10001"
+    assert podman("exec", name, "id", "-u").stdout.strip() == "10001"
+
+
+def test_controller_as_deployed_serves_csi_for_the_server(
+        image: str, server: tuple[str, int], container_name: str, tmp_path: Path) -> None:
+    """heketipy-csi --mode=controller as deploy/csi runs it (user 10001, read-only root, the key
+    in a file) answers Probe ready through heketipy's /hello, and identifies itself."""
+    _, port = server
+    sockets = tmp_path / "csi"
+    sockets.mkdir()
+    sockets.chmod(0o777)  # the container's user creates the socket here
+    key = tmp_path / "admin-key"
+    key.write_text("not-needed-for-probe\n")
+    key.chmod(0o644)
+    started = podman(
+        "run", "--detach", "--pull", "never", "--network", "host", "--name", container_name,
+        "--user", "10001:10001", "--read-only", "--read-only-tmpfs=false",
+        "--volume", f"{sockets}:/csi", "--volume", f"{key}:/etc/heketipy-csi/admin-key:ro",
+        image, "heketipy-csi", "--endpoint=unix:///csi/csi.sock", "--mode=controller",
+        f"--heketi-url=http://127.0.0.1:{port}", "--heketi-user=admin",
+        "--heketi-secret-file=/etc/heketipy-csi/admin-key")
+    assert started.returncode == 0, started.stderr
+    socket = sockets / "csi.sock"
+    wait_until(container_name, socket.exists, "heketipy-csi did not create its socket")
+    with grpc.insecure_channel(f"unix:{socket}") as channel:
+        identity = pb_grpc.IdentityStub(channel)
+        info = identity.GetPluginInfo(pb.GetPluginInfoRequest(), timeout=30)
+        assert info.name == DRIVER_NAME
+        probe = identity.Probe(pb.ProbeRequest(), timeout=30)
+        assert probe.ready.value is True
 
 
 def test_heketipy_csi_runs_from_the_image(image: str, container_name: str) -> None:

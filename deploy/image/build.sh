@@ -57,11 +57,13 @@ make_base() {
     trap "rm -rf '$work'" EXIT
     debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$work/rootfs" "$MIRROR" \
         >"$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
-    # Lean: no package caches, lists, documentation or translations; nothing of the host's.
-    rm -rf "$work/rootfs"/var/cache/apt/* "$work/rootfs"/var/lib/apt/lists/* \
-        "$work/rootfs"/usr/share/doc/* "$work/rootfs"/usr/share/man/* \
+    # Lean: no package caches, lists, logs, documentation or translations (the directories stay,
+    # so apt-get still works in the image); nothing of the host's.
+    find "$work/rootfs"/var/cache/apt "$work/rootfs"/var/lib/apt/lists "$work/rootfs"/var/log \
+        -type f -delete
+    rm -rf "$work/rootfs"/usr/share/doc/* "$work/rootfs"/usr/share/man/* \
         "$work/rootfs"/usr/share/info/* "$work/rootfs"/usr/share/locale/* \
-        "$work/rootfs"/var/log/* "$work/rootfs"/etc/resolv.conf "$work/rootfs"/etc/hostname
+        "$work/rootfs"/etc/resolv.conf "$work/rootfs"/etc/hostname
     tar -C "$work/rootfs" --numeric-owner -cf - . | "$PODMAN" import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'CMD ["/bin/bash"]' \
@@ -90,6 +92,10 @@ step=$SECONDS
 # Host networking for the RUN steps (pip): no bridge or firewall rules are set up for a build.
 "$PODMAN" build --network host "${ca_mount[@]}" --build-arg "BASE_IMAGE=$BASE" \
     -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT"
-# Images a rebuild left behind (untagged, no children) would pile up: drop those on our base.
+# Images a rebuild left behind (untagged, no children) would pile up: drop those on our base,
+# and the bases of other package lists or script versions that nothing uses any more.
 "$PODMAN" image prune --force --filter label=org.heketipy.base.packages >/dev/null
+for old in $("$PODMAN" images --format '{{.Repository}}:{{.Tag}}' localhost/heketipy-base); do
+    [ "$old" = "$BASE" ] || "$PODMAN" rmi "$old" >/dev/null 2>&1 || true
+done
 echo "image $IMAGE: built in $((SECONDS - step)) s (total $((SECONDS - started)) s)"

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 APT    := apt-get -o DPkg::Lock::Timeout=600
 
-.PHONY: run test lint e2e e2e-vm bench system-packages clean csi-proto
+.PHONY: run test lint e2e e2e-vm bench system-packages clean csi-proto image
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ system-packages:
 	     glusterfs-server glusterfs-client openssh-server xfsprogs lvm2 iproute2 >/dev/null) \
 	  || echo "warning: could not install Debian packages; e2e tests will skip"; \
 	fi
+	@# the image (issue 11): podman with runc, and debootstrap for the local Debian base
+	@if [ "$$(id -u)" = 0 ] && ! { command -v podman && command -v runc && command -v debootstrap; } >/dev/null 2>&1; then \
+	  ($(APT) update -q && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q \
+	     podman runc debootstrap >/dev/null) \
+	  || echo "warning: could not install podman, runc or debootstrap; the image test will fail"; \
+	fi
 
 run: $(STAMP)
 	$(PY) -m heketipy --listen 127.0.0.1 --port 8080
@@ -30,6 +36,11 @@ lint: $(STAMP)
 
 test: $(STAMP) system-packages lint
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The heketipy image (server and heketipy-csi) without a registry: a local Debian base made with
+# debootstrap, then the Dockerfile with podman (root only). tests/image runs it in `make test`.
+image: system-packages
+	deploy/image/build.sh
 
 # Benchmarks (issue 6): API overhead on the mock executor, provisioning on the latency model.
 bench: $(STAMP)

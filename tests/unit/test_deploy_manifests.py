@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -15,32 +16,25 @@ import pytest
 import yaml
 
 from heketipy.config import load_settings
+from tests.support import manifests
+from tests.support.manifests import DEPLOY, ROOT
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-# The oldest Kubernetes the manifests are meant for, and the newest schema shipped.
-KUBE_VERSIONS = ["1.25.0", kubernetes_validate.latest_version()]
+KUBE_VERSIONS = manifests.kube_versions(kubernetes_validate)
 NAMESPACE = "glusterfs"
 
 
 def manifest_files() -> list[Path]:
-    return sorted(p for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml")
+    return manifests.manifest_files(DEPLOY)
 
 
 def documents() -> list[dict[str, Any]]:
-    docs = []
-    for path in manifest_files():
-        docs += [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-    return docs
+    return manifests.documents(manifest_files())
 
 
 def find(kind: str, name: str) -> dict[str, Any]:
-    for doc in documents():
-        if doc["kind"] == kind and doc["metadata"]["name"] == name:
-            return doc
-    raise AssertionError(f"no {kind} {name} in deploy/")
+    return manifests.find_in(documents(), kind, name)
 
 
 def project() -> dict[str, Any]:
@@ -191,20 +185,29 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     ]
 
 
-def test_dockerfile_builds_the_deployment_image() -> None:
-    instructions = dockerfile_instructions()
-    values = {}
-    for name, value in instructions:
+def dockerfile_values() -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for name, value in dockerfile_instructions():
         values.setdefault(name, []).append(value)
-    assert values["FROM"] == ["python:3.11-slim"]
+    return values
+
+
+def test_dockerfile_builds_the_deployment_image() -> None:
+    values = dockerfile_values()
+    # One file for both ways of building: the upstream python image by default, the local
+    # Debian base of deploy/image/build.sh when BASE_IMAGE names it.
+    assert values["ARG"][0] == "BASE_IMAGE=python:3.11-slim"
+    assert values["FROM"] == ["${BASE_IMAGE}"]
     for copied in values["COPY"]:
         for source in copied.split()[:-1]:
             assert (ROOT / source).exists(), source
-    assert any(v.startswith('pip install ".') for v in values["RUN"])
+    extras = '".[ssh,kube,csi]"'
+    assert any(v.startswith("pip install") and extras in v for v in values["RUN"])
     user = values["USER"][-1].split(":")[0]
     assert user not in ("root", "0")
-    script = json.loads(values["ENTRYPOINT"][-1])
-    assert script == ["heketipy"] and "heketipy" in project()["scripts"]
+    assert json.loads(values["ENTRYPOINT"][-1]) == ["heketipy-entrypoint"]
+    assert "COPY deploy/image/entrypoint.sh /usr/local/bin/heketipy-entrypoint" in (
+        f"COPY {v}" for v in values["COPY"])
     assert json.loads(values["CMD"][-1]) == deployment_container()["args"]
     assert values["EXPOSE"] == [str(deployment_container()["ports"][0]["containerPort"])]
     # The Deployment names the image this Dockerfile builds, tagged with the package version.
@@ -214,6 +217,36 @@ def test_dockerfile_builds_the_deployment_image() -> None:
     uid = int(user)
     pod_security = find("Deployment", "heketipy")["spec"]["template"]["spec"]["securityContext"]
     assert pod_security["runAsUser"] == uid
+
+
+def test_build_context_holds_what_the_dockerfile_copies() -> None:
+    """.dockerignore excludes everything but what COPY names (the build context stays small)."""
+    lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
+    rules = [line for line in lines if line and not line.startswith("#")]
+    assert rules[0] == "*"
+    kept = {rule[1:] for rule in rules if rule.startswith("!")}
+    copied = {source for value in dockerfile_values()["COPY"] for source in value.split()[:-1]}
+    assert kept == copied
+
+
+@pytest.mark.parametrize(("argv", "runs"), [
+    ([], "heketipy"),
+    (["--config", "/etc/heketipy/heketi.json"], "heketipy --config /etc/heketipy/heketi.json"),
+    (["heketipy-csi", "--version"], "heketipy-csi --version"),
+    (["heketipy-cli", "volume", "list"], "heketipy-cli volume list"),
+    (["heketipy", "--port", "1"], "heketipy --port 1"),
+    (["heketipy-csix"], "heketipy heketipy-csix"),
+])
+def test_image_entrypoint_runs_the_server_unless_told_another_program(
+        tmp_path: Path, argv: list[str], runs: str) -> None:
+    for program in ("heketipy", "heketipy-csi", "heketipy-cli"):
+        fake = tmp_path / program
+        fake.write_text(f'#!/bin/sh\necho {program} "$@"\n')
+        fake.chmod(0o755)
+    result = subprocess.run(
+        ["sh", str(ROOT / "deploy" / "image" / "entrypoint.sh"), *argv],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == runs
 
 
 def test_validation_is_strict_enough_to_catch_a_typo() -> None:

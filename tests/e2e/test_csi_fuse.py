@@ -1,0 +1,384 @@
+"""heketipy-csi on the namespace testbed: real glusterd, real FUSE mounts, a real driver process.
+
+The driver (``heketipy-csi --mode all``) runs inside the testbed's client namespaces - network,
+mount and UTS of the client's holder process, entered with ``nsenter`` - where the gluster
+nodes and the heketipy server (SSH executor) are reachable and where its FUSE and bind mounts
+live. The test speaks gRPC to it over a unix socket under /tmp (a path the host and the client
+mount namespace share), reads the driver's mounts from ``/proc/<driver pid>/mountinfo`` and
+does file I/O in the same mount namespace. Mount points are under the client's private /mnt.
+
+Proven against the real thing:
+
+* CreateVolume, NodeStage (one FUSE mount), NodePublish read-write and read-only (bind mounts):
+  a file written through one path is read through the other, the read-only one refuses writes;
+* ControllerExpandVolume to 2 GiB: NodeGetVolumeStats' total grows on the live mount;
+* SIGKILL of the glusterfs client of the staging mount: the volume condition turns abnormal
+  (ENOTCONN), the next NodePublish mounts and binds again, the file is still there;
+* NodeUnpublish (both) and NodeUnstage leave no mount and no glusterfs client behind, and the
+  target directories are removed; DeleteVolume removes the Heketi and the gluster volume;
+* the driver SIGKILLed while heketipy runs its CreateVolume, started again, the CO retrying:
+  exactly one Heketi volume for the name.
+
+Whatever runs or is mounted is removed at the end, also on failure; the topology is taken out
+of heketipy again so the session's other e2e modules find the nodes as the testbed made them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+
+from heketipy.csi.mounts import GLUSTERFS_FSTYPE, MountEntry, parse_mountinfo
+from heketipy.csi.proto import csi_pb2 as pb
+from tests.csi.driver import GIB, MOUNT, Driver, create_request, running_driver
+from tests.e2e.conftest import record_result
+from tests.e2e.scenario import Topology, load_topology, remove_topology
+from tests.e2e.testbed import Testbed, Timings
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+Code = grpc.StatusCode
+T = TypeVar("T")
+CSI_ROOT = "/mnt/hkcsi"  # inside the client mount namespace (/mnt is the holder's tmpfs)
+PAYLOAD = "written through heketipy-csi's FUSE mount\n"
+SETTLE_S = 60.0  # bound of every wait for the real system to catch up
+
+
+@dataclass
+class Rig:
+    bed: Testbed
+    api: ServerProcess
+    topology: Topology
+    workdir: Path
+    timings: Timings
+    volume_ids: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # reported with the timings
+
+    @property
+    def holder_pid(self) -> int:
+        return int(self.bed.description["client"]["holder_pid"])
+
+    @property
+    def heketi_url(self) -> str:
+        """heketipy as the client namespace reaches it (127.0.0.1 there is not the host's)."""
+        listen = self.bed.description["heketi_listen"]
+        return f"http://{listen['host']}:{listen['port']}"
+
+    @contextmanager
+    def driver(self, name: str) -> Iterator[Driver]:
+        launcher = ["nsenter", "-t", str(self.holder_pid), "-m", "-n", "-u", "--"]
+        with running_driver(self.heketi_url, mode="all", launcher=launcher,
+                            node_id="client") as drv:
+            try:
+                # nsenter execs the driver: the process is the driver, in the client namespaces
+                assert mount_namespace(drv.process.pid) == mount_namespace(self.holder_pid)
+                yield drv
+            finally:
+                shutil.copyfile(drv.log_path, self.workdir / f"{name}.log")
+
+
+@pytest.fixture(scope="module")
+def rig(
+    heketi_over_ssh: ServerProcess, testbed: Testbed, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Rig]:
+    timings = Timings("csi-fuse")
+    workdir = tmp_path_factory.mktemp("csi-fuse")
+    facts: dict[str, Any] = {}
+    try:
+        with timings.step("topology load (3 nodes, peer probe, device setup)"):
+            topology = load_topology(heketi_over_ssh, testbed)
+        setup = Rig(testbed, heketi_over_ssh, topology, workdir, timings, facts=facts)
+        try:
+            yield setup
+        finally:
+            with timings.step("teardown: mounts, volumes, topology"):
+                clean_client_mounts(testbed, setup.holder_pid)
+                for volume_id in setup.volume_ids:
+                    reply = heketi_over_ssh.request("DELETE", f"/volumes/{volume_id}")
+                    if reply.status == 202:
+                        heketi_over_ssh.wait_queue(reply.headers["Location"], limit_s=180)
+                remove_topology(heketi_over_ssh, testbed, topology)
+    finally:
+        record_result({**timings.as_dict(), **facts}, tmp_path_factory.getbasetemp())
+
+
+# -- the client mount namespace ------------------------------------------------------------
+
+
+def mount_namespace(pid: int) -> str:
+    return os.readlink(f"/proc/{pid}/ns/mnt")
+
+
+def our_mounts(pid: int) -> list[MountEntry]:
+    """The mounts under CSI_ROOT that process ``pid`` sees, in mount order."""
+    text = Path(f"/proc/{pid}/mountinfo").read_text(errors="surrogateescape")
+    return [e for e in parse_mountinfo(text) if e.mount_point.startswith(CSI_ROOT + "/")]
+
+
+def fuse_clients(holder_pid: int, path: str) -> list[int]:
+    """glusterfs client processes of the client mount namespace serving ``path`` or a mount
+    point below it."""
+    namespace = mount_namespace(holder_pid)
+    wanted = path.encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "glusterfs":
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if os.readlink(entry / "ns" / "mnt") != namespace:
+                continue
+        except OSError:
+            continue  # exited meanwhile
+        if any(arg == wanted or arg.startswith(wanted + b"/") for arg in argv):
+            found.append(int(entry.name))
+    return found
+
+
+def clean_client_mounts(bed: Testbed, holder_pid: int) -> None:
+    """Detach everything under CSI_ROOT (innermost first), end its glusterfs clients, and
+    remove the directories: nothing of this module stays in the client namespace."""
+    for entry in reversed(our_mounts(holder_pid)):
+        bed.client_run(["umount", "-l", entry.mount_point], check=False)
+    for pid in fuse_clients(holder_pid, CSI_ROOT):
+        os.kill(pid, signal.SIGKILL)
+    bed.client_run(["rm", "-rf", "--one-file-system", CSI_ROOT], check=False)
+
+
+def write_file(bed: Testbed, path: str, text: str, *, check: bool = True) -> Any:
+    return bed.client_run(["sh", "-c", 'printf %s "$1" > "$2"', "sh", text, path], check=check)
+
+
+def read_file(bed: Testbed, path: str) -> str:
+    return str(bed.client_run(["cat", path]).stdout)
+
+
+def exists(bed: Testbed, path: str) -> bool:
+    return bed.client_run(["test", "-e", path], check=False).returncode == 0
+
+
+# -- waiting on the real system --------------------------------------------------------------
+
+
+def eventually(what: str, probe: Callable[[], T | None], limit_s: float = SETTLE_S) -> T:
+    """``probe()``'s first non-None answer, polled until ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        value = probe()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {limit_s:g} s")
+        time.sleep(0.1)
+
+
+def retried(call: Callable[[], T], retry_on: set[grpc.StatusCode], what: str) -> tuple[T, list[Any]]:
+    """The CO's retry loop: ``call()`` again while it fails with a code in ``retry_on``."""
+    codes: list[Any] = []
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        try:
+            return call(), codes
+        except grpc.RpcError as error:
+            if error.code() not in retry_on or time.monotonic() > deadline:
+                raise AssertionError(f"{what}: {error.code()} {error.details()} "
+                                     f"(after {codes})") from None
+            codes.append(error.code().name)
+            time.sleep(0.5)
+
+
+def stats(drv: Driver, volume_id: str, path: str) -> pb.NodeGetVolumeStatsResponse:
+    return drv.node.NodeGetVolumeStats(
+        pb.NodeGetVolumeStatsRequest(volume_id=volume_id, volume_path=path)
+    )
+
+
+def total_bytes(answer: pb.NodeGetVolumeStatsResponse) -> int:
+    return next(u.total for u in answer.usage if u.unit == pb.VolumeUsage.BYTES)
+
+
+def gluster_volumes(bed: Testbed) -> list[str]:
+    return bed.gluster(bed.nodes[0], "volume", "list").split()
+
+
+def heketi_names(api: ServerProcess) -> list[str]:
+    """Every volume name heketipy has (a full listing: not the ``?name=`` index)."""
+    ids = api.request("GET", "/volumes").json()["volumes"]
+    return [api.request("GET", f"/volumes/{vid}").json()["name"] for vid in ids]
+
+
+# -- the tests -------------------------------------------------------------------------------
+
+
+def test_stage_publish_io_expand_stale_mount_and_cleanup(rig: Rig) -> None:
+    bed, steps = rig.bed, rig.timings
+    staging = f"{CSI_ROOT}/staging/pv-io/globalmount"
+    target_rw = f"{CSI_ROOT}/pods/pod-a/volumes/pv-io/mount"
+    target_ro = f"{CSI_ROOT}/pods/pod-b/volumes/pv-io/mount"
+
+    with rig.driver("driver-io") as drv:
+        with steps.step("CreateVolume 1 GiB replica 3"):
+            volume = drv.controller.CreateVolume(create_request("pvc-e2e-io")).volume
+        rig.volume_ids.append(volume.volume_id)
+        assert volume.capacity_bytes == GIB
+        gluster_name = volume.volume_context["glusterVolume"]
+        assert gluster_name in gluster_volumes(bed)
+        context = dict(volume.volume_context)
+
+        def stage() -> pb.NodeStageVolumeResponse:
+            return drv.node.NodeStageVolume(pb.NodeStageVolumeRequest(
+                volume_id=volume.volume_id, staging_target_path=staging,
+                volume_capability=MOUNT, volume_context=context,
+            ))  # fmt: skip
+
+        def publish(target: str, readonly: bool) -> pb.NodePublishVolumeResponse:
+            return drv.node.NodePublishVolume(pb.NodePublishVolumeRequest(
+                volume_id=volume.volume_id, staging_target_path=staging, target_path=target,
+                volume_capability=MOUNT, readonly=readonly, volume_context=context,
+            ))  # fmt: skip
+
+        with steps.step("NodeStageVolume (FUSE mount)"):
+            # right after "volume start" the bricks may not answer yet: the CO retries
+            _answer, stage_retries = retried(stage, {Code.INTERNAL}, "NodeStageVolume")
+        stage()  # staged already: OK, nothing mounted twice
+        mounts = our_mounts(drv.process.pid)
+        assert [(m.mount_point, m.fstype) for m in mounts] == [(staging, GLUSTERFS_FSTYPE)]
+        assert mounts[0].source.rsplit(":", 1)[-1].lstrip("/") == gluster_name, mounts[0]
+        clients = fuse_clients(rig.holder_pid, staging)
+        assert len(clients) == 1, clients
+
+        with steps.step("NodePublishVolume read-write and read-only, I/O"):
+            publish(target_rw, False)
+            publish(target_ro, True)
+            publish(target_rw, False)  # idempotent
+            with pytest.raises(grpc.RpcError) as excinfo:
+                publish(target_ro, False)  # published differently already
+            assert excinfo.value.code() == Code.ALREADY_EXISTS, excinfo.value.details()
+            by_point = {m.mount_point: m for m in our_mounts(drv.process.pid)}
+            assert set(by_point) == {staging, target_rw, target_ro}
+            assert not by_point[target_rw].read_only and by_point[target_ro].read_only
+            write_file(bed, f"{target_rw}/hello.txt", PAYLOAD)
+            assert read_file(bed, f"{target_ro}/hello.txt") == PAYLOAD
+            assert read_file(bed, f"{staging}/hello.txt") == PAYLOAD
+            refused = write_file(bed, f"{target_ro}/nope.txt", "x", check=False)
+            assert refused.returncode != 0 and "Read-only" in refused.stderr, refused
+            assert not exists(bed, f"{target_rw}/nope.txt")
+
+        healthy = stats(drv, volume.volume_id, target_rw)
+        assert not healthy.volume_condition.abnormal, healthy
+        size_before = total_bytes(healthy)
+        assert 0.8 * GIB < size_before <= GIB, size_before
+
+        with steps.step("ControllerExpandVolume to 2 GiB, seen in statvfs"):
+            expanded = drv.controller.ControllerExpandVolume(pb.ControllerExpandVolumeRequest(
+                volume_id=volume.volume_id, capacity_range=pb.CapacityRange(required_bytes=2 * GIB),
+            ))  # fmt: skip
+            assert expanded.capacity_bytes == 2 * GIB and not expanded.node_expansion_required
+            size_after = eventually("the larger size in NodeGetVolumeStats", lambda: (
+                size if (size := total_bytes(stats(drv, volume.volume_id, target_ro)))
+                > 1.5 * GIB else None
+            ))  # fmt: skip
+        assert size_after <= 2 * GIB, size_after
+
+        with steps.step("SIGKILL the glusterfs client: abnormal, next publish remounts"):
+            (dead,) = fuse_clients(rig.holder_pid, staging)
+            os.kill(dead, signal.SIGKILL)
+            eventually("the glusterfs client to exit",
+                       lambda: True if not Path(f"/proc/{dead}").exists() else None)
+            stale = stats(drv, volume.volume_id, target_rw)
+            assert stale.volume_condition.abnormal, stale
+            assert "not connected" in stale.volume_condition.message, stale
+            assert not stale.usage
+            failed_read = bed.client_run(["cat", f"{target_rw}/hello.txt"], check=False)
+            assert "Transport endpoint is not connected" in failed_read.stderr, failed_read
+
+            publish(target_rw, False)  # the kubelet's next publish: staging and bind redone
+            (fresh,) = fuse_clients(rig.holder_pid, staging)
+            assert fresh != dead
+            assert read_file(bed, f"{target_rw}/hello.txt") == PAYLOAD
+            write_file(bed, f"{target_rw}/after.txt", "after the remount\n")
+            recovered = stats(drv, volume.volume_id, target_rw)
+            assert not recovered.volume_condition.abnormal, recovered
+            assert total_bytes(recovered) == size_after
+            publish(target_ro, True)  # its bind mount was stale as well: bound again
+            assert read_file(bed, f"{target_ro}/after.txt") == "after the remount\n"
+            by_point = {m.mount_point: m for m in our_mounts(drv.process.pid)}
+            assert set(by_point) == {staging, target_rw, target_ro}, by_point
+            assert by_point[target_ro].read_only and not by_point[target_rw].read_only
+
+        with steps.step("NodeUnpublish x2, NodeUnstage: nothing left mounted"):
+            for target in (target_rw, target_ro):
+                drv.node.NodeUnpublishVolume(pb.NodeUnpublishVolumeRequest(
+                    volume_id=volume.volume_id, target_path=target))
+                assert not exists(bed, target), target
+            drv.node.NodeUnstageVolume(pb.NodeUnstageVolumeRequest(
+                volume_id=volume.volume_id, staging_target_path=staging))
+            assert our_mounts(drv.process.pid) == []
+            eventually("the glusterfs client to exit after the unmount",
+                       lambda: True if not fuse_clients(rig.holder_pid, staging) else None)
+            drv.node.NodeUnstageVolume(pb.NodeUnstageVolumeRequest(
+                volume_id=volume.volume_id, staging_target_path=staging))  # idempotent
+            drv.node.NodeUnpublishVolume(pb.NodeUnpublishVolumeRequest(
+                volume_id=volume.volume_id, target_path=target_rw))  # idempotent
+
+        with steps.step("DeleteVolume"):
+            drv.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=volume.volume_id))
+        assert rig.api.request("GET", f"/volumes/{volume.volume_id}").status == 404
+        assert gluster_name not in gluster_volumes(bed)
+        rig.volume_ids.remove(volume.volume_id)
+    rig.facts["stage retries (INTERNAL, as a CO retries)"] = stage_retries
+
+
+def test_driver_killed_mid_create_converges_on_one_volume(rig: Rig) -> None:
+    """SIGKILL while heketipy runs the create the driver asked for, start the driver again,
+    retry as the CO does: ABORTED while the create is pending, then the same volume."""
+    name = "pvc-e2e-restart"
+    api = rig.api
+
+    def named() -> list[str]:
+        return list(api.request("GET", f"/volumes?name={name}").json()["volumes"])
+
+    with rig.driver("driver-killed") as first:
+        with rig.timings.step("CreateVolume, SIGKILL the driver once heketipy accepted it"):
+            in_flight = first.controller.CreateVolume.future(create_request(name))
+            # heketipy has accepted the create once its name index lists the (pending) volume
+            (pending_id,) = eventually("heketipy to accept the create",
+                                       lambda: named() or None)
+            first.process.kill()
+            first.process.wait(timeout=30)
+        rig.volume_ids.append(pending_id)
+        # still pending after the kill: the driver really died in the middle of the create
+        assert api.request("GET", f"/volumes/{pending_id}").status == 404
+        with pytest.raises(grpc.RpcError) as excinfo:
+            in_flight.result(timeout=30)
+        assert excinfo.value.code() == Code.UNAVAILABLE, excinfo.value
+
+    with rig.driver("driver-restarted") as second:
+        with rig.timings.step("restarted driver: CreateVolume retried until it answers"):
+            answer, codes = retried(
+                lambda: second.controller.CreateVolume(create_request(name)),
+                {Code.ABORTED}, "CreateVolume after the restart",
+            )  # fmt: skip
+        assert answer.volume.volume_id == pending_id, (answer, pending_id)
+        assert named() == [pending_id]
+        assert heketi_names(api).count(name) == 1
+        assert gluster_volumes(rig.bed).count(name) == 1
+        again = second.controller.CreateVolume(create_request(name))
+        assert again.volume.volume_id == pending_id
+        second.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=pending_id))
+        rig.volume_ids.remove(pending_id)
+    assert named() == [] and name not in gluster_volumes(rig.bed)
+    rig.facts["create retries after the restart"] = codes

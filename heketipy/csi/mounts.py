@@ -176,6 +176,7 @@ class PathState(Enum):
     HEALTHY = "healthy"
     MISSING = "missing"
     STALE = "stale"  # the FUSE daemon behind it is gone
+    HUNG = "hung"  # the FUSE daemon does not answer (stopped, bricks unreachable): see node.py
 
 
 STALE_ERRNOS = (errno.ENOTCONN, errno.ECONNABORTED)

@@ -4,8 +4,10 @@ the pure mount helpers it is built from."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -64,6 +66,13 @@ class FakeHost:
         self.stale: set[str] = set()
         self.commands: list[list[str]] = []
         self.failing: dict[str, CommandResult] = {}  # argv joined -> result
+        # hung FUSE clients (stopped, or waiting on unreachable bricks): stat and statvfs of
+        # these paths block until `answer` is set (bounded, so a broken test cannot hang)
+        self.hung: set[str] = set()
+        self.answer = threading.Event()
+        self.blocked_now = 0
+        self.blocked_most = 0
+        self._lock = threading.Lock()
 
     async def run(self, argv: Sequence[str]) -> CommandResult:
         argv = list(argv)
@@ -104,12 +113,24 @@ class FakeHost:
                          f"{m['fstype']} {m['source']} rw,user_id=0")
         return "\n".join(lines) + "\n"
 
+    def _maybe_hang(self, path: str) -> None:
+        if os.path.normpath(path) not in self.hung:
+            return
+        with self._lock:
+            self.blocked_now += 1
+            self.blocked_most = max(self.blocked_most, self.blocked_now)
+        self.answer.wait(timeout=5)
+        with self._lock:
+            self.blocked_now -= 1
+
     def stat(self, path: str) -> object:
+        self._maybe_hang(path)
         if os.path.normpath(path) in self.stale:
             raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
         return os.stat(path)
 
     def statvfs(self, path: str) -> Any:
+        self._maybe_hang(path)
         return SimpleNamespace(f_frsize=4096, f_blocks=1000, f_bfree=400, f_bavail=300,
                                f_files=500, f_ffree=200, f_favail=150)
 
@@ -342,6 +363,54 @@ async def test_volume_stats_and_condition(node: NodeService, host: FakeHost,
     assert "not connected" in stale.volume_condition.message
     await expect(Code.NOT_FOUND, node.NodeGetVolumeStats, pb.NodeGetVolumeStatsRequest(
         volume_id=VOLUME_ID, volume_path=paths.target))
+
+
+async def test_a_hung_fuse_mount_is_abnormal_and_never_blocks_the_driver(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    """A FUSE client that does not answer (stopped, bricks unreachable) blocks every stat of
+    its mount in the kernel. The driver's one event loop serves all RPCs, so the stat must
+    not run on it: the answer is "abnormal" after a bounded wait, one thread per hung mount."""
+    await call(node.NodeStageVolume, stage_request(paths))
+    await call(node.NodePublishVolume, publish_request(paths))
+    commands = list(host.commands)
+    node.health_timeout_s = 0.05
+    host.hung.update({paths.staging, paths.target})
+    request = pb.NodeGetVolumeStatsRequest(volume_id=VOLUME_ID, volume_path=paths.target)
+    try:
+        # the mount answers only once these calls have returned: on the event loop they
+        # would wait for it (5 s, then report it healthy)
+        hung = await call(node.NodeGetVolumeStats, request)
+        again = await call(node.NodeGetVolumeStats, request)
+        await expect(Code.UNAVAILABLE, node.NodePublishVolume, publish_request(paths))
+        assert not host.answer.is_set()
+    finally:
+        host.answer.set()
+    for answer in (hung, again):
+        assert answer.volume_condition.abnormal is True
+        assert "not answering" in answer.volume_condition.message
+        assert not answer.usage
+    assert host.blocked_most == 2  # one probe for the target, one for the staging path
+    assert host.commands == commands  # nothing unmounted or mounted over a hung client
+    host.hung.clear()
+    for _ in range(100):  # the stuck probes return once the client answers
+        if host.blocked_now == 0:
+            break
+        await asyncio.sleep(0.01)
+    healthy = await call(node.NodeGetVolumeStats, request)
+    assert healthy.volume_condition.abnormal is False and healthy.usage
+
+
+async def test_a_failing_probe_is_an_error_not_a_hang(node: NodeService, host: FakeHost,
+                                                    paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+
+    def denied(path: str) -> object:
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    node.stat = denied
+    failure = await expect(Code.INTERNAL, node.NodeGetVolumeStats, pb.NodeGetVolumeStatsRequest(
+        volume_id=VOLUME_ID, volume_path=paths.staging))
+    assert "Permission denied" in failure.details
 
 
 async def test_info_and_capabilities(node: NodeService) -> None:

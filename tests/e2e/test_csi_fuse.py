@@ -12,6 +12,9 @@ Proven against the real thing:
 * CreateVolume, NodeStage (one FUSE mount), NodePublish read-write and read-only (bind mounts):
   a file written through one path is read through the other, the read-only one refuses writes;
 * ControllerExpandVolume to 2 GiB: NodeGetVolumeStats' total grows on the live mount;
+* SIGSTOP of the glusterfs client (a hung mount): the condition turns abnormal ("not
+  answering") while the driver keeps serving other RPCs, publish answers UNAVAILABLE, and
+  after SIGCONT all is well again without a remount;
 * SIGKILL of the glusterfs client of the staging mount: the volume condition turns abnormal
   (ENOTCONN), the next NodePublish mounts and binds again, the file is still there;
 * NodeUnpublish (both) and NodeUnstage leave no mount and no glusterfs client behind, and the
@@ -51,6 +54,7 @@ pytestmark = pytest.mark.e2e
 Code = grpc.StatusCode
 T = TypeVar("T")
 CSI_ROOT = "/mnt/hkcsi"  # inside the client mount namespace (/mnt is the holder's tmpfs)
+NAME_PREFIX = "pvc-e2e-"  # every CSI volume name of this module
 PAYLOAD = "written through heketipy-csi's FUSE mount\n"
 SETTLE_S = 60.0  # bound of every wait for the real system to catch up
 
@@ -62,7 +66,6 @@ class Rig:
     topology: Topology
     workdir: Path
     timings: Timings
-    volume_ids: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)  # reported with the timings
 
     @property
@@ -104,10 +107,7 @@ def rig(
         finally:
             with timings.step("teardown: mounts, volumes, topology"):
                 clean_client_mounts(testbed, setup.holder_pid)
-                for volume_id in setup.volume_ids:
-                    reply = heketi_over_ssh.request("DELETE", f"/volumes/{volume_id}")
-                    if reply.status == 202:
-                        heketi_over_ssh.wait_queue(reply.headers["Location"], limit_s=180)
+                delete_our_volumes(heketi_over_ssh)
                 remove_topology(heketi_over_ssh, testbed, topology)
     finally:
         record_result({**timings.as_dict(), **facts}, tmp_path_factory.getbasetemp())
@@ -168,6 +168,18 @@ def read_file(bed: Testbed, path: str) -> str:
 
 def exists(bed: Testbed, path: str) -> bool:
     return bed.client_run(["test", "-e", path], check=False).returncode == 0
+
+
+def delete_our_volumes(api: ServerProcess) -> None:
+    """Whatever this module's volumes a failure left behind, once heketipy is idle."""
+    eventually("heketipy to finish its operations", lambda: (
+        True if api.request("GET", "/operations").json()["in_flight"] == 0 else None
+    ), limit_s=180)  # fmt: skip
+    for volume_id in api.request("GET", "/volumes").json()["volumes"]:
+        if api.request("GET", f"/volumes/{volume_id}").json()["name"].startswith(NAME_PREFIX):
+            reply = api.request("DELETE", f"/volumes/{volume_id}")
+            assert reply.status == 202, reply.text
+            assert api.wait_queue(reply.headers["Location"], limit_s=180).status == 204
 
 
 # -- waiting on the real system --------------------------------------------------------------
@@ -231,8 +243,7 @@ def test_stage_publish_io_expand_stale_mount_and_cleanup(rig: Rig) -> None:
 
     with rig.driver("driver-io") as drv:
         with steps.step("CreateVolume 1 GiB replica 3"):
-            volume = drv.controller.CreateVolume(create_request("pvc-e2e-io")).volume
-        rig.volume_ids.append(volume.volume_id)
+            volume = drv.controller.CreateVolume(create_request(f"{NAME_PREFIX}io")).volume
         assert volume.capacity_bytes == GIB
         gluster_name = volume.volume_context["glusterVolume"]
         assert gluster_name in gluster_volumes(bed)
@@ -293,6 +304,31 @@ def test_stage_publish_io_expand_stale_mount_and_cleanup(rig: Rig) -> None:
             ))  # fmt: skip
         assert size_after <= 2 * GIB, size_after
 
+        with steps.step("SIGSTOP the glusterfs client: abnormal, driver keeps answering"):
+            (stopped,) = fuse_clients(rig.holder_pid, staging)
+            os.kill(stopped, signal.SIGSTOP)
+            try:
+                pending_stats = drv.node.NodeGetVolumeStats.future(pb.NodeGetVolumeStatsRequest(
+                    volume_id=volume.volume_id, volume_path=target_rw))
+                # every stat of the mount now blocks in the kernel: the driver's event loop
+                # must not be the one waiting (a hung mount would freeze every RPC)
+                info = drv.identity.GetPluginInfo(pb.GetPluginInfoRequest(), timeout=30)
+                assert info.name
+                hung = pending_stats.result(timeout=30)
+                assert hung.volume_condition.abnormal, hung
+                assert "not answering" in hung.volume_condition.message, hung
+                with pytest.raises(grpc.RpcError) as excinfo:
+                    publish(target_rw, False)
+                assert excinfo.value.code() == Code.UNAVAILABLE, excinfo.value.details()
+            finally:
+                os.kill(stopped, signal.SIGCONT)
+            assert fuse_clients(rig.holder_pid, staging) == [stopped]  # nothing remounted
+            eventually("the mount to answer again", lambda: (
+                True if not stats(drv, volume.volume_id, target_rw).volume_condition.abnormal
+                else None
+            ))  # fmt: skip
+            assert read_file(bed, f"{target_ro}/hello.txt") == PAYLOAD
+
         with steps.step("SIGKILL the glusterfs client: abnormal, next publish remounts"):
             (dead,) = fuse_clients(rig.holder_pid, staging)
             os.kill(dead, signal.SIGKILL)
@@ -338,32 +374,29 @@ def test_stage_publish_io_expand_stale_mount_and_cleanup(rig: Rig) -> None:
             drv.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=volume.volume_id))
         assert rig.api.request("GET", f"/volumes/{volume.volume_id}").status == 404
         assert gluster_name not in gluster_volumes(bed)
-        rig.volume_ids.remove(volume.volume_id)
     rig.facts["stage retries (INTERNAL, as a CO retries)"] = stage_retries
 
 
 def test_driver_killed_mid_create_converges_on_one_volume(rig: Rig) -> None:
     """SIGKILL while heketipy runs the create the driver asked for, start the driver again,
     retry as the CO does: ABORTED while the create is pending, then the same volume."""
-    name = "pvc-e2e-restart"
+    name = f"{NAME_PREFIX}restart"
     api = rig.api
 
-    def named() -> list[str]:
-        return list(api.request("GET", f"/volumes?name={name}").json()["volumes"])
+    def in_flight() -> int:
+        return int(api.request("GET", "/operations").json()["in_flight"])
 
+    assert in_flight() == 0
     with rig.driver("driver-killed") as first:
-        with rig.timings.step("CreateVolume, SIGKILL the driver once heketipy accepted it"):
-            in_flight = first.controller.CreateVolume.future(create_request(name))
-            # heketipy has accepted the create once its name index lists the (pending) volume
-            (pending_id,) = eventually("heketipy to accept the create",
-                                       lambda: named() or None)
+        with rig.timings.step("CreateVolume, SIGKILL the driver once heketipy runs it"):
+            pending_call = first.controller.CreateVolume.future(create_request(name))
+            eventually("heketipy to start the create", lambda: in_flight() or None)
             first.process.kill()
             first.process.wait(timeout=30)
-        rig.volume_ids.append(pending_id)
-        # still pending after the kill: the driver really died in the middle of the create
-        assert api.request("GET", f"/volumes/{pending_id}").status == 404
+        # still running after the kill: the driver really died in the middle of the create
+        assert in_flight() == 1
         with pytest.raises(grpc.RpcError) as excinfo:
-            in_flight.result(timeout=30)
+            pending_call.result(timeout=30)
         assert excinfo.value.code() == Code.UNAVAILABLE, excinfo.value
 
     with rig.driver("driver-restarted") as second:
@@ -372,13 +405,12 @@ def test_driver_killed_mid_create_converges_on_one_volume(rig: Rig) -> None:
                 lambda: second.controller.CreateVolume(create_request(name)),
                 {Code.ABORTED}, "CreateVolume after the restart",
             )  # fmt: skip
-        assert answer.volume.volume_id == pending_id, (answer, pending_id)
-        assert named() == [pending_id]
+        volume_id = answer.volume.volume_id
+        assert in_flight() == 0
         assert heketi_names(api).count(name) == 1
         assert gluster_volumes(rig.bed).count(name) == 1
         again = second.controller.CreateVolume(create_request(name))
-        assert again.volume.volume_id == pending_id
-        second.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=pending_id))
-        rig.volume_ids.remove(pending_id)
-    assert named() == [] and name not in gluster_volumes(rig.bed)
+        assert again.volume.volume_id == volume_id
+        second.controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=volume_id))
+    assert name not in heketi_names(api) and name not in gluster_volumes(rig.bed)
     rig.facts["create retries after the restart"] = codes

@@ -69,6 +69,7 @@ class FakeHost:
         # hung FUSE clients (stopped, or waiting on unreachable bricks): stat and statvfs of
         # these paths block until `answer` is set (bounded, so a broken test cannot hang)
         self.hung: set[str] = set()
+        self.timed_out: list[list[str]] = []
         self.answer = threading.Event()
         self.blocked_now = 0
         self.blocked_most = 0
@@ -92,6 +93,11 @@ class FakeHost:
             assert top is not None
             top["options"] = "ro"
         elif argv[0] == "umount":
+            if os.path.normpath(argv[-1]) in self.hung and not {"-c", "-l"} & set(argv):
+                # umount resolves the path first: a stat that waits for the hung client, until
+                # run_command's timeout kills it (-c and -l go straight to umount(2))
+                self.timed_out.append(argv)
+                return CommandResult(-9, "", "timed out after 120s")
             top = self._top(argv[-1])
             if top is None:
                 return CommandResult(32, "", f"umount: {argv[-1]}: not mounted.")
@@ -216,7 +222,7 @@ async def test_unstage_unmounts_and_is_idempotent(node: NodeService, host: FakeH
     await call(node.NodeStageVolume, stage_request(paths))
     request = pb.NodeUnstageVolumeRequest(volume_id=VOLUME_ID, staging_target_path=paths.staging)
     await call(node.NodeUnstageVolume, request)
-    assert host.commands[-1] == ["umount", paths.staging] and host.mounts == []
+    assert host.commands[-1] == ["umount", "-c", paths.staging] and host.mounts == []
     await call(node.NodeUnstageVolume, request)
     assert len(host.commands) == 2
 
@@ -226,7 +232,7 @@ async def test_stale_staging_mount_is_remounted_at_next_stage(node: NodeService,
     await call(node.NodeStageVolume, stage_request(paths))
     host.stale.add(paths.staging)
     await call(node.NodeStageVolume, stage_request(paths))
-    assert host.commands[1:] == [["umount", paths.staging], [*FUSE_MOUNT, paths.staging]]
+    assert host.commands[1:] == [["umount", "-c", paths.staging], [*FUSE_MOUNT, paths.staging]]
     assert len(host.mounts) == 1
 
 
@@ -234,9 +240,9 @@ async def test_a_stale_mount_refusing_umount_is_detached_lazily(node: NodeServic
                                                                 paths: SimpleNamespace) -> None:
     await call(node.NodeStageVolume, stage_request(paths))
     host.stale.add(paths.staging)
-    host.failing[f"umount {paths.staging}"] = CommandResult(32, "", "target is busy")
+    host.failing[f"umount -c {paths.staging}"] = CommandResult(32, "", "target is busy")
     await call(node.NodeStageVolume, stage_request(paths))
-    assert ["umount", "-l", paths.staging] in host.commands
+    assert ["umount", "-c", "-l", paths.staging] in host.commands
     assert host.commands[-1] == [*FUSE_MOUNT, paths.staging]
 
 
@@ -284,7 +290,7 @@ async def test_publish_binds_and_unpublish_removes_what_it_created(
 
     request = pb.NodeUnpublishVolumeRequest(volume_id=VOLUME_ID, target_path=paths.target)
     await call(node.NodeUnpublishVolume, request)
-    assert host.commands[-1] == ["umount", paths.target]
+    assert host.commands[-1] == ["umount", "-c", paths.target]
     assert not os.path.exists(paths.target)
     await call(node.NodeUnpublishVolume, request)  # nothing mounted, nothing there: OK
     assert len(host.commands) == 3
@@ -315,7 +321,7 @@ async def test_failed_ro_remount_leaves_nothing_writable(node: NodeService, host
     await call(node.NodeStageVolume, stage_request(paths))
     host.failing[f"mount -o remount,bind,ro {paths.target}"] = CommandResult(1, "", "denied")
     await expect(Code.INTERNAL, node.NodePublishVolume, publish_request(paths, readonly=True))
-    assert host.commands[-1] == ["umount", paths.target]
+    assert host.commands[-1] == ["umount", "-c", paths.target]
     assert [m["point"] for m in host.mounts] == [paths.staging]
 
 
@@ -326,8 +332,8 @@ async def test_publish_remounts_stale_staging_and_rebinds_stale_target(
     host.stale.update({paths.staging, paths.target})  # the glusterfs client died
     await call(node.NodePublishVolume, publish_request(paths))
     assert host.commands[2:] == [
-        ["umount", paths.staging], [*FUSE_MOUNT, paths.staging],
-        ["umount", paths.target], ["mount", "--bind", paths.staging, paths.target],
+        ["umount", "-c", paths.staging], [*FUSE_MOUNT, paths.staging],
+        ["umount", "-c", paths.target], ["mount", "--bind", paths.staging, paths.target],
     ]
     assert [m["point"] for m in host.mounts] == [paths.staging, paths.target]
 
@@ -400,6 +406,21 @@ async def test_a_hung_fuse_mount_is_abnormal_and_never_blocks_the_driver(
     assert healthy.volume_condition.abnormal is False and healthy.usage
 
 
+async def test_unpublish_and_unstage_of_a_hung_mount_do_not_wait_for_it(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    """Pods get deleted while the bricks are unreachable: their mounts must go at once, not
+    after a umount that waited for the hung client until it was killed."""
+    await call(node.NodeStageVolume, stage_request(paths))
+    await call(node.NodePublishVolume, publish_request(paths))
+    host.hung.update({paths.staging, paths.target})
+    await call(node.NodeUnpublishVolume,
+               pb.NodeUnpublishVolumeRequest(volume_id=VOLUME_ID, target_path=paths.target))
+    await call(node.NodeUnstageVolume, pb.NodeUnstageVolumeRequest(
+        volume_id=VOLUME_ID, staging_target_path=paths.staging))
+    assert host.timed_out == []
+    assert host.mounts == [] and not os.path.exists(paths.target)
+
+
 async def test_a_failing_probe_is_an_error_not_a_hang(node: NodeService, host: FakeHost,
                                                     paths: SimpleNamespace) -> None:
     await call(node.NodeStageVolume, stage_request(paths))
@@ -449,7 +470,7 @@ def test_hostile_sources_are_refused(host_name: str, volume: str) -> None:
 
 def test_argv_builders() -> None:
     assert mounts.mount_glusterfs_argv("h1", "v", "/s") == ["mount", "-t", "glusterfs", "h1:/v", "/s"]
-    assert mounts.umount_argv("/t//x/", lazy=True) == ["umount", "-l", "/t/x"]
+    assert mounts.umount_argv("/t//x/", lazy=True) == ["umount", "-c", "-l", "/t/x"]
     assert mounts.remount_readonly_argv("/t") == ["mount", "-o", "remount,bind,ro", "/t"]
     assert mounts.bind_mount_argv("/s", "/t") == ["mount", "--bind", "/s", "/t"]
 

@@ -13,10 +13,12 @@ Proven against the real thing:
   a file written through one path is read through the other, the read-only one refuses writes;
 * ControllerExpandVolume to 2 GiB: NodeGetVolumeStats' total grows on the live mount;
 * SIGSTOP of the glusterfs client (a hung mount): the condition turns abnormal ("not
-  answering") while the driver keeps serving other RPCs, publish answers UNAVAILABLE, and
-  after SIGCONT all is well again without a remount;
+  answering") while the driver keeps serving other RPCs, publish answers UNAVAILABLE, a pod's
+  unpublish still unmounts at once, and after SIGCONT all is well again without a remount;
 * SIGKILL of the glusterfs client of the staging mount: the volume condition turns abnormal
   (ENOTCONN), the next NodePublish mounts and binds again, the file is still there;
+* the driver SIGKILLed with its mounts in place (a node plugin upgrade): the new process's
+  stage and publish find them healthy and leave them be;
 * NodeUnpublish (both) and NodeUnstage leave no mount and no glusterfs client behind, and the
   target directories are removed; DeleteVolume removes the Heketi and the gluster volume;
 * the driver SIGKILLed while heketipy runs its CreateVolume, started again, the CO retrying:
@@ -320,6 +322,11 @@ def test_stage_publish_io_expand_stale_mount_and_cleanup(rig: Rig) -> None:
                 with pytest.raises(grpc.RpcError) as excinfo:
                     publish(target_rw, False)
                 assert excinfo.value.code() == Code.UNAVAILABLE, excinfo.value.details()
+                # a pod deleted meanwhile: its bind mount goes, the hung client notwithstanding
+                drv.node.NodeUnpublishVolume(pb.NodeUnpublishVolumeRequest(
+                    volume_id=volume.volume_id, target_path=target_ro), timeout=60)
+                assert target_ro not in {m.mount_point for m in our_mounts(drv.process.pid)}
+                assert not exists(bed, target_ro)
             finally:
                 os.kill(stopped, signal.SIGCONT)
             assert fuse_clients(rig.holder_pid, staging) == [stopped]  # nothing remounted
@@ -327,6 +334,7 @@ def test_stage_publish_io_expand_stale_mount_and_cleanup(rig: Rig) -> None:
                 True if not stats(drv, volume.volume_id, target_rw).volume_condition.abnormal
                 else None
             ))  # fmt: skip
+            publish(target_ro, True)
             assert read_file(bed, f"{target_ro}/hello.txt") == PAYLOAD
 
         with steps.step("SIGKILL the glusterfs client: abnormal, next publish remounts"):
@@ -354,6 +362,20 @@ def test_stage_publish_io_expand_stale_mount_and_cleanup(rig: Rig) -> None:
             by_point = {m.mount_point: m for m in our_mounts(drv.process.pid)}
             assert set(by_point) == {staging, target_rw, target_ro}, by_point
             assert by_point[target_ro].read_only and not by_point[target_rw].read_only
+            (client,) = fuse_clients(rig.holder_pid, staging)
+
+        # the node plugin restarts (an upgrade): its mounts and their glusterfs client stay
+        drv.process.kill()
+        drv.process.wait(timeout=30)
+    with rig.driver("driver-io-restarted") as drv:
+        with steps.step("restarted driver: stage and publish again find the mounts healthy"):
+            stage()
+            publish(target_rw, False)
+            publish(target_ro, True)
+            assert fuse_clients(rig.holder_pid, staging) == [client]  # nothing remounted
+            assert {m.mount_point for m in our_mounts(drv.process.pid)} == {
+                staging, target_rw, target_ro}
+            assert not stats(drv, volume.volume_id, target_ro).volume_condition.abnormal
 
         with steps.step("NodeUnpublish x2, NodeUnstage: nothing left mounted"):
             for target in (target_rw, target_ro):

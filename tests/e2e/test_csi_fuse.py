@@ -270,8 +270,11 @@ def test_stage_publish_io_expand_stale_mount_and_cleanup(rig: Rig) -> None:
         mounts = our_mounts(drv.process.pid)
         assert [(m.mount_point, m.fstype) for m in mounts] == [(staging, GLUSTERFS_FSTYPE)]
         assert mounts[0].source.rsplit(":", 1)[-1].lstrip("/") == gluster_name, mounts[0]
-        clients = fuse_clients(rig.holder_pid, staging)
-        assert len(clients) == 1, clients
+        (client,) = fuse_clients(rig.holder_pid, staging)
+        # every storage host is a volfile server (backup-volfile-servers parsed by mount.glusterfs)
+        argv = Path(f"/proc/{client}/cmdline").read_bytes().decode().split("\0")
+        assert {a for a in argv if a.startswith("--volfile-server=")} == {
+            f"--volfile-server={node.storage}" for node in bed.nodes}, argv
 
         with steps.step("NodePublishVolume read-write and read-only, I/O"):
             publish(target_rw, False)

@@ -112,7 +112,10 @@ def remount_readonly_argv(target: str) -> list[str]:
 
 
 def umount_argv(target: str, *, lazy: bool = False) -> list[str]:
-    return ["umount", *(["-l"] if lazy else []), checked_path(target, "mount point")]
+    """``-c`` (--no-canonicalize): umount would otherwise resolve the path first, a stat that
+    waits forever on a FUSE mount whose client hangs; umount(2) itself never asks the client.
+    The path is normalised and absolute already, as the mount table lists it."""
+    return ["umount", "-c", *(["-l"] if lazy else []), checked_path(target, "mount point")]
 
 
 # -- the mount table --------------------------------------------------------------------------
@@ -176,6 +179,7 @@ class PathState(Enum):
     HEALTHY = "healthy"
     MISSING = "missing"
     STALE = "stale"  # the FUSE daemon behind it is gone
+    HUNG = "hung"  # the FUSE daemon does not answer (stopped, bricks unreachable): see node.py
 
 
 STALE_ERRNOS = (errno.ENOTCONN, errno.ECONNABORTED)

@@ -8,6 +8,13 @@ stale staging mount is unmounted and mounted again at the next stage or publish;
 mount is dropped and bound again at the next publish; NodeGetVolumeStats reports the volume
 condition abnormal meanwhile.
 
+Hung FUSE mounts (the client is alive but does not answer: stopped, or waiting for unreachable
+bricks) block every stat of the mount in the kernel. One event loop serves all RPCs, so stats
+run in threads of their own and count as "not answering" after ``health_timeout_s``: stats
+report the condition abnormal, stage/publish answer UNAVAILABLE (the CO retries; a client
+that catches up must not be unmounted under its pods). While one probe of a mount is stuck no
+other is started, so a hung mount holds at most one thread.
+
 Where to mount from: the volume's hosts from heketipy (``GET /volumes/<id>``: the first is the
 volfile server, the others ``backup-volfile-servers``); if heketipy cannot be reached, the
 ``glusterVolume``/``glusterHosts`` the controller put in the volume context.
@@ -15,9 +22,13 @@ volfile server, the others ``backup-volfile-servers``); if heketipy cannot be re
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import grpc
 
@@ -44,7 +55,9 @@ from heketipy.csi.proto import csi_pb2 as pb
 from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
 from heketipy.csi.rpc import log, rpc
 
+T = TypeVar("T")
 NodeCap = pb.NodeServiceCapability.RPC
+HEALTH_TIMEOUT_S = 5.0
 ADVERTISED = (NodeCap.STAGE_UNSTAGE_VOLUME, NodeCap.GET_VOLUME_STATS, NodeCap.VOLUME_CONDITION)
 
 
@@ -64,6 +77,7 @@ class NodeService(pb_grpc.NodeServicer):
         mountinfo: Callable[[], str] = read_mountinfo,
         stat: Callable[[str], object] = os.stat,
         statvfs: Callable[[str], os.statvfs_result] = os.statvfs,
+        health_timeout_s: float = HEALTH_TIMEOUT_S,
     ) -> None:
         self.client = client
         self.node_id = node_id
@@ -72,14 +86,40 @@ class NodeService(pb_grpc.NodeServicer):
         self.stat = stat
         self.statvfs = statvfs
         self.in_flight = InFlight()
+        self.health_timeout_s = health_timeout_s
+        self._stuck_probes: dict[str, asyncio.Future[Any]] = {}
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _table(self) -> MountTable:
         return MountTable(parse_mountinfo(self.mountinfo()))
 
-    def _state(self, path: str) -> PathState:
-        return path_state(path, self.stat)
+    async def _probe(self, path: str, work: Callable[[], T]) -> T | None:
+        """``work()``, a stat or statvfs of ``path``, in a thread; None when it has not
+        answered within ``health_timeout_s``, or while an earlier probe of ``path`` is stuck."""
+        key = os.path.normpath(path)
+        stuck = self._stuck_probes.get(key)
+        if stuck is not None:
+            if not stuck.done():
+                return None
+            del self._stuck_probes[key]
+        future = _in_thread(work)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.health_timeout_s)
+        except TimeoutError:
+            self._stuck_probes[key] = future
+            return None
+
+    async def _state(self, path: str) -> PathState:
+        state = await self._probe(path, lambda: path_state(path, self.stat))
+        return PathState.HUNG if state is None else state
+
+    def _not_answering(self, path: str) -> str:
+        return (f"the glusterfs mount at {path} is not answering (no reply within "
+                f"{self.health_timeout_s:g} s): its client is stopped or its bricks unreachable")
+
+    def _hung(self, path: str) -> CsiError:
+        return CsiError(grpc.StatusCode.UNAVAILABLE, self._not_answering(path) + "; try again")
 
     async def _run(self, argv: Sequence[str], action: str) -> None:
         result = await self.runner(argv)
@@ -138,11 +178,14 @@ class NodeService(pb_grpc.NodeServicer):
                              *, must_exist: bool) -> None:
         entry = self._table().get(staging)
         if entry is not None:
-            if self._state(staging) == PathState.HEALTHY:
+            state = await self._state(staging)
+            if state == PathState.HEALTHY:
                 if entry.fstype != GLUSTERFS_FSTYPE:
                     raise CsiError(grpc.StatusCode.ALREADY_EXISTS,
                                    f"{staging} holds a {entry.fstype} mount, not glusterfs")
                 return
+            if state == PathState.HUNG:
+                raise self._hung(staging)
             log.warning("staging mount %s of volume %s is stale; remounting", staging, volume_id)
             await self._unmount(staging)
         elif must_exist:
@@ -156,7 +199,7 @@ class NodeService(pb_grpc.NodeServicer):
         """Publishes of one volume for several pods run side by side; only a remount of a
         stale staging mount takes the staging path's lock (ABORTED for the others meanwhile)."""
         entry = self._table().get(staging)
-        if entry is not None and self._state(staging) == PathState.HEALTHY:
+        if entry is not None and await self._state(staging) == PathState.HEALTHY:
             return
         with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
             await self._ensure_staged(volume_id, staging, capability, context, must_exist=True)
@@ -213,7 +256,10 @@ class NodeService(pb_grpc.NodeServicer):
                                                   dict(request.volume_context))
             entry = self._table().get(target)
             if entry is not None:
-                if self._state(target) == PathState.HEALTHY:
+                state = await self._state(target)
+                if state == PathState.HUNG:
+                    raise self._hung(target)
+                if state == PathState.HEALTHY:
                     if entry.read_only != read_only:
                         raise CsiError(
                             grpc.StatusCode.ALREADY_EXISTS,
@@ -262,7 +308,7 @@ class NodeService(pb_grpc.NodeServicer):
     ) -> pb.NodeGetVolumeStatsResponse:
         require(request, "volume_id", "volume_path")
         path = checked_path(request.volume_path, "volume_path")
-        state = self._state(path)
+        state = await self._state(path)
         if state == PathState.MISSING or self._table().get(path) is None:
             raise CsiError(grpc.StatusCode.NOT_FOUND,
                            f"volume {request.volume_id} is not mounted at {path}")
@@ -272,7 +318,11 @@ class NodeService(pb_grpc.NodeServicer):
                 message="transport endpoint is not connected: the glusterfs client of this "
                         "mount is gone; the next stage/publish mounts it again",
             ))
-        stats = self.statvfs(path)
+        stats = None if state == PathState.HUNG else await self._probe(
+            path, lambda: self.statvfs(path))
+        if stats is None:
+            return pb.NodeGetVolumeStatsResponse(volume_condition=pb.VolumeCondition(
+                abnormal=True, message=self._not_answering(path)))
         usage = [
             pb.VolumeUsage(
                 unit=pb.VolumeUsage.BYTES,
@@ -305,3 +355,32 @@ class NodeService(pb_grpc.NodeServicer):
         self, request: pb.NodeGetInfoRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeGetInfoResponse:
         return pb.NodeGetInfoResponse(node_id=self.node_id)
+
+
+def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:
+    """``work()`` in a daemon thread of its own: a thread stuck in a hung FUSE mount neither
+    occupies a pool's worker nor keeps the process from exiting."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    # an abandoned probe's late failure is nobody's to report
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        result, error = None, None
+        try:
+            result = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="heketipy-csi-probe", daemon=True).start()
+    return future

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +62,10 @@ class Driver:
 
 
 @contextmanager
-def running_driver(heketi_url: str, *, mode: str = "controller",
-                   secret: str = ADMIN_KEY) -> Iterator[Driver]:
+def running_driver(heketi_url: str, *, mode: str = "controller", secret: str = ADMIN_KEY,
+                   launcher: Sequence[str] = (), node_id: str = "node-a") -> Iterator[Driver]:
+    """``launcher`` is put before the driver's argv (the e2e tier runs it under ``nsenter``,
+    which execs it: the process is the driver itself)."""
     # A short directory: a unix socket path must fit in 108 bytes, pytest's tmp_path may not.
     directory = tempfile.mkdtemp(prefix="hkcsi-")
     socket_path = os.path.join(directory, "csi.sock")
@@ -73,8 +75,9 @@ def running_driver(heketi_url: str, *, mode: str = "controller",
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEKETI_")}
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "heketipy.csi.main", "--endpoint", f"unix://{socket_path}",
-             "--mode", mode, "--node-id", "node-a", "--heketi-url", heketi_url,
+            [*launcher, sys.executable, "-m", "heketipy.csi.main",
+             "--endpoint", f"unix://{socket_path}",
+             "--mode", mode, "--node-id", node_id, "--heketi-url", heketi_url,
              "--heketi-user", "admin", "--heketi-secret-file", str(secret_file)],
             stdout=log_file, stderr=subprocess.STDOUT, env=env,
         )

@@ -4,8 +4,10 @@ the pure mount helpers it is built from."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -64,6 +66,14 @@ class FakeHost:
         self.stale: set[str] = set()
         self.commands: list[list[str]] = []
         self.failing: dict[str, CommandResult] = {}  # argv joined -> result
+        # hung FUSE clients (stopped, or waiting on unreachable bricks): stat and statvfs of
+        # these paths block until `answer` is set (bounded, so a broken test cannot hang)
+        self.hung: set[str] = set()
+        self.timed_out: list[list[str]] = []
+        self.answer = threading.Event()
+        self.blocked_now = 0
+        self.blocked_most = 0
+        self._lock = threading.Lock()
 
     async def run(self, argv: Sequence[str]) -> CommandResult:
         argv = list(argv)
@@ -83,6 +93,11 @@ class FakeHost:
             assert top is not None
             top["options"] = "ro"
         elif argv[0] == "umount":
+            if os.path.normpath(argv[-1]) in self.hung and not {"-c", "-l"} & set(argv):
+                # umount resolves the path first: a stat that waits for the hung client, until
+                # run_command's timeout kills it (-c and -l go straight to umount(2))
+                self.timed_out.append(argv)
+                return CommandResult(-9, "", "timed out after 120s")
             top = self._top(argv[-1])
             if top is None:
                 return CommandResult(32, "", f"umount: {argv[-1]}: not mounted.")
@@ -104,12 +119,24 @@ class FakeHost:
                          f"{m['fstype']} {m['source']} rw,user_id=0")
         return "\n".join(lines) + "\n"
 
+    def _maybe_hang(self, path: str) -> None:
+        if os.path.normpath(path) not in self.hung:
+            return
+        with self._lock:
+            self.blocked_now += 1
+            self.blocked_most = max(self.blocked_most, self.blocked_now)
+        self.answer.wait(timeout=5)
+        with self._lock:
+            self.blocked_now -= 1
+
     def stat(self, path: str) -> object:
+        self._maybe_hang(path)
         if os.path.normpath(path) in self.stale:
             raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
         return os.stat(path)
 
     def statvfs(self, path: str) -> Any:
+        self._maybe_hang(path)
         return SimpleNamespace(f_frsize=4096, f_blocks=1000, f_bfree=400, f_bavail=300,
                                f_files=500, f_ffree=200, f_favail=150)
 
@@ -195,7 +222,7 @@ async def test_unstage_unmounts_and_is_idempotent(node: NodeService, host: FakeH
     await call(node.NodeStageVolume, stage_request(paths))
     request = pb.NodeUnstageVolumeRequest(volume_id=VOLUME_ID, staging_target_path=paths.staging)
     await call(node.NodeUnstageVolume, request)
-    assert host.commands[-1] == ["umount", paths.staging] and host.mounts == []
+    assert host.commands[-1] == ["umount", "-c", paths.staging] and host.mounts == []
     await call(node.NodeUnstageVolume, request)
     assert len(host.commands) == 2
 
@@ -205,7 +232,7 @@ async def test_stale_staging_mount_is_remounted_at_next_stage(node: NodeService,
     await call(node.NodeStageVolume, stage_request(paths))
     host.stale.add(paths.staging)
     await call(node.NodeStageVolume, stage_request(paths))
-    assert host.commands[1:] == [["umount", paths.staging], [*FUSE_MOUNT, paths.staging]]
+    assert host.commands[1:] == [["umount", "-c", paths.staging], [*FUSE_MOUNT, paths.staging]]
     assert len(host.mounts) == 1
 
 
@@ -213,9 +240,9 @@ async def test_a_stale_mount_refusing_umount_is_detached_lazily(node: NodeServic
                                                                 paths: SimpleNamespace) -> None:
     await call(node.NodeStageVolume, stage_request(paths))
     host.stale.add(paths.staging)
-    host.failing[f"umount {paths.staging}"] = CommandResult(32, "", "target is busy")
+    host.failing[f"umount -c {paths.staging}"] = CommandResult(32, "", "target is busy")
     await call(node.NodeStageVolume, stage_request(paths))
-    assert ["umount", "-l", paths.staging] in host.commands
+    assert ["umount", "-c", "-l", paths.staging] in host.commands
     assert host.commands[-1] == [*FUSE_MOUNT, paths.staging]
 
 
@@ -263,7 +290,7 @@ async def test_publish_binds_and_unpublish_removes_what_it_created(
 
     request = pb.NodeUnpublishVolumeRequest(volume_id=VOLUME_ID, target_path=paths.target)
     await call(node.NodeUnpublishVolume, request)
-    assert host.commands[-1] == ["umount", paths.target]
+    assert host.commands[-1] == ["umount", "-c", paths.target]
     assert not os.path.exists(paths.target)
     await call(node.NodeUnpublishVolume, request)  # nothing mounted, nothing there: OK
     assert len(host.commands) == 3
@@ -294,7 +321,7 @@ async def test_failed_ro_remount_leaves_nothing_writable(node: NodeService, host
     await call(node.NodeStageVolume, stage_request(paths))
     host.failing[f"mount -o remount,bind,ro {paths.target}"] = CommandResult(1, "", "denied")
     await expect(Code.INTERNAL, node.NodePublishVolume, publish_request(paths, readonly=True))
-    assert host.commands[-1] == ["umount", paths.target]
+    assert host.commands[-1] == ["umount", "-c", paths.target]
     assert [m["point"] for m in host.mounts] == [paths.staging]
 
 
@@ -305,8 +332,8 @@ async def test_publish_remounts_stale_staging_and_rebinds_stale_target(
     host.stale.update({paths.staging, paths.target})  # the glusterfs client died
     await call(node.NodePublishVolume, publish_request(paths))
     assert host.commands[2:] == [
-        ["umount", paths.staging], [*FUSE_MOUNT, paths.staging],
-        ["umount", paths.target], ["mount", "--bind", paths.staging, paths.target],
+        ["umount", "-c", paths.staging], [*FUSE_MOUNT, paths.staging],
+        ["umount", "-c", paths.target], ["mount", "--bind", paths.staging, paths.target],
     ]
     assert [m["point"] for m in host.mounts] == [paths.staging, paths.target]
 
@@ -342,6 +369,69 @@ async def test_volume_stats_and_condition(node: NodeService, host: FakeHost,
     assert "not connected" in stale.volume_condition.message
     await expect(Code.NOT_FOUND, node.NodeGetVolumeStats, pb.NodeGetVolumeStatsRequest(
         volume_id=VOLUME_ID, volume_path=paths.target))
+
+
+async def test_a_hung_fuse_mount_is_abnormal_and_never_blocks_the_driver(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    """A FUSE client that does not answer (stopped, bricks unreachable) blocks every stat of
+    its mount in the kernel. The driver's one event loop serves all RPCs, so the stat must
+    not run on it: the answer is "abnormal" after a bounded wait, one thread per hung mount."""
+    await call(node.NodeStageVolume, stage_request(paths))
+    await call(node.NodePublishVolume, publish_request(paths))
+    commands = list(host.commands)
+    node.health_timeout_s = 0.05
+    host.hung.update({paths.staging, paths.target})
+    request = pb.NodeGetVolumeStatsRequest(volume_id=VOLUME_ID, volume_path=paths.target)
+    try:
+        # the mount answers only once these calls have returned: on the event loop they
+        # would wait for it (5 s, then report it healthy)
+        hung = await call(node.NodeGetVolumeStats, request)
+        again = await call(node.NodeGetVolumeStats, request)
+        await expect(Code.UNAVAILABLE, node.NodePublishVolume, publish_request(paths))
+        assert not host.answer.is_set()
+    finally:
+        host.answer.set()
+    for answer in (hung, again):
+        assert answer.volume_condition.abnormal is True
+        assert "not answering" in answer.volume_condition.message
+        assert not answer.usage
+    assert host.blocked_most == 2  # one probe for the target, one for the staging path
+    assert host.commands == commands  # nothing unmounted or mounted over a hung client
+    host.hung.clear()
+    for _ in range(100):  # the stuck probes return once the client answers
+        if host.blocked_now == 0:
+            break
+        await asyncio.sleep(0.01)
+    healthy = await call(node.NodeGetVolumeStats, request)
+    assert healthy.volume_condition.abnormal is False and healthy.usage
+
+
+async def test_unpublish_and_unstage_of_a_hung_mount_do_not_wait_for_it(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    """Pods get deleted while the bricks are unreachable: their mounts must go at once, not
+    after a umount that waited for the hung client until it was killed."""
+    await call(node.NodeStageVolume, stage_request(paths))
+    await call(node.NodePublishVolume, publish_request(paths))
+    host.hung.update({paths.staging, paths.target})
+    await call(node.NodeUnpublishVolume,
+               pb.NodeUnpublishVolumeRequest(volume_id=VOLUME_ID, target_path=paths.target))
+    await call(node.NodeUnstageVolume, pb.NodeUnstageVolumeRequest(
+        volume_id=VOLUME_ID, staging_target_path=paths.staging))
+    assert host.timed_out == []
+    assert host.mounts == [] and not os.path.exists(paths.target)
+
+
+async def test_a_failing_probe_is_an_error_not_a_hang(node: NodeService, host: FakeHost,
+                                                    paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+
+    def denied(path: str) -> object:
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    node.stat = denied
+    failure = await expect(Code.INTERNAL, node.NodeGetVolumeStats, pb.NodeGetVolumeStatsRequest(
+        volume_id=VOLUME_ID, volume_path=paths.staging))
+    assert "Permission denied" in failure.details
 
 
 async def test_info_and_capabilities(node: NodeService) -> None:
@@ -380,7 +470,7 @@ def test_hostile_sources_are_refused(host_name: str, volume: str) -> None:
 
 def test_argv_builders() -> None:
     assert mounts.mount_glusterfs_argv("h1", "v", "/s") == ["mount", "-t", "glusterfs", "h1:/v", "/s"]
-    assert mounts.umount_argv("/t//x/", lazy=True) == ["umount", "-l", "/t/x"]
+    assert mounts.umount_argv("/t//x/", lazy=True) == ["umount", "-c", "-l", "/t/x"]
     assert mounts.remount_readonly_argv("/t") == ["mount", "-o", "remount,bind,ro", "/t"]
     assert mounts.bind_mount_argv("/s", "/t") == ["mount", "--bind", "/s", "/t"]
 

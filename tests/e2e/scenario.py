@@ -152,6 +152,22 @@ def check_nodes_hold_exactly(
         assert state.volumes == sorted(v["name"] for v in volumes), (node.name, state.volumes)
 
 
+def remove_topology(api: ServerProcess, bed: Testbed, topology: Topology) -> None:
+    """Take devices, nodes and the cluster out of heketipy (no volumes left): the nodes end up
+    with no VGs, as before ``load_topology``."""
+    for node in bed.nodes:
+        node_id = topology.node_ids[node.name]
+        for device in api.request("GET", f"/nodes/{node_id}").json()["devices"]:
+            path = f"/devices/{device['id']}"
+            assert call(api, "POST", f"{path}/state", {"state": "offline"}).status == 204
+            assert call(api, "POST", f"{path}/state", {"state": "failed"}).status == 204
+            assert call(api, "DELETE", path).status == 204
+        assert call(api, "DELETE", f"/nodes/{node_id}").status == 204
+    assert api.request("DELETE", f"/clusters/{topology.cluster}").status == 200
+    for node in bed.nodes:
+        assert bed.state(node).vg_free_kib == {}, node.name
+
+
 def run_scenario(api: ServerProcess, bed: Testbed, timings: Timings) -> None:
     with timings.step("topology load (3 nodes, peer probe, device setup)"):
         topology = load_topology(api, bed)
@@ -236,14 +252,4 @@ def run_scenario(api: ServerProcess, bed: Testbed, timings: Timings) -> None:
         assert device_free(api, topology) == free_before
 
     with timings.step("remove devices, nodes, cluster"):
-        for node in bed.nodes:
-            node_id = topology.node_ids[node.name]
-            for device in api.request("GET", f"/nodes/{node_id}").json()["devices"]:
-                path = f"/devices/{device['id']}"
-                assert call(api, "POST", f"{path}/state", {"state": "offline"}).status == 204
-                assert call(api, "POST", f"{path}/state", {"state": "failed"}).status == 204
-                assert call(api, "DELETE", path).status == 204
-            assert call(api, "DELETE", f"/nodes/{node_id}").status == 204
-        assert api.request("DELETE", f"/clusters/{topology.cluster}").status == 200
-    for node in bed.nodes:
-        assert bed.state(node).vg_free_kib == {}, node.name
+        remove_topology(api, bed, topology)

@@ -43,7 +43,7 @@ Why these steps, per claim (the PV's source, a claim's ``volumeName`` and
 StorageClasses: ``provisioner`` and ``parameters`` are immutable, so a class is recorded in a
 journal (``heketipy-migrate-sc-<name>``), deleted and recreated under the same name with
 provisioner heketipy.gluster.org, the parameters the driver shares with the in-tree provisioner
-kept verbatim (`KEPT_PARAMETERS`), the connection ones dropped (`DROPPED_PARAMETERS`: the
+kept verbatim (`DRIVER_PARAMETERS`), the connection ones dropped (`CONNECTION_PARAMETERS`: the
 driver has its own heketipy credentials and creates no endpoints) and reclaimPolicy,
 mountOptions, allowVolumeExpansion, volumeBindingMode, allowedTopologies, labels and
 annotations kept. Classes go first, so claims created during the migration are provisioned by
@@ -69,8 +69,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from heketipy.client.models import Volume
+from heketipy.csi import DRIVER_NAME
+from heketipy.csi.vocabulary import CONNECTION_PARAMETERS, DRIVER_PARAMETERS, volume_context
 
-DRIVER = "heketipy.gluster.org"
+DRIVER = DRIVER_NAME
 IN_TREE = "kubernetes.io/glusterfs"
 GIB = 1024**3
 
@@ -98,15 +100,6 @@ JOURNAL_LABEL = "heketipy.gluster.org/migration"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "heketipy-cli"}
 JOURNAL_DONE = "done"
 
-# StorageClass parameters (matched case-insensitively, as both provisioners do).
-KEPT_PARAMETERS = frozenset({
-    "clusterid", "volumetype", "volumeoptions", "volumenameprefix", "gidmin", "gidmax",
-    "snapfactor", "customvolumename",
-})
-DROPPED_PARAMETERS = frozenset({
-    "resturl", "restuser", "restuserkey", "restauthenabled", "secretname", "secretnamespace",
-    "customepnameprefix",
-})
 
 _HEKETI_ID = re.compile(r"[0-9a-f]{32}")
 _VOL_PATH = re.compile(r"vol_([0-9a-f]{32})")
@@ -210,16 +203,6 @@ def journal_name(kind: str, name: str) -> str:
     return f"heketipy-migrate-{kind}-" + hashlib.sha256(name.encode()).hexdigest()[:40]
 
 
-def volume_attributes(volume: Volume) -> dict[str, str]:
-    """What heketipy-csi's controller returns as the volume context (the node plugin mounts
-    from it); a test keeps the two equal."""
-    return {
-        "glusterVolume": volume.name,
-        "glusterHosts": ",".join(volume.mount.glusterfs.hosts),
-        "gid": str(volume.gid),
-    }
-
-
 def pods_using(pods: Sequence[Obj], namespace: str, claim: str) -> list[str]:
     """``ns/name`` of the pods that still hold the claim (pvc-protection's rule: every pod
     not Succeeded or Failed)."""
@@ -296,7 +279,7 @@ def csi_pv(original: Obj, claim: Obj, volume: Volume) -> Obj:
         GID_ANNOTATION: str(volume.gid),
     })
     csi: Obj = {"driver": DRIVER, "volumeHandle": volume.id,
-                "volumeAttributes": volume_attributes(volume)}
+                "volumeAttributes": volume_context(volume)}
     if (spec.get("glusterfs") or {}).get("readOnly"):
         csi["readOnly"] = True
     metadata: Obj = {"name": name_of(original), "annotations": annotations}
@@ -343,9 +326,9 @@ def translated_class(original: Obj) -> tuple[Obj | None, list[str], list[str]]:
     parameters: dict[str, str] = {}
     dropped, unknown = [], []
     for key, value in sorted((original.get("parameters") or {}).items()):
-        if key.lower() in KEPT_PARAMETERS:
+        if key.lower() in DRIVER_PARAMETERS:
             parameters[key] = value
-        elif key.lower() in DROPPED_PARAMETERS:
+        elif key.lower() in CONNECTION_PARAMETERS:
             dropped.append(key)
         else:
             unknown.append(key)

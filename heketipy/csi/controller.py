@@ -28,6 +28,7 @@ from heketipy.csi.locks import InFlight
 from heketipy.csi.proto import csi_pb2 as pb
 from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
 from heketipy.csi.rpc import log, rpc
+from heketipy.csi.vocabulary import volume_context
 
 MAX_NAME_BYTES = 128
 
@@ -35,15 +36,6 @@ ADVERTISED = (
     pb.ControllerServiceCapability.RPC.CREATE_DELETE_VOLUME,
     pb.ControllerServiceCapability.RPC.EXPAND_VOLUME,
 )
-
-
-def volume_context(volume: Volume) -> dict[str, str]:
-    gluster = volume.mount.glusterfs
-    return {
-        "glusterVolume": volume.name,
-        "glusterHosts": ",".join(gluster.hosts),
-        "gid": str(volume.gid),
-    }
 
 
 def csi_volume(volume: Volume) -> pb.Volume:

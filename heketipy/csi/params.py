@@ -28,6 +28,7 @@ from typing import Any
 
 from heketipy.client.models import Volume
 from heketipy.csi.errors import invalid
+from heketipy.csi.vocabulary import CONNECTION_PARAMETERS, DRIVER_PARAMETERS
 
 CO_PREFIX = "csi.storage.k8s.io/"
 PVC_NAME = "csi.storage.k8s.io/pvc/name"
@@ -41,13 +42,6 @@ SNAPFACTOR_RANGE = (1.0, 100.0)
 # The option heketi-csi records the CSI name under, to recognise its own volumes.
 CSI_NAME_OPTION = "user.heketi.csi-name"
 
-_SERVER_SIDE = {
-    "resturl", "restuser", "restuserkey", "restauthenabled", "secretname", "secretnamespace",
-}
-_KNOWN = {
-    "clusterid", "volumetype", "volumeoptions", "volumenameprefix", "gidmin", "gidmax",
-    "snapfactor", "customvolumename",
-}
 _PREFIX_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _VOLUME_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _CLUSTER_ID_RE = re.compile(r"[0-9A-Fa-f]+")
@@ -145,13 +139,13 @@ def parse_parameters(parameters: Mapping[str, str]) -> VolumePlan:
             fields["pvc_namespace"] = value
         elif raw_key.startswith(CO_PREFIX):
             continue
-        elif key in _SERVER_SIDE or key == "customepnameprefix":
+        elif key in CONNECTION_PARAMETERS:
             raise invalid(
                 f"parameter {raw_key!r} belongs to the in-tree provisioner; heketipy-csi takes "
                 "the server and credentials from --heketi-url/--heketi-user/--heketi-secret-file"
                 " and creates no endpoints"
             )
-        elif key not in _KNOWN:
+        elif key not in DRIVER_PARAMETERS:
             raise invalid(f"unknown parameter {raw_key!r}")
         elif key == "clusterid":
             ids = tuple(c.strip() for c in value.split(",") if c.strip())

@@ -96,11 +96,6 @@ def test_csi_pv_keeps_the_volume_capacity_modes_class_and_gid() -> None:
     }
 
 
-def test_volume_attributes_are_the_drivers_volume_context() -> None:
-    controller = pytest.importorskip("heketipy.csi.controller")
-    assert mp.volume_attributes(volume(gid=2999)) == controller.volume_context(volume(gid=2999))
-
-
 def test_recreated_claim_keeps_user_metadata_and_is_prebound() -> None:
     state, pv, pvc = fresh()
     pvc["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -143,9 +138,9 @@ def test_parameter_lists_agree_with_the_driver() -> None:
     samples = {"clusterid": "c" * 32, "volumetype": "replicate:3", "volumeoptions": "a b",
                "volumenameprefix": "p", "gidmin": "2000", "gidmax": "3000", "snapfactor": "2",
                "customvolumename": "x"}
-    for key in mp.KEPT_PARAMETERS:
+    for key in mp.DRIVER_PARAMETERS:
         params.parse_parameters({key: samples[key]})  # accepted
-    for key in mp.DROPPED_PARAMETERS:
+    for key in mp.CONNECTION_PARAMETERS:
         with pytest.raises(errors.CsiError):
             params.parse_parameters({key: "x"})
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from heketipy.client.models import Volume
 from heketipy.csi.errors import invalid
+from heketipy.domain.validators import name_problem
 from heketipy.csi.vocabulary import CONNECTION_PARAMETERS, DRIVER_PARAMETERS
 
 CO_PREFIX = "csi.storage.k8s.io/"
@@ -43,7 +44,6 @@ SNAPFACTOR_RANGE = (1.0, 100.0)
 CSI_NAME_OPTION = "user.heketi.csi-name"
 
 _PREFIX_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
-_VOLUME_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _CLUSTER_ID_RE = re.compile(r"[0-9A-Fa-f]+")
 
 
@@ -164,8 +164,9 @@ def parse_parameters(parameters: Mapping[str, str]) -> VolumePlan:
                 )
             fields["name_prefix"] = value
         elif key == "customvolumename":
-            if not _VOLUME_NAME_RE.fullmatch(value):
-                raise invalid(f"customvolumename {value!r}: letters, digits, '_' and '-' only")
+            problem = name_problem(value)
+            if problem:
+                raise invalid(f"customvolumename {value!r}: {problem}")
             fields["custom_name"] = value
         elif key == "gidmin":
             fields["gid_min"] = _gid(value, raw_key)

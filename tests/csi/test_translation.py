@@ -117,6 +117,8 @@ def test_volume_types(value: str, expected: params.Durability) -> None:
     {"volumenameprefix": "has_underscore"},
     {"volumenameprefix": "-dash"},
     {"customvolumename": "bad name"},
+    {"customvolumename": "-rf"},
+    {"customvolumename": "x" * 256},
     {"customvolumename": "x", "volumenameprefix": "y"},
     {"clusterid": "not-hex!"},
     {"resturl": "http://heketi:8080"},

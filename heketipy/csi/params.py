@@ -28,8 +28,8 @@ from typing import Any
 
 from heketipy.client.models import Volume
 from heketipy.csi.errors import invalid
-from heketipy.domain.validators import name_problem
 from heketipy.csi.vocabulary import CONNECTION_PARAMETERS, DRIVER_PARAMETERS
+from heketipy.domain.validators import name_problem
 
 CO_PREFIX = "csi.storage.k8s.io/"
 PVC_NAME = "csi.storage.k8s.io/pvc/name"

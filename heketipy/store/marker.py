@@ -7,7 +7,9 @@ records each database it opened (path and generation id) in a marker file *outsi
 database directory, and opens a recorded path only when it holds that very generation: a
 missing, empty, schema-less or other database there stops start-up with one line and is left
 exactly as it was, unless heketipy is started with ``--init-db``. Bytes that are not a
-database heketipy can read are never opened, ``--init-db`` or not.
+database heketipy can read (a newer schema, a failed integrity check) and another
+application's SQLite file are never opened, ``--init-db`` or not: every check runs on a
+read-only view (``probe``) before ``Store.open`` changes anything.
 
 ``open_guarded`` is the whole start-up sequence: the lock, the Kubernetes Secret restore of a
 missing or empty file, the check, the open and the new record.
@@ -57,12 +59,19 @@ def known_generation(db_path: str, data_dir: str) -> str | None:
 
 
 def check_kind(db_path: str, found: probe.Contents) -> None:
-    """Refuse what no flag makes usable: a directory, or bytes heketipy cannot read."""
+    """Refuse what no flag makes usable: a directory, bytes heketipy cannot read (a schema
+    newer than this heketipy's, a failed integrity check), another application's database."""
     if found.kind == "directory":
         raise RefusedDatabase(f"database {db_path} is a directory, not a file")
     if found.kind == "unreadable":
         raise RefusedDatabase(
             f"database {db_path} is unreadable: {found.detail}; it was left as it is"
+        )
+    if found.kind == "foreign":
+        raise RefusedDatabase(
+            f"database {db_path} is another application's SQLite database (none of its tables "
+            "is heketipy's); it was left as it is. --init-db does not take it over: move it "
+            "away first"
         )
 
 
@@ -82,11 +91,6 @@ def check(db_path: str, data_dir: str, found: probe.Contents, *, init_db: bool) 
         raise RefusedDatabase(
             f"database {db_path} is empty but {recorded}; is its Gluster volume mounted? "
             "Restore it, or start with --init-db to create a new, empty database"
-        )
-    if found.kind == "foreign":
-        raise RefusedDatabase(
-            f"database {db_path} holds no heketipy schema but {recorded}; restore the "
-            "database, or start with --init-db to create a new one in this file"
         )
     if found.generation != generation:
         raise RefusedDatabase(

@@ -23,7 +23,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Literal
 
-from heketipy.store.sqlite import TABLES
+from heketipy.store.sqlite import SCHEMA_VERSION, TABLES
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Side files whose content SQLite replays into the database when it next opens it.
@@ -35,7 +35,8 @@ Kind = Literal["missing", "directory", "empty", "unreadable", "foreign", "heketi
 @dataclass(frozen=True)
 class Contents:
     """``kind``: ``missing``; ``directory``; ``empty`` (zero bytes, or SQLite without a single
-    table); ``unreadable`` (not SQLite, or SQLite refusing it: ``detail`` says why);
+    table); ``unreadable`` (not SQLite, SQLite refusing it, a heketipy schema newer than this
+    heketipy's, or a failed integrity check: ``detail`` says why);
     ``foreign`` (SQLite tables, none of them heketipy's); ``heketipy`` (``generation`` is its
     DB_GENERATION_ID, None if it has none yet; ``holds_data`` whether any entity is stored)."""
 
@@ -70,6 +71,15 @@ def _read(conn: sqlite3.Connection) -> Contents:
         return Contents("empty")
     if "attributes" not in tables:
         return Contents("foreign")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        return Contents(
+            "unreadable",
+            detail=f"schema version {version} is newer than this heketipy ({SCHEMA_VERSION})",
+        )
+    integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
+    if integrity != "ok":
+        return Contents("unreadable", detail=f"it failed its integrity check: {integrity}")
     row = conn.execute("SELECT value FROM attributes WHERE key = 'DB_GENERATION_ID'").fetchone()
     holds_data = any(
         conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]

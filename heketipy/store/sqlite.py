@@ -146,9 +146,16 @@ class Store:
             raise StoreError(f"database {self.path} cannot be opened: {exc}") from exc
         try:
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            # Every check reads before anything is written, the journal mode included: a
+            # database refused here keeps its bytes (header bytes 18-19 are the mode).
+            self._check_usable(conn)
             mode = conn.execute(f"PRAGMA journal_mode={self.journal_mode}").fetchone()[0]
         except sqlite3.DatabaseError as exc:
+            conn.close()
             raise StoreError(f"database {self.path} is unreadable: {exc}") from exc
+        except StoreError:
+            conn.close()
+            raise
         if str(mode).lower() != self.journal_mode.lower():
             # SQLite silently keeps the old mode when the requested one is impossible there.
             raise StoreError(
@@ -160,19 +167,6 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise DatabaseLocked(f"database {self.path} is locked: {exc}") from exc
-        try:
-            integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"database {self.path} is unreadable: {exc}") from exc
-        if integrity != "ok":
-            conn.execute("ROLLBACK")
-            raise StoreError(f"database {self.path} failed its integrity check: {integrity}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            conn.execute("ROLLBACK")
-            raise StoreError(
-                f"database schema version {version} is newer than this heketipy ({SCHEMA_VERSION})"
-            )
         for statement in _schema_sql():
             conn.execute(statement)
         attributes = dict(conn.execute("SELECT key, value FROM attributes").fetchall())
@@ -193,6 +187,24 @@ class Store:
         entities = read_entities(conn)
         self._conn = conn
         return entities, attributes
+
+    def _check_usable(self, conn: sqlite3.Connection) -> None:
+        """StoreError unless ``conn``'s database is intact, ours (or blank) and not newer."""
+        integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if integrity != "ok":
+            raise StoreError(f"database {self.path} failed its integrity check: {integrity}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {version} is newer than this heketipy ({SCHEMA_VERSION})"
+            )
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )}
+        if tables and "attributes" not in tables:
+            raise StoreError(
+                f"database {self.path} is another application's SQLite database; move it away"
+            )
 
     async def open(self) -> State:
         loop = asyncio.get_running_loop()

@@ -4,8 +4,10 @@ generation, and the backup that never replaces another generation with an empty 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
+import hashlib
 import json
 import os
 import sqlite3
@@ -21,7 +23,7 @@ from heketipy.domain.entities import Cluster
 from heketipy.domain.state import Transaction
 from heketipy.store import kube_backup as kb
 from heketipy.store import marker, probe
-from heketipy.store.sqlite import Store
+from heketipy.store.sqlite import Store, StoreError
 from tests.testbed.fake_secrets import FakeSecrets, create_app
 
 NS = "default"
@@ -261,3 +263,67 @@ async def test_unwritable_marker_is_one_clear_refusal_and_releases_the_database(
     store, _state = await marker.open_guarded(str(db), str(tmp_path / "var2"), None,
                                               init_db=False)
     await store.close()
+
+
+def snapshot(db: Path) -> dict[str, tuple[str, int, int]]:
+    """SHA-256, mtime and mode of the database and every file beside it named after it."""
+    return {
+        name: (hashlib.sha256(data).hexdigest(), mtime, mode)
+        for name, (data, mtime, mode) in side_files(db).items()
+    }
+
+
+async def newer_rollback_database(db: Path) -> None:
+    """A heketipy database in rollback-journal mode whose schema a newer heketipy wrote."""
+    await make_database(db, with_cluster=True)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("PRAGMA user_version=999")
+    conn.close()
+    os.chmod(db, 0o644)
+
+
+@pytest.mark.parametrize("init_db", [False, True])
+async def test_newer_schema_version_is_refused_untouched(tmp_path: Path, init_db: bool) -> None:
+    db = tmp_path / "heketi.db"
+    await newer_rollback_database(db)
+    before = snapshot(db)
+    assert db.read_bytes()[18:20] == b"\x01\x01"
+    with pytest.raises(marker.RefusedDatabase, match="schema version 999 is newer"):
+        await marker.open_guarded(str(db), str(tmp_path / "var"), None, init_db=init_db)
+    assert snapshot(db) == before  # bytes (journal mode too), mode, mtime; no side file
+
+
+def foreign_database(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE settings (key TEXT, value TEXT)")
+    conn.execute("INSERT INTO settings VALUES ('theme', 'dark')")
+    conn.commit()
+    conn.close()
+    os.chmod(db, 0o644)
+
+
+@pytest.mark.parametrize("init_db", [False, True])
+async def test_another_applications_database_is_refused_untouched(
+    tmp_path: Path, init_db: bool,
+) -> None:
+    """No marker record there: still not ours, and --init-db does not take it over."""
+    db = tmp_path / "app.db"
+    foreign_database(db)
+    before = snapshot(db)
+    with pytest.raises(marker.RefusedDatabase, match="another application") as refused:
+        await marker.open_guarded(str(db), str(tmp_path / "var"), None, init_db=init_db)
+    assert "move it away" in str(refused.value)
+    assert snapshot(db) == {**before, "app.db.lock": snapshot(db)["app.db.lock"]}
+    assert not (tmp_path / "var" / "known-databases.json").exists()
+
+
+def test_store_checks_before_switching_the_journal_mode(tmp_path: Path) -> None:
+    db = tmp_path / "heketi.db"
+    asyncio.run(newer_rollback_database(db))
+    before = snapshot(db)
+    store = Store(str(db))
+    with pytest.raises(StoreError, match="newer"):
+        store.open_sync()
+    store._close_sync()
+    assert snapshot(db) == before

@@ -50,7 +50,7 @@ from heketipy.domain.entities import (
 from heketipy.domain.state import Transaction
 from heketipy.domain.tags import arbiter_requested
 from heketipy.store.dump import CHANGE_DESCRIPTIONS, OPERATION_TYPE_CODES, change_code
-from heketipy.store.readonly import no_server_holds, read_database
+from heketipy.store.readonly import check_no_unfinished_changes, no_server_holds, read_database
 from heketipy.store.sqlite import Store, StoreError
 
 BUCKETS = (
@@ -691,6 +691,9 @@ async def import_dump(doc: Any, db_path: str) -> ImportReport:
     if not os.path.isdir(directory):
         raise StoreError(f"directory {directory} does not exist")
     with no_server_holds(target):
+        # Also beside a missing or zero-byte target: a stale log would be replayed into the
+        # imported database the next time it is opened, bringing the old contents back.
+        check_no_unfinished_changes(target)
         replacing = os.path.lexists(target)
         if replacing and os.path.getsize(target) > 0:
             entities, _attributes = read_database(target)

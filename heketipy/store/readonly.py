@@ -70,7 +70,9 @@ def no_server_holds(path: str) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _check_no_unfinished_changes(path: str) -> None:
+def check_no_unfinished_changes(path: str) -> None:
+    """StoreError when ``<path>-wal`` or ``<path>-journal`` holds anything: SQLite replays it
+    into whatever database it next opens at ``path``, whether or not ``path`` exists."""
     for suffix in SIDECAR_SUFFIXES:
         sidecar = path + suffix
         with contextlib.suppress(FileNotFoundError):
@@ -125,7 +127,7 @@ def read_database(path: str) -> tuple[list[Entity], dict[str, str]]:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
     if not stat.S_ISREG(mode):
         raise NotADatabase(f"{path} is not a heketipy database (not a regular file)")
-    _check_no_unfinished_changes(path)
+    check_no_unfinished_changes(path)
     conn = _connect_read_only(path)
     try:
         return _read(conn, path)

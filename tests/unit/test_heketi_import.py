@@ -497,3 +497,32 @@ def test_import_writes_only_the_database(tmp_path: Path) -> None:
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dump.json", "new.db"]
     assert (tmp_path / "new.db").stat().st_mode & 0o777 == 0o600
+
+
+# A server killed before its first checkpoint: the database lives only in its log.
+CRASHED_SERVER = """
+import os, sys
+from heketipy.store.sqlite import Store
+Store(sys.argv[1]).open_sync()
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("target", ["zero-bytes", "missing"])
+def test_import_refuses_a_target_with_unfinished_changes_beside_it(
+    tmp_path: Path, target: str,
+) -> None:
+    """SQLite would replay the stale log into the imported database when it next opens it."""
+    db = tmp_path / "heketi.db"
+    subprocess.run([sys.executable, "-c", CRASHED_SERVER, str(db)], check=True, timeout=60)
+    assert Path(f"{db}-wal").stat().st_size > 0
+    if target == "zero-bytes":
+        db.write_bytes(b"")
+    else:
+        db.unlink()
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(golden_dump("ops-and-db.json")))
+    before = snapshot_dir(tmp_path)
+    code, _out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(db))
+    assert code == 1 and "unfinished changes" in err, err
+    assert snapshot_dir(tmp_path) == before

@@ -7,8 +7,9 @@ some generation, with or without any topology in it.
 Opening a database for reading is not harmless in SQLite: a read-write connection checkpoints
 and deletes the write-ahead log when it closes, and a read-only one creates a ``-shm`` index.
 So the file is read with ``immutable=1`` (no locks, no side files, nothing written) and, only
-when that finds no heketipy schema while a write-ahead log or rollback journal lies beside it
-(a server killed before its first checkpoint), from a private copy of the file and its log.
+when that finds no heketipy schema, or cannot read the file, while a write-ahead log or
+rollback journal lies beside it (a server killed before its first checkpoint, or during one),
+from a private copy of the file and its log.
 """
 
 from __future__ import annotations
@@ -124,17 +125,31 @@ def inspect(path: str) -> Contents:
     if info.st_size == 0 and not replayed:
         return Contents("empty")
     try:
-        if info.st_size > 0:
-            with open(path, "rb") as handle:
-                if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-                    return Contents("unreadable", detail="file is not a database")
-        uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro&immutable=1"
-        found = _read_uri(uri)
-        if replayed and (found.kind != "heketipy" or found.generation is None):
-            found = _read_copy(path)
+        found = _read_file(path, info.st_size)
     except (OSError, sqlite3.Error) as exc:
-        return Contents("unreadable", detail=str(exc))
+        found = Contents("unreadable", detail=str(exc))
+    if replayed and (found.kind != "heketipy" or found.generation is None):
+        # What the file holds alone is not what SQLite will see: a server killed before its
+        # first checkpoint, or in the middle of one (the file torn, the log whole).
+        try:
+            found = _read_copy(path)
+        except (OSError, sqlite3.Error) as exc:
+            return Contents("unreadable", detail=str(exc))
     return found
+
+
+def read_only_uri(path: str) -> str:
+    """SQLite URI opening ``path`` read-only with no lock, no side file, nothing written."""
+    return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro&immutable=1"
+
+
+def _read_file(path: str, size: int) -> Contents:
+    """The file alone, its side files ignored."""
+    if size > 0:
+        with open(path, "rb") as handle:
+            if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+                return Contents("unreadable", detail="file is not a database")
+    return _read_uri(read_only_uri(path))
 
 
 def describe(image: bytes) -> Contents:

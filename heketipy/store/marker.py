@@ -47,10 +47,16 @@ def _load(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except ValueError:
-        return {}
+        data = None
     except OSError as exc:
         raise RefusedDatabase(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        # Read as "nothing recorded", it would switch the guard off and then be overwritten.
+        raise RefusedDatabase(
+            f"{path} is corrupt (not a JSON object of database paths and generations); "
+            "inspect it, then repair or remove it"
+        )
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def known_generation(db_path: str, data_dir: str) -> str | None:
@@ -108,8 +114,18 @@ def record_after_open(db_path: str, data_dir: str, generation: str) -> None:
     known[key] = generation
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(known, indent=2) + "\n")
+    # The content reaches the disk before the rename and the rename before we go on: a crash
+    # leaves the old marker or the new one, never an empty one.
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(known, indent=2) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 async def _restore(
@@ -129,6 +145,7 @@ async def open_guarded(
     db_path: str, data_dir: str, backup: kube_backup.KubeDbBackup | None, *, init_db: bool
 ) -> tuple[Store, State]:
     """Open the database at ``db_path`` if it is the one recorded there (see the module)."""
+    _load(marker_path(data_dir))  # a corrupt marker stops start-up before anything is opened
     # Before the lock, decide only on what stat() tells: a missing database with no backup
     # to restore is refused without creating anything beside it (say, on a bare mount point).
     if os.path.isdir(db_path) or (backup is None and not os.path.exists(db_path)):

@@ -345,3 +345,40 @@ def test_inspect_replays_the_log_of_a_database_killed_mid_checkpoint(tmp_path: P
     found = probe.inspect(str(db))
     assert (found.kind, found.generation) == ("heketipy", generation)
     assert side_files(db) == before
+
+
+@pytest.mark.parametrize("content", ["{\"/srv/heketi.db\": ", "[1, 2]", "\"text\""])
+async def test_corrupt_marker_is_one_clear_refusal_and_kept(tmp_path: Path, content: str) -> None:
+    """Reading it as "no database recorded" would silently switch the guard off."""
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    registry = data_dir / "known-databases.json"
+    registry.write_text(content)
+    db = tmp_path / "heketi.db"
+    await make_database(db, with_cluster=True)
+    before = snapshot(db)
+    for init_db in (False, True):
+        with pytest.raises(marker.RefusedDatabase, match=str(registry)) as refused:
+            await marker.open_guarded(str(db), str(data_dir), None, init_db=init_db)
+        assert "inspect" in str(refused.value) and "remove" in str(refused.value)
+    assert registry.read_text() == content
+    assert snapshot(db) == before
+
+
+def test_marker_is_written_durably(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new record reaches the disk (file, then directory entry) before the rename is
+    relied on: a crash leaves the old marker or the new one, never an empty file."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    data_dir = tmp_path / "var"
+    marker.record_after_open(str(tmp_path / "heketi.db"), str(data_dir), "a" * 32)
+    assert marker.known_generation(str(tmp_path / "heketi.db"), str(data_dir)) == "a" * 32
+    assert len(synced) == 2
+    assert synced[0].startswith(str(data_dir / "known-databases")) and synced[1] == str(data_dir)
+    assert sorted(p.name for p in data_dir.iterdir()) == ["known-databases.json"]

@@ -23,13 +23,15 @@ What a dump does not say and is derived here:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
 import os
 import re
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,8 +52,8 @@ from heketipy.domain.entities import (
 from heketipy.domain.state import Transaction
 from heketipy.domain.tags import arbiter_requested
 from heketipy.store.dump import CHANGE_DESCRIPTIONS, OPERATION_TYPE_CODES, change_code
-from heketipy.store.readonly import check_no_unfinished_changes, no_server_holds, read_database
-from heketipy.store.sqlite import Store, StoreError
+from heketipy.store.readonly import check_no_unfinished_changes, read_database
+from heketipy.store.sqlite import DatabaseLocked, Store, StoreError
 
 BUCKETS = (
     "clusterentries",
@@ -679,7 +681,8 @@ def _counts(entities: Iterable[Entity]) -> dict[str, int]:
 async def import_dump(doc: Any, db_path: str) -> ImportReport:
     """Load a Heketi dump into the heketipy database at ``db_path``.
 
-    The target is a new file, an empty file, or a heketipy database without any entity. The
+    The target is a new file, an empty file, or a heketipy database without any entity, with
+    no unfinished changes beside it; its lock is held as a server holds it throughout. The
     new database is written in a temporary directory beside it and moved into place only
     when complete, so a refusal (``DumpFormatError`` for a malformed or unsafe dump,
     ``ImportRefused`` for a database that holds a topology, ``NotADatabase``, ``StoreError``)
@@ -690,7 +693,7 @@ async def import_dump(doc: Any, db_path: str) -> ImportReport:
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise StoreError(f"directory {directory} does not exist")
-    with no_server_holds(target):
+    with _held_for_import(target):
         # Also beside a missing or zero-byte target: a stale log would be replayed into the
         # imported database the next time it is opened, bringing the old contents back.
         check_no_unfinished_changes(target)
@@ -709,6 +712,39 @@ async def import_dump(doc: Any, db_path: str) -> ImportReport:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     return ImportReport(_counts(parsed.entities), parsed.warnings, generation)
+
+
+@contextlib.contextmanager
+def _held_for_import(path: str) -> Iterator[None]:
+    """Hold ``<path>.lock`` exclusively, as a server does, until the import is over.
+
+    A server starting meanwhile is refused instead of having its database replaced underneath
+    it. A lock file this creates is removed again (still locked, so a server that opened it
+    meanwhile finds it gone and retries on the new one): the import leaves no stray file.
+    """
+    lock_path = path + ".lock"
+    created = False
+    try:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            created = True
+        except FileExistsError:
+            fd = os.open(lock_path, os.O_RDWR)
+    except OSError as exc:
+        raise StoreError(f"cannot open {lock_path}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise DatabaseLocked(
+                f"database {path} is in use by a heketipy server; stop it first"
+            ) from exc
+        yield
+    finally:
+        if created:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock_path)
+        os.close(fd)  # releases the lock
 
 
 async def _write_database(parsed: ParsedDump, path: str) -> str:

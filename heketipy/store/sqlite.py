@@ -119,20 +119,33 @@ class Store:
         if os.path.isdir(self.path):
             raise StoreError(f"database {self.path} is a directory, not a file")
         directory = os.path.dirname(os.path.abspath(self.path))
-        try:
-            os.makedirs(directory, exist_ok=True)
-            lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StoreError(f"database {self.path}: cannot create its lock file: {exc}") from exc
-        try:
-            # POSIX (fcntl) locks, not flock(): GlusterFS enforces them across all clients,
-            # so a second server on another FUSE mount of the same volume is refused too.
-            fcntl.lockf(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
+        lock_path = self.path + ".lock"
+        while True:
+            try:
+                os.makedirs(directory, exist_ok=True)
+                lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StoreError(
+                    f"database {self.path}: cannot create its lock file: {exc}"
+                ) from exc
+            try:
+                # POSIX (fcntl) locks, not flock(): GlusterFS enforces them across all clients,
+                # so a second server on another FUSE mount of the same volume is refused too.
+                fcntl.lockf(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(lock_fd)
+                raise DatabaseLocked(
+                    f"database {self.path} is in use by another heketipy server"
+                ) from exc
+            # `heketipy db import` removes a lock file it created; one locked after that
+            # removal is not the one the next server would lock: open the current one.
+            try:
+                current = os.stat(lock_path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(lock_fd).st_ino:
+                break
             os.close(lock_fd)
-            raise DatabaseLocked(
-                f"database {self.path} is in use by another heketipy server"
-            ) from exc
         self._lock_fd = lock_fd
 
     async def lock(self) -> None:

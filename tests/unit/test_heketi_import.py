@@ -18,6 +18,7 @@ import pytest
 
 from heketipy.admin_cli import main as admin_main
 from heketipy.domain.entities import BRICK_ARBITER
+from heketipy.store import heketi_import
 from heketipy.store.dump import check, dump
 from heketipy.store.heketi_import import (
     DumpFormatError,
@@ -526,3 +527,49 @@ def test_import_refuses_a_target_with_unfinished_changes_beside_it(
     code, _out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(db))
     assert code == 1 and "unfinished changes" in err, err
     assert snapshot_dir(tmp_path) == before
+
+
+# A server starting: True when it gets the database's lock.
+SERVER_STARTS = """
+import sys
+from heketipy.store.sqlite import DatabaseLocked, Store
+store = Store(sys.argv[1])
+try:
+    store.lock_sync()
+except DatabaseLocked:
+    print("refused")
+else:
+    print("started")
+"""
+
+
+def test_import_keeps_a_server_from_starting_until_it_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Else the server's database could be replaced underneath it."""
+    db = tmp_path / "heketi.db"
+    seen: list[str] = []
+    write_database = heketi_import._write_database
+
+    async def write_while_a_server_starts(parsed: Any, path: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", SERVER_STARTS, str(db)], capture_output=True, text=True,
+            check=True, timeout=60,
+        )
+        seen.append(result.stdout.strip())
+        return await write_database(parsed, path)
+
+    monkeypatch.setattr(heketi_import, "_write_database", write_while_a_server_starts)
+    asyncio.run(import_dump(golden_dump("ops-and-db.json"), str(db)))
+    assert seen == ["refused"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["heketi.db"]  # no stray lock file
+
+
+def test_failed_import_leaves_no_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def disk_full(parsed: Any, path: str) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(heketi_import, "_write_database", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        asyncio.run(import_dump(golden_dump("ops-and-db.json"), str(tmp_path / "heketi.db")))
+    assert list(tmp_path.iterdir()) == []

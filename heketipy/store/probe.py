@@ -64,10 +64,14 @@ def _size(path: str) -> int:
         return 0
 
 
-def _read(conn: sqlite3.Connection) -> Contents:
-    tables = {
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    return {
         name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     }
+
+
+def _read(conn: sqlite3.Connection) -> Contents:
+    tables = table_names(conn)
     if not tables:
         return Contents("empty")
     if "attributes" not in tables:

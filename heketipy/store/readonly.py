@@ -23,11 +23,11 @@ import fcntl
 import os
 import sqlite3
 import stat
-import urllib.parse
 from collections.abc import Iterator
 
 from heketipy.domain.entities import Entity
 from heketipy.domain.state import State
+from heketipy.store.probe import REPLAYED_SIDE_FILES, read_only_uri, table_names
 from heketipy.store.sqlite import (
     DB_ATTRIBUTES_DEFAULT,
     SCHEMA_VERSION,
@@ -36,8 +36,6 @@ from heketipy.store.sqlite import (
     StoreError,
     read_entities,
 )
-
-SIDECAR_SUFFIXES = ("-wal", "-journal")
 
 
 class NotADatabase(StoreError):
@@ -73,7 +71,7 @@ def no_server_holds(path: str) -> Iterator[None]:
 def check_no_unfinished_changes(path: str) -> None:
     """StoreError when ``<path>-wal`` or ``<path>-journal`` holds anything: SQLite replays it
     into whatever database it next opens at ``path``, whether or not ``path`` exists."""
-    for suffix in SIDECAR_SUFFIXES:
+    for suffix in REPLAYED_SIDE_FILES:
         sidecar = path + suffix
         with contextlib.suppress(FileNotFoundError):
             if os.stat(sidecar).st_size > 0:
@@ -84,16 +82,15 @@ def check_no_unfinished_changes(path: str) -> None:
 
 
 def _connect_read_only(path: str) -> sqlite3.Connection:
-    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro&immutable=1"
     try:
-        return sqlite3.connect(uri, uri=True, isolation_level=None)
+        return sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from exc
 
 
 def _read(conn: sqlite3.Connection, path: str) -> tuple[list[Entity], dict[str, str]]:
     try:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        tables = table_names(conn)
     except sqlite3.DatabaseError as exc:
         raise NotADatabase(f"{path} is not a heketipy database ({exc})") from exc
     wanted = {"attributes", *(table for table, _parent in TABLES.values())}

@@ -23,15 +23,13 @@ What a dump does not say and is derived here:
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import math
 import os
 import re
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +50,8 @@ from heketipy.domain.entities import (
 from heketipy.domain.state import Transaction
 from heketipy.domain.tags import arbiter_requested
 from heketipy.store.dump import CHANGE_DESCRIPTIONS, OPERATION_TYPE_CODES, change_code
-from heketipy.store.readonly import check_no_unfinished_changes, read_database
-from heketipy.store.sqlite import DatabaseLocked, Store, StoreError
+from heketipy.store.readonly import check_no_unfinished_changes, held_for_import, read_database
+from heketipy.store.sqlite import Store, StoreError
 
 BUCKETS = (
     "clusterentries",
@@ -693,7 +691,7 @@ async def import_dump(doc: Any, db_path: str) -> ImportReport:
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise StoreError(f"directory {directory} does not exist")
-    with _held_for_import(target):
+    with held_for_import(target):
         # Also beside a missing or zero-byte target: a stale log would be replayed into the
         # imported database the next time it is opened, bringing the old contents back.
         check_no_unfinished_changes(target)
@@ -712,39 +710,6 @@ async def import_dump(doc: Any, db_path: str) -> ImportReport:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     return ImportReport(_counts(parsed.entities), parsed.warnings, generation)
-
-
-@contextlib.contextmanager
-def _held_for_import(path: str) -> Iterator[None]:
-    """Hold ``<path>.lock`` exclusively, as a server does, until the import is over.
-
-    A server starting meanwhile is refused instead of having its database replaced underneath
-    it. A lock file this creates is removed again (still locked, so a server that opened it
-    meanwhile finds it gone and retries on the new one): the import leaves no stray file.
-    """
-    lock_path = path + ".lock"
-    created = False
-    try:
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-            created = True
-        except FileExistsError:
-            fd = os.open(lock_path, os.O_RDWR)
-    except OSError as exc:
-        raise StoreError(f"cannot open {lock_path}: {exc.strerror or exc}") from exc
-    try:
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise DatabaseLocked(
-                f"database {path} is in use by a heketipy server; stop it first"
-            ) from exc
-        yield
-    finally:
-        if created:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock_path)
-        os.close(fd)  # releases the lock
 
 
 async def _write_database(parsed: ParsedDump, path: str) -> str:

@@ -7,7 +7,8 @@ only wants to read (or names by mistake), so this module:
 
 * refuses while a server holds the database: a shared POSIX lock on an existing ``<db>.lock``
   (opened read-only, never created) conflicts with the server's exclusive one, and holding it
-  keeps a server from starting meanwhile;
+  keeps a server from starting meanwhile (``held_for_import`` takes the exclusive one for the
+  import, which is about to write the database anyway);
 * refuses a database with unfinished changes in ``<db>-wal`` or ``<db>-journal`` (a server
   recovers those when it starts; reading around them would give a stale or torn view);
 * opens the file with SQLite's URI ``mode=ro&immutable=1``: read-only, and without the
@@ -57,15 +58,45 @@ def no_server_holds(path: str) -> Iterator[None]:
     except OSError as exc:
         raise StoreError(f"cannot read {lock_path}: {exc.strerror}") from exc
     try:
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise DatabaseLocked(
-                f"database {path} is in use by a heketipy server; stop it first"
-            ) from exc
+        _lock_or_refuse(fd, path, fcntl.LOCK_SH)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def held_for_import(path: str) -> Iterator[None]:
+    """Hold ``<path>.lock`` exclusively, as a server does, until ``heketipy db import`` is over.
+
+    A server starting meanwhile is refused instead of having its database replaced underneath
+    it. A lock file this creates is removed again while still locked (``Store.lock_sync``
+    notices a removed lock file and locks the current one): the import leaves no stray file.
+    """
+    lock_path = path + ".lock"
+    created = False
+    try:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            created = True
+        except FileExistsError:
+            fd = os.open(lock_path, os.O_RDWR)
+    except OSError as exc:
+        raise StoreError(f"cannot open {lock_path}: {exc.strerror or exc}") from exc
+    try:
+        _lock_or_refuse(fd, path, fcntl.LOCK_EX)
+        yield
+    finally:
+        if created:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock_path)
+        os.close(fd)  # releases the lock
+
+
+def _lock_or_refuse(fd: int, path: str, operation: int) -> None:
+    try:
+        fcntl.lockf(fd, operation | fcntl.LOCK_NB)
+    except OSError as exc:
+        raise DatabaseLocked(f"database {path} is in use by a heketipy server; stop it first") from exc
 
 
 def check_no_unfinished_changes(path: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import fcntl
 import gzip
 import hashlib
 import json
@@ -382,3 +383,30 @@ def test_marker_is_written_durably(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert len(synced) == 2
     assert synced[0].startswith(str(data_dir / "known-databases")) and synced[1] == str(data_dir)
     assert sorted(p.name for p in data_dir.iterdir()) == ["known-databases.json"]
+
+
+def test_server_locks_the_current_lock_file_when_an_import_removed_it_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`heketipy db import` removes a lock file it created: a lock on the removed file would
+    not keep the next server (which creates a new one) away."""
+    db = tmp_path / "heketi.db"
+    lock_path = tmp_path / "heketi.db.lock"
+    lock_path.write_bytes(b"")
+    real_lockf = fcntl.lockf
+    removed: list[int] = []
+
+    def lockf_after_the_import_removed_it(fd: int, operation: int) -> None:
+        if not removed:
+            removed.append(os.fstat(fd).st_ino)
+            lock_path.unlink()
+        real_lockf(fd, operation)
+
+    monkeypatch.setattr(fcntl, "lockf", lockf_after_the_import_removed_it)
+    store = Store(str(db))
+    store.lock_sync()
+    try:
+        assert store._lock_fd is not None
+        assert os.fstat(store._lock_fd).st_ino == lock_path.stat().st_ino
+    finally:
+        store._close_sync()

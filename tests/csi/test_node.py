@@ -468,6 +468,31 @@ def test_hostile_sources_are_refused(host_name: str, volume: str) -> None:
     assert getattr(excinfo.value, "code", None) == Code.INVALID_ARGUMENT
 
 
+@pytest.mark.parametrize("option", [
+    # characters alone pass these: each would write a host file as root or redirect the mount
+    "log-file=/var/lib/kubelet/pods/other/volumes/x", "volfile-server=10.9.9.9",
+    "backup-volfile-servers=10.9.9.9", "backupvolfile-server=10.9.9.9", "transport=rdma",
+    "volfile-server-port=24008", "xlator-option=*.client.remote-host=evil",
+    "fuse-mountopts=allow_other", "dump-fuse=/etc/x", "subdir-mount=/other", "volume-name=v2",
+    "process-name=x", "oom-score-adj=-1000", "no-root-squash", "unknown-option=1",
+    "log-level=/etc/passwd", "ro=yes", "attribute-timeout",
+])
+def test_mount_options_outside_the_allow_list_are_refused(option: str) -> None:
+    with pytest.raises(Exception) as excinfo:
+        mounts.checked_options([f"acl,{option}"])
+    assert getattr(excinfo.value, "code", None) == Code.INVALID_ARGUMENT
+    assert option.split("=")[0] in str(excinfo.value)
+
+
+def test_mount_options_users_legitimately_set_pass() -> None:
+    flags = ["ro,acl", "log-level=WARNING", "attribute-timeout=0.5", "entry-timeout=1",
+             "negative-timeout=2", "gid-timeout=300", "background-qlen=64",
+             "congestion-threshold=48", "direct-io-mode=disable", "use-readdirp=no",
+             "fopen-keep-cache", "reader-thread-count=4", "lru-limit=0", "invalidate-limit=16",
+             "auto_unmount", "noatime,nodiratime,relatime,nodev,nosuid,noexec,_netdev"]
+    assert mounts.checked_options(flags) == [o for f in flags for o in f.split(",")]
+
+
 def test_argv_builders() -> None:
     assert mounts.mount_glusterfs_argv("h1", "v", "/s") == ["mount", "-t", "glusterfs", "h1:/v", "/s"]
     assert mounts.umount_argv("/t//x/", lazy=True) == ["umount", "-c", "-l", "/t/x"]

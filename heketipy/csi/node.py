@@ -38,6 +38,7 @@ from heketipy.csi.errors import CsiError, from_heketi, invalid, require
 from heketipy.csi.locks import InFlight
 from heketipy.csi.mounts import (
     GLUSTERFS_FSTYPE,
+    MountEntry,
     MountTable,
     PathState,
     Runner,
@@ -159,6 +160,11 @@ class NodeService(pb_grpc.NodeServicer):
                            "in the volume context")
         return GlusterLocation(context["glusterVolume"], hosts)
 
+    async def _volume_name(self, volume_id: str, context: dict[str, str]) -> str:
+        """The Gluster volume's name: from the volume context when the controller put it
+        there (no call), else from heketipy."""
+        return context.get("glusterVolume") or (await self._locate(volume_id, context)).volume
+
     async def _mount_staging(self, volume_id: str, staging: str,
                              capability: pb.VolumeCapability, context: dict[str, str]) -> None:
         location = await self._locate(volume_id, context)
@@ -183,6 +189,11 @@ class NodeService(pb_grpc.NodeServicer):
                 if entry.fstype != GLUSTERFS_FSTYPE:
                     raise CsiError(grpc.StatusCode.ALREADY_EXISTS,
                                    f"{staging} holds a {entry.fstype} mount, not glusterfs")
+                expected = await self._volume_name(volume_id, context)
+                if mounted_volume(entry) != expected:
+                    raise CsiError(grpc.StatusCode.ALREADY_EXISTS,
+                                   f"{staging} holds a mount of {entry.source}, not of volume "
+                                   f"{volume_id} ({expected})")
                 return
             if state == PathState.HUNG:
                 raise self._hung(staging)
@@ -260,6 +271,14 @@ class NodeService(pb_grpc.NodeServicer):
                 if state == PathState.HUNG:
                     raise self._hung(target)
                 if state == PathState.HEALTHY:
+                    staged = self._table().get(staging)
+                    if staged is None or (entry.fstype, entry.source, entry.root) != (
+                            staged.fstype, staged.source, staged.root):
+                        raise CsiError(
+                            grpc.StatusCode.ALREADY_EXISTS,
+                            f"{target} holds a {entry.fstype} mount of {entry.source}, not "
+                            f"volume {request.volume_id} staged at {staging}",
+                        )
                     if entry.read_only != read_only:
                         raise CsiError(
                             grpc.StatusCode.ALREADY_EXISTS,
@@ -355,6 +374,11 @@ class NodeService(pb_grpc.NodeServicer):
         self, request: pb.NodeGetInfoRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeGetInfoResponse:
         return pb.NodeGetInfoResponse(node_id=self.node_id)
+
+
+def mounted_volume(entry: MountEntry) -> str:
+    """The Gluster volume of a glusterfs mount: its source is ``HOST:/VOLUME``."""
+    return entry.source.rpartition(":/")[2]
 
 
 def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:

@@ -338,6 +338,33 @@ async def test_publish_remounts_stale_staging_and_rebinds_stale_target(
     assert [m["point"] for m in host.mounts] == [paths.staging, paths.target]
 
 
+async def test_publish_over_another_volumes_mount_is_already_exists(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    os.makedirs(paths.target)
+    host.mounts.append({"point": paths.target, "fstype": "fuse.glusterfs",
+                        "source": "10.0.0.1:/pvc-other", "options": "rw"})
+    failed = await expect(Code.ALREADY_EXISTS, node.NodePublishVolume, publish_request(paths))
+    assert "pvc-other" in failed.details
+    host.mounts[-1].update(fstype="tmpfs", source="tmpfs")
+    await expect(Code.ALREADY_EXISTS, node.NodePublishVolume, publish_request(paths))
+    assert len(host.commands) == 1  # nothing bound over it, nothing unmounted
+
+
+async def test_stage_over_another_volumes_mount_is_already_exists(
+        node: NodeService, host: FakeHost, heketi: FakeHeketi, paths: SimpleNamespace) -> None:
+    host.mounts.append({"point": paths.staging, "fstype": "fuse.glusterfs",
+                        "source": "10.0.0.1:/pvc-other", "options": "rw"})
+    failed = await expect(Code.ALREADY_EXISTS, node.NodeStageVolume, stage_request(paths))
+    assert "pvc-other" in failed.details and "pvc-1" in failed.details
+    host.mounts[-1]["source"] = "10.0.0.2:/pvc-1"  # this volume, from another volfile server
+    await call(node.NodeStageVolume, stage_request(paths))
+    heketi.down = True  # the volume context names the volume as well
+    await call(node.NodeStageVolume, stage_request(
+        paths, volume_context={"glusterVolume": "pvc-1", "glusterHosts": ",".join(HOSTS)}))
+    assert host.commands == []
+
+
 async def test_publish_errors(node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
     await expect(Code.FAILED_PRECONDITION, node.NodePublishVolume, publish_request(paths))
     await expect(Code.INVALID_ARGUMENT, node.NodePublishVolume, publish_request(paths, capability=BLOCK))

@@ -106,6 +106,10 @@ def test_csidriver_is_the_driver_and_needs_no_attach() -> None:
     driver = find("CSIDriver", DRIVER_NAME)
     assert driver["spec"]["attachRequired"] is False
     assert driver["spec"]["volumeLifecycleModes"] == ["Persistent"]
+    # a volume's brick root is owned by its GID, mode 2775; the in-tree provisioner made pods
+    # members through the PV's pv.beta.kubernetes.io/gid annotation, which external-provisioner
+    # never sets: the kubelet applies the pod's fsGroup instead, or non-root pods get EACCES
+    assert driver["spec"]["fsGroupPolicy"] == "File"
 
 
 @pytest.mark.parametrize(("kind", "name"), WORKLOADS)

@@ -112,6 +112,20 @@ def test_csidriver_is_the_driver_and_needs_no_attach() -> None:
     assert driver["spec"]["fsGroupPolicy"] == "File"
 
 
+def test_node_plugin_survives_its_own_lifecycle() -> None:
+    daemonset = find("DaemonSet", "heketipy-csi-node")
+    spec = pod_spec("DaemonSet", "heketipy-csi-node")
+    # the pause container is PID 1 and reaps the detached glusterfs clients, not the driver
+    assert spec["shareProcessNamespace"] is True
+    # the FUSE clients live in the pod's cgroup: a rolling update would kill every mount under
+    # running pods, which the kubelet never publishes again
+    assert daemonset["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    # node mode never asks heketipy: the probe fails only when the driver hangs, and a restart
+    # costs every mount, so it must be sure
+    probe = containers("DaemonSet", "heketipy-csi-node")["heketipy-csi"]["livenessProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 600
+
+
 @pytest.mark.parametrize(("kind", "name"), WORKLOADS)
 def test_every_sidecar_talks_to_the_socket_the_driver_serves(kind: str, name: str) -> None:
     found = containers(kind, name)

@@ -269,6 +269,9 @@ def test_rbac_is_exactly_what_the_sidecars_use() -> None:
         | grants("", "events", "list", "watch", "create", "update", "patch")
         | grants("storage.k8s.io", "csinodes", *read)
         | grants("", "nodes", *read)
+        # external-resizer v2 (and external-provisioner with its VolumeAttributesClass gate)
+        # reads VolumeAttributesClasses wherever storage.k8s.io/v1 serves them (1.34+)
+        | grants("storage.k8s.io", "volumeattributesclasses", *read)
     )
     leases = find("Role", "heketipy-csi-leader-election")
     assert leases["metadata"]["namespace"] == NAMESPACE

@@ -4,13 +4,9 @@ the command runner, and the health check of a mount point (a dead FUSE daemon an
 ENOTCONN, "Transport endpoint is not connected").
 
 Arguments are argv lists; nothing is ever passed through a shell. Paths must be absolute.
-Mount options (a PV's or StorageClass's mountOptions) come from an allow-list of option names:
-only those that tune this client's own mount. mount.glusterfs also takes options that write
-files as root (``log-file``, ``dump-fuse``), point the mount at another server or volume
-(``volfile-server``, ``backup-volfile-servers``, ``transport``, ``subdir-mount``, ...) or pass
-raw settings through (``xlator-option``, ``fuse-mountopts``); those are the driver's to set,
-never a user's. Values come from an allow-list of characters without '/' or ',', so a value
-can neither name a path nor smuggle a second option.
+Mount options (a PV's or StorageClass's mountOptions) come from an allow-list of option names
+and value characters (csi.vocabulary): only options that tune this client's own mount, never
+one that writes host files, redirects the mount, names a path or smuggles a second option.
 """
 
 from __future__ import annotations
@@ -24,26 +20,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 from heketipy.csi.errors import invalid
+from heketipy.csi.vocabulary import mount_option_problem, mount_options
 
 GLUSTERFS_FSTYPE = "fuse.glusterfs"
 COMMAND_TIMEOUT_S = 120.0
 
 _HOST_RE = re.compile(r"[A-Za-z0-9_.:\[\]-]+")
 _VOLUME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
-_OPTION_VALUE_RE = re.compile(r"[A-Za-z0-9_.:+-]+")
-# mount.glusterfs(8) and mount(8) options that only tune this client's own mount
-FLAG_OPTIONS = frozenset({
-    "ro", "rw", "acl", "selinux", "_netdev", "auto_unmount", "enable-ino32", "worm",
-    "resolve-gids", "localtime-logging", "fopen-keep-cache", "kernel-writeback-cache",
-    "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime",
-    "lazytime", "dev", "nodev", "suid", "nosuid", "exec", "noexec",
-})
-VALUED_OPTIONS = frozenset({
-    "log-level", "attribute-timeout", "entry-timeout", "negative-timeout", "gid-timeout",
-    "background-qlen", "congestion-threshold", "direct-io-mode", "use-readdirp",
-    "fopen-keep-cache", "kernel-writeback-cache", "reader-thread-count", "lru-limit",
-    "invalidate-limit", "auto-invalidation",
-})
 
 
 @dataclass(frozen=True)
@@ -83,24 +66,12 @@ def checked_path(path: str, what: str) -> str:
 
 def checked_options(options: Iterable[str]) -> list[str]:
     """Mount flags from the volume capability, split on commas: each an allow-listed option
-    name (a flag, or ``name=value`` with an allow-listed value)."""
-    result = []
-    for flag in options:
-        for option in flag.split(","):
-            option = option.strip()
-            if not option:
-                continue
-            name, has_value, value = option.partition("=")
-            if not has_value and name not in FLAG_OPTIONS:
-                raise invalid(f"mount flag {name!r} is not allowed"
-                              + (" without a value" if name in VALUED_OPTIONS else ""))
-            if has_value and name not in VALUED_OPTIONS:
-                raise invalid(f"mount flag {name!r} is not allowed"
-                              + (" with a value" if name in FLAG_OPTIONS else ""))
-            if has_value and not _OPTION_VALUE_RE.fullmatch(value):
-                raise invalid(f"mount flag {name!r}: value {value!r} contains characters "
-                              "not allowed")
-            result.append(option)
+    name (a flag, or ``name=value`` with an allow-listed value), see csi.vocabulary."""
+    result = mount_options(options)
+    for option in result:
+        problem = mount_option_problem(option)
+        if problem is not None:
+            raise invalid(problem)
     return result
 
 

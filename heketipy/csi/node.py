@@ -15,6 +15,10 @@ report the condition abnormal, stage/publish answer UNAVAILABLE (the CO retries;
 that catches up must not be unmounted under its pods). While one probe of a mount is stuck no
 other is started, so a hung mount holds at most one thread.
 
+A mount already in place counts only if it is this volume's: a glusterfs mount of another
+volume at the staging path is ALREADY_EXISTS for stage and FAILED_PRECONDITION for publish, a
+mount at the target path that is not the staging mount is ALREADY_EXISTS.
+
 Where to mount from: the volume's hosts from heketipy (``GET /volumes/<id>``: the first is the
 volfile server, the others ``backup-volfile-servers``); if heketipy cannot be reached, the
 ``glusterVolume``/``glusterHosts`` the controller put in the volume context.
@@ -215,6 +219,18 @@ class NodeService(pb_grpc.NodeServicer):
         with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
             await self._ensure_staged(volume_id, staging, capability, context, must_exist=True)
 
+    def _check_staged(self, volume_id: str, staging: str, context: dict[str, str]) -> None:
+        """What is mounted at the staging path is a glusterfs mount of this volume (named by
+        the volume context, so a publish asks nothing of heketipy): never bind another into
+        the pod."""
+        staged = self._table().get(staging)
+        expected = context.get("glusterVolume")
+        if staged is None or staged.fstype != GLUSTERFS_FSTYPE or (
+                expected and mounted_volume(staged) != expected):
+            held = "nothing" if staged is None else f"a {staged.fstype} mount of {staged.source}"
+            raise CsiError(grpc.StatusCode.FAILED_PRECONDITION,
+                           f"volume {volume_id} is not staged at {staging}: it holds {held}")
+
     @staticmethod
     def _check_capability(request: object) -> pb.VolumeCapability:
         if not request.HasField("volume_capability"):  # type: ignore[attr-defined]
@@ -265,6 +281,7 @@ class NodeService(pb_grpc.NodeServicer):
         with self.in_flight.hold(f"path:{target}", f"target path {target}"):
             await self._ensure_staged_for_publish(request.volume_id, staging, capability,
                                                   dict(request.volume_context))
+            self._check_staged(request.volume_id, staging, dict(request.volume_context))
             entry = self._table().get(target)
             if entry is not None:
                 state = await self._state(target)

@@ -351,6 +351,19 @@ async def test_publish_over_another_volumes_mount_is_already_exists(
     assert len(host.commands) == 1  # nothing bound over it, nothing unmounted
 
 
+async def test_publish_from_a_staging_path_holding_another_volume_is_refused(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    host.mounts.append({"point": paths.staging, "fstype": "fuse.glusterfs",
+                        "source": "10.0.0.1:/pvc-other", "options": "rw"})
+    request = publish_request(paths)
+    request.volume_context["glusterVolume"] = "pvc-1"
+    failed = await expect(Code.FAILED_PRECONDITION, node.NodePublishVolume, request)
+    assert "pvc-other" in failed.details
+    host.mounts[-1].update(fstype="tmpfs", source="tmpfs")
+    await expect(Code.FAILED_PRECONDITION, node.NodePublishVolume, request)
+    assert host.commands == []  # never bound into the pod
+
+
 async def test_stage_over_another_volumes_mount_is_already_exists(
         node: NodeService, host: FakeHost, heketi: FakeHeketi, paths: SimpleNamespace) -> None:
     host.mounts.append({"point": paths.staging, "fstype": "fuse.glusterfs",

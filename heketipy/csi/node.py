@@ -394,8 +394,9 @@ class NodeService(pb_grpc.NodeServicer):
 
 
 def mounted_volume(entry: MountEntry) -> str:
-    """The Gluster volume of a glusterfs mount: its source is ``HOST:/VOLUME``."""
-    return entry.source.rpartition(":/")[2]
+    """The Gluster volume of a glusterfs mount: its source is ``HOST:/VOLUME`` (or
+    ``HOST:VOLUME``; HOST may be a bracketed IPv6 address)."""
+    return entry.source.rpartition(":")[2].lstrip("/")
 
 
 def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:

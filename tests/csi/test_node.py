@@ -372,6 +372,8 @@ async def test_stage_over_another_volumes_mount_is_already_exists(
     assert "pvc-other" in failed.details and "pvc-1" in failed.details
     host.mounts[-1]["source"] = "10.0.0.2:/pvc-1"  # this volume, from another volfile server
     await call(node.NodeStageVolume, stage_request(paths))
+    host.mounts[-1]["source"] = "[fd00::2]:pvc-1"  # the client may list it without the '/'
+    await call(node.NodeStageVolume, stage_request(paths))
     heketi.down = True  # the volume context names the volume as well
     await call(node.NodeStageVolume, stage_request(
         paths, volume_context={"glusterVolume": "pvc-1", "glusterHosts": ",".join(HOSTS)}))

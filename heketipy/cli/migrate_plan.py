@@ -55,7 +55,8 @@ provisioned by Heketi, a Heketi id heketipy does not know, a path that is not th
 name, a capacity that differs from the volume's size, a PV without a claim, a claim in use
 (without ``--allow-in-use``), a claim being deleted by someone else, a claim someone else
 recreated during the migration (a StatefulSet's), a class with parameters the driver does not
-know. A claim this tool already deleted is not "in use" any more: a re-run just waits for it.
+know, a class or PV with mountOptions the driver refuses (csi.vocabulary: e.g. ``log-file``,
+``backup-volfile-servers``). A claim this tool already deleted is not "in use" any more: a re-run just waits for it.
 A finished journal is ignored, so an object of the same name later is planned afresh.
 """
 
@@ -70,7 +71,12 @@ from typing import Any
 
 from heketipy.client.models import Volume
 from heketipy.csi import DRIVER_NAME
-from heketipy.csi.vocabulary import CONNECTION_PARAMETERS, DRIVER_PARAMETERS, volume_context
+from heketipy.csi.vocabulary import (
+    CONNECTION_PARAMETERS,
+    DRIVER_PARAMETERS,
+    mount_option_problems,
+    volume_context,
+)
 
 DRIVER = DRIVER_NAME
 IN_TREE = "kubernetes.io/glusterfs"
@@ -391,6 +397,11 @@ def _plan_classes(state: ClusterState, journals: Mapping[str, Obj], options: Opt
             result.skipped.append(Skipped(target, "parameters heketipy-csi does not know: "
                                           + ", ".join(unknown)))
             continue
+        refused = mount_option_problems(original.get("mountOptions") or [])
+        if refused:
+            result.skipped.append(Skipped(target, "mountOptions heketipy-csi refuses: "
+                                          + "; ".join(refused)))
+            continue
         unit = f"storageclass {name}: provisioner {IN_TREE} -> {DRIVER}"
         steps: list[Step] = []
         if current is not None and current.get("provisioner") not in (IN_TREE, DRIVER):
@@ -513,6 +524,9 @@ def _plan_claim(name: str, current: Obj | None, journal: Obj | None,
         if capacity != volume.size * GIB:
             return Skipped(target, f"capacity {(_spec(original_pv).get('capacity') or {}).get('storage')} "
                            f"but Heketi volume {volume_id} is {volume.size} GiB")
+        refused = mount_option_problems(_spec(original_pv).get("mountOptions") or [])
+        if refused:
+            return Skipped(target, "mountOptions heketipy-csi refuses: " + "; ".join(refused))
         request = _storage((_spec(original_claim).get("resources") or {}).get("requests"))
         if request is not None and request > capacity:
             return Skipped(target, f"claim {claim_key} requests more than the volume's "

@@ -3,9 +3,10 @@ root: pure argv builders for mount/umount, the mount table parsed from /proc/sel
 the command runner, and the health check of a mount point (a dead FUSE daemon answers
 ENOTCONN, "Transport endpoint is not connected").
 
-Arguments are argv lists; nothing is ever passed through a shell. Paths must be absolute and
-mount options come from an allow-list of characters, so a hostile value can neither become a
-flag nor smuggle a second option.
+Arguments are argv lists; nothing is ever passed through a shell. Paths must be absolute.
+Mount options (a PV's or StorageClass's mountOptions) come from an allow-list of option names
+and value characters (csi.vocabulary): only options that tune this client's own mount, never
+one that writes host files, redirects the mount, names a path or smuggles a second option.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 from heketipy.csi.errors import invalid
+from heketipy.csi.vocabulary import mount_option_problem, mount_options
 
 GLUSTERFS_FSTYPE = "fuse.glusterfs"
 COMMAND_TIMEOUT_S = 120.0
 
 _HOST_RE = re.compile(r"[A-Za-z0-9_.:\[\]-]+")
 _VOLUME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
-_OPTION_RE = re.compile(r"[A-Za-z0-9_.:=/+-]+")
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,13 @@ def checked_path(path: str, what: str) -> str:
 
 
 def checked_options(options: Iterable[str]) -> list[str]:
-    """Mount flags from the volume capability, split on commas, each allow-listed."""
-    result = []
-    for flag in options:
-        for option in flag.split(","):
-            option = option.strip()
-            if not option:
-                continue
-            if not _OPTION_RE.fullmatch(option):
-                raise invalid(f"mount flag {option!r} contains characters not allowed")
-            result.append(option)
+    """Mount flags from the volume capability, split on commas: each an allow-listed option
+    name (a flag, or ``name=value`` with an allow-listed value), see csi.vocabulary."""
+    result = mount_options(options)
+    for option in result:
+        problem = mount_option_problem(option)
+        if problem is not None:
+            raise invalid(problem)
     return result
 
 

@@ -15,6 +15,10 @@ report the condition abnormal, stage/publish answer UNAVAILABLE (the CO retries;
 that catches up must not be unmounted under its pods). While one probe of a mount is stuck no
 other is started, so a hung mount holds at most one thread.
 
+A mount already in place counts only if it is this volume's: a glusterfs mount of another
+volume at the staging path is ALREADY_EXISTS for stage and FAILED_PRECONDITION for publish, a
+mount at the target path that is not the staging mount is ALREADY_EXISTS.
+
 Where to mount from: the volume's hosts from heketipy (``GET /volumes/<id>``: the first is the
 volfile server, the others ``backup-volfile-servers``); if heketipy cannot be reached, the
 ``glusterVolume``/``glusterHosts`` the controller put in the volume context.
@@ -38,6 +42,7 @@ from heketipy.csi.errors import CsiError, from_heketi, invalid, require
 from heketipy.csi.locks import InFlight
 from heketipy.csi.mounts import (
     GLUSTERFS_FSTYPE,
+    MountEntry,
     MountTable,
     PathState,
     Runner,
@@ -159,6 +164,11 @@ class NodeService(pb_grpc.NodeServicer):
                            "in the volume context")
         return GlusterLocation(context["glusterVolume"], hosts)
 
+    async def _volume_name(self, volume_id: str, context: dict[str, str]) -> str:
+        """The Gluster volume's name: from the volume context when the controller put it
+        there (no call), else from heketipy."""
+        return context.get("glusterVolume") or (await self._locate(volume_id, context)).volume
+
     async def _mount_staging(self, volume_id: str, staging: str,
                              capability: pb.VolumeCapability, context: dict[str, str]) -> None:
         location = await self._locate(volume_id, context)
@@ -183,6 +193,11 @@ class NodeService(pb_grpc.NodeServicer):
                 if entry.fstype != GLUSTERFS_FSTYPE:
                     raise CsiError(grpc.StatusCode.ALREADY_EXISTS,
                                    f"{staging} holds a {entry.fstype} mount, not glusterfs")
+                expected = await self._volume_name(volume_id, context)
+                if mounted_volume(entry) != expected:
+                    raise CsiError(grpc.StatusCode.ALREADY_EXISTS,
+                                   f"{staging} holds a mount of {entry.source}, not of volume "
+                                   f"{volume_id} ({expected})")
                 return
             if state == PathState.HUNG:
                 raise self._hung(staging)
@@ -203,6 +218,18 @@ class NodeService(pb_grpc.NodeServicer):
             return
         with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
             await self._ensure_staged(volume_id, staging, capability, context, must_exist=True)
+
+    def _check_staged(self, volume_id: str, staging: str, context: dict[str, str]) -> None:
+        """What is mounted at the staging path is a glusterfs mount of this volume (named by
+        the volume context, so a publish asks nothing of heketipy): never bind another into
+        the pod."""
+        staged = self._table().get(staging)
+        expected = context.get("glusterVolume")
+        if staged is None or staged.fstype != GLUSTERFS_FSTYPE or (
+                expected and mounted_volume(staged) != expected):
+            held = "nothing" if staged is None else f"a {staged.fstype} mount of {staged.source}"
+            raise CsiError(grpc.StatusCode.FAILED_PRECONDITION,
+                           f"volume {volume_id} is not staged at {staging}: it holds {held}")
 
     @staticmethod
     def _check_capability(request: object) -> pb.VolumeCapability:
@@ -254,12 +281,21 @@ class NodeService(pb_grpc.NodeServicer):
         with self.in_flight.hold(f"path:{target}", f"target path {target}"):
             await self._ensure_staged_for_publish(request.volume_id, staging, capability,
                                                   dict(request.volume_context))
+            self._check_staged(request.volume_id, staging, dict(request.volume_context))
             entry = self._table().get(target)
             if entry is not None:
                 state = await self._state(target)
                 if state == PathState.HUNG:
                     raise self._hung(target)
                 if state == PathState.HEALTHY:
+                    staged = self._table().get(staging)
+                    if staged is None or (entry.fstype, entry.source, entry.root) != (
+                            staged.fstype, staged.source, staged.root):
+                        raise CsiError(
+                            grpc.StatusCode.ALREADY_EXISTS,
+                            f"{target} holds a {entry.fstype} mount of {entry.source}, not "
+                            f"volume {request.volume_id} staged at {staging}",
+                        )
                     if entry.read_only != read_only:
                         raise CsiError(
                             grpc.StatusCode.ALREADY_EXISTS,
@@ -355,6 +391,12 @@ class NodeService(pb_grpc.NodeServicer):
         self, request: pb.NodeGetInfoRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeGetInfoResponse:
         return pb.NodeGetInfoResponse(node_id=self.node_id)
+
+
+def mounted_volume(entry: MountEntry) -> str:
+    """The Gluster volume of a glusterfs mount: its source is ``HOST:/VOLUME`` (or
+    ``HOST:VOLUME``; HOST may be a bracketed IPv6 address)."""
+    return entry.source.rpartition(":")[2].lstrip("/")
 
 
 def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:

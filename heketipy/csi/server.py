@@ -1,6 +1,7 @@
 """The heketipy-csi process: the grpc.aio server on a unix socket with the services of the
 chosen mode, the heketipy client they share, and a clean stop on SIGTERM/SIGINT (in-flight
-RPCs get a grace period, the socket file is removed)."""
+RPCs get a grace period, the socket file is removed); as PID 1 in node mode, the reaper of the
+glusterfs clients' zombies (csi.reaper)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from heketipy.csi.controller import ControllerService
 from heketipy.csi.identity import IdentityService
 from heketipy.csi.node import NodeService
 from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
+from heketipy.csi.reaper import needs_reaper, reap_periodically
 
 log = logging.getLogger("heketipy.csi")
 
@@ -85,6 +87,8 @@ async def serve(config: DriverConfig, stop: asyncio.Event | None = None) -> None
                                timeout_s=HEKETI_TIMEOUT_S)
     server = build_server(config, client)
     server.add_insecure_port("unix:" + config.socket_path)
+    reaper = (asyncio.create_task(reap_periodically())
+              if needs_reaper(config.mode, os.getpid()) else None)
     try:
         await server.start()
         log.info("heketipy-csi serving %s mode on unix:%s (heketipy %s, node %s)",
@@ -93,6 +97,8 @@ async def serve(config: DriverConfig, stop: asyncio.Event | None = None) -> None
         log.info("stopping: %gs grace for in-flight RPCs", STOP_GRACE_S)
         await server.stop(STOP_GRACE_S)
     finally:
+        if reaper is not None:
+            reaper.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await client.aclose()

@@ -154,6 +154,17 @@ def test_class_with_an_unknown_parameter_is_skipped() -> None:
     assert not [s for s in plan.steps if s.unit.startswith("storageclass")]
 
 
+def test_class_with_a_mount_option_the_driver_refuses_is_skipped() -> None:
+    state, _, _ = fresh()
+    refused = storage_class()
+    refused["mountOptions"] = ["acl", "backup-volfile-servers=10.9.9.9"]
+    state.storage_classes = [refused]
+    plan = mp.plan(state, {VID: volume()}, mp.Options())
+    assert [s.target for s in plan.skipped] == ["storageclass/glusterfs-storage"]
+    assert "backup-volfile-servers" in plan.skipped[0].reason
+    assert not [s for s in plan.steps if s.unit.startswith("storageclass")]
+
+
 @pytest.mark.parametrize("damage, reason", [
     (lambda pv, pvc: pv["metadata"]["annotations"].clear(), "not provisioned by Heketi"),
     (lambda pv, pvc: pv["metadata"]["annotations"].update(
@@ -165,6 +176,9 @@ def test_class_with_an_unknown_parameter_is_skipped() -> None:
     (lambda pv, pvc: pv["spec"]["claimRef"].update(uid="other"), "not the one it was bound to"),
     (lambda pv, pvc: pvc["spec"]["resources"]["requests"].update(storage="2Gi"),
      "requests more than"),
+    # heketipy-csi's node refuses it: the migrated PV could never be mounted
+    (lambda pv, pvc: pv["spec"].update(mountOptions=["log-level=WARNING", "log-file=/tmp/x"]),
+     "mountOptions heketipy-csi refuses: mount flag 'log-file'"),
 ])
 def test_what_cannot_be_mapped_is_reported_and_untouched(damage, reason) -> None:  # noqa: ANN001
     state, pv, pvc = fresh()

@@ -165,6 +165,10 @@ def test_idempotency_survives_a_driver_restart(heketi: ServerProcess) -> None:
     (create_request("x" * 129), Code.INVALID_ARGUMENT),
     (create_request("pvc-nocaps", capabilities=()), Code.INVALID_ARGUMENT),
     (create_request("pvc-block", capabilities=(BLOCK,)), Code.INVALID_ARGUMENT),
+    # a StorageClass mountOption the node would refuse: refused before a volume exists
+    (create_request("pvc-logfile", capabilities=(pb.VolumeCapability(
+        mount=pb.VolumeCapability.MountVolume(mount_flags=["log-file=/etc/cron.d/x"]),
+        access_mode=MOUNT.access_mode),)), Code.INVALID_ARGUMENT),
     (create_request("pvc-unknown", parameters={"replicas": "3"}), Code.INVALID_ARGUMENT),
     (create_request("pvc-resturl", parameters={"resturl": "http://x"}), Code.INVALID_ARGUMENT),
     (create_request("pvc-badtype", parameters={"volumetype": "disperse:4"}), Code.INVALID_ARGUMENT),

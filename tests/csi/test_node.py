@@ -338,6 +338,48 @@ async def test_publish_remounts_stale_staging_and_rebinds_stale_target(
     assert [m["point"] for m in host.mounts] == [paths.staging, paths.target]
 
 
+async def test_publish_over_another_volumes_mount_is_already_exists(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    await call(node.NodeStageVolume, stage_request(paths))
+    os.makedirs(paths.target)
+    host.mounts.append({"point": paths.target, "fstype": "fuse.glusterfs",
+                        "source": "10.0.0.1:/pvc-other", "options": "rw"})
+    failed = await expect(Code.ALREADY_EXISTS, node.NodePublishVolume, publish_request(paths))
+    assert "pvc-other" in failed.details
+    host.mounts[-1].update(fstype="tmpfs", source="tmpfs")
+    await expect(Code.ALREADY_EXISTS, node.NodePublishVolume, publish_request(paths))
+    assert len(host.commands) == 1  # nothing bound over it, nothing unmounted
+
+
+async def test_publish_from_a_staging_path_holding_another_volume_is_refused(
+        node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
+    host.mounts.append({"point": paths.staging, "fstype": "fuse.glusterfs",
+                        "source": "10.0.0.1:/pvc-other", "options": "rw"})
+    request = publish_request(paths)
+    request.volume_context["glusterVolume"] = "pvc-1"
+    failed = await expect(Code.FAILED_PRECONDITION, node.NodePublishVolume, request)
+    assert "pvc-other" in failed.details
+    host.mounts[-1].update(fstype="tmpfs", source="tmpfs")
+    await expect(Code.FAILED_PRECONDITION, node.NodePublishVolume, request)
+    assert host.commands == []  # never bound into the pod
+
+
+async def test_stage_over_another_volumes_mount_is_already_exists(
+        node: NodeService, host: FakeHost, heketi: FakeHeketi, paths: SimpleNamespace) -> None:
+    host.mounts.append({"point": paths.staging, "fstype": "fuse.glusterfs",
+                        "source": "10.0.0.1:/pvc-other", "options": "rw"})
+    failed = await expect(Code.ALREADY_EXISTS, node.NodeStageVolume, stage_request(paths))
+    assert "pvc-other" in failed.details and "pvc-1" in failed.details
+    host.mounts[-1]["source"] = "10.0.0.2:/pvc-1"  # this volume, from another volfile server
+    await call(node.NodeStageVolume, stage_request(paths))
+    host.mounts[-1]["source"] = "[fd00::2]:pvc-1"  # the client may list it without the '/'
+    await call(node.NodeStageVolume, stage_request(paths))
+    heketi.down = True  # the volume context names the volume as well
+    await call(node.NodeStageVolume, stage_request(
+        paths, volume_context={"glusterVolume": "pvc-1", "glusterHosts": ",".join(HOSTS)}))
+    assert host.commands == []
+
+
 async def test_publish_errors(node: NodeService, host: FakeHost, paths: SimpleNamespace) -> None:
     await expect(Code.FAILED_PRECONDITION, node.NodePublishVolume, publish_request(paths))
     await expect(Code.INVALID_ARGUMENT, node.NodePublishVolume, publish_request(paths, capability=BLOCK))
@@ -466,6 +508,31 @@ def test_hostile_sources_are_refused(host_name: str, volume: str) -> None:
     with pytest.raises(Exception) as excinfo:
         mounts.mount_glusterfs_argv(host_name, volume, "/staging")
     assert getattr(excinfo.value, "code", None) == Code.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("option", [
+    # characters alone pass these: each would write a host file as root or redirect the mount
+    "log-file=/var/lib/kubelet/pods/other/volumes/x", "volfile-server=10.9.9.9",
+    "backup-volfile-servers=10.9.9.9", "backupvolfile-server=10.9.9.9", "transport=rdma",
+    "volfile-server-port=24008", "xlator-option=*.client.remote-host=evil",
+    "fuse-mountopts=allow_other", "dump-fuse=/etc/x", "subdir-mount=/other", "volume-name=v2",
+    "process-name=x", "oom-score-adj=-1000", "no-root-squash", "unknown-option=1",
+    "log-level=/etc/passwd", "ro=yes", "attribute-timeout",
+])
+def test_mount_options_outside_the_allow_list_are_refused(option: str) -> None:
+    with pytest.raises(Exception) as excinfo:
+        mounts.checked_options([f"acl,{option}"])
+    assert getattr(excinfo.value, "code", None) == Code.INVALID_ARGUMENT
+    assert option.split("=")[0] in str(excinfo.value)
+
+
+def test_mount_options_users_legitimately_set_pass() -> None:
+    flags = ["ro,acl", "log-level=WARNING", "attribute-timeout=0.5", "entry-timeout=1",
+             "negative-timeout=2", "gid-timeout=300", "background-qlen=64",
+             "congestion-threshold=48", "direct-io-mode=disable", "use-readdirp=no",
+             "fopen-keep-cache", "reader-thread-count=4", "lru-limit=0", "invalidate-limit=16",
+             "auto_unmount", "noatime,nodiratime,relatime,nodev,nosuid,noexec,_netdev"]
+    assert mounts.checked_options(flags) == [o for f in flags for o in f.split(",")]
 
 
 def test_argv_builders() -> None:

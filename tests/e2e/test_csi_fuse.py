@@ -367,7 +367,11 @@ def test_stage_publish_io_expand_stale_mount_and_cleanup(rig: Rig) -> None:
             assert by_point[target_ro].read_only and not by_point[target_rw].read_only
             (client,) = fuse_clients(rig.holder_pid, staging)
 
-        # the node plugin restarts (an upgrade): its mounts and their glusterfs client stay
+        # the driver process restarts while the glusterfs FUSE client survives it, as when the
+        # clients live outside the driver's cgroup (here the driver runs under nsenter in the
+        # rig's client namespaces, in no container: killing it leaves the daemonized client).
+        # In Kubernetes a node plugin pod restart kills the clients of its cgroup; that is
+        # why deploy/csi/csi-node.yaml updates OnDelete after a drain, not tested here.
         drv.process.kill()
         drv.process.wait(timeout=30)
     with rig.driver("driver-io-restarted") as drv:

@@ -106,6 +106,24 @@ def test_csidriver_is_the_driver_and_needs_no_attach() -> None:
     driver = find("CSIDriver", DRIVER_NAME)
     assert driver["spec"]["attachRequired"] is False
     assert driver["spec"]["volumeLifecycleModes"] == ["Persistent"]
+    # a volume's brick root is owned by its GID, mode 2775; the in-tree provisioner made pods
+    # members through the PV's pv.beta.kubernetes.io/gid annotation, which external-provisioner
+    # never sets: the kubelet applies the pod's fsGroup instead, or non-root pods get EACCES
+    assert driver["spec"]["fsGroupPolicy"] == "File"
+
+
+def test_node_plugin_survives_its_own_lifecycle() -> None:
+    daemonset = find("DaemonSet", "heketipy-csi-node")
+    spec = pod_spec("DaemonSet", "heketipy-csi-node")
+    # the pause container is PID 1 and reaps the detached glusterfs clients, not the driver
+    assert spec["shareProcessNamespace"] is True
+    # the FUSE clients live in the pod's cgroup: a rolling update would kill every mount under
+    # running pods, which the kubelet never publishes again
+    assert daemonset["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    # node mode never asks heketipy: the probe fails only when the driver hangs, and a restart
+    # costs every mount, so it must be sure
+    probe = containers("DaemonSet", "heketipy-csi-node")["heketipy-csi"]["livenessProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 600
 
 
 @pytest.mark.parametrize(("kind", "name"), WORKLOADS)
@@ -251,6 +269,9 @@ def test_rbac_is_exactly_what_the_sidecars_use() -> None:
         | grants("", "events", "list", "watch", "create", "update", "patch")
         | grants("storage.k8s.io", "csinodes", *read)
         | grants("", "nodes", *read)
+        # external-resizer v2 (and external-provisioner with its VolumeAttributesClass gate)
+        # reads VolumeAttributesClasses wherever storage.k8s.io/v1 serves them (1.34+)
+        | grants("storage.k8s.io", "volumeattributesclasses", *read)
     )
     leases = find("Role", "heketipy-csi-leader-election")
     assert leases["metadata"]["namespace"] == NAMESPACE

@@ -27,7 +27,7 @@ Why these steps, per claim (the PV's source, a claim's ``volumeName`` and
    ``volumeHandle`` = the Heketi volume id, ``volumeAttributes`` = the driver's volume context
    ``glusterVolume``/``glusterHosts``/``gid``, no fsType), the same capacity, access modes,
    mount options, storage class, labels and ``pv.beta.kubernetes.io/gid`` (the kubelet adds it
-   to pods' supplemental groups, whatever the volume type), ``claimRef`` = the claim's
+   to pods' supplemental groups, whatever the volume type; only for a gid other than 0), ``claimRef`` = the claim's
    namespace/name without uid (pre-bound, so only that claim can take it, and a missing claim
    never makes it Released). Reclaim policy ``Retain`` until the claim is bound again.
 6. ``create-pvc``: the claim under the same name: labels, annotations (minus the binder's and
@@ -271,13 +271,15 @@ def csi_pv(original: Obj, claim: Obj, volume: Volume) -> Obj:
     """The CSI PV replacing ``original`` (the in-tree PV as recorded), pre-bound to ``claim``."""
     spec = _spec(original)
     annotations = {k: v for k, v in _annotations(original).items()
-                   if k not in PV_ANNOTATIONS_DROPPED and k != ORIGINAL_POLICY_ANNOTATION}
+                   if k not in PV_ANNOTATIONS_DROPPED
+                   and k not in (ORIGINAL_POLICY_ANNOTATION, GID_ANNOTATION)}
     annotations.update({
         PROVISIONED_BY_ANNOTATION: DRIVER,
         MIGRATED_FROM_ANNOTATION: IN_TREE,
         ORIGINAL_POLICY_ANNOTATION: original_policy(original),
-        GID_ANNOTATION: str(volume.gid),
     })
+    if volume.gid:  # gid 0 is "no group": "0" would make the kubelet add root's group to pods
+        annotations[GID_ANNOTATION] = str(volume.gid)
     csi: Obj = {"driver": DRIVER, "volumeHandle": volume.id,
                 "volumeAttributes": volume_context(volume)}
     if (spec.get("glusterfs") or {}).get("readOnly"):

@@ -373,3 +373,12 @@ def test_a_claim_someone_else_recreated_meanwhile_is_reported() -> None:
                        {VID: volume()}, mp.Options())
         assert plan.steps == []
         assert "recreated by someone else (volumeName 'pvc-c9')" in plan.skipped[0].reason
+
+
+def test_gid_zero_writes_no_gid_annotation() -> None:
+    """gid 0 means "no group": the annotation would make the kubelet add root's group to pods."""
+    state, _, _ = fresh(gid=0)
+    plan = mp.plan(state, {VID: volume(gid=0)}, mp.Options())
+    created = next(s for s in plan.steps if s.action == "create-pv").body
+    assert mp.GID_ANNOTATION not in created["metadata"]["annotations"]
+    assert created["spec"]["csi"]["volumeAttributes"].get("gid", "0") == "0"

@@ -139,10 +139,12 @@ class Applier:
     """Carries out steps; each checks the live object first (see the module docstring)."""
 
     def __init__(self, kube: KubeObjects, wait_s: float,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, *,
+                 allow_in_use: bool = False) -> None:
         self.kube = kube
         self.wait_s = wait_s
         self.sleep = sleep
+        self.allow_in_use = allow_in_use
 
     def run(self, step: mp.Step) -> str:
         """Do ``step``; returns "done" or "already done"; raises on failure or StepPending."""
@@ -242,7 +244,18 @@ class Applier:
                           "run again once it is gone")
 
     def _delete_pvc(self, step: mp.Step) -> str:
-        return self._delete(step)
+        # The plan checked the pods once; units run one after another with waits, so a pod may
+        # have started on the claim since. Checked again right before the delete. A claim
+        # already terminating was deleted by an earlier run: it only waits for its pods.
+        def guard(pvc: mp.Obj) -> None:
+            if self.allow_in_use or pvc["metadata"].get("deletionTimestamp"):
+                return
+            users = mp.pods_using(self.kube.pods(), step.namespace, step.name)
+            if users:
+                raise CliError(f"refusing to delete pvc/{step.namespace}/{step.name}: in use by "
+                               f"pod(s) {', '.join(users)} (started after the plan); stop them "
+                               "or pass --allow-in-use")
+        return self._delete(step, guard)
 
     def _delete_pv(self, step: mp.Step) -> str:
         def guard(pv: mp.Obj) -> None:
@@ -343,7 +356,7 @@ def migrate_pvs(ctx: Context) -> int:
     if not applying or not result.steps:
         return EXIT_INCOMPLETE if result.skipped else 0
     ctx.write("applying:\n")
-    applier = Applier(kube, float(ctx.flag("wait")))
+    applier = Applier(kube, float(ctx.flag("wait")), allow_in_use=options.allow_in_use)
     problems = 0
     failed_unit = None
     for number, step in enumerate(result.steps, start=1):

@@ -53,7 +53,8 @@ else.
 What cannot be mapped is reported with the reason and left untouched: a glusterfs PV not
 provisioned by Heketi, a Heketi id heketipy does not know, a path that is not that volume's
 name, a capacity that differs from the volume's size, a PV without a claim, a claim in use
-(without ``--allow-in-use``), a claim being deleted by someone else, a claim someone else
+(without ``--allow-in-use``; a pod's generic ephemeral volume counts), a claim owned by a pod
+(an ephemeral volume's), a claim being deleted by someone else, a claim someone else
 recreated during the migration (a StatefulSet's), a class with parameters the driver does not
 know. A claim this tool already deleted is not "in use" any more: a re-run just waits for it.
 A finished journal is ignored, so an object of the same name later is planned afresh.
@@ -205,7 +206,8 @@ def journal_name(kind: str, name: str) -> str:
 
 def pods_using(pods: Sequence[Obj], namespace: str, claim: str) -> list[str]:
     """``ns/name`` of the pods that still hold the claim (pvc-protection's rule: every pod
-    not Succeeded or Failed)."""
+    not Succeeded or Failed), by a ``persistentVolumeClaim`` volume or a generic ephemeral
+    volume (``ephemeral:``, whose claim is named ``<pod>-<volume>``)."""
     out = []
     for pod in pods:
         if _meta(pod).get("namespace", "default") != namespace:
@@ -213,10 +215,21 @@ def pods_using(pods: Sequence[Obj], namespace: str, claim: str) -> list[str]:
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         for volume in _spec(pod).get("volumes") or []:
-            if (volume.get("persistentVolumeClaim") or {}).get("claimName") == claim:
+            ephemeral_claim = (f"{name_of(pod)}-{volume.get('name', '')}"
+                               if volume.get("ephemeral") is not None else None)
+            if (volume.get("persistentVolumeClaim") or {}).get("claimName") == claim \
+                    or ephemeral_claim == claim:
                 out.append(f"{namespace}/{name_of(pod)}")
                 break
     return sorted(out)
+
+
+def owning_pod(claim: Obj) -> str:
+    """The pod owning ``claim`` (a generic ephemeral volume's claim), or ""."""
+    for ref in _meta(claim).get("ownerReferences") or []:
+        if ref.get("kind") == "Pod" and str(ref.get("apiVersion", "v1")) == "v1":
+            return str(ref.get("name", ""))
+    return ""
 
 
 def heketi_id(pv: Obj) -> tuple[str | None, str]:
@@ -482,6 +495,11 @@ def _plan_claim(name: str, current: Obj | None, journal: Obj | None,
     claim_ns = str(_meta(original_claim).get("namespace", "default"))
     claim_name = name_of(original_claim)
     claim_key = f"{claim_ns}/{claim_name}"
+    pod_owner = owning_pod(original_claim)
+    if pod_owner:
+        # Lives and dies with its pod (the garbage collector deletes it with the pod, and a
+        # recreated one would reference a pod uid that is gone): never deleted or recreated.
+        return Skipped(target, f"ephemeral claim owned by pod {claim_ns}/{pod_owner}")
     live_claim = claims.get((claim_ns, claim_name))
     claim_is_original = live_claim is not None and uid_of(live_claim) == uid_of(original_claim)
     if live_claim is not None and not claim_is_original and (

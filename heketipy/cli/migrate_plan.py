@@ -31,7 +31,8 @@ Why these steps, per claim (the PV's source, a claim's ``volumeName`` and
    namespace/name without uid (pre-bound, so only that claim can take it, and a missing claim
    never makes it Released). Reclaim policy ``Retain`` until the claim is bound again.
 6. ``create-pvc``: the claim under the same name: labels, annotations (minus the binder's and
-   provisioner's), owner references, access modes, resources, volume mode, storage class, and
+   provisioner's), owner references (the applier keeps only those whose owner still exists:
+   the garbage collector would delete a claim naming a gone owner), access modes, resources, volume mode, storage class, and
    ``volumeName`` = the PV, so the binder binds exactly this pair and nothing is provisioned.
 7. ``wait-bound``: until the binder has bound the pair.
 8. ``restore-policy``: the original reclaim policy (usually Delete) once bound, so the migrated

@@ -423,3 +423,47 @@ def _volume_for(pv: dict) -> Volume:
         "id": volume_id, "name": pv["spec"]["glusterfs"]["path"], "size": 1, "gid": 2001,
         "cluster": "c" * 32, "durability": {"type": "replicate", "replicate": {"replica": 3}},
         "mount": {"glusterfs": {"hosts": ["10.0.0.1"], "device": "10.0.0.1:x", "options": {}}}})
+
+
+class OwnerStubKube(StubKube):
+    """`StubKube` that also creates, and knows which owners exist (kind, name) -> uid."""
+
+    def __init__(self, objects: dict, owners: dict) -> None:
+        super().__init__(objects)
+        self.owners = owners
+        self.created: list[dict] = []
+
+    def owner_uid(self, namespace: str, ref: dict) -> str | None:
+        return self.owners.get((ref["kind"], ref["name"]))
+
+    def create(self, step: object) -> dict:
+        body = copy.deepcopy(step.body)  # type: ignore[attr-defined]
+        self.created.append(body)
+        return body
+
+
+def test_recreated_claim_drops_owner_references_whose_owner_is_gone() -> None:
+    """The garbage collector deletes a dependent whose owner (by uid) is gone: the recreated
+    claim - and, after restore-policy Delete, its volume. Only owners that still exist, with the
+    recorded uid, are kept."""
+    from heketipy.cli import migrate_plan as mp
+    from heketipy.cli.cmd_kube import Applier
+
+    _, pvc = claim_and_volume(NS, "data", "a" * 32)
+    pvc["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "uid": "u1"},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "gone", "uid": "u2"},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "again", "uid": "u3"},
+    ]
+    kube = OwnerStubKube({}, {("StatefulSet", "db"): "u1", ("Deployment", "again"): "new"})
+    step = mp.Step("create-pvc", "u", "t", "PersistentVolumeClaim", "data", NS,
+                   body=mp.recreated_pvc(pvc, "pv-1"))
+    outcome = Applier(kube, 0).run(step)  # type: ignore[arg-type]
+    assert [r["name"] for r in kube.created[0]["metadata"]["ownerReferences"]] == ["db"]
+    assert "StatefulSet/gone" in outcome and "Deployment/again" in outcome
+    assert outcome.startswith("done")
+
+    # No owner left: no ownerReferences key at all.
+    kube = OwnerStubKube({}, {})
+    Applier(kube, 0).run(step)  # type: ignore[arg-type]
+    assert "ownerReferences" not in kube.created[0]["metadata"]

@@ -14,6 +14,8 @@ Exit status 1 when anything was skipped, failed or is still pending.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -55,6 +57,8 @@ class KubeObjects:
         api_client = client.ApiClient(configuration)
         self.core = client.CoreV1Api(api_client)
         self.storage = client.StorageV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> mp.Obj:
@@ -99,6 +103,29 @@ class KubeObjects:
     def pods(self) -> list[mp.Obj]:
         return self._items(self.core.list_pod_for_all_namespaces)
 
+    def owner_uid(self, namespace: str, ref: mp.Obj) -> str | None:
+        """The uid of the live object an ownerReference names, or None when it is gone or is
+        of a kind this tool does not read (the usual owners of claims are covered)."""
+        readers: dict[tuple[str, str], Callable[..., Any]] = {
+            ("v1", "Pod"): self.core.read_namespaced_pod,
+            ("apps/v1", "StatefulSet"): self.apps.read_namespaced_stateful_set,
+            ("apps/v1", "Deployment"): self.apps.read_namespaced_deployment,
+            ("apps/v1", "ReplicaSet"): self.apps.read_namespaced_replica_set,
+            ("apps/v1", "DaemonSet"): self.apps.read_namespaced_daemon_set,
+            ("batch/v1", "Job"): self.batch.read_namespaced_job,
+            ("batch/v1", "CronJob"): self.batch.read_namespaced_cron_job,
+        }
+        reader = readers.get((str(ref.get("apiVersion", "")), str(ref.get("kind", ""))))
+        if reader is None:
+            return None
+        try:
+            return str((self._call(reader, ref.get("name", ""), namespace).get("metadata")
+                        or {}).get("uid") or "") or None
+        except self.ApiException as exc:
+            if self.status_of(exc) in (403, 404):
+                return None
+            raise
+
     # -- writes -----------------------------------------------------------------------------
     def create(self, step: mp.Step) -> mp.Obj:
         creators: dict[str, Callable[[], mp.Obj]] = {
@@ -139,10 +166,12 @@ class Applier:
     """Carries out steps; each checks the live object first (see the module docstring)."""
 
     def __init__(self, kube: KubeObjects, wait_s: float,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, *,
+                 allow_in_use: bool = False) -> None:
         self.kube = kube
         self.wait_s = wait_s
         self.sleep = sleep
+        self.allow_in_use = allow_in_use
 
     def run(self, step: mp.Step) -> str:
         """Do ``step``; returns "done" or "already done"; raises on failure or StepPending."""
@@ -242,7 +271,18 @@ class Applier:
                           "run again once it is gone")
 
     def _delete_pvc(self, step: mp.Step) -> str:
-        return self._delete(step)
+        # The plan checked the pods once; units run one after another with waits, so a pod may
+        # have started on the claim since. Checked again right before the delete. A claim
+        # already terminating was deleted by an earlier run: it only waits for its pods.
+        def guard(pvc: mp.Obj) -> None:
+            if self.allow_in_use or pvc["metadata"].get("deletionTimestamp"):
+                return
+            users = mp.pods_using(self.kube.pods(), step.namespace, step.name)
+            if users:
+                raise CliError(f"refusing to delete pvc/{step.namespace}/{step.name}: in use by "
+                               f"pod(s) {', '.join(users)} (started after the plan); stop them "
+                               "or pass --allow-in-use")
+        return self._delete(step, guard)
 
     def _delete_pv(self, step: mp.Step) -> str:
         def guard(pv: mp.Obj) -> None:
@@ -263,8 +303,35 @@ class Applier:
                             and pv["spec"]["csi"].get("driver") == wanted["driver"])
 
     def _create_pvc(self, step: mp.Step) -> str:
-        return self._create(step, lambda pvc: pvc["spec"].get("volumeName")
-                            == step.body["spec"]["volumeName"])
+        """Recreate the claim, with only the owner references whose owner still exists.
+
+        The garbage collector deletes a dependent whose owner (by uid) no longer exists: a
+        recreated claim still naming a deleted owner would be deleted right after creation,
+        and once restore-policy has set Delete, its Heketi volume with it. A reference is
+        therefore kept only when the owner is read back with the recorded uid; one that is
+        gone, recreated (another uid), or of a kind this tool cannot read is dropped and
+        reported. Dropping errs towards keeping data: at worst the claim outlives an owner
+        that would have taken it along, which an administrator can fix; refusing instead
+        would leave the claim (already deleted by delete-pvc) missing for its pods.
+        """
+        namespace = step.namespace
+        kept, dropped = [], []
+        for ref in (step.body.get("metadata") or {}).get("ownerReferences") or []:
+            if ref.get("uid") and self.kube.owner_uid(namespace, ref) == ref.get("uid"):
+                kept.append(ref)
+            else:
+                dropped.append(f"{ref.get('kind')}/{ref.get('name')}")
+        body = copy.deepcopy(step.body)
+        body["metadata"].pop("ownerReferences", None)
+        if kept:
+            body["metadata"]["ownerReferences"] = kept
+        step = dataclasses.replace(step, body=body)
+        outcome = self._create(step, lambda pvc: pvc["spec"].get("volumeName")
+                               == step.body["spec"]["volumeName"])
+        if dropped:
+            outcome += (f" (owner reference(s) dropped, owner gone or not readable: "
+                        f"{', '.join(dropped)})")
+        return outcome
 
     def _create_sc(self, step: mp.Step) -> str:
         return self._create(step, lambda sc: sc.get("provisioner") == mp.DRIVER)
@@ -343,7 +410,7 @@ def migrate_pvs(ctx: Context) -> int:
     if not applying or not result.steps:
         return EXIT_INCOMPLETE if result.skipped else 0
     ctx.write("applying:\n")
-    applier = Applier(kube, float(ctx.flag("wait")))
+    applier = Applier(kube, float(ctx.flag("wait")), allow_in_use=options.allow_in_use)
     problems = 0
     failed_unit = None
     for number, step in enumerate(result.steps, start=1):

@@ -27,11 +27,12 @@ Why these steps, per claim (the PV's source, a claim's ``volumeName`` and
    ``volumeHandle`` = the Heketi volume id, ``volumeAttributes`` = the driver's volume context
    ``glusterVolume``/``glusterHosts``/``gid``, no fsType), the same capacity, access modes,
    mount options, storage class, labels and ``pv.beta.kubernetes.io/gid`` (the kubelet adds it
-   to pods' supplemental groups, whatever the volume type), ``claimRef`` = the claim's
+   to pods' supplemental groups, whatever the volume type; only for a gid other than 0), ``claimRef`` = the claim's
    namespace/name without uid (pre-bound, so only that claim can take it, and a missing claim
    never makes it Released). Reclaim policy ``Retain`` until the claim is bound again.
 6. ``create-pvc``: the claim under the same name: labels, annotations (minus the binder's and
-   provisioner's), owner references, access modes, resources, volume mode, storage class, and
+   provisioner's), owner references (the applier keeps only those whose owner still exists:
+   the garbage collector would delete a claim naming a gone owner), access modes, resources, volume mode, storage class, and
    ``volumeName`` = the PV, so the binder binds exactly this pair and nothing is provisioned.
 7. ``wait-bound``: until the binder has bound the pair.
 8. ``restore-policy``: the original reclaim policy (usually Delete) once bound, so the migrated
@@ -53,7 +54,8 @@ else.
 What cannot be mapped is reported with the reason and left untouched: a glusterfs PV not
 provisioned by Heketi, a Heketi id heketipy does not know, a path that is not that volume's
 name, a capacity that differs from the volume's size, a PV without a claim, a claim in use
-(without ``--allow-in-use``), a claim being deleted by someone else, a claim someone else
+(without ``--allow-in-use``; a pod's generic ephemeral volume counts), a claim owned by a pod
+(an ephemeral volume's), a claim being deleted by someone else, a claim someone else
 recreated during the migration (a StatefulSet's), a class with parameters the driver does not
 know, a class or PV with mountOptions the driver refuses (csi.vocabulary: e.g. ``log-file``,
 ``backup-volfile-servers``). A claim this tool already deleted is not "in use" any more: a re-run just waits for it.
@@ -211,7 +213,8 @@ def journal_name(kind: str, name: str) -> str:
 
 def pods_using(pods: Sequence[Obj], namespace: str, claim: str) -> list[str]:
     """``ns/name`` of the pods that still hold the claim (pvc-protection's rule: every pod
-    not Succeeded or Failed)."""
+    not Succeeded or Failed), by a ``persistentVolumeClaim`` volume or a generic ephemeral
+    volume (``ephemeral:``, whose claim is named ``<pod>-<volume>``)."""
     out = []
     for pod in pods:
         if _meta(pod).get("namespace", "default") != namespace:
@@ -219,10 +222,21 @@ def pods_using(pods: Sequence[Obj], namespace: str, claim: str) -> list[str]:
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         for volume in _spec(pod).get("volumes") or []:
-            if (volume.get("persistentVolumeClaim") or {}).get("claimName") == claim:
+            ephemeral_claim = (f"{name_of(pod)}-{volume.get('name', '')}"
+                               if volume.get("ephemeral") is not None else None)
+            if (volume.get("persistentVolumeClaim") or {}).get("claimName") == claim \
+                    or ephemeral_claim == claim:
                 out.append(f"{namespace}/{name_of(pod)}")
                 break
     return sorted(out)
+
+
+def owning_pod(claim: Obj) -> str:
+    """The pod owning ``claim`` (a generic ephemeral volume's claim), or ""."""
+    for ref in _meta(claim).get("ownerReferences") or []:
+        if ref.get("kind") == "Pod" and str(ref.get("apiVersion", "v1")) == "v1":
+            return str(ref.get("name", ""))
+    return ""
 
 
 def heketi_id(pv: Obj) -> tuple[str | None, str]:
@@ -277,13 +291,15 @@ def csi_pv(original: Obj, claim: Obj, volume: Volume) -> Obj:
     """The CSI PV replacing ``original`` (the in-tree PV as recorded), pre-bound to ``claim``."""
     spec = _spec(original)
     annotations = {k: v for k, v in _annotations(original).items()
-                   if k not in PV_ANNOTATIONS_DROPPED and k != ORIGINAL_POLICY_ANNOTATION}
+                   if k not in PV_ANNOTATIONS_DROPPED
+                   and k not in (ORIGINAL_POLICY_ANNOTATION, GID_ANNOTATION)}
     annotations.update({
         PROVISIONED_BY_ANNOTATION: DRIVER,
         MIGRATED_FROM_ANNOTATION: IN_TREE,
         ORIGINAL_POLICY_ANNOTATION: original_policy(original),
-        GID_ANNOTATION: str(volume.gid),
     })
+    if volume.gid:  # gid 0 is "no group": "0" would make the kubelet add root's group to pods
+        annotations[GID_ANNOTATION] = str(volume.gid)
     csi: Obj = {"driver": DRIVER, "volumeHandle": volume.id,
                 "volumeAttributes": volume_context(volume)}
     if (spec.get("glusterfs") or {}).get("readOnly"):
@@ -491,6 +507,11 @@ def _plan_claim(name: str, current: Obj | None, journal: Obj | None,
     claim_ns = str(_meta(original_claim).get("namespace", "default"))
     claim_name = name_of(original_claim)
     claim_key = f"{claim_ns}/{claim_name}"
+    pod_owner = owning_pod(original_claim)
+    if pod_owner:
+        # Lives and dies with its pod (the garbage collector deletes it with the pod, and a
+        # recreated one would reference a pod uid that is gone): never deleted or recreated.
+        return Skipped(target, f"ephemeral claim owned by pod {claim_ns}/{pod_owner}")
     live_claim = claims.get((claim_ns, claim_name))
     claim_is_original = live_claim is not None and uid_of(live_claim) == uid_of(original_claim)
     if live_claim is not None and not claim_is_original and (

@@ -5,8 +5,10 @@ Idempotency of CreateVolume: the Heketi volume name derives from the CSI name (`
 the volume records the CSI name's token (option ``user.heketi.csi-name``), so a repeated or
 retried create, also after a driver restart, finds its volume with ``GET /volumes?volume_name=``
 (indexed on the server) instead of creating a second one. Within one driver process, a create
-for a name that is already in flight is refused with ABORTED (``locks``), so concurrent calls
-never both reach the server. The server's answer includes volumes whose create is still
+for a CSI name (its token) or a Heketi name that is already in flight is refused with ABORTED
+(``locks``), so concurrent calls never both reach the server, also when the same CSI name comes
+with parameters giving another Heketi name. A create answered "name already in use" looks
+again: the volume another driver process created for this CSI name meanwhile is returned. The server's answer includes volumes whose create is still
 pending; such a volume answers 404 to GET until it completes, which is ABORTED as well.
 
 The volume id is the Heketi volume id. The volume context carries what the node needs to
@@ -73,58 +75,82 @@ class ControllerService(pb_grpc.ControllerServicer):
         token = naming.csi_token(name)
         volume_name = naming.heketi_volume_name(name, plan)
         gid = params.gid_for(name, plan)
-        with self.in_flight.hold(f"name:{volume_name}", f"volume name {name!r}"):
+        # One CSI name at a time, whatever Heketi name its parameters give it; and one Heketi
+        # name at a time (customvolumename: two CSI names may want the same one).
+        with self.in_flight.hold(f"csi:{token}", f"volume name {name!r}"), \
+                self.in_flight.hold(f"name:{volume_name}", f"Heketi volume name {volume_name!r}"):
             existing = await self._find(volume_name, token)
             if existing is not None:
-                differences = params.incompatibilities(existing, plan, gid)
-                if not sizes.fits(existing.size, required, limit):
-                    differences.insert(0, f"size {existing.size} GiB outside the capacity range")
-                if differences:
-                    raise CsiError(
-                        grpc.StatusCode.ALREADY_EXISTS,
-                        f"volume {existing.id} exists for name {name!r} with "
-                        + "; ".join(differences),
-                    )
-                return pb.CreateVolumeResponse(volume=csi_volume(existing))
+                return self._existing(existing, name, plan, gid, required, limit)
             body = params.create_request(
                 plan, volume_name=volume_name, size_gib=size_gib, gid=gid, csi_token=token
             )
             try:
                 created = await self.client.volume_create(body)
             except HeketiError as exc:
-                if "already in use" in exc.message:
-                    # Someone else's volume, created between the lookup and the create.
-                    raise CsiError(
-                        grpc.StatusCode.ALREADY_EXISTS,
-                        f"Heketi volume name {volume_name!r} is taken: {exc.message}",
-                    ) from None
-                raise from_heketi(exc, "create volume") from None
+                if "already in use" not in exc.message:
+                    raise from_heketi(exc, "create volume") from None
+                # Taken between the lookup and the create: by another driver process creating
+                # this same CSI name (a restarted driver), or by someone else. Look again.
+                existing = await self._find(volume_name, token)
+                if existing is not None:
+                    return self._existing(existing, name, plan, gid, required, limit)
+                raise CsiError(
+                    grpc.StatusCode.ABORTED,
+                    f"Heketi volume name {volume_name!r} was reported taken and then not "
+                    f"found: {exc.message}",
+                ) from None
             log.info("created volume %s (%s) for name %r", created.id, created.name, name)
             return pb.CreateVolumeResponse(volume=csi_volume(created))
 
+    @staticmethod
+    def _existing(existing: Volume, name: str, plan: params.VolumePlan, gid: int,
+                  required: int, limit: int) -> pb.CreateVolumeResponse:
+        """The answer for the volume already created for ``name``, if it matches the request."""
+        differences = params.incompatibilities(existing, plan, gid)
+        if not sizes.fits(existing.size, required, limit):
+            differences.insert(0, f"size {existing.size} GiB outside the capacity range")
+        if differences:
+            raise CsiError(
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"volume {existing.id} exists for name {name!r} with " + "; ".join(differences),
+            )
+        return pb.CreateVolumeResponse(volume=csi_volume(existing))
+
     async def _find(self, volume_name: str, token: str) -> Volume | None:
-        """The volume this driver created under ``volume_name`` for ``token``, or None."""
+        """The volume this driver created under ``volume_name`` for ``token``, or None.
+
+        Names are unique per cluster only, so every volume of the name is read before judging:
+        the driver's own wins; else a pending one (404 until its create completes, possibly
+        ours) is ABORTED; else one the driver did not create is ALREADY_EXISTS."""
         try:
             ids = await self.client.volume_ids_by_name(volume_name)
         except HeketiError as exc:
             raise from_heketi(exc, "look up volume by name") from None
+        pending: list[str] = []
+        foreign: list[str] = []
         for volume_id in ids:
             try:
                 volume = await self.client.volume_info(volume_id)
             except HeketiError as exc:
                 if exc.status == 404:
-                    raise CsiError(
-                        grpc.StatusCode.ABORTED,
-                        f"volume {volume_id} named {volume_name!r} has an operation pending",
-                    ) from None
+                    pending.append(volume_id)
+                    continue
                 raise from_heketi(exc, "look up volume") from None
             if volume.name != volume_name:
                 continue  # a Heketi server that ignores ?volume_name= lists everything
             if params.csi_token_of(volume) == token:
                 return volume
+            foreign.append(volume.id)
+        if pending:
+            raise CsiError(
+                grpc.StatusCode.ABORTED,
+                f"volume {pending[0]} named {volume_name!r} has an operation pending",
+            )
+        if foreign:
             raise CsiError(
                 grpc.StatusCode.ALREADY_EXISTS,
-                f"Heketi volume name {volume_name!r} is taken by volume {volume.id}, which was "
+                f"Heketi volume name {volume_name!r} is taken by volume {foreign[0]}, which was "
                 "not created for this name",
             )
         return None

@@ -7,7 +7,12 @@ a name can be found again (``GET /volumes?volume_name=``) after a retry or a dri
 - The Heketi volume name: ``customvolumename`` verbatim when the StorageClass sets one; else
   with ``volumenameprefix`` P, the in-tree provisioner's shape ``P_<namespace>_<claim>_<token>``
   (its random suffix replaced by the token; namespace and claim only when the CO passes them,
-  non-name characters as ``-``), or ``P_<token>``; else the token alone.
+  non-name characters as ``-``), or ``P_<token>``; else the token alone. Namespace (up to 63
+  characters) and claim (up to 253) can take the name past heketipy's limit
+  (`validators.MAX_NAME_CHARS`): then they are cut, the longer first, to what fits; the token
+  is never cut, so names stay unique and a retry computes the same name. The final name is
+  checked by the server's own rule (`validators.name_problem`): INVALID_ARGUMENT before any
+  call when even ``P_<token>`` does not fit.
 
 The token is also recorded on the volume (option ``user.heketi.csi-name``), which tells the
 driver's own volumes from a same-named one it did not create (``customvolumename``, a volume a
@@ -19,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+from heketipy.csi.errors import invalid
 from heketipy.csi.params import VolumePlan
+from heketipy.domain.validators import MAX_NAME_CHARS, name_problem
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _NOT_NAME_CHAR = re.compile(r"[^A-Za-z0-9-]")
@@ -45,6 +52,28 @@ def heketi_volume_name(csi_name: str, plan: VolumePlan) -> str:
         return token
     parts = [plan.name_prefix]
     if plan.pvc_namespace and plan.pvc_name:
-        parts += [_NOT_NAME_CHAR.sub("-", plan.pvc_namespace), _NOT_NAME_CHAR.sub("-", plan.pvc_name)]
+        # Room for namespace and claim: the limit minus prefix, token and three '_'.
+        room = MAX_NAME_CHARS - len(plan.name_prefix) - len(token) - 3
+        if room >= 2:
+            namespace, claim = _fit(_NOT_NAME_CHAR.sub("-", plan.pvc_namespace),
+                                    _NOT_NAME_CHAR.sub("-", plan.pvc_name), room)
+            parts += [namespace, claim]
     parts.append(token)
-    return "_".join(parts)
+    name = "_".join(parts)
+    problem = name_problem(name)
+    if problem:
+        raise invalid(f"volume name {name!r} from volumenameprefix {plan.name_prefix!r}: "
+                      f"{problem}")
+    return name
+
+
+def _fit(first: str, second: str, room: int) -> tuple[str, str]:
+    """Cut ``first`` and ``second`` to ``room`` characters together, a character at a time
+    from the longer one, so a short part stays whole as long as possible (``room`` >= 2: each
+    keeps at least one)."""
+    while len(first) + len(second) > room:
+        if len(first) >= len(second):
+            first = first[:-1]
+        else:
+            second = second[:-1]
+    return first, second

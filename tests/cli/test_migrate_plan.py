@@ -387,3 +387,33 @@ def test_a_claim_someone_else_recreated_meanwhile_is_reported() -> None:
                        {VID: volume()}, mp.Options())
         assert plan.steps == []
         assert "recreated by someone else (volumeName 'pvc-c9')" in plan.skipped[0].reason
+
+
+def test_gid_zero_writes_no_gid_annotation() -> None:
+    """gid 0 means "no group": the annotation would make the kubelet add root's group to pods."""
+    state, _, _ = fresh(gid=0)
+    plan = mp.plan(state, {VID: volume(gid=0)}, mp.Options())
+    created = next(s for s in plan.steps if s.action == "create-pv").body
+    assert mp.GID_ANNOTATION not in created["metadata"]["annotations"]
+    assert created["spec"]["csi"]["volumeAttributes"].get("gid", "0") == "0"
+
+
+def test_a_generic_ephemeral_volume_counts_as_using_its_claim() -> None:
+    """``ephemeral:`` in a pod names no claim: its claim is ``<pod>-<volume>``."""
+    pod = {"metadata": {"name": "web-0", "namespace": "apps"},
+           "spec": {"volumes": [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {}}}]},
+           "status": {"phase": "Running"}}
+    assert mp.pods_using([pod], "apps", "web-0-scratch") == ["apps/web-0"]
+    assert mp.pods_using([pod], "apps", "scratch") == []
+    assert mp.pods_using([pod], "other", "web-0-scratch") == []
+
+
+def test_a_claim_owned_by_a_pod_is_never_deleted_or_recreated() -> None:
+    """An ephemeral claim lives and dies with its pod: recreating it is not ours to do."""
+    state, pv, pvc = fresh()
+    pvc["metadata"]["ownerReferences"] = [
+        {"apiVersion": "v1", "kind": "Pod", "name": "web-0", "uid": "u1", "controller": True}]
+    plan = mp.plan(state, {VID: volume()}, mp.Options(allow_in_use=True))
+    assert [s.target for s in plan.skipped] == [f"pv/{pv['metadata']['name']}"]
+    assert "ephemeral claim owned by pod apps/web-0" in plan.skipped[0].reason
+    assert not [s for s in plan.steps if s.unit.startswith("claim")]

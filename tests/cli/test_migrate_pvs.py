@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from heketipy.client.models import Volume
 from tests.cli.conftest import MOCK_ENV, THREE_NODES, CliResult, cli
 from tests.cli.intree_objects import claim_and_volume, endpoints_and_service, storage_class
 from tests.support.server import ServerProcess, running_server
@@ -389,9 +390,80 @@ def test_applier_reports_a_claim_held_by_a_pod_as_pending() -> None:
     step = mp.Step("delete-pvc", "u", "t", "PersistentVolumeClaim", "data", NS,
                    uid=pvc["metadata"]["uid"])
     with pytest.raises(StepPending, match=f"used by pod\\(s\\) {NS}/web-0"):
-        Applier(kube, 0).run(step)  # type: ignore[arg-type]
+        Applier(kube, 0, allow_in_use=True).run(step)  # type: ignore[arg-type]
     assert kube.deleted == ["data"]
-    # Already terminating: not deleted twice.
+    # Already terminating: not deleted twice, and no refusal (this tool deleted it).
     with pytest.raises(StepPending):
         Applier(kube, 0).run(step)  # type: ignore[arg-type]
     assert kube.deleted == ["data"]
+
+
+def test_applier_rechecks_pods_before_deleting_a_claim() -> None:
+    """The plan saw no pod; one started on the claim before its delete-pvc step ran: the claim
+    is not deleted (the planner's check is repeated at the delete), unless --allow-in-use."""
+    from heketipy.cli import migrate_plan as mp
+    from heketipy.cli.cmd_kube import Applier
+    from heketipy.cli.context import CliError
+
+    pv, pvc = claim_and_volume(NS, "data", "a" * 32)
+    planned = mp.plan(mp.ClusterState(pvs=[pv], pvcs=[pvc]),
+                      {"a" * 32: _volume_for(pv)}, mp.Options())
+    assert planned.skipped == []
+    step = next(s for s in planned.steps if s.action == "delete-pvc")
+    kube = StubKube({("PersistentVolumeClaim", "data"): pvc})  # its pods(): web-0 on "data"
+    with pytest.raises(CliError, match=f"refusing to delete pvc/{NS}/data: in use by pod\\(s\\) "
+                                       f"{NS}/web-0"):
+        Applier(kube, 0).run(step)  # type: ignore[arg-type]
+    assert kube.deleted == []
+
+
+def _volume_for(pv: dict) -> Volume:
+    volume_id = pv["metadata"]["annotations"]["gluster.kubernetes.io/heketi-volume-id"]
+    return Volume.model_validate({
+        "id": volume_id, "name": pv["spec"]["glusterfs"]["path"], "size": 1, "gid": 2001,
+        "cluster": "c" * 32, "durability": {"type": "replicate", "replicate": {"replica": 3}},
+        "mount": {"glusterfs": {"hosts": ["10.0.0.1"], "device": "10.0.0.1:x", "options": {}}}})
+
+
+class OwnerStubKube(StubKube):
+    """`StubKube` that also creates, and knows which owners exist (kind, name) -> uid."""
+
+    def __init__(self, objects: dict, owners: dict) -> None:
+        super().__init__(objects)
+        self.owners = owners
+        self.created: list[dict] = []
+
+    def owner_uid(self, namespace: str, ref: dict) -> str | None:
+        return self.owners.get((ref["kind"], ref["name"]))
+
+    def create(self, step: object) -> dict:
+        body = copy.deepcopy(step.body)  # type: ignore[attr-defined]
+        self.created.append(body)
+        return body
+
+
+def test_recreated_claim_drops_owner_references_whose_owner_is_gone() -> None:
+    """The garbage collector deletes a dependent whose owner (by uid) is gone: the recreated
+    claim - and, after restore-policy Delete, its volume. Only owners that still exist, with the
+    recorded uid, are kept."""
+    from heketipy.cli import migrate_plan as mp
+    from heketipy.cli.cmd_kube import Applier
+
+    _, pvc = claim_and_volume(NS, "data", "a" * 32)
+    pvc["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "uid": "u1"},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "gone", "uid": "u2"},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "again", "uid": "u3"},
+    ]
+    kube = OwnerStubKube({}, {("StatefulSet", "db"): "u1", ("Deployment", "again"): "new"})
+    step = mp.Step("create-pvc", "u", "t", "PersistentVolumeClaim", "data", NS,
+                   body=mp.recreated_pvc(pvc, "pv-1"))
+    outcome = Applier(kube, 0).run(step)  # type: ignore[arg-type]
+    assert [r["name"] for r in kube.created[0]["metadata"]["ownerReferences"]] == ["db"]
+    assert "StatefulSet/gone" in outcome and "Deployment/again" in outcome
+    assert outcome.startswith("done")
+
+    # No owner left: no ownerReferences key at all.
+    kube = OwnerStubKube({}, {})
+    Applier(kube, 0).run(step)  # type: ignore[arg-type]
+    assert "ownerReferences" not in kube.created[0]["metadata"]

@@ -11,6 +11,7 @@ from heketipy.client.models import Volume
 from heketipy.csi import naming, params, sizes
 from heketipy.csi.errors import CsiError, from_heketi
 from heketipy.csi.locks import InFlight
+from heketipy.domain import validators
 
 GIB = 1 << 30
 
@@ -50,6 +51,36 @@ def test_prefix_follows_the_in_tree_shape_with_the_token_for_the_random_part() -
     assert naming.heketi_volume_name("pvc-1", plan) == "dept-a_team-one_data_pvc-1"
     bare = params.parse_parameters({"volumenameprefix": "dept-a"})
     assert naming.heketi_volume_name("pvc-1", bare) == "dept-a_pvc-1"
+
+
+def test_prefixed_names_are_shortened_to_the_volume_name_limit_keeping_the_token() -> None:
+    """namespace (<= 63) + claim (<= 253) + token can pass heketipy's 255 characters: the
+    namespace and claim parts are cut, deterministically; the token keeps names unique."""
+    token = "pvc-" + "0" * 8 + "-1111-2222-3333-" + "4" * 12
+    plan = params.parse_parameters({
+        "volumenameprefix": "dept-a",
+        params.PVC_NAMESPACE: "n" * 63, params.PVC_NAME: "c" * 253,
+    })
+    name = naming.heketi_volume_name(token, plan)
+    assert len(name) <= validators.MAX_NAME_CHARS and validators.name_problem(name) is None
+    assert name.startswith("dept-a_n") and name.endswith("_" + token)
+    assert naming.heketi_volume_name(token, plan) == name  # deterministic
+    prefix, namespace, claim, rest = name.split("_", 3)
+    assert rest == token and namespace.strip("n") == "" and claim.strip("c") == ""
+    other = naming.heketi_volume_name("pvc-other", plan)
+    assert other != name and len(other) <= validators.MAX_NAME_CHARS
+    # Short enough already: unchanged.
+    short = params.parse_parameters({"volumenameprefix": "p", params.PVC_NAMESPACE: "ns",
+                                     params.PVC_NAME: "data"})
+    assert naming.heketi_volume_name("pvc-1", short) == "p_ns_data_pvc-1"
+
+
+def test_a_prefix_that_leaves_no_room_for_the_token_is_invalid_argument() -> None:
+    plan = params.parse_parameters({"volumenameprefix": "p" * 250})
+    with pytest.raises(CsiError) as caught:
+        naming.heketi_volume_name("pvc-" + "1" * 36, plan)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "255" in caught.value.message
 
 
 def test_custom_volume_name_is_used_verbatim() -> None:

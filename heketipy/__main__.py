@@ -35,6 +35,11 @@ database commands (offline: they open the database file directly):
   heketipy db export --dbfile DB --jsonfile FILE   write the database as Heketi's dump JSON
                                                    (- for stdout)
   heketipy db import --help, heketipy db export --help   their options
+
+token command (offline):
+  heketipy token [--user USER] METHOD PATH   print a JWT for one request, signed with the
+                                             key in HEKETI_CLI_KEY (e.g. for curl)
+  heketipy token --help                      its options
 """
 
 

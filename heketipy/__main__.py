@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         logctx.level_number(settings.glusterfs.loglevel), settings.heketipy.log_format
     )
     if not settings.auth_enabled:
-        print(AUTH_DISABLED_WARNING, file=sys.stderr, flush=True)
+        logctx.announce(AUTH_DISABLED_WARNING, settings.heketipy.log_format, sys.stderr)
     announce = None
     if args.config is None:
         scheme = "https" if settings.enable_tls else "http"

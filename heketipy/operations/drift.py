@@ -19,7 +19,8 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from heketipy.domain.entities import Brick, Node, is_id
+from heketipy.domain import validators
+from heketipy.domain.entities import Brick, Node
 from heketipy.executors.base import BrickRequest, NodeInventory, NodeLogicalVolume
 from heketipy.operations.runtime import Runtime
 
@@ -175,7 +176,7 @@ def _compare_volumes(rt: Runtime, cluster_id: str, inv: NodeInventory, host: str
             # Only a volume carrying an id heketipy writes is its own; any other was made by
             # someone else and must never be removed.
             heketi_id = gluster.options.get("user.heketi.id", "")
-            problem = "orphaned" if is_id(heketi_id) else "foreign"
+            problem = "orphaned" if validators.is_generated_id(heketi_id) else "foreign"
             findings.append(Finding(problem, "gluster-volume", host, name, heketi_id))
     return findings
 

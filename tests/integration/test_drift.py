@@ -4,7 +4,10 @@ directions, and repair removes orphans only when asked."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -65,6 +68,17 @@ async def test_drift_report_and_repair(tmp_path: Path) -> None:
         }
 
 
+@asynccontextmanager
+async def topology_served(tmp_path: Path) -> AsyncIterator[tuple[Api, Any, Any, str]]:
+    """A server on the simulator with the test topology; its first device and that node."""
+    app, rt = await build(settings_for(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        api = Api(client)
+        await topology(api)
+        device = next(iter(rt.state.devices.values()))
+        yield api, rt, device, rt.state.nodes[device.node_id].manage_host
+
+
 def foreign_brick(rt, host: str, device_id: str, name: str, vg: str = "") -> str:
     """An LV, filesystem, mount and fstab line made on the node by someone else (untagged),
     in the device's heketipy VG unless another ``vg`` is named."""
@@ -89,12 +103,7 @@ def foreign_brick(rt, host: str, device_id: str, name: str, vg: str = "") -> str
 async def test_repair_never_removes_what_heketipy_did_not_create(tmp_path: Path) -> None:
     from heketipy.executors.base import BrickAddress, VolumeRequest
 
-    app, rt = await build(settings_for(tmp_path))
-    async with TestClient(TestServer(app)) as client:
-        api = Api(client)
-        await topology(api)
-        device = next(iter(rt.state.devices.values()))
-        host = rt.state.nodes[device.node_id].manage_host
+    async with topology_served(tmp_path) as (api, rt, device, host):
         # Two gluster volumes made directly on the node: one with no id at all, one whose
         # user.heketi.id is not an id heketipy would ever write.
         for name, options in (("admins_vol", ()), ("other_tool_vol", ("user.heketi.id other-42",))):
@@ -150,12 +159,7 @@ async def test_untagged_lv_in_a_heketipy_vg_is_drift_but_never_removed(tmp_path:
     report unclean, yet repair still leaves it; an untagged LV in any other VG is no drift."""
     from heketipy.executors import sim_node as lvm
 
-    app, rt = await build(settings_for(tmp_path))
-    async with TestClient(TestServer(app)) as client:
-        api = Api(client)
-        await topology(api)
-        device = next(iter(rt.state.devices.values()))
-        host = rt.state.nodes[device.node_id].manage_host
+    async with topology_served(tmp_path) as (api, rt, device, host):
         node = rt.executor.node(host)
         lvm.ensure_disk(node, "/dev/admin_disk", 50 * 1048576)
         lvm.pvcreate(node, "/dev/admin_disk")

@@ -35,6 +35,11 @@ database commands (offline: they open the database file directly):
   heketipy db export --dbfile DB --jsonfile FILE   write the database as Heketi's dump JSON
                                                    (- for stdout)
   heketipy db import --help, heketipy db export --help   their options
+
+token command (offline):
+  heketipy token [--user USER] METHOD PATH   print a JWT for one request, signed with the
+                                             key in HEKETI_CLI_KEY (e.g. for curl)
+  heketipy token --help                      its options
 """
 
 
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         logctx.level_number(settings.glusterfs.loglevel), settings.heketipy.log_format
     )
     if not settings.auth_enabled:
-        print(AUTH_DISABLED_WARNING, file=sys.stderr, flush=True)
+        logctx.announce(AUTH_DISABLED_WARNING, settings.heketipy.log_format, sys.stderr)
     announce = None
     if args.config is None:
         scheme = "https" if settings.enable_tls else "http"

@@ -131,8 +131,9 @@ def _token_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="heketipy token",
         description="Print a JWT for one request (Heketi binds a token to its method and path),"
-                    ' e.g. curl -H "Authorization: Bearer $(heketipy token --secret KEY GET'
-                    ' /clusters)" http://127.0.0.1:8080/clusters',
+                    ' e.g. curl -H "Authorization: Bearer $(heketipy token GET /clusters)"'
+                    " http://127.0.0.1:8080/clusters with the key in HEKETI_CLI_KEY (--secret"
+                    " puts it in argv, where ps shows it)",
     )
     parser.add_argument("--user", default="admin", help="issuer: admin or user (default admin)")
     parser.add_argument("--secret", help="that user's key (default: $HEKETI_CLI_KEY)")

@@ -16,7 +16,7 @@ import json
 import logging
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 operation_id: contextvars.ContextVar[str] = contextvars.ContextVar("operation_id", default="-")
 
@@ -108,6 +108,16 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             document["stack"] = self.formatStack(record.stack_info)
         return json.dumps(document, default=str)
+
+
+def announce(message: str, log_format: str, stream: TextIO, logger: str = "heketipy") -> None:
+    """Write a start-up warning whatever the log level: the bare text in the text format, one
+    JSON object in the JsonFormatter's envelope in the json format (one object per line)."""
+    if log_format == "json":
+        record = logging.LogRecord(logger, logging.WARNING, __file__, 0, message, None, None)
+        record.op = "-"
+        message = JsonFormatter().format(record)
+    print(message, file=stream, flush=True)
 
 
 def configure(level: int, log_format: str = "text") -> None:

@@ -8,7 +8,6 @@ from aiohttp import web
 
 from heketipy.api import limits
 from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, Unprocessable
-from heketipy.executors import commands
 from heketipy.models import requests as wire
 from heketipy.models import validation
 
@@ -45,23 +44,6 @@ async def parse(
         return value
 
     return await limits.decode(raw, decode)
-
-
-def check_node_safe(
-    *, names: list[str] | tuple[str, ...] = (), options: list[str] | tuple[str, ...] = ()
-) -> None:
-    """Refuse, before anything is planned, values that would reach node commands unsafely.
-
-    Heketi accepts e.g. a volume name starting with ``-`` (it would read as a flag to the
-    gluster CLI) or an option containing ``$(...)``; heketipy answers 400 instead, with the
-    same allow-lists the command builders enforce (``executors.commands``).
-    """
-    for name in names:
-        if name:
-            commands.safe_volume_name(name)
-    for option in options:
-        if option.strip():
-            commands.safe_option_words(option)
 
 
 def path_id(request: web.Request) -> str:

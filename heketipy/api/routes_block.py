@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from heketipy.api.common import (
-    check_node_safe,
     lookup,
     lookup_visible,
     parse,
@@ -23,7 +22,6 @@ ID = "{id:[A-Fa-f0-9]+}"
 
 async def create_blockvolume(request: web.Request) -> web.Response:
     body = await parse(request, wire.BlockVolumeCreateRequest)
-    check_node_safe(names=[body.name or ""])
     rt = runtime(request)
     if not rt.state.clusters:
         raise InvalidRequest("No clusters configured")

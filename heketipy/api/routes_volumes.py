@@ -7,7 +7,6 @@ from typing import Any
 from aiohttp import web
 
 from heketipy.api.common import (
-    check_node_safe,
     lookup,
     lookup_visible,
     parse,
@@ -57,7 +56,6 @@ async def create_volume(request: web.Request) -> web.Response:
         validation.check_volume_request(body)
     except validation.RequestRejected as exc:
         raise InvalidRequest(exc.text) from exc
-    check_node_safe(names=[body.name or ""], options=list(body.glustervolumeoptions or []))
     rt = runtime(request)
     if not rt.state.clusters:
         raise InvalidRequest("No clusters configured")
@@ -112,7 +110,6 @@ async def expand_volume(request: web.Request) -> web.Response:
 
 async def clone_volume(request: web.Request) -> web.Response:
     body = await parse(request, wire.VolumeCloneRequest)
-    check_node_safe(names=[body.name or ""])
     rt = runtime(request)
     volume = lookup(rt.state.volumes, path_id(request))
     return accepted(await rt.start(ops.CloneVolume(rt, volume, body.name or "")))

@@ -9,22 +9,14 @@ indexes live in ``heketipy.domain.state.State``. Sizes carry their unit in the n
 from __future__ import annotations
 
 import dataclasses
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-
-_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def new_id() -> str:
     """32 lowercase hex characters, as every Heketi id."""
     return uuid.uuid4().hex
-
-
-def is_id(text: str) -> bool:
-    """Whether ``text`` has the shape of an id heketipy (or Heketi) hands out."""
-    return _ID.fullmatch(text) is not None
 
 
 class Entity:

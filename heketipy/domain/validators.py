@@ -61,9 +61,32 @@ def _too_long(limit: int) -> str:
     return f"the length must be no more than {limit}"
 
 
+SHOWN_CHARS = 60
+
+
+def shown(value: object) -> str:
+    """``value`` as an error message quotes it: its repr, cut after ``SHOWN_CHARS`` characters
+    (a 5,000-character name must not make a 5 kB message)."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}... ({len(str(value))} characters)"
+
+
 def is_valid_id(value: str) -> bool:
-    """A Heketi id: 32 hex digits (it names VGs, LVs and brick directories on the nodes)."""
+    """A Heketi id: 32 hex digits, either case (it names VGs, LVs and brick directories on the
+    nodes). The one id rule: the API, the dump import and the node command builders use it."""
     return _ID_RE.fullmatch(value) is not None
+
+
+def is_generated_id(value: str) -> bool:
+    """An id as heketipy (and Heketi) generate them: a valid id in lowercase only, so e.g. a
+    ``user.heketi.id`` another tool wrote in capitals is not taken for heketipy's own."""
+    return is_valid_id(value) and value == value.lower()
+
+
+def id_problem(value: str) -> str | None:
+    return None if is_valid_id(value) else "must be 32 hexadecimal digits"
 
 
 def name_problem(name: str) -> str | None:

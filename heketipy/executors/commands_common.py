@@ -23,17 +23,15 @@ class UnsafeArgument(InvalidRequest, ValueError):
     """A value bound for a node command failed its allow-list; nothing was executed."""
 
     def __init__(self, what: str, value: object, problem: str = "") -> None:
-        shown = repr(value)
-        if len(shown) > _SHOWN_CHARS:  # a 5,000-character name must not make a 5 kB message
-            shown = f"{shown[:_SHOWN_CHARS]}... ({len(str(value))} characters)"
         reason = f" ({problem})" if problem else ""
-        super().__init__(f"Unsafe {what}: {shown} is not allowed in a node command{reason}")
+        super().__init__(
+            f"Unsafe {what}: {validators.shown(value)} is not allowed in a node command{reason}"
+        )
         self.what = what
         self.value = value
 
 
-_SHOWN_CHARS = 60
-_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_LVM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _ABS_PATH = re.compile(r"/[A-Za-z0-9_.:/+@-]*")
 _MOUNT_OPTIONS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,=:/+-]*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+.-]{0,127}")
@@ -63,8 +61,13 @@ def safe_volume_name(value: object) -> str:
 
 
 def safe_id(value: object, what: str = "id") -> str:
-    """A heketi id used inside LV, VG and directory names."""
-    return _check(_ID, value, what)
+    """A heketi id used inside LV, VG and directory names (``domain.validators.is_valid_id``)."""
+    return _apply(validators.id_problem, value, what)
+
+
+def safe_lvm_name(value: object, what: str = "logical volume name") -> str:
+    """A thin pool or logical volume name (``tp_<id>``, ``brick_<id>``)."""
+    return _check(_LVM_NAME, value, what)
 
 
 def safe_hostname(value: object) -> str:

@@ -21,6 +21,7 @@ from heketipy.executors.commands_common import (
     UnsafeArgument,
     safe_device_path,
     safe_id,
+    safe_lvm_name,
     safe_path,
     safe_positive_int,
     safe_tag,
@@ -67,8 +68,8 @@ def brick_tags(brick: BrickRequest) -> tuple[str, str]:
 def _check_brick(brick: BrickRequest) -> None:
     safe_id(brick.device_id, "device id")
     safe_id(brick.brick_id, "brick id")
-    safe_id(brick.tp_name, "thin pool name")
-    safe_id(brick.lv_name, "logical volume name")
+    safe_lvm_name(brick.tp_name, "thin pool name")
+    safe_lvm_name(brick.lv_name, "logical volume name")
     for value, what in (
         (brick.tp_size_kib, "thin pool size"),
         (brick.size_kib, "brick size"),
@@ -173,12 +174,12 @@ def lv_addtag(options: CommandOptions, brick: BrickRequest) -> list[str]:
     device_tag, brick_tag = brick_tags(brick)
     return lvm(
         options, "lvchange", "--addtag", device_tag, "--addtag", brick_tag,
-        f"{vg_name(brick.device_id)}/{safe_id(brick.lv_name, 'logical volume name')}",
+        f"{vg_name(brick.device_id)}/{safe_lvm_name(brick.lv_name, 'logical volume name')}",
     )  # fmt: skip
 
 
 def brick_device(brick: BrickRequest) -> str:
-    return dm_path(vg_name(brick.device_id), safe_id(brick.lv_name, "logical volume name"))
+    return dm_path(vg_name(brick.device_id), safe_lvm_name(brick.lv_name, "logical volume name"))
 
 
 def mkfs_xfs(options: CommandOptions, device: str, arbiter: bool = False) -> list[str]:
@@ -260,14 +261,14 @@ def brick_group_owner(path: str, gid: int) -> list[list[str]]:
 def lvremove(options: CommandOptions, device_id: str, lv: str) -> list[str]:
     return lvm(
         options, "lvremove", options.autobackup, "-f",
-        f"{vg_name(device_id)}/{safe_id(lv, 'logical volume name')}",
+        f"{vg_name(device_id)}/{safe_lvm_name(lv, 'logical volume name')}",
     )  # fmt: skip
 
 
 def thin_count(options: CommandOptions, device_id: str, tp_name: str) -> list[str]:
     return lvm(
         options, "lvs", "--noheadings", "--options=thin_count",
-        f"{vg_name(device_id)}/{safe_id(tp_name, 'thin pool name')}",
+        f"{vg_name(device_id)}/{safe_lvm_name(tp_name, 'thin pool name')}",
     )  # fmt: skip
 
 

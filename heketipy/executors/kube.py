@@ -36,7 +36,6 @@ import json
 import logging
 import math
 import os
-import shlex
 import threading
 import time
 from collections.abc import Sequence
@@ -50,7 +49,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream as kube_stream
 
 from heketipy.domain.errors import NodeCommandError
-from heketipy.executors.runner import CommandResult
+from heketipy.executors.runner import CommandResult, log_command
 
 log = logging.getLogger("heketipy.executors.kube")
 
@@ -272,13 +271,7 @@ class KubeRunner:
             finally:
                 cancelled.set()  # stops the thread if the caller was cancelled or gave up
                 self._active.discard(cancelled)
-        log.debug(
-            "kube host=%s exit=%d ms=%.1f argv=%s",
-            host,
-            result.exit_code,
-            (time.monotonic() - started) * 1000,
-            " ".join(shlex.quote(word) for word in argv),
-        )
+        log_command(host, argv, result.exit_code, (time.monotonic() - started) * 1000)
         return result
 
     async def close(self) -> None:

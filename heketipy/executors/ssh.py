@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from heketipy.domain.errors import NodeCommandError
-from heketipy.executors.runner import CommandResult
+from heketipy.executors.runner import CommandResult, log_command
 
 # cryptography's CryptographyDeprecationWarning is a UserWarning; matching its text and the
 # asyncssh modules that trip it leaves every other warning alone.
@@ -174,9 +174,8 @@ class SshRunner:
             stdout=str(stdout or ""),
             stderr=str(stderr or ""),
         )
-        log.debug(
-            "ssh host=%s exit=%d ms=%.1f argv=%s", host, result.exit_code, elapsed_ms, command
-        )
+        # The words as the node ran them (sudo included), not the quoted line.
+        log_command(host, shlex.split(command), result.exit_code, elapsed_ms)
         return result
 
     async def close(self) -> None:

@@ -171,6 +171,18 @@ def _check(obj: Any, rules: dict[str, tuple[Rule, ...]]) -> FieldErrors:
 
 
 _VOLUME_NAME = checked_by(validators.name_problem)
+
+
+def valid_options(options: list[str] | None) -> str | None:
+    """``glustervolumeoptions``: each non-blank entry in the gluster option alphabet (blank
+    entries are skipped, as Heketi skips them when setting options)."""
+    for option in options or ():
+        if option.strip():
+            problem = validators.option_problem(option)
+            if problem:
+                return f"{validators.shown(option)} {problem}"
+    return None
+
 _SIZE = (required, at_least(1))
 
 
@@ -215,7 +227,9 @@ _RULES: dict[type, Callable[[Any], FieldErrors]] = {
             "tags": (validators.tags_problem,),
         },
     ),
-    req.VolumeCreateRequest: lambda o: _check(o, {"size": _SIZE, "name": (_VOLUME_NAME,)}),
+    req.VolumeCreateRequest: lambda o: _check(
+        o, {"size": _SIZE, "name": (_VOLUME_NAME,), "glustervolumeoptions": (valid_options,)}
+    ),
     req.VolumeExpandRequest: lambda o: _check(o, {"expand_size": _SIZE}),
     req.VolumeCloneRequest: lambda o: _check(o, {"name": (_VOLUME_NAME,)}),
     req.BlockRestrictionRequest: lambda o: _check(o, {"restriction": (one_of("", "locked"),)}),

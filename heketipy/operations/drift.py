@@ -5,7 +5,8 @@ gluster volumes); each is matched against the bricks, devices and volumes of the
 Findings are *missing on node* (the database has it, the node does not), *orphaned on node*
 (the node has it, the database does not, and it carries heketipy's marks: LV tags
 ``heketi-brick-<id>``/``heketi-device-<id>``, a ``user.heketi.id`` on a gluster volume),
-*foreign* (the node has it unmarked: someone else made it; reported, never touched) and
+*foreign* (the node has it unmarked: someone else made it; reported, never touched, and
+no drift unless it sits inside a VG heketipy manages, which is heketipy's alone) and
 *mismatched* (both have it, sizes or bricks differ). Objects of operations still in flight are
 left out of both directions: they are expected to be half-made. Repair only ever removes
 orphans, and only when asked to.
@@ -18,7 +19,8 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from heketipy.domain.entities import Brick, Node, is_id
+from heketipy.domain import validators
+from heketipy.domain.entities import Brick, Node
 from heketipy.executors.base import BrickRequest, NodeInventory, NodeLogicalVolume
 from heketipy.operations.runtime import Runtime
 
@@ -64,6 +66,18 @@ def _lv_of_mount(mount_point: str) -> tuple[str, str]:
 def _unknown(problem_lv: NodeLogicalVolume | None) -> str:
     """Problem kind of something on the node the database does not know."""
     return "orphaned" if problem_lv is None or _heketipy_made(problem_lv) else "foreign"
+
+
+def _vg_of(finding: Finding) -> str | None:
+    """The VG an LV, mount or fstab finding lies in; None for anything else."""
+    if finding.kind in ("brick-lv", "brick-pool"):
+        return finding.name.partition("/")[0]
+    if finding.kind == "mount":
+        return _lv_of_mount(finding.name)[0]
+    if finding.kind == "fstab":
+        fields = finding.name.split()
+        return _lv_of_mount(fields[1])[0] if len(fields) > 1 else None
+    return None
 
 
 def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
@@ -162,7 +176,7 @@ def _compare_volumes(rt: Runtime, cluster_id: str, inv: NodeInventory, host: str
             # Only a volume carrying an id heketipy writes is its own; any other was made by
             # someone else and must never be removed.
             heketi_id = gluster.options.get("user.heketi.id", "")
-            problem = "orphaned" if is_id(heketi_id) else "foreign"
+            problem = "orphaned" if validators.is_generated_id(heketi_id) else "foreign"
             findings.append(Finding(problem, "gluster-volume", host, name, heketi_id))
     return findings
 
@@ -189,14 +203,18 @@ async def report(rt: Runtime) -> dict[str, Any]:
         if node.cluster_id not in volumes_checked and node.state == "online":
             volumes_checked.add(node.cluster_id)
             findings += _compare_volumes(rt, node.cluster_id, inv, node.manage_host)
+    managed_vgs = {_vg(d) for d in rt.state.devices}
     grouped: dict[str, list[dict[str, str]]] = {problem: [] for problem in PROBLEMS}
     for finding in findings:
         grouped[finding.problem].append(asdict(finding))
     return {
         "in_flight": len(rt.state.operations),
         "nodes": len(nodes),
-        # What others made on the nodes is reported but is no drift of heketipy's.
-        "clean": not any(f.problem != "foreign" for f in findings),
+        # What others made on the nodes is reported but is no drift of heketipy's, except
+        # inside heketipy's own VGs: those are wholly heketipy's, so anything there is a leak.
+        "clean": not any(
+            f.problem != "foreign" or _vg_of(f) in managed_vgs for f in findings
+        ),
         **grouped,
     }
 

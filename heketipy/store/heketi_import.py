@@ -482,13 +482,7 @@ def _link_warnings(
 
 
 # -- the API's rules, applied to every imported value ----------------------------------------
-_SHOWN_CHARS = 60
 MAX_REPORTED_PROBLEMS = 10
-
-
-def _shown(value: str) -> str:
-    text = repr(value)
-    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}... ({len(value)} characters)"
 
 
 class _Problems:
@@ -499,12 +493,12 @@ class _Problems:
 
     def check(self, where: str, value: str, problem: str | None) -> None:
         if problem:
-            self.found.append(f"{where}: {_shown(value)} {problem}")
+            self.found.append(f"{where}: {validators.shown(value)} {problem}")
 
     def ids(self, where: str, *values: str) -> None:
         for value in values:
             if value and not validators.is_valid_id(value):
-                self.found.append(f"{where}: {_shown(value)} is not a valid id")
+                self.found.append(f"{where}: {validators.shown(value)} is not a valid id")
 
     def hosts(self, where: str, hosts: Iterable[str]) -> None:
         for i, host in enumerate(hosts):

@@ -54,6 +54,8 @@ def test_python_examples_run(simulator: ServerProcess, tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_example_runs(simulator: ServerProcess) -> None:
     [block] = [b for b in code_blocks("sh") if "curl " in b]
+    # The key comes from HEKETI_CLI_KEY, never from argv, where `ps` would show it.
+    assert "--secret" not in block
     # The export line is what the reader fills in; the environment provides it here.
     script = "\n".join(line for line in block.splitlines() if not line.startswith("export "))
     installed = Path(sys.executable).parent / "heketipy"

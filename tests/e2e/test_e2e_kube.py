@@ -111,11 +111,6 @@ def heketi_over_kube(
         server.stop()
 
 
-def kube_command_timings(log_text: str) -> dict[str, dict[str, float]]:
-    """Per-command timings from the Kubernetes runner's debug lines (same shape as SSH's)."""
-    return command_timings(log_text.replace(" kube host=", " ssh host="))
-
-
 def test_scenario_over_kubernetes(
     heketi_over_kube: ServerProcess, testbed: Testbed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -127,7 +122,7 @@ def test_scenario_over_kubernetes(
         scenario.run_scenario(heketi_over_kube, testbed, timings)
     finally:
         result = timings.as_dict()
-        result["commands"] = kube_command_timings(heketi_over_kube.log_path.read_text())
+        result["commands"] = command_timings(heketi_over_kube.log_path.read_text())
         record_result(result, tmp_path_factory.getbasetemp())
 
 

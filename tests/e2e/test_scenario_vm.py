@@ -162,5 +162,5 @@ def test_scenario_over_ssh_on_vms(
         log_text = heketi_on_vms.log_path.read_text()
         # LVM commands go through the fault wrapper: time them as the lvm subcommand they run.
         wrapper = vm_testbed.description["ssh"]["lvm_wrapper"]
-        result["commands"] = command_timings(log_text.replace(f"argv={wrapper} ", "argv="))
+        result["commands"] = command_timings(log_text, wrapper=wrapper)
         record_result(result, tmp_path_factory.getbasetemp())

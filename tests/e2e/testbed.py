@@ -6,6 +6,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -225,21 +227,30 @@ class Timings:
         }
 
 
-def command_timings(log_text: str) -> dict[str, dict[str, float]]:
-    """Aggregate the SSH runner's debug lines (``ssh host=.. exit=.. ms=.. argv=..``) per
-    command: ``lvm lvcreate``, ``gluster volume create``, ``mkfs.xfs`` ..."""
+_NODE_COMMAND_FIELD = re.compile(r' (ms|argv)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def command_timings(log_text: str, wrapper: str = "") -> dict[str, dict[str, float]]:
+    """Aggregate the remote runners' debug lines (``runner.log_command``: ``node command
+    node=.. argv=.. exit=.. ms=..``, text format) per command: ``lvm lvcreate``, ``gluster
+    volume create``, ``mkfs.xfs`` ..; a ``wrapper`` in front of a command is skipped."""
     summary: dict[str, dict[str, float]] = {}
     for line in log_text.splitlines():
-        marker = line.find(" ms=")
-        if "ssh host=" not in line or marker < 0:
+        if " node command node=" not in line:
             continue
+        fields = {
+            key: json.loads(value) if value.startswith('"') else value
+            for key, value in _NODE_COMMAND_FIELD.findall(line)
+        }
         try:
-            ms = float(line[marker + 4:].split()[0])
-            words = line.split(" argv=", 1)[1].split()
-        except (IndexError, ValueError):
+            ms = float(fields["ms"])
+            words = shlex.split(fields["argv"])
+        except (KeyError, ValueError):
             continue
         if words[:3] == ["sudo", "-n", "--"]:
             words = words[3:]
+        if wrapper and words[:1] == [wrapper]:
+            words = words[1:]
         if not words:
             continue
         name = os.path.basename(words[0])

@@ -68,3 +68,20 @@ def test_auth_stays_on_with_use_auth_true_and_no_warning(tmp_path: Path) -> None
         reply = server.request("GET", "/clusters", role="none")
         assert (reply.status, reply.text) == (401, "Required authorization token not found\n")
         assert _warning_lines(server) == []
+
+
+def test_json_log_format_gives_the_warning_as_one_json_line(tmp_path: Path) -> None:
+    """With heketipy.log_format json every stderr line is one JSON object, the warning too,
+    and it shows at any log level."""
+    glusterfs = {"executor": "mock", "db": str(tmp_path / "heketi.db"), "loglevel": "none"}
+    heketipy = {"listen": "127.0.0.1", "log_format": "json"}
+    with serving(tmp_path, use_auth=False, heketipy=heketipy, glusterfs=glusterfs) as server:
+        _serves_without_token(server)
+        lines = [line for line in server.log_path.read_text().splitlines() if line.strip()]
+        documents = [json.loads(line) for line in lines]
+    warnings = [d for d in documents if d["message"] == AUTH_DISABLED_WARNING]
+    assert len(warnings) == 1
+    assert {k: warnings[0][k] for k in ("level", "logger", "op")} == {
+        "level": "WARNING", "logger": "heketipy", "op": None,
+    }
+    assert "time" in warnings[0]

@@ -4,7 +4,10 @@ directions, and repair removes orphans only when asked."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -65,12 +68,24 @@ async def test_drift_report_and_repair(tmp_path: Path) -> None:
         }
 
 
-def foreign_brick(rt, host: str, device_id: str, name: str) -> str:
-    """An LV, filesystem, mount and fstab line made on the node by someone else (untagged)."""
+@asynccontextmanager
+async def topology_served(tmp_path: Path) -> AsyncIterator[tuple[Api, Any, Any, str]]:
+    """A server on the simulator with the test topology; its first device and that node."""
+    app, rt = await build(settings_for(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        api = Api(client)
+        await topology(api)
+        device = next(iter(rt.state.devices.values()))
+        yield api, rt, device, rt.state.nodes[device.node_id].manage_host
+
+
+def foreign_brick(rt, host: str, device_id: str, name: str, vg: str = "") -> str:
+    """An LV, filesystem, mount and fstab line made on the node by someone else (untagged),
+    in the device's heketipy VG unless another ``vg`` is named."""
     from heketipy.executors import sim_node as lvm
 
     node = rt.executor.node(host)
-    vg = f"vg_{device_id}"
+    vg = vg or f"vg_{device_id}"
     lvm.lvcreate_thin(node, vg, f"tp_{name}", 1048576, 8192, f"brick_{name}", 1048576)
     device = lvm.dm_path(vg, f"brick_{name}")
     mount_point = f"/var/lib/heketi/mounts/{vg}/brick_{name}"
@@ -88,12 +103,7 @@ def foreign_brick(rt, host: str, device_id: str, name: str) -> str:
 async def test_repair_never_removes_what_heketipy_did_not_create(tmp_path: Path) -> None:
     from heketipy.executors.base import BrickAddress, VolumeRequest
 
-    app, rt = await build(settings_for(tmp_path))
-    async with TestClient(TestServer(app)) as client:
-        api = Api(client)
-        await topology(api)
-        device = next(iter(rt.state.devices.values()))
-        host = rt.state.nodes[device.node_id].manage_host
+    async with topology_served(tmp_path) as (api, rt, device, host):
         # Two gluster volumes made directly on the node: one with no id at all, one whose
         # user.heketi.id is not an id heketipy would ever write.
         for name, options in (("admins_vol", ()), ("other_tool_vol", ("user.heketi.id other-42",))):
@@ -142,3 +152,45 @@ async def test_repair_never_removes_what_heketipy_did_not_create(tmp_path: Path)
         assert {"admins_vol", "other_tool_vol"} <= set(pool.volumes)
         lvs_left = rt.executor.node(host).vgs[vg].lvs
         assert {"brick_admins_vol", "tp_admins_vol", "brick_other_tool_vol"} <= set(lvs_left)
+
+
+async def test_untagged_lv_in_a_heketipy_vg_is_drift_but_never_removed(tmp_path: Path) -> None:
+    """heketipy owns its VGs whole: an untagged LV there (a leftover snapshot, say) makes the
+    report unclean, yet repair still leaves it; an untagged LV in any other VG is no drift."""
+    from heketipy.executors import sim_node as lvm
+
+    async with topology_served(tmp_path) as (api, rt, device, host):
+        node = rt.executor.node(host)
+        lvm.ensure_disk(node, "/dev/admin_disk", 50 * 1048576)
+        lvm.pvcreate(node, "/dev/admin_disk")
+        lvm.vgcreate(node, "vg_admin", "/dev/admin_disk")
+        foreign_brick(rt, host, device.id, "elsewhere", vg="vg_admin")
+
+        _, _, text = await api.call("GET", "/internal/state/drift")
+        drift = json.loads(text)
+        assert drift["clean"] is True, drift
+        assert any("elsewhere" in f["name"] for f in drift["foreign"])
+
+        # A snapshot left in one of heketipy's thin pools: untagged, and it costs no VG space,
+        # so nothing but the LV itself shows it.
+        status, _, _ = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
+        assert status == 303
+        brick = next(iter(rt.state.bricks.values()))
+        node = rt.executor.node(rt.state.nodes[brick.node_id].manage_host)
+        vg = f"vg_{brick.device_id}"
+        lvm.thin_snapshot(node, vg, brick.lv_name, "brick_stray")
+        rt.executor.save()
+        _, _, text = await api.call("GET", "/internal/state/drift")
+        drift = json.loads(text)
+        assert drift["clean"] is False
+        assert ("brick-lv", f"{vg}/brick_stray") in {
+            (f["kind"], f["name"]) for f in drift["foreign"]
+        }
+
+        status, _, text = await api.call(
+            "POST", "/internal/state/drift/repair", {"remove_orphans": True}
+        )
+        assert status == 200, text
+        assert json.loads(text)["removed"] == []
+        assert json.loads(text)["report"]["clean"] is False
+        assert "brick_stray" in node.vgs[vg].lvs

@@ -35,7 +35,7 @@ def data(name: str) -> str:
 
 def brick(**overrides) -> BrickRequest:
     values = dict(
-        device_id=DEV, brick_id="b1", tp_name="tp_b1", lv_name="brick_b1",
+        device_id=DEV, brick_id="b1000000000000000000000000000000", tp_name="tp_b1000000000000000000000000000000", lv_name="brick_b1000000000000000000000000000000",
         tp_size_kib=2048, size_kib=2000, pool_metadata_kib=16,
     )  # fmt: skip
     values.update(overrides)
@@ -111,12 +111,12 @@ def test_thin_pool_and_lv_carry_heketi_tags():
     assert l.thin_pool_create(DEFAULT, brick()) == [
         LVM, "lvcreate", "-qq", "--autobackup=n", "--type", "thin-pool",
         "--poolmetadatasize", "16K", "--chunksize", "256K", "--size", "2048K",
-        "--addtag", f"heketi-device-{DEV}", "--addtag", "heketi-brick-b1", "--name", "tp_b1", VG,
+        "--addtag", f"heketi-device-{DEV}", "--addtag", "heketi-brick-b1000000000000000000000000000000", "--name", "tp_b1000000000000000000000000000000", VG,
     ]  # fmt: skip
     assert l.thin_lv_create(DEFAULT, brick()) == [
         LVM, "lvcreate", "-qq", "--autobackup=n", "--thin", "--virtualsize", "307200K",
-        "--addtag", f"heketi-device-{DEV}", "--addtag", "heketi-brick-b1",
-        "--name", "brick_b1", f"{VG}/tp_b1",
+        "--addtag", f"heketi-device-{DEV}", "--addtag", "heketi-brick-b1000000000000000000000000000000",
+        "--name", "brick_b1000000000000000000000000000000", f"{VG}/tp_b1000000000000000000000000000000",
     ]  # fmt: skip
 
 
@@ -145,7 +145,7 @@ def test_brick_sizes_are_checked():
 
 def test_mkfs_variants():
     dev = l.brick_device(brick())
-    assert dev == f"/dev/mapper/{VG}-brick_b1"
+    assert dev == f"/dev/mapper/{VG}-brick_b1000000000000000000000000000000"
     assert l.mkfs_xfs(DEFAULT, dev) == ["mkfs.xfs", "-i", "size=512", "-n", "size=8192", dev]
     striped = CommandOptions(xfs_su=128, xfs_sw=4)
     assert l.mkfs_xfs(striped, dev) == [
@@ -175,11 +175,11 @@ def test_mount_fstab_and_ownership_commands():
         ["chown", ":2001", b.path], ["chmod", "2775", b.path],
     ]  # fmt: skip
     assert l.brick_group_owner(b.path, 0) == []
-    assert l.lvremove(DEFAULT, DEV, "brick_b1") == [
-        LVM, "lvremove", "--autobackup=n", "-f", f"{VG}/brick_b1",
+    assert l.lvremove(DEFAULT, DEV, "brick_b1000000000000000000000000000000") == [
+        LVM, "lvremove", "--autobackup=n", "-f", f"{VG}/brick_b1000000000000000000000000000000",
     ]  # fmt: skip
-    assert l.thin_count(DEFAULT, DEV, "tp_b1") == [
-        LVM, "lvs", "--noheadings", "--options=thin_count", f"{VG}/tp_b1",
+    assert l.thin_count(DEFAULT, DEV, "tp_b1000000000000000000000000000000") == [
+        LVM, "lvs", "--noheadings", "--options=thin_count", f"{VG}/tp_b1000000000000000000000000000000",
     ]  # fmt: skip
 
 
@@ -188,7 +188,8 @@ def test_fstab_edits_really_work_without_a_shell(tmp_path):
     fstab = tmp_path / "fstab"
     fstab.write_text("/dev/sda1 / ext4 defaults 0 1\n")
     options = CommandOptions(fstab=str(fstab))
-    b1, b2 = brick(), brick(brick_id="b10", lv_name="brick_b10", tp_name="tp_b10")
+    other = "b10" + "f" * 29  # starts with brick b1's id
+    b1, b2 = brick(), brick(brick_id=other, lv_name=f"brick_{other}", tp_name=f"tp_{other}")
     for b in (b1, b1, b2):  # the second add of b1 is a replay: no duplicate line
         subprocess.run(l.fstab_add(options, l.brick_device(b), b.mount_path), check=True)
     lines = fstab.read_text().splitlines()
@@ -196,7 +197,7 @@ def test_fstab_edits_really_work_without_a_shell(tmp_path):
         l.fstab_line(options, l.brick_device(b1), b1.mount_path),
         l.fstab_line(options, l.brick_device(b2), b2.mount_path),
     ]
-    # Removing brick b1 must not touch brick b10 (upstream's /brick_b1/ pattern would).
+    # Removing brick b1 must not touch brick b10... (upstream's /brick_b1/ pattern would).
     subprocess.run(l.fstab_remove(options, b1.mount_path), check=True)
     assert fstab.read_text().splitlines() == [lines[0], lines[2]]
     assert (tmp_path / "fstab.save").exists()

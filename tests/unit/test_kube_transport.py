@@ -377,3 +377,24 @@ async def test_testbed_kube_description_reaches_the_pods(tmp_path: Path) -> None
         assert server.execs[-1].pod == "glusterfs-node1"
     finally:
         await server.stop()
+
+
+async def test_each_command_is_logged_by_runner_log_command(
+    cluster: FakeCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The debug line is runner's ``node command`` event (its fields reach the JSON log), and
+    the e2e timing parser reads its text form."""
+    import logging
+
+    from heketipy import logctx
+    from tests.e2e.testbed import command_timings
+
+    caplog.set_level(logging.DEBUG, logger="heketipy.executors.commands")
+    await cluster.runner().run("node-b", ["echo", "two words"])
+    [record] = [r for r in caplog.records if r.getMessage().startswith("node command ")]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert (fields["node"], fields["argv"], fields["exit"]) == ("node-b", ["echo", "two words"], 0)
+    assert isinstance(fields["ms"], float)
+    logctx.OperationFilter().filter(record)
+    text = logging.Formatter(logctx.FORMAT).format(record)
+    assert command_timings(text)["echo"]["count"] == 1

@@ -29,6 +29,7 @@ from heketipy.executors.runner import CommandResult
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gluster"
 DEV = "0123456789abcdef0123456789abcdef"
+B1, C1 = "b1" + "0" * 30, "c1" + "0" * 30  # brick ids
 VG = f"vg_{DEV}"
 
 
@@ -100,7 +101,7 @@ def executor(runner: FakeRunner, **settings) -> tuple[RemoteExecutor, list[float
 
 def brick(**overrides) -> BrickRequest:
     values = dict(
-        device_id=DEV, brick_id="b1", tp_name="tp_b1", lv_name="brick_b1",
+        device_id=DEV, brick_id=B1, tp_name=f"tp_{B1}", lv_name=f"brick_{B1}",
         tp_size_kib=2048, size_kib=2000, pool_metadata_kib=16,
     )  # fmt: skip
     values.update(overrides)
@@ -204,12 +205,12 @@ async def test_brick_create_full_sequence_with_gid_and_storage_name():
     ]  # fmt: skip
     lines = runner.lines()
     assert "--type thin-pool" in lines[2] and f"--addtag heketi-device-{DEV}" in lines[2]
-    assert "--thin --virtualsize 307200K" in lines[3] and "--addtag heketi-brick-b1" in lines[3]
+    assert "--thin --virtualsize 307200K" in lines[3] and f"--addtag heketi-brick-{B1}" in lines[3]
     assert "-d su=64,sw=2" in lines[4]
 
 
 async def test_brick_create_replay_skips_done_steps():
-    lvs = data("lvm/lvs_bricks.json").replace("brick_aa", "brick_b1").replace("tp_aa", "tp_b1")
+    lvs = data("lvm/lvs_bricks.json").replace("brick_aa", f"brick_{B1}").replace("tp_aa", f"tp_{B1}")
     runner = FakeRunner()
     runner.on("lvs --reportformat=json -o lv_name", (0, lvs, ""))
     runner.on("blkid", (0, "xfs\n", ""))
@@ -244,7 +245,7 @@ async def test_brick_destroy_reclaims_when_pool_empty():
     assert programs(runner.lines()) == [
         "umount", "sed", "lvm lvremove", "lvm lvs", "lvm lvremove", "rmdir",
     ]  # fmt: skip
-    assert runner.lines()[4].endswith(f"{VG}/tp_b1")
+    assert runner.lines()[4].endswith(f"{VG}/tp_{B1}")
 
 
 async def test_brick_destroy_of_missing_brick_succeeds_without_reclaim(caplog):
@@ -264,13 +265,13 @@ async def test_brick_adopt_tags_writes_fstab_and_mounts_only_when_unmounted():
     runner = FakeRunner()
     runner.on("mountpoint", (0, "", ""), (32, "", ""))
     remote, _ = executor(runner)
-    clone_brick = brick(brick_id="c1", lv_name="brick_c1")
+    clone_brick = brick(brick_id=C1, lv_name=f"brick_{C1}")
     await remote.brick_adopt("n1", clone_brick)  # gluster mounted it already
     assert programs(runner.lines()) == ["lvm lvchange", "awk", "mountpoint"]
     assert runner.lines()[0].endswith(
-        f"--addtag heketi-device-{DEV} --addtag heketi-brick-c1 {VG}/brick_c1"
+        f"--addtag heketi-device-{DEV} --addtag heketi-brick-{C1} {VG}/brick_{C1}"
     )
-    assert f"/dev/mapper/{VG}-brick_c1 {clone_brick.mount_path} xfs" in runner.lines()[1]
+    assert f"/dev/mapper/{VG}-brick_{C1} {clone_brick.mount_path} xfs" in runner.lines()[1]
     runner.calls.clear()
     await remote.brick_adopt("n1", clone_brick)  # a replay after the mount went away
     assert programs(runner.lines()) == ["lvm lvchange", "awk", "mountpoint", "mkdir", "mount"]

@@ -491,6 +491,21 @@ NODE = {"zone": 1, "hostnames": {"manage": ["m1"], "storage": ["10.0.0.1"]}, "cl
             "validation failed: operations: xyz is not a valid UUID.",
         ),
         ("POST", "/admin", {"state": ""}, "validation failed: state: cannot be blank."),
+        (
+            "POST",
+            "/volumes",
+            {"size": 1, "glustervolumeoptions": ["user.x ok", "", "key $(reboot)"]},
+            "validation failed: glustervolumeoptions: 'key $(reboot)' must be words of letters, "
+            "digits and .,:/*@=+%!~^#[]- not starting with '-'.",
+        ),
+        (
+            "POST",
+            "/volumes",
+            {"size": 1, "glustervolumeoptions": ["k " + "x" * 500 + "\n"]},
+            "validation failed: glustervolumeoptions: 'k " + "x" * 57 + "... (503 characters) "
+            "must not contain control characters.",
+        ),
+        ("POST", "/volumes", {"size": 1, "glustervolumeoptions": ["server.allow-insecure on", " "]}, None),
         ("POST", "/admin", {"STATE": "local-client"}, None),
         ("POST", "/internal/logging", {"loglevel": {"glusterfs": "debug", "x": "y"}}, None),
     ],

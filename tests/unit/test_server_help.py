@@ -33,3 +33,10 @@ def test_help_names_the_db_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert "heketipy db import --jsonfile FILE --dbfile DB" in text
     assert "heketipy db export --dbfile DB --jsonfile FILE" in text
     assert "heketipy db import --help" in text
+
+
+def test_help_names_the_token_command(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_text(capsys).split())
+    assert "heketipy token [--user USER] METHOD PATH" in text
+    assert "HEKETI_CLI_KEY" in text
+    assert "heketipy token --help" in text

@@ -316,3 +316,27 @@ async def test_missing_keyfile_is_reported(fake_node: FakeNode) -> None:
     finally:
         await runner.close()
     assert "/nonexistent/key" in str(caught.value)
+
+
+async def test_each_command_is_logged_by_runner_log_command(
+    fake_node: FakeNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The debug line is runner's ``node command`` event (its fields reach the JSON log), and
+    the e2e timing parser reads its text form."""
+    from heketipy import logctx
+    from tests.e2e.testbed import command_timings
+
+    caplog.set_level(logging.DEBUG, logger="heketipy.executors.commands")
+    runner = _runner(fake_node, sudo=True)
+    try:
+        await runner.run("127.0.0.1", ["argv", "two words"])
+    finally:
+        await runner.close()
+    [record] = [r for r in caplog.records if r.getMessage().startswith("node command ")]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields["node"] == "127.0.0.1" and fields["exit"] == 0
+    assert fields["argv"] == ["sudo", "-n", "--", "argv", "two words"]
+    assert isinstance(fields["ms"], float)
+    logctx.OperationFilter().filter(record)
+    text = logging.Formatter(logctx.FORMAT).format(record)
+    assert command_timings(text)["argv"]["count"] == 1

@@ -107,3 +107,19 @@ def test_refusals_do_not_echo_huge_values() -> None:
     with pytest.raises(UnsafeArgument) as caught:
         commands.safe_volume_name(LONG)
     assert len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize("value", [*HOSTILE_WORDS, "", "abc", "g" * 32, "0" * 31, "0" * 33, "-" * 32])
+def test_bad_ids_are_refused_everywhere(value: str) -> None:
+    assert not v.is_valid_id(value) and not v.is_generated_id(value)
+    with pytest.raises(UnsafeArgument):
+        commands.safe_id(value, "device id")
+
+
+def test_ids_either_case_but_only_lowercase_is_one_heketipy_generated() -> None:
+    from heketipy.domain.entities import new_id
+
+    generated = new_id()
+    assert v.is_valid_id(generated) and v.is_generated_id(generated)
+    assert v.is_valid_id(generated.upper()) and not v.is_generated_id(generated.upper())
+    assert commands.safe_id(generated.upper()) == generated.upper()

@@ -18,7 +18,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from heketipy.domain.entities import Brick, Node, is_id
+from heketipy.domain.entities import Brick, Node, gluster_managed, is_id
 from heketipy.executors.base import BrickRequest, NodeInventory, NodeLogicalVolume
 from heketipy.operations.runtime import Runtime
 
@@ -106,7 +106,9 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
             ))
         if brick.mount_path not in inv.mounts:
             findings.append(Finding("missing", "mount", host, brick.mount_path))
-        if not any(brick.mount_path in line for line in inv.fstab):
+        if not gluster_managed(brick.mount_path) and not any(
+            brick.mount_path in line for line in inv.fstab
+        ):
             findings.append(Finding("missing", "fstab", host, brick.mount_path))
     pending_ids = {b.id for b in state.bricks.values() if b.pending_op}
     for (vg, name), lv in lvs.items():

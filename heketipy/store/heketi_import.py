@@ -45,6 +45,7 @@ from heketipy.domain.entities import (
     Node,
     PendingOperation,
     Volume,
+    gluster_layout_lv,
     new_id,
 )
 from heketipy.domain.state import Transaction
@@ -230,6 +231,9 @@ def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: 
         tp_id=tp_id,
     )
     path = _str(info.get("path"), f"{where}.Info.path")
+    gluster_lv = gluster_layout_lv(path)
+    if gluster_lv is not None:  # a clone's brick, where gluster put it
+        brick.served_path, brick.lv = path, gluster_lv
     if path != brick.path:
         warnings.append(f"Brick {brick_id}: path {path!r} differs from the standard {brick.path!r}")
     lv = _str(entry.get("LvmLv"), f"{where}.LvmLv")

@@ -22,6 +22,7 @@ Unsupported forms fail loudly (exit 3, "testbed lvm shim: ...") rather than pret
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -517,10 +518,8 @@ class Emulator:
             os.unlink(node_path)
         if os.path.lexists(self.vg_path(record)):
             os.unlink(self.vg_path(record))
-            try:
+            with contextlib.suppress(OSError):  # other LVs of the VG are still active
                 os.rmdir(os.path.dirname(self.vg_path(record)))
-            except OSError:
-                pass  # other LVs of the VG are still active
         if record["loop"]:
             subprocess.run(["losetup", "-d", record["loop"]], capture_output=True, check=False)
             record["loop"] = ""

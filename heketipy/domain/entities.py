@@ -32,15 +32,18 @@ def gluster_managed(mount_path: str) -> bool:
     return mount_path.startswith(GLUSTER_MANAGED_ROOTS)
 
 
-# glusterd's own layout for a snapshot's/clone's brick N (1-based): mounted at
-# /run/gluster/snaps/<volume uuid>/brickN from the LV <volume uuid>_<N-1> in the origin's VG.
-_GLUSTER_LAYOUT = re.compile(r"/(?:var/)?run/gluster/snaps/([0-9a-f]{32})/brick([1-9][0-9]*)/brick")
+# glusterd's own layout for a snapshot's/clone's bricks (seen on glusterd 10.3): brick N of the
+# volume (1-based, over all nodes) is mounted at /run/gluster/snaps/<volume uuid hex>/brickN from
+# the LV <volume uuid hex>_<K> in the origin brick's VG and thin pool, where K counts the
+# volume's earlier bricks on the SAME node (0-based): one brick per node -> always _0.
+_GLUSTER_LAYOUT = re.compile(r"/(?:var/)?run/gluster/snaps/([0-9a-f]{32})/brick[1-9][0-9]*/brick")
 
 
-def gluster_layout_lv(path: str) -> str | None:
-    """The LV under a brick path in glusterd's snapshot/clone layout; None for other paths."""
+def gluster_layout_uuid(path: str) -> str | None:
+    """The volume uuid (hex) a brick path in glusterd's snapshot/clone layout is under; None
+    for other paths."""
     match = _GLUSTER_LAYOUT.fullmatch(path)
-    return f"{match.group(1)}_{int(match.group(2)) - 1}" if match else None
+    return match.group(1) if match else None
 
 
 def is_id(text: str) -> bool:

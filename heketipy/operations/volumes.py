@@ -17,7 +17,7 @@ from heketipy.domain.entities import (
     BRICK_NORMAL,
     Brick,
     Volume,
-    gluster_layout_lv,
+    gluster_layout_uuid,
     new_id,
 )
 from heketipy.domain.errors import TARGET_IN_USE, Conflict, OperationFailed
@@ -520,15 +520,17 @@ def clone_brick_layout(planned: list[Brick], info: GlusterVolume) -> list[CloneB
     if len(info.bricks) != len(planned):
         return None
     layout = []
+    on_node: dict[str, int] = {}  # gluster numbers a clone's LVs per node
     for brick, served in zip(planned, info.bricks, strict=True):
         match = _BRICK_IN_LAYOUT.search(served.path)
         if match is not None and match.group(1) == brick.device_id:
             layout.append(CloneBrick(match.group(2)))
             continue
-        lv = gluster_layout_lv(served.path)
-        if lv is None:
+        volume_uuid = gluster_layout_uuid(served.path)
+        if volume_uuid is None:
             return None
-        layout.append(CloneBrick(brick.id, served.path, lv))
+        index = on_node[brick.node_id] = on_node.get(brick.node_id, -1) + 1
+        layout.append(CloneBrick(brick.id, served.path, f"{volume_uuid}_{index}"))
     ids = [b.id for b in layout]
     return layout if len(set(ids)) == len(ids) else None
 

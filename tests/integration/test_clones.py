@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from heketipy.domain.entities import gluster_layout_lv
+from heketipy.domain.entities import gluster_layout_uuid
 from heketipy.domain.space import device_charge_kib, fits
 from heketipy.executors import sim_gluster
 from heketipy.operations.runtime import Runtime
@@ -77,9 +77,7 @@ async def test_clone_then_drift_is_clean_and_carries_its_own_id(tmp_path: Path) 
             lv = node.vgs[f"vg_{brick.device_id}"].lvs[brick.lv_name]
             assert f"heketi-brick-{brick.id}" in lv.tags
             # gluster's layout, as real glusterd makes it; glusterd mounts it, no fstab line
-            assert brick.path.startswith("/run/gluster/snaps/") and brick.lv == gluster_layout_lv(
-                brick.path
-            )
+            assert brick.lv == f"{gluster_layout_uuid(brick.path)}_0"  # one brick per node
             assert node.mounts[brick.mount_path].endswith(brick.lv_name)
             assert not any(brick.mount_path in line for line in node.fstab)
 

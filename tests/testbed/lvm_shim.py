@@ -432,16 +432,20 @@ class Emulator:
         record = {"kind": "thin", "vg": vg, "name": name, "pool": pool, "size_kib": virtual_kib,
                   "tags": list(options["addtag"]), "image": image, "loop": "",
                   "uuid": uuid.uuid4().hex[:32]}
+        self._register(record, options, activate=options.get("activate", "y") != "n")
+
+    def _register(self, record: dict, options: dict, *, activate: bool) -> None:
+        """Save a new thin LV (activated first if asked); on failure leave nothing behind."""
         try:
-            if options.get("activate", "y") != "n":
+            if activate:
                 self._activate(record)
             self.save(record)
         except Exception:
             self._deactivate(record, force=True)
-            os.unlink(image)
+            os.unlink(record["image"])
             raise
         if not options.get("quiet"):
-            print(f'  Logical volume "{name}" created.')
+            print(f'  Logical volume "{record["name"]}" created.')
 
     def _create_snapshot(self, options: dict, positional: list[str]) -> int:
         """``lvcreate -s ORIGIN --name [/dev/VG/]NAME [--setactivationskip n]`` (glusterd's
@@ -475,17 +479,9 @@ class Emulator:
                   "size_kib": origin["size_kib"], "tags": list(options["addtag"]),
                   "image": image, "loop": "", "uuid": uuid.uuid4().hex[:32],
                   "origin": origin["name"]}
-        try:
-            # thin snapshots are skipped at activation unless told otherwise (lvm.conf default)
-            if options.get("setactivationskip") == "n" or options.get("activate") == "y":
-                self._activate(record)
-            self.save(record)
-        except Exception:
-            self._deactivate(record, force=True)
-            os.unlink(image)
-            raise
-        if not options.get("quiet"):
-            print(f'  Logical volume "{name}" created.')
+        # thin snapshots are skipped at activation unless told otherwise (lvm.conf default)
+        activate = options.get("setactivationskip") == "n" or options.get("activate") == "y"
+        self._register(record, options, activate=activate)
         return 0
 
     def _activate(self, record: dict) -> None:

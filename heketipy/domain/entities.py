@@ -9,6 +9,8 @@ indexes live in ``heketipy.domain.state.State``. Sizes carry their unit in the n
 from __future__ import annotations
 
 import dataclasses
+import posixpath
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -17,6 +19,29 @@ from typing import Any, ClassVar
 def new_id() -> str:
     """32 lowercase hex characters, as every Heketi id."""
     return uuid.uuid4().hex
+
+
+GLUSTER_MANAGED_ROOTS = ("/run/gluster/", "/var/run/gluster/")
+
+
+def gluster_managed(mount_path: str) -> bool:
+    """Whether glusterd owns this brick mount (a snapshot's or clone's): it mounts it again at
+    volume start, so it gets no fstab line (a /run path is gone at boot)."""
+    return mount_path.startswith(GLUSTER_MANAGED_ROOTS)
+
+
+# glusterd's own layout for a snapshot's/clone's bricks (seen on glusterd 10.3): brick N of the
+# volume (1-based, over all nodes) is mounted at /run/gluster/snaps/<volume uuid hex>/brickN from
+# the LV <volume uuid hex>_<K> in the origin brick's VG and thin pool, where K counts the
+# volume's earlier bricks on the SAME node (0-based): one brick per node -> always _0.
+_GLUSTER_LAYOUT = re.compile(r"/(?:var/)?run/gluster/snaps/([0-9a-f]{32})/brick[1-9][0-9]*/brick")
+
+
+def gluster_layout_uuid(path: str) -> str | None:
+    """The volume uuid (hex) a brick path in glusterd's snapshot/clone layout is under; None
+    for other paths."""
+    match = _GLUSTER_LAYOUT.fullmatch(path)
+    return match.group(1) if match else None
 
 
 class Entity:
@@ -98,6 +123,10 @@ class Brick(Entity):
     position: int = 0
     # A clone's brick lives in the thin pool of the brick it was snapshotted from.
     tp_id: str = ""
+    # Where gluster put a brick it made itself (a clone's: /run/gluster/snaps/<uuid>/brickN/brick
+    # on the LV <uuid>_<N-1>), as Heketi stores them; empty for heketipy's own layout.
+    served_path: str = ""
+    lv: str = ""
 
     @property
     def tp_name(self) -> str:
@@ -105,15 +134,17 @@ class Brick(Entity):
 
     @property
     def lv_name(self) -> str:
-        return f"brick_{self.id}"
+        return self.lv or f"brick_{self.id}"
 
     @property
     def mount_path(self) -> str:
+        if self.served_path:
+            return posixpath.dirname(self.served_path)
         return f"/var/lib/heketi/mounts/vg_{self.device_id}/brick_{self.id}"
 
     @property
     def path(self) -> str:
-        return self.mount_path + "/brick"
+        return self.served_path or self.mount_path + "/brick"
 
     @property
     def charge_kib(self) -> int:

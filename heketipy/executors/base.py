@@ -46,10 +46,11 @@ class BrickRequest:
     gid: int = 0
     arbiter: bool = False
     device_name: str = ""  # /dev/sdX, informational
+    mount_dir: str = ""  # where gluster mounted a brick it made (a clone's); else heketipy's
 
     @property
     def mount_path(self) -> str:
-        return f"/var/lib/heketi/mounts/vg_{self.device_id}/brick_{self.brick_id}"
+        return self.mount_dir or f"/var/lib/heketi/mounts/vg_{self.device_id}/brick_{self.brick_id}"
 
     @property
     def path(self) -> str:
@@ -128,7 +129,7 @@ class NodeInventory:
 
     vg_free_kib: dict[str, int]  # vg_<device id> -> free KiB
     lvs: tuple[NodeLogicalVolume, ...]
-    mounts: tuple[str, ...]  # mount points under /var/lib/heketi/mounts
+    mounts: tuple[str, ...]  # mount points under /var/lib/heketi/mounts and /run/gluster/snaps
     fstab: tuple[str, ...]  # fstab lines that mount under /var/lib/heketi/mounts
     volumes: tuple[GlusterVolume, ...]  # gluster volumes of the node's trusted pool
 

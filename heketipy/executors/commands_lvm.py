@@ -30,6 +30,7 @@ from heketipy.executors.commands_common import (
 LVM = "/usr/sbin/lvm"
 UDEVADM = "/usr/bin/udevadm"
 MOUNTS_ROOT = "/var/lib/heketi/mounts"
+GLUSTER_SNAPS_ROOT = "/run/gluster/snaps"  # where glusterd mounts snapshot and clone bricks
 DEVICE_TAG_PREFIX = "heketi-device-"
 BRICK_TAG_PREFIX = "heketi-brick-"
 ARBITER_CHUNK_SIZE = "256K"

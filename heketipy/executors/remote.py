@@ -26,6 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+from heketipy.domain.entities import gluster_managed
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors import commands_gluster as gcmd
 from heketipy.executors import commands_lvm as lcmd
@@ -371,9 +372,10 @@ class RemoteExecutor:
         """Tag a clone's snapshot LV, give it an fstab line, and mount it if it is not."""
         device = lcmd.brick_device(brick)
         await self._exec(host, lcmd.lv_addtag(self.options, brick), BRICK_TIMEOUT_S)
-        async with self._fstab_lock(host):
-            argv = lcmd.fstab_add(self.options, device, brick.mount_path)
-            await self._exec(host, argv, BRICK_TIMEOUT_S)
+        if not gluster_managed(brick.mount_path):  # glusterd remounts its own at volume start
+            async with self._fstab_lock(host):
+                argv = lcmd.fstab_add(self.options, device, brick.mount_path)
+                await self._exec(host, argv, BRICK_TIMEOUT_S)
         mounted = await self._exec(
             host, lcmd.is_mountpoint(brick.mount_path), BRICK_TIMEOUT_S, check=False
         )
@@ -402,8 +404,9 @@ class RemoteExecutor:
                         host, lcmd.lsof(mount_point), DEVICE_TIMEOUT_S, check=False
                     )
                     log.warning("umount %s on %s: %s", mount_point, host, holders.stdout)
-        async with self._fstab_lock(host):
-            await self._exec(host, lcmd.fstab_remove(options, mount_point), DEVICE_TIMEOUT_S)
+        if not gluster_managed(mount_point):  # as upstream: a clone's mount has no fstab line
+            async with self._fstab_lock(host):
+                await self._exec(host, lcmd.fstab_remove(options, mount_point), DEVICE_TIMEOUT_S)
         if umount_error is not None:
             raise umount_error
         removed = await self._exec(
@@ -582,12 +585,13 @@ class RemoteExecutor:
         lvs = await self._exec(host, lcmd.lvs_inventory(options), DEVICE_TIMEOUT_S)
         mounts = await self._exec(host, lcmd.read_mounts(), DEVICE_TIMEOUT_S)
         fstab = await self._exec(host, lcmd.read_fstab(options), DEVICE_TIMEOUT_S, check=False)
-        root = lcmd.MOUNTS_ROOT + "/"
+        roots = (lcmd.MOUNTS_ROOT + "/", lcmd.GLUSTER_SNAPS_ROOT + "/")
         return NodeInventory(
             vg_free_kib=lcmd.parse_vgs_free(vgs.stdout),
             lvs=lcmd.parse_lvs_inventory(lvs.stdout),
             mounts=tuple(
-                target for _, target in lcmd.parse_mounts(mounts.stdout) if target.startswith(root)
+                target for _, target in lcmd.parse_mounts(mounts.stdout)
+                if target.startswith(roots)
             ),
             fstab=lcmd.fstab_entries_under(fstab.stdout) if fstab.ok else (),
             volumes=tuple(await self.volumes_info(host)),

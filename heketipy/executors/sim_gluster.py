@@ -321,11 +321,11 @@ def volume_replace_brick(
 def volume_clone(
     state: SimState, exec_node: NodeState, source: str, clone: str
 ) -> GlusterVolumeState:
-    """``snapshot create`` + ``snapshot clone``: thin snapshots of every brick, mounted beside it.
-
-    Clone bricks follow heketipy's convention (``.../vg_<dev>/brick_<new id>/brick``, LV
-    ``brick_<new id>`` in the source brick's thin pool) so they are destroyed like any brick.
-    """
+    """``snapshot create`` + ``snapshot clone``: thin snapshots of every brick, in gluster's
+    own layout (as real glusterd 10 does): brick N (1-based) of the clone is mounted at
+    ``/run/gluster/snaps/<clone uuid hex>/brickN`` (no fstab line: glusterd mounts it) from the
+    LV ``<clone uuid hex>_<K>`` in the source brick's VG and thin pool, K counting the clone's
+    earlier bricks on the same node."""
     argv = gluster_argv("snapshot", "clone", clone, f"tmpsnap_{source}")
     volume = require_volume(state, exec_node, source, argv, "snapshot create")
     pool = pool_of(state, exec_node)
@@ -342,16 +342,19 @@ def volume_clone(
             raise _failed(exec_node, argv, "snapshot create", f"brick {brick} is not available")
         plan.append((host, node, found[0].name, found[1].name, posixpath.dirname(mount_point)))
     clone_bricks = []
-    for host, node, vg_name, lv_name, vg_dir in plan:
-        new_lv = f"brick_{uuid.uuid4().hex}"
+    clone_uuid = uuid.uuid4()
+    on_node: dict[str, int] = {}
+    for index, (host, node, vg_name, lv_name, _vg_dir) in enumerate(plan):
+        on_node[node.host] = on_node.get(node.host, -1) + 1
+        new_lv = f"{clone_uuid.hex}_{on_node[node.host]}"
         thin_snapshot(node, vg_name, lv_name, new_lv)
-        new_mount = f"{vg_dir}/{new_lv}"
+        new_mount = f"/run/gluster/snaps/{clone_uuid.hex}/brick{index + 1}"
         mkdir_p(node, new_mount)
         mount_device(node, dm_path(vg_name, new_lv), new_mount)
         clone_bricks.append(f"{host}:{new_mount}/brick")
     copy = GlusterVolumeState(
         name=clone,
-        id=str(uuid.uuid4()),
+        id=str(clone_uuid),
         type=volume.type,
         replica=volume.replica,
         data=volume.data,

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
+from heketipy.domain.entities import gluster_managed
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors import commands_lvm as lcmd
 from heketipy.executors import sim_gluster as gluster
@@ -53,6 +54,7 @@ from heketipy.executors.sim_support import FaultInjector, LatencyModel, Trace
 T = TypeVar("T")
 KIB_PER_GIB = 1024 * 1024
 MOUNTS_ROOT = "/var/lib/heketi/mounts"
+GLUSTER_SNAPS_ROOT = lcmd.GLUSTER_SNAPS_ROOT
 # Bricks per add-brick command, in sets (Heketi: 15 for distribute, 5 for replica, 1 disperse).
 MAX_SETS_PER_COMMAND = {"none": 15, "replicate": 5, "disperse": 1}
 
@@ -296,7 +298,9 @@ class SimulatorExecutor:
         return NodeInventory(
             vg_free_kib={vg.name: vg.free_kib for vg in node.vgs.values()},
             lvs=lvs,
-            mounts=tuple(m for m in node.mounts if m.startswith(MOUNTS_ROOT)),
+            mounts=tuple(
+                m for m in node.mounts if m.startswith((MOUNTS_ROOT + "/", GLUSTER_SNAPS_ROOT + "/"))
+            ),
             fstab=tuple(line for line in node.fstab if MOUNTS_ROOT in line),
             volumes=volumes,
         )
@@ -531,7 +535,8 @@ class SimulatorExecutor:
                 ("lvm", host, vg_name),
             )
             line = lvm.fstab_line(device, mount_point)
-            await self._run(node, "fs", ["awk", "fstab"], lambda: lvm.fstab_add(node, line))
+            if not gluster_managed(mount_point):  # glusterd remounts its own at volume start
+                await self._run(node, "fs", ["awk", "fstab"], lambda: lvm.fstab_add(node, line))
             if node.mounts.get(mount_point) != device:
                 await self._run(
                     node, "fs", ["mkdir", "-p", mount_point], lambda: lvm.mkdir_p(node, mount_point)
@@ -559,9 +564,10 @@ class SimulatorExecutor:
                 node, "fs", ["umount", mount_point], lambda: lvm.umount(node, mount_point, busy)
             )
         needle = f"brick_{brick.brick_id}"
-        await self._run(
-            node, "fs", ["sed", "-i.save", needle], lambda: lvm.fstab_remove(node, needle)
-        )
+        if not gluster_managed(brick.mount_path):  # as upstream: a clone's has no fstab line
+            await self._run(
+                node, "fs", ["sed", "-i.save", needle], lambda: lvm.fstab_remove(node, needle)
+            )
         vg = node.vgs.get(vg_name)
         if vg is not None and brick.lv_name in vg.lvs:
             await self._run(

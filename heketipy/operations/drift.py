@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from heketipy.domain import validators
-from heketipy.domain.entities import Brick, Node
+from heketipy.domain.entities import Brick, Node, gluster_managed
 from heketipy.executors.base import BrickRequest, NodeInventory, NodeLogicalVolume
 from heketipy.operations.runtime import Runtime
 
@@ -120,7 +120,9 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
             ))
         if brick.mount_path not in inv.mounts:
             findings.append(Finding("missing", "mount", host, brick.mount_path))
-        if not any(brick.mount_path in line for line in inv.fstab):
+        if not gluster_managed(brick.mount_path) and not any(
+            brick.mount_path in line for line in inv.fstab
+        ):
             findings.append(Finding("missing", "fstab", host, brick.mount_path))
     pending_ids = {b.id for b in state.bricks.values() if b.pending_op}
     for (vg, name), lv in lvs.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -11,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from heketipy.domain import placement as pl
-from heketipy.domain.entities import BRICK_ARBITER, BRICK_NORMAL, Brick, Volume, new_id
+from heketipy.domain.entities import (
+    BRICK_ARBITER,
+    BRICK_NORMAL,
+    Brick,
+    Volume,
+    gluster_layout_uuid,
+    new_id,
+)
 from heketipy.domain.errors import TARGET_IN_USE, Conflict, OperationFailed
 from heketipy.domain.state import State, Transaction
 from heketipy.domain.tags import arbiter_requested
@@ -24,6 +32,8 @@ from heketipy.executors.base import (
 )
 from heketipy.operations import placement_view as pv
 from heketipy.operations.runtime import Operation, Runtime, register
+
+log = logging.getLogger(__name__)
 
 HEKETI_DB_VOLUME = "heketidbstorage"
 
@@ -46,6 +56,7 @@ def brick_request(state: State, brick: Brick, gid: int) -> BrickRequest:
         gid=gid,
         arbiter=brick.subtype == BRICK_ARBITER,
         device_name=device.name if device else "",
+        mount_dir=brick.mount_path if brick.served_path else "",
     )
 
 
@@ -490,19 +501,42 @@ class ExpandVolume(Operation):
 _BRICK_IN_LAYOUT = re.compile(r"/vg_([0-9a-f]{32})/brick_([0-9a-f]{32})/brick$")
 
 
-def clone_brick_ids(planned: list[Brick], info: GlusterVolume) -> list[str] | None:
-    """The ids of the bricks gluster made for a clone, read from their paths, in the order of
-    ``planned`` (brick *i* of the source maps to brick *i* of the clone); None when the paths do
-    not follow heketipy's layout or do not line up with the planned devices."""
+@dataclass(frozen=True)
+class CloneBrick:
+    """What gluster made for one planned clone brick: its id, and for gluster's layout its
+    path and LV (empty for heketipy's layout, where the id names both)."""
+
+    id: str
+    served_path: str = ""
+    lv: str = ""
+
+
+def clone_brick_layout(planned: list[Brick], info: GlusterVolume) -> list[CloneBrick] | None:
+    """The bricks gluster made for a clone, in the order of ``planned`` (brick *i* of the
+    source maps to brick *i* of the clone), read from their paths: heketipy's layout
+    (``/vg_<device>/brick_<id>/brick``) gives the id; gluster's (``/run/gluster/snaps/...``)
+    gives path and LV and the planned id stays. None when the paths follow neither layout or do
+    not line up with the planned devices."""
     if len(info.bricks) != len(planned):
         return None
-    ids = []
+    layout = []
+    on_node: dict[str, int] = {}  # gluster numbers a clone's LVs per node
     for brick, served in zip(planned, info.bricks, strict=True):
         match = _BRICK_IN_LAYOUT.search(served.path)
-        if match is None or match.group(1) != brick.device_id:
+        if match is not None and match.group(1) == brick.device_id:
+            layout.append(CloneBrick(match.group(2)))
+            continue
+        volume_uuid = gluster_layout_uuid(served.path)
+        if volume_uuid is None:
             return None
-        ids.append(match.group(2))
-    return ids if len(set(ids)) == len(ids) else None
+        index = on_node[brick.node_id] = on_node.get(brick.node_id, -1) + 1
+        layout.append(CloneBrick(brick.id, served.path, f"{volume_uuid}_{index}"))
+    ids = [b.id for b in layout]
+    return layout if len(set(ids)) == len(ids) else None
+
+
+def _as_made(brick: Brick, made: CloneBrick) -> Brick:
+    return dataclasses.replace(brick, id=made.id, served_path=made.served_path, lv=made.lv)
 
 
 @register
@@ -619,14 +653,15 @@ class CloneVolume(Operation):
             source = state.volumes[self.source_id]
             info = await rt.executor.volume_clone(host, source.name, self.name)
         planned = state.bricks_of_volume(self.clone_id)
-        ids = clone_brick_ids(planned, info)
-        await rt.apply(lambda tx: self._adopt_ids(tx, planned, ids))
+        layout = clone_brick_layout(planned, info)
+        await rt.apply(lambda tx: self._adopt_layout(tx, planned, layout))
         clone = state.volumes[self.clone_id]
         # gluster copied the source's options, user.heketi.id included.
         await rt.executor.volume_set_options(host, self.name, (f"user.heketi.id {clone.id}",))
         await rt.step_done(self.record, "clone", "id")
-        if ids is None:
-            # Gluster's own snapshot layout (/run/gluster/snaps/...): nothing heketipy can adopt.
+        if layout is None:
+            log.warning("clone %s: bricks %s follow no known layout; not adopted", self.name,
+                        [b.path for b in info.bricks])
             return
         bricks = state.bricks_of_volume(self.clone_id)
         await rt.gather_steps([
@@ -635,15 +670,23 @@ class CloneVolume(Operation):
         ])
         await rt.step_done(self.record, "bricks")
 
-    def _adopt_ids(self, tx: Transaction, planned: list[Brick], ids: list[str] | None) -> None:
-        """Give the clone's brick records the ids gluster chose (their paths name them)."""
-        if ids is None:
+    def _adopt_layout(
+        self, tx: Transaction, planned: list[Brick], layout: list[CloneBrick] | None
+    ) -> None:
+        """Give the clone's brick records what gluster chose: the ids their paths name
+        (heketipy's layout), or gluster's own paths and LV names."""
+        if layout is None:
             return
-        for brick, brick_id in zip(planned, ids, strict=True):
-            if brick.id == brick_id or brick_id in self.rt.state.bricks:
+        for brick, made in zip(planned, layout, strict=True):
+            if brick.id == made.id:
+                if (brick.served_path, brick.lv) != (made.served_path, made.lv):
+                    touched = tx.touch(brick)
+                    touched.served_path, touched.lv = made.served_path, made.lv
+                continue
+            if made.id in self.rt.state.bricks:
                 continue
             tx.delete(brick)
-            tx.add(dataclasses.replace(brick, id=brick_id))
+            tx.add(_as_made(brick, made))
 
     def finalize(self, tx: Transaction) -> str | None:
         state = self.rt.state
@@ -664,9 +707,9 @@ class CloneVolume(Operation):
             return
         bricks = state.bricks_of_volume(clone.id)
         info = await self._existing_clone()
-        ids = clone_brick_ids(bricks, info) if info is not None else None
-        if ids is not None:  # the bricks gluster made, whether or not the records took their ids
-            bricks = [dataclasses.replace(b, id=i) for b, i in zip(bricks, ids, strict=True)]
+        layout = clone_brick_layout(bricks, info) if info is not None else None
+        if layout is not None:  # the bricks gluster made, whether or not the records took them
+            bricks = [_as_made(b, made) for b, made in zip(bricks, layout, strict=True)]
         if info is not None:
             await destroy_gluster_volume(self.rt, clone)
         await destroy_bricks(self.rt, bricks, clone.gid)

@@ -45,6 +45,7 @@ from heketipy.domain.entities import (
     Node,
     PendingOperation,
     Volume,
+    gluster_layout_uuid,
     new_id,
 )
 from heketipy.domain.state import Transaction
@@ -230,9 +231,14 @@ def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: 
         tp_id=tp_id,
     )
     path = _str(info.get("path"), f"{where}.Info.path")
+    lv = _str(entry.get("LvmLv"), f"{where}.LvmLv")
+    volume_uuid = gluster_layout_uuid(path)
+    if volume_uuid is not None:  # a clone's brick, where gluster put it
+        brick.served_path = path
+        # Heketi stores <uuid>_0 for every clone brick: right with one brick per node
+        brick.lv = lv if lv.startswith(f"{volume_uuid}_") else f"{volume_uuid}_0"
     if path != brick.path:
         warnings.append(f"Brick {brick_id}: path {path!r} differs from the standard {brick.path!r}")
-    lv = _str(entry.get("LvmLv"), f"{where}.LvmLv")
     if lv and lv != brick.lv_name:
         warnings.append(f"Brick {brick_id}: logical volume {lv!r} differs from {brick.lv_name!r}")
     return brick

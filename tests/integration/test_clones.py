@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.domain.entities import gluster_layout_uuid
 from heketipy.domain.space import device_charge_kib, fits
 from heketipy.executors import sim_gluster
 from heketipy.operations.runtime import Runtime
@@ -75,7 +76,10 @@ async def test_clone_then_drift_is_clean_and_carries_its_own_id(tmp_path: Path) 
             node = rt.executor.node(rt.state.nodes[brick.node_id].manage_host)
             lv = node.vgs[f"vg_{brick.device_id}"].lvs[brick.lv_name]
             assert f"heketi-brick-{brick.id}" in lv.tags
-            assert any(brick.mount_path in line for line in node.fstab)
+            # gluster's layout, as real glusterd makes it; glusterd mounts it, no fstab line
+            assert brick.lv == f"{gluster_layout_uuid(brick.path)}_0"  # one brick per node
+            assert node.mounts[brick.mount_path].endswith(brick.lv_name)
+            assert not any(brick.mount_path in line for line in node.fstab)
 
 
 async def test_space_agrees_through_clone_and_deletes(tmp_path: Path) -> None:

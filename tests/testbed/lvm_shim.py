@@ -22,6 +22,7 @@ Unsupported forms fail loudly (exit 3, "testbed lvm shim: ...") rather than pret
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -90,7 +91,7 @@ FLAG_OPTIONS = {
     "-v": "verbose", "--verbose": "verbose", "--noheadings": "noheadings",
     "--nosuffix": "nosuffix", "--all": "all", "--aligned": "aligned",
     "--unquoted": "unquoted", "--nameprefixes": "nameprefixes", "--readonly": "readonly",
-    "--nolocking": "nolocking",
+    "--nolocking": "nolocking", "-s": "snapshot", "--snapshot": "snapshot",
 }
 # What LVM prints on this kernel because device-mapper is missing (not seen on real nodes).
 DM_NOISE = ("/dev/mapper/control: open failed", "Failure to communicate with kernel device-mapper",
@@ -116,11 +117,20 @@ def main(argv: list[str]) -> int:
     else:
         sub = program
     node = load_node()
+    code = 3
+    try:
+        code = _main(node, sub, args)
+        return code
+    finally:
+        log_call(node, sub, args, code)
+
+
+def _main(node: dict, sub: str, args: list[str]) -> int:
     try:
         inject_fault(node, sub)
         if sub in UNSUPPORTED:
             raise ShimError(f"testbed lvm shim: {sub} is not emulated", 3)
-        if sub not in EMULATED:
+        if sub not in EMULATED or "--help" in args:
             return passthrough(node, sub, args)
         with node_lock(node):
             return Emulator(node).dispatch(sub, args)
@@ -128,6 +138,16 @@ def main(argv: list[str]) -> int:
         for line in str(exc).splitlines():
             print(f"  {line}", file=sys.stderr)
         return exc.code
+
+
+def log_call(node: dict, sub: str, args: list[str], code: int) -> None:
+    """Append every call (argv and exit code) to ``<state_dir>/calls.log``: the record of what
+    glusterd/heketipy asked of LVM, so an unsupported form can be read back and emulated."""
+    try:
+        with open(os.path.join(node["state_dir"], "calls.log"), "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"argv": [sub, *args], "exit": code}) + "\n")
+    except OSError:
+        pass
 
 
 # -- node description, locking, faults -------------------------------------------------------
@@ -339,6 +359,10 @@ class Emulator:
         return vg, (lv or None)
 
     @staticmethod
+    def vg_path(record: dict) -> str:
+        return f"/dev/{record['vg']}/{record['name']}"
+
+    @staticmethod
     def dm_path(record: dict) -> str:
         return f"/dev/mapper/{mangle(record['vg'])}-{mangle(record['name'])}"
 
@@ -349,6 +373,8 @@ class Emulator:
     # -- lvcreate --------------------------------------------------------------------------
 
     def lvcreate(self, options: dict, positional: list[str]) -> int:
+        if options.get("snapshot"):
+            return self._create_snapshot(options, positional)
         if len(positional) != 1:
             raise ShimError("testbed lvm shim: lvcreate needs exactly one VG or VG/POOL", 3)
         vg, _, pool = positional[0].partition("/")
@@ -406,16 +432,57 @@ class Emulator:
         record = {"kind": "thin", "vg": vg, "name": name, "pool": pool, "size_kib": virtual_kib,
                   "tags": list(options["addtag"]), "image": image, "loop": "",
                   "uuid": uuid.uuid4().hex[:32]}
+        self._register(record, options, activate=options.get("activate", "y") != "n")
+
+    def _register(self, record: dict, options: dict, *, activate: bool) -> None:
+        """Save a new thin LV (activated first if asked); on failure leave nothing behind."""
         try:
-            if options.get("activate", "y") != "n":
+            if activate:
                 self._activate(record)
             self.save(record)
         except Exception:
             self._deactivate(record, force=True)
-            os.unlink(image)
+            os.unlink(record["image"])
             raise
         if not options.get("quiet"):
-            print(f'  Logical volume "{name}" created.')
+            print(f'  Logical volume "{record["name"]}" created.')
+
+    def _create_snapshot(self, options: dict, positional: list[str]) -> int:
+        """``lvcreate -s ORIGIN --name [/dev/VG/]NAME [--setactivationskip n]`` (glusterd's
+        snapshot/clone form): a thin snapshot of a thin LV, in the origin's pool. Emulated as a
+        sparse copy of the origin's image taken after a sync (a real thin snapshot shares the
+        origin's blocks; here the copy's blocks count again towards the pool's data%)."""
+        if len(positional) != 1 or not options.get("name"):
+            raise ShimError("testbed lvm shim: lvcreate -s needs one origin and --name", 3)
+        if "size" in options or "extents" in options:
+            raise ShimError("testbed lvm shim: only thin snapshots (no --size) are emulated", 3)
+        inventory = self.inventory()
+        vg, lv = self.resolve(positional[0], inventory)
+        origin = next((r for r in inventory if r["vg"] == vg and r["name"] == lv), None)
+        if origin is None or lv is None:
+            raise ShimError(f'Failed to find logical volume "{vg}/{lv}"')
+        if origin["kind"] != "thin":
+            raise ShimError("testbed lvm shim: only snapshots of thin LVs are emulated", 3)
+        target = options["name"]
+        if target.startswith("/dev/"):
+            target_vg, _, name = target[len("/dev/"):].partition("/")
+            if target_vg != vg:
+                raise ShimError(f'Logical volume "{target}" must be in volume group "{vg}"', 3)
+        else:
+            name = target
+        if any(r["vg"] == vg and r["name"] == name for r in inventory):
+            raise ShimError(f'Logical Volume "{name}" already exists in volume group "{vg}"')
+        os.sync()  # what dm's suspend gives a real snapshot: the origin's writes are on disk
+        image = os.path.join(self.images, f"{vg}@{name}.img")
+        subprocess.run(["cp", "--sparse=always", origin["image"], image], check=True)
+        record = {"kind": "thin", "vg": vg, "name": name, "pool": origin["pool"],
+                  "size_kib": origin["size_kib"], "tags": list(options["addtag"]),
+                  "image": image, "loop": "", "uuid": uuid.uuid4().hex[:32],
+                  "origin": origin["name"]}
+        # thin snapshots are skipped at activation unless told otherwise (lvm.conf default)
+        activate = options.get("setactivationskip") == "n" or options.get("activate") == "y"
+        self._register(record, options, activate=activate)
+        return 0
 
     def _activate(self, record: dict) -> None:
         if record["loop"]:
@@ -430,6 +497,12 @@ class Emulator:
         if os.path.exists(node_path):
             os.unlink(node_path)
         os.mknod(node_path, stat.S_IFBLK | 0o660, device)
+        # /dev/VG/LV too (glusterd opens snapshots there). /dev is the host's: VG names are
+        # per node (heketipy's vg_<device id>), and deactivation removes the node again.
+        os.makedirs(os.path.dirname(self.vg_path(record)), exist_ok=True)
+        if os.path.lexists(self.vg_path(record)):
+            os.unlink(self.vg_path(record))
+        os.mknod(self.vg_path(record), stat.S_IFBLK | 0o660, device)
 
     def _deactivate(self, record: dict, *, force: bool = False) -> None:
         if not force and self._mounted(record):
@@ -439,12 +512,16 @@ class Emulator:
         node_path = self.dm_path(record)
         if os.path.exists(node_path):
             os.unlink(node_path)
+        if os.path.lexists(self.vg_path(record)):
+            os.unlink(self.vg_path(record))
+            with contextlib.suppress(OSError):  # other LVs of the VG are still active
+                os.rmdir(os.path.dirname(self.vg_path(record)))
         if record["loop"]:
             subprocess.run(["losetup", "-d", record["loop"]], capture_output=True, check=False)
             record["loop"] = ""
 
     def _mounted(self, record: dict) -> bool:
-        sources = {self.dm_path(record)}
+        sources = {self.dm_path(record), self.vg_path(record)}
         if record.get("loop"):
             sources.add(record["loop"])
         with open("/proc/self/mounts", encoding="utf-8") as handle:
@@ -483,6 +560,9 @@ class Emulator:
             if os.path.exists(record["image"]):
                 os.unlink(record["image"])
             self.drop(record)
+            for child in self.emulated():  # as LVM does: a removed origin leaves no name behind
+                if child.get("origin") == record["name"] and child["vg"] == record["vg"]:
+                    self.save({**child, "origin": ""})
         else:
             if record["kind"] == "pool":
                 users = [r for r in self.emulated()
@@ -625,7 +705,7 @@ class Emulator:
         if name == "pool_lv":
             return record.get("pool", "") if kind == "thin" else ""
         if name == "origin":
-            return ""
+            return record.get("origin", "") if kind == "thin" else ""
         if name == "lv_tags":
             return ",".join(sorted(record["tags"]))
         if name == "lv_uuid":

@@ -281,6 +281,15 @@ down() {
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do
         ip netns del "$ns" 2>/dev/null
     done
+    # /dev/VG/LV nodes the LVM shim made for active thin LVs (/dev is the host's), then their VG dirs
+    local record name
+    for record in "$BASE"/n*/lvm/lvs/*@*.json; do
+        [ -f "$record" ] || continue
+        name=$(basename "$record" .json)
+        case "$name" in .*|*/*) continue ;; esac
+        rm -f "/dev/${name%%@*}/${name#*@}"
+        rmdir "/dev/${name%%@*}" 2>/dev/null
+    done
     # loop devices backed by files under BASE: disks and thin-LV images (retry while busy)
     local attempt loop
     for attempt in 1 2 3 4 5; do

@@ -378,6 +378,22 @@ def test_blank_options_heketi_stores_still_import() -> None:
     entities_from_dump(doc)
 
 
+def test_clone_brick_keeps_the_path_and_lv_gluster_gave_it() -> None:
+    """Heketi stores a clone's brick where gluster put it (/run/gluster/snaps/<uuid>/brickN/brick)
+    with LvmLv <uuid>_0; the import keeps both (brick_<id> would name an LV that is not there)."""
+    doc = golden_dump("ops-and-db.json")
+    key, entry = next(iter(doc["brickentries"].items()))
+    snap = "0123456789abcdef0123456789abcdef"
+    entry["Info"]["path"] = f"/run/gluster/snaps/{snap}/brick2/brick"
+    entry["LvmLv"] = f"{snap}_0"
+    parsed = entities_from_dump(doc)
+    brick = next(e for e in parsed.entities if e.kind == "brick" and e.id == key)
+    assert brick.path == f"/run/gluster/snaps/{snap}/brick2/brick"
+    assert brick.mount_path == f"/run/gluster/snaps/{snap}/brick2"
+    assert brick.lv_name == f"{snap}_0"
+    assert not any(f"logical volume '{snap}_0' differs" in w for w in parsed.warnings)
+
+
 # -- db import/export change nothing unless they succeed --------------------------------------
 def snapshot_dir(directory: Path) -> dict[str, tuple[bytes, int]]:
     """Every file of ``directory``: its bytes and its mode."""

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from heketipy.domain.entities import new_id
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors import sim_node
 from heketipy.executors.base import (
@@ -425,18 +426,21 @@ async def test_set_options_replace_brick_heal_and_clone(sim: SimulatorExecutor) 
     sim.set_heal_pending("vol_a", False)
     clone = await sim.volume_clone("h1", "vol_a", "vol_clone")
     assert clone.name == "vol_clone" and clone.status == "Started" and len(clone.bricks) == 3
-    for original, copy in zip(bricks, clone.bricks, strict=True):
-        assert copy.host == original.host and copy.path != original.path
-        assert copy.path.rsplit("/", 2)[0] == original.path.rsplit("/", 2)[0]
+    snaps = f"/run/gluster/snaps/{clone.id.replace('-', '')}"
+    for index, (original, copy) in enumerate(zip(bricks, clone.bricks, strict=True)):
+        # glusterd's layout: brick N of the clone at <snaps>/<uuid>/brickN, LV <uuid>_<N-1>
+        assert copy.host == original.host and copy.path == f"{snaps}/brick{index + 1}/brick"
     # A clone brick shares the source pool: destroying it removes its LV but reclaims nothing.
     node = sim.node("h2")
-    clone_lv = clone.bricks[1].path.split("/")[-2]
+    clone_lv = f"{clone.id.replace('-', '')}_0"  # K counts per node: h2's only brick
     source_lv = bricks[1].path.split("/")[-2]
     vg_name = f"vg_{device_id('h2')}"
+    assert node.vgs[vg_name].lvs[clone_lv].pool == node.vgs[vg_name].lvs[source_lv].pool
     pool_name = node.vgs[vg_name].lvs[source_lv].pool
     clone_request = BrickRequest(
-        device_id("h2"), clone_lv.removeprefix("brick_"), pool_name, clone_lv, GIB, GIB, 8192
-    )
+        device_id("h2"), new_id(), pool_name, clone_lv, GIB, GIB, 8192,
+        mount_dir=f"{snaps}/brick2",
+    )  # fmt: skip
     await sim.volume_destroy("h1", "vol_clone")
     assert await sim.brick_destroy("h2", clone_request) is False
     assert clone_lv not in node.vgs[vg_name].lvs and pool_name in node.vgs[vg_name].lvs
@@ -776,16 +780,17 @@ async def test_bricks_are_tagged_and_a_clone_brick_can_be_adopted(sim: Simulator
     addresses = [await sim.brick_create(h, make_brick(h)) for h in ("h2", "h3")]
     await sim.volume_create("h1", replica3("vol_a", [BrickAddress("h1", request.path), *addresses]))
     clone = await sim.volume_clone("h1", "vol_a", "vol_c")
-    clone_lv = clone.bricks[0].path.split("/")[-2]
+    clone_lv = f"{clone.id.replace('-', '')}_0"
     assert vg.lvs[clone_lv].tags == []  # gluster's snapshot carries no tags of ours
+    brick_id = new_id()
     adopted = BrickRequest(
-        device_id("h1"), clone_lv.removeprefix("brick_"), request.tp_name, clone_lv, 0, GIB, 0
-    )
+        device_id("h1"), brick_id, request.tp_name, clone_lv, 0, GIB, 0,
+        mount_dir=clone.bricks[0].path.removesuffix("/brick"),
+    )  # fmt: skip
     for _ in range(2):  # idempotent
         await sim.brick_adopt("h1", adopted)
     node = sim.node("h1")
-    assert vg.lvs[clone_lv].tags == [f"heketi-device-{device_id('h1')}", f"heketi-brick-{clone_lv[6:]}"]
-    assert [line for line in node.fstab if adopted.mount_path in line] == [
-        sim_node.fstab_line(sim_node.dm_path(vg.name, clone_lv), adopted.mount_path)
-    ]
+    assert vg.lvs[clone_lv].tags == [f"heketi-device-{device_id('h1')}", f"heketi-brick-{brick_id}"]
+    # glusterd mounted it and mounts it again at volume start: no fstab line (/run is gone at boot)
+    assert [line for line in node.fstab if adopted.mount_path in line] == []
     assert node.mounts[adopted.mount_path] == sim_node.dm_path(vg.name, clone_lv)

@@ -221,6 +221,9 @@ async def report(rt: Runtime) -> dict[str, Any]:
     }
 
 
+HEKETIPY_LV_PREFIXES = ("brick_", "tp_")
+
+
 async def remove_orphans(rt: Runtime, drift: dict[str, Any]) -> list[str]:
     """Remove what the report found orphaned on the nodes; returns what was removed.
 
@@ -237,6 +240,12 @@ async def remove_orphans(rt: Runtime, drift: dict[str, Any]) -> list[str]:
                 await rt.executor.volume_destroy(host, name)
             elif finding["kind"] in ("brick-lv", "brick-pool"):
                 vg, lv = name.split("/", 1)
+                if not lv.startswith(HEKETIPY_LV_PREFIXES):
+                    # Tagged by heketipy but named by gluster (a clone's snapshot LV): a brick
+                    # request cannot name its mount, so it is left for an operator.
+                    log.warning("orphan %s on %s is not in heketipy's brick layout; left in "
+                                "place, remove it by hand", name, host)
+                    continue
                 device_id = vg.removeprefix("vg_")
                 owner = lv.removeprefix("brick_").removeprefix("tp_")
                 await rt.executor.brick_destroy(host, BrickRequest(

@@ -194,3 +194,33 @@ async def test_untagged_lv_in_a_heketipy_vg_is_drift_but_never_removed(tmp_path:
         assert json.loads(text)["removed"] == []
         assert json.loads(text)["report"]["clean"] is False
         assert "brick_stray" in node.vgs[vg].lvs
+
+
+async def test_repair_claims_only_what_it_removed(tmp_path: Path) -> None:
+    """A tagged LV outside heketipy's brick layout (gluster's ``<uuid>_0`` snapshot LV of a
+    clone whose record is gone) is reported orphaned, but repair cannot destroy it through a
+    brick request: it must leave it and say so, never list it as removed."""
+    from heketipy.executors import sim_node as lvm
+
+    async with topology_served(tmp_path) as (api, rt, device, host):
+        status, _, _ = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
+        assert status == 303
+        brick = next(iter(rt.state.bricks.values()))
+        node = rt.executor.node(rt.state.nodes[brick.node_id].manage_host)
+        vg = f"vg_{brick.device_id}"
+        stray = f"{new_id()}_0"
+        lvm.thin_snapshot(node, vg, brick.lv_name, stray)
+        node.vgs[vg].lvs[stray].tags = [f"heketi-device-{brick.device_id}",
+                                        f"heketi-brick-{new_id()}"]
+        rt.executor.save()
+        _, _, text = await api.call("GET", "/internal/state/drift")
+        assert ("brick-lv", f"{vg}/{stray}") in {
+            (f["kind"], f["name"]) for f in json.loads(text)["orphaned"]
+        }
+
+        status, _, text = await api.call(
+            "POST", "/internal/state/drift/repair", {"remove_orphans": True}
+        )
+        assert status == 200, text
+        assert not any(stray in item for item in json.loads(text)["removed"])
+        assert stray in node.vgs[vg].lvs

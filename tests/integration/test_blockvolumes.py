@@ -469,18 +469,15 @@ async def test_operations_keep_the_database_consistent(make_server: Any) -> None
 
 # -- golden replay (status and key texts) -----------------------------------------------------
 
-GOLDEN_DIRS = [
-    Path(__file__).resolve().parents[1] / "data" / "golden" / "http",
-    Path("/work/shared/golden/http"),
-]
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "data" / "golden" / "http"
 PLACEHOLDER = re.compile(r"<ID:(\d+)(?::UPPER)?>")
 
 
-def golden_path(name: str) -> Path | None:
-    for directory in GOLDEN_DIRS:
-        if (directory / name).exists():
-            return directory / name
-    return None
+def golden_path(name: str) -> Path:
+    """A recorded exchange in the repository's fixtures (a missing one fails the test)."""
+    path = GOLDEN_DIR / name
+    assert path.exists(), f"golden fixture {path} is missing"
+    return path
 
 
 class Binding:
@@ -555,8 +552,6 @@ def _bind_list(expected: list[Any], actual: list[Any], binding: Binding) -> None
 )
 async def test_golden_block_files(make_server: Any, name: str) -> None:
     path = golden_path(name)
-    if path is None:
-        pytest.skip(f"golden recording {name} is not available")
     golden = json.loads(path.read_text())
     glusterfs = {
         k: v for k, v in golden["server"]["config"]["glusterfs"].items()

@@ -31,7 +31,7 @@ from heketipy.api.auth import (
 from heketipy.api.go_decode import go_json_unmarshal_error
 from heketipy.client.token import make_token
 
-GOLDEN_AUTH = Path("/work/shared/golden/http/auth.json")
+GOLDEN_AUTH = Path(__file__).resolve().parents[1] / "data" / "golden" / "http" / "auth.json"
 ADMIN_KEY = "adminkey"
 USER_KEY = "userkey"
 NOW = 1_700_000_000.25
@@ -163,8 +163,6 @@ AUTH_TEXT_400 = "Authorization header format must be Bearer {token}"
 
 
 def _golden_exchanges() -> list[Any]:
-    if not GOLDEN_AUTH.exists():
-        return []
     exchanges = json.loads(GOLDEN_AUTH.read_text())["exchanges"]
     return [
         pytest.param(exchange, id=f"seq{exchange['seq']}")
@@ -182,7 +180,6 @@ def _is_auth_refusal(response: dict[str, Any]) -> bool:
     return response["status"] == 401 and bool(AUTH_TEXTS_401.match(text))
 
 
-@pytest.mark.skipif(not GOLDEN_AUTH.exists(), reason="golden traces not available")
 @pytest.mark.parametrize("exchange", _golden_exchanges())
 def test_golden_auth_exchange(exchange: dict[str, Any]) -> None:
     request, response = exchange["request"], exchange["response"]
@@ -202,8 +199,6 @@ def test_golden_auth_exchange(exchange: dict[str, Any]) -> None:
 
 
 def test_golden_file_has_the_expected_refusals() -> None:
-    if not GOLDEN_AUTH.exists():
-        pytest.skip("golden traces not available")
     exchanges = [e for e in json.loads(GOLDEN_AUTH.read_text())["exchanges"] if "request" in e]
     refusals = [e for e in exchanges if _is_auth_refusal(e["response"])]
     assert len(exchanges) == 63

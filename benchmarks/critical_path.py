@@ -15,8 +15,8 @@ from collections import Counter
 from typing import Any
 
 from heketipy.executors.base import BrickRequest, VolumeRequest
-from heketipy.executors.sim_support import LatencyModel
 from heketipy.executors.simulator import SimulatorExecutor
+from heketipy.simulator.support import LatencyModel
 
 KIB_PER_GIB = 1024 * 1024
 

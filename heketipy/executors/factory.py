@@ -14,8 +14,8 @@ from typing import Any
 
 from heketipy.executors.base import Executor
 from heketipy.executors.mock import MockExecutor
-from heketipy.executors.sim_support import LatencyModel
 from heketipy.executors.simulator import SimulatorExecutor
+from heketipy.simulator.support import LatencyModel
 
 DEFAULT_DB_PATH = "heketi.db"
 

@@ -24,8 +24,6 @@ from typing import Any, TypeVar
 from heketipy.domain.entities import gluster_managed
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors import commands_lvm as lcmd
-from heketipy.executors import sim_gluster as gluster
-from heketipy.executors import sim_node as lvm
 from heketipy.executors.base import (
     BlockVolumeInfo,
     BlockVolumeRequest,
@@ -40,7 +38,9 @@ from heketipy.executors.base import (
 )
 from heketipy.executors.commands_common import check_node_values
 from heketipy.executors.runner import log_command, log_failure
-from heketipy.executors.sim_state import (
+from heketipy.simulator import gluster
+from heketipy.simulator import node as lvm
+from heketipy.simulator.state import (
     Disk,
     GlusterVolumeState,
     NodeState,
@@ -49,7 +49,7 @@ from heketipy.executors.sim_state import (
     atomic_write,
     load_state,
 )
-from heketipy.executors.sim_support import FaultInjector, LatencyModel, Trace
+from heketipy.simulator.support import FaultInjector, LatencyModel, Trace
 
 T = TypeVar("T")
 KIB_PER_GIB = 1024 * 1024

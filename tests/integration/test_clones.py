@@ -15,10 +15,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from heketipy.domain.entities import gluster_layout_uuid
 from heketipy.domain.space import device_charge_kib, fits
-from heketipy.executors import sim_gluster
 from heketipy.operations.runtime import Runtime
 from heketipy.operations.volumes import CloneVolume
 from heketipy.server import build
+from heketipy.simulator import gluster as sim_gluster
 from tests.integration.test_operations import REPLICA3, Api, settings_for, topology
 
 GIB_KIB = 1024 * 1024

@@ -82,7 +82,7 @@ async def topology_served(tmp_path: Path) -> AsyncIterator[tuple[Api, Any, Any, 
 def foreign_brick(rt, host: str, device_id: str, name: str, vg: str = "") -> str:
     """An LV, filesystem, mount and fstab line made on the node by someone else (untagged),
     in the device's heketipy VG unless another ``vg`` is named."""
-    from heketipy.executors import sim_node as lvm
+    from heketipy.simulator import node as lvm
 
     node = rt.executor.node(host)
     vg = vg or f"vg_{device_id}"
@@ -157,7 +157,7 @@ async def test_repair_never_removes_what_heketipy_did_not_create(tmp_path: Path)
 async def test_untagged_lv_in_a_heketipy_vg_is_drift_but_never_removed(tmp_path: Path) -> None:
     """heketipy owns its VGs whole: an untagged LV there (a leftover snapshot, say) makes the
     report unclean, yet repair still leaves it; an untagged LV in any other VG is no drift."""
-    from heketipy.executors import sim_node as lvm
+    from heketipy.simulator import node as lvm
 
     async with topology_served(tmp_path) as (api, rt, device, host):
         node = rt.executor.node(host)
@@ -200,7 +200,7 @@ async def test_repair_claims_only_what_it_removed(tmp_path: Path) -> None:
     """A tagged LV outside heketipy's brick layout (gluster's ``<uuid>_0`` snapshot LV of a
     clone whose record is gone) is reported orphaned, but repair cannot destroy it through a
     brick request: it must leave it and say so, never list it as removed."""
-    from heketipy.executors import sim_node as lvm
+    from heketipy.simulator import node as lvm
 
     async with topology_served(tmp_path) as (api, rt, device, host):
         status, _, _ = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})

@@ -10,7 +10,6 @@ import pytest
 
 from heketipy.domain.entities import new_id
 from heketipy.domain.errors import NodeCommandError
-from heketipy.executors import sim_node
 from heketipy.executors.base import (
     BlockVolumeRequest,
     BrickAddress,
@@ -22,8 +21,9 @@ from heketipy.executors.base import (
 from heketipy.executors.commands import UnsafeArgument
 from heketipy.executors.factory import create_executor
 from heketipy.executors.mock import MockExecutor
-from heketipy.executors.sim_support import FaultInjector, LatencyModel
 from heketipy.executors.simulator import SimulatorExecutor
+from heketipy.simulator import node as sim_node
+from heketipy.simulator.support import FaultInjector, LatencyModel
 
 HOSTS = ("h1", "h2", "h3")
 GIB = 1024 * 1024
@@ -244,7 +244,7 @@ async def test_brick_of_a_started_volume_cannot_be_unmounted(sim: SimulatorExecu
 
 
 def test_mount_rejects_missing_lv_missing_mount_point_and_double_mount() -> None:
-    from heketipy.executors.sim_state import Disk, NodeState
+    from heketipy.simulator.state import Disk, NodeState
 
     node = NodeState(host="h1", disks={"/dev/sdb": Disk(10 * GIB)})
     sim_node.pvcreate(node, "/dev/sdb")

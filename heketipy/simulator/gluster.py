@@ -15,7 +15,7 @@ import uuid
 
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.base import VolumeDoesNotExist
-from heketipy.executors.sim_node import (
+from heketipy.simulator.node import (
     dm_path,
     lv_for_device,
     lv_mounted_at,
@@ -23,8 +23,8 @@ from heketipy.executors.sim_node import (
     path_exists,
     thin_snapshot,
 )
-from heketipy.executors.sim_node import mount as mount_device
-from heketipy.executors.sim_state import (
+from heketipy.simulator.node import mount as mount_device
+from heketipy.simulator.state import (
     BlockVolumeState,
     GlusterVolumeState,
     NodeState,

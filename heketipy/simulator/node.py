@@ -12,7 +12,7 @@ import uuid
 
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.base import DeviceNotAvailable
-from heketipy.executors.sim_state import (
+from heketipy.simulator.state import (
     EXTENT_KIB,
     PV_DATA_OFFSET_KIB,
     Disk,

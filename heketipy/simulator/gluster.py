@@ -29,6 +29,7 @@ from heketipy.simulator.state import (
     GlusterVolumeState,
     NodeState,
     SimState,
+    SnapshotState,
     TrustedPool,
 )
 
@@ -110,13 +111,13 @@ def peer_probe(state: SimState, exec_node: NodeState, storage: str) -> str:
     pool = pool_of(state, exec_node)
     target = identity(state, storage)
     if target == exec_node.host:
-        return "peer probe: success. Probe on localhost not needed"
+        return "peer probe: Probe on localhost not needed"
     if target in pool.members:
-        return f"peer probe: success. Host {storage} port 24007 already in peer list"
+        return f"peer probe: Host {storage} port 24007 already in peer list"
     node = state.nodes.get(target)
     if node is None:
         pool.members.append(target)
-        return "peer probe: success."
+        return "peer probe: success"
     if node.glusterd_down or node.unreachable:
         raise _failed(
             exec_node, argv, "peer probe", "Probe returned with Transport endpoint is not connected"
@@ -132,7 +133,7 @@ def peer_probe(state: SimState, exec_node: NodeState, storage: str) -> str:
     del state.pools[other.id]
     pool.members.append(target)
     node.pool = pool.id
-    return "peer probe: success."
+    return "peer probe: success"
 
 
 def peer_detach(state: SimState, exec_node: NodeState, storage: str) -> None:
@@ -183,8 +184,10 @@ def check_new_bricks(
     volume_type: str,
     set_size: int,
     bricks: list[str],
+    force: bool = False,
 ) -> None:
-    """Reject bricks gluster would refuse: not peers, missing dirs, in use, doubled in a set."""
+    """Reject bricks gluster would refuse: not peers, missing dirs, in use, doubled in a set
+    (that last one only without ``force``)."""
     pool = pool_of(state, exec_node)
     if len(set(bricks)) != len(bricks):
         duplicate = next(b for b in bricks if bricks.count(b) > 1)
@@ -200,18 +203,24 @@ def check_new_bricks(
         if node is None or node.glusterd_down or node.unreachable:
             raise _failed(exec_node, argv, what, f"Host {host} not connected")
         if not path_exists(node, path):
+            reason = (
+                f"Failed to create brick directory for brick {brick}. "
+                "Reason : No such file or directory "
+            )
+            if member != exec_node.host:
+                reason = f"Staging failed on {host}. Error: {reason}"
+            raise _failed(exec_node, argv, what, reason)
+        if brick in in_use:
             raise _failed(
                 exec_node,
                 argv,
                 what,
-                f"Staging failed on {host}. Error: Failed to find brick directory {path} for "
-                "volume. Reason : No such file or directory",
+                f"Brick: {brick} not available. Brick may be containing or be contained by an "
+                "existing brick.",
             )
-        if brick in in_use:
-            raise _failed(exec_node, argv, what, f"{path} is already part of a volume")
         if index % set_size == 0:
             set_hosts = []
-        if volume_type != "none" and member in set_hosts:
+        if volume_type != "none" and member in set_hosts and not force:
             kind = "replicate" if volume_type == "replicate" else "disperse"
             raise _failed(
                 exec_node,
@@ -230,6 +239,7 @@ def volume_create(
     exec_node: NodeState,
     draft: GlusterVolumeState,
     first_set: list[str],
+    force: bool = False,
 ) -> None:
     argv = gluster_argv("volume", "create", draft.name, *first_set)
     what = f"volume create: {draft.name}"
@@ -240,15 +250,21 @@ def volume_create(
     if len(first_set) % draft.set_size:
         kind = "disperse" if draft.type == "disperse" else "replica"
         raise _failed(exec_node, argv, what, f"number of bricks is not a multiple of {kind} count")
-    check_new_bricks(state, exec_node, argv, what, draft.type, draft.set_size, first_set)
+    check_new_bricks(state, exec_node, argv, what, draft.type, draft.set_size, first_set, force)
     draft.bricks = list(first_set)
     pool.volumes[draft.name] = draft
 
 
-def volume_add_brick(state: SimState, exec_node: NodeState, name: str, bricks: list[str]) -> None:
+def volume_add_brick(
+    state: SimState, exec_node: NodeState, name: str, bricks: list[str], force: bool = False
+) -> None:
     argv = gluster_argv("volume", "add-brick", name, *bricks)
     what = "volume add-brick"
-    volume = require_volume(state, exec_node, name, argv, what)
+    require_glusterd(exec_node, argv)
+    volume = pool_of(state, exec_node).volumes.get(name)
+    if volume is None:
+        # glusterd's wording here does not say "does not exist"
+        raise _failed(exec_node, argv, what, f"Unable to get volinfo for volume name {name}")
     if len(bricks) % volume.set_size:
         kind = "disperse" if volume.type == "disperse" else "replica"
         raise _failed(
@@ -259,7 +275,7 @@ def volume_add_brick(state: SimState, exec_node: NodeState, name: str, bricks: l
             if kind == "replica"
             else "number of bricks is not a multiple of disperse count",
         )
-    check_new_bricks(state, exec_node, argv, what, volume.type, volume.set_size, bricks)
+    check_new_bricks(state, exec_node, argv, what, volume.type, volume.set_size, bricks, force)
     volume.bricks.extend(bricks)
 
 
@@ -280,10 +296,10 @@ def volume_start(state: SimState, exec_node: NodeState, name: str) -> None:
     volume.status = "Started"
 
 
-def volume_stop(state: SimState, exec_node: NodeState, name: str) -> None:
-    argv = gluster_argv("volume", "stop", name, "force")
+def volume_stop(state: SimState, exec_node: NodeState, name: str, force: bool = True) -> None:
+    argv = gluster_argv("volume", "stop", name, *(["force"] if force else []))
     volume = require_volume(state, exec_node, name, argv, f"volume stop: {name}")
-    if volume.status != "Started":
+    if volume.status != "Started" and not force:
         raise _failed(
             exec_node, argv, f"volume stop: {name}", f"Volume {name} is not in the started state"
         )
@@ -301,7 +317,17 @@ def volume_delete(state: SimState, exec_node: NodeState, name: str) -> None:
             what,
             f"Volume {name} has been started.Volume needs to be stopped before deletion.",
         )
-    del pool_of(state, exec_node).volumes[name]
+    pool = pool_of(state, exec_node)
+    snapshots = [s for s in pool.snapshots.values() if s.volume == name]
+    if snapshots:
+        raise _failed(
+            exec_node,
+            argv,
+            what,
+            f"Cannot delete Volume {name} ,as it has {len(snapshots)} snapshots. To delete the "
+            "volume, first delete all the snapshots under it.",
+        )
+    del pool.volumes[name]
 
 
 def volume_replace_brick(
@@ -459,3 +485,86 @@ def block_modify_size(
     if (used_gib + size_gib) * 1024 * 1024 > usable_size_kib(state, volume):
         raise _block_failed(exec_node, argv, f"Not enough space in {bhv_name} for {size_gib}GiB")
     block.size_gib = size_gib
+
+
+# -- snapshots -------------------------------------------------------------------------------
+
+
+def _snapshot_failed(node: NodeState, argv: list[str], what: str, message: str) -> NodeCommandError:
+    return NodeCommandError(node.host, argv, 1, f"{what}: failed: {message}")
+
+
+def require_snapshot(
+    state: SimState, exec_node: NodeState, name: str, argv: list[str], what: str
+) -> SnapshotState:
+    require_glusterd(exec_node, argv)
+    snapshot = pool_of(state, exec_node).snapshots.get(name)
+    if snapshot is None:
+        # glusterd's texts differ per command (captured from glusterfs 10)
+        message = {
+            "snapshot delete": f"Snapshot ({name}) does not exist",
+            "snapshot clone": f"Failed to find :{name} snap",
+        }.get(what, f"Snapshot ({name}) does not exist.")
+        raise _snapshot_failed(exec_node, argv, what, message)
+    return snapshot
+
+
+def snapshot_create(
+    state: SimState, exec_node: NodeState, name: str, volume_name: str
+) -> SnapshotState:
+    argv = gluster_argv("snapshot", "create", name, volume_name, "no-timestamp")
+    what = "snapshot create"
+    require_glusterd(exec_node, argv)
+    pool = pool_of(state, exec_node)
+    volume = pool.volumes.get(volume_name)
+    if volume is None:
+        raise _snapshot_failed(exec_node, argv, what, f"Volume ({volume_name}) does not exist ")
+    if name in pool.snapshots:
+        raise _snapshot_failed(exec_node, argv, what, f"Snapshot {name} already exists")
+    if volume.status != "Started":
+        raise _snapshot_failed(exec_node, argv, what, f"volume {volume_name} is not started")
+    snapshot = SnapshotState(name=name, id=str(uuid.uuid4()), volume=volume_name)
+    pool.snapshots[name] = snapshot
+    return snapshot
+
+
+def snapshot_activate(state: SimState, exec_node: NodeState, name: str) -> SnapshotState:
+    argv = gluster_argv("snapshot", "activate", name)
+    snapshot = require_snapshot(state, exec_node, name, argv, "snapshot activate")
+    if snapshot.activated:
+        raise _snapshot_failed(
+            exec_node, argv, "snapshot activate", f"Snapshot {name} is already activated."
+        )
+    snapshot.activated = True
+    return snapshot
+
+
+def snapshot_deactivate(state: SimState, exec_node: NodeState, name: str) -> SnapshotState:
+    argv = gluster_argv("snapshot", "deactivate", name)
+    snapshot = require_snapshot(state, exec_node, name, argv, "snapshot deactivate")
+    if not snapshot.activated:
+        raise _snapshot_failed(
+            exec_node, argv, "snapshot deactivate", f"Snapshot ({name}) is not activated."
+        )
+    snapshot.activated = False
+    return snapshot
+
+
+def snapshot_delete(state: SimState, exec_node: NodeState, name: str) -> SnapshotState:
+    argv = gluster_argv("snapshot", "delete", name)
+    snapshot = require_snapshot(state, exec_node, name, argv, "snapshot delete")
+    del pool_of(state, exec_node).snapshots[name]
+    return snapshot
+
+
+def snapshot_clone(
+    state: SimState, exec_node: NodeState, clone: str, snap: str
+) -> GlusterVolumeState:
+    """``snapshot clone``: a new volume on thin snapshots of the snapshot's bricks."""
+    argv = gluster_argv("snapshot", "clone", clone, snap)
+    snapshot = require_snapshot(state, exec_node, snap, argv, "snapshot clone")
+    if not snapshot.activated:
+        raise _snapshot_failed(
+            exec_node, argv, "snapshot clone", f"Snapshot {snap} is not activated"
+        )
+    return volume_clone(state, exec_node, snapshot.volume, clone)

@@ -118,11 +118,22 @@ class GlusterVolumeState:
 
 
 @dataclass
+class SnapshotState:
+    """A gluster snapshot of a volume (``snapshot create``), activated or not."""
+
+    name: str
+    id: str
+    volume: str
+    activated: bool = False
+
+
+@dataclass
 class TrustedPool:
     id: str
     # Node identities: a manage host, or a storage name whose manage host is not yet known.
     members: list[str] = field(default_factory=list)
     volumes: dict[str, GlusterVolumeState] = field(default_factory=dict)
+    snapshots: dict[str, SnapshotState] = field(default_factory=dict)
 
 
 @dataclass
@@ -195,6 +206,7 @@ def _pool_from_json(data: dict[str, Any]) -> TrustedPool:
         id=data["id"],
         members=list(data.get("members", [])),
         volumes={k: _volume_from_json(v) for k, v in data.get("volumes", {}).items()},
+        snapshots={k: SnapshotState(**v) for k, v in data.get("snapshots", {}).items()},
     )
 
 

@@ -14,14 +14,18 @@ import re
 import uuid
 
 from heketipy.domain.errors import NodeCommandError
+from heketipy.domain.units import GLUSTER_SNAPS_ROOT as SNAPS_ROOT
 from heketipy.executors.base import VolumeDoesNotExist
 from heketipy.simulator.node import (
     dm_path,
     lv_for_device,
     lv_mounted_at,
+    lvremove,
     mkdir_p,
     path_exists,
+    rmdir,
     thin_snapshot,
+    umount,
 )
 from heketipy.simulator.node import mount as mount_device
 from heketipy.simulator.state import (
@@ -344,40 +348,53 @@ def volume_replace_brick(
     volume.bricks[volume.bricks.index(old)] = new
 
 
-def volume_clone(
-    state: SimState, exec_node: NodeState, source: str, clone: str
-) -> GlusterVolumeState:
-    """``snapshot create`` + ``snapshot clone``: thin snapshots of every brick, in gluster's
-    own layout (as real glusterd 10 does): brick N (1-based) of the clone is mounted at
-    ``/run/gluster/snaps/<clone uuid hex>/brickN`` (no fstab line: glusterd mounts it) from the
-    LV ``<clone uuid hex>_<K>`` in the source brick's VG and thin pool, K counting the clone's
-    earlier bricks on the same node."""
-    argv = gluster_argv("snapshot", "clone", clone, f"tmpsnap_{source}")
-    volume = require_volume(state, exec_node, source, argv, "snapshot create")
-    pool = pool_of(state, exec_node)
-    if clone in pool.volumes:
-        raise _failed(exec_node, argv, "snapshot clone", f"Volume with name:{clone} already exists")
+def snap_bricks(
+    state: SimState,
+    exec_node: NodeState,
+    bricks: list[str],
+    volume_uuid: uuid.UUID,
+    argv: list[str],
+    what: str,
+) -> list[str]:
+    """Thin snapshots of ``bricks`` in gluster's own layout (as real glusterd 10 does): brick N
+    (1-based) is mounted at ``/run/gluster/snaps/<volume uuid hex>/brickN`` (no fstab line:
+    glusterd mounts it) from the LV ``<volume uuid hex>_<K>`` in the source brick's VG and thin
+    pool, K counting the earlier bricks on the same node. All bricks are checked first."""
     plan = []
-    for brick in volume.bricks:
+    for brick in bricks:
         host, _, path = brick.partition(":")
         node = state.nodes.get(resolve_brick_host(state, host, path))
         mount_point = posixpath.dirname(path)
         device = node.mounts.get(mount_point) if node else None
         found = lv_for_device(node, device) if node and device else None
         if node is None or found is None or node.glusterd_down or node.unreachable:
-            raise _failed(exec_node, argv, "snapshot create", f"brick {brick} is not available")
-        plan.append((host, node, found[0].name, found[1].name, posixpath.dirname(mount_point)))
-    clone_bricks = []
-    clone_uuid = uuid.uuid4()
+            raise _failed(exec_node, argv, what, f"brick {brick} is not available")
+        plan.append((host, node, found[0].name, found[1].name, posixpath.basename(path)))
+    new_bricks = []
     on_node: dict[str, int] = {}
-    for index, (host, node, vg_name, lv_name, _vg_dir) in enumerate(plan):
+    for index, (host, node, vg_name, lv_name, brick_dir) in enumerate(plan):
         on_node[node.host] = on_node.get(node.host, -1) + 1
-        new_lv = f"{clone_uuid.hex}_{on_node[node.host]}"
+        new_lv = f"{volume_uuid.hex}_{on_node[node.host]}"
         thin_snapshot(node, vg_name, lv_name, new_lv)
-        new_mount = f"/run/gluster/snaps/{clone_uuid.hex}/brick{index + 1}"
+        new_mount = f"{SNAPS_ROOT}/{volume_uuid.hex}/brick{index + 1}"
         mkdir_p(node, new_mount)
         mount_device(node, dm_path(vg_name, new_lv), new_mount)
-        clone_bricks.append(f"{host}:{new_mount}/brick")
+        new_bricks.append(f"{host}:{new_mount}/{brick_dir}")
+    return new_bricks
+
+
+def _clone_volume(
+    state: SimState,
+    exec_node: NodeState,
+    volume: GlusterVolumeState,
+    bricks: list[str],
+    clone: str,
+    argv: list[str],
+) -> GlusterVolumeState:
+    pool = pool_of(state, exec_node)
+    if clone in pool.volumes:
+        raise _failed(exec_node, argv, "snapshot clone", f"Volume with name:{clone} already exists")
+    clone_uuid = uuid.uuid4()
     copy = GlusterVolumeState(
         name=clone,
         id=str(clone_uuid),
@@ -386,11 +403,21 @@ def volume_clone(
         data=volume.data,
         redundancy=volume.redundancy,
         arbiter=volume.arbiter,
-        bricks=clone_bricks,
+        bricks=snap_bricks(state, exec_node, bricks, clone_uuid, argv, "snapshot clone"),
         options=dict(volume.options),
     )
     pool.volumes[clone] = copy
     return copy
+
+
+def volume_clone(
+    state: SimState, exec_node: NodeState, source: str, clone: str
+) -> GlusterVolumeState:
+    """``snapshot create`` + ``snapshot clone`` in one step: the clone's bricks are thin
+    snapshots of the source's (see ``snap_bricks``)."""
+    argv = gluster_argv("snapshot", "clone", clone, f"tmpsnap_{source}")
+    volume = require_volume(state, exec_node, source, argv, "snapshot create")
+    return _clone_volume(state, exec_node, volume, list(volume.bricks), clone, argv)
 
 
 def usable_size_kib(state: SimState, volume: GlusterVolumeState) -> int:
@@ -523,7 +550,16 @@ def snapshot_create(
         raise _snapshot_failed(exec_node, argv, what, f"Snapshot {name} already exists")
     if volume.status != "Started":
         raise _snapshot_failed(exec_node, argv, what, f"volume {volume_name} is not started")
-    snapshot = SnapshotState(name=name, id=str(uuid.uuid4()), volume=volume_name)
+    volume_uuid = uuid.uuid4()
+    bricks = snap_bricks(state, exec_node, list(volume.bricks), volume_uuid, argv, what)
+    snapshot = SnapshotState(
+        name=name,
+        id=str(uuid.uuid4()),
+        volume=volume_name,
+        volume_id=str(volume_uuid),
+        bricks=bricks,
+        activated=False,
+    )
     pool.snapshots[name] = snapshot
     return snapshot
 
@@ -553,6 +589,19 @@ def snapshot_deactivate(state: SimState, exec_node: NodeState, name: str) -> Sna
 def snapshot_delete(state: SimState, exec_node: NodeState, name: str) -> SnapshotState:
     argv = gluster_argv("snapshot", "delete", name)
     snapshot = require_snapshot(state, exec_node, name, argv, "snapshot delete")
+    for brick in snapshot.bricks:
+        host, _, path = brick.partition(":")
+        node = state.nodes.get(resolve_brick_host(state, host, path))
+        mount_point = posixpath.dirname(path)
+        device = node.mounts.get(mount_point) if node else None
+        found = lv_for_device(node, device) if node and device else None
+        if node is None:
+            continue
+        umount(node, mount_point)
+        if found is not None:
+            lvremove(node, found[0].name, found[1].name)
+        rmdir(node, mount_point)
+        rmdir(node, posixpath.dirname(mount_point))
     del pool_of(state, exec_node).snapshots[name]
     return snapshot
 
@@ -567,4 +616,7 @@ def snapshot_clone(
         raise _snapshot_failed(
             exec_node, argv, "snapshot clone", f"Snapshot {snap} is not activated"
         )
-    return volume_clone(state, exec_node, snapshot.volume, clone)
+    source = pool_of(state, exec_node).volumes.get(snapshot.volume)
+    if source is None:
+        raise _snapshot_failed(exec_node, argv, "snapshot clone", f"Failed to find :{snap} snap")
+    return _clone_volume(state, exec_node, source, list(snapshot.bricks), clone, argv)

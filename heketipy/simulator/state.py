@@ -123,7 +123,9 @@ class SnapshotState:
 
     name: str
     id: str
-    volume: str
+    volume: str  # the name of the volume it was taken of
+    volume_id: str = ""  # the snapshot volume's own uuid, which names its LVs and mounts
+    bricks: list[str] = field(default_factory=list)  # "host:path" of its own bricks
     activated: bool = False
 
 

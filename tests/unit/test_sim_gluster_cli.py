@@ -113,6 +113,10 @@ def info_fields(state: SimState, name: str) -> dict[str, str]:
     return {child.tag: (child.text or "") for child in volume if len(child) == 0}
 
 
+def lv_names(state: SimState) -> set[tuple[str, str]]:
+    return {(n.host, lv) for n in state.nodes.values() for vg in n.vgs.values() for lv in vg.lvs}
+
+
 def pool_volumes(state: SimState):
     return state.pools[state.nodes["n1"].pool].volumes
 
@@ -485,12 +489,25 @@ def test_snapshot_clone_sequence(state: SimState) -> None:
     request = replica3(state)
     create(state, request)
     ok(state, "n1", gcmd.volume_start(OPTIONS, "vol_a"))
+    before = lv_names(state)
+    created = ok(state, "n1", gcmd.snapshot_create(OPTIONS, "tmpsnap_1", "vol_a"))
+    assert gcmd.parse_cli_status(created).ok
+    snapshot = state.pools[state.nodes["n1"].pool].snapshots["tmpsnap_1"]
+    assert ElementTree.fromstring(created).findtext("snapCreate/snap/uuid") == snapshot.id
+    snap_hex = uuid.UUID(snapshot.volume_id).hex
+    # one thin snapshot LV per brick, mounted where glusterd mounts snapshot bricks
+    assert lv_names(state) - before == {(h, f"{snap_hex}_0") for h in ("n1", "n2", "n3")}
+    assert [b.partition(":")[2] for b in snapshot.bricks] == [
+        f"/run/gluster/snaps/{snap_hex}/brick{i}/brick" for i in (1, 2, 3)
+    ]
     for argv in (
-        gcmd.snapshot_create(OPTIONS, "tmpsnap_1", "vol_a"),
         gcmd.snapshot_activate(OPTIONS, "tmpsnap_1"),
         gcmd.snapshot_clone(OPTIONS, "vol_clone", "tmpsnap_1"),
     ):
         assert gcmd.parse_cli_status(ok(state, "n1", argv)).ok
+    clone_hex = uuid.UUID(pool_volumes(state)["vol_clone"].id).hex
+    clone_lvs = {(h, f"{clone_hex}_0") for h in ("n1", "n2", "n3")}
+    assert clone_lvs <= lv_names(state)
     assert info_fields(state, "vol_a")["snapshotCount"] == "1"
     ok(state, "n1", gcmd.volume_stop(OPTIONS, "vol_a"))
     exit_code, _, stderr = run(state, "n1", gcmd.volume_delete(OPTIONS, "vol_a"))
@@ -502,6 +519,7 @@ def test_snapshot_clone_sequence(state: SimState) -> None:
     ):
         assert gcmd.parse_cli_status(ok(state, "n1", argv)).ok
     assert state.pools[state.nodes["n1"].pool].snapshots == {}
+    assert lv_names(state) == before | clone_lvs  # the snapshot's own LVs are gone
     clone = info(state, "vol_clone")
     assert clone.status == "Started" and len(clone.bricks) == 3
     assert [b.host for b in clone.bricks] == [b.host for b in request.bricks]

@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 from heketipy.domain.errors import NodeCommandError
 from heketipy.simulator import gluster
 from heketipy.simulator.state import (
+    BlockVolumeState,
     GlusterVolumeState,
     NodeState,
     SimState,
@@ -38,9 +39,6 @@ USAGE = (
     " --version  Shows the version\n"
     " --print-logdir  Shows the log directory\n"
     " --print-statedumpdir Shows the state dump directory\n"
-)
-TRANSACTION_IN_PROGRESS = (
-    "Another transaction is in progress for {name}. Please try again after some time."
 )
 # glusterd's opErrno values in --xml failures (captured: volume info 30806, volume status 30800).
 ERRNO_VOLUME_INFO = 30806
@@ -78,6 +76,26 @@ def run(state: SimState, node: NodeState, argv: Sequence[str]) -> Result:
     if words[0] == "gluster-block":
         return _gluster_block(state, node, words[1:])
     return 127, "", f"{words[0]}: command not found\n"
+
+
+def locked(argv: Sequence[str]) -> Result:
+    """What glusterd answers ``argv`` while another transaction holds its cluster lock (for
+    fault injection): ``volume create: vol_x: failed: Another transaction is in progress for
+    vol_x. Please try again after some time.`` (tests/data/gluster/volume_create_locked.txt),
+    ``volume set: failed: ...`` for commands whose failures name no volume. RemoteExecutor
+    retries on it."""
+    words = [w for w in argv[1:] if not w.startswith("--")]
+    group, command = (words + ["", ""])[:2]
+    name = words[2] if len(words) > 2 else ""
+    text = (
+        f"Another transaction is in progress for {name}. Please try again after some time."
+        if group == "volume" and name
+        else "Another transaction is in progress. Please try again after some time."
+    )
+    what = f"{group} {command}".strip()
+    if group == "volume" and command in _NAMED_FAILURES and name:
+        what = f"{what}: {name}"
+    return 1, "", f"{what}: failed: {text}\n"
 
 
 # -- gluster ---------------------------------------------------------------------------------
@@ -427,6 +445,18 @@ def _volume_xml(state: SimState, pool: TrustedPool, volume: GlusterVolumeState) 
     return "\n".join(lines) + "\n"
 
 
+def _brick_layout(volume: GlusterVolumeState, sets: int) -> str:
+    """``volume info``'s "Number of Bricks": ``3``, ``2 x 3 = 6``, ``1 x (2 + 1) = 3``."""
+    total = len(volume.bricks)
+    if volume.type == "disperse":
+        return f"{sets} x ({volume.data} + {volume.redundancy}) = {total}"
+    if volume.arbiter:
+        return f"{sets} x ({volume.replica - 1} + 1) = {total}"
+    if volume.set_size > 1:
+        return f"{sets} x {volume.set_size} = {total}"
+    return str(total)
+
+
 def _volume_text(state: SimState, pool: TrustedPool, volume: GlusterVolumeState) -> str:
     _, type_text = _type_of(volume)
     counts = _counts(volume)
@@ -438,9 +468,7 @@ def _volume_text(state: SimState, pool: TrustedPool, volume: GlusterVolumeState)
         f"Volume ID: {volume.id}",
         f"Status: {volume.status}",
         f"Snapshot Count: {sum(1 for s in pool.snapshots.values() if s.volume == volume.name)}",
-        f"Number of Bricks: {sets} x {volume.set_size} = {len(volume.bricks)}"
-        if volume.set_size > 1
-        else f"Number of Bricks: {len(volume.bricks)}",
+        f"Number of Bricks: {_brick_layout(volume, sets)}",
         "Transport-type: tcp",
         "Bricks:",
     ]
@@ -729,6 +757,8 @@ _COMMANDS: dict[tuple[str, ...], Handler] = {
     ("snapshot", "clone"): _snapshot_clone,
 }
 _TOP_WORDS = {words[0] for words in _COMMANDS}
+# The volume commands whose failures read "volume <command>: <name>: failed: ..." (captured).
+_NAMED_FAILURES = {"create", "start", "stop", "delete", "rebalance"}
 
 
 # -- gluster-block ---------------------------------------------------------------------------
@@ -760,7 +790,10 @@ def _gluster_block(state: SimState, node: NodeState, args: list[str]) -> Result:
         return 1, "", f"unknown option '{command}' for gluster-block.\n"
     if node.glusterd_down or node.unreachable:
         return _block_fail(255, f"failed to connect to the glusterd service on {node.host}")
-    return handler(state, node, words[1:])
+    try:
+        return handler(state, node, words[1:])
+    except _BlockRefused as refused:
+        return refused.result
 
 
 def _block_create(state: SimState, node: NodeState, args: list[str]) -> Result:
@@ -799,34 +832,39 @@ def _block_create(state: SimState, node: NodeState, args: list[str]) -> Result:
     return _block_reply(0, document)
 
 
-def _find_block(state: SimState, node: NodeState, word: str):  # type: ignore[no-untyped-def]
+class _BlockRefused(Exception):
+    """gluster-block refuses the command: ``result`` is its answer."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result[1])
+        self.result = result
+
+
+def _find_block(
+    state: SimState, node: NodeState, word: str
+) -> tuple[GlusterVolumeState, BlockVolumeState]:
+    """The block-hosting volume and the block that ``<bhv>/<name>`` names."""
     target = _block_target(word)
     if target is None:
-        return None, _block_fail(22, "Invalid block name, expected <volume>/<block>")
+        raise _BlockRefused(_block_fail(22, "Invalid block name, expected <volume>/<block>"))
     bhv, name = target
     volume = gluster.pool_of(state, node).volumes.get(bhv)
     if volume is None:
-        return None, _block_fail(ERRNO_NOT_FOUND, f"volume {bhv} does not exist")
+        raise _BlockRefused(_block_fail(ERRNO_NOT_FOUND, f"volume {bhv} does not exist"))
     block = volume.block_volumes.get(name)
     if block is None:
-        return None, _block_fail(ERRNO_NOT_FOUND, f"block {name} doesn't exist")
-    return (volume, block), None
+        raise _BlockRefused(_block_fail(ERRNO_NOT_FOUND, f"block {name} doesn't exist"))
+    return volume, block
 
 
 def _block_delete(state: SimState, node: NodeState, args: list[str]) -> Result:
-    found, failure = _find_block(state, node, args[0] if args else "")
-    if failure is not None:
-        return failure
-    volume, block = found
+    volume, block = _find_block(state, node, args[0] if args else "")
     gluster.block_delete(state, node, volume.name, block.name)
     return _block_reply(0, {"SUCCESSFUL ON": list(block.hosts), "RESULT": "SUCCESS"})
 
 
 def _block_modify(state: SimState, node: NodeState, args: list[str]) -> Result:
-    found, failure = _find_block(state, node, args[0] if args else "")
-    if failure is not None:
-        return failure
-    volume, block = found
+    volume, block = _find_block(state, node, args[0] if args else "")
     rest = [w for w in args[1:] if w]
     if len(rest) != 2 or rest[0] != "size" or _size_gib(rest[1]) is None:
         return _block_fail(22, "Invalid modify arguments, expected: size <SIZE>")
@@ -843,10 +881,7 @@ def _block_modify(state: SimState, node: NodeState, args: list[str]) -> Result:
 
 
 def _block_info(state: SimState, node: NodeState, args: list[str]) -> Result:
-    found, failure = _find_block(state, node, args[0] if args else "")
-    if failure is not None:
-        return failure
-    volume, block = found
+    volume, block = _find_block(state, node, args[0] if args else "")
     return _block_reply(0, {
         "NAME": block.name, "VOLUME": volume.name, "GBID": block.gbid,
         "SIZE": f"{block.size_gib}.0 GiB", "HA": len(block.hosts),

@@ -11,6 +11,7 @@ import json
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -691,3 +692,53 @@ def test_block_json_is_one_line_of_json(state: SimState) -> None:
     block_hosting(state)
     stdout = ok(state, "n1", gcmd.block_list("vol_bhv"))
     assert json.loads(stdout) == {"blocks": [], "RESULT": "SUCCESS"}
+
+
+# -- glusterd's cluster lock -----------------------------------------------------------------
+
+
+def test_locked_answers_with_glusterds_texts() -> None:
+    request = VolumeRequest(name="vol_x", bricks=(BrickAddress("n1", "/b/brick"),))
+    expected = (Path(__file__).parents[1] / "data/gluster/volume_create_locked.txt").read_text()
+    assert gluster_cli.locked(gcmd.volume_create(OPTIONS, request)) == (1, "", expected)
+    exit_code, _, stderr = gluster_cli.locked(gcmd.volume_set(OPTIONS, "vol_x", "a.b c"))
+    assert exit_code == 1 and stderr.startswith("volume set: failed: Another transaction")
+    exit_code, _, stderr = gluster_cli.locked(gcmd.peer_probe(OPTIONS, "n2"))
+    assert exit_code == 1 and stderr.startswith("peer probe: failed: Another transaction")
+    assert gcmd.is_transaction_conflict(stderr)
+
+
+class LockedOnce(GlusterOnlyRunner):
+    """glusterd's lock is held during the first ``volume start``."""
+
+    def __init__(self, state: SimState) -> None:
+        super().__init__(state)
+        self.refused = 0
+
+    async def run(
+        self, host: str, argv: Sequence[str], *, timeout_s: float | None = None
+    ) -> CommandResult:
+        if "start" in argv and not self.refused:
+            self.refused += 1
+            return CommandResult(tuple(argv), *gluster_cli.locked(argv))
+        return await super().run(host, argv, timeout_s=timeout_s)
+
+
+async def test_remote_executor_retries_while_glusterd_is_locked(state: SimState) -> None:
+    async def no_wait(_: float) -> None:
+        return None
+
+    runner = LockedOnce(state)
+    executor = RemoteExecutor(runner, OPTIONS, name="sim", sleep=no_wait)
+    volume = await executor.volume_create("n1", replica3(state))
+    assert runner.refused == 1 and volume.status == "Started"
+
+
+def test_volume_info_without_xml_is_glusterds_text(state: SimState) -> None:
+    create(state, replica3(state, sets=2, arbiter=True))
+    stdout = ok(state, "n1", ["gluster", "volume", "info", "vol_a"])
+    assert "\nVolume Name: vol_a\nType: Distributed-Replicate\n" in stdout
+    assert "Number of Bricks: 2 x (2 + 1) = 6\n" in stdout and stdout.count("(arbiter)") == 2
+    assert run(state, "n1", ["gluster", "volume", "info", "nosuch"]) == (
+        1, "", "Volume nosuch does not exist\n"
+    )  # fmt: skip

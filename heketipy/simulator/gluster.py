@@ -517,10 +517,6 @@ def block_modify_size(
 # -- snapshots -------------------------------------------------------------------------------
 
 
-def _snapshot_failed(node: NodeState, argv: list[str], what: str, message: str) -> NodeCommandError:
-    return NodeCommandError(node.host, argv, 1, f"{what}: failed: {message}")
-
-
 def require_snapshot(
     state: SimState, exec_node: NodeState, name: str, argv: list[str], what: str
 ) -> SnapshotState:
@@ -532,7 +528,7 @@ def require_snapshot(
             "snapshot delete": f"Snapshot ({name}) does not exist",
             "snapshot clone": f"Failed to find :{name} snap",
         }.get(what, f"Snapshot ({name}) does not exist.")
-        raise _snapshot_failed(exec_node, argv, what, message)
+        raise _failed(exec_node, argv, what, message)
     return snapshot
 
 
@@ -545,11 +541,11 @@ def snapshot_create(
     pool = pool_of(state, exec_node)
     volume = pool.volumes.get(volume_name)
     if volume is None:
-        raise _snapshot_failed(exec_node, argv, what, f"Volume ({volume_name}) does not exist ")
+        raise _failed(exec_node, argv, what, f"Volume ({volume_name}) does not exist ")
     if name in pool.snapshots:
-        raise _snapshot_failed(exec_node, argv, what, f"Snapshot {name} already exists")
+        raise _failed(exec_node, argv, what, f"Snapshot {name} already exists")
     if volume.status != "Started":
-        raise _snapshot_failed(exec_node, argv, what, f"volume {volume_name} is not started")
+        raise _failed(exec_node, argv, what, f"volume {volume_name} is not started")
     volume_uuid = uuid.uuid4()
     bricks = snap_bricks(state, exec_node, list(volume.bricks), volume_uuid, argv, what)
     snapshot = SnapshotState(
@@ -564,25 +560,21 @@ def snapshot_create(
     return snapshot
 
 
-def snapshot_activate(state: SimState, exec_node: NodeState, name: str) -> SnapshotState:
-    argv = gluster_argv("snapshot", "activate", name)
-    snapshot = require_snapshot(state, exec_node, name, argv, "snapshot activate")
-    if snapshot.activated:
-        raise _snapshot_failed(
-            exec_node, argv, "snapshot activate", f"Snapshot {name} is already activated."
+def snapshot_set_active(
+    state: SimState, exec_node: NodeState, name: str, active: bool
+) -> SnapshotState:
+    """``snapshot activate`` (``active``) or ``snapshot deactivate``."""
+    command = "activate" if active else "deactivate"
+    argv = gluster_argv("snapshot", command, name)
+    snapshot = require_snapshot(state, exec_node, name, argv, f"snapshot {command}")
+    if snapshot.activated == active:
+        message = (
+            f"Snapshot {name} is already activated."
+            if active
+            else f"Snapshot ({name}) is not activated."
         )
-    snapshot.activated = True
-    return snapshot
-
-
-def snapshot_deactivate(state: SimState, exec_node: NodeState, name: str) -> SnapshotState:
-    argv = gluster_argv("snapshot", "deactivate", name)
-    snapshot = require_snapshot(state, exec_node, name, argv, "snapshot deactivate")
-    if not snapshot.activated:
-        raise _snapshot_failed(
-            exec_node, argv, "snapshot deactivate", f"Snapshot ({name}) is not activated."
-        )
-    snapshot.activated = False
+        raise _failed(exec_node, argv, f"snapshot {command}", message)
+    snapshot.activated = active
     return snapshot
 
 
@@ -613,10 +605,8 @@ def snapshot_clone(
     argv = gluster_argv("snapshot", "clone", clone, snap)
     snapshot = require_snapshot(state, exec_node, snap, argv, "snapshot clone")
     if not snapshot.activated:
-        raise _snapshot_failed(
-            exec_node, argv, "snapshot clone", f"Snapshot {snap} is not activated"
-        )
+        raise _failed(exec_node, argv, "snapshot clone", f"Snapshot {snap} is not activated")
     source = pool_of(state, exec_node).volumes.get(snapshot.volume)
     if source is None:
-        raise _snapshot_failed(exec_node, argv, "snapshot clone", f"Failed to find :{snap} snap")
+        raise _failed(exec_node, argv, "snapshot clone", f"Failed to find :{snap} snap")
     return _clone_volume(state, exec_node, source, list(snapshot.bricks), clone, argv)

@@ -689,18 +689,19 @@ def _snapshot_create(state: SimState, node: NodeState, args: list[str], xml: boo
 
 
 def _snapshot_activate(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
-    snap = _arg(args, 0, 2)
-    return _snapshot_result(
-        "snapActivate", "snap", lambda: gluster.snapshot_activate(state, node, snap), xml,
-        "Snapshot activate: {name}: Snap activated successfully",
-    )  # fmt: skip
+    return _snapshot_toggle(state, node, _arg(args, 0, 2), xml, True)
 
 
 def _snapshot_deactivate(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
-    snap = _arg(args, 0, 2)
+    return _snapshot_toggle(state, node, _arg(args, 0, 2), xml, False)
+
+
+def _snapshot_toggle(state: SimState, node: NodeState, snap: str, xml: bool, on: bool) -> Result:
+    word = "activate" if on else "deactivate"
     return _snapshot_result(
-        "snapDeactivate", "snap", lambda: gluster.snapshot_deactivate(state, node, snap), xml,
-        "Snapshot deactivate: {name}: Snap deactivated successfully",
+        f"snap{word.capitalize()}", "snap",
+        lambda: gluster.snapshot_set_active(state, node, snap, on), xml,
+        f"Snapshot {word}: {{name}}: Snap {word}d successfully",
     )  # fmt: skip
 
 

@@ -742,3 +742,20 @@ def test_volume_info_without_xml_is_glusterds_text(state: SimState) -> None:
     assert run(state, "n1", ["gluster", "volume", "info", "nosuch"]) == (
         1, "", "Volume nosuch does not exist\n"
     )  # fmt: skip
+
+
+def test_snapshot_activate_twice_and_deactivate_twice_are_refused(state: SimState) -> None:
+    create(state, replica3(state))
+    ok(state, "n1", gcmd.volume_start(OPTIONS, "vol_a"))
+    ok(state, "n1", gcmd.snapshot_create(OPTIONS, "s1", "vol_a"))
+    snapshot = state.pools[state.nodes["n1"].pool].snapshots["s1"]
+    assert gcmd.parse_cli_status(ok(state, "n1", gcmd.snapshot_activate(OPTIONS, "s1"))).ok
+    assert snapshot.activated
+    again = gcmd.parse_cli_status(ok(state, "n1", gcmd.snapshot_activate(OPTIONS, "s1")))
+    assert again.op_errstr == "Snapshot s1 is already activated."
+    assert gcmd.parse_cli_status(ok(state, "n1", gcmd.snapshot_deactivate(OPTIONS, "s1"))).ok
+    assert not snapshot.activated
+    again = gcmd.parse_cli_status(ok(state, "n1", gcmd.snapshot_deactivate(OPTIONS, "s1")))
+    assert again.op_errstr == "Snapshot (s1) is not activated."
+    refused = gcmd.parse_cli_status(ok(state, "n1", gcmd.snapshot_clone(OPTIONS, "c", "s1")))
+    assert refused.op_errstr == "Snapshot s1 is not activated" and "c" not in pool_volumes(state)

@@ -192,10 +192,13 @@ def _peer_status(state: SimState, node: NodeState, args: list[str], xml: bool) -
     return 0, _xml(_status_lines() + inner), ""
 
 
+def _down(node: NodeState | None) -> bool:
+    # A member known only by its storage name answered its probe: it counts as up.
+    return node is not None and (node.glusterd_down or node.unreachable)
+
+
 def _peer_state(state: SimState, member: str) -> str:
-    peer = state.nodes.get(member)
-    down = peer is None or peer.glusterd_down or peer.unreachable
-    return "Disconnected" if down else "Connected"
+    return "Disconnected" if _down(state.nodes.get(member)) else "Connected"
 
 
 # -- volumes ---------------------------------------------------------------------------------
@@ -482,8 +485,7 @@ def _volume_text(state: SimState, pool: TrustedPool, volume: GlusterVolumeState)
 
 def _node_down(state: SimState, brick: str) -> bool:
     host, _, path = brick.partition(":")
-    peer = state.nodes.get(gluster.resolve_brick_host(state, host, path))
-    return peer is None or peer.glusterd_down or peer.unreachable
+    return _down(state.nodes.get(gluster.resolve_brick_host(state, host, path)))
 
 
 def _volume_status(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
@@ -519,8 +521,7 @@ def _volume_status(state: SimState, node: NodeState, args: list[str], xml: bool)
             gluster.resolve_brick_host(state, *b.partition(":")[::2]) for b in volume.bricks
         )
         for member in members:
-            peer = state.nodes.get(member)
-            online = peer is not None and not (peer.glusterd_down or peer.unreachable)
+            online = not _down(state.nodes.get(member))
             rows.append(("Self-heal Daemon", "localhost", node_uuid(member), online, "N/A", "1"))
     if not xml:
         lines = [f"Status of volume: {name}"]

@@ -759,3 +759,19 @@ def test_snapshot_activate_twice_and_deactivate_twice_are_refused(state: SimStat
     assert again.op_errstr == "Snapshot (s1) is not activated."
     refused = gcmd.parse_cli_status(ok(state, "n1", gcmd.snapshot_clone(OPTIONS, "c", "s1")))
     assert refused.op_errstr == "Snapshot s1 is not activated" and "c" not in pool_volumes(state)
+
+
+def test_storage_names_of_peers_and_bricks() -> None:
+    """Bricks and peers speak storage names; the node behind one is learnt from its VG."""
+    state = SimState()
+    for host in ("n1", "n2"):
+        add_node(state, host)
+    assert ok(state, "n1", gcmd.peer_probe(OPTIONS, "10.0.0.2")) == "peer probe: success\n"
+    peers = gcmd.parse_peer_status(ok(state, "n1", gcmd.peer_status(OPTIONS)))
+    assert [(p.hostname, p.connected) for p in peers] == [("10.0.0.2", True)]
+    brick = make_brick(state, "n2")
+    request = VolumeRequest(name="vol_s", bricks=(BrickAddress("10.0.0.2", brick.path),))
+    create(state, request)
+    assert state.aliases == {"10.0.0.2": "n2"}
+    assert info(state, "vol_s").bricks[0].host == "10.0.0.2"
+    assert state.nodes["n2"].pool == state.nodes["n1"].pool

@@ -262,8 +262,23 @@ def _volume_create(state: SimState, node: NodeState, args: list[str], xml: bool)
     bricks = _bricks(node, rest[index:], f"volume create: {name}")
     if not bricks:
         raise _Unrecognized("", 3 + index)
+    draft.options = dict(_default_options(draft.type))
     gluster.volume_create(state, node, draft, bricks, force)
     return 0, f"volume create: {name}: success: please start the volume to access data\n", ""
+
+
+def _default_options(volume_type: str) -> list[tuple[str, str]]:
+    """The options glusterd 10 sets on every new volume (captured: volume_info_all.xml)."""
+    options = [
+        ("nfs.disable", "on"),
+        ("transport.address-family", "inet"),
+        ("storage.fips-mode-rchecksum", "on"),
+    ]
+    if volume_type != "none":
+        options.insert(0, ("performance.client-io-threads", "off"))
+    if volume_type == "replicate":
+        options.append(("cluster.granular-entry-heal", "on"))
+    return options
 
 
 def _volume_add_brick(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
@@ -434,7 +449,7 @@ def _volume_xml(state: SimState, pool: TrustedPool, volume: GlusterVolumeState) 
     lines += ["        </bricks>", f"        <optCount>{len(volume.options)}</optCount>"]
     if volume.options:
         lines.append("        <options>")
-        for key, value in volume.options.items():
+        for key, value in reversed(volume.options.items()):
             lines += [
                 "          <option>",
                 f"            <name>{escape(key)}</name>",
@@ -479,7 +494,7 @@ def _volume_text(state: SimState, pool: TrustedPool, volume: GlusterVolumeState)
         suffix = " (arbiter)" if _is_arbiter(volume, index) else ""
         lines.append(f"Brick{index + 1}: {brick}{suffix}")
     lines.append("Options Reconfigured:")
-    lines += [f"{key}: {value}" for key, value in volume.options.items()]
+    lines += [f"{key}: {value}" for key, value in reversed(volume.options.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -354,7 +354,7 @@ def test_volume_info_renders_hostile_looking_option_values_as_text(state: SimSta
         gcmd.volume_set(OPTIONS, "vol_a", "user.note <a&b>")
     # ... but gluster would take it, and its XML escapes it
     ok(state, "n1", ["gluster", "--mode=script", "volume", "set", "vol_a", "user.note", "<a&b>"])
-    assert info(state, "vol_a").options == {"user.note": "<a&b>"}
+    assert info(state, "vol_a").options["user.note"] == "<a&b>"
 
 
 # -- set, start, stop, delete ----------------------------------------------------------------
@@ -367,7 +367,7 @@ def test_set_start_stop_delete(state: SimState) -> None:
     assert ok(state, "n1", gcmd.volume_start(OPTIONS, "vol_a")) == "volume start: vol_a: success\n"
     parsed = info(state, "vol_a")
     assert parsed.status == "Started"
-    assert parsed.options == {"user.heketi.id": "0123456789abcdef0123456789abcdef"}
+    assert parsed.options["user.heketi.id"] == "0123456789abcdef0123456789abcdef"
     assert run(state, "n1", gcmd.volume_start(OPTIONS, "vol_a")) == (
         1, "", "volume start: vol_a: failed: Volume vol_a already started\n"
     )  # fmt: skip
@@ -649,7 +649,7 @@ async def test_remote_executor_runs_volumes_clones_and_blocks_on_the_simulator(
     volume = await executor.volume_create(
         "n1", VolumeRequest(**{**request.__dict__, "options": ("user.heketi.id abc",)})
     )
-    assert volume.status == "Started" and volume.options == {"user.heketi.id": "abc"}
+    assert volume.status == "Started" and volume.options["user.heketi.id"] == "abc"
     more = replica3(state, sets=1)
     expanded = await executor.volume_expand(
         "n1", VolumeRequest(**{**request.__dict__, "bricks": request.bricks + more.bricks})
@@ -775,3 +775,40 @@ def test_storage_names_of_peers_and_bricks() -> None:
     assert state.aliases == {"10.0.0.2": "n2"}
     assert info(state, "vol_s").bricks[0].host == "10.0.0.2"
     assert state.nodes["n2"].pool == state.nodes["n1"].pool
+
+
+def option_list(stdout: str) -> list[tuple[str, str]]:
+    root = ElementTree.fromstring(stdout[stdout.find("<") :])
+    return [
+        (o.findtext("name") or "", o.findtext("value") or "")
+        for o in root.iterfind("volInfo/volumes/volume/options/option")
+    ]
+
+
+def captured_options(fixture: str, volume: str) -> list[tuple[str, str]]:
+    text = (Path(__file__).parents[1] / "data/gluster" / fixture).read_text()
+    root = ElementTree.fromstring(text[text.find("<") :])
+    for element in root.iterfind("volInfo/volumes/volume"):
+        if element.findtext("name") == volume:
+            return [
+                (o.findtext("name") or "", o.findtext("value") or "")
+                for o in element.iterfind("options/option")
+            ]
+    raise AssertionError(f"{volume} not in {fixture}")
+
+
+def test_new_volumes_carry_glusterds_default_options(state: SimState) -> None:
+    """The options glusterd 10 sets itself, listed newest first as it lists them."""
+    create(state, replica3(state, "vol_r3"))
+    ok(state, "n1", gcmd.volume_set(OPTIONS, "vol_r3", "user.heketi.id " + "0123456789abcdef" * 2))
+    create(state, replica3(state, "vol_arb", arbiter=True))
+    for name, fixture in (("vol_r3", "volume_info_r3.xml"), ("vol_arb", "volume_info_all.xml")):
+        stdout = ok(state, "n1", gcmd.volume_info(OPTIONS, name))
+        assert option_list(stdout) == captured_options(fixture, name)
+
+
+def test_distribute_volumes_carry_fewer_default_options(state: SimState) -> None:
+    create(state, VolumeRequest(name="vol_dist", bricks=(make_brick(state, "n1"),)))
+    assert option_list(ok(state, "n1", gcmd.volume_info(OPTIONS, "vol_dist"))) == (
+        captured_options("volume_info_all.xml", "vol_dist")
+    )

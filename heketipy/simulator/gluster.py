@@ -1,4 +1,6 @@
-"""The gluster side of the simulator: trusted pools, peers, volumes and gluster-block volumes.
+"""The gluster side of the simulator: trusted pools, peers, volumes, snapshots and gluster-block
+volumes. ``simulator/gluster_cli.py`` parses the real argv into calls of these functions and
+renders their results and refusals as the gluster and gluster-block command lines print them.
 
 Volumes belong to a trusted pool, as glusterd replicates them to every peer. Nodes are keyed by
 manage host while gluster speaks storage hostnames; a storage name is tied to its node when

@@ -8,7 +8,8 @@ output (plain text, or the ``cliOutput`` XML with ``--xml``; gluster-block's JSO
 ``NodeCommandError`` into the texts and exit codes the real CLIs print. Where glusterd's
 behaviour was captured (glusterfs 10, tests/data/gluster and the captures noted below), these
 are its texts: failures on stderr with exit 1, "Connection failed" on stdout, ``--xml``
-failures inside the XML with exit 0 (``volume heal ... info --xml``: 254).
+failures inside the XML with exit 0 (``volume heal ... info --xml``: 254). ``locked(argv)`` is
+glusterd's answer while another transaction holds its lock, for fault injection.
 """
 
 from __future__ import annotations

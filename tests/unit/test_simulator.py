@@ -307,10 +307,10 @@ async def test_volume_create_rejects_missing_brick_dirs_and_bricks_in_use(
 ) -> None:
     addresses = await make_bricks(sim)
     ghost = BrickAddress("h3", "/var/lib/heketi/mounts/vg_x/brick_nope/brick")
-    with pytest.raises(NodeCommandError, match="Failed to find brick directory"):
+    with pytest.raises(NodeCommandError, match="Failed to create brick directory"):
         await sim.volume_create("h1", replica3("vol_a", [*addresses[:2], ghost]))
     await sim.volume_create("h1", replica3("vol_a", addresses))
-    with pytest.raises(NodeCommandError, match="is already part of a volume"):
+    with pytest.raises(NodeCommandError, match="not available. Brick may be containing"):
         await sim.volume_create("h1", replica3("vol_b", addresses))
 
 

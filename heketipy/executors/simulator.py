@@ -34,6 +34,7 @@ from heketipy.executors.base import (
     GlusterVolume,
     NodeInventory,
     NodeLogicalVolume,
+    RecoveryFacts,
     VolumeRequest,
 )
 from heketipy.executors.commands_common import check_node_values
@@ -267,7 +268,13 @@ class SimulatorExecutor:
             id=volume.id,
             status=volume.status,
             bricks=bricks,
-            options=dict(volume.options),
+            # Newest first, as glusterd lists them (and RemoteExecutor parses them).
+            options=dict(reversed(volume.options.items())),
+            type=volume.type,
+            replica=volume.replica if volume.type == "replicate" else 1,
+            arbiter=int(volume.arbiter),
+            disperse=volume.set_size if volume.type == "disperse" else 0,
+            redundancy=volume.redundancy if volume.type == "disperse" else 0,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -304,6 +311,40 @@ class SimulatorExecutor:
             fstab=tuple(line for line in node.fstab if MOUNTS_ROOT in line),
             volumes=volumes,
         )
+
+    async def recovery_facts(
+        self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]
+    ) -> RecoveryFacts:
+        """``stat`` of brick directories, ``gluster-block list``/``info`` of BHVs."""
+        node = self.node(host)
+        if node.unreachable:
+            raise log_failure(NodeCommandError(host, ["stat"], None, f"{host}: no route to host"))
+        gids: dict[str, int] = {}
+        for path in brick_paths:
+            lv = lvm.lv_mounted_at(node, posixpath.dirname(path))
+            name = posixpath.basename(path)
+            if lv is None or name not in lv.fs_dirs:
+                raise log_failure(NodeCommandError(
+                    host, ["stat", path], 1, f"stat: cannot statx '{path}': No such file or directory"
+                ))  # fmt: skip
+            gids[path] = lv.fs_dirs[name]
+        pool = self._state.pools.get(node.pool)
+        blocks: dict[str, tuple[BlockVolumeInfo, ...]] = {}
+        for bhv in bhv_names:
+            volume = pool.volumes.get(bhv) if pool else None
+            if volume is None:
+                raise log_failure(NodeCommandError(
+                    host, ["gluster-block", "list", bhv], 2, f"volume {bhv} does not exist"
+                ))  # fmt: skip
+            blocks[bhv] = tuple(
+                BlockVolumeInfo(
+                    name=block.name, size_gib=block.size_gib, usable_size_gib=block.size_gib,
+                    hosts=tuple(block.hosts), iqn=f"iqn.2016-12.org.gluster-block:{block.gbid}",
+                    username=block.gbid if block.password else "", password=block.password,
+                )
+                for _, block in sorted(volume.block_volumes.items())
+            )
+        return RecoveryFacts(gids, blocks)
 
     async def set_log_level(self, level: str) -> None:
         return None

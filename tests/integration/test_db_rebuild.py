@@ -273,3 +273,39 @@ async def test_rebuild_refuses_an_unknown_node_in_the_topology(tmp_path: Path) -
     assert code == 1 and out == ""
     assert "stranger" in err
     assert not os.path.lexists(tmp_path / "heketi.db")
+
+
+async def test_rebuild_gives_back_clones_and_their_shared_thin_pools(tmp_path: Path) -> None:
+    """A clone's bricks are thin snapshots in its source's pools, mounted where glusterd put
+    them; once the source is gone its pools stay charged to the clone."""
+    topology = topology_file(tmp_path)
+    app, rt = await build(settings_for(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        api = Api(client)
+        await load_topology(api, topology)
+        kept = await create(api, {"size": 1, "durability": REPLICA3})
+        await create(api, {"name": "clone-of-kept"}, f"/volumes/{kept}/clone")
+        gone = await create(api, {"size": 2, "durability": REPLICA3})
+        await create(api, {"name": "orphan-clone"}, f"/volumes/{gone}/clone")
+        status, _, text = await api.wait("DELETE", f"/volumes/{gone}")
+        assert status == 204, text
+        old = {n.manage_host: n.id for n in rt.state.nodes.values()}
+        old["cluster"] = next(iter(rt.state.clusters))
+    db = tmp_path / "heketi.db"
+    before = export(db)
+    served = [b["Info"]["path"] for b in before["brickentries"].values()]
+    assert sum(path.startswith("/run/gluster/snaps/") for path in served) == 6
+    remove_database(db)
+
+    code, out, err = await asyncio.to_thread(rebuild, tmp_path, topology)
+    assert code == 0, err
+    fresh = new_ids(out)
+    text = json.dumps(before)
+    for name, old_id in old.items():
+        text = text.replace(old_id, fresh[name])
+    problems = differences(id_order_free(export(db)), id_order_free(json.loads(text)))
+    assert not problems, "\n".join(problems)
+    app, rt = await build(settings_for(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        _, _, text = await Api(client).call("GET", "/internal/state/drift")
+        assert json.loads(text)["clean"] is True, text

@@ -481,6 +481,11 @@ def parse_block_size_gib(text: str) -> int:
 BLOCK_IQN_PREFIX = "iqn.2016-12.org.gluster-block:"
 
 
+def command_missing(exit_code: int | None, stderr: str) -> bool:
+    """The shell's (127) or sudo's answer for a program that is not installed."""
+    return exit_code == 127 or "command not found" in stderr
+
+
 def parse_block_list(document: dict[str, Any]) -> tuple[str, ...]:
     """The block names of ``gluster-block list <bhv> --json`` (``blocks[]``)."""
     blocks = document.get("blocks") or []

@@ -607,9 +607,18 @@ class RemoteExecutor:
             gids = lcmd.parse_stat_groups(result.stdout)
         blocks: dict[str, tuple[BlockVolumeInfo, ...]] = {}
         for bhv in bhv_names:
-            result, document = await self._block(host, gcmd.block_list(bhv))
-            if gcmd.block_failed(document) or not result.ok:
-                raise self._error(host, result)
+            listed = await self._gluster(
+                host, gcmd.block_list(bhv), timeout_s=BLOCK_TIMEOUT_S, check=False
+            )
+            if gcmd.command_missing(listed.exit_code, listed.stderr):
+                blocks[bhv] = ()  # no gluster-block on the node: it made no block volume
+                continue
+            try:
+                document = gcmd.parse_block_json(listed.stdout, listed.stderr)
+            except lcmd.ParseError as error:
+                raise self._error(host, listed) from error
+            if gcmd.block_failed(document) or not listed.ok:
+                raise self._error(host, listed)
             infos = []
             for name in gcmd.parse_block_list(document):
                 result, document = await self._block(host, gcmd.block_info(bhv, name))

@@ -7,7 +7,7 @@ dump before except the new cluster and node ids, and the server restarted on it 
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +17,7 @@ import pytest
 
 from heketipy import admin_cli
 from tests.e2e.conftest import REPO, _start_heketi
-from tests.e2e.scenario import call
+from tests.e2e.scenario import Topology, call, remove_topology
 from tests.e2e.testbed import Testbed
 from tests.integration.test_db_rebuild import differences, id_order_free, new_ids
 from tests.support.server import ServerProcess
@@ -65,19 +65,15 @@ def drift(api: ServerProcess) -> dict[str, Any]:
     return dict(reply.json())
 
 
-def remove_everything(api: ServerProcess) -> None:
-    """Leave heketipy and the nodes as the other e2e tests expect them: no volume, no VG."""
-    for volume_id in api.request("GET", "/volumes").json()["volumes"]:
-        assert call(api, "DELETE", f"/volumes/{volume_id}").status == 204
-    for cluster_id in api.request("GET", "/clusters").json()["clusters"]:
-        for node_id in api.request("GET", f"/clusters/{cluster_id}").json()["nodes"]:
-            for device in api.request("GET", f"/nodes/{node_id}").json()["devices"]:
-                path = f"/devices/{device['id']}"
-                assert call(api, "POST", f"{path}/state", {"state": "offline"}).status == 204
-                assert call(api, "POST", f"{path}/state", {"state": "failed"}).status == 204
-                assert call(api, "DELETE", path).status == 204
-            assert call(api, "DELETE", f"/nodes/{node_id}").status == 204
-        assert api.request("DELETE", f"/clusters/{cluster_id}").status == 200
+def current_topology(api: ServerProcess, bed: Testbed) -> Topology:
+    """The cluster and node ids heketipy has now (new ones after a rebuild)."""
+    topology = Topology()
+    (topology.cluster,) = api.request("GET", "/clusters").json()["clusters"]
+    for node_id in api.request("GET", f"/clusters/{topology.cluster}").json()["nodes"]:
+        manage = api.request("GET", f"/nodes/{node_id}").json()["hostnames"]["manage"][0]
+        name = next(n.name for n in bed.nodes if n.manage == manage)
+        topology.node_ids[name] = node_id
+    return topology
 
 
 def test_rebuild_from_real_nodes(
@@ -118,15 +114,22 @@ def test_rebuild_from_real_nodes(
 
     api.stop()
     before = export(api.db_path)
-    for suffix in ("", "-wal", "-shm", ".lock"):
-        if os.path.lexists(f"{api.db_path}{suffix}"):
-            os.unlink(f"{api.db_path}{suffix}")
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    files = [Path(f"{api.db_path}{suffix}") for suffix in ("", "-wal", "-shm", ".lock")]
+    for path in files:
+        if path.exists():
+            shutil.copy2(path, saved / path.name)
+            path.unlink()
     rebuilt = subprocess.run(
         ["nsenter", f"--net={testbed.description['client']['netns_path']}", "--", sys.executable,
          "-m", "heketipy", "db", "rebuild", "--config", str(api.config_path),
          "--topology", str(topology)],
         capture_output=True, text=True, env=api.env, cwd=REPO, timeout=600, check=False,
     )  # fmt: skip
+    if rebuilt.returncode != 0:  # the old database back, so the nodes can be cleaned up
+        for path in saved.iterdir():
+            shutil.copy2(path, api.db_path.parent / path.name)
     restarted = _start_heketi(api.config_path, testbed, api.env)
     # The session's server is this one from now on (its teardown stops it).
     api.process = restarted.process
@@ -146,4 +149,6 @@ def test_rebuild_from_real_nodes(
         for problem in ("orphaned", "missing", "mismatched"):
             assert drift_after[problem] == [], drift_after
     finally:
-        remove_everything(api)
+        for volume_id in api.request("GET", "/volumes").json()["volumes"]:
+            assert call(api, "DELETE", f"/volumes/{volume_id}").status == 204
+        remove_topology(api, testbed, current_topology(api, testbed))

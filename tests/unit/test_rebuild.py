@@ -15,6 +15,7 @@ from heketipy.executors import commands_lvm as lcmd
 from heketipy.executors.base import GlusterVolume
 from heketipy.executors.commands_common import UnsafeArgument
 from heketipy.rebuild.reconstruct import (
+    OPTION_GROUPS,
     _snapshot_factor,
     is_block_hosting,
     volume_id_of,
@@ -130,24 +131,19 @@ def test_options_are_what_the_request_added_between_the_configured_ones() -> Non
 
 def test_block_hosting_is_told_by_the_group_or_its_expansion() -> None:
     assert is_block_hosting(GlusterVolume("v", options={"group": "gluster-block"}), settings())
-    expanded = GlusterVolume("v", options={
-        "performance.quick-read": "off", "performance.read-ahead": "off",
-        "performance.io-cache": "off", "performance.stat-prefetch": "off",
-        "performance.open-behind": "off", "performance.readdir-ahead": "off",
-        "performance.strict-o-direct": "on", "performance.client-io-threads": "on",
-        "performance.io-thread-count": "32", "performance.high-prio-threads": "32",
-        "performance.normal-prio-threads": "32", "performance.low-prio-threads": "32",
-        "performance.least-prio-threads": "4", "client.event-threads": "8",
-        "server.event-threads": "8", "network.remote-dio": "disable",
-        "cluster.eager-lock": "enable", "cluster.quorum-type": "auto",
-        "cluster.data-self-heal-algorithm": "full", "cluster.locking-scheme": "granular",
-        "cluster.shd-max-threads": "8", "cluster.shd-wait-qlength": "10000",
-        "features.shard": "on", "features.shard-block-size": "64MB", "user.cifs": "off",
-        "server.allow-insecure": "on", "cluster.choose-local": "off",
-        "cluster.lookup-optimize": "off",
-    })  # fmt: skip
+    # A real glusterd lists what the group file sets instead of the group.
+    expanded = GlusterVolume("v", options=dict(OPTION_GROUPS["gluster-block"]))
     assert is_block_hosting(expanded, settings())
     assert not is_block_hosting(GlusterVolume("v", options={"features.shard": "on"}), settings())
     assert is_block_hosting(
         GlusterVolume("v", options={"features.shard": "on"}), settings(block="features.shard on")
     )
+
+
+async def test_a_node_without_gluster_block_has_no_block_volumes() -> None:
+    runner = FakeRunner()
+    runner.on("gluster-block list", (127, "", "bash: gluster-block: command not found"))
+    remote, _ = executor(runner)
+    facts = await remote.recovery_facts("h1", (), ("bhv",))
+    assert facts.block_volumes == {"bhv": ()}
+    assert runner.lines() == ["gluster-block list bhv --json"]

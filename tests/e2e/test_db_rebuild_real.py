@@ -127,7 +127,10 @@ def test_rebuild_from_real_nodes(
          "--topology", str(topology)],
         capture_output=True, text=True, env=api.env, cwd=REPO, timeout=600, check=False,
     )  # fmt: skip
-    if rebuilt.returncode != 0:  # the old database back, so the nodes can be cleaned up
+    after: dict[str, Any] = {}
+    if rebuilt.returncode == 0:
+        after = export(api.db_path)  # now: the server locks it
+    else:  # the old database back, so the nodes can be cleaned up
         for path in saved.iterdir():
             shutil.copy2(path, api.db_path.parent / path.name)
     restarted = _start_heketi(api.config_path, testbed, api.env)
@@ -140,7 +143,7 @@ def test_rebuild_from_real_nodes(
         text = json.dumps(before)
         for name, old_id in old.items():
             text = text.replace(old_id, fresh[name])
-        problems = differences(id_order_free(export(api.db_path)), id_order_free(json.loads(text)))
+        problems = differences(id_order_free(after), id_order_free(json.loads(text)))
         assert not problems, "\n".join(problems)
         reply = api.request("GET", "/db/check")
         assert reply.status == 200 and reply.json()["totalinconsistencies"] == 0, reply.text

@@ -342,8 +342,10 @@ class _Builder:
     def _lv(self, facts: NodeFacts, vg: str, name: str) -> NodeLogicalVolume | None:
         return next((lv for lv in facts.inventory.lvs if lv.vg == vg and lv.name == name), None)
 
-    def _brick(self, volume_id: str, index: int, host: str, path: str,
+    def _brick(self, volume_id: str, host: str, path: str,
                earlier_on_node: int) -> _PlacedBrick | None:
+        """The brick gluster serves at ``host:path``; ``earlier_on_node`` counts the volume's
+        bricks before it on the same node (glusterd's LV names for a clone's bricks)."""
         node = self.node_of_host.get(host)
         where = f"volume {volume_id} brick {host}:{path}"
         if node is None:
@@ -431,7 +433,7 @@ class _Builder:
             earlier = per_node[node.id] if node else 0
             if node:
                 per_node[node.id] += 1
-            found = self._brick(volume_id, index, gb.host, gb.path, earlier)
+            found = self._brick(volume_id, gb.host, gb.path, earlier)
             if found is None:
                 return None
             found.brick.set_index, found.brick.position = divmod(index, width)

@@ -261,7 +261,6 @@ class _Builder:
     def __init__(self, topology: TopologyFile, nodes: dict[str, NodeFacts], settings: Any):
         self.settings = settings
         self.entries = topology_nodes(topology)
-        self.clusters_flags = [(c.file, c.block) for c in topology.clusters if c is not None]
         self.topology = topology
         self.facts = nodes
         self.out = Rebuilt()
@@ -277,7 +276,7 @@ class _Builder:
     # -- clusters, nodes, devices --------------------------------------------------------------
     def clusters_and_nodes(self) -> None:
         cluster_ids: dict[int, str] = {}
-        topology_clusters = [c for c in self.topology.clusters]
+        topology_clusters = list(self.topology.clusters)
         for entry in self.entries:
             if entry.cluster_index in cluster_ids:
                 continue

@@ -309,3 +309,17 @@ async def test_rebuild_gives_back_clones_and_their_shared_thin_pools(tmp_path: P
     async with TestClient(TestServer(app)) as client:
         _, _, text = await Api(client).call("GET", "/internal/state/drift")
         assert json.loads(text)["clean"] is True, text
+
+
+async def test_a_cluster_keeps_the_id_its_nodes_name(tmp_path: Path) -> None:
+    _before, _made, old = await served_world(tmp_path)
+    remove_database(tmp_path / "heketi.db")
+    document = json.loads((tmp_path / "topology.json").read_text())
+    for entry in document["clusters"][0]["nodes"]:
+        entry["node"]["cluster"] = old["cluster"]
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps(document))
+    code, out, err = await asyncio.to_thread(rebuild, tmp_path, named)
+    assert code == 0, err
+    assert re.findall(r"cluster ([0-9a-f]{32}): new id", out) == []
+    assert list(export(tmp_path / "heketi.db")["clusterentries"]) == [old["cluster"]]

@@ -1,0 +1,106 @@
+"""The server's start-up and shut-down: whatever started is closed again, also when a later
+part of the start-up fails (the database lock released, the executor closed, no task left)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from heketipy import server
+from heketipy.api.app import RUNTIME
+from heketipy.operations.runtime import Runtime
+from tests.integration.test_operations import settings_for
+
+
+class ExecutorSpy:
+    """Wraps the configured executor's ``create_executor``; remembers what it built."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, fail_start: bool = False) -> None:
+        self.built: list[Any] = []
+        self.closed = 0
+        inner = server.create_executor
+
+        def create(settings: Any) -> Any:
+            executor = inner(settings)
+            close = executor.close
+
+            async def failing_start() -> None:
+                raise RuntimeError("executor start failed")
+
+            async def counted_close() -> None:
+                self.closed += 1
+                await close()
+
+            if fail_start:
+                executor.start = failing_start
+            executor.close = counted_close
+            self.built.append(executor)
+            return executor
+
+        monkeypatch.setattr(server, "create_executor", create)
+
+
+async def assert_database_free(settings: Any) -> None:
+    """Another server can open the database: the first one's lock is gone."""
+    runner = web.AppRunner(server.build(settings))
+    await runner.setup()
+    try:
+        assert runner.app[RUNTIME].store is not None
+    finally:
+        await runner.cleanup()
+
+
+def other_tasks() -> set[asyncio.Task[Any]]:
+    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+
+async def test_a_failed_executor_start_closes_the_store_and_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    spy = ExecutorSpy(monkeypatch, fail_start=True)
+    with pytest.raises(RuntimeError, match="executor start failed"):
+        await server.serve(settings)
+    assert len(spy.built) == 1 and spy.closed == 1
+    assert other_tasks() == set()
+    monkeypatch.undo()
+    await assert_database_free(settings)
+
+
+async def test_a_failed_recovery_closes_the_store_and_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    spy = ExecutorSpy(monkeypatch)
+
+    async def failing_recover(self: Runtime, only: set[str] | None = None) -> int:
+        raise RuntimeError("recovery failed")
+
+    monkeypatch.setattr(Runtime, "recover", failing_recover)
+    with pytest.raises(RuntimeError, match="recovery failed"):
+        await server.serve(settings)
+    assert len(spy.built) == 1 and spy.closed == 1
+    assert other_tasks() == set()
+    monkeypatch.undo()
+    await assert_database_free(settings)
+
+
+async def test_a_stopped_server_closes_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    spy = ExecutorSpy(monkeypatch)
+    runner = web.AppRunner(server.build(settings))
+    await runner.setup()
+    try:
+        assert runner.app[RUNTIME].executor is spy.built[0]
+        assert spy.closed == 0
+    finally:
+        await runner.cleanup()
+    assert spy.closed == 1
+    assert other_tasks() == set()
+    await assert_database_free(settings)

@@ -140,7 +140,7 @@ async def route_failure_middleware(request: web.Request, handler: Handler) -> we
     target = await _trailing_slash_target(request)
     if target is not None:
         if request.method == "GET":
-            return redirect_html(301, target, "Moved Permanently")
+            return redirect_html(301, target)
         response = web.Response(status=301, headers={"Location": target})
         response.headers.popall("Content-Type", None)
         return response

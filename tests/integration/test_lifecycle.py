@@ -58,30 +58,19 @@ def other_tasks() -> set[asyncio.Task[Any]]:
     return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
 
 
-async def test_a_failed_executor_start_closes_the_store_and_the_executor(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def failing_recover(self: Runtime, only: set[str] | None = None) -> int:
+    raise RuntimeError("recovery failed")
+
+
+@pytest.mark.parametrize("failing", ["executor start", "recovery"])
+async def test_a_failed_start_up_closes_the_store_and_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
     settings = settings_for(tmp_path)
-    spy = ExecutorSpy(monkeypatch, fail_start=True)
-    with pytest.raises(RuntimeError, match="executor start failed"):
-        await server.serve(settings)
-    assert len(spy.built) == 1 and spy.closed == 1
-    assert other_tasks() == set()
-    monkeypatch.undo()
-    await assert_database_free(settings)
-
-
-async def test_a_failed_recovery_closes_the_store_and_the_executor(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = settings_for(tmp_path)
-    spy = ExecutorSpy(monkeypatch)
-
-    async def failing_recover(self: Runtime, only: set[str] | None = None) -> int:
-        raise RuntimeError("recovery failed")
-
-    monkeypatch.setattr(Runtime, "recover", failing_recover)
-    with pytest.raises(RuntimeError, match="recovery failed"):
+    spy = ExecutorSpy(monkeypatch, fail_start=failing == "executor start")
+    if failing == "recovery":  # a step after the executor's
+        monkeypatch.setattr(Runtime, "recover", failing_recover)
+    with pytest.raises(RuntimeError, match=f"{failing} failed"):
         await server.serve(settings)
     assert len(spy.built) == 1 and spy.closed == 1
     assert other_tasks() == set()

@@ -1,5 +1,6 @@
 """The server's start-up and shut-down: whatever started is closed again, also when a later
-part of the start-up fails (the database lock released, the executor closed, no task left)."""
+part of the start-up fails (the database lock released, the executor and the Secret backup
+closed, no task left)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from heketipy import server
 from heketipy.api.app import RUNTIME
 from heketipy.operations.runtime import Runtime
+from heketipy.store import kube_backup, marker
 from tests.integration.test_operations import settings_for
 
 
@@ -93,3 +95,31 @@ async def test_a_stopped_server_closes_everything(
     assert spy.closed == 1
     assert other_tasks() == set()
     await assert_database_free(settings)
+
+
+async def test_a_refused_database_closes_the_secret_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    marker.marker_path(settings.heketipy.data_dir).write_text("[]")  # corrupt: refused
+    backups: list[kube_backup.KubeDbBackup] = []
+    closed: list[object] = []
+
+    def configured_backup(_settings: Any) -> kube_backup.KubeDbBackup:
+        # Never contacted: start-up stops at the database marker.
+        backup = kube_backup.KubeDbBackup(kube_backup.KubeApi("http://127.0.0.1:9", "ns"))
+        close = backup.close
+
+        async def counted_close(store: Any = None) -> None:
+            closed.append(store)
+            await close(store)
+
+        backup.close = counted_close  # type: ignore[method-assign]
+        backups.append(backup)
+        return backup
+
+    monkeypatch.setattr(kube_backup, "from_settings", configured_backup)
+    with pytest.raises(marker.RefusedDatabase, match="corrupt"):
+        await server.serve(settings)
+    assert len(backups) == 1 and closed == [None]
+    assert other_tasks() == set()

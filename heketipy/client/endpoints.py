@@ -42,7 +42,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class endpoint(Generic[P, T]):  # noqa: N801 - used as a decorator, like property
+class endpoint(Generic[P, T]):  # lower case: used as a decorator, like property
     """An API method written as a flow; the client it is read from drives it (`_drive`)."""
 
     def __init__(self, build: Callable[Concatenate[Any, P], Flow[T]]) -> None:

@@ -110,7 +110,7 @@ async def _run(volumes: int, band_size: int, concurrency: int, replica: int, pol
 
     config = write_config(directory, "mock", {})
     settings = load_settings(str(config), {"HEKETI_MOCK_DEVICE_SIZE_GB": str(DEVICE_SIZE_GB)})
-    app, _runtime = await build(settings)
+    app = build(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

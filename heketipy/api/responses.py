@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -44,9 +45,9 @@ def accepted(queue_id: str) -> web.Response:
     return response
 
 
-def redirect_html(status: int, location: str, reason: str) -> web.Response:
-    """Go's http.Redirect for a GET: a tiny HTML anchor body."""
-    body = f'<a href="{location}">{reason}</a>.\n\n'
+def redirect_html(status: int, location: str, reason: str | None = None) -> web.Response:
+    """Go's http.Redirect for a GET: a tiny HTML anchor body naming the status."""
+    body = f'<a href="{location}">{reason or HTTPStatus(status).phrase}</a>.\n\n'
     return web.Response(
         status=status,
         body=body.encode(),

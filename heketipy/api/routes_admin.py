@@ -6,7 +6,8 @@ from aiohttp import web
 
 from heketipy import logctx
 from heketipy.api import limits
-from heketipy.api.common import path_id, runtime
+from heketipy.api.app import ServerState
+from heketipy.api.common import path_id, runtime, server_state
 from heketipy.api.responses import empty, error_response, json_response, redirect_html
 from heketipy.domain.errors import ID_NOT_FOUND, NotFound
 from heketipy.models import requests as wire
@@ -46,10 +47,8 @@ async def queue_status(request: web.Request) -> web.Response:
     return empty(204)
 
 
-def _server(request: web.Request):  # noqa: ANN202 - avoids an import cycle with app
-    from heketipy.api.app import SERVER
-
-    return request.app[SERVER]
+def _server(request: web.Request) -> ServerState:
+    return server_state(request)
 
 
 async def _decode_strict(request: web.Request, model: type) -> object:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.client.token import make_token
 from heketipy.config import load_settings
 from heketipy.operations.runtime import Runtime
@@ -110,11 +111,11 @@ class Server:
 
     async def start(self) -> Api:
         settings = load_settings(str(self.config_path), env={})
-        app, runtime = await build(settings)
+        app = build(settings)
         self.client = TestClient(TestServer(app))
         await self.client.start_server()
-        self.runtime = runtime
-        return Api(self.client, runtime)
+        self.runtime = app[RUNTIME]
+        return Api(self.client, self.runtime)
 
     async def stop(self) -> None:
         if self.client is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.domain.entities import gluster_layout_uuid
 from heketipy.domain.space import device_charge_kib, fits
 from heketipy.operations.runtime import Runtime
@@ -50,8 +51,9 @@ def largest_fitting_gib(rt: Runtime) -> int:
 @asynccontextmanager
 async def three_nodes(tmp_path: Path) -> AsyncIterator[tuple[Runtime, Api]]:
     """A simulator-backed server with three nodes of one 50 GiB device each."""
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         yield rt, api
@@ -171,8 +173,9 @@ async def test_a_clone_interrupted_after_gluster_made_it_is_finished_or_undone_o
     tmp_path: Path, started: bool
 ) -> None:
     settings = settings_for(tmp_path)
-    app, rt = await build(settings)
+    app = build(settings)
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         source = await created(api, "/volumes", {"size": 2, "durability": REPLICA3})
@@ -189,8 +192,9 @@ async def test_a_clone_interrupted_after_gluster_made_it_is_finished_or_undone_o
             sim_gluster.volume_clone(rt.executor.state, rt.executor.node(host), source_name,
                                      "halfway")
             rt.executor.save()
-    app2, rt2 = await build(settings)
+    app2 = build(settings)
     async with TestClient(TestServer(app2)) as client:
+        rt2 = app2[RUNTIME]
         api = Api(client)
         assert rt2.state.operations == {}
         status, _, text = await api.call("GET", f"/volumes/{op.clone_id}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.domain.entities import new_id
 from heketipy.executors.base import BrickRequest
 from heketipy.server import build
@@ -19,8 +20,9 @@ from tests.openapi_check import validate_response
 
 
 async def test_drift_report_and_repair(tmp_path: Path) -> None:
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         status, headers, _ = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
@@ -71,8 +73,9 @@ async def test_drift_report_and_repair(tmp_path: Path) -> None:
 @asynccontextmanager
 async def topology_served(tmp_path: Path) -> AsyncIterator[tuple[Api, Any, Any, str]]:
     """A server on the simulator with the test topology; its first device and that node."""
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         device = next(iter(rt.state.devices.values()))

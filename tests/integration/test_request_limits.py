@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.server import build
 from tests.integration.test_operations import Api, settings_for, topology
 from tests.openapi_check import validate_response
@@ -111,8 +112,9 @@ def test_a_body_that_stops_arriving_is_refused(configured_server: ServerProcess)
 
 @pytest.fixture
 async def api_and_runtime(tmp_path: Path):  # noqa: ANN201
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         yield api, rt

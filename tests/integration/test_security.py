@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.server import build
 from tests.integration.test_operations import Api, settings_for, topology
 
@@ -19,8 +20,9 @@ REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 
 @pytest.fixture
 async def api_and_runtime(tmp_path: Path):  # noqa: ANN201
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         nodes = await topology(api)
         yield api, rt, nodes

@@ -506,7 +506,7 @@ async def ops_client():
     settings = SimpleNamespace(
         default_state="normal", glusterfs=SimpleNamespace(loglevel="info"), auth_enabled=False
     )
-    application = web.Application(middlewares=[app_module.heketi_middleware])
+    application = web.Application(middlewares=app_module.HEKETI_MIDDLEWARES)
     application[app_module.RUNTIME] = rt
     application[app_module.SERVER] = app_module.ServerState(settings)
     routes_admin.register(application.router)  # /queue/{id}

@@ -23,14 +23,18 @@ def runtime(request: web.Request) -> Any:
 
 
 async def parse(
-    request: web.Request, model: type[T], *, validate: bool = True, allow_empty: bool = False
-) -> T:
+    request: web.Request,
+    model: type[wire.RequestT],
+    *,
+    validate: bool = True,
+    allow_empty: bool = False,
+) -> wire.RequestT:
     """Decode the body like Go's encoding/json, then validate with Heketi's texts and the
     configured list limits. The body is read under the route's cap (``api.limits``)."""
     raw = await limits.read_body(request)
     list_limits = limits.http_limits(request.app)
 
-    def decode(data: bytes) -> T:
+    def decode(data: bytes) -> wire.RequestT:
         try:
             value = wire.parse_body(model, data, allow_empty=allow_empty)
         except wire.ParseError as exc:

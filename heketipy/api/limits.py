@@ -98,6 +98,7 @@ async def body_limit_middleware(request: web.Request, handler: Handler) -> web.S
     """Refuse a declared-too-large body unread; close the connection after refused bodies."""
     limit = body_limit_bytes(request)
     declared = request.content_length
+    response: web.StreamResponse
     if declared is not None and declared > limit:
         refused = _too_large(request, limit)
         response = error_response(refused.status, refused.text)

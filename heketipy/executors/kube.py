@@ -174,6 +174,11 @@ def _pod_is_running(pod: Any) -> bool:
     return getattr(pod.status, "phase", None) == "Running"
 
 
+def _pod_name(pod: Any) -> str:
+    # The API server always names the pods it lists; the client models type it optional.
+    return str(pod.metadata.name) if pod.metadata is not None else ""
+
+
 def _first_container(pod: Any) -> str:
     containers = pod.spec.containers or []
     return str(containers[0].name) if containers else ""
@@ -481,7 +486,7 @@ class KubeRunner:
                 label_selector=GLUSTER_POD_LABEL,
                 _request_timeout=API_REQUEST_TIMEOUT_S,
             ).items
-            on_node = [pod for pod in pods if pod.spec.node_name == host]
+            on_node = [pod for pod in pods if pod.spec is not None and pod.spec.node_name == host]
             running = [pod for pod in on_node if _pod_is_running(pod)]
             candidates = running or on_node
             if not candidates:
@@ -502,12 +507,13 @@ class KubeRunner:
                     host, f"No pods with the label '{GLUSTER_POD_LABEL}={host}' were found"
                 )
             if len(pods) > 1:
-                names = ", ".join(sorted(pod.metadata.name for pod in pods))
+                names = ", ".join(sorted(_pod_name(pod) for pod in pods))
                 raise self._no_pod(
                     host, f"More than one pod with the label '{GLUSTER_POD_LABEL}={host}': {names}"
                 )
             chosen = pods[0]
-        return PodRef(chosen.metadata.name, chosen.metadata.namespace, _first_container(chosen))
+        # Listed in self.namespace, so that is the pod's namespace.
+        return PodRef(_pod_name(chosen), self.namespace, _first_container(chosen))
 
     @staticmethod
     def _no_pod(host: str, text: str) -> NodeCommandError:

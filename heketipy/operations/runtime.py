@@ -320,7 +320,11 @@ class Runtime:
                             level=logging.ERROR, status="failed",
                         )
                         self.failed_count += 1
-                        await self.apply(lambda tx, r=record: setattr(tx.touch(r), "status", "failed"))
+
+                        def mark_failed(tx: Transaction, failed: PendingOperation = record) -> None:
+                            tx.touch(failed).status = "failed"
+
+                        await self.apply(mark_failed)
                         continue
                 elif not await self._rollback(op):
                     continue

@@ -224,7 +224,7 @@ def pack(
     }
     if generation is not None:
         manifest["db_generation"] = generation
-    secrets = {part["secret"]: {key: chunk} for part, chunk in zip(parts, chunks, strict=True)}
+    secrets = {part_name(base, i): {key: chunk} for i, chunk in enumerate(chunks)}
     secrets[base][MANIFEST_KEY] = json.dumps(manifest, sort_keys=True).encode()
     return Packed(manifest, secrets)
 

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
 
 from aiohttp import web
 
 from heketipy.api import listen
 from heketipy.api.app import KUBE_BACKUP, SERVER, create_app
 from heketipy.api.connections import GuardedAppRunner
+from heketipy.config import Settings
 from heketipy.executors.factory import create_executor
 from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
@@ -22,7 +22,9 @@ log = logging.getLogger("heketipy.server")
 MONITOR_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor", asyncio.Task)
 
 
-async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Application, Runtime]:
+async def build(
+    settings: Settings, *, init_db: bool = False
+) -> tuple[web.Application, Runtime]:
     data_dir = settings.heketipy.data_dir
     backup = kube_backup.from_settings(settings)
     store, state = await marker.open_guarded(
@@ -33,15 +35,7 @@ async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Applicatio
         await executor.start()
     for node in state.nodes.values():
         executor.register_node(node.manage, node.storage)
-    runtime = Runtime(
-        state,
-        store,
-        executor,
-        settings,
-        max_inflight=settings.glusterfs.max_inflight_operations or 8,
-        wait_queue_size=settings.heketipy.wait_queue_size,
-        queue_result_ttl_s=settings.heketipy.queue_result_ttl_s,
-    )
+    runtime = Runtime(state, store, executor, settings)
     recovered = await runtime.recover()
     if recovered:
         log.info("recovered %d unfinished operation(s) at start-up", recovered)
@@ -84,7 +78,9 @@ async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Applicatio
     return app, runtime
 
 
-async def serve(settings: Any, *, announce: str | None = None, init_db: bool = False) -> None:
+async def serve(
+    settings: Settings, *, announce: str | None = None, init_db: bool = False
+) -> None:
     # TLS and the sockets first: a bad port, address or key must not open the database.
     ssl_context = (
         listen.tls_context(settings.cert_file, settings.key_file) if settings.enable_tls else None

@@ -6,13 +6,13 @@ Every API method returns an awaitable of the type its signature names.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
-from heketipy.client.endpoints import Endpoints
-from heketipy.client.flows import Flow, HttpRequest, HttpResponse, PollPolicy, Protocol, RetryPolicy
+from heketipy.client.endpoints import Call, Endpoints
+from heketipy.client.flows import HttpRequest, HttpResponse, PollPolicy, Protocol, RetryPolicy
 from heketipy.client.transport import (
     DEFAULT_SERVER,
     DEFAULT_TIMEOUT_S,
@@ -22,6 +22,8 @@ from heketipy.client.transport import (
     http_options,
     response_of,
 )
+
+T = TypeVar("T")
 
 
 class AsyncHeketiClient(Endpoints):
@@ -63,10 +65,11 @@ class AsyncHeketiClient(Endpoints):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def _run(self, flow: Flow[Any], convert: Callable[[Any], Any] | None = None) -> Any:
-        return self._drive(flow, convert)
+    def _run(self, call: Call[T]) -> Coroutine[Any, Any, T]:
+        return self._drive(call)
 
-    async def _drive(self, flow: Flow[Any], convert: Callable[[Any], Any] | None) -> Any:
+    async def _drive(self, call: Call[T]) -> T:
+        flow = call.flow
         try:
             step = next(flow)
             while True:
@@ -77,7 +80,7 @@ class AsyncHeketiClient(Endpoints):
                     step = flow.send(None)
         except StopIteration as done:
             result = done.value
-        return convert(result) if convert is not None else result
+        return call.convert(result)
 
     async def _send(self, request: HttpRequest) -> HttpResponse:
         built = build(self._http, self._credentials, request)

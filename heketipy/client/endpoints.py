@@ -1,15 +1,19 @@
 """Every endpoint of the Heketi REST API (contract section 7), written once for both clients.
 
-`Endpoints` holds the method per endpoint; each builds a flow (`heketipy.client.flows`) and
-hands it to `_run`, which the blocking client implements by driving it to the end and the
-asyncio client by returning a coroutine. So in `AsyncHeketiClient` every method returns an
-awaitable of the annotated type.
+Each method of `Endpoints` is an `endpoint`: it builds a `Call` (a flow of
+`heketipy.client.flows` and the conversion of its result) and hands it to the client's
+`_run`, which the blocking client implements by driving the flow to the end and the asyncio
+client by returning a coroutine. The `endpoint` descriptor types both faces: on a
+`HeketiClient` a method returns the annotated type, on an `AsyncHeketiClient` an awaitable of
+it, so the type checker sees what each client really returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import functools
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from urllib.parse import urlencode
 
 from heketipy.client import flows
@@ -33,7 +37,55 @@ from heketipy.client.models import (
     VolumeList,
 )
 
-M = TypeVar("M")
+if TYPE_CHECKING:
+    from heketipy.client.aio import AsyncHeketiClient
+    from heketipy.client.sync import HeketiClient
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _unchanged(result: Any) -> Any:
+    return result
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One API call: the flow that performs it and how its result becomes the answer."""
+
+    flow: Flow[Any]
+    convert: Callable[[Any], T] = _unchanged
+
+
+class endpoint(Generic[P, T]):  # lower case: a decorator, like property
+    """An API method, written once as a builder of its `Call` and run by the client."""
+
+    def __init__(self, build: Callable[Concatenate[Endpoints, P], Call[T]]) -> None:
+        self._build = build
+        self.__name__ = build.__name__
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, client: None, owner: type) -> endpoint[P, T]: ...
+    @overload
+    def __get__(
+        self, client: AsyncHeketiClient, owner: type
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    @overload
+    def __get__(self, client: HeketiClient, owner: type) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, client: Endpoints, owner: type) -> Callable[P, Any]: ...
+
+    def __get__(self, client: Endpoints | None, owner: type) -> Any:
+        if client is None:
+            return self
+        build = self._build
+
+        @functools.wraps(build)
+        def method(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return client._run(build(client, *args, **kwargs))
+
+        return method
 
 
 def _body(request: Any) -> Any:
@@ -78,39 +130,45 @@ class Endpoints:
 
     _proto: Protocol
 
-    def _run(self, flow: Flow[Any], convert: Callable[[Any], Any] | None = None) -> Any:
+    def _run(self, call: Call[Any]) -> Any:
         raise NotImplementedError
 
     def _json(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,),
-              model: Callable[[Any], Any] | None = None) -> Any:
-        return self._run(flows.call_json(self._proto, method, path, body, expect), model)
+              model: Callable[[Any], T] = _unchanged) -> Call[T]:
+        return Call(flows.call_json(self._proto, method, path, body, expect), model)
 
     def _op(self, method: str, path: str, body: Any = None,
-            model: Callable[[Any], Any] | None = None) -> Any:
-        return self._run(flows.operation(self._proto, method, path, body), model)
+            model: Callable[[Any], T] = _unchanged) -> Call[T]:
+        return Call(flows.operation(self._proto, method, path, body), model)
 
     def _none(self, method: str, path: str, body: Any = None,
-              expect: tuple[int, ...] = (200,)) -> Any:
-        return self._run(flows.call(self._proto, method, path, body, expect), lambda _: None)
+              expect: tuple[int, ...] = (200,)) -> Call[None]:
+        return Call(flows.call(self._proto, method, path, body, expect), lambda _: None)
 
     # --- service ---------------------------------------------------------------------------
 
-    def hello(self) -> str:
-        return self._run(flows.call(self._proto, "GET", "/hello"), lambda r: r.text)
+    @endpoint
+    def hello(self) -> Call[str]:
+        return Call(flows.call(self._proto, "GET", "/hello"), lambda r: r.text)
 
-    def metrics(self) -> str:
-        return self._run(flows.call(self._proto, "GET", "/metrics"), lambda r: r.text)
+    @endpoint
+    def metrics(self) -> Call[str]:
+        return Call(flows.call(self._proto, "GET", "/metrics"), lambda r: r.text)
 
-    def admin_state(self) -> str:
+    @endpoint
+    def admin_state(self) -> Call[str]:
         return self._json("GET", "/admin", model=lambda j: j["state"])
 
-    def set_admin_state(self, state: str) -> None:
+    @endpoint
+    def set_admin_state(self, state: str) -> Call[None]:
         return self._none("POST", "/admin", {"state": state}, expect=(200, 204))
 
-    def log_level(self) -> str:
+    @endpoint
+    def log_level(self) -> Call[str]:
         return self._json("GET", "/internal/logging", model=lambda j: j["loglevel"]["glusterfs"])
 
-    def set_log_level(self, level: str) -> str:
+    @endpoint
+    def set_log_level(self, level: str) -> Call[str]:
         return self._json(
             "POST", "/internal/logging", {"loglevel": {"glusterfs": level}},
             model=lambda j: j["loglevel"]["glusterfs"],
@@ -118,151 +176,190 @@ class Endpoints:
 
     # --- clusters --------------------------------------------------------------------------
 
-    def cluster_create(self, *, file: bool = True, block: bool = True) -> Cluster:
+    @endpoint
+    def cluster_create(self, *, file: bool = True, block: bool = True) -> Call[Cluster]:
         return self._json("POST", "/clusters", {"file": file, "block": block}, (201,),
                           Cluster.model_validate)
 
-    def cluster_list(self) -> ClusterList:
+    @endpoint
+    def cluster_list(self) -> Call[ClusterList]:
         return self._json("GET", "/clusters", model=ClusterList.model_validate)
 
-    def cluster_info(self, cluster_id: str) -> Cluster:
+    @endpoint
+    def cluster_info(self, cluster_id: str) -> Call[Cluster]:
         return self._json("GET", f"/clusters/{cluster_id}", model=Cluster.model_validate)
 
-    def cluster_delete(self, cluster_id: str) -> None:
+    @endpoint
+    def cluster_delete(self, cluster_id: str) -> Call[None]:
         return self._none("DELETE", f"/clusters/{cluster_id}")
 
-    def cluster_set_flags(self, cluster_id: str, *, file: bool, block: bool) -> None:
+    @endpoint
+    def cluster_set_flags(self, cluster_id: str, *, file: bool, block: bool) -> Call[None]:
         return self._none("POST", f"/clusters/{cluster_id}/flags", {"file": file, "block": block})
 
     # --- nodes -----------------------------------------------------------------------------
 
-    def node_add(self, request: NodeAddRequest | dict[str, Any]) -> Node:
+    @endpoint
+    def node_add(self, request: NodeAddRequest | dict[str, Any]) -> Call[Node]:
         return self._op("POST", "/nodes", _body(request), Node.model_validate)
 
-    def node_info(self, node_id: str) -> Node:
+    @endpoint
+    def node_info(self, node_id: str) -> Call[Node]:
         return self._json("GET", f"/nodes/{node_id}", model=Node.model_validate)
 
-    def node_delete(self, node_id: str) -> None:
+    @endpoint
+    def node_delete(self, node_id: str) -> Call[None]:
         return self._op("DELETE", f"/nodes/{node_id}")
 
-    def node_set_state(self, node_id: str, state: str, healcheck: str | None = None) -> None:
+    @endpoint
+    def node_set_state(self, node_id: str, state: str, healcheck: str | None = None) -> Call[None]:
         return self._op("POST", f"/nodes/{node_id}/state", _state_body(state, healcheck))
 
+    @endpoint
     def node_set_tags(
         self, node_id: str, tags: dict[str, str], change_type: str = "set"
-    ) -> dict[str, str]:
+    ) -> Call[dict[str, str]]:
         return self._json("POST", f"/nodes/{node_id}/tags",
                           {"change_type": change_type, "tags": tags}, model=dict)
 
     # --- devices ---------------------------------------------------------------------------
 
-    def device_add(self, request: DeviceAddRequest | dict[str, Any]) -> None:
+    @endpoint
+    def device_add(self, request: DeviceAddRequest | dict[str, Any]) -> Call[None]:
         return self._op("POST", "/devices", _body(request))
 
-    def device_info(self, device_id: str) -> Device:
+    @endpoint
+    def device_info(self, device_id: str) -> Call[Device]:
         return self._json("GET", f"/devices/{device_id}", model=Device.model_validate)
 
-    def device_delete(self, device_id: str, *, force_forget: bool = False) -> None:
+    @endpoint
+    def device_delete(self, device_id: str, *, force_forget: bool = False) -> Call[None]:
         return self._op("DELETE", f"/devices/{device_id}", {"forceforget": force_forget})
 
-    def device_set_state(self, device_id: str, state: str, healcheck: str | None = None) -> None:
+    @endpoint
+    def device_set_state(self, device_id: str, state: str, healcheck: str | None = None) -> Call[None]:
         return self._op("POST", f"/devices/{device_id}/state", _state_body(state, healcheck))
 
-    def device_resync(self, device_id: str) -> None:
+    @endpoint
+    def device_resync(self, device_id: str) -> Call[None]:
         return self._op("GET", f"/devices/{device_id}/resync")
 
+    @endpoint
     def device_set_tags(
         self, device_id: str, tags: dict[str, str], change_type: str = "set"
-    ) -> dict[str, str]:
+    ) -> Call[dict[str, str]]:
         return self._json("POST", f"/devices/{device_id}/tags",
                           {"change_type": change_type, "tags": tags}, model=dict)
 
     # --- volumes ---------------------------------------------------------------------------
 
-    def volume_create(self, request: VolumeCreateRequest | dict[str, Any]) -> Volume:
+    @endpoint
+    def volume_create(self, request: VolumeCreateRequest | dict[str, Any]) -> Call[Volume]:
         return self._op("POST", "/volumes", _body(request), Volume.model_validate)
 
-    def volume_list(self) -> VolumeList:
+    @endpoint
+    def volume_list(self) -> Call[VolumeList]:
         return self._json("GET", "/volumes", model=VolumeList.model_validate)
 
-    def volume_ids_by_name(self, name: str) -> list[str]:
+    @endpoint
+    def volume_ids_by_name(self, name: str) -> Call[list[str]]:
         """Ids of the volumes named ``name`` (heketipy's ``GET /volumes?volume_name=``, pending
         creates and deletes included; a Heketi server ignores the query and lists all)."""
         path = "/volumes?" + urlencode({"volume_name": name})
         return self._json("GET", path, model=lambda j: list(j.get("volumes") or []))
 
-    def volume_info(self, volume_id: str) -> Volume:
+    @endpoint
+    def volume_info(self, volume_id: str) -> Call[Volume]:
         return self._json("GET", f"/volumes/{volume_id}", model=Volume.model_validate)
 
-    def volume_delete(self, volume_id: str) -> None:
+    @endpoint
+    def volume_delete(self, volume_id: str) -> Call[None]:
         return self._op("DELETE", f"/volumes/{volume_id}")
 
-    def volume_expand(self, volume_id: str, expand_size: int) -> Volume:
+    @endpoint
+    def volume_expand(self, volume_id: str, expand_size: int) -> Call[Volume]:
         return self._op("POST", f"/volumes/{volume_id}/expand", {"expand_size": expand_size},
                         Volume.model_validate)
 
-    def volume_clone(self, volume_id: str, name: str | None = None) -> Volume:
+    @endpoint
+    def volume_clone(self, volume_id: str, name: str | None = None) -> Call[Volume]:
         body = {"name": name} if name else {}
         return self._op("POST", f"/volumes/{volume_id}/clone", body, Volume.model_validate)
 
-    def volume_set_block_restriction(self, volume_id: str, restriction: str) -> Volume:
+    @endpoint
+    def volume_set_block_restriction(self, volume_id: str, restriction: str) -> Call[Volume]:
         return self._op("POST", f"/volumes/{volume_id}/block-restriction",
                         {"restriction": restriction}, Volume.model_validate)
 
     # --- block volumes ---------------------------------------------------------------------
 
-    def blockvolume_create(self, request: BlockVolumeCreateRequest | dict[str, Any]) -> BlockVolume:
+    @endpoint
+    def blockvolume_create(self, request: BlockVolumeCreateRequest | dict[str, Any]) -> Call[BlockVolume]:
         return self._op("POST", "/blockvolumes", _body(request), BlockVolume.model_validate)
 
-    def blockvolume_list(self) -> BlockVolumeList:
+    @endpoint
+    def blockvolume_list(self) -> Call[BlockVolumeList]:
         return self._json("GET", "/blockvolumes", model=BlockVolumeList.model_validate)
 
-    def blockvolume_info(self, blockvolume_id: str) -> BlockVolume:
+    @endpoint
+    def blockvolume_info(self, blockvolume_id: str) -> Call[BlockVolume]:
         return self._json("GET", f"/blockvolumes/{blockvolume_id}",
                           model=BlockVolume.model_validate)
 
-    def blockvolume_delete(self, blockvolume_id: str) -> None:
+    @endpoint
+    def blockvolume_delete(self, blockvolume_id: str) -> Call[None]:
         return self._op("DELETE", f"/blockvolumes/{blockvolume_id}")
 
-    def blockvolume_expand(self, blockvolume_id: str, new_size: int) -> BlockVolume:
+    @endpoint
+    def blockvolume_expand(self, blockvolume_id: str, new_size: int) -> Call[BlockVolume]:
         return self._op("POST", f"/blockvolumes/{blockvolume_id}/expand",
                         {"new_size": new_size}, BlockVolume.model_validate)
 
     # --- bricks ----------------------------------------------------------------------------
 
-    def brick_evict(self, brick_id: str, healcheck: str | None = None) -> None:
+    @endpoint
+    def brick_evict(self, brick_id: str, healcheck: str | None = None) -> Call[None]:
         body = {"healcheck": healcheck} if healcheck is not None else {}
         return self._op("POST", f"/bricks/to-evict/{brick_id}", body)
 
     # --- operations and database -----------------------------------------------------------
 
-    def operations_info(self) -> OperationsInfo:
+    @endpoint
+    def operations_info(self) -> Call[OperationsInfo]:
         return self._json("GET", "/operations", model=OperationsInfo.model_validate)
 
-    def pending_operations(self) -> PendingOperationList:
+    @endpoint
+    def pending_operations(self) -> Call[PendingOperationList]:
         return self._json("GET", "/operations/pending", model=PendingOperationList.model_validate)
 
-    def pending_operation_info(self, operation_id: str) -> PendingOperation:
+    @endpoint
+    def pending_operation_info(self, operation_id: str) -> Call[PendingOperation]:
         return self._json("GET", f"/operations/pending/{operation_id}",
                           model=PendingOperation.model_validate)
 
-    def pending_operations_cleanup(self, operation_ids: list[str] | None = None) -> None:
+    @endpoint
+    def pending_operations_cleanup(self, operation_ids: list[str] | None = None) -> Call[None]:
         body = {"operations": operation_ids} if operation_ids else {}
         return self._op("POST", "/operations/pending/cleanup", body)
 
-    def db_dump(self) -> dict[str, Any]:
+    @endpoint
+    def db_dump(self) -> Call[dict[str, Any]]:
         return self._json("GET", "/db/dump")
 
-    def db_check(self) -> dict[str, Any]:
+    @endpoint
+    def db_check(self) -> Call[dict[str, Any]]:
         return self._json("GET", "/db/check")
 
-    def examine_gluster(self) -> dict[str, Any]:
+    @endpoint
+    def examine_gluster(self) -> Call[dict[str, Any]]:
         return self._json("GET", "/internal/state/examine/gluster")
 
-    def backup_db(self) -> bytes:
-        return self._run(flows.call(self._proto, "GET", "/backup/db"), lambda r: r.body)
+    @endpoint
+    def backup_db(self) -> Call[bytes]:
+        return Call(flows.call(self._proto, "GET", "/backup/db"), lambda r: r.body)
 
     # --- composite -------------------------------------------------------------------------
 
-    def topology_info(self) -> TopologyInfo:
-        return self._run(topology_flow(self._proto), TopologyInfo.model_validate)
+    @endpoint
+    def topology_info(self) -> Call[TopologyInfo]:
+        return Call(topology_flow(self._proto), TopologyInfo.model_validate)

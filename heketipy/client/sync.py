@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TypeVar
 
 import httpx
 
-from heketipy.client.endpoints import Endpoints
+from heketipy.client.endpoints import Call, Endpoints
 from heketipy.client.flows import (
-    Flow,
     HttpRequest,
     HttpResponse,
     PollPolicy,
@@ -26,6 +25,8 @@ from heketipy.client.transport import (
     http_options,
     response_of,
 )
+
+T = TypeVar("T")
 
 
 class HeketiClient(Endpoints):
@@ -73,7 +74,8 @@ class HeketiClient(Endpoints):
     def close(self) -> None:
         self._http.close()
 
-    def _run(self, flow: Flow[Any], convert: Callable[[Any], Any] | None = None) -> Any:
+    def _run(self, call: Call[T]) -> T:
+        flow = call.flow
         try:
             step = next(flow)
             while True:
@@ -84,7 +86,7 @@ class HeketiClient(Endpoints):
                     step = flow.send(None)
         except StopIteration as done:
             result = done.value
-        return convert(result) if convert is not None else result
+        return call.convert(result)
 
     def _send(self, request: HttpRequest) -> HttpResponse:
         built = build(self._http, self._credentials, request)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from heketipy.config import ExecCommonSettings
 from heketipy.domain import validators
@@ -185,22 +185,12 @@ class CommandOptions:
         ``lvm_wrapper`` is an administrator's command prefix such as ``/usr/sbin/exec-on-host
         --``; it is split like a shell would, once, here.
         """
+        # Every other option is the settings key of the same name.
+        same_named = {f.name for f in fields(cls)} - {"sudo", "lvm_wrapper"}
         return cls(
             sudo=settings.sudo if sudo is None else sudo,
             lvm_wrapper=tuple(shlex.split(settings.lvm_wrapper)),
-            fstab=settings.fstab,
-            mountopts=settings.mountopts,
-            backup_lvm_metadata=settings.backup_lvm_metadata,
-            gluster_cli_timeout=settings.gluster_cli_timeout,
-            pv_data_alignment=settings.pv_data_alignment,
-            vg_physicalextentsize=settings.vg_physicalextentsize,
-            lv_chunksize=settings.lv_chunksize,
-            xfs_sw=settings.xfs_sw,
-            xfs_su=settings.xfs_su,
-            block_prealloc=settings.block_prealloc,
-            snapshot_limit=settings.snapshot_limit,
-            rebalance_on_expansion=settings.rebalance_on_expansion,
-            debug_umount_failures=settings.debug_umount_failures,
+            **settings.model_dump(include=same_named),
         )
 
     @property

@@ -61,6 +61,14 @@ def test_options_from_settings_reads_every_knob():
     assert CommandOptions.from_settings(settings, sudo=False).sudo is False
 
 
+def test_every_option_is_a_settings_key():
+    from dataclasses import fields
+
+    from heketipy.config import ExecCommonSettings
+
+    assert {f.name for f in fields(CommandOptions)} <= set(ExecCommonSettings.model_fields)
+
+
 def test_options_default_to_the_configs_defaults():
     from heketipy.config import KubeExecSettings, SshExecSettings
 

@@ -88,15 +88,7 @@ async def executor(app: web.Application, settings: Settings) -> AsyncIterator[No
 async def runtime(app: web.Application, settings: Settings) -> AsyncIterator[None]:
     """The operation runtime; unfinished operations are recovered before the first request."""
     store, state = app[DATABASE]
-    built = Runtime(
-        state,
-        store,
-        app[EXECUTOR],
-        settings,
-        max_inflight=settings.glusterfs.max_inflight_operations or 8,
-        wait_queue_size=settings.heketipy.wait_queue_size,
-        queue_result_ttl_s=settings.heketipy.queue_result_ttl_s,
-    )
+    built = Runtime(state, store, app[EXECUTOR], settings)
     app[RUNTIME] = built
     try:
         recovered = await built.recover()

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from heketipy.api import auth, limits, request_log
 from heketipy.api.responses import empty, error_response, redirect_html
+from heketipy.config import Settings
 from heketipy.domain.errors import Busy, HeketiError
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup
@@ -33,7 +33,6 @@ log = logging.getLogger("heketipy.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-ADMIN_STATES = ("normal", "read-only", "local-client")
 OPEN_PATHS = ("/hello", "/metrics")
 INVALID_PATH = "Invalid path or request"
 
@@ -41,11 +40,11 @@ INVALID_PATH = "Invalid path or request"
 class ServerState:
     """Mutable server-wide settings that are not persisted (admin mode, log level)."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.admin_state: str = getattr(settings, "default_state", "normal") or "normal"
-        self.log_level: str = getattr(settings.glusterfs, "loglevel", "info") or "info"
-        self.auth_enabled: bool = getattr(settings, "auth_enabled", True)
+        self.admin_state = settings.default_state
+        self.log_level = settings.glusterfs.loglevel
+        self.auth_enabled = settings.auth_enabled
 
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
@@ -100,7 +99,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             request.path,
             admin_key=server.settings.admin_key,
             user_key=server.settings.user_key,
-            iat_leeway_s=getattr(server.settings, "iat_leeway_s", 120),
+            iat_leeway_s=server.settings.iat_leeway_s,
         )
         request[request_log.ROLE] = role.value
         auth.authorize(role, request.method, request.path)
@@ -159,7 +158,7 @@ HEKETI_MIDDLEWARES = (
 )
 
 
-def create_app(settings: Any) -> web.Application:
+def create_app(settings: Settings) -> web.Application:
     """The routes and middlewares; the caller adds the runtime (``RUNTIME``): ``server.build``
     through ``cleanup_ctx``, unit tests directly."""
     from heketipy.api import (
@@ -171,7 +170,7 @@ def create_app(settings: Any) -> web.Application:
         routes_volumes,
     )
 
-    http = limits.from_settings(settings)
+    http = settings.heketipy.http
     app = web.Application(
         middlewares=[
             request_log.request_log_middleware, limits.body_limit_middleware, *HEKETI_MIDDLEWARES

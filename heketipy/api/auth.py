@@ -49,6 +49,7 @@ from heketipy.api.go_decode import (
     go_json_unmarshal,
     go_stream_decode,
 )
+from heketipy.config import DEFAULT_IAT_LEEWAY_S
 
 TOKEN_NOT_FOUND = "Required authorization token not found"
 BAD_HEADER_FORMAT = "Authorization header format must be Bearer {token}"
@@ -60,8 +61,6 @@ USED_BEFORE_ISSUED = "Token used before issued (client and server clocks may dif
 NOT_VALID_YET = "token is not valid yet"
 INVALID_QSH = "Invalid qsh claim in token"
 ADMIN_REQUIRED = "Administrator access required"
-
-DEFAULT_IAT_LEEWAY_S = 120
 
 # Tokens that Heketi's clients sign are about 250 bytes. Decoding an unusual token the exact
 # (Go-compatible) way costs about 1 us per byte, so a crafted 8 KB token cost ~100 times an

@@ -29,14 +29,18 @@ def server_state(request: web.Request) -> ServerState:
 
 
 async def parse(
-    request: web.Request, model: type[M], *, validate: bool = True, allow_empty: bool = False
-) -> M:
+    request: web.Request,
+    model: type[wire.RequestT],
+    *,
+    validate: bool = True,
+    allow_empty: bool = False,
+) -> wire.RequestT:
     """Decode the body like Go's encoding/json, then validate with Heketi's texts and the
     configured list limits. The body is read under the route's cap (``api.limits``)."""
     raw = await limits.read_body(request)
     list_limits = limits.http_limits(request.app)
 
-    def decode(data: bytes) -> M:
+    def decode(data: bytes) -> wire.RequestT:
         try:
             value = wire.parse_body(model, data, allow_empty=allow_empty)
         except wire.ParseError as exc:

@@ -59,11 +59,6 @@ class ListTooLong(HeketiError):
     status = 400
 
 
-def from_settings(settings: Any) -> HttpSettings:
-    """``settings.heketipy.http``, or the defaults for the partial settings of unit tests."""
-    return getattr(getattr(settings, "heketipy", None), "http", None) or _DEFAULTS
-
-
 def largest_body_bytes(limits: HttpSettings) -> int:
     """aiohttp's ``client_max_size``: bodies are read by ``read_body`` under each route's cap;
     this only backs up a stray ``request.read()``."""

@@ -9,11 +9,11 @@ from heketipy.api import limits
 from heketipy.api.app import ServerState
 from heketipy.api.common import path_id, runtime, server_state
 from heketipy.api.responses import empty, error_response, json_response, redirect_html
+from heketipy.config import ADMIN_STATES, LOG_LEVELS
 from heketipy.domain.errors import ID_NOT_FOUND, NotFound
 from heketipy.models import requests as wire
 
 ID = "{id:[A-Fa-f0-9]+}"
-LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
 
 
 async def hello(request: web.Request) -> web.Response:
@@ -79,7 +79,7 @@ async def set_admin(request: web.Request) -> web.Response:
     state = getattr(body, "state", "") or ""
     if not state:
         return error_response(400, "validation failed: state: cannot be blank.")
-    if state not in ("normal", "read-only", "local-client"):
+    if state not in ADMIN_STATES:
         return error_response(400, "validation failed: state: must be a valid value.")
     _server(request).admin_state = state
     return empty(204)

@@ -250,7 +250,7 @@ def parse(root: Command, argv: Sequence[str]) -> Invocation:
     values: dict[str, Any] = {}
     given: set[str] = set()
     args: list[str] = []
-    pending: list[tuple[str, str, str | None]] = []  # flags seen before their command was known
+    pending: list[tuple[str, str, str]] = []  # flags seen before their command was known
     tokens = list(argv)
     i = 0
     only_args = False
@@ -311,7 +311,6 @@ def parse(root: Command, argv: Sequence[str]) -> Invocation:
         flag = _find_flag(flags, name=name)
         if flag is None:
             raise UsageError(f"unknown flag: --{name}")
-        assert value is not None
         _set(values, given, flag, value)
     return Invocation(command, args, values, given)
 

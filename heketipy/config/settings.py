@@ -23,7 +23,13 @@ from heketipy.config.fields import (
 )
 from heketipy.config.glusterfs import GlusterfsSettings
 
+# -- Defaults the server reads elsewhere too: defined here once, imported from heketipy.config.
 ADMIN_STATES = ("normal", "read-only", "local-client")
+DEFAULT_ADMIN_STATE = "normal"
+# How far a token's iat may lie in the future (clock skew between client and server).
+DEFAULT_IAT_LEEWAY_S = 120
+# How long a finished /queue result nobody collected is kept.
+DEFAULT_QUEUE_RESULT_TTL_S = 300.0
 LOG_FORMATS = ("text", "json")
 
 
@@ -112,7 +118,7 @@ class HeketipySettings(_GoJsonModel):
     min_filesystem_mb: Annotated[int | None, Field(ge=0)] = None
     # A finished /queue result nobody collected is forgotten this long after the job ended
     # (the user role cannot poll /queue; Heketi's clients poll every 400 ms).
-    queue_result_ttl_s: Annotated[float, Field(gt=0)] = 300.0
+    queue_result_ttl_s: Annotated[float, Field(gt=0)] = DEFAULT_QUEUE_RESULT_TTL_S
     http: HttpSettings = HttpSettings()
     # "text" (key=value lines) or "json" (one object per line, for log shippers).
     log_format: Annotated[
@@ -160,14 +166,14 @@ class Settings(_GoJsonModel):
     auth_enabled: bool = True
     admin_key: str = ""
     user_key: str = ""
-    iat_leeway_s: NonNegativeInt = 120
+    iat_leeway_s: NonNegativeInt = DEFAULT_IAT_LEEWAY_S
     enable_tls: bool = False
     cert_file: str = ""
     key_file: str = ""
     backup_db_to_kube_secret: bool = False
     kube_db_secret_name: Annotated[str, _empty_means("heketi-db-backup")] = "heketi-db-backup"
     profiling: bool = False
-    default_state: Annotated[str, _empty_means("normal")] = "normal"
+    default_state: Annotated[str, _empty_means(DEFAULT_ADMIN_STATE)] = DEFAULT_ADMIN_STATE
     glusterfs: GlusterfsSettings = Field(default_factory=lambda: GlusterfsSettings(executor="mock"))
     heketipy: HeketipySettings = HeketipySettings()
     config_path: str | None = None

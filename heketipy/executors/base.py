@@ -9,7 +9,7 @@ Every method must be idempotent where the docstring says so, because recovery re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from heketipy.domain.errors import NodeCommandError
 
@@ -191,3 +191,17 @@ class Executor(Protocol):
 
     # Inspection (drift report): LVs with their tags, brick mounts, fstab, gluster volumes.
     async def node_inventory(self, host: str) -> NodeInventory: ...
+
+
+if TYPE_CHECKING:
+    # Conformance, proved by the type checker (`make lint`): each function only type-checks if
+    # the executor implements every method of Executor with compatible signatures, so a missing
+    # or differently typed method is a mypy error rather than an AttributeError at run time.
+    from heketipy.executors.mock import MockExecutor
+    from heketipy.executors.remote import RemoteExecutor
+
+    def _mock_is_an_executor(executor: MockExecutor) -> Executor:
+        return executor
+
+    def _remote_is_an_executor(executor: RemoteExecutor) -> Executor:
+        return executor

@@ -48,6 +48,7 @@ from kubernetes import config as kube_config
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream as kube_stream
 
+from heketipy.config import KubeExecSettings
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.runner import CommandResult, log_command
 
@@ -55,10 +56,8 @@ log = logging.getLogger("heketipy.executors.kube")
 
 SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 GLUSTER_POD_LABEL = "glusterfs-node"
-DEFAULT_MAX_CONNECTIONS = 64
 # A negative max_connections means "unlimited"; threads are still needed, so cap it high.
 UNLIMITED_CONNECTIONS = 1024
-DEFAULT_GLUSTER_CLI_TIMEOUT_S = 600
 # Upstream's default for non-gluster batches is 10 minutes (brick create, gluster-block).
 DEFAULT_COMMAND_TIMEOUT_S = 600.0
 TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` exits with when it killed the command
@@ -87,14 +86,6 @@ class _ExecTimeout(Exception):
 
 class _ExecCancelled(Exception):
     pass
-
-
-def _setting(settings: Any, name: str, default: Any) -> Any:
-    """Read one key from a settings object or mapping; ``None``/"" mean the default."""
-    if settings is None:
-        return default
-    value = settings.get(name) if isinstance(settings, dict) else getattr(settings, name, None)
-    return default if value is None or value == "" else value
 
 
 def resolve_namespace(configured: str, namespace_file: str = SERVICE_ACCOUNT_NAMESPACE_FILE) -> str:
@@ -174,6 +165,11 @@ def _pod_is_running(pod: Any) -> bool:
     return getattr(pod.status, "phase", None) == "Running"
 
 
+def _pod_name(pod: Any) -> str:
+    # The API server always names the pods it lists; the client models type it optional.
+    return str(pod.metadata.name) if pod.metadata is not None else ""
+
+
 def _first_container(pod: Any) -> str:
     containers = pod.spec.containers or []
     return str(containers[0].name) if containers else ""
@@ -194,25 +190,24 @@ class KubeRunner:
 
     def __init__(
         self,
-        settings: Any = None,
+        settings: KubeExecSettings | None = None,
         *,
         api_url: str | None = None,
         token: str | None = None,
         kubeconfig: str | None = None,
         namespace_file: str = SERVICE_ACCOUNT_NAMESPACE_FILE,
-        default_timeout_s: float | None = None,
+        default_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
         client_grace_s: float = CLIENT_GRACE_S,
     ) -> None:
-        self.namespace = resolve_namespace(str(_setting(settings, "namespace", "")), namespace_file)
-        self.use_pod_names = bool(_setting(settings, "use_pod_names", False))
-        self.gluster_daemonset = bool(_setting(settings, "gluster_daemonset", False))
-        self.timeout_prefix = not bool(_setting(settings, "disable_timeout_prefix", False))
-        self.gluster_cli_timeout_s = int(
-            _setting(settings, "gluster_cli_timeout", DEFAULT_GLUSTER_CLI_TIMEOUT_S)
-        )
-        max_connections = int(_setting(settings, "max_connections", 0)) or DEFAULT_MAX_CONNECTIONS
-        self.max_connections = UNLIMITED_CONNECTIONS if max_connections < 0 else max_connections
-        self.default_timeout_s = float(default_timeout_s or DEFAULT_COMMAND_TIMEOUT_S)
+        settings = settings if settings is not None else KubeExecSettings()
+        self.namespace = resolve_namespace(settings.namespace, namespace_file)
+        self.use_pod_names = settings.use_pod_names
+        self.gluster_daemonset = settings.gluster_daemonset
+        self.timeout_prefix = not settings.disable_timeout_prefix
+        self.gluster_cli_timeout_s = settings.gluster_cli_timeout
+        limit = settings.max_connections_limit
+        self.max_connections = UNLIMITED_CONNECTIONS if limit is None else limit
+        self.default_timeout_s = default_timeout_s
         self.client_grace_s = client_grace_s
         self._configuration = api_configuration(api_url=api_url, token=token, kubeconfig=kubeconfig)
         self._lookup_api = kube_client.CoreV1Api(kube_client.ApiClient(self._configuration))
@@ -481,7 +476,7 @@ class KubeRunner:
                 label_selector=GLUSTER_POD_LABEL,
                 _request_timeout=API_REQUEST_TIMEOUT_S,
             ).items
-            on_node = [pod for pod in pods if pod.spec.node_name == host]
+            on_node = [pod for pod in pods if pod.spec is not None and pod.spec.node_name == host]
             running = [pod for pod in on_node if _pod_is_running(pod)]
             candidates = running or on_node
             if not candidates:
@@ -502,12 +497,13 @@ class KubeRunner:
                     host, f"No pods with the label '{GLUSTER_POD_LABEL}={host}' were found"
                 )
             if len(pods) > 1:
-                names = ", ".join(sorted(pod.metadata.name for pod in pods))
+                names = ", ".join(sorted(_pod_name(pod) for pod in pods))
                 raise self._no_pod(
                     host, f"More than one pod with the label '{GLUSTER_POD_LABEL}={host}': {names}"
                 )
             chosen = pods[0]
-        return PodRef(chosen.metadata.name, chosen.metadata.namespace, _first_container(chosen))
+        # Listed in self.namespace, so that is the pod's namespace.
+        return PodRef(_pod_name(chosen), self.namespace, _first_container(chosen))
 
     @staticmethod
     def _no_pod(host: str, text: str) -> NodeCommandError:

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+from heketipy.config import ExecCommonSettings
 from heketipy.domain.entities import gluster_managed
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors import commands_gluster as gcmd
@@ -60,7 +61,7 @@ class RemoteExecutor:
     def __init__(
         self,
         runner: CommandRunner,
-        settings: Any,
+        settings: ExecCommonSettings | CommandOptions,
         *,
         name: str,
         use_sudo: bool | None = None,

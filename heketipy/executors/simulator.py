@@ -19,6 +19,7 @@ import posixpath
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from heketipy.domain.entities import gluster_managed
@@ -630,7 +631,7 @@ class SimulatorExecutor:
             await self._gluster(
                 node,
                 ["volume", "add-brick", name],
-                lambda group=group: gluster.volume_add_brick(self._state, node, name, group),
+                partial(gluster.volume_add_brick, self._state, node, name, group),
             )
 
     async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:
@@ -660,9 +661,7 @@ class SimulatorExecutor:
                 await self._gluster(
                     node,
                     ["volume", "set", volume.name],
-                    lambda option=option: gluster.volume_set(
-                        self._state, node, volume.name, option
-                    ),
+                    partial(gluster.volume_set, self._state, node, volume.name, option),
                 )
             await self._gluster(
                 node,
@@ -739,7 +738,7 @@ class SimulatorExecutor:
                 await self._gluster(
                     node,
                     ["volume", "set", name],
-                    lambda option=option: gluster.volume_set(self._state, node, name, option),
+                    partial(gluster.volume_set, self._state, node, name, option),
                 )
 
     async def volume_replace_brick(

@@ -253,8 +253,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"Go does not accept {name}")
 
 
-def _replace_each_byte(error: UnicodeDecodeError) -> tuple[str, int]:
-    # Go's string decoder turns every invalid byte into one U+FFFD.
+def _replace_each_byte(error: UnicodeError) -> tuple[str, int]:
+    # Go's string decoder turns every invalid byte into one U+FFFD. Registered for decoding
+    # only; an encoding error is not ours to replace.
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
     return "\ufffd", error.start + 1
 
 

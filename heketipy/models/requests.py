@@ -56,7 +56,8 @@ __all__ = [
 
 PARSE_ERROR_TEXT = "request unable to be parsed"
 
-T = TypeVar("T", bound=BaseModel)
+# Any request model (they all carry GO_NAME); what parse_body decodes into.
+RequestT = TypeVar("RequestT", bound="_Request")
 
 
 class ParseError(Exception):
@@ -445,7 +446,9 @@ def _build(partial: _Partial) -> _Request:
     return partial.model.model_construct(_fields_set=set(partial.present), **values)
 
 
-def parse_body(model: type[T], raw: bytes, *, allow_empty: bool = False) -> T:
+def parse_body(
+    model: type[RequestT], raw: bytes, *, allow_empty: bool = False
+) -> RequestT:
     """Decode ``raw`` into ``model`` exactly as Go's ``json.Unmarshal`` would.
 
     ``allow_empty``: an empty body yields the zero request (routes whose body is
@@ -461,7 +464,7 @@ def parse_body(model: type[T], raw: bytes, *, allow_empty: bool = False) -> T:
     return decode_document(model, document)
 
 
-def decode_document(model: type[T], document: Any) -> T:
+def decode_document(model: type[RequestT], document: Any) -> RequestT:
     """Decode an already loaded ``gojson.loads`` value (say a ``json.RawMessage`` field, an
     ``object`` field here) into ``model`` as ``json.Unmarshal`` would; raises ``ParseError``."""
     partial = _Partial(model, {}, set())
@@ -470,4 +473,4 @@ def decode_document(model: type[T], document: Any) -> T:
         result = _decode(document, spec, partial, "", ())
     except _TypeMismatch as exc:
         raise ParseError(exc.text) from None
-    return typing.cast(T, _build(result))
+    return typing.cast(RequestT, _build(result))

@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
+from heketipy.config import ADMIN_STATES, LOG_LEVELS
 from heketipy.domain import validators
 from heketipy.models import requests as req
 from heketipy.models.gojson import shortest_float32
 
 __all__ = [
-    "LOG_LEVELS",
     "RequestRejected",
     "ValidationError",
     "check_log_level",
@@ -34,7 +34,6 @@ __all__ = [
     "validate",
 ]
 
-LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
 VALID_DISPERSIONS = frozenset({(2, 1), (4, 2), (8, 3), (8, 4)})
 KIB_PER_GIB = 1024 * 1024
 
@@ -240,7 +239,7 @@ _RULES: dict[type, Callable[[Any], FieldErrors]] = {
     req.BrickEvictRequest: lambda o: _check(o, {"healcheck": (valid_healcheck,)}),
     req.CleanupRequest: lambda o: _check(o, {"operations": (valid_cleanup_ids,)}),
     req.AdminStateRequest: lambda o: _check(
-        o, {"state": (required, one_of("normal", "read-only", "local-client"))}
+        o, {"state": (required, one_of(*ADMIN_STATES))}
     ),
 }
 

@@ -223,7 +223,7 @@ class CreateBlockVolume(Operation):
         """No BHV has room: auto-create one inside this operation (internals 1.12)."""
         state = self.rt.state
         settings = self.rt.settings.glusterfs
-        bhv_size = int(settings.block_hosting_volume_size or 1024)
+        bhv_size = settings.block_hosting_volume_size
         if self.spec.size_gib > usable_bhv_gib(bhv_size):
             raise OperationFailed(f"{CREATE_PREFIX}: {too_small_text(bhv_size, self.spec.size_gib)}")
         if has_new_pending_bhv(state, cluster_ids):

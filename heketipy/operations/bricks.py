@@ -109,6 +109,7 @@ class EvictBrick(Operation):
             BrickAddress(state.nodes[new.node_id].storage_host, new.path),
         )
         await self.rt.step_done(self.record, "replaced")
+        assert self.record is not None  # plan() journals the replacement before execute()
         await self.rt.set_phase(self.record, "finalizing")  # gluster now uses the new brick
         # The old device may be gone (that is often why it is evicted): forget it anyway.
         with contextlib.suppress(Exception):

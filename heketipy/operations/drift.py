@@ -140,8 +140,8 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
     for line in inv.fstab:
         if not any(m in line for m in expected_mounts | pending_mounts):
             fields = line.split()
-            lv = lvs.get(_lv_of_mount(fields[1])) if len(fields) > 1 else None
-            findings.append(Finding(_unknown(lv), "fstab", host, line.strip()))
+            mounted = lvs.get(_lv_of_mount(fields[1])) if len(fields) > 1 else None
+            findings.append(Finding(_unknown(mounted), "fstab", host, line.strip()))
     return findings
 
 

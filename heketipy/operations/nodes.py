@@ -104,7 +104,11 @@ async def set_node_state(rt: Runtime, node: Node, new_state: str) -> None:
         device = rt.state.devices[device_id]
         if device.state != "failed":
             await remove_device_bricks(rt, device, node_removal=True)
-            await rt.apply(lambda tx, d=device: setattr(tx.touch(d), "state", "failed"))
+
+            def fail_device(tx: Transaction, failed: Device = device) -> None:
+                tx.touch(failed).state = "failed"
+
+            await rt.apply(fail_device)
     await rt.apply(lambda tx: setattr(tx.touch(node), "state", "failed"))
 
 

@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from heketipy import logctx
+from heketipy.config import Settings
 from heketipy.domain.entities import PendingOperation, new_id
 from heketipy.domain.errors import HeketiError
 from heketipy.domain.state import State, Transaction
 from heketipy.executors.base import Executor
-from heketipy.operations.jobs import DEFAULT_RESULT_TTL_S, JobQueue, Throttle
+from heketipy.operations.jobs import JobQueue, Throttle
 from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.operations")
@@ -57,18 +58,16 @@ class Runtime:
         state: State,
         store: Store,
         executor: Executor,
-        settings: Any,
-        *,
-        max_inflight: int = 8,
-        wait_queue_size: int = 1024,
-        queue_result_ttl_s: float = DEFAULT_RESULT_TTL_S,
+        settings: Settings,
     ) -> None:
         self.state = state
         self.store = store
         self.executor = executor
         self.settings = settings
-        self.jobs = JobQueue(result_ttl_s=queue_result_ttl_s)
-        self.throttle = Throttle(max_inflight, wait_queue_size)
+        self.jobs = JobQueue(result_ttl_s=settings.heketipy.queue_result_ttl_s)
+        self.throttle = Throttle(
+            settings.glusterfs.max_inflight_operations, settings.heketipy.wait_queue_size
+        )
         self.in_flight_ops: set[str] = set()
         self.reserved_hosts: dict[str, str] = {}  # hostnames of nodes being added
         self.down_nodes: set[str] = set()  # nodes the health monitor last saw down
@@ -320,7 +319,11 @@ class Runtime:
                             level=logging.ERROR, status="failed",
                         )
                         self.failed_count += 1
-                        await self.apply(lambda tx, r=record: setattr(tx.touch(r), "status", "failed"))
+
+                        def mark_failed(tx: Transaction, failed: PendingOperation = record) -> None:
+                            tx.touch(failed).status = "failed"
+
+                        await self.apply(mark_failed)
                         continue
                 elif not await self._rollback(op):
                     continue

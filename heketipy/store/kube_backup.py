@@ -45,6 +45,7 @@ from typing import Any
 
 import aiohttp
 
+from heketipy.config import Settings
 from heketipy.store import probe
 
 log = logging.getLogger("heketipy.backup")
@@ -224,7 +225,7 @@ def pack(
     }
     if generation is not None:
         manifest["db_generation"] = generation
-    secrets = {part["secret"]: {key: chunk} for part, chunk in zip(parts, chunks, strict=True)}
+    secrets = {part_name(base, i): {key: chunk} for i, chunk in enumerate(chunks)}
     secrets[base][MANIFEST_KEY] = json.dumps(manifest, sort_keys=True).encode()
     return Packed(manifest, secrets)
 
@@ -260,7 +261,7 @@ class KubeDbBackup:
     """Backs the database up into Secrets named after ``secret_name`` and restores it."""
 
     def __init__(
-        self, api: KubeApi, secret_name: str = "heketi-db-backup", *,
+        self, api: KubeApi, secret_name: str, *,
         part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
         self.api = api
@@ -453,17 +454,18 @@ def _write_database(db_path: str, database: bytes) -> None:
 
 
 # -- wiring ------------------------------------------------------------------------------------
-def from_settings(settings: Any, environ: Mapping[str, str] | None = None) -> KubeDbBackup | None:
+def from_settings(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> KubeDbBackup | None:
     """The backup the settings ask for, or None (disabled, or not running in a cluster)."""
-    if not getattr(settings, "backup_db_to_kube_secret", False):
+    if not settings.backup_db_to_kube_secret:
         return None
     environ = os.environ if environ is None else environ
-    namespace = settings.glusterfs.kubeexec.namespace or ""
-    api = KubeApi.from_environment(environ, namespace)
+    api = KubeApi.from_environment(environ, settings.glusterfs.kubeexec.namespace)
     if api is None:
         log.warning("backup_db_to_kube_secret is set but heketipy is not running in Kubernetes")
         return None
-    return KubeDbBackup(api, settings.kube_db_secret_name or "heketi-db-backup")
+    return KubeDbBackup(api, settings.kube_db_secret_name)
 
 
 def needs_backup(method: str, path: str, status: int) -> bool:

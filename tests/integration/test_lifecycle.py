@@ -107,7 +107,9 @@ async def test_a_refused_database_closes_the_secret_backup(
 
     def configured_backup(_settings: Any) -> kube_backup.KubeDbBackup:
         # Never contacted: start-up stops at the database marker.
-        backup = kube_backup.KubeDbBackup(kube_backup.KubeApi("http://127.0.0.1:9", "ns"))
+        backup = kube_backup.KubeDbBackup(
+            kube_backup.KubeApi("http://127.0.0.1:9", "ns"), _settings.kube_db_secret_name
+        )
         close = backup.close
 
         async def counted_close(store: Any = None) -> None:

@@ -61,8 +61,25 @@ def test_options_from_settings_reads_every_knob():
     assert CommandOptions.from_settings(settings, sudo=False).sudo is False
 
 
+def test_every_option_is_a_settings_key():
+    from dataclasses import fields
+
+    from heketipy.config import ExecCommonSettings
+
+    assert {f.name for f in fields(CommandOptions)} <= set(ExecCommonSettings.model_fields)
+
+
+def test_options_default_to_the_configs_defaults():
+    from heketipy.config import KubeExecSettings, SshExecSettings
+
+    assert CommandOptions.from_settings(SshExecSettings()) == DEFAULT
+    assert CommandOptions.from_settings(KubeExecSettings()) == DEFAULT
+
+
 def test_bad_prealloc_falls_back_to_full_and_bad_knobs_are_refused():
-    assert CommandOptions.from_settings({"block_prealloc": "x; rm"}).block_prealloc == "full"
+    # The config refuses such a value at load; options built directly get upstream's fallback.
+    assert CommandOptions(block_prealloc="x; rm").block_prealloc == "full"
+    assert CommandOptions(block_prealloc="no").block_prealloc == "no"
     with pytest.raises(UnsafeArgument):
         CommandOptions(mountopts="rw;reboot")
     with pytest.raises(UnsafeArgument):

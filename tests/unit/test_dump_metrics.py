@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from heketipy.api.metrics import go_float, operation_counts, render_down, render_metrics
+from heketipy.config import Settings
 from heketipy.domain.entities import (
     BlockVolume,
     Brick,
@@ -503,9 +503,7 @@ async def ops_client():
 
     state, ids = stale_create_state()
     rt = FakeRuntime(state)
-    settings = SimpleNamespace(
-        default_state="normal", glusterfs=SimpleNamespace(loglevel="info"), auth_enabled=False
-    )
+    settings = Settings(auth_enabled=False)
     application = web.Application(middlewares=app_module.HEKETI_MIDDLEWARES)
     application[app_module.RUNTIME] = rt
     application[app_module.SERVER] = app_module.ServerState(settings)

@@ -9,12 +9,11 @@ import base64
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
+from heketipy.config import GlusterfsSettings, KubeExecSettings, Settings
 from heketipy.domain.entities import Cluster, Node
 from heketipy.domain.state import State, Transaction
 from heketipy.store import kube_backup as kb
@@ -294,11 +293,14 @@ async def test_unreachable_api_is_counted_not_raised(
     assert job.failures == 1
 
 
-def make_settings(enabled: bool, namespace: str = "", secret: str = "") -> Any:
-    return SimpleNamespace(
+def make_settings(enabled: bool, namespace: str = "", secret: str = "") -> Settings:
+    return Settings(
+        auth_enabled=False,
         backup_db_to_kube_secret=enabled,
         kube_db_secret_name=secret,
-        glusterfs=SimpleNamespace(kubeexec=SimpleNamespace(namespace=namespace)),
+        glusterfs=GlusterfsSettings(
+            executor="mock", kubeexec=KubeExecSettings(namespace=namespace)
+        ),
     )
 
 
@@ -324,6 +326,8 @@ def test_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert job is not None
     assert (job.secret_name, job.api.namespace) == ("my-backup", "ns1")
+    default = kb.from_settings(make_settings(True), {kb.API_URL_ENV: "http://127.0.0.1:8001"})
+    assert default is not None and default.secret_name == "heketi-db-backup"
 
 
 async def test_backup_through_the_fake_api_server_with_secrets_mounted(tmp_path: Path) -> None:

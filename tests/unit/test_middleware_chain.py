@@ -4,19 +4,15 @@ before the admin state before the route table; the open paths skip the first two
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
-
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from heketipy.api.app import SERVER, create_app
 from heketipy.client.token import make_token
+from heketipy.config import Settings
 
 ADMIN_KEY = "adminkey"
-SETTINGS = SimpleNamespace(
-    default_state="normal", glusterfs=SimpleNamespace(loglevel="info"), auth_enabled=True,
-    admin_key=ADMIN_KEY, user_key="userkey", iat_leeway_s=120,
-)
+SETTINGS = Settings(auth_enabled=True, admin_key=ADMIN_KEY, user_key="userkey")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from heketipy.config import SshExecSettings
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.base import (
     BlockVolumeRequest,
@@ -95,7 +96,7 @@ def executor(runner: FakeRunner, **settings) -> tuple[RemoteExecutor, list[float
     async def fake_sleep(delay: float) -> None:
         sleeps.append(delay)
 
-    remote = RemoteExecutor(runner, settings, name="ssh", sleep=fake_sleep)
+    remote = RemoteExecutor(runner, SshExecSettings(**settings), name="ssh", sleep=fake_sleep)
     return remote, sleeps
 
 

@@ -689,9 +689,12 @@ def test_factory_builds_each_executor(tmp_path) -> None:
     )
     assert explicit.state_path == str(tmp_path / "s.json")
 
+    from heketipy.config import GlusterfsSettings, SshExecSettings
     from heketipy.executors.remote import RemoteExecutor
 
-    ssh = create_executor({"glusterfs": {"executor": "ssh", "sshexec": {"keyfile": "/k"}}})
+    ssh = create_executor(
+        _Obj(glusterfs=GlusterfsSettings(executor="ssh", sshexec=SshExecSettings(keyfile="/k")))
+    )
     assert isinstance(ssh, RemoteExecutor) and ssh.name == "ssh"
     with pytest.raises(RuntimeError, match="invalid executor: bogus"):
         create_executor(_Obj(glusterfs=_Obj(executor="bogus")))

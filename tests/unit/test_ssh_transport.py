@@ -18,8 +18,14 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from heketipy.config import SshExecSettings
 from heketipy.domain.errors import NodeCommandError
-from heketipy.executors.ssh import SshRunner, known_hosts_paths, quote_argv
+from heketipy.executors.ssh import (
+    DEFAULT_MAX_SESSIONS_PER_NODE,
+    SshRunner,
+    known_hosts_paths,
+    quote_argv,
+)
 
 HOSTILE_WORDS = [
     "vol; rm -rf /",
@@ -123,7 +129,12 @@ async def fake_node(tmp_path: Path) -> AsyncIterator[FakeNode]:
     await server.wait_closed()
 
 
-def _runner(node: FakeNode, **overrides: object) -> SshRunner:
+def _runner(
+    node: FakeNode,
+    *,
+    max_sessions_per_node: int = DEFAULT_MAX_SESSIONS_PER_NODE,
+    **overrides: object,
+) -> SshRunner:
     settings = {
         "keyfile": node.keyfile,
         "user": "heketi",
@@ -131,7 +142,9 @@ def _runner(node: FakeNode, **overrides: object) -> SshRunner:
         "known_hosts": node.known_hosts,
         **overrides,
     }
-    return SshRunner(settings)
+    return SshRunner(
+        SshExecSettings.model_validate(settings), max_sessions_per_node=max_sessions_per_node
+    )
 
 
 def test_quote_argv_makes_every_word_inert() -> None:
@@ -145,7 +158,7 @@ def test_sudo_covers_the_whole_command() -> None:
 
 
 def test_defaults_follow_upstream() -> None:
-    runner = SshRunner({"keyfile": "/k"})
+    runner = SshRunner(SshExecSettings(keyfile="/k"))
     assert (runner.user, runner.port, runner.sudo) == ("heketi", 22, False)
     assert runner.gluster_cli_timeout_s == 600
     assert runner.host_key_checking is True
@@ -180,10 +193,11 @@ async def test_sudo_setting_prefixes_the_remote_line(fake_node: FakeNode) -> Non
 
 
 def test_sudo_is_not_doubled_and_can_be_left_to_the_caller() -> None:
-    runner = SshRunner({"keyfile": "/k", "sudo": True})
+    runner = SshRunner(SshExecSettings(keyfile="/k", sudo=True))
     assert runner.command_line(["sudo", "-n", "--", "lvm"]) == "sudo -n -- lvm"
     assert runner.command_line(["lvm"]) == "sudo -n -- lvm"
-    assert SshRunner({"keyfile": "/k", "sudo": True}, apply_sudo=False).command_line(["lvm"]) == "lvm"
+    unwrapped = SshRunner(SshExecSettings(keyfile="/k", sudo=True), apply_sudo=False)
+    assert unwrapped.command_line(["lvm"]) == "lvm"
 
 
 async def test_non_zero_exit_is_returned_with_stderr(fake_node: FakeNode) -> None:

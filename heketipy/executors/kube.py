@@ -49,6 +49,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream as kube_stream
 
 from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.commands_common import unwrap
 from heketipy.executors.runner import CommandResult, log_command
 
 log = logging.getLogger("heketipy.executors.kube")
@@ -229,7 +230,8 @@ class KubeRunner:
 
     def timeout_for(self, argv: Sequence[str]) -> float:
         """Default per-command timeout: gluster CLI gets its own timeout plus a minute."""
-        if argv and os.path.basename(argv[0]) == "gluster":
+        tool = unwrap(argv)  # RemoteExecutor's "sudo -n --" and "env LC_ALL=C" come first
+        if tool and os.path.basename(tool[0]) == "gluster":
             return float(max(self.default_timeout_s, self.gluster_cli_timeout_s + 60))
         return self.default_timeout_s
 

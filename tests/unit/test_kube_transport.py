@@ -117,6 +117,9 @@ async def test_gluster_commands_get_the_cli_timeout_by_default(cluster: FakeClus
     runner = cluster.runner(gluster_cli_timeout=900)
     assert runner.timeout_for(["gluster", "--mode=script", "volume", "info"]) == 960
     assert runner.timeout_for(["lvm", "vgs"]) == 600
+    # RemoteExecutor's prefixes do not hide the tool.
+    assert runner.timeout_for(["env", "LC_ALL=C", "gluster", "volume", "info"]) == 960
+    assert runner.timeout_for(["sudo", "-n", "--", "env", "LC_ALL=C", "gluster"]) == 960
 
 
 async def test_large_output_spanning_many_frames_is_complete(cluster: FakeCluster) -> None:

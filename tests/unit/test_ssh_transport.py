@@ -151,6 +151,7 @@ def test_defaults_follow_upstream() -> None:
     assert runner.host_key_checking is True
     assert runner.timeout_for(["gluster", "volume", "info"]) == 660
     assert runner.timeout_for(["lvm", "lvs"]) == 600
+    assert runner.timeout_for(["sudo", "-n", "--", "env", "LC_ALL=C", "gluster", "x"]) == 660
 
 
 def test_known_hosts_sources() -> None:

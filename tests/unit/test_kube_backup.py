@@ -316,7 +316,7 @@ def test_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert api is not None
     assert (api.base_url, api.namespace) == ("http://127.0.0.1:8001", "glusterfs")
-    assert api._headers()["Authorization"] == "Bearer abc"  # noqa: SLF001
+    assert api.configuration.auth_settings()["BearerToken"]["value"] == "Bearer abc"
 
     job = kb.from_settings(
         make_settings(True, namespace="ns1", secret="my-backup"),

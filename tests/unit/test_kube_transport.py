@@ -16,7 +16,8 @@ import pytest
 
 from heketipy.config import KubeExecSettings
 from heketipy.domain.errors import NodeCommandError
-from heketipy.executors.kube import KubeRunner, PodRef, exit_code_from_status, resolve_namespace
+from heketipy.executors.kube import KubeRunner, PodRef, exit_code_from_status
+from heketipy.kubeapi import namespace as resolve_namespace
 from tests.testbed.fake_apiserver import FakeApiServer, kube_description, pods_for_testbed
 
 TOKEN = "test-token"
@@ -311,6 +312,7 @@ def test_namespace_comes_from_the_service_account_file(tmp_path: Path) -> None:
     assert resolve_namespace("", str(namespace_file)) == "default"
     with pytest.raises(RuntimeError, match="kubeexec.namespace"):
         resolve_namespace("", str(tmp_path / "missing"))
+    assert resolve_namespace("", str(tmp_path / "missing"), fallback="default") == "default"
 
 
 @pytest.mark.parametrize(

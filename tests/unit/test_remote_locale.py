@@ -28,7 +28,7 @@ from tests.unit.test_remote_executor import (
 )
 
 LVM_FAILED = 5  # LVM's ECMD_FAILED: every failed lvm command, "not found" included
-GERMAN_LV_MISSING = (LVM_FAILED, "", f'  Logisches Volume »{VG}/brick_{B1}« nicht gefunden\n')
+GERMAN_LV_MISSING = (LVM_FAILED, "", f"  Logisches Volume »{VG}/brick_{B1}« nicht gefunden\n")
 GERMAN_VG_MISSING = (LVM_FAILED, "", f"  Datenträgergruppe »{VG}« nicht gefunden\n")
 GERMAN_PV_MISSING = (LVM_FAILED, "", "  Kein PV auf Gerät /dev/sdb gefunden.\n")
 GERMAN_LVM_BUSY = (LVM_FAILED, "", "  Logisches Volume wird verwendet.\n")

@@ -4,17 +4,14 @@ way (explicit URL, in-cluster service account, kubeconfig)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from heketipy import kubeapi
 from heketipy.config.glusterfs import KubeExecSettings
 from heketipy.executors.kube import KubeRunner
 from heketipy.store import kube_backup as kb
-from tests.testbed.fake_secrets import FakeSecrets, create_app
 
 NS = "storage"
 IN_CLUSTER = {"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"}
@@ -32,17 +29,6 @@ def service_account(tmp_path: Path) -> Path:
     (account / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nnot checked here\n")
     (account / "namespace").write_text("glusterfs\n")
     return account
-
-
-@pytest.fixture
-async def secrets_api() -> AsyncIterator[tuple[FakeSecrets, str]]:
-    secrets = FakeSecrets(token="t0ken")
-    server = TestServer(create_app(secrets), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield secrets, str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
 
 
 def test_explicit_url_with_token_or_token_file(tmp_path: Path) -> None:
@@ -86,39 +72,7 @@ def test_backup_outside_a_cluster_is_off(tmp_path: Path) -> None:
     assert kb.KubeApi.from_environment(IN_CLUSTER, service_account_dir=str(tmp_path)) is None
 
 
-async def test_backup_rereads_a_rotated_token(
-    secrets_api: tuple[FakeSecrets, str], service_account: Path
-) -> None:
-    secrets, url = secrets_api
-    (service_account / "token").write_text("expired\n")
-    api = kb.KubeApi.from_environment(
-        {kb.API_URL_ENV: url}, "", service_account_dir=str(service_account)
-    )
-    assert api is not None and api.namespace == "glusterfs"
-    try:
-        with pytest.raises(kb.KubeApiError) as caught:
-            await api.get_secret("heketi-db-backup")
-        assert caught.value.status == 401
-        (service_account / "token").write_text("t0ken\n")
-        await api.put_secret("heketi-db-backup", {"k": b"v"})
-        assert await api.get_secret("heketi-db-backup") == {"k": b"v"}
-        assert secrets.data("glusterfs", "heketi-db-backup") == {"k": b"v"}
-    finally:
-        await api.close()
-
-
-async def test_unreachable_api_is_a_backup_api_error() -> None:
-    api = kb.KubeApi("http://127.0.0.1:9", NS, timeout_s=5)
-    api.configuration.retries = 0  # fail fast
-    try:
-        with pytest.raises(kb.KubeApiError) as caught:
-            await api.get_secret("heketi-db-backup")
-        assert caught.value.status == 0 and "unreachable" in str(caught.value)
-    finally:
-        await api.close()
-
-
-async def test_executor_uses_the_shared_configuration(tmp_path: Path) -> None:
+async def test_executor_uses_the_shared_configuration() -> None:
     runner = KubeRunner(
         KubeExecSettings(namespace=NS), api_url="http://127.0.0.1:9/", token="t0ken"
     )

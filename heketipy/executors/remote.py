@@ -512,8 +512,9 @@ class RemoteExecutor:
         return await self.volume_info(host, volume.name)
 
     async def volume_destroy(self, host: str, name: str) -> None:
-        with contextlib.suppress(NodeCommandError):  # stop errors are ignored, as upstream
-            await self._gluster(host, gcmd.volume_stop(self.options, name))
+        stopped = await self._gluster(host, gcmd.volume_stop(self.options, name), check=False)
+        if not stopped.ok:  # ignored, as upstream: the delete tells what is wrong
+            log.info("volume stop %s on %s failed: %s", name, host, clean_stderr(stopped.stderr))
         deleted = await self._gluster(host, gcmd.volume_delete(self.options, name), check=False)
         if deleted.ok:
             return

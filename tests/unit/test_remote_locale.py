@@ -10,6 +10,7 @@ on English wording.
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -294,3 +295,17 @@ async def test_block_delete_other_failure_is_an_error() -> None:
     with pytest.raises(NodeCommandError) as caught:
         await remote.block_volume_destroy("n1", "bhv", "blk_x")
     assert "E/A-Fehler" in str(caught.value)
+
+
+async def test_destroying_a_gone_volume_warns_about_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="heketipy")
+    runner = FakeRunner()
+    runner.on("volume stop", (1, "", "volume stop: nosuch: fehlgeschlagen\n"))
+    runner.on("volume delete", (1, "", "volume delete: nosuch: fehlgeschlagen\n"))
+    runner.on("volume info", (1, gluster_xml(30806, "Datenträger existiert nicht"), ""))
+    remote, _ = executor(runner)
+    with pytest.raises(VolumeDoesNotExist):
+        await remote.volume_destroy("n1", "nosuch")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -341,3 +341,6 @@ async def test_each_command_is_logged_by_runner_log_command(
     logctx.OperationFilter().filter(record)
     text = logging.Formatter(logctx.FORMAT).format(record)
     assert command_timings(text)["argv"]["count"] == 1
+    # RemoteExecutor's locale prefix is not the command either.
+    prefixed = text.replace("sudo -n -- argv", "sudo -n -- env LC_ALL=C argv")
+    assert prefixed != text and command_timings(prefixed)["argv"]["count"] == 1

@@ -415,7 +415,7 @@ def cli_errno(stdout: str) -> int:
         return 0
 
 
-def is_transaction_conflict(stdout: str, stderr: str) -> bool:
+def is_transaction_conflict(stdout: str, stderr: str = "") -> bool:
     """glusterd's cluster lock is held by another transaction: retry later.
 
     ``--xml`` commands say so with ``opErrno`` EG_ANOTRANS. Plain commands have no other sign
@@ -454,18 +454,21 @@ def block_failed(document: dict[str, Any]) -> str | None:
     return None
 
 
-def block_missing(document: dict[str, Any], bhv_name: str) -> bool:
+def block_missing(document: dict[str, Any], bhv_name: str, name: str) -> bool:
     """A failed reply saying the block volume (or its hosting volume) is not there.
 
-    gluster-block reports a missing block volume with ``errCode`` ENOENT. A missing hosting
-    volume has no code of its own (the volume's initialisation fails with whatever errno
-    libgfapi gave), so that case is read from gluster-block's own, untranslated message.
+    gluster-block reports a missing block volume with ``errCode`` ENOENT. Releases that answer
+    with another code, and a missing hosting volume (whose initialisation fails with whatever
+    errno libgfapi gave), are read from gluster-block's own message, which it never
+    translates.
     """
     with contextlib.suppress(TypeError, ValueError):
         if int(document.get("errCode", 0)) == errno.ENOENT:
             return True
     message = str(document.get("errMsg", ""))
-    return "does not exist" in message and bhv_name in message
+    return ("doesn't exist" in message and name in message) or (
+        "does not exist" in message and bhv_name in message
+    )
 
 
 def block_portals(document: dict[str, Any]) -> tuple[str, ...]:

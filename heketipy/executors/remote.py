@@ -618,7 +618,7 @@ class RemoteExecutor:
                 return
             raise self._error(host, result) from None
         failure = gcmd.block_failed(document)
-        if failure and not gcmd.block_missing(document, bhv_name):
+        if failure and not gcmd.block_missing(document, bhv_name, name):
             raise log_failure(NodeCommandError(host, result.argv, result.exit_code, failure))
         if not failure and not result.ok:
             raise self._error(host, result)

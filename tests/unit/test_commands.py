@@ -468,6 +468,9 @@ def test_transaction_conflict_texts():
     assert not g.is_transaction_conflict("", data("volume_start_again.txt"))
     locked = "<cliOutput><opRet>-1</opRet><opErrno>30802</opErrno><opErrstr>x</opErrstr></cliOutput>"
     assert g.is_transaction_conflict(locked, "")
+    assert not g.is_transaction_conflict("", "")
+    other = '{ "RESULT":"FAIL", "errCode":5, "errMsg":"block blk_x doesn\'t exist" }'
+    assert g.block_missing(g.parse_block_json(other), "bhv", "blk_x")  # older releases: text
 
 
 def test_gluster_block_json():
@@ -475,7 +478,7 @@ def test_gluster_block_json():
     assert g.block_failed(created) is None
     assert g.block_portals(created) == ("192.0.2.11", "192.0.2.12", "192.0.2.13")
     missing = g.parse_block_json("", data("block_delete_missing.json"))
-    assert g.block_failed(missing) and g.block_missing(missing, "bhv")
+    assert g.block_failed(missing) and g.block_missing(missing, "bhv", "blk_x")
     failed = g.parse_block_json(data("block_create_fail.json"))
     assert "Not enough space" in g.block_failed(failed)
     with pytest.raises(commands.ParseError):

@@ -198,12 +198,34 @@ class CommandOptions:
         return "--autobackup=y" if self.backup_lvm_metadata else "--autobackup=n"
 
 
+# Every node command runs in the C locale (as os-brick runs LVM): tool output and messages
+# are then the same on every node, whatever its language. Decisions still go by exit codes and
+# structured output first; see executors/remote.py.
+LOCALE_PREFIX = ("env", "LC_ALL=C")
+SUDO_PREFIX = ("sudo", "-n", "--")
+
+
+def with_locale(argv: Sequence[str]) -> list[str]:
+    """``env LC_ALL=C <argv>``."""
+    return [*LOCALE_PREFIX, *argv]
+
+
+def unwrap(argv: Sequence[str]) -> list[str]:
+    """The tool's own argv: without the ``sudo -n --`` and ``env LC_ALL=C`` that
+    ``RemoteExecutor`` puts in front (for transports' timeouts and simulated nodes)."""
+    words = list(argv)
+    for prefix in (SUDO_PREFIX, LOCALE_PREFIX):
+        if tuple(words[: len(prefix)]) == prefix:
+            words = words[len(prefix) :]
+    return words
+
+
 def with_sudo(argv: Sequence[str], sudo: bool) -> list[str]:
     """Wrap the *whole* command in sudo (upstream prefixed only its first word).
 
     ``-n`` fails instead of prompting for a password; ``--`` ends sudo's own options.
     """
-    return ["sudo", "-n", "--", *argv] if sudo else list(argv)
+    return [*SUDO_PREFIX, *argv] if sudo else list(argv)
 
 
 # stderr lines that LVM and device-mapper print on healthy runs (containers without dm

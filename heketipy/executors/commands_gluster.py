@@ -9,8 +9,9 @@ heal daemon rows in ``volume status``, and ``opRet``/``opErrstr`` failures that 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
-import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ from heketipy.executors.commands_lvm import ParseError
 
 GLUSTER = "gluster"
 GLUSTER_BLOCK = "gluster-block"
+# glusterd's own error numbers, reported as ``opErrno`` by ``--xml`` commands (glusterd-errno.h).
+EG_ANOTRANS = 30802  # another transaction is in progress
+EG_NOVOL = 30806  # the volume does not exist
 # Bricks per command in sets: distribute 15, replicate 5, disperse 1 (upstream's grouping).
 MAX_SETS_PER_COMMAND = {"none": 15, "replicate": 5, "disperse": 1}
 TRANSACTION_CONFLICT_TEXTS = (
@@ -403,18 +407,25 @@ def parse_peer_status(stdout: str) -> list[Peer]:
     return peers
 
 
-def is_transaction_conflict(text: str) -> bool:
-    """glusterd's cluster lock is held by another transaction: retry later."""
-    lowered = text.lower()
+def cli_errno(stdout: str) -> int:
+    """The ``opErrno`` of an ``--xml`` command's output; 0 when there is none (plain output)."""
+    try:
+        return parse_cli_status(stdout).op_errno
+    except ParseError:
+        return 0
+
+
+def is_transaction_conflict(stdout: str, stderr: str = "") -> bool:
+    """glusterd's cluster lock is held by another transaction: retry later.
+
+    ``--xml`` commands say so with ``opErrno`` EG_ANOTRANS. Plain commands have no other sign
+    than the text: the CLI exits 1 for every failure. That text is glusterd's own and stable
+    under any locale: glusterfs translates none of its messages (and nodes run LC_ALL=C).
+    """
+    if cli_errno(stdout) == EG_ANOTRANS:
+        return True
+    lowered = (stderr + "\n" + stdout).lower()
     return any(marker in lowered for marker in TRANSACTION_CONFLICT_TEXTS)
-
-
-_VOLUME_MISSING = re.compile(r"\bvolume\s+(?:\S+\s+)?does not exist", re.IGNORECASE)
-
-
-def is_volume_missing(text: str) -> bool:
-    """glusterd's "Volume <name> does not exist" (not "option : <key> does not exist")."""
-    return bool(_VOLUME_MISSING.search(text))
 
 
 # -- gluster-block JSON --------------------------------------------------------------------------
@@ -444,6 +455,16 @@ def block_failed(document: dict[str, Any]) -> str | None:
 
 
 def block_missing(document: dict[str, Any], bhv_name: str, name: str) -> bool:
+    """A failed reply saying the block volume (or its hosting volume) is not there.
+
+    gluster-block reports a missing block volume with ``errCode`` ENOENT. Releases that answer
+    with another code, and a missing hosting volume (whose initialisation fails with whatever
+    errno libgfapi gave), are read from gluster-block's own message, which it never
+    translates.
+    """
+    with contextlib.suppress(TypeError, ValueError):
+        if int(document.get("errCode", 0)) == errno.ENOENT:
+            return True
     message = str(document.get("errMsg", ""))
     return ("doesn't exist" in message and name in message) or (
         "does not exist" in message and bhv_name in message

@@ -193,8 +193,13 @@ def mkfs_xfs(options: CommandOptions, device: str, arbiter: bool = False) -> lis
     return ["mkfs.xfs", "-i", "size=512", *stripe, "-n", "size=8192", device]
 
 
+# blkid's exit code when it found no signature at all (no filesystem, no PV) on the device.
+BLKID_NOTHING_FOUND = 2
+PV_SIGNATURE = "LVM2_member"  # blkid's TYPE of an LVM physical volume
+
+
 def filesystem_type(device: str) -> list[str]:
-    """Prints ``xfs`` for a formatted device; exit 2 when there is no filesystem."""
+    """Prints the signature type (``xfs``, ``LVM2_member``); exit 2 when there is none."""
     return ["blkid", "-p", "-s", "TYPE", "-o", "value", safe_device_path(device)]
 
 
@@ -264,6 +269,17 @@ def lvremove(options: CommandOptions, device_id: str, lv: str) -> list[str]:
         options, "lvremove", options.autobackup, "-f",
         f"{vg_name(device_id)}/{safe_lvm_name(lv, 'logical volume name')}",
     )  # fmt: skip
+
+
+def lv_names(options: CommandOptions, device_id: str) -> list[str]:
+    """The LV names of a device's VG (fails, exit 5, when the VG is not there)."""
+    return lvm(options, "lvs", "--reportformat=json", "-o", "lv_name", vg_name(device_id))
+
+
+def vg_names(options: CommandOptions) -> list[str]:
+    """Every VG of the node: succeeds with an empty report when there is none, so it tells
+    "this VG is not there" apart from other failures of a command naming the VG."""
+    return lvm(options, "vgs", "--reportformat=json", "-o", "vg_name")
 
 
 def thin_count(options: CommandOptions, device_id: str, tp_name: str) -> list[str]:
@@ -443,12 +459,6 @@ def fstab_entries_under(text: str, root: str = MOUNTS_ROOT) -> tuple[str, ...]:
         if len(fields) >= 2 and not fields[0].startswith("#") and fields[1].startswith(root + "/"):
             lines.append(line.strip())
     return tuple(lines)
-
-
-def lvm_not_found(stderr: str) -> bool:
-    """LVM's "no such LV/VG" wording (upstream tolerated "not found"/"failed to find")."""
-    text = stderr.lower()
-    return "not found" in text or "failed to find" in text
 
 
 def tags_of(values: Sequence[str]) -> tuple[str, ...]:

@@ -3,9 +3,9 @@
 Owns the way a command reaches a node through the Kubernetes API; ``RemoteExecutor`` decides
 *what* runs. Behaviour (internals 3.3, with upstream's weaknesses fixed):
 
-* Credentials: an explicit API URL and bearer token (tests), else the in-cluster service
-  account when ``KUBERNETES_SERVICE_HOST`` is set, else a kubeconfig (``$KUBECONFIG`` or
-  ``~/.kube/config``).
+* Credentials: ``heketipy.kubeapi`` (shared with the database backup): an explicit API URL
+  and bearer token (tests), else the in-cluster service account when
+  ``KUBERNETES_SERVICE_HOST`` is set, else a kubeconfig (``$KUBECONFIG`` or ``~/.kube/config``).
 * Namespace: ``kubeexec.namespace``, else the service account's namespace file (trimmed;
   empty means ``default``; unreadable is an error at start-up).
 * Pod of a node, by manage hostname: ``use_pod_names`` -> the host *is* the pod name;
@@ -44,17 +44,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client as kube_client
-from kubernetes import config as kube_config
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream as kube_stream
 
+from heketipy import kubeapi
 from heketipy.config import KubeExecSettings
 from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.commands_common import unwrap
 from heketipy.executors.runner import CommandResult, log_command
 
 log = logging.getLogger("heketipy.executors.kube")
 
-SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+SERVICE_ACCOUNT_NAMESPACE_FILE = kubeapi.NAMESPACE_FILE
 GLUSTER_POD_LABEL = "glusterfs-node"
 # A negative max_connections means "unlimited"; threads are still needed, so cap it high.
 UNLIMITED_CONNECTIONS = 1024
@@ -88,41 +89,6 @@ class _ExecCancelled(Exception):
     pass
 
 
-def resolve_namespace(configured: str, namespace_file: str = SERVICE_ACCOUNT_NAMESPACE_FILE) -> str:
-    """The configured namespace, else the service account's (empty file -> ``default``)."""
-    if configured:
-        return configured
-    try:
-        with open(namespace_file, encoding="utf-8") as handle:
-            return handle.read().strip() or "default"
-    except OSError as exc:
-        raise RuntimeError(
-            f"kubeexec.namespace is not set and the service account namespace file "
-            f"{namespace_file} cannot be read: {exc.strerror or exc}"
-        ) from None
-
-
-def api_configuration(
-    *, api_url: str | None = None, token: str | None = None, kubeconfig: str | None = None
-) -> kube_client.Configuration:
-    """Client configuration: explicit URL/token, else in-cluster, else kubeconfig."""
-    configuration = kube_client.Configuration()
-    if api_url:
-        configuration.host = api_url.rstrip("/")
-        if token:
-            configuration.api_key = {"authorization": token}
-            configuration.api_key_prefix = {"authorization": "Bearer"}
-        return configuration
-    try:
-        if os.environ.get("KUBERNETES_SERVICE_HOST") and not kubeconfig:
-            kube_config.load_incluster_config(client_configuration=configuration)
-        else:
-            kube_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    except (kube_config.ConfigException, OSError) as exc:
-        raise RuntimeError(
-            f"kubernetes executor: no usable in-cluster service account or kubeconfig: {exc}"
-        ) from None
-    return configuration
 
 
 def exit_code_from_status(raw: bytes) -> tuple[int | None, str]:
@@ -175,16 +141,6 @@ def _first_container(pod: Any) -> str:
     return str(containers[0].name) if containers else ""
 
 
-def _api_error_text(exc: Exception) -> str:
-    if isinstance(exc, ApiException):
-        try:
-            message = json.loads(exc.body or "").get("message")
-        except (ValueError, AttributeError):
-            message = None
-        return message or f"{exc.status} {exc.reason}".strip()
-    return str(exc) or type(exc).__name__
-
-
 class KubeRunner:
     """``CommandRunner`` over Kubernetes pod exec; see the module docstring."""
 
@@ -200,7 +156,7 @@ class KubeRunner:
         client_grace_s: float = CLIENT_GRACE_S,
     ) -> None:
         settings = settings if settings is not None else KubeExecSettings()
-        self.namespace = resolve_namespace(settings.namespace, namespace_file)
+        self.namespace = kubeapi.namespace(settings.namespace, namespace_file)
         self.use_pod_names = settings.use_pod_names
         self.gluster_daemonset = settings.gluster_daemonset
         self.timeout_prefix = not settings.disable_timeout_prefix
@@ -209,8 +165,10 @@ class KubeRunner:
         self.max_connections = UNLIMITED_CONNECTIONS if limit is None else limit
         self.default_timeout_s = default_timeout_s
         self.client_grace_s = client_grace_s
-        self._configuration = api_configuration(api_url=api_url, token=token, kubeconfig=kubeconfig)
-        self._lookup_api = kube_client.CoreV1Api(kube_client.ApiClient(self._configuration))
+        self._configuration = kubeapi.configuration(
+            api_url=api_url, token=token, kubeconfig=kubeconfig
+        )
+        self._lookup_api = kube_client.CoreV1Api(kubeapi.api_client(self._configuration))
         self._exec_clients: list[kube_client.ApiClient] = []
         self._thread_state = threading.local()
         self._lock = threading.Lock()
@@ -224,7 +182,8 @@ class KubeRunner:
 
     def timeout_for(self, argv: Sequence[str]) -> float:
         """Default per-command timeout: gluster CLI gets its own timeout plus a minute."""
-        if argv and os.path.basename(argv[0]) == "gluster":
+        tool = unwrap(argv)  # RemoteExecutor's "sudo -n --" and "env LC_ALL=C" come first
+        if tool and os.path.basename(tool[0]) == "gluster":
             return float(max(self.default_timeout_s, self.gluster_cli_timeout_s + 60))
         return self.default_timeout_s
 
@@ -410,7 +369,7 @@ class KubeRunner:
         """This thread's exec-only API object (``stream`` patches its ApiClient per call)."""
         api = getattr(self._thread_state, "exec_api", None)
         if api is None:
-            api_client = kube_client.ApiClient(self._configuration)
+            api_client = kubeapi.api_client(self._configuration)
             with self._lock:
                 self._exec_clients.append(api_client)
             api = self._thread_state.exec_api = kube_client.CoreV1Api(api_client)
@@ -424,7 +383,7 @@ class KubeRunner:
             argv,
             None,
             "",
-            text=f"Unable to execute command on {host} (pod {pod}): {_api_error_text(exc)}",
+            text=f"Unable to execute command on {host} (pod {pod}): {kubeapi.error_text(exc)}",
         )
 
     # -- pod lookup (worker threads) ------------------------------------------------------------
@@ -449,7 +408,7 @@ class KubeRunner:
                 None,
                 "",
                 text=f"Unable to find the GlusterFS pod of {host} in namespace "
-                f"{self.namespace}: {_api_error_text(exc)}",
+                f"{self.namespace}: {kubeapi.error_text(exc)}",
             ) from None
         with self._lock:
             self._pods[host] = pod

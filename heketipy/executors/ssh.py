@@ -36,6 +36,7 @@ from typing import Any
 
 from heketipy.config import SshExecSettings
 from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.commands_common import unwrap
 from heketipy.executors.runner import CommandResult, log_command
 
 # cryptography's CryptographyDeprecationWarning is a UserWarning; matching its text and the
@@ -126,7 +127,8 @@ class SshRunner:
 
     def timeout_for(self, argv: Sequence[str]) -> float:
         """Default per-command timeout: gluster CLI gets its own timeout plus a minute."""
-        if argv and os.path.basename(argv[0]) == "gluster":
+        tool = unwrap(argv)  # RemoteExecutor's "sudo -n --" and "env LC_ALL=C" come first
+        if tool and os.path.basename(tool[0]) == "gluster":
             return float(max(self.default_timeout_s, self.gluster_cli_timeout_s + 60))
         return self.default_timeout_s
 

@@ -403,7 +403,7 @@ def test_stderr_noise_is_removed_and_not_found_detected():
     assert commands.clean_stderr(data("lvm/vgcreate.err")) == ""
     cleaned = commands.clean_stderr(data("lvm/lvremove_missing.err"))
     assert cleaned == f'Failed to find logical volume "{VG}/brick_x"'
-    assert l.lvm_not_found(data("lvm/thin_count_missing.err"))
+    assert l.lv_names(DEFAULT, DEV)[-1] == VG and "--reportformat=json" in l.vg_names(DEFAULT)
     # The noise goes, the real error stays.
     assert commands.clean_stderr(data("lvm/lvcreate.err")).splitlines() == [
         "striped: Required device-mapper target(s) not detected in your kernel.",
@@ -452,9 +452,8 @@ def test_volume_info_all_and_arbiter_flags():
 def test_volume_info_of_missing_volume_fails_despite_exit_zero():
     status = g.parse_cli_status(data("volume_info_missing.xml"))
     assert not status.ok and status.op_errstr == "Volume does not exist"
-    assert g.is_volume_missing(status.op_errstr)
-    assert g.is_volume_missing(data("volume_delete_missing.txt"))
-    assert not g.is_volume_missing("volume set: failed: option : performance.x does not exist")
+    assert status.op_errno == g.EG_NOVOL == g.cli_errno(data("volume_info_missing.xml"))
+    assert g.cli_errno(data("volume_delete_missing.txt")) == 0  # plain output has no errno
 
 
 def test_volume_status_real_with_self_heal_daemon():
@@ -481,9 +480,14 @@ def test_peer_status():
 
 
 def test_transaction_conflict_texts():
-    assert g.is_transaction_conflict(data("volume_create_locked.txt"))
-    assert g.is_transaction_conflict("Locking failed on n2. Please check log file for details.")
-    assert not g.is_transaction_conflict(data("volume_start_again.txt"))
+    assert g.is_transaction_conflict("", data("volume_create_locked.txt"))
+    assert g.is_transaction_conflict("", "Locking failed on n2. Please check log file for details.")
+    assert not g.is_transaction_conflict("", data("volume_start_again.txt"))
+    locked = "<cliOutput><opRet>-1</opRet><opErrno>30802</opErrno><opErrstr>x</opErrstr></cliOutput>"
+    assert g.is_transaction_conflict(locked, "")
+    assert not g.is_transaction_conflict("", "")
+    other = '{ "RESULT":"FAIL", "errCode":5, "errMsg":"block blk_x doesn\'t exist" }'
+    assert g.block_missing(g.parse_block_json(other), "bhv", "blk_x")  # older releases: text
 
 
 def test_gluster_block_json():

@@ -93,10 +93,11 @@ def test_rbac_is_exactly_what_heketipy_uses() -> None:
 
 
 def test_backup_client_needs_no_more_than_the_role() -> None:
-    """The Secret calls of kube_backup: GET, POST (create), PUT (update); no list, no delete."""
+    """The Secret calls of kube_backup: read (get), create, replace (update); no list, no
+    delete."""
     source = (ROOT / "heketipy" / "store" / "kube_backup.py").read_text()
-    methods = set(re.findall(r'self\._call\("([A-Z]+)"', source))
-    assert methods == {"GET", "POST", "PUT"}
+    methods = set(re.findall(r'self\._call\("([a-z]+)"', source))
+    assert methods == {"read", "create", "replace"}
 
 
 def deployment_container() -> dict[str, Any]:

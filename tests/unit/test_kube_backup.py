@@ -293,6 +293,41 @@ async def test_unreachable_api_is_counted_not_raised(
     assert job.failures == 1
 
 
+async def test_backup_rereads_a_rotated_token(
+    fake: tuple[FakeSecrets, str], tmp_path: Path
+) -> None:
+    secrets, url = fake
+    service_account = tmp_path / "sa"
+    service_account.mkdir()
+    (service_account / "namespace").write_text("glusterfs\n")
+    (service_account / "token").write_text("expired\n")
+    api = kb.KubeApi.from_environment(
+        {kb.API_URL_ENV: url}, "", service_account_dir=str(service_account)
+    )
+    assert api is not None and api.namespace == "glusterfs"
+    try:
+        with pytest.raises(kb.KubeApiError) as caught:
+            await api.get_secret("heketi-db-backup")
+        assert caught.value.status == 401
+        (service_account / "token").write_text("t0ken\n")
+        await api.put_secret("heketi-db-backup", {"k": b"v"})
+        assert await api.get_secret("heketi-db-backup") == {"k": b"v"}
+        assert secrets.data("glusterfs", "heketi-db-backup") == {"k": b"v"}
+    finally:
+        await api.close()
+
+
+async def test_unreachable_api_is_a_backup_api_error() -> None:
+    api = kb.KubeApi("http://127.0.0.1:9", NS, timeout_s=5)
+    api.configuration.retries = 0  # fail fast
+    try:
+        with pytest.raises(kb.KubeApiError) as caught:
+            await api.get_secret("heketi-db-backup")
+        assert caught.value.status == 0 and "unreachable" in str(caught.value)
+    finally:
+        await api.close()
+
+
 def make_settings(enabled: bool, namespace: str = "", secret: str = "") -> Settings:
     return Settings(
         auth_enabled=False,
@@ -318,7 +353,7 @@ def test_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert api is not None
     assert (api.base_url, api.namespace) == ("http://127.0.0.1:8001", "glusterfs")
-    assert api._headers()["Authorization"] == "Bearer abc"  # noqa: SLF001
+    assert api.configuration.auth_settings()["BearerToken"]["value"] == "Bearer abc"
 
     job = kb.from_settings(
         make_settings(True, namespace="ns1", secret="my-backup"),

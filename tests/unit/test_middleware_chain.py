@@ -4,6 +4,7 @@ before the admin state before the route table; the open paths skip the first two
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 

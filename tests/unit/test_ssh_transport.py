@@ -164,6 +164,7 @@ def test_defaults_follow_upstream() -> None:
     assert runner.host_key_checking is True
     assert runner.timeout_for(["gluster", "volume", "info"]) == 660
     assert runner.timeout_for(["lvm", "lvs"]) == 600
+    assert runner.timeout_for(["sudo", "-n", "--", "env", "LC_ALL=C", "gluster", "x"]) == 660
 
 
 def test_known_hosts_sources() -> None:
@@ -354,3 +355,6 @@ async def test_each_command_is_logged_by_runner_log_command(
     logctx.OperationFilter().filter(record)
     text = logging.Formatter(logctx.FORMAT).format(record)
     assert command_timings(text)["argv"]["count"] == 1
+    # RemoteExecutor's locale prefix is not the command either.
+    prefixed = text.replace("sudo -n -- argv", "sudo -n -- env LC_ALL=C argv")
+    assert prefixed != text and command_timings(prefixed)["argv"]["count"] == 1

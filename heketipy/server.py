@@ -13,10 +13,10 @@ from aiohttp import web
 from heketipy.api import listen
 from heketipy.api.app import KUBE_BACKUP, SERVER, create_app
 from heketipy.api.connections import GuardedAppRunner
-from heketipy.executors.factory import create_executor
 from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup, marker
+from heketipy.wiring import create_executor
 
 log = logging.getLogger("heketipy.server")
 MONITOR_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor", asyncio.Task)

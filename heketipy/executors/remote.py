@@ -440,15 +440,19 @@ class RemoteExecutor:
 
     async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:
         options = self.options
-        self._join_pools([host, *self._volume_hosts(volume)])
-        await self._gluster(host, gcmd.volume_create(options, volume))
+        # Every argv is built (and so validated) before the first runs: a refused option must
+        # not leave a created volume behind.
         rest = volume.bricks[gcmd.set_size(volume) :]
-        for words in gcmd.add_brick_groups(volume, rest):
-            await self._gluster(host, gcmd.volume_add_brick(options, volume.name, words))
-        for option in volume.options:
-            if option.strip():
-                await self._gluster(host, gcmd.volume_set(options, volume.name, option))
-        await self._gluster(host, gcmd.volume_start(options, volume.name))
+        steps = [
+            gcmd.volume_create(options, volume),
+            *(gcmd.volume_add_brick(options, volume.name, w)
+              for w in gcmd.add_brick_groups(volume, rest)),
+            *(gcmd.volume_set(options, volume.name, o) for o in volume.options if o.strip()),
+            gcmd.volume_start(options, volume.name),
+        ]  # fmt: skip
+        self._join_pools([host, *self._volume_hosts(volume)])
+        for argv in steps:
+            await self._gluster(host, argv)
         return await self.volume_info(host, volume.name)
 
     async def volume_expand(self, host: str, volume: VolumeRequest) -> GlusterVolume:
@@ -501,10 +505,11 @@ class RemoteExecutor:
     async def volume_clone(self, host: str, source: str, clone: str) -> GlusterVolume:
         options = self.options
         snap = f"tmpsnap_{uuid.uuid4().hex}"
+        clone_argv = gcmd.snapshot_clone(options, clone, snap)  # validated before anything runs
         await self._gluster_xml(host, gcmd.snapshot_create(options, snap, source))
         try:
             await self._gluster_xml(host, gcmd.snapshot_activate(options, snap))
-            await self._gluster_xml(host, gcmd.snapshot_clone(options, clone, snap))
+            await self._gluster_xml(host, clone_argv)
             try:
                 await self._gluster(host, gcmd.volume_start(options, clone))
             except NodeCommandError:

@@ -17,13 +17,28 @@ from heketipy.simulator.runner import SimulatedNodes
 from heketipy.simulator.support import FaultInjector, LatencyModel
 
 
+class SimulatorExecutor(RemoteExecutor):
+    """``RemoteExecutor`` over ``SimulatedNodes``; a node's registered storage names also reach
+    the simulated network's name service, as DNS makes them resolve to real nodes (glusterd
+    on a peer must know which node ``peer probe 10.0.0.3`` means)."""
+
+    def __init__(self, nodes: SimulatedNodes, options: CommandOptions) -> None:
+        super().__init__(nodes, options, name="simulator", use_sudo=False)
+        self.nodes = nodes
+
+    def register_node(self, manage: list[str], storage: list[str]) -> None:
+        super().register_node(manage, storage)
+        for name in storage if manage else ():
+            self.nodes.register_storage_host(manage[0], name)
+
+
 def create_executor(settings: Settings) -> Executor:
     if settings.glusterfs.executor == "simulator":
         return simulator_executor(settings)
     return factory.create_executor(settings)
 
 
-def simulator_executor(settings: Settings) -> RemoteExecutor:
+def simulator_executor(settings: Settings) -> SimulatorExecutor:
     simulator = settings.heketipy.simulator
     options = CommandOptions()
     nodes = SimulatedNodes(
@@ -34,4 +49,4 @@ def simulator_executor(settings: Settings) -> RemoteExecutor:
         faults=FaultInjector(simulator.faults),
         options=options,
     )
-    return RemoteExecutor(nodes, options, name="simulator", use_sudo=False)
+    return SimulatorExecutor(nodes, options)

@@ -22,7 +22,7 @@ FAILED = lvm.LVM_EXIT
 Result = tuple[int, str, str]
 
 # Options that take a value (as the next word or after "="); the rest are flags.
-_VALUED = {
+VALUED_OPTIONS = {
     "-o", "--options", "--type", "--poolmetadatasize", "--chunksize", "--size", "-L",
     "--addtag", "--name", "-n", "--virtualsize", "-V", "--units", "--reportformat",
     "--metadatasize", "--dataalignment", "--physicalextentsize", "-s", "--autobackup", "-A",
@@ -49,7 +49,7 @@ class _Args:
                 self.positional.append(word)
                 continue
             name, has_value, value = word.partition("=")
-            if name in _VALUED:
+            if name in VALUED_OPTIONS:
                 if not has_value:
                     if not items:
                         raise _Usage(f"{command}: option '{name}' requires an argument")

@@ -2,7 +2,8 @@
 
 Each function is one command on a ``NodeState``: it either applies its effect completely or
 raises ``NodeCommandError`` with the argv, exit code and a stderr worded like the real tool's,
-leaving the state untouched. The executor composes these into Heketi's command batches.
+leaving the state untouched. ``lvm_cli`` and ``host_cli`` call them for the argv RemoteExecutor
+runs; ``gluster`` uses the LV, mount and directory helpers for snapshots and clones.
 """
 
 from __future__ import annotations
@@ -430,10 +431,6 @@ def umount(node: NodeState, mount_point: str, busy: bool = False) -> bool:
 def fstab_add(node: NodeState, line: str) -> None:
     if line not in node.fstab:
         node.fstab.append(line)
-
-
-def fstab_remove(node: NodeState, needle: str) -> None:
-    node.fstab = [line for line in node.fstab if needle not in line]
 
 
 def fstab_line(device: str, mount_point: str) -> str:

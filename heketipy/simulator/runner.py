@@ -243,6 +243,8 @@ class SimulatedNodes:
     def register_storage_host(self, manage_host: str, storage_host: str) -> None:
         """Tell the nodes which node a storage hostname names, as DNS would (otherwise it is
         learnt from the VG in a brick path)."""
+        if self._state.aliases.get(storage_host) == manage_host and manage_host in self._state.nodes:
+            return
         self.node(manage_host)
         gluster.learn_alias(self._state, storage_host, manage_host)
         self._changed_and_saved()
@@ -284,16 +286,28 @@ class SimulatedNodes:
         }
 
 
+# Options whose value is the next word, for every program the builders run (lvm's, mount -o,
+# mkfs.xfs -i/-n/-d, blkid -s/-o, sed -e): labels leave them out with their option.
+_VALUED_OPTIONS = lvm_cli.VALUED_OPTIONS | {"-i", "-d", "-e"}
+
+
 def command_label(words: Sequence[str]) -> str:
-    """How faults and the trace name a command: its words without options, the program by its
-    base name and ``lvm`` dropped (``lvcreate vg_x``, ``gluster volume start vol``)."""
+    """How faults and the trace name a command: the program by its base name (``lvm``
+    dropped) and its operands, without options (``lvcreate vg_x``, ``gluster volume start
+    vol``, ``mkfs.xfs /dev/mapper/...``)."""
     if not words:
         return ""
     program = posixpath.basename(words[0])
-    rest = [word for word in words[1:] if not word.startswith("-")]
-    if program == "lvm":
-        return " ".join(rest)
-    return " ".join([program, *rest])
+    operands: list[str] = []
+    skip = False
+    for word in words[1:]:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = "=" not in word and word in _VALUED_OPTIONS
+        else:
+            operands.append(word)
+    return " ".join(operands if program == "lvm" else [program, *operands])
 
 
 def _family(program: str) -> str:

@@ -504,7 +504,7 @@ class RemoteExecutor:
 
     async def volume_clone(self, host: str, source: str, clone: str) -> GlusterVolume:
         options = self.options
-        snap = f"tmpsnap_{uuid.uuid4().hex}"
+        snap = clone_snapshot_name(clone)
         clone_argv = gcmd.snapshot_clone(options, clone, snap)  # validated before anything runs
         await self._gluster_xml(host, gcmd.snapshot_create(options, snap, source))
         try:
@@ -522,6 +522,19 @@ class RemoteExecutor:
             with contextlib.suppress(NodeCommandError):
                 await self._gluster_xml(host, gcmd.snapshot_delete(options, snap))
         return await self.volume_info(host, clone)
+
+    async def clone_snapshot_remove(self, host: str, clone: str) -> None:
+        argv = gcmd.snapshot_delete(self.options, clone_snapshot_name(clone))
+        result = await self._gluster(host, argv, check=False)
+        status: gcmd.CliStatus | None = None
+        with contextlib.suppress(lcmd.ParseError):
+            status = gcmd.parse_cli_status(result.stdout)
+        if result.ok and (status is None or status.ok):
+            return
+        message = (status.op_errstr if status else "") or clean_stderr(result.stderr)
+        if "does not exist" in message:  # no leftover: the usual answer
+            return
+        raise log_failure(NodeCommandError(host, result.argv, result.exit_code or 1, message))
 
     # -- gluster-block -------------------------------------------------------------------------
 
@@ -601,6 +614,12 @@ class RemoteExecutor:
             fstab=lcmd.fstab_entries_under(fstab.stdout) if fstab.ok else (),
             volumes=tuple(await self.volumes_info(host)),
         )
+
+
+def clone_snapshot_name(clone: str) -> str:
+    """The temporary snapshot of the clone ``clone``: upstream's ``tmpsnap_<uuid>`` shape, but
+    derived from the clone's name so recovery can find (and remove) what a crash left."""
+    return "tmpsnap_" + uuid.uuid5(uuid.NAMESPACE_URL, "heketipy:clone:" + clone).hex
 
 
 def _pv_absent(stderr: str) -> bool:

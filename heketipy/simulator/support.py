@@ -145,18 +145,19 @@ class FaultInjector:
                 )
             command = str(entry["command"])
             node = entry.get("node")
-            options = {
-                "after": bool(entry.get("after", False)),
-                "exit_code": int(entry.get("exit", 1)),
-                "stderr": str(entry.get("stderr", "")),
-                "timeout": bool(entry.get("timeout", False)),
-            }
-            if entry.get("nth") is not None:
-                self.fail_nth(command, int(entry["nth"]), node, **options)
-            elif node:
-                self.fail_on_node(command, str(node), **options)
-            else:
+            fault = Fault(
+                exit_code=int(entry.get("exit", 1)),
+                stderr=str(entry.get("stderr", "")),
+                timeout=bool(entry.get("timeout", False)),
+                after=bool(entry.get("after", False)),
+            )
+            nth = entry.get("nth")
+            if nth is None and not node:
                 raise ValueError(f"fault for {command} needs 'nth' or 'node'")
+            if nth is not None and int(nth) < 1:
+                raise ValueError("n counts from 1")
+            rule = _FaultRule(self._words(command), node, None if nth is None else int(nth), fault)
+            self._rules.append(rule)
 
     def check(self, label: str, node: str) -> Fault | None:
         """Count one command; the fault to inject, if any."""

@@ -153,6 +153,25 @@ async def test_a_clone_that_fails_after_gluster_made_it_leaves_nothing(tmp_path:
         await assert_drift_clean(api)
 
 
+async def test_a_clone_whose_snapshot_steps_were_lost_leaves_no_snapshot(tmp_path: Path) -> None:
+    """``snapshot create`` took effect, then glusterd stopped answering before the temporary
+    snapshot was deleted (as when the server dies there): rolling back removes the snapshot,
+    so its LVs and mounts do not stay in heketipy's VGs and the source can still be deleted."""
+    async with three_nodes(tmp_path) as (rt, api):
+        source = await created(api, "/volumes", {"size": 2, "durability": REPLICA3})
+        before = lv_names(rt)
+        faults = nodes_of(rt.executor).faults
+        for command in ("activate", "deactivate", "delete"):
+            faults.fail_nth(f"gluster snapshot {command}", 1, timeout=True)
+        status, _, text = await api.wait("POST", f"/volumes/{source}/clone", {"name": "c"})
+        assert status == 500, text
+        assert all(not pool.snapshots for pool in nodes_of(rt.executor).state.pools.values())
+        assert lv_names(rt) == before
+        await assert_drift_clean(api)
+        status, _, text = await api.wait("DELETE", f"/volumes/{source}")
+        assert status == 204, text
+
+
 async def test_a_clone_that_fails_on_a_name_someone_else_uses_removes_nothing(
     tmp_path: Path,
 ) -> None:

@@ -1,4 +1,6 @@
-"""The gluster side of the simulator: trusted pools, peers, volumes and gluster-block volumes.
+"""The gluster side of the simulator: trusted pools, peers, volumes, snapshots and gluster-block
+volumes. ``simulator/gluster_cli.py`` parses the real argv into calls of these functions and
+renders their results and refusals as the gluster and gluster-block command lines print them.
 
 Volumes belong to a trusted pool, as glusterd replicates them to every peer. Nodes are keyed by
 manage host while gluster speaks storage hostnames; a storage name is tied to its node when
@@ -14,14 +16,18 @@ import re
 import uuid
 
 from heketipy.domain.errors import NodeCommandError
+from heketipy.domain.units import GLUSTER_SNAPS_ROOT as SNAPS_ROOT
 from heketipy.executors.base import VolumeDoesNotExist
 from heketipy.simulator.node import (
     dm_path,
     lv_for_device,
     lv_mounted_at,
+    lvremove,
     mkdir_p,
     path_exists,
+    rmdir,
     thin_snapshot,
+    umount,
 )
 from heketipy.simulator.node import mount as mount_device
 from heketipy.simulator.state import (
@@ -29,6 +35,7 @@ from heketipy.simulator.state import (
     GlusterVolumeState,
     NodeState,
     SimState,
+    SnapshotState,
     TrustedPool,
 )
 
@@ -110,13 +117,13 @@ def peer_probe(state: SimState, exec_node: NodeState, storage: str) -> str:
     pool = pool_of(state, exec_node)
     target = identity(state, storage)
     if target == exec_node.host:
-        return "peer probe: success. Probe on localhost not needed"
+        return "peer probe: Probe on localhost not needed"
     if target in pool.members:
-        return f"peer probe: success. Host {storage} port 24007 already in peer list"
+        return f"peer probe: Host {storage} port 24007 already in peer list"
     node = state.nodes.get(target)
     if node is None:
         pool.members.append(target)
-        return "peer probe: success."
+        return "peer probe: success"
     if node.glusterd_down or node.unreachable:
         raise _failed(
             exec_node, argv, "peer probe", "Probe returned with Transport endpoint is not connected"
@@ -132,7 +139,7 @@ def peer_probe(state: SimState, exec_node: NodeState, storage: str) -> str:
     del state.pools[other.id]
     pool.members.append(target)
     node.pool = pool.id
-    return "peer probe: success."
+    return "peer probe: success"
 
 
 def peer_detach(state: SimState, exec_node: NodeState, storage: str) -> None:
@@ -183,8 +190,10 @@ def check_new_bricks(
     volume_type: str,
     set_size: int,
     bricks: list[str],
+    force: bool = False,
 ) -> None:
-    """Reject bricks gluster would refuse: not peers, missing dirs, in use, doubled in a set."""
+    """Reject bricks gluster would refuse: not peers, missing dirs, in use, doubled in a set
+    (that last one only without ``force``)."""
     pool = pool_of(state, exec_node)
     if len(set(bricks)) != len(bricks):
         duplicate = next(b for b in bricks if bricks.count(b) > 1)
@@ -200,18 +209,24 @@ def check_new_bricks(
         if node is None or node.glusterd_down or node.unreachable:
             raise _failed(exec_node, argv, what, f"Host {host} not connected")
         if not path_exists(node, path):
+            reason = (
+                f"Failed to create brick directory for brick {brick}. "
+                "Reason : No such file or directory "
+            )
+            if member != exec_node.host:
+                reason = f"Staging failed on {host}. Error: {reason}"
+            raise _failed(exec_node, argv, what, reason)
+        if brick in in_use:
             raise _failed(
                 exec_node,
                 argv,
                 what,
-                f"Staging failed on {host}. Error: Failed to find brick directory {path} for "
-                "volume. Reason : No such file or directory",
+                f"Brick: {brick} not available. Brick may be containing or be contained by an "
+                "existing brick.",
             )
-        if brick in in_use:
-            raise _failed(exec_node, argv, what, f"{path} is already part of a volume")
         if index % set_size == 0:
             set_hosts = []
-        if volume_type != "none" and member in set_hosts:
+        if volume_type != "none" and member in set_hosts and not force:
             kind = "replicate" if volume_type == "replicate" else "disperse"
             raise _failed(
                 exec_node,
@@ -230,6 +245,7 @@ def volume_create(
     exec_node: NodeState,
     draft: GlusterVolumeState,
     first_set: list[str],
+    force: bool = False,
 ) -> None:
     argv = gluster_argv("volume", "create", draft.name, *first_set)
     what = f"volume create: {draft.name}"
@@ -240,15 +256,21 @@ def volume_create(
     if len(first_set) % draft.set_size:
         kind = "disperse" if draft.type == "disperse" else "replica"
         raise _failed(exec_node, argv, what, f"number of bricks is not a multiple of {kind} count")
-    check_new_bricks(state, exec_node, argv, what, draft.type, draft.set_size, first_set)
+    check_new_bricks(state, exec_node, argv, what, draft.type, draft.set_size, first_set, force)
     draft.bricks = list(first_set)
     pool.volumes[draft.name] = draft
 
 
-def volume_add_brick(state: SimState, exec_node: NodeState, name: str, bricks: list[str]) -> None:
+def volume_add_brick(
+    state: SimState, exec_node: NodeState, name: str, bricks: list[str], force: bool = False
+) -> None:
     argv = gluster_argv("volume", "add-brick", name, *bricks)
     what = "volume add-brick"
-    volume = require_volume(state, exec_node, name, argv, what)
+    require_glusterd(exec_node, argv)
+    volume = pool_of(state, exec_node).volumes.get(name)
+    if volume is None:
+        # glusterd's wording here does not say "does not exist"
+        raise _failed(exec_node, argv, what, f"Unable to get volinfo for volume name {name}")
     if len(bricks) % volume.set_size:
         kind = "disperse" if volume.type == "disperse" else "replica"
         raise _failed(
@@ -259,7 +281,7 @@ def volume_add_brick(state: SimState, exec_node: NodeState, name: str, bricks: l
             if kind == "replica"
             else "number of bricks is not a multiple of disperse count",
         )
-    check_new_bricks(state, exec_node, argv, what, volume.type, volume.set_size, bricks)
+    check_new_bricks(state, exec_node, argv, what, volume.type, volume.set_size, bricks, force)
     volume.bricks.extend(bricks)
 
 
@@ -280,10 +302,10 @@ def volume_start(state: SimState, exec_node: NodeState, name: str) -> None:
     volume.status = "Started"
 
 
-def volume_stop(state: SimState, exec_node: NodeState, name: str) -> None:
-    argv = gluster_argv("volume", "stop", name, "force")
+def volume_stop(state: SimState, exec_node: NodeState, name: str, force: bool = True) -> None:
+    argv = gluster_argv("volume", "stop", name, *(["force"] if force else []))
     volume = require_volume(state, exec_node, name, argv, f"volume stop: {name}")
-    if volume.status != "Started":
+    if volume.status != "Started" and not force:
         raise _failed(
             exec_node, argv, f"volume stop: {name}", f"Volume {name} is not in the started state"
         )
@@ -301,7 +323,17 @@ def volume_delete(state: SimState, exec_node: NodeState, name: str) -> None:
             what,
             f"Volume {name} has been started.Volume needs to be stopped before deletion.",
         )
-    del pool_of(state, exec_node).volumes[name]
+    pool = pool_of(state, exec_node)
+    snapshots = [s for s in pool.snapshots.values() if s.volume == name]
+    if snapshots:
+        raise _failed(
+            exec_node,
+            argv,
+            what,
+            f"Cannot delete Volume {name} ,as it has {len(snapshots)} snapshots. To delete the "
+            "volume, first delete all the snapshots under it.",
+        )
+    del pool.volumes[name]
 
 
 def volume_replace_brick(
@@ -318,40 +350,53 @@ def volume_replace_brick(
     volume.bricks[volume.bricks.index(old)] = new
 
 
-def volume_clone(
-    state: SimState, exec_node: NodeState, source: str, clone: str
-) -> GlusterVolumeState:
-    """``snapshot create`` + ``snapshot clone``: thin snapshots of every brick, in gluster's
-    own layout (as real glusterd 10 does): brick N (1-based) of the clone is mounted at
-    ``/run/gluster/snaps/<clone uuid hex>/brickN`` (no fstab line: glusterd mounts it) from the
-    LV ``<clone uuid hex>_<K>`` in the source brick's VG and thin pool, K counting the clone's
-    earlier bricks on the same node."""
-    argv = gluster_argv("snapshot", "clone", clone, f"tmpsnap_{source}")
-    volume = require_volume(state, exec_node, source, argv, "snapshot create")
-    pool = pool_of(state, exec_node)
-    if clone in pool.volumes:
-        raise _failed(exec_node, argv, "snapshot clone", f"Volume with name:{clone} already exists")
+def snap_bricks(
+    state: SimState,
+    exec_node: NodeState,
+    bricks: list[str],
+    volume_uuid: uuid.UUID,
+    argv: list[str],
+    what: str,
+) -> list[str]:
+    """Thin snapshots of ``bricks`` in gluster's own layout (as real glusterd 10 does): brick N
+    (1-based) is mounted at ``/run/gluster/snaps/<volume uuid hex>/brickN`` (no fstab line:
+    glusterd mounts it) from the LV ``<volume uuid hex>_<K>`` in the source brick's VG and thin
+    pool, K counting the earlier bricks on the same node. All bricks are checked first."""
     plan = []
-    for brick in volume.bricks:
+    for brick in bricks:
         host, _, path = brick.partition(":")
         node = state.nodes.get(resolve_brick_host(state, host, path))
         mount_point = posixpath.dirname(path)
         device = node.mounts.get(mount_point) if node else None
         found = lv_for_device(node, device) if node and device else None
         if node is None or found is None or node.glusterd_down or node.unreachable:
-            raise _failed(exec_node, argv, "snapshot create", f"brick {brick} is not available")
-        plan.append((host, node, found[0].name, found[1].name, posixpath.dirname(mount_point)))
-    clone_bricks = []
-    clone_uuid = uuid.uuid4()
+            raise _failed(exec_node, argv, what, f"brick {brick} is not available")
+        plan.append((host, node, found[0].name, found[1].name, posixpath.basename(path)))
+    new_bricks = []
     on_node: dict[str, int] = {}
-    for index, (host, node, vg_name, lv_name, _vg_dir) in enumerate(plan):
+    for index, (host, node, vg_name, lv_name, brick_dir) in enumerate(plan):
         on_node[node.host] = on_node.get(node.host, -1) + 1
-        new_lv = f"{clone_uuid.hex}_{on_node[node.host]}"
+        new_lv = f"{volume_uuid.hex}_{on_node[node.host]}"
         thin_snapshot(node, vg_name, lv_name, new_lv)
-        new_mount = f"/run/gluster/snaps/{clone_uuid.hex}/brick{index + 1}"
+        new_mount = f"{SNAPS_ROOT}/{volume_uuid.hex}/brick{index + 1}"
         mkdir_p(node, new_mount)
         mount_device(node, dm_path(vg_name, new_lv), new_mount)
-        clone_bricks.append(f"{host}:{new_mount}/brick")
+        new_bricks.append(f"{host}:{new_mount}/{brick_dir}")
+    return new_bricks
+
+
+def _clone_volume(
+    state: SimState,
+    exec_node: NodeState,
+    volume: GlusterVolumeState,
+    bricks: list[str],
+    clone: str,
+    argv: list[str],
+) -> GlusterVolumeState:
+    pool = pool_of(state, exec_node)
+    if clone in pool.volumes:
+        raise _failed(exec_node, argv, "snapshot clone", f"Volume with name:{clone} already exists")
+    clone_uuid = uuid.uuid4()
     copy = GlusterVolumeState(
         name=clone,
         id=str(clone_uuid),
@@ -360,11 +405,21 @@ def volume_clone(
         data=volume.data,
         redundancy=volume.redundancy,
         arbiter=volume.arbiter,
-        bricks=clone_bricks,
+        bricks=snap_bricks(state, exec_node, bricks, clone_uuid, argv, "snapshot clone"),
         options=dict(volume.options),
     )
     pool.volumes[clone] = copy
     return copy
+
+
+def volume_clone(
+    state: SimState, exec_node: NodeState, source: str, clone: str
+) -> GlusterVolumeState:
+    """``snapshot create`` + ``snapshot clone`` in one step: the clone's bricks are thin
+    snapshots of the source's (see ``snap_bricks``)."""
+    argv = gluster_argv("snapshot", "clone", clone, f"tmpsnap_{source}")
+    volume = require_volume(state, exec_node, source, argv, "snapshot create")
+    return _clone_volume(state, exec_node, volume, list(volume.bricks), clone, argv)
 
 
 def usable_size_kib(state: SimState, volume: GlusterVolumeState) -> int:
@@ -459,3 +514,101 @@ def block_modify_size(
     if (used_gib + size_gib) * 1024 * 1024 > usable_size_kib(state, volume):
         raise _block_failed(exec_node, argv, f"Not enough space in {bhv_name} for {size_gib}GiB")
     block.size_gib = size_gib
+
+
+# -- snapshots -------------------------------------------------------------------------------
+
+
+def require_snapshot(
+    state: SimState, exec_node: NodeState, name: str, argv: list[str], what: str
+) -> SnapshotState:
+    require_glusterd(exec_node, argv)
+    snapshot = pool_of(state, exec_node).snapshots.get(name)
+    if snapshot is None:
+        # glusterd's texts differ per command (captured from glusterfs 10)
+        message = {
+            "snapshot delete": f"Snapshot ({name}) does not exist",
+            "snapshot clone": f"Failed to find :{name} snap",
+        }.get(what, f"Snapshot ({name}) does not exist.")
+        raise _failed(exec_node, argv, what, message)
+    return snapshot
+
+
+def snapshot_create(
+    state: SimState, exec_node: NodeState, name: str, volume_name: str
+) -> SnapshotState:
+    argv = gluster_argv("snapshot", "create", name, volume_name, "no-timestamp")
+    what = "snapshot create"
+    require_glusterd(exec_node, argv)
+    pool = pool_of(state, exec_node)
+    volume = pool.volumes.get(volume_name)
+    if volume is None:
+        raise _failed(exec_node, argv, what, f"Volume ({volume_name}) does not exist ")
+    if name in pool.snapshots:
+        raise _failed(exec_node, argv, what, f"Snapshot {name} already exists")
+    if volume.status != "Started":
+        raise _failed(exec_node, argv, what, f"volume {volume_name} is not started")
+    volume_uuid = uuid.uuid4()
+    bricks = snap_bricks(state, exec_node, list(volume.bricks), volume_uuid, argv, what)
+    snapshot = SnapshotState(
+        name=name,
+        id=str(uuid.uuid4()),
+        volume=volume_name,
+        volume_id=str(volume_uuid),
+        bricks=bricks,
+        activated=False,
+    )
+    pool.snapshots[name] = snapshot
+    return snapshot
+
+
+def snapshot_set_active(
+    state: SimState, exec_node: NodeState, name: str, active: bool
+) -> SnapshotState:
+    """``snapshot activate`` (``active``) or ``snapshot deactivate``."""
+    command = "activate" if active else "deactivate"
+    argv = gluster_argv("snapshot", command, name)
+    snapshot = require_snapshot(state, exec_node, name, argv, f"snapshot {command}")
+    if snapshot.activated == active:
+        message = (
+            f"Snapshot {name} is already activated."
+            if active
+            else f"Snapshot ({name}) is not activated."
+        )
+        raise _failed(exec_node, argv, f"snapshot {command}", message)
+    snapshot.activated = active
+    return snapshot
+
+
+def snapshot_delete(state: SimState, exec_node: NodeState, name: str) -> SnapshotState:
+    argv = gluster_argv("snapshot", "delete", name)
+    snapshot = require_snapshot(state, exec_node, name, argv, "snapshot delete")
+    for brick in snapshot.bricks:
+        host, _, path = brick.partition(":")
+        node = state.nodes.get(resolve_brick_host(state, host, path))
+        mount_point = posixpath.dirname(path)
+        device = node.mounts.get(mount_point) if node else None
+        found = lv_for_device(node, device) if node and device else None
+        if node is None:
+            continue
+        umount(node, mount_point)
+        if found is not None:
+            lvremove(node, found[0].name, found[1].name)
+        rmdir(node, mount_point)
+        rmdir(node, posixpath.dirname(mount_point))
+    del pool_of(state, exec_node).snapshots[name]
+    return snapshot
+
+
+def snapshot_clone(
+    state: SimState, exec_node: NodeState, clone: str, snap: str
+) -> GlusterVolumeState:
+    """``snapshot clone``: a new volume on thin snapshots of the snapshot's bricks."""
+    argv = gluster_argv("snapshot", "clone", clone, snap)
+    snapshot = require_snapshot(state, exec_node, snap, argv, "snapshot clone")
+    if not snapshot.activated:
+        raise _failed(exec_node, argv, "snapshot clone", f"Snapshot {snap} is not activated")
+    source = pool_of(state, exec_node).volumes.get(snapshot.volume)
+    if source is None:
+        raise _failed(exec_node, argv, "snapshot clone", f"Failed to find :{snap} snap")
+    return _clone_volume(state, exec_node, source, list(snapshot.bricks), clone, argv)

@@ -118,11 +118,24 @@ class GlusterVolumeState:
 
 
 @dataclass
+class SnapshotState:
+    """A gluster snapshot of a volume (``snapshot create``), activated or not."""
+
+    name: str
+    id: str
+    volume: str  # the name of the volume it was taken of
+    volume_id: str = ""  # the snapshot volume's own uuid, which names its LVs and mounts
+    bricks: list[str] = field(default_factory=list)  # "host:path" of its own bricks
+    activated: bool = False
+
+
+@dataclass
 class TrustedPool:
     id: str
     # Node identities: a manage host, or a storage name whose manage host is not yet known.
     members: list[str] = field(default_factory=list)
     volumes: dict[str, GlusterVolumeState] = field(default_factory=dict)
+    snapshots: dict[str, SnapshotState] = field(default_factory=dict)
 
 
 @dataclass
@@ -195,6 +208,7 @@ def _pool_from_json(data: dict[str, Any]) -> TrustedPool:
         id=data["id"],
         members=list(data.get("members", [])),
         volumes={k: _volume_from_json(v) for k, v in data.get("volumes", {}).items()},
+        snapshots={k: SnapshotState(**v) for k, v in data.get("snapshots", {}).items()},
     )
 
 

@@ -56,14 +56,6 @@ class SimulatorSettings(_GoJsonModel):
     # "nth"?, "node"?, "exit"?, "stderr"?, "timeout"?, "after"?}]}, see simulator/support.py.
     faults: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("faults")
-    @classmethod
-    def _fault_rules(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from heketipy.simulator.support import FaultInjector  # the rules' one parser
-
-        FaultInjector(value)  # a malformed rule is a ValueError naming it
-        return value
-
     @property
     def device_size_kib(self) -> int:
         return self.device_size_gb * KIB_PER_GIB

@@ -714,9 +714,6 @@ def test_factory_builds_each_executor(tmp_path) -> None:
     ))  # fmt: skip
     assert nodes_of(explicit).state_path == str(tmp_path / "s.json")
 
-    with pytest.raises(ValueError, match="faults are injected per command"):
-        settings({"executor": "simulator"}, {"simulator": {"faults": {"faults": [{"kind": "x"}]}}})
-
     ssh = create_executor(settings({"executor": "ssh", "sshexec": {"keyfile": "/k"}}))
     assert isinstance(ssh, RemoteExecutor) and ssh.name == "ssh"
 

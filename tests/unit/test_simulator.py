@@ -714,6 +714,10 @@ def test_factory_builds_each_executor(tmp_path) -> None:
     ))  # fmt: skip
     assert nodes_of(explicit).state_path == str(tmp_path / "s.json")
 
+    bad = settings({"executor": "simulator"}, {"simulator": {"faults": {"faults": [{"kind": "x"}]}}})
+    with pytest.raises(ValueError, match="faults are injected per command"):
+        create_executor(bad)  # the old executor-level shape is refused at start-up
+
     ssh = create_executor(settings({"executor": "ssh", "sshexec": {"keyfile": "/k"}}))
     assert isinstance(ssh, RemoteExecutor) and ssh.name == "ssh"
 

@@ -25,11 +25,11 @@ from heketipy.api.connections import GuardedAppRunner
 from heketipy.config import Settings
 from heketipy.domain.state import State
 from heketipy.executors.base import Executor
-from heketipy.executors.factory import create_executor
 from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup, marker
 from heketipy.store.sqlite import Store
+from heketipy.wiring import create_executor
 
 log = logging.getLogger("heketipy.server")
 

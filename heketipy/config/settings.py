@@ -46,6 +46,9 @@ class LatencySettings(_GoJsonModel):
     lvm: NonNegativeMs = 5.0
     fs: NonNegativeMs = 5.0
     gluster: NonNegativeMs = 20.0
+    # Per-command overrides, keyed by the command's leading words as the simulator names them
+    # ("lvcreate", "mkfs.xfs", "gluster volume create"); the longest matching key wins.
+    commands: dict[str, NonNegativeMs] = Field(default_factory=dict)
 
 
 class SimulatorSettings(_GoJsonModel):
@@ -55,7 +58,8 @@ class SimulatorSettings(_GoJsonModel):
     latency_ms: LatencySettings = LatencySettings()
     # "" means "<glusterfs.db>.simulator.json"; load_settings fills the effective path in.
     state_file: str = ""
-    # Fault injection rules: {"faults": [{"kind", "nth"?, "node"?, "after"?}]} (tests only).
+    # Command-level fault injection (tests only): {"faults": [{"command": "lvcreate",
+    # "nth"?, "node"?, "exit"?, "stderr"?, "timeout"?, "after"?}]}, see simulator/support.py.
     faults: dict[str, Any] = Field(default_factory=dict)
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 from heketipy.config import ExecCommonSettings
@@ -86,25 +86,6 @@ def safe_path(value: object, what: str = "path") -> str:
 def safe_device_path(value: object) -> str:
     """A block device path under /dev (``domain.validators.device_path_problem``)."""
     return _apply(validators.device_path_problem, value, "device path")
-
-
-def check_node_values(
-    *,
-    names: Iterable[str] = (),
-    hosts: Iterable[str] = (),
-    devices: Iterable[str] = (),
-    options: Iterable[str] = (),
-) -> None:
-    """Raise ``UnsafeArgument`` for the first value a command builder would refuse; for
-    executors that model the commands instead of building them (the simulator)."""
-    for name in names:
-        safe_volume_name(name)
-    for host in hosts:
-        safe_hostname(host)
-    for device in devices:
-        safe_device_path(device)
-    for option in options:
-        safe_option_words(option)
 
 
 def safe_mount_options(value: object) -> str:

@@ -168,6 +168,9 @@ class MockExecutor:
         ]
         return self._remember(clone, clone_bricks)
 
+    async def clone_snapshot_remove(self, host: str, clone: str) -> None:
+        await self._delay()
+
     # -- gluster-block --------------------------------------------------------------------------
 
     async def block_volume_create(self, host: str, request: BlockVolumeRequest) -> BlockVolumeInfo:

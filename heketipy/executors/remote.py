@@ -487,15 +487,19 @@ class RemoteExecutor:
 
     async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:
         options = self.options
-        self._join_pools([host, *self._volume_hosts(volume)])
-        await self._gluster(host, gcmd.volume_create(options, volume))
+        # Every argv is built (and so validated) before the first runs: a refused option must
+        # not leave a created volume behind.
         rest = volume.bricks[gcmd.set_size(volume) :]
-        for words in gcmd.add_brick_groups(volume, rest):
-            await self._gluster(host, gcmd.volume_add_brick(options, volume.name, words))
-        for option in volume.options:
-            if option.strip():
-                await self._gluster(host, gcmd.volume_set(options, volume.name, option))
-        await self._gluster(host, gcmd.volume_start(options, volume.name))
+        steps = [
+            gcmd.volume_create(options, volume),
+            *(gcmd.volume_add_brick(options, volume.name, w)
+              for w in gcmd.add_brick_groups(volume, rest)),
+            *(gcmd.volume_set(options, volume.name, o) for o in volume.options if o.strip()),
+            gcmd.volume_start(options, volume.name),
+        ]  # fmt: skip
+        self._join_pools([host, *self._volume_hosts(volume)])
+        for argv in steps:
+            await self._gluster(host, argv)
         return await self.volume_info(host, volume.name)
 
     async def volume_expand(self, host: str, volume: VolumeRequest) -> GlusterVolume:
@@ -559,11 +563,12 @@ class RemoteExecutor:
 
     async def volume_clone(self, host: str, source: str, clone: str) -> GlusterVolume:
         options = self.options
-        snap = f"tmpsnap_{uuid.uuid4().hex}"
+        snap = clone_snapshot_name(clone)
+        clone_argv = gcmd.snapshot_clone(options, clone, snap)  # validated before anything runs
         await self._gluster_xml(host, gcmd.snapshot_create(options, snap, source))
         try:
             await self._gluster_xml(host, gcmd.snapshot_activate(options, snap))
-            await self._gluster_xml(host, gcmd.snapshot_clone(options, clone, snap))
+            await self._gluster_xml(host, clone_argv)
             try:
                 await self._gluster(host, gcmd.volume_start(options, clone))
             except NodeCommandError:
@@ -576,6 +581,19 @@ class RemoteExecutor:
             with contextlib.suppress(NodeCommandError):
                 await self._gluster_xml(host, gcmd.snapshot_delete(options, snap))
         return await self.volume_info(host, clone)
+
+    async def clone_snapshot_remove(self, host: str, clone: str) -> None:
+        argv = gcmd.snapshot_delete(self.options, clone_snapshot_name(clone))
+        result = await self._gluster(host, argv, check=False)
+        status: gcmd.CliStatus | None = None
+        with contextlib.suppress(lcmd.ParseError):
+            status = gcmd.parse_cli_status(result.stdout)
+        if result.ok and (status is None or status.ok):
+            return
+        message = (status.op_errstr if status else "") or clean_stderr(result.stderr)
+        if "does not exist" in message:  # no leftover: the usual answer
+            return
+        raise log_failure(NodeCommandError(host, result.argv, result.exit_code or 1, message))
 
     # -- gluster-block -------------------------------------------------------------------------
 
@@ -656,3 +674,8 @@ class RemoteExecutor:
             volumes=tuple(await self.volumes_info(host)),
         )
 
+
+def clone_snapshot_name(clone: str) -> str:
+    """The temporary snapshot of the clone ``clone``: upstream's ``tmpsnap_<uuid>`` shape, but
+    derived from the clone's name so recovery can find (and remove) what a crash left."""
+    return "tmpsnap_" + uuid.uuid5(uuid.NAMESPACE_URL, "heketipy:clone:" + clone).hex

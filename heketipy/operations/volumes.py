@@ -643,6 +643,8 @@ class CloneVolume(Operation):
 
     async def complete(self) -> None:
         await self._finish(await self._existing_clone())
+        # A crash after ``volume start`` can leave the temporary snapshot behind.
+        await self.rt.executor.clone_snapshot_remove(self._host(), self.name)
 
     async def _finish(self, info: GlusterVolume | None) -> None:
         """Clone (unless gluster already has ``info``), then make the clone first-class; every
@@ -705,6 +707,8 @@ class CloneVolume(Operation):
         clone = state.volumes.get(self.clone_id)
         if clone is None or self.name_taken:
             return
+        # What an interrupted volume_clone left first: its snapshot pins the source's pools.
+        await self.rt.executor.clone_snapshot_remove(self._host(), self.name)
         bricks = state.bricks_of_volume(clone.id)
         info = await self._existing_clone()
         layout = clone_brick_layout(bricks, info) if info is not None else None

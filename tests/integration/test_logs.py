@@ -149,7 +149,7 @@ def test_volume_create_logs_each_step_with_op_id_and_outcome(text_server: Server
 
 
 def test_failed_node_command_is_one_line_with_node_argv_exit_and_stderr(tmp_path: Path) -> None:
-    faults = {"faults": [{"kind": "brick_create", "node": "node1.example.test", "nth": 1}]}
+    faults = {"faults": [{"command": "lvcreate", "node": "node1.example.test", "nth": 1}]}
     config = default_level_config(tmp_path, heketipy={"simulator": {**SIMULATOR, "faults": faults}})
     server = start_server(config)
     try:
@@ -167,9 +167,10 @@ def test_failed_node_command_is_one_line_with_node_argv_exit_and_stderr(tmp_path
     assert len(failed) == 1, failed
     record = fields(failed[0])
     assert record["node"] == "node1.example.test"
-    assert record["argv"] == "brick_create"
+    assert record["argv"].startswith("env LC_ALL=C /usr/sbin/lvm lvcreate -qq ")  # the real command line
     assert record["exit"] == "1"
-    assert record["stderr"] == "simulated failure of brick_create on node1.example.test"
+    assert record["stderr"].startswith("simulated failure of lvcreate vg_")
+    assert record["stderr"].endswith(" on node1.example.test")
     assert record["op"] == queue_id
     # The failed execution and its rollback are steps of the same operation.
     outcomes = [

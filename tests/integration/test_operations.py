@@ -13,9 +13,9 @@ from heketipy.api.app import RUNTIME
 from heketipy.client.token import make_token
 from heketipy.config import load_settings
 from heketipy.domain.state import Transaction
-from heketipy.executors.simulator import SimulatorExecutor
 from heketipy.operations.volumes import CreateVolume, VolumeSpec
 from heketipy.server import build
+from tests.support.simulated import nodes_of
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 
@@ -73,16 +73,16 @@ async def topology(api: Api, nodes: int = 3) -> list[str]:
     return node_ids
 
 
-def lvs(executor: SimulatorExecutor) -> list[str]:
+def lvs(executor: Any) -> list[str]:
     found = []
-    for host, node in executor.snapshot()["nodes"].items():
+    for host, node in nodes_of(executor).snapshot()["nodes"].items():
         for vg_name, vg in node["vgs"].items():
             found += [f"{host}:{vg_name}/{lv}" for lv in vg.get("lvs", {})]
     return found
 
 
-def gluster_volumes(executor: SimulatorExecutor) -> list[str]:
-    return [v for pool in executor.snapshot()["pools"].values() for v in pool["volumes"]]
+def gluster_volumes(executor: Any) -> list[str]:
+    return [v for pool in nodes_of(executor).snapshot()["pools"].values() for v in pool["volumes"]]
 
 
 
@@ -93,7 +93,7 @@ async def test_failed_create_rolls_back_everything(tmp_path: Path) -> None:
         api = Api(client)
         await topology(api)
         free_before = {d.id: d.free_kib for d in rt.state.devices.values()}
-        rt.executor.faults.fail_on_node("brick_create", "node2")
+        nodes_of(rt.executor).faults.fail_on_node("lvcreate", "node2")
         status, _, text = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
         assert status == 500
         assert "node2" in text
@@ -111,7 +111,7 @@ async def test_create_retries_after_a_failed_gluster_command(tmp_path: Path) -> 
         rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
-        rt.executor.faults.fail_nth("volume_create", 1)
+        nodes_of(rt.executor).faults.fail_nth("gluster volume create", 1)
         status, headers, text = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
         assert status == 303, text
         volume_id = headers["Location"].rsplit("/", 1)[1]
@@ -203,12 +203,12 @@ async def test_placement_avoids_nodes_the_monitor_saw_down(tmp_path: Path) -> No
         rt = app[RUNTIME]
         api = Api(client)
         node_ids = await topology(api, nodes=4)
-        rt.executor.set_node_down("node2")
+        nodes_of(rt.executor).set_node_down("node2")
         down = await monitor.check_nodes(rt)
         assert down == {node_ids[1]}
         status, headers, text = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
         assert status == 303, text
         volume_id = headers["Location"].rsplit("/", 1)[1]
         assert node_ids[1] not in {b.node_id for b in rt.state.bricks_of_volume(volume_id)}
-        rt.executor.set_node_down("node2", down=False)
+        nodes_of(rt.executor).set_node_down("node2", down=False)
         assert await monitor.check_nodes(rt) == set()

@@ -19,6 +19,7 @@ from tests.integration.test_operations import Api, settings_for, topology
 from tests.openapi_check import validate_response
 from tests.support import rawhttp
 from tests.support.server import ServerProcess, running_server
+from tests.support.simulated import nodes_of
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 NODE_ID = "0123456789abcdef0123456789abcdef"
@@ -121,7 +122,7 @@ async def api_and_runtime(tmp_path: Path):  # noqa: ANN201
 
 
 def node_state(rt: Any) -> str:
-    return json.dumps(rt.executor.snapshot(), sort_keys=True)
+    return json.dumps(nodes_of(rt.executor).snapshot(), sort_keys=True)
 
 
 async def test_thousands_of_options_are_refused_before_anything_starts(api_and_runtime) -> None:  # noqa: ANN001

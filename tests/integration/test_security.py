@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from heketipy.api.app import RUNTIME
 from heketipy.server import build
 from tests.integration.test_operations import Api, settings_for, topology
+from tests.support.simulated import nodes_of
 
 HOSTILE = ["a;reboot", "$(reboot)", "`reboot`", "a'b", 'a"b', "a\nb", "-rf", "--force"]
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
@@ -29,7 +30,7 @@ async def api_and_runtime(tmp_path: Path):  # noqa: ANN201
 
 
 def node_state(rt) -> str:  # noqa: ANN001
-    return json.dumps(rt.executor.snapshot(), sort_keys=True)
+    return json.dumps(nodes_of(rt.executor).snapshot(), sort_keys=True)
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)

@@ -54,10 +54,8 @@ def make_brick(state: SimState, host: str, size_gib: int = 10) -> BrickAddress:
     node = state.nodes[host]
     brick_id = uuid.uuid4().hex
     vg = vg_of(host)
-    sim_node.lvcreate_thin(
-        node, vg, f"tp_{brick_id}", size_gib * GIB_KIB, 16384, f"brick_{brick_id}",
-        size_gib * GIB_KIB,
-    )  # fmt: skip
+    sim_node.lvcreate_pool(node, vg, f"tp_{brick_id}", size_gib * GIB_KIB, 16384)
+    sim_node.lvcreate_thin_lv(node, vg, f"tp_{brick_id}", f"brick_{brick_id}", size_gib * GIB_KIB)
     device = sim_node.dm_path(vg, f"brick_{brick_id}")
     sim_node.mkfs_xfs(node, device)
     mount_point = f"/var/lib/heketi/mounts/{vg}/brick_{brick_id}"

@@ -131,6 +131,7 @@ async def _dispatch(
 def create_app(runtime: Runtime, settings: Any) -> web.Application:
     from heketipy.api import (
         routes_admin,
+        routes_block,
         routes_clusters,
         routes_nodes,
         routes_ops,
@@ -149,13 +150,8 @@ def create_app(runtime: Runtime, settings: Any) -> web.Application:
     app[RUNTIME] = runtime
     app[SERVER] = ServerState(settings)
     for module in (
-        routes_admin, routes_clusters, routes_nodes, routes_ops, routes_state, routes_volumes
+        routes_admin, routes_block, routes_clusters, routes_nodes, routes_ops, routes_state,
+        routes_volumes,
     ):
         module.register(app.router)
-    try:
-        from heketipy.api import routes_block
-
-        routes_block.register(app.router)
-    except ImportError:  # pragma: no cover - optional while block volumes are being built
-        pass
     return app

@@ -43,10 +43,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client as kube_client
-from kubernetes import config as kube_config
-from kubernetes.client.rest import ApiException
-from kubernetes.stream import stream as kube_stream
+try:
+    from kubernetes import client as kube_client
+    from kubernetes import config as kube_config
+    from kubernetes.client.rest import ApiException
+    from kubernetes.stream import stream as kube_stream
+except ModuleNotFoundError as exc:  # the optional extra is missing: say which one
+    raise ModuleNotFoundError(
+        "the kubernetes executor needs the kubernetes client: pip install 'heketipy[kube]'",
+        name=exc.name,
+    ) from exc
 
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.runner import CommandResult, log_command

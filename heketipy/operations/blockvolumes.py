@@ -21,7 +21,7 @@ from heketipy.domain.state import State, Transaction
 from heketipy.executors.base import BlockVolumeRequest
 from heketipy.operations import placement_view as pv
 from heketipy.operations import volumes as vol
-from heketipy.operations.runtime import Operation, Runtime, register
+from heketipy.operations.runtime import Operation, Runtime
 
 CREATE_PREFIX = "Failed to allocate new block volume"
 DELETE_PREFIX = "Failed to set up block volume delete"
@@ -152,7 +152,6 @@ def _delete_record(tx: Transaction, state: State, record: Any) -> None:
 # -- create ---------------------------------------------------------------------------------------
 
 
-@register
 class CreateBlockVolume(Operation):
     type_name = "create-block-volume"
 
@@ -356,7 +355,6 @@ class CreateBlockVolume(Operation):
 # -- delete ---------------------------------------------------------------------------------------
 
 
-@register
 class DeleteBlockVolume(Operation):
     type_name = "delete-block-volume"
 
@@ -411,7 +409,6 @@ class DeleteBlockVolume(Operation):
 # -- expand ---------------------------------------------------------------------------------------
 
 
-@register
 class ExpandBlockVolume(Operation):
     type_name = "expand-block-volume"
 

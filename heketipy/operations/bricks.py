@@ -12,7 +12,7 @@ from heketipy.domain.errors import TARGET_IN_USE, OperationFailed
 from heketipy.domain.state import Transaction
 from heketipy.executors.base import BrickAddress
 from heketipy.operations import placement_view as pv
-from heketipy.operations.runtime import Operation, Runtime, register
+from heketipy.operations.runtime import Operation, Runtime
 from heketipy.operations.volumes import (
     brick_host,
     brick_request,
@@ -21,7 +21,6 @@ from heketipy.operations.volumes import (
 )
 
 
-@register
 class EvictBrick(Operation):
     """Create a replacement, ``replace-brick`` in gluster, then destroy the old brick."""
 

@@ -19,7 +19,7 @@ from heketipy.domain.errors import (
     OperationFailed,
 )
 from heketipy.domain.state import Transaction
-from heketipy.operations.runtime import Operation, Runtime, register
+from heketipy.operations.runtime import Operation, Runtime
 
 NODE_STATES = ("online", "offline", "failed")
 
@@ -129,7 +129,6 @@ async def set_tags(rt: Runtime, entity: Node | Device, change_type: str,
     return dict(sorted(new_tags.items()))
 
 
-@register
 class AddDevice(Operation):
     """Journaled so a crash between ``pvcreate``/``vgcreate`` and the database write leaves
     no volume group the database does not know."""
@@ -205,7 +204,6 @@ async def add_device(rt: Runtime, node_id: str, name: str, tags: dict[str, str],
     return await rt.start(AddDevice(rt, node, name, tags, destroy_data))
 
 
-@register
 class DeleteDevice(Operation):
     """Journaled: the volume group is torn down, then the device forgotten."""
 

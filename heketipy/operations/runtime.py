@@ -282,7 +282,9 @@ class Runtime:
         ``only`` limits recovery to those journal ids (the on-demand cleanup). Operations that
         are executing in this process are never touched.
         """
-        from heketipy.operations import catalog  # noqa: F401 - fills OPERATION_TYPES
+        # Imported here, not at the top: the catalog imports every operation module, and
+        # they all import this one.
+        from heketipy.operations.catalog import OPERATION_TYPES
 
         recovered = 0
         for record in sorted(self.state.operations.values(), key=lambda r: r.timestamp):
@@ -391,10 +393,3 @@ class Operation:
         if self.record is not None and self.record.id in self.rt.state.operations:
             tx.delete(self.record)
 
-
-OPERATION_TYPES: dict[str, type[Operation]] = {}
-
-
-def register(cls: type[Operation]) -> type[Operation]:
-    OPERATION_TYPES[cls.type_name] = cls
-    return cls

@@ -31,7 +31,7 @@ from heketipy.executors.base import (
     VolumeRequest,
 )
 from heketipy.operations import placement_view as pv
-from heketipy.operations.runtime import Operation, Runtime, register
+from heketipy.operations.runtime import Operation, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,6 @@ class VolumeSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@register
 class CreateVolume(Operation):
     type_name = "create-volume"
 
@@ -341,7 +340,6 @@ def check_deletable(state: State, volume: Volume) -> None:
         raise Conflict("Cannot delete a block hosting volume containing block volumes")
 
 
-@register
 class DeleteVolume(Operation):
     type_name = "delete-volume"
 
@@ -402,7 +400,6 @@ class DeleteVolume(Operation):
         self.drop_record(tx)
 
 
-@register
 class ExpandVolume(Operation):
     type_name = "expand-volume"
 
@@ -539,7 +536,6 @@ def _as_made(brick: Brick, made: CloneBrick) -> Brick:
     return dataclasses.replace(brick, id=made.id, served_path=made.served_path, lv=made.lv)
 
 
-@register
 class CloneVolume(Operation):
     """Snapshot the source and clone it into a new volume whose bricks are thin snapshots in
     the source's thin pools.

@@ -12,8 +12,7 @@ from heketipy.domain.entities import Volume
 from heketipy.domain.errors import OperationFailed
 from heketipy.domain.state import State
 from heketipy.domain.tags import heketi_options
-
-KIB_PER_GIB = 1024 * 1024
+from heketipy.domain.units import KIB_PER_GIB, KIB_PER_MIB
 
 
 def node_views(
@@ -87,7 +86,7 @@ def policy_for(settings: Any, options: list[str], snapshot_factor: float) -> pl.
 
 # Executors that format real filesystems: their bricks must be big enough for mkfs.xfs.
 REAL_EXECUTORS = ("ssh", "inject/ssh", "kube", "kubernetes")
-XFS_MIN_KIB = 300 * 1024
+XFS_MIN_KIB = 300 * KIB_PER_MIB
 
 
 def min_filesystem_kib(settings: Any) -> int:
@@ -95,7 +94,7 @@ def min_filesystem_kib(settings: Any) -> int:
     arbiter sizing) on the mock and the simulator."""
     configured = getattr(settings.heketipy, "min_filesystem_mb", None)
     if configured is not None:
-        return int(configured) * 1024
+        return int(configured) * KIB_PER_MIB
     return XFS_MIN_KIB if settings.glusterfs.executor in REAL_EXECUTORS else 0
 
 

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from heketipy import logctx
@@ -96,10 +97,17 @@ class Runtime:
         return result
 
     # -- running operations ---------------------------------------------------------------
-    async def start(self, op: Operation) -> str:
-        """Plan ``op`` now, then execute it in the background. Returns the /queue id."""
+    async def start(self, op: Operation | Unjournaled) -> str:
+        """The one way to start work behind ``/queue``; returns the /queue id.
+
+        A journaled ``Operation`` is planned now (its errors answer the request) and executed
+        in the background; ``Unjournaled`` work runs in the background as it is. Throttled
+        work takes a place in the throttle's queue first (``Busy`` when it is full).
+        """
         if op.throttled:
             self.throttle.admit()
+        if isinstance(op, Unjournaled):
+            return self._submit(op.type_name, op.run, throttled=op.throttled)
         started = time.perf_counter()
         try:
             await self.apply(op.plan)
@@ -109,29 +117,20 @@ class Runtime:
             if isinstance(exc, Exception):  # nothing was journaled: no targets to name
                 self.log_step(op.type_name, None, "plan", started, exc)
             raise
-        slot = {"held": False}
 
         async def work() -> str | None:
-            if op.throttled:
-                await self.throttle.acquire_slot()
-                slot["held"] = True
             return await self.execute(op)
 
-        def done() -> None:
-            if op.throttled:
-                self.throttle.release(had_slot=slot["held"])
-
-        queue_id = self.jobs.submit(work, name=op.type_name, on_done=done)
+        queue_id = self._submit(op.type_name, work, throttled=op.throttled)
         self.log_step(op.type_name, op.record, "plan", started, queue_id=queue_id)
         return queue_id
 
-    def submit_plain(
-        self, work: Callable[[], Awaitable[str | None]], name: str, *, throttled: bool = False
+    def _submit(
+        self, name: str, work: Callable[[], Awaitable[str | None]], *, throttled: bool
     ) -> str:
-        """Background work without a journal record (node/device add, tags, state)."""
+        """Run admitted work as a job; throttled work waits for a slot and frees it after."""
         if not throttled:
             return self.jobs.submit(work, name=name)
-        self.throttle.admit()
         slot = {"held": False}
 
         async def guarded() -> str | None:
@@ -339,6 +338,17 @@ class Runtime:
             if isinstance(result, BaseException):
                 raise result
         return list(results)
+
+
+@dataclass(frozen=True)
+class Unjournaled:
+    """Background work without a journal record: Heketi's operations without a pending op
+    (node add/delete/state, device state/resync, tags, brick evict, cleanup). Nothing to
+    resume after a crash; ``run`` returns the result's Location or None."""
+
+    type_name: str
+    run: Callable[[], Awaitable[str | None]]
+    throttled: bool = False
 
 
 class Operation:

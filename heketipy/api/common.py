@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -10,15 +10,14 @@ from heketipy.api import limits
 from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, Unprocessable
 from heketipy.models import requests as wire
 from heketipy.models import validation
-from heketipy.operations.runtime import Runtime
 
 T = TypeVar("T")
 
 PARSE_ERROR = "request unable to be parsed"
 
 
-def runtime(request: web.Request) -> Runtime:
-    from heketipy.api.app import RUNTIME  # app imports the route modules, which import this
+def runtime(request: web.Request) -> Any:
+    from heketipy.api.app import RUNTIME
 
     return request.app[RUNTIME]
 

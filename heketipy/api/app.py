@@ -163,6 +163,7 @@ def create_app(settings: Settings) -> web.Application:
     through ``cleanup_ctx``, unit tests directly."""
     from heketipy.api import (
         routes_admin,
+        routes_block,
         routes_clusters,
         routes_nodes,
         routes_ops,
@@ -180,13 +181,8 @@ def create_app(settings: Settings) -> web.Application:
     app[limits.HTTP_LIMITS] = http
     app[SERVER] = ServerState(settings)
     for module in (
-        routes_admin, routes_clusters, routes_nodes, routes_ops, routes_state, routes_volumes
+        routes_admin, routes_block, routes_clusters, routes_nodes, routes_ops, routes_state,
+        routes_volumes,
     ):
         module.register(app.router)
-    try:
-        from heketipy.api import routes_block
-
-        routes_block.register(app.router)
-    except ImportError:  # pragma: no cover - optional while block volumes are being built
-        pass
     return app

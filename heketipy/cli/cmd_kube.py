@@ -45,7 +45,11 @@ class KubeObjects:
             from kubernetes.client.rest import ApiException
 
             from heketipy import kubeapi  # how every part of heketipy finds the API
-        except ImportError:
+        except ModuleNotFoundError as exc:
+            # Only the missing extra becomes this message; any other broken import is a bug
+            # and surfaces as itself.
+            if exc.name is None or not exc.name.startswith("kubernetes"):
+                raise
             raise CliError("kube migrate-pvs needs the kubernetes client: "
                            "pip install 'heketipy[kube]'") from None
         self.client = client

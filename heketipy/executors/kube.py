@@ -43,9 +43,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client as kube_client
-from kubernetes.client.rest import ApiException
-from kubernetes.stream import stream as kube_stream
+try:
+    from kubernetes import client as kube_client
+    from kubernetes.client.rest import ApiException
+    from kubernetes.stream import stream as kube_stream
+except ModuleNotFoundError as exc:  # the optional extra is missing: say which one
+    raise ModuleNotFoundError(
+        "the kubernetes executor needs the kubernetes client: pip install 'heketipy[kube]'",
+        name=exc.name,
+    ) from exc
 
 from heketipy import kubeapi
 from heketipy.config import KubeExecSettings

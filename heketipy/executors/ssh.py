@@ -45,7 +45,12 @@ warnings.filterwarnings(
     "ignore", message=r"DSA is deprecated", category=UserWarning, module=r"asyncssh(\.|$)"
 )
 
-import asyncssh  # noqa: E402 - after the filter that keeps its import quiet
+try:
+    import asyncssh  # noqa: E402 - after the filter that keeps its import quiet
+except ModuleNotFoundError as exc:  # the optional extra is missing: say which one
+    raise ModuleNotFoundError(
+        "the ssh executor needs asyncssh: pip install 'heketipy[ssh]'", name=exc.name
+    ) from exc
 
 log = logging.getLogger("heketipy.executors.ssh")
 

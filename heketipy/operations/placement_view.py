@@ -12,8 +12,7 @@ from heketipy.domain.entities import Volume
 from heketipy.domain.errors import OperationFailed
 from heketipy.domain.state import State
 from heketipy.domain.tags import heketi_options
-
-KIB_PER_GIB = 1024 * 1024
+from heketipy.domain.units import KIB_PER_GIB, KIB_PER_MIB
 
 
 def node_views(
@@ -89,7 +88,7 @@ def policy_for(
 
 # Executors that format real filesystems: their bricks must be big enough for mkfs.xfs.
 REAL_EXECUTORS = ("ssh", "inject/ssh", "kube", "kubernetes")
-XFS_MIN_KIB = 300 * 1024
+XFS_MIN_KIB = 300 * KIB_PER_MIB
 
 
 def min_filesystem_kib(settings: Settings) -> int:
@@ -97,7 +96,7 @@ def min_filesystem_kib(settings: Settings) -> int:
     arbiter sizing) on the mock and the simulator."""
     configured = settings.heketipy.min_filesystem_mb
     if configured is not None:
-        return int(configured) * 1024
+        return int(configured) * KIB_PER_MIB
     return XFS_MIN_KIB if settings.glusterfs.executor in REAL_EXECUTORS else 0
 
 

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from heketipy import logctx
@@ -95,10 +96,17 @@ class Runtime:
         return result
 
     # -- running operations ---------------------------------------------------------------
-    async def start(self, op: Operation) -> str:
-        """Plan ``op`` now, then execute it in the background. Returns the /queue id."""
+    async def start(self, op: Operation | Unjournaled) -> str:
+        """The one way to start work behind ``/queue``; returns the /queue id.
+
+        A journaled ``Operation`` is planned now (its errors answer the request) and executed
+        in the background; ``Unjournaled`` work runs in the background as it is. Throttled
+        work takes a place in the throttle's queue first (``Busy`` when it is full).
+        """
         if op.throttled:
             self.throttle.admit()
+        if isinstance(op, Unjournaled):
+            return self._submit(op.type_name, op.run, throttled=op.throttled)
         started = time.perf_counter()
         try:
             await self.apply(op.plan)
@@ -108,29 +116,20 @@ class Runtime:
             if isinstance(exc, Exception):  # nothing was journaled: no targets to name
                 self.log_step(op.type_name, None, "plan", started, exc)
             raise
-        slot = {"held": False}
 
         async def work() -> str | None:
-            if op.throttled:
-                await self.throttle.acquire_slot()
-                slot["held"] = True
             return await self.execute(op)
 
-        def done() -> None:
-            if op.throttled:
-                self.throttle.release(had_slot=slot["held"])
-
-        queue_id = self.jobs.submit(work, name=op.type_name, on_done=done)
+        queue_id = self._submit(op.type_name, work, throttled=op.throttled)
         self.log_step(op.type_name, op.record, "plan", started, queue_id=queue_id)
         return queue_id
 
-    def submit_plain(
-        self, work: Callable[[], Awaitable[str | None]], name: str, *, throttled: bool = False
+    def _submit(
+        self, name: str, work: Callable[[], Awaitable[str | None]], *, throttled: bool
     ) -> str:
-        """Background work without a journal record (node/device add, tags, state)."""
+        """Run admitted work as a job; throttled work waits for a slot and frees it after."""
         if not throttled:
             return self.jobs.submit(work, name=name)
-        self.throttle.admit()
         slot = {"held": False}
 
         async def guarded() -> str | None:
@@ -281,7 +280,9 @@ class Runtime:
         ``only`` limits recovery to those journal ids (the on-demand cleanup). Operations that
         are executing in this process are never touched.
         """
-        from heketipy.operations import catalog  # noqa: F401 - fills OPERATION_TYPES
+        # Imported here, not at the top: the catalog imports every operation module, and
+        # they all import this one.
+        from heketipy.operations.catalog import OPERATION_TYPES
 
         recovered = 0
         for record in sorted(self.state.operations.values(), key=lambda r: r.timestamp):
@@ -342,6 +343,17 @@ class Runtime:
         return list(results)
 
 
+@dataclass(frozen=True)
+class Unjournaled:
+    """Background work without a journal record: Heketi's operations without a pending op
+    (node add/delete/state, device state/resync, tags, brick evict, cleanup). Nothing to
+    resume after a crash; ``run`` returns the result's Location or None."""
+
+    type_name: str
+    run: Callable[[], Awaitable[str | None]]
+    throttled: bool = False
+
+
 class Operation:
     """One journaled mutation. Subclasses implement the four phases."""
 
@@ -394,10 +406,3 @@ class Operation:
         if self.record is not None and self.record.id in self.rt.state.operations:
             tx.delete(self.record)
 
-
-OPERATION_TYPES: dict[str, type[Operation]] = {}
-
-
-def register(cls: type[Operation]) -> type[Operation]:
-    OPERATION_TYPES[cls.type_name] = cls
-    return cls

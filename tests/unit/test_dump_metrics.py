@@ -479,8 +479,8 @@ class FakeRuntime:
         self.failed_count = 0
         self.recover_calls = 0
 
-    def submit_plain(self, work: Any, name: str, *, throttled: bool = False) -> str:
-        return self.jobs.submit(work, name=name)
+    async def start(self, op: Any) -> str:  # unjournaled work only (the cleanup)
+        return self.jobs.submit(op.run, name=op.type_name)
 
     async def recover(self, only: set[str] | None = None) -> int:
         self.recover_calls += 1

@@ -17,6 +17,7 @@ import pytest
 
 from heketipy.models import gojson, validation
 from heketipy.models import requests as wire
+from heketipy.operations import volumes
 
 GOLDEN_HTTP = Path(__file__).resolve().parents[1] / "data" / "golden" / "http"
 GOLDEN_FILES = [
@@ -98,7 +99,12 @@ def answer(method: str, path: str, raw: bytes) -> tuple[int, str] | None:
         validation.validate(body)
         if isinstance(body, wire.VolumeCreateRequest):
             validation.check_volume_request(body)
-            validation.check_volume_min_size(body, BRICK_MIN_KIB)
+            durability = body.durability
+            problem = volumes.min_size_problem(
+                body.size, durability.type, durability.disperse.data, BRICK_MIN_KIB
+            )
+            if problem:
+                return 400, problem
         if isinstance(body, wire.LogLevelRequest):
             validation.check_log_level(body)
     except validation.ValidationError as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from heketipy.cli.commandline import Command, Flag, GoParseError, parse_go_bool
+from heketipy.cli.commandline import Command, Flag
 from heketipy.cli.context import CliError, Context, require_id
+from heketipy.gocompat.errors import GoParseError
+from heketipy.gocompat.strconv import parse_bool
 
 MISSING = "Cluster id missing"
 
@@ -55,8 +57,8 @@ def setflags(ctx: Context) -> None:
     if not file_text and not block_text:
         raise CliError("At least one of --file or --block must be specified.")
     try:
-        file_flag = parse_go_bool(file_text) if file_text else None
-        block_flag = parse_go_bool(block_text) if block_text else None
+        file_flag = parse_bool(file_text) if file_text else None
+        block_flag = parse_bool(block_text) if block_text else None
     except GoParseError as exc:
         raise CliError(str(exc)) from None
     # An unset flag keeps the cluster's current value.

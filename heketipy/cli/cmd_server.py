@@ -7,7 +7,7 @@ from typing import Any
 from heketipy.cli import output
 from heketipy.cli.commandline import Command
 from heketipy.cli.context import CliError, Context
-from heketipy.client.gojson import dumps_indent4
+from heketipy.gocompat.json_encode import text_indent4
 
 CLEANUP_NOTE = (
     "Note: Operation clean up is a batch operation.\n"
@@ -18,7 +18,7 @@ CLEANUP_NOTE = (
 
 def _raw_json(ctx: Context, value: Any) -> None:
     # These print the server's 4-space indented JSON whatever --json says.
-    ctx.write(dumps_indent4(value) + "\n")
+    ctx.write(text_indent4(value) + "\n")
 
 
 def db_command() -> Command:

@@ -8,8 +8,8 @@ from heketipy.cli import output
 from heketipy.cli.cmd_node import heal_check
 from heketipy.cli.commandline import Command, Flag
 from heketipy.cli.context import CliError, Context, require_id
-from heketipy.client.gojson import dumps_compact, dumps_indent4
 from heketipy.client.models import Volume
+from heketipy.gocompat.json_encode import text_compact, text_indent4
 
 VOLUME_MISSING = "Volume id missing"
 
@@ -67,7 +67,7 @@ def volume_create(ctx: Context) -> None:
     volume = ctx.client.volume_create(request)
     if ctx.flag("persistent-volume") or ctx.flag("persistent-volume-file"):
         endpoint = ctx.flag("persistent-volume-endpoint") or "heketi-storage-endpoints"
-        text = dumps_indent4(persistent_volume(volume, endpoint)) + "\n"
+        text = text_indent4(persistent_volume(volume, endpoint)) + "\n"
         if ctx.flag("persistent-volume-file"):
             with open(ctx.flag("persistent-volume-file"), "w", encoding="utf-8") as fh:
                 fh.write(text)
@@ -142,7 +142,7 @@ def endpoint_patch(ctx: Context) -> None:
         {"addresses": [{"ip": host}], "ports": [{"port": 1}]}
         for host in volume.mount.glusterfs.hosts
     ]
-    ctx.write('{"subsets": ' + dumps_compact(subsets) + "}")
+    ctx.write('{"subsets": ' + text_compact(subsets) + "}")
 
 
 VOLUME_CREATE_EXAMPLE = """\

@@ -10,8 +10,8 @@ from typing import Any, TextIO
 
 from heketipy.cli.commandline import Invocation
 from heketipy.client import HeketiClient
-from heketipy.client.gojson import dumps_compact
 from heketipy.client.transport import DEFAULT_SERVER
+from heketipy.gocompat.json_encode import text_compact
 
 SPINNER = "|/-\\"
 
@@ -96,7 +96,7 @@ class Context:
         """`--json`: Go's compact encoding of the client struct, no trailing newline."""
         if hasattr(value, "to_wire"):
             value = value.to_wire()
-        self.write(dumps_compact(value))
+        self.write(text_compact(value))
 
 
 def require_id(ctx: Context, message: str) -> str:

@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, Union
 
 from heketipy.domain import validators
+from heketipy.domain.units import KIB_PER_GIB
+from heketipy.gocompat.strconv import shortest_float32
 from heketipy.models import requests as req
-from heketipy.models.gojson import shortest_float32
 
 __all__ = [
     "LOG_LEVELS",
@@ -36,7 +37,6 @@ __all__ = [
 
 LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
 VALID_DISPERSIONS = frozenset({(2, 1), (4, 2), (8, 3), (8, 4)})
-KIB_PER_GIB = 1024 * 1024
 
 MAX_CLEANUP_IDS = 32
 

@@ -1,7 +1,7 @@
 """Heketi's JSON response shapes, built from the in-memory state.
 
 Field order is Heketi's emission order (contract section 6); ``omitempty`` fields are left out
-when empty. Only plain dicts/lists are produced, encoded by ``heketipy.models.gojson``.
+when empty. Only plain dicts/lists are produced, encoded by ``heketipy.gocompat.json_encode``.
 """
 
 from __future__ import annotations

@@ -1,221 +1,42 @@
-"""Go ``encoding/json`` compatibility: byte-exact encoding and Go-like decoding.
+"""Go ``encoding/json`` input: Go's syntax scanner, its error texts, and Go-like decoding.
 
-Owns three things every Heketi-compatible reply and request depends on:
+Owns the one JSON scanner heketipy has (a port of the state machine Go's decoder runs), and the
+readings built on it:
 
-* ``dumps`` / ``dumps_indent4``: what Go's ``json.Marshal`` (plus the ``\\n`` the
-  Heketi handlers write) and ``json.MarshalIndent(v, "", "    ")`` produce:
-  compact separators, ``<``, ``>``, ``&``, U+2028 and U+2029 escaped as ``\\u003c``
-  style sequences, other non-ASCII kept as UTF-8, floats formatted like Go
-  (``1`` not ``1.0``). Dict insertion order is the emission order; Go sorts map
-  keys, so callers emit Go maps (tags, ...) with sorted keys.
 * ``go_syntax_error``: the exact text of Go's syntax error for an invalid document
-  (``invalid character 'n' looking for beginning of object key string``,
-  ``unexpected end of JSON input`` ...).
-* ``loads``: decoding that accepts exactly what Go accepts and keeps what a typed,
-  Go-like decoder needs: objects as ordered key/value pairs (duplicate keys
-  preserved) and non-integer number literals with their source text.
-
-The encoder builds on the C ``json`` encoder and only post-processes the output
-when a Go difference can occur, so it stays fast for 10,000-volume lists.
+  (``invalid character 'n' looking for beginning of object key string``, ``unexpected end of
+  JSON input`` ...);
+* ``loads``: decoding that accepts exactly what Go accepts and keeps what a typed, Go-like
+  decoder needs: objects as ``JSONObject`` ordered key/value pairs (duplicate keys preserved),
+  integer literals as ``int`` and other number literals as ``JSONNumber`` with their text;
+* ``unmarshal`` / ``stream_decode``: ``json.Unmarshal`` and ``json.Decoder.Decode`` of a
+  document whose top level is all that matters (JWT headers and claims): the top-level
+  object's members are decoded, deeper containers are empty placeholders of their kind, so
+  nesting depth costs nothing.
 """
 
 from __future__ import annotations
 
 import codecs
 import json
-import re
-import secrets
-import struct
 from typing import Any
+
+from heketipy.gocompat.errors import GoError, GoJSONSyntaxError
+from heketipy.gocompat.json_encode import LONE_SURROGATE
 
 __all__ = [
     "GoJSONSyntaxError",
     "JSONNumber",
     "JSONObject",
-    "dumps",
-    "dumps_indent4",
-    "dumps_string_list",
-    "format_float",
     "go_quote_char",
     "go_syntax_error",
+    "json_kind",
     "loads",
+    "number_literal",
+    "sanitize_string",
+    "stream_decode",
+    "unmarshal",
 ]
-
-# Go's encoder before 1.22 writes backspace and form feed as \u0008 / \u000c; Python
-# writes \b / \f. Heketi v10.4.1 builds predate that change.
-_INF = float("inf")
-_SHORT_BF_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\([bf])")
-_BF_REPLACEMENT = {"b": "\\u0008", "f": "\\u000c"}
-
-# Python float reprs that differ from Go's: integral values ("1.0", Go "1") and
-# exponent forms ("1e+16", "1e-05"; Go switches to exponents only outside
-# [1e-6, 1e21)). A hit may be inside a string; the exact path then runs for nothing.
-# Two literal-prefixed patterns scan far faster than one alternation.
-_INTEGRAL_FLOAT = re.compile(r"\.0(?:[,\]}\s]|$)")
-_EXPONENT_FLOAT = re.compile(r"e[+-][0-9]+(?:[,\]}\s]|$)")
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def dumps(value: Any, *, floats: bool = True) -> bytes:
-    """Go ``json.Marshal(value)`` followed by ``\\n``, as Heketi writes replies.
-
-    ``floats=False`` promises that ``value`` holds no float (an id list, say) and skips
-    scanning the text for Python float forms: a third of the cost of a long list.
-    """
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    if floats and (_INTEGRAL_FLOAT.search(text) or _EXPONENT_FLOAT.search(text)):
-        text = _encode_go_floats(value, indent=None)
-    return _finish(text)
-
-
-def dumps_string_list(key: str, items: list[str]) -> bytes:
-    """``dumps({key: items})`` for a list of strings, e.g. 10,000 volume ids.
-
-    When no item needs escaping (ASCII letters and digits only, as every Heketi id) the
-    text is joined directly, five times faster than the encoder; otherwise it is ``dumps``.
-    """
-    if items and _is_ascii_alnum(key) and _is_ascii_alnum("".join(items)):
-        return ('{"' + key + '":["' + '","'.join(items) + '"]}\n').encode("utf-8")
-    return dumps({key: items}, floats=False)
-
-
-def _is_ascii_alnum(text: str) -> bool:
-    # bytes.isalnum is a table lookup per byte; str.isalnum consults Unicode data (25x slower).
-    return text.isascii() and text.encode("ascii").isalnum()
-
-
-def dumps_indent4(value: Any) -> bytes:
-    """Go ``json.MarshalIndent(value, "", "    ")`` followed by ``\\n``."""
-    text = json.dumps(value, ensure_ascii=False, indent=4, separators=(",", ": "), allow_nan=False)
-    if _INTEGRAL_FLOAT.search(text) or _EXPONENT_FLOAT.search(text):
-        text = _encode_go_floats(value, indent=4)
-    return _finish(text)
-
-
-def _encode_go_floats(value: Any, indent: int | None) -> str:
-    """Encode with every float written as Go writes it.
-
-    Integral floats below 1e16 become ints (same text); any other float whose
-    Python text differs is swapped for a unique placeholder string, replaced in
-    the output by Go's text.
-    """
-    marker = f"\x00gofloat-{secrets.token_hex(8)}-"
-    replacements: list[str] = []
-
-    def convert(item: Any) -> Any:
-        if isinstance(item, float):
-            if item != item or item in (_INF, -_INF):
-                raise ValueError(f"Out of range float values are not JSON compliant: {item!r}")
-            go_text = format_float(item)
-            if go_text == repr(item):
-                return item
-            if item.is_integer() and abs(item) < 1e16 and go_text != "-0":
-                return int(item)
-            replacements.append(go_text)
-            return f"{marker}{len(replacements) - 1}"
-        if isinstance(item, dict):
-            return {key: convert(child) for key, child in item.items()}
-        if isinstance(item, (list, tuple)):
-            return [convert(child) for child in item]
-        return item
-
-    converted = convert(value)
-    separators = (",", ": ") if indent else (",", ":")
-    text = json.dumps(converted, ensure_ascii=False, indent=indent, separators=separators)
-    if replacements:
-        quoted_marker = json.dumps(marker, ensure_ascii=False)[:-1]
-        text = re.sub(
-            re.escape(quoted_marker) + r'(\d+)"',
-            lambda match: replacements[int(match.group(1))],
-            text,
-        )
-    return text
-
-
-def _finish(text: str) -> bytes:
-    # '<', '>', '&', U+2028 and U+2029 can only occur inside string literals of
-    # the encoded text, so replacing them globally is safe.
-    if "<" in text:
-        text = text.replace("<", "\\u003c")
-    if ">" in text:
-        text = text.replace(">", "\\u003e")
-    if "&" in text:
-        text = text.replace("&", "\\u0026")
-    if "\u2028" in text:
-        text = text.replace("\u2028", "\\u2028")
-    if "\u2029" in text:
-        text = text.replace("\u2029", "\\u2029")
-    if "\\" in text and ("\\b" in text or "\\f" in text):
-        text = _SHORT_BF_ESCAPE.sub(lambda m: m.group(1) + _BF_REPLACEMENT[m.group(2)], text)
-    try:
-        return text.encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        # Go replaces invalid UTF-8 (here: lone surrogates) with U+FFFD.
-        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8") + b"\n"
-
-
-def format_float(value: float, bits: int = 64) -> str:
-    """Go's encoding of a float64 (``bits=64``) or float32 (``bits=32``) value."""
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"json: unsupported value: {value!r}")
-    if bits == 32:
-        value = shortest_float32(value)
-    if value == 0:
-        return "-0" if str(value).startswith("-") else "0"
-    magnitude = abs(value)
-    if 1e-6 <= magnitude < 1e21:
-        return _fixed_notation(value)
-    text = repr(value)  # shortest round-trip digits, exponent form here
-    mantissa, _, exponent = text.partition("e")
-    if mantissa.endswith(".0"):
-        mantissa = mantissa[:-2]
-    sign = "-" if exponent.startswith("-") else "+"
-    # Go writes at least two exponent digits for e+NN and trims e-07 to e-7.
-    digits = exponent.lstrip("+-").lstrip("0").rjust(2 if sign == "+" else 1, "0")
-    return f"{mantissa}e{sign}{digits}"
-
-
-def _fixed_notation(value: float) -> str:
-    """Shortest round-trip digits written without an exponent (Go's 'f', -1)."""
-    text = repr(value)
-    if "e" not in text:
-        return text[:-2] if text.endswith(".0") else text
-    mantissa, _, exponent_text = text.partition("e")
-    exponent = int(exponent_text)
-    negative = mantissa.startswith("-")
-    mantissa = mantissa.lstrip("-")
-    whole, _, fraction = mantissa.partition(".")
-    digits = (whole + fraction).rstrip("0") or "0"
-    point = len(whole) + exponent  # position of the decimal point within digits
-    if point <= 0:
-        body = "0." + "0" * (-point) + digits
-    elif point >= len(digits):
-        body = digits + "0" * (point - len(digits))
-    else:
-        body = digits[:point] + "." + digits[point:]
-    return ("-" if negative else "") + body
-
-
-def shortest_float32(value: float) -> float:
-    """The Python float whose repr is Go's shortest text for ``float32(value)``."""
-    rounded = struct.unpack("<f", struct.pack("<f", value))[0]
-    for precision in range(1, 10):
-        candidate = float(f"{rounded:.{precision}g}")
-        if struct.unpack("<f", struct.pack("<f", candidate))[0] == rounded:
-            return candidate
-    return rounded
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-class GoJSONSyntaxError(ValueError):
-    """The document is not JSON as Go accepts it; ``text`` is Go's error text."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
 
 
 class JSONObject(list):
@@ -253,8 +74,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"Go does not accept {name}")
 
 
-def _replace_each_byte(error: UnicodeDecodeError) -> tuple[str, int]:
+def _replace_each_byte(error: UnicodeError) -> tuple[str | bytes, int]:
     # Go's string decoder turns every invalid byte into one U+FFFD.
+    assert isinstance(error, UnicodeDecodeError)
     return "\ufffd", error.start + 1
 
 
@@ -295,12 +117,12 @@ def _python_loads(text: str) -> Any:
 
 def sanitize_string(value: str) -> str:
     """Go decodes an escaped lone surrogate (``\\ud800``) as U+FFFD."""
-    if _LONE_SURROGATE.search(value):
-        return _LONE_SURROGATE.sub("\ufffd", value)
+    if LONE_SURROGATE.search(value):
+        return LONE_SURROGATE.sub("\ufffd", value)
     return value
 
 
-# ----------------------------------------------------------------- Go syntax scanner
+# ------------------------------------------------------------------- Go's scanner
 
 _MAX_DEPTH = 10000
 _SPACE = frozenset(b" \t\r\n")
@@ -347,19 +169,21 @@ def go_quote_char(byte: int) -> str:
     return "'" + _go_quote_rune(chr(byte)) + "'"
 
 
+_SHORT_RUNE_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+}
+
+
 def _go_quote_rune(char: str) -> str:
-    short = {
-        "\a": "\\a",
-        "\b": "\\b",
-        "\f": "\\f",
-        "\n": "\\n",
-        "\r": "\\r",
-        "\t": "\\t",
-        "\v": "\\v",
-        "\\": "\\\\",
-    }
-    if char in short:
-        return short[char]
+    if char in _SHORT_RUNE_ESCAPES:
+        return _SHORT_RUNE_ESCAPES[char]
     code = ord(char)
     if code < 0x20 or code == 0x7F:
         return f"\\x{code:02x}"
@@ -368,19 +192,53 @@ def _go_quote_rune(char: str) -> str:
     return f"\\u{code:04x}"
 
 
-def go_syntax_error(data: bytes) -> str | None:
-    """Go's syntax error text for ``data``, or None when Go considers it valid JSON."""
+class _Scan:
+    """What one scan found: Go's error text (or None), where the first top-level value ends,
+    and the byte spans ``(key start, key end, value start, value end)`` of the members of a
+    top-level object."""
+
+    __slots__ = ("end", "error", "members")
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+        self.end = 0
+        self.members: list[tuple[int, int, int, int]] = []
+
+
+def _scan(data: bytes, *, stream: bool = False) -> _Scan:
+    """Run Go's scanner over ``data``.
+
+    ``stream=False`` is ``json.Unmarshal``: the whole input must be one value. ``stream=True``
+    is ``json.Decoder.Decode``: the first value counts, what follows it is left unread, and the
+    input ending early reads ``EOF`` (nothing but space) or ``unexpected EOF``.
+    """
+    result = _Scan()
     stack: list[int] = []
     state = _BEGIN_VALUE
     literal = ""  # remaining letters of true/false/null being read
     literal_name = ""
+    key_start = key_end = value_start = 0
 
-    def error(byte: int, context: str) -> str:
-        return f"invalid character {go_quote_char(byte)} {context}"
+    def fail(text: str) -> _Scan:
+        result.error = text
+        return result
 
-    for byte in [*data, 0x20, None]:
+    def error(byte: int, context: str) -> _Scan:
+        if stream and index == len(data):
+            # The decoder feeds the scanner one space at the end of its input; any value
+            # that does not end there was cut short.
+            return fail("unexpected EOF")
+        return fail(f"invalid character {go_quote_char(byte)} {context}")
+
+    index = 0
+    for index, byte in enumerate([*data, 0x20, None]):
         if byte is None:
-            return None if state == _END_TOP else "unexpected end of JSON input"
+            if state == _END_TOP:
+                return result
+            if not stream:
+                return fail("unexpected end of JSON input")
+            started = stack or literal or state != _BEGIN_VALUE
+            return fail("unexpected EOF" if started else "EOF")
         while True:  # re-dispatch loop: a number or literal end hands the byte on
             if literal:
                 if byte == ord(literal[0]):
@@ -430,23 +288,32 @@ def go_syntax_error(data: bytes) -> str | None:
                     state = _END_VALUE
                     break
                 if byte == 0x22:
+                    if len(stack) == 1:
+                        key_start = index
                     state = _STRING
                     break
                 return error(byte, "looking for beginning of object key string")
             if state == _END_VALUE:
                 if not stack:
                     state = _END_TOP
+                    if stream:
+                        result.end = min(index, len(data))
+                        return result
                     continue
                 if byte in _SPACE:
                     break
                 top = stack[-1]
                 if top == _OBJECT_KEY:
                     if byte == 0x3A:  # :
+                        if len(stack) == 1:
+                            key_end, value_start = index, index + 1
                         stack[-1] = _OBJECT_VALUE
                         state = _BEGIN_VALUE
                         break
                     return error(byte, "after object key")
                 if top == _OBJECT_VALUE:
+                    if byte in (0x2C, 0x7D) and len(stack) == 1:
+                        result.members.append((key_start, key_end, value_start, index))
                     if byte == 0x2C:
                         stack[-1] = _OBJECT_KEY
                         state = _BEGIN_KEY
@@ -538,4 +405,88 @@ def go_syntax_error(data: bytes) -> str | None:
                 state = _END_VALUE
                 continue
             raise AssertionError(f"unknown scanner state {state}")  # pragma: no cover
-    return None  # pragma: no cover - loop always returns at the None sentinel
+    raise AssertionError("the scan ends at the None sentinel")  # pragma: no cover
+
+
+def go_syntax_error(data: bytes) -> str | None:
+    """Go's syntax error text for ``data``, or None when Go considers it valid JSON."""
+    return _scan(data).error
+
+
+# ------------------------------------------------------------ Unmarshal / Decoder.Decode
+
+
+def _scalar(token: bytes) -> Any:
+    """A scanned scalar, or an empty placeholder of a container's kind."""
+    first = token[:1]
+    if first == b"{":
+        return JSONObject()
+    if first == b"[":
+        return []
+    if first == b'"':
+        return json.loads(token.decode("utf-8", errors="heketipy-go-replace"))
+    if first in _LITERAL_VALUES:
+        return _LITERAL_VALUES[first]
+    text = token.decode("ascii")
+    if any(char in text for char in ".eE"):
+        return _parse_float(text)
+    return _parse_int(text)
+
+
+_LITERAL_VALUES = {b"t": True, b"f": False, b"n": None}
+_SPACE_BYTES = bytes(_SPACE)
+
+
+def _top_level(data: bytes, scan: _Scan) -> Any:
+    value = data[: scan.end].strip(_SPACE_BYTES)
+    if value[:1] != b"{":
+        return _scalar(value)
+    return JSONObject(
+        (_scalar(data[k0:k1].strip(_SPACE_BYTES)), _scalar(data[v0:v1].strip(_SPACE_BYTES)))
+        for k0, k1, v0, v1 in scan.members
+    )
+
+
+def unmarshal(data: bytes) -> Any:
+    """``json.Unmarshal`` of ``data`` (the whole input one value), decoded to its top level."""
+    scan = _scan(data)
+    if scan.error is not None:
+        raise GoJSONSyntaxError(scan.error)
+    scan.end = len(data)
+    return _top_level(data, scan)
+
+
+def stream_decode(data: bytes) -> Any:
+    """``json.Decoder.Decode`` of ``data``: its first value, decoded to its top level.
+
+    What follows the first value is ignored; an input of only space reads ``EOF``, a value
+    cut short ``unexpected EOF`` (plain ``GoError``s, as Go's are not syntax errors).
+    """
+    scan = _scan(data, stream=True)
+    if scan.error in ("EOF", "unexpected EOF"):
+        raise GoError(scan.error)
+    if scan.error is not None:
+        raise GoJSONSyntaxError(scan.error)
+    return _top_level(data, scan)
+
+
+def number_literal(value: Any) -> str | None:
+    """The literal of a decoded JSON number, or None for any other decoded value."""
+    if isinstance(value, JSONNumber):
+        return value.text
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def json_kind(value: Any) -> str:
+    """The JSON kind Go names in ``cannot unmarshal <kind> into ...`` errors."""
+    if isinstance(value, JSONObject):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "bool"
+    if number_literal(value) is not None:
+        return "number"
+    return "string"

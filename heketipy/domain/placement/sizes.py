@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 from heketipy.domain.placement.errors import MinimumBrickSizeError, NoSpaceError
 from heketipy.domain.placement.snapshot import (
-    KIB_PER_GIB,
     PlacementPolicy,
     VolumeShape,
     _count,
 )
+from heketipy.domain.units import KIB_PER_GIB
 
 MIN_ARBITER_BRICK_KIB = 16 * 1024
 

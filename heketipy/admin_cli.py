@@ -26,9 +26,9 @@ from typing import TextIO
 
 from heketipy.client.token import TOKEN_LIFETIME_S, make_token
 from heketipy.gocompat import json_encode
+from heketipy.heketidump.export import dump
+from heketipy.heketidump.importer import DumpFormatError, import_dump
 from heketipy.store import readonly
-from heketipy.store.dump import dump
-from heketipy.store.heketi_import import DumpFormatError, import_dump
 from heketipy.store.sqlite import StoreError
 
 

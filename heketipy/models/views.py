@@ -62,15 +62,21 @@ def device_view(state: State, device: Device) -> dict[str, Any]:
     return view
 
 
-def node_view(state: State, node: Node) -> dict[str, Any]:
-    view: dict[str, Any] = {
+def node_info(node: Node) -> dict[str, Any]:
+    """Heketi's ``NodeInfo``: what the node view and the dump's node entry share."""
+    info: dict[str, Any] = {
         "zone": node.zone,
         "hostnames": {"manage": list(node.manage), "storage": list(node.storage)},
         "cluster": node.cluster_id,
     }
     if node.tags:
-        view["tags"] = dict(sorted(node.tags.items()))
-    view["id"] = node.id
+        info["tags"] = dict(sorted(node.tags.items()))
+    info["id"] = node.id
+    return info
+
+
+def node_view(state: State, node: Node) -> dict[str, Any]:
+    view = node_info(node)
     view["state"] = node.state
     view["devices"] = [device_view(state, state.devices[d]) for d in state.device_ids(node.id)]
     return view

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from heketipy.api.metrics import operation_counts, render_down, render_metrics
+from heketipy.domain.consistency import check
 from heketipy.domain.entities import (
     BlockVolume,
     Brick,
@@ -23,7 +24,7 @@ from heketipy.domain.entities import (
 )
 from heketipy.domain.state import State
 from heketipy.gocompat.strconv import format_float_g
-from heketipy.store.dump import check, dump, examine
+from heketipy.heketidump.export import dump, examine
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden" / "http"
 MOCK_DEVICE_KIB = 524288000

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from heketipy.domain import validators
+from heketipy.domain.changes import CHANGE_DESCRIPTIONS, change_code
+from heketipy.domain.consistency import mislinked_children
 from heketipy.domain.entities import (
     BRICK_ARBITER,
     BRICK_NORMAL,
@@ -50,7 +52,7 @@ from heketipy.domain.entities import (
 )
 from heketipy.domain.state import Transaction
 from heketipy.domain.tags import arbiter_requested
-from heketipy.store.dump import CHANGE_DESCRIPTIONS, OPERATION_TYPE_CODES, change_code
+from heketipy.heketidump.export import OPERATION_TYPE_CODES
 from heketipy.store.readonly import check_no_unfinished_changes, held_for_import, read_database
 from heketipy.store.sqlite import Store, StoreError
 
@@ -422,6 +424,7 @@ def _journal_data(
 
 # -- derived structure -----------------------------------------------------------------------
 def _set_size(volume: Volume) -> int:
+    # At least 1: bricks are grouped and counted in sets of this width.
     return max(volume.set_size, 1)
 
 
@@ -475,14 +478,14 @@ def _link_warnings(
     warnings = []
     for parent_id, entry in sorted(bucket.items()):
         for listed, child_kind, children, back_link in links:
-            for child_id in _strings(listed(entry), f"{kind} {parent_id} {child_kind} list"):
-                child = children.get(child_id)
-                if child is None:
+            listed_ids = _strings(listed(entry), f"{kind} {parent_id} {child_kind} list")
+            for child_id, owner in mislinked_children(parent_id, listed_ids, children, back_link):
+                if owner is None:
                     warnings.append(f"{kind} {parent_id} lists unknown {child_kind} {child_id}")
-                elif getattr(child, back_link) != parent_id:
+                else:
                     warnings.append(
                         f"{kind} {parent_id} lists {child_kind} {child_id} which belongs to "
-                        f"{getattr(child, back_link) or 'nothing'}"
+                        f"{owner or 'nothing'}"
                     )
     return warnings
 

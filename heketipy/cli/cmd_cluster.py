@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from heketipy.cli.commandline import Command, Flag
-from heketipy.cli.context import CliError, Context, require_id
+from heketipy.cli.context import CliError, Context, delete_by_id, require_id
 from heketipy.gocompat.errors import GoParseError
 from heketipy.gocompat.strconv import parse_bool
 
@@ -12,10 +12,7 @@ MISSING = "Cluster id missing"
 
 def create(ctx: Context) -> None:
     cluster = ctx.client.cluster_create(file=ctx.flag("file"), block=ctx.flag("block"))
-    if ctx.json:
-        ctx.print_json(cluster)
-    else:
-        ctx.write(f"Cluster id: {cluster.id}\n")
+    ctx.show(cluster, lambda created: f"Cluster id: {created.id}\n")
 
 
 def info(ctx: Context) -> None:
@@ -46,9 +43,7 @@ def list_clusters(ctx: Context) -> None:
 
 
 def delete(ctx: Context) -> None:
-    cluster_id = require_id(ctx, MISSING)
-    ctx.client.cluster_delete(cluster_id)
-    ctx.write(f"Cluster {cluster_id} deleted\n")
+    delete_by_id(ctx, MISSING, "Cluster", ctx.client.cluster_delete)
 
 
 def setflags(ctx: Context) -> None:

@@ -75,10 +75,17 @@ def _bucket(
     return bucket
 
 
+def _unknown(kind: str, entity_id: str, what: str, target_id: str, table: Mapping[str, Any]) -> list[str]:
+    """The problem of an entity whose link ``target_id`` names nothing in ``table``."""
+    if target_id in table:
+        return []
+    return [f"{kind} {entity_id} unknown {what} {target_id}"]
+
+
 def _pending_problems(state: State, kind: str, entity_id: str, op_id: str) -> list[str]:
-    if op_id and op_id not in state.operations:
-        return [f"{kind} {entity_id} unknown pending operation {op_id}"]
-    return []
+    if not op_id:
+        return []
+    return _unknown(kind, entity_id, "pending operation", op_id, state.operations)
 
 
 def _linked_children(
@@ -130,9 +137,7 @@ def _cluster_problems(state: State, cid: str) -> list[str]:
 
 
 def _node_problems(state: State, nid: str, node: Node) -> list[str]:
-    problems = []
-    if node.cluster_id not in state.clusters:
-        problems.append(f"Node {nid} unknown cluster {node.cluster_id}")
+    problems = _unknown("Node", nid, "cluster", node.cluster_id, state.clusters)
     problems += _linked_children(
         "Node", nid, state.node_devices.get(nid, ()), state.devices, "device", "node_id"
     )
@@ -140,9 +145,7 @@ def _node_problems(state: State, nid: str, node: Node) -> list[str]:
 
 
 def _device_problems(state: State, did: str, device: Device) -> list[str]:
-    problems = []
-    if device.node_id not in state.nodes:
-        problems.append(f"Device {did} unknown node {device.node_id}")
+    problems = _unknown("Device", did, "node", device.node_id, state.nodes)
     brick_ids = state.device_bricks.get(did, ())
     problems += _linked_children("Device", did, brick_ids, state.bricks, "brick", "device_id")
     if device.total_kib != device.free_kib + device.used_kib:
@@ -157,12 +160,9 @@ def _device_problems(state: State, did: str, device: Device) -> list[str]:
 
 
 def _brick_problems(state: State, bid: str, brick: Brick) -> list[str]:
-    problems = []
-    if brick.volume_id not in state.volumes:
-        problems.append(f"Brick {bid} unknown volume {brick.volume_id}")
+    problems = _unknown("Brick", bid, "volume", brick.volume_id, state.volumes)
+    problems += _unknown("Brick", bid, "device", brick.device_id, state.devices)
     device = state.devices.get(brick.device_id)
-    if device is None:
-        problems.append(f"Brick {bid} unknown device {brick.device_id}")
     if brick.node_id not in state.nodes:
         problems.append(f"Brick {bid} unknown node {brick.node_id}")
     elif device is not None and device.node_id != brick.node_id:
@@ -174,9 +174,7 @@ def _brick_problems(state: State, bid: str, brick: Brick) -> list[str]:
 
 
 def _volume_problems(state: State, vid: str, volume: Volume) -> list[str]:
-    problems = []
-    if volume.cluster_id not in state.clusters:
-        problems.append(f"Volume {vid} unknown cluster {volume.cluster_id}")
+    problems = _unknown("Volume", vid, "cluster", volume.cluster_id, state.clusters)
     problems += _linked_children(
         "Volume", vid, state.volume_bricks.get(vid, ()), state.bricks, "brick", "volume_id"
     )
@@ -194,13 +192,10 @@ def _volume_problems(state: State, vid: str, volume: Volume) -> list[str]:
 
 
 def _blockvolume_problems(state: State, bid: str, bv: BlockVolume) -> list[str]:
-    problems = []
-    if bv.cluster_id not in state.clusters:
-        problems.append(f"Block volume {bid} unknown cluster {bv.cluster_id}")
+    problems = _unknown("Block volume", bid, "cluster", bv.cluster_id, state.clusters)
+    problems += _unknown("Block volume", bid, "block hosting volume", bv.bhv_id, state.volumes)
     hosting = state.volumes.get(bv.bhv_id)
-    if hosting is None:
-        problems.append(f"Block volume {bid} unknown block hosting volume {bv.bhv_id}")
-    elif not hosting.block:
+    if hosting is not None and not hosting.block:
         problems.append(f"Block volume {bid} hosted by volume {bv.bhv_id} without block")
     return problems + _pending_problems(state, "Block volume", bid, bv.pending_op)
 

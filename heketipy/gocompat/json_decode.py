@@ -160,6 +160,29 @@ _OBJECT_KEY, _OBJECT_VALUE, _ARRAY_VALUE = range(3)
 _LITERALS = {ord("t"): "true", ord("f"): "false", ord("n"): "null"}
 
 
+def _on(chars: bytes, target: int) -> dict[int, int]:
+    return dict.fromkeys(chars, target)
+
+
+_DIGIT_BYTES = b"0123456789"
+
+# Number states: the bytes that continue the literal (-> next state), and Go's error context
+# for any other byte, or None where the literal may end there.
+_NUMBER_STEPS: dict[int, tuple[dict[int, int], str | None]] = {
+    _NEG: ({**_on(b"0", _ZERO), **_on(b"123456789", _DIGITS_1)}, "in numeric literal"),
+    _ZERO: ({**_on(b".", _DOT), **_on(b"eE", _EXP)}, None),
+    _DIGITS_1: ({**_on(_DIGIT_BYTES, _DIGITS_1), **_on(b".", _DOT), **_on(b"eE", _EXP)}, None),
+    _DOT: (_on(_DIGIT_BYTES, _DOT_DIGITS), "after decimal point in numeric literal"),
+    _DOT_DIGITS: ({**_on(_DIGIT_BYTES, _DOT_DIGITS), **_on(b"eE", _EXP)}, None),
+    _EXP: (
+        {**_on(b"+-", _EXP_SIGN), **_on(_DIGIT_BYTES, _EXP_DIGITS)},
+        "in exponent of numeric literal",
+    ),
+    _EXP_SIGN: (_on(_DIGIT_BYTES, _EXP_DIGITS), "in exponent of numeric literal"),
+    _EXP_DIGITS: (_on(_DIGIT_BYTES, _EXP_DIGITS), None),
+}
+
+
 def go_quote_char(byte: int) -> str:
     """Go's `quoteChar`: a byte as it appears in `invalid character ...` messages."""
     if byte == 0x27:
@@ -354,55 +377,15 @@ def _scan(data: bytes, *, stream: bool = False) -> _Scan:
                     return error(byte, "in \\u hexadecimal character escape")
                 state = _STRING if state == _STRING_U4 else state + 1
                 break
-            if state == _NEG:
-                if byte == 0x30:
-                    state = _ZERO
-                elif byte in _DIGITS:
-                    state = _DIGITS_1
-                else:
-                    return error(byte, "in numeric literal")
-                break
-            if state in (_ZERO, _DIGITS_1):
-                if state == _DIGITS_1 and byte in _DIGITS:
+            steps = _NUMBER_STEPS.get(state)
+            if steps is not None:
+                transitions, context = steps
+                if byte in transitions:
+                    state = transitions[byte]
                     break
-                if byte == 0x2E:
-                    state = _DOT
-                    break
-                if byte in (0x65, 0x45):
-                    state = _EXP
-                    break
-                state = _END_VALUE
-                continue
-            if state == _DOT:
-                if byte in _DIGITS:
-                    state = _DOT_DIGITS
-                    break
-                return error(byte, "after decimal point in numeric literal")
-            if state == _DOT_DIGITS:
-                if byte in _DIGITS:
-                    break
-                if byte in (0x65, 0x45):
-                    state = _EXP
-                    break
-                state = _END_VALUE
-                continue
-            if state == _EXP:
-                if byte in (0x2B, 0x2D):
-                    state = _EXP_SIGN
-                    break
-                if byte in _DIGITS:
-                    state = _EXP_DIGITS
-                    break
-                return error(byte, "in exponent of numeric literal")
-            if state == _EXP_SIGN:
-                if byte in _DIGITS:
-                    state = _EXP_DIGITS
-                    break
-                return error(byte, "in exponent of numeric literal")
-            if state == _EXP_DIGITS:
-                if byte in _DIGITS:
-                    break
-                state = _END_VALUE
+                if context is not None:
+                    return error(byte, context)
+                state = _END_VALUE  # the number is complete: the byte belongs to what follows
                 continue
             raise AssertionError(f"unknown scanner state {state}")  # pragma: no cover
     raise AssertionError("the scan ends at the None sentinel")  # pragma: no cover

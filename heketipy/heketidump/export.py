@@ -19,7 +19,13 @@ from typing import Any
 from heketipy.domain.changes import change_code
 from heketipy.domain.entities import BlockVolume, Brick, Device, Node, PendingOperation, Volume
 from heketipy.domain.state import State
-from heketipy.models.views import blockvolume_view, device_info, node_info, volume_view
+from heketipy.models.views import (
+    blockvolume_view,
+    brick_view,
+    device_info,
+    node_info,
+    volume_view,
+)
 
 # Persisted operation type codes (heketi-internals 4.3).
 OPERATION_TYPE_CODES: dict[str, int] = {
@@ -75,14 +81,7 @@ def _volume_entry(state: State, volume: Volume) -> dict[str, Any]:
 
 def _brick_entry(brick: Brick) -> dict[str, Any]:
     return {
-        "Info": {
-            "id": brick.id,
-            "path": brick.path,
-            "device": brick.device_id,
-            "node": brick.node_id,
-            "volume": brick.volume_id,
-            "size": brick.size_kib,
-        },
+        "Info": brick_view(brick),
         "TpSize": brick.tp_size_kib,
         "PoolMetadataSize": brick.pool_metadata_kib,
         "Pending": _pending(brick.pending_op),

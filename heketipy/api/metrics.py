@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from heketipy.domain.state import State
+from heketipy.domain.units import BYTES_PER_KIB
 from heketipy.gocompat.strconv import format_float_g
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -107,9 +108,9 @@ def _families(state: State, ops_counts: dict[str, int]) -> list[Family]:
                 families["heketi_device_size"].add(device.total_kib, **labels)
                 families["heketi_device_free"].add(device.free_kib, **labels)
                 families["heketi_device_used"].add(device.used_kib, **labels)
-                families["heketi_device_size_bytes"].add(device.total_kib * 1024, **labels)
-                families["heketi_device_free_bytes"].add(device.free_kib * 1024, **labels)
-                families["heketi_device_used_bytes"].add(device.used_kib * 1024, **labels)
+                families["heketi_device_size_bytes"].add(device.total_kib * BYTES_PER_KIB, **labels)
+                families["heketi_device_free_bytes"].add(device.free_kib * BYTES_PER_KIB, **labels)
+                families["heketi_device_used_bytes"].add(device.used_kib * BYTES_PER_KIB, **labels)
                 families["heketi_device_brick_count"].add(
                     len(state.device_bricks.get(did, ())), **labels
                 )

@@ -156,7 +156,7 @@ def thin_pool_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
 # xfsprogs 5.19+ refuses filesystems under 300 MiB. Thin LVs are provisioned lazily, so a
 # small brick (an arbiter is often 16 MiB) gets a 300 MiB virtual size in its own, correctly
 # sized pool: the pool still bounds what it can use, and mkfs.xfs accepts it.
-MIN_XFS_KIB = 300 * 1024
+MIN_XFS_KIB = 300 * units.KIB_PER_MIB
 
 
 def thin_lv_virtual_kib(brick: BrickRequest) -> int:

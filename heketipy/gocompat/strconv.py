@@ -9,6 +9,7 @@ formats and ``encoding/json`` do.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from decimal import Decimal
 
@@ -29,26 +30,53 @@ def parse_bool(text: str) -> bool:
     raise GoParseError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
+# Go's integer literal syntax (what ParseInt accepts with base 0): ASCII digits only, a base
+# prefix or a legacy octal leading 0, single underscores between digits (after a prefix too).
+_INT_LITERAL = re.compile(
+    r"[+-]?(?:0[xX](?:_?[0-9a-fA-F])+|0[bB](?:_?[01])+|0[oO](?:_?[0-7])+"
+    r"|0(?:_?[0-7])*|[1-9](?:_?[0-9])*)"
+)
+_BASE_PREFIXES = {"0x": 16, "0b": 2, "0o": 8}
+
+
 def parse_int(text: str) -> int:
-    """``strconv.ParseInt(text, 0, 64)``: sign, base prefixes and ``_`` separators."""
-    body = text[1:] if text[:1] in "+-" else text
-    try:
-        if not body or not body.replace("_", "").isalnum():
-            raise ValueError
-        value = int(text, 0)
-    except ValueError:
-        raise GoParseError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+    """``strconv.ParseInt(text, 0, 64)``: Go's integer literal syntax, int64 range."""
+    if not _INT_LITERAL.fullmatch(text):
+        raise GoParseError(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+    negative = text.startswith("-")
+    body = text.lstrip("+-").replace("_", "")
+    base = _BASE_PREFIXES.get(body[:2].lower(), 8 if len(body) > 1 and body[0] == "0" else 10)
+    digits = body[2:] if base != 10 and body[1:2].isalpha() else body
+    value = int(digits, base) * (-1 if negative else 1)
     if not _INT64_MIN <= value <= _INT64_MAX:
         raise GoParseError(f'strconv.ParseInt: parsing "{text}": value out of range')
     return value
 
 
+# Go's float syntax for ParseFloat: decimal (no underscores) or hexadecimal with a mandatory
+# binary exponent (underscores allowed after the prefix); Inf/Infinity with an optional sign
+# and an unsigned NaN, in any case.
+_DECIMAL_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_HEX_FLOAT = re.compile(
+    r"[+-]?0[xX](?=[0-9a-fA-F_.]*[0-9a-fA-F])(?:_?[0-9a-fA-F])*"
+    r"(?:\.(?:[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*)?)?[pP][+-]?[0-9]+"
+)
+
+
 def parse_float(text: str) -> float:
     """``strconv.ParseFloat(text, 64)``."""
-    try:
+    unsigned = text[1:] if text[:1] in "+-" else text
+    if unsigned.lower() in ("inf", "infinity") or text.lower() == "nan":
         return float(text)
-    except ValueError:
-        raise GoParseError(f'strconv.ParseFloat: parsing "{text}": invalid syntax') from None
+    if _DECIMAL_FLOAT.fullmatch(text):
+        value = float(text)
+    elif _HEX_FLOAT.fullmatch(text):
+        value = float.fromhex(text.replace("_", ""))
+    else:
+        raise GoParseError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
+    if math.isinf(value):
+        raise GoParseError(f'strconv.ParseFloat: parsing "{text}": value out of range')
+    return value
 
 
 # ------------------------------------------------------------------------------ formatting

@@ -7,20 +7,20 @@ from typing import Any
 
 from aiohttp import web
 
-from heketipy.models import gojson
+from heketipy.gocompat import json_encode
 
 JSON_TYPE = "application/json; charset=UTF-8"
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
     return web.Response(
-        status=status, body=gojson.dumps(value), headers={"Content-Type": JSON_TYPE}
+        status=status, body=json_encode.dumps(value), headers={"Content-Type": JSON_TYPE}
     )
 
 
 def json_indent_response(value: Any, status: int = 200) -> web.Response:
     return web.Response(
-        status=status, body=gojson.dumps_indent4(value), headers={"Content-Type": JSON_TYPE}
+        status=status, body=json_encode.dumps_indent4(value), headers={"Content-Type": JSON_TYPE}
     )
 
 

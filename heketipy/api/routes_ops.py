@@ -15,11 +15,11 @@ from heketipy.api.common import parse, path_id, runtime
 from heketipy.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from heketipy.api.metrics import operation_counts, render_metrics
 from heketipy.api.responses import accepted, json_indent_response, json_response
+from heketipy.domain.changes import change_description
 from heketipy.domain.entities import PendingOperation
 from heketipy.domain.errors import ID_NOT_FOUND, NotFound
 from heketipy.models import requests as wire
 from heketipy.operations import pending, reports
-from heketipy.store.dump import change_description
 
 ID = "{id:[A-Fa-f0-9]+}"
 

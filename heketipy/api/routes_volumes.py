@@ -15,8 +15,9 @@ from heketipy.api.common import (
 )
 from heketipy.api.responses import JSON_TYPE, accepted, json_response
 from heketipy.domain.errors import InvalidRequest
-from heketipy.models import gojson, validation
+from heketipy.gocompat import json_encode
 from heketipy.models import requests as wire
+from heketipy.models import validation
 from heketipy.models.views import volume_view
 from heketipy.operations import bricks as bricks_ops
 from heketipy.operations import volumes as ops
@@ -71,7 +72,7 @@ async def list_volumes(request: web.Request) -> web.Response:
         return json_response({"volumes": state.volume_ids_named(request.query["volume_name"])})
     cached = state.cache.get("GET /volumes")
     if cached is None or cached[0] != state.visible_version:
-        body = gojson.dumps_string_list("volumes", state.visible_volumes)
+        body = json_encode.dumps_string_list("volumes", state.visible_volumes)
         cached = state.cache["GET /volumes"] = (state.visible_version, body)
     return web.Response(body=cached[1], headers={"Content-Type": JSON_TYPE})
 

@@ -12,6 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from heketipy.gocompat.errors import GoParseError
+from heketipy.gocompat.strconv import parse_bool, parse_float, parse_int
+
 ROOT_NAME = "heketi-cli"
 MIN_NAME_PADDING = 11
 
@@ -25,43 +28,11 @@ class HelpRequested(Exception):
     command: Command
 
 
-class GoParseError(ValueError):
-    pass
-
-
-def parse_go_bool(text: str) -> bool:
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise GoParseError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
-
-
-def parse_go_int(text: str) -> int:
-    body = text[1:] if text[:1] in "+-" else text
-    try:
-        if not body or not body.replace("_", "").isalnum():
-            raise ValueError
-        value = int(text, 0)
-    except ValueError:
-        raise GoParseError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
-    if not -(2**63) <= value < 2**63:
-        raise GoParseError(f'strconv.ParseInt: parsing "{text}": value out of range')
-    return value
-
-
-def parse_go_float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise GoParseError(f'strconv.ParseFloat: parsing "{text}": invalid syntax') from None
-
-
 FLAG_TYPES: dict[str, Callable[[str], Any]] = {
-    "bool": parse_go_bool,
+    "bool": parse_bool,
     "string": str,
-    "int": parse_go_int,
-    "float64": parse_go_float,
+    "int": parse_int,
+    "float64": parse_float,
     "strings": lambda text: [part for part in text.split(",")],
 }
 TYPE_LABEL = {"bool": "", "string": "string", "int": "int", "float64": "float", "strings": "strings"}

@@ -31,7 +31,6 @@ This module only re-exports; import from ``heketipy.config``.
 from __future__ import annotations
 
 from heketipy.config.errors import ConfigError
-from heketipy.config.fields import KIB_PER_GIB as KIB_PER_GIB
 from heketipy.config.fields import NonNegativeInt as NonNegativeInt
 from heketipy.config.glusterfs import (
     DEFAULT_GLUSTER_CLI_TIMEOUT_S,
@@ -59,6 +58,7 @@ from heketipy.config.settings import (
     SimulatorSettings,
 )
 from heketipy.config.settings import NonNegativeMs as NonNegativeMs
+from heketipy.domain.units import KIB_PER_GIB as KIB_PER_GIB
 
 __all__ = [
     "ADMIN_STATES",

@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from heketipy.config.errors import _SETTINGS_KEY_NAMES, ConfigError, _describe
+from heketipy.gocompat.errors import GoParseError
+from heketipy.gocompat.strconv import parse_bool
 
 # ---------------------------------------------------------------------------------------------
 # Environment overrides
 # ---------------------------------------------------------------------------------------------
 
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _SKIP = object()  # an environment value that leaves the configured value alone
 
 
@@ -27,11 +27,12 @@ def _env_text(value: str) -> Any:
 
 
 def _env_go_bool(value: str) -> Any:
-    if value in _GO_TRUE:
-        return True
-    if value in _GO_FALSE:
-        return False
-    raise ValueError(f"must be a boolean (true/false/1/0/t/f) (got {_describe(value)})")
+    try:
+        return parse_bool(value)
+    except GoParseError:
+        raise ValueError(
+            f"must be a boolean (true/false/1/0/t/f) (got {_describe(value)})"
+        ) from None
 
 
 def _env_go_int(value: str) -> Any:

@@ -13,7 +13,6 @@ from pydantic import AfterValidator, Field, model_validator
 
 from heketipy.config.errors import _KeyedValueError
 from heketipy.config.fields import (
-    KIB_PER_GIB,
     NonNegativeInt,
     _check_lvm_size,
     _empty_means,
@@ -23,6 +22,7 @@ from heketipy.config.fields import (
     _tcp_port,
     _zero_means,
 )
+from heketipy.domain.units import KIB_PER_GIB
 
 # -- Defaults the server reads elsewhere too: defined here once, imported from heketipy.config.
 # Heketi's log level names (glusterfs.loglevel, POST /internal/logging), quietest first.

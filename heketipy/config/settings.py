@@ -14,7 +14,6 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from heketipy.config.errors import _KeyedValueError
 from heketipy.config.fields import (
-    KIB_PER_GIB,
     NonNegativeInt,
     _empty_means,
     _GoJsonModel,
@@ -22,6 +21,7 @@ from heketipy.config.fields import (
     _tcp_port,
 )
 from heketipy.config.glusterfs import GlusterfsSettings
+from heketipy.domain.units import KIB_PER_GIB
 
 # -- Defaults the server reads elsewhere too: defined here once, imported from heketipy.config.
 ADMIN_STATES = ("normal", "read-only", "local-client")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from heketipy.domain.errors import NodeCommandError
+from heketipy.domain.units import brick_mount_dir
 
 
 class VolumeDoesNotExist(NodeCommandError):
@@ -50,7 +51,7 @@ class BrickRequest:
 
     @property
     def mount_path(self) -> str:
-        return self.mount_dir or f"/var/lib/heketi/mounts/vg_{self.device_id}/brick_{self.brick_id}"
+        return self.mount_dir or brick_mount_dir(self.device_id, self.brick_id)
 
     @property
     def path(self) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from heketipy.domain.units import MAX_SETS_PER_ADD_BRICK, bricks_per_set
 from heketipy.executors.base import (
     BlockVolumeRequest,
     BrickAddress,
@@ -40,8 +41,6 @@ GLUSTER_BLOCK = "gluster-block"
 # glusterd's own error numbers, reported as ``opErrno`` by ``--xml`` commands (glusterd-errno.h).
 EG_ANOTRANS = 30802  # another transaction is in progress
 EG_NOVOL = 30806  # the volume does not exist
-# Bricks per command in sets: distribute 15, replicate 5, disperse 1 (upstream's grouping).
-MAX_SETS_PER_COMMAND = {"none": 15, "replicate": 5, "disperse": 1}
 TRANSACTION_CONFLICT_TEXTS = (
     "another transaction is in progress",
     "another transaction could be in progress",
@@ -60,11 +59,9 @@ def brick_word(brick: BrickAddress) -> str:
 
 
 def set_size(volume: VolumeRequest) -> int:
-    if volume.durability == "replicate":
-        return max(1, volume.replica)
-    if volume.durability == "disperse":
-        return volume.data + volume.redundancy
-    return 1
+    # At least one brick: the first `volume create` and each add-brick batch slice by it.
+    # Disperse widths are validated (4+2 ...), so the guard only turns a replica below 1 into 1.
+    return max(1, bricks_per_set(volume.durability, volume.replica, volume.data, volume.redundancy))
 
 
 def _durability_words(volume: VolumeRequest) -> list[str]:
@@ -97,7 +94,7 @@ def volume_create(options: CommandOptions, volume: VolumeRequest) -> list[str]:
 
 def add_brick_groups(volume: VolumeRequest, bricks: Sequence[BrickAddress]) -> list[list[str]]:
     """Brick words per ``add-brick`` command: whole sets, upstream's sets-per-command cap."""
-    per_command = set_size(volume) * MAX_SETS_PER_COMMAND.get(volume.durability, 1)
+    per_command = set_size(volume) * MAX_SETS_PER_ADD_BRICK.get(volume.durability, 1)
     words = [brick_word(b) for b in bricks]
     return [words[i : i + per_command] for i in range(0, len(words), per_command)]
 

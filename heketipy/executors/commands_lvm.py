@@ -15,6 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from heketipy.domain import units
+
+# Re-exported: the executors address on-node paths through this module.
+from heketipy.domain.units import GLUSTER_SNAPS_ROOT as GLUSTER_SNAPS_ROOT
+from heketipy.domain.units import MOUNTS_ROOT as MOUNTS_ROOT
 from heketipy.executors.base import BrickRequest, NodeLogicalVolume
 from heketipy.executors.commands_common import (
     CommandOptions,
@@ -29,8 +34,6 @@ from heketipy.executors.commands_common import (
 
 LVM = "/usr/sbin/lvm"
 UDEVADM = "/usr/bin/udevadm"
-MOUNTS_ROOT = "/var/lib/heketi/mounts"
-GLUSTER_SNAPS_ROOT = "/run/gluster/snaps"  # where glusterd mounts snapshot and clone bricks
 DEVICE_TAG_PREFIX = "heketi-device-"
 BRICK_TAG_PREFIX = "heketi-brick-"
 ARBITER_CHUNK_SIZE = "256K"
@@ -51,7 +54,7 @@ def lvm(options: CommandOptions, *args: str) -> list[str]:
 
 
 def vg_name(device_id: str) -> str:
-    return f"vg_{safe_id(device_id, 'device id')}"
+    return units.vg_name(safe_id(device_id, "device id"))
 
 
 def dm_path(vg: str, lv: str) -> str:
@@ -153,7 +156,7 @@ def thin_pool_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
 # xfsprogs 5.19+ refuses filesystems under 300 MiB. Thin LVs are provisioned lazily, so a
 # small brick (an arbiter is often 16 MiB) gets a 300 MiB virtual size in its own, correctly
 # sized pool: the pool still bounds what it can use, and mkfs.xfs accepts it.
-MIN_XFS_KIB = 300 * 1024
+MIN_XFS_KIB = 300 * units.KIB_PER_MIB
 
 
 def thin_lv_virtual_kib(brick: BrickRequest) -> int:

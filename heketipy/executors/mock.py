@@ -14,6 +14,7 @@ import posixpath
 import uuid
 
 from heketipy.domain.errors import NodeCommandError
+from heketipy.domain.units import KIB_PER_GIB, brick_lv_name
 from heketipy.executors.base import (
     BlockVolumeInfo,
     BlockVolumeRequest,
@@ -25,8 +26,6 @@ from heketipy.executors.base import (
     NodeInventory,
     VolumeRequest,
 )
-
-KIB_PER_GIB = 1024 * 1024
 
 
 class MockExecutor:
@@ -200,4 +199,4 @@ class MockExecutor:
 def _sibling_brick_path(path: str) -> str:
     """``.../vg_X/brick_<old>/brick`` -> ``.../vg_X/brick_<new id>/brick`` (same VG directory)."""
     vg_dir = posixpath.dirname(posixpath.dirname(path.rstrip("/")))
-    return f"{vg_dir}/brick_{uuid.uuid4().hex}/brick"
+    return f"{vg_dir}/{brick_lv_name(uuid.uuid4().hex)}/brick"

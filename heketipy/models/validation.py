@@ -20,8 +20,8 @@ from typing import Any, Union
 
 from heketipy.config import ADMIN_STATES, LOG_LEVELS
 from heketipy.domain import validators
+from heketipy.gocompat.strconv import shortest_float32
 from heketipy.models import requests as req
-from heketipy.models.gojson import shortest_float32
 
 __all__ = [
     "RequestRejected",

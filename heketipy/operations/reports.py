@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from heketipy.domain.consistency import check
+from heketipy.heketidump.export import dump, examine
 from heketipy.operations.runtime import Runtime
-from heketipy.store.dump import check, dump, examine
 
 
 def db_dump(rt: Runtime) -> dict[str, Any]:

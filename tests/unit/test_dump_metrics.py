@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from heketipy.api.metrics import go_float, operation_counts, render_down, render_metrics
+from heketipy.api.metrics import operation_counts, render_down, render_metrics
 from heketipy.config import Settings
+from heketipy.domain.consistency import check
 from heketipy.domain.entities import (
     BlockVolume,
     Brick,
@@ -22,7 +23,8 @@ from heketipy.domain.entities import (
     Volume,
 )
 from heketipy.domain.state import State
-from heketipy.store.dump import check, dump, examine
+from heketipy.gocompat.strconv import format_float_g
+from heketipy.heketidump.export import dump, examine
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden" / "http"
 MOCK_DEVICE_KIB = 524288000
@@ -448,7 +450,7 @@ def test_render_down_is_up_zero_only() -> None:
      (0.5, "0.5"), (1e-5, "1e-05"), (0.0001, "0.0001"), (3145728, "3.145728e+06")],
 )
 def test_go_float(value: float, text: str) -> None:
-    assert go_float(value) == text
+    assert format_float_g(value) == text
 
 
 # -- operation counts ------------------------------------------------------------------------

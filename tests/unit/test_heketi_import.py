@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from heketipy.admin_cli import main as admin_main
+from heketipy.domain.consistency import check
 from heketipy.domain.entities import BRICK_ARBITER
-from heketipy.store import heketi_import
-from heketipy.store.dump import check, dump
-from heketipy.store.heketi_import import (
+from heketipy.heketidump import importer as heketi_import
+from heketipy.heketidump.export import dump
+from heketipy.heketidump.importer import (
     DumpFormatError,
     ImportRefused,
     entities_from_dump,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -449,7 +448,3 @@ def lvm_not_found(stderr: str) -> bool:
     """LVM's "no such LV/VG" wording (upstream tolerated "not found"/"failed to find")."""
     text = stderr.lower()
     return "not found" in text or "failed to find" in text
-
-
-def tags_of(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(safe_tag(value) for value in values)

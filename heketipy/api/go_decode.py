@@ -260,18 +260,6 @@ def _parse_json_value(data: bytes, members: list[tuple[bytes, bytes]]) -> Any:
     return JsonNumber(data.strip(bytes(_JSON_SPACE)).decode())
 
 
-def go_json_unmarshal_error(data: bytes) -> str | None:
-    """The syntax error Go's `json.Unmarshal` reports for `data`, or None if it is valid.
-
-    Useful beyond tokens: Heketi answers some unparseable bodies with this text.
-    """
-    try:
-        go_json_unmarshal(data)
-    except GoJsonSyntaxError as error:
-        return str(error)
-    return None
-
-
 def go_json_unmarshal(data: bytes) -> Any:
     """Parse `data` like Go's `json.Unmarshal` (the whole input must be one value)."""
     cursor = _GoJsonCursor(data)

@@ -21,8 +21,6 @@ from heketipy.domain.errors import (
 from heketipy.domain.state import Transaction
 from heketipy.operations.runtime import Operation, Runtime, register
 
-NODE_STATES = ("online", "offline", "failed")
-
 
 def check_hostnames_free(rt: Runtime, manage: list[str], storage: list[str]) -> None:
     for host in list(manage) + list(storage):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from heketipy.api.metrics import go_float, operation_counts, render_down, render_metrics
+from heketipy.api.metrics import go_float, operation_counts, render_metrics
 from heketipy.domain.entities import (
     BlockVolume,
     Brick,
@@ -436,10 +436,6 @@ def test_metrics_escape_label_values() -> None:
     state.devices[OPS_AND_DB_IDS[5]].name = 'odd"\\name'
     text = render_metrics(state, operation_counts(state, set()))
     assert 'device="odd\\"\\\\name"' in text
-
-
-def test_render_down_is_up_zero_only() -> None:
-    assert render_down().splitlines()[-1] == "heketi_up 0"
 
 
 @pytest.mark.parametrize(

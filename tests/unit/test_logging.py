@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
 import sys
 
 import pytest
@@ -144,18 +142,3 @@ async def test_simulator_commands_log_at_debug_and_failures_once(
     (failed,) = _failures(caplog)
     assert failed.fields["argv"] == ["device_setup"]
     assert failed.fields["stderr"] == "simulated failure of device_setup on n1"
-
-
-def test_asyncssh_dsa_deprecation_warnings_are_silenced_and_nothing_else() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    script = (
-        "import warnings\n"
-        "import heketipy.executors.ssh\n"
-        "warnings.warn('DSA is deprecated (ours)', UserWarning)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-        check=True,
-    )
-    assert "asyncssh" not in result.stderr
-    assert "DSA is deprecated (ours)" in result.stderr

@@ -6,7 +6,9 @@ tests check that the real hook is installed and tracking this very run."""
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -132,3 +134,81 @@ def test_the_hook_is_installed_and_tracks_this_run(tmp_path: Path) -> None:
 
 def test_unit_tests_run_with_processes_forbidden_and_reads_checked() -> None:
     assert GUARD.forbid_processes and GUARD.check_reads
+
+
+# -- the sources -------------------------------------------------------------------------------
+# A skip condition only stats a file (no read the hook sees), so the sources are checked too: no
+# path of this machine's shared folders or home directories, no skip that depends on a file.
+
+MACHINE_PATH = re.compile(r"^(~/|(/work|/root|/home)(/|$))|(^|/)\.\./shared(/|$)")
+FILE_PROBES = frozenset({"exists", "is_file", "is_dir", "isfile", "isdir", "glob", "iterdir"})
+SOURCE_DIRS = ("tests", "benchmarks")
+
+
+def python_sources() -> list[Path]:
+    """Every Python file of tests/ and benchmarks/ but this one (it holds samples)."""
+    this = Path(__file__).resolve()
+    return sorted(p for d in SOURCE_DIRS for p in (REPO_ROOT / d).rglob("*.py") if p != this)
+
+
+def string_literals(tree: ast.AST) -> list[tuple[int, str]]:
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+
+
+def probes_a_file(condition: ast.AST) -> bool:
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and node.func.attr in FILE_PROBES for node in ast.walk(condition))
+
+
+def is_skip(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+        and node.func.attr == name
+
+
+def file_dependent_skips(tree: ast.AST) -> list[int]:
+    found = []
+    for node in ast.walk(tree):
+        if is_skip(node, "skipif") and node.args and probes_a_file(node.args[0]):  # type: ignore[attr-defined]
+            found.append(node.lineno)  # type: ignore[attr-defined]
+        if isinstance(node, ast.If) and probes_a_file(node.test) and any(
+                is_skip(inner, "skip") for stmt in node.body for inner in ast.walk(stmt)):
+            found.append(node.lineno)
+    return found
+
+
+def test_sources_are_scanned() -> None:
+    names = {p.relative_to(REPO_ROOT).as_posix() for p in python_sources()}
+    assert {"tests/unit/test_openapi_spec.py", "tests/golden/replay.py", "benchmarks/run.py"} <= names
+
+
+def test_no_test_source_names_a_path_of_this_machine() -> None:
+    found = [f"{path.relative_to(REPO_ROOT)}:{line}: {text!r}"
+             for path in python_sources()
+             for line, text in string_literals(ast.parse(path.read_text(), str(path)))
+             if MACHINE_PATH.search(text)]
+    assert found == []
+
+
+def test_no_skip_depends_on_a_file_existing() -> None:
+    found = [f"{path.relative_to(REPO_ROOT)}:{line}"
+             for path in python_sources()
+             for line in file_dependent_skips(ast.parse(path.read_text(), str(path)))]
+    assert found == []
+
+
+def test_the_source_checks_catch_what_they_look_for() -> None:
+    sample = ast.parse(
+        'SHARED = Path("/work/shared")\n'
+        'HOME = "~/fixtures"\n'
+        '@pytest.mark.skipif(not (SHARED / "x").is_file(), reason="no fixture")\n'
+        "def test_a(): ...\n"
+        "def test_b():\n"
+        "    if not os.path.exists(FIXTURE):\n"
+        '        pytest.skip("no fixture")\n'
+        '@pytest.mark.skipif(shutil.which("curl") is None, reason="a tool, not a fixture")\n'
+        "def test_c(): ...\n"
+    )
+    assert sorted(text for _, text in string_literals(sample) if MACHINE_PATH.search(text)) == [
+        "/work/shared", "~/fixtures"]
+    assert sorted(file_dependent_skips(sample)) == [3, 6]

@@ -7,6 +7,7 @@ tests check that the real hook is installed and tracking this very run."""
 from __future__ import annotations
 
 import ast
+import ctypes
 import os
 import re
 import sys
@@ -111,6 +112,19 @@ def test_a_process_start_is_a_violation_only_where_processes_are_forbidden() -> 
     found = forbidding.take_violations()
     assert len(found) == 4 and all(v.startswith("started a process") for v in found)
     assert sys.executable in found[0]
+
+
+def test_a_native_library_lookup_is_not_a_process_the_test_starts() -> None:
+    """ctypes.util.find_library runs ldconfig/gcc: asyncssh does it when first imported."""
+    guard = fresh_guard(forbid_processes=True)
+    hook = guard.audit
+    ctypes_util_code = compile(
+        "hook('subprocess.Popen', ('/sbin/ldconfig', ['/sbin/ldconfig', '-p'], None, None))",
+        os.path.join(os.path.dirname(ctypes.__file__), "util.py"), "exec")
+    exec(ctypes_util_code, {"hook": hook})  # noqa: S102 - a frame that looks like ctypes.util's
+    assert guard.take_violations() == []
+    hook("subprocess.Popen", ("/sbin/ldconfig", ["/sbin/ldconfig", "-p"], None, None))
+    assert len(guard.take_violations()) == 1
 
 
 def test_a_broken_event_never_breaks_the_code_it_watches() -> None:

@@ -127,6 +127,10 @@ def volume_info(options: CommandOptions, name: str | None = None) -> list[str]:
     return gluster(options, *words, "--xml")
 
 
+def volume_status(options: CommandOptions, name: str) -> list[str]:
+    return gluster(options, "volume", "status", safe_volume_name(name), "--xml")
+
+
 def heal_info(options: CommandOptions, name: str) -> list[str]:
     return gluster(options, "volume", "heal", safe_volume_name(name), "info", "--xml")
 
@@ -217,6 +221,14 @@ def block_modify_size(bhv_name: str, name: str, size_gib: int) -> list[str]:
     return [GLUSTER_BLOCK, "modify", _block_target(bhv_name, name), "size", f"{size}GiB", "--json"]
 
 
+def block_info(bhv_name: str, name: str) -> list[str]:
+    return [GLUSTER_BLOCK, "info", _block_target(bhv_name, name), "--json"]
+
+
+def block_list(bhv_name: str) -> list[str]:
+    return [GLUSTER_BLOCK, "list", safe_volume_name(bhv_name), "--json"]
+
+
 # -- XML parsers ---------------------------------------------------------------------------------
 
 
@@ -232,11 +244,33 @@ class CliStatus:
 
 
 @dataclass(frozen=True)
+class BrickStatus:
+    """One ``<node>`` of ``volume status --xml``; daemons (self-heal, NFS, ...) are flagged."""
+
+    host: str
+    path: str
+    peer_id: str
+    online: bool
+    port: str
+    pid: str
+    daemon: bool
+
+
+@dataclass(frozen=True)
 class HealBrick:
     host: str
     path: str
     status: str
     entries: int | None  # None when gluster printed "-" (brick unreachable)
+
+
+@dataclass(frozen=True)
+class Peer:
+    uuid: str
+    hostname: str
+    hostnames: tuple[str, ...]
+    connected: bool
+    state: str
 
 
 def _xml_root(stdout: str) -> ElementTree.Element:
@@ -303,6 +337,37 @@ def parse_volume_info(stdout: str) -> list[GlusterVolume]:
     return volumes
 
 
+def arbiter_bricks(stdout: str) -> list[bool]:
+    """``isArbiter`` of each brick of the first volume, in brick order."""
+    root = _xml_root(stdout)
+    volume = root.find("volInfo/volumes/volume")
+    if volume is None:
+        return []
+    return [_text(b, "isArbiter") == "1" for b in volume.iterfind("bricks/brick")]
+
+
+def parse_volume_status(stdout: str) -> list[BrickStatus]:
+    root = _xml_root(stdout)
+    rows = []
+    for node in root.iterfind("volStatus/volumes/volume/node"):
+        host = _text(node, "hostname")
+        path = _text(node, "path")
+        # Daemons report a description as hostname and "localhost" as path.
+        daemon = not path.startswith("/")
+        rows.append(
+            BrickStatus(
+                host=host,
+                path=path,
+                peer_id=_text(node, "peerid"),
+                online=_text(node, "status") == "1",
+                port=_text(node, "port"),
+                pid=_text(node, "pid"),
+                daemon=daemon,
+            )
+        )
+    return rows
+
+
 def parse_heal_info(stdout: str) -> list[HealBrick]:
     root = _xml_root(stdout)
     bricks = []
@@ -317,6 +382,25 @@ def parse_heal_info(stdout: str) -> list[HealBrick]:
 def heal_is_clean(bricks: Sequence[HealBrick]) -> bool:
     """Every brick connected with nothing left to heal."""
     return all(b.status == "Connected" and b.entries == 0 for b in bricks)
+
+
+def parse_peer_status(stdout: str) -> list[Peer]:
+    root = _xml_root(stdout)
+    peers = []
+    for peer in root.iterfind("peerStatus/peer"):
+        hostnames = tuple(
+            (h.text or "").strip() for h in peer.iterfind("hostnames/hostname") if h.text
+        )
+        peers.append(
+            Peer(
+                uuid=_text(peer, "uuid"),
+                hostname=_text(peer, "hostname"),
+                hostnames=hostnames,
+                connected=_text(peer, "connected") == "1",
+                state=_text(peer, "stateStr"),
+            )
+        )
+    return peers
 
 
 def is_transaction_conflict(text: str) -> bool:
@@ -372,3 +456,17 @@ def block_portals(document: dict[str, Any]) -> tuple[str, ...]:
     if isinstance(portals, str):
         portals = [portals]
     return tuple(str(p).rsplit(":", 1)[0] for p in portals)
+
+
+def parse_block_size_gib(text: str) -> int:
+    """gluster-block sizes (``"1.0 GiB"``, ``2TiB``...) as GiB; upstream's unit rules."""
+    compact = text.replace(" ", "").upper()
+    digits = compact.rstrip("BIKMGTPE")
+    unit = compact[len(digits) :].rstrip("B").rstrip("I")
+    multiplier = {"G": 1, "T": 1024, "P": 1024**2, "E": 1024**3}.get(unit)
+    if multiplier is None:
+        raise ParseError(f"bad gluster-block size {text!r}")
+    try:
+        return int(float(digits) * multiplier)
+    except ValueError as error:
+        raise ParseError(f"bad gluster-block size {text!r}") from error

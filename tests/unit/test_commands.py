@@ -237,6 +237,7 @@ def test_volume_commands():
     assert g.volume_delete(DEFAULT, "v") == [*GL, "volume", "delete", "v"]
     assert g.volume_info(DEFAULT, "v") == [*GL, "volume", "info", "v", "--xml"]
     assert g.volume_info(DEFAULT) == [*GL, "volume", "info", "--xml"]
+    assert g.volume_status(DEFAULT, "v") == [*GL, "volume", "status", "v", "--xml"]
     assert g.heal_info(DEFAULT, "v") == [*GL, "volume", "heal", "v", "info", "--xml"]
     assert g.rebalance_start(DEFAULT, "v") == [*GL, "volume", "rebalance", "v", "start"]
     old, new = BrickAddress("h1", "/b/1"), BrickAddress("h2", "/b/2")
@@ -415,12 +416,27 @@ def test_volume_info_of_missing_volume_fails_despite_exit_zero():
     assert not g.is_volume_missing("volume set: failed: option : performance.x does not exist")
 
 
+def test_volume_status_real_with_self_heal_daemon():
+    rows = g.parse_volume_status(data("volume_status_r3.xml"))
+    bricks = [r for r in rows if not r.daemon]
+    daemons = [r for r in rows if r.daemon]
+    assert len(bricks) == 3 and all(r.online and r.port.isdigit() for r in bricks)
+    assert [d.host for d in daemons] == ["Self-heal Daemon"] and daemons[0].path == "localhost"
+
+
 def test_heal_info_real_and_brick_down():
     healthy = g.parse_heal_info(data("heal_info_r3.xml"))
     assert len(healthy) == 3 and g.heal_is_clean(healthy)
     down = g.parse_heal_info(data("heal_info_brick_down.xml"))
     assert [b.entries for b in down] == [3, None]
     assert not g.heal_is_clean(down)
+
+
+def test_peer_status():
+    assert g.parse_peer_status(data("peer_status.xml")) == []
+    first, second = g.parse_peer_status(data("peer_status_two.xml"))
+    assert first.connected and first.hostnames == ("192.0.2.12", "node2.example.test")
+    assert not second.connected and second.state == "Peer in Cluster"
 
 
 def test_transaction_conflict_texts():
@@ -439,3 +455,6 @@ def test_gluster_block_json():
     assert "Not enough space" in g.block_failed(failed)
     with pytest.raises(commands.ParseError):
         g.parse_block_json("not json", "")
+    assert [g.parse_block_size_gib(s) for s in ("5 GiB", "2TiB", "1G", "3.0 GiB")] == [
+        5, 2048, 1, 3,
+    ]  # fmt: skip

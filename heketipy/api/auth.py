@@ -167,11 +167,6 @@ def go_duration_ns(nanoseconds: int) -> str:
     return sign + text
 
 
-def go_duration(seconds: float) -> str:
-    """Format a duration given in seconds like Go's `time.Duration.String` (1m0s, 1.5s)."""
-    return go_duration_ns(round(seconds * _NS_PER_S))
-
-
 @dataclass
 class _Claims:
     """Heketi's claims as Go decodes them: absent or null claims keep their zero value."""

@@ -135,10 +135,3 @@ def render_metrics(state: State, ops_counts: dict[str, int]) -> str:
         rendered.sort(key=lambda item: item[0])
         lines.extend(text for _, text in rendered)
     return "\n".join(lines) + "\n"
-
-
-def render_down() -> str:
-    """What Heketi exposes when its database cannot be read: ``heketi_up 0`` only."""
-    return (
-        f"# HELP heketi_up {HELP['heketi_up']}\n# TYPE heketi_up gauge\nheketi_up 0\n"
-    )

@@ -23,9 +23,6 @@ class UsageError(Exception):
     """A command line that cannot be parsed: printed as `Error: <text>`, exit 255."""
 
 
-@dataclass
-class HelpRequested(Exception):
-    command: Command
 
 
 FLAG_TYPES: dict[str, Callable[[str], Any]] = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -464,5 +463,3 @@ def fstab_entries_under(text: str, root: str = MOUNTS_ROOT) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def tags_of(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(safe_tag(value) for value in values)

@@ -8,8 +8,8 @@ Every node call is a sequence of argv lists from ``executors.commands`` run by t
   is in progress"/"Locking failed" texts is retried with exponential backoff;
 * LVM/XFS/mount commands are not serialised (LVM locks its VGs itself), except that fstab edits
   on one node take that node's fstab lock (two concurrent rewrites would lose a line);
-* pools are learnt from ``peer_probe``/``peer_detach`` and volume bricks, or set explicitly with
-  ``assign_pool`` (hosts never seen form a pool of their own).
+* pools are learnt from ``peer_probe``/``peer_detach`` and volume bricks (hosts never seen form
+  a pool of their own).
 
 Failures raise ``NodeCommandError(node, argv, exit_code, stderr)`` with LVM/device-mapper noise
 removed from stderr, each logged once (``runner.log_failure``) where it is raised; a command
@@ -133,11 +133,6 @@ class RemoteExecutor:
 
     def storage_host(self, manage: str) -> str:
         return self._manage_to_storage.get(manage, manage)
-
-    def assign_pool(self, hosts: Sequence[str], pool: str) -> None:
-        """Declare that ``hosts`` (manage or storage names) form the trusted pool ``pool``."""
-        for host in hosts:
-            self._pool_of[self.manage_host(host)] = pool
 
     def pool_of(self, host: str) -> str:
         manage = self.manage_host(host)

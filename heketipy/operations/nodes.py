@@ -23,8 +23,6 @@ from heketipy.domain.state import Transaction
 from heketipy.operations.bricks import remove_device_bricks
 from heketipy.operations.runtime import Operation, Runtime, Unjournaled
 
-NODE_STATES = ("online", "offline", "failed")
-
 
 def check_hostnames_free(rt: Runtime, manage: list[str], storage: list[str]) -> None:
     for host in list(manage) + list(storage):

@@ -117,7 +117,7 @@ class KubeApi:
         cls,
         environ: Mapping[str, str],
         namespace: str = "",
-        service_account_dir: str = SERVICE_ACCOUNT_DIR,
+        service_account_dir: str | None = None,
     ) -> KubeApi | None:
         """The in-cluster API (service host + service account), or ``HEKETIPY_KUBE_API_URL``.
 
@@ -125,6 +125,7 @@ class KubeApi:
         """
         from heketipy import kubeapi
 
+        service_account_dir = service_account_dir or SERVICE_ACCOUNT_DIR  # read at call time
         namespace_file = os.path.join(service_account_dir, "namespace")
         namespace = kubeapi.namespace(namespace, namespace_file, fallback="default")
         if environ.get(API_URL_ENV):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from heketipy.gocompat.json_encode import text_compact
 from tests.cli.conftest import cli
 from tests.support.server import ADMIN_KEY, ServerProcess, running_server
@@ -78,6 +80,7 @@ def test_errors_are_one_line_never_a_traceback(server: ServerProcess) -> None:
         assert "Traceback" not in result.err
 
 
+@pytest.mark.slow
 def test_progress_indicator_only_on_a_terminal(tmp_path: Path, topology_file: Path) -> None:
     (tmp_path / "slow").mkdir()
     with running_server(tmp_path / "slow", env={"HEKETI_MOCK_DEVICE_SIZE_GB": "500"},

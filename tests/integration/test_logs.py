@@ -5,7 +5,10 @@ Text and JSON formats carry the same fields."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -206,3 +209,18 @@ def test_json_format_is_one_parseable_object_per_line_with_the_same_fields(
     assert all(s["outcome"] == "ok" and s["type"] == "create-volume" for s in steps)
     assert any("listening" in r["message"] for r in records)
     assert_no_credentials(text)
+
+
+def test_asyncssh_dsa_deprecation_warnings_are_silenced_and_nothing_else() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    script = (
+        "import warnings\n"
+        "import heketipy.executors.ssh\n"
+        "warnings.warn('DSA is deprecated (ours)', UserWarning)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
+        check=True,
+    )
+    assert "asyncssh" not in result.stderr
+    assert "DSA is deprecated (ours)" in result.stderr

@@ -98,6 +98,7 @@ def test_route_caps_override_the_default(configured_server: ServerProcess) -> No
     assert (reply.status, reply.text) == (400, "No clusters configured\n")
 
 
+@pytest.mark.slow
 def test_a_body_that_stops_arriving_is_refused(configured_server: ServerProcess) -> None:
     with rawhttp.connect(configured_server.base_url) as sock:
         sock.sendall(rawhttp.request_head("POST", "/clusters", headers={"Content-Length": "100"}))

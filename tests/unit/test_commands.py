@@ -4,8 +4,6 @@ captured real output (tests/data/gluster)."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -198,28 +196,6 @@ def test_mount_fstab_and_ownership_commands():
     assert l.thin_count(DEFAULT, DEV, "tp_b1000000000000000000000000000000") == [
         LVM, "lvs", "--noheadings", "--options=thin_count", f"{VG}/tp_b1000000000000000000000000000000",
     ]  # fmt: skip
-
-
-@pytest.mark.skipif(not (shutil.which("awk") and shutil.which("sed")), reason="needs awk, sed")
-def test_fstab_edits_really_work_without_a_shell(tmp_path):
-    fstab = tmp_path / "fstab"
-    fstab.write_text("/dev/sda1 / ext4 defaults 0 1\n")
-    options = CommandOptions(fstab=str(fstab))
-    other = "b10" + "f" * 29  # starts with brick b1's id
-    b1, b2 = brick(), brick(brick_id=other, lv_name=f"brick_{other}", tp_name=f"tp_{other}")
-    for b in (b1, b1, b2):  # the second add of b1 is a replay: no duplicate line
-        subprocess.run(l.fstab_add(options, l.brick_device(b), b.mount_path), check=True)
-    lines = fstab.read_text().splitlines()
-    assert lines[1:] == [
-        l.fstab_line(options, l.brick_device(b1), b1.mount_path),
-        l.fstab_line(options, l.brick_device(b2), b2.mount_path),
-    ]
-    # Removing brick b1 must not touch brick b10... (upstream's /brick_b1/ pattern would).
-    subprocess.run(l.fstab_remove(options, b1.mount_path), check=True)
-    assert fstab.read_text().splitlines() == [lines[0], lines[2]]
-    assert (tmp_path / "fstab.save").exists()
-    subprocess.run(l.fstab_remove(options, b1.mount_path), check=True)  # idempotent
-    assert len(fstab.read_text().splitlines()) == 2
 
 
 # -- gluster builders --------------------------------------------------------------------------

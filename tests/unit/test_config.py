@@ -361,7 +361,7 @@ def test_use_auth_must_be_a_boolean(load) -> None:
     ],
 )
 def test_executor_names(load, given: str, expected: str) -> None:
-    config = _config(glusterfs__executor=given, glusterfs__sshexec={"keyfile": "/root/.ssh/id"})
+    config = _config(glusterfs__executor=given, glusterfs__sshexec={"keyfile": "/etc/heketi/heketi_key"})
     assert load(config).glusterfs.executor == expected
 
 

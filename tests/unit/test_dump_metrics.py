@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from heketipy.api.metrics import operation_counts, render_down, render_metrics
+from heketipy.api.metrics import operation_counts, render_metrics
 from heketipy.config import Settings
 from heketipy.domain.consistency import check
 from heketipy.domain.entities import (
@@ -438,10 +438,6 @@ def test_metrics_escape_label_values() -> None:
     state.devices[OPS_AND_DB_IDS[5]].name = 'odd"\\name'
     text = render_metrics(state, operation_counts(state, set()))
     assert 'device="odd\\"\\\\name"' in text
-
-
-def test_render_down_is_up_zero_only() -> None:
-    assert render_down().splitlines()[-1] == "heketi_up 0"
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
 import sys
 
 import pytest
@@ -148,17 +146,3 @@ async def test_simulated_nodes_log_like_real_nodes_each_failure_once(
     assert failed.fields["argv"][:4] == ["env", "LC_ALL=C", "/usr/sbin/lvm", "pvcreate"]
     assert (failed.fields["exit"], failed.fields["stderr"]) == (5, "Device /dev/sdb excluded")
 
-
-def test_asyncssh_dsa_deprecation_warnings_are_silenced_and_nothing_else() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    script = (
-        "import warnings\n"
-        "import heketipy.executors.ssh\n"
-        "warnings.warn('DSA is deprecated (ours)', UserWarning)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-        check=True,
-    )
-    assert "asyncssh" not in result.stderr
-    assert "DSA is deprecated (ours)" in result.stderr

@@ -730,33 +730,6 @@ async def test_volume_create_rejects_a_partial_set(sim: RemoteExecutor) -> None:
         await sim.volume_info("h1", "vol_a")
 
 
-def test_state_written_before_a_sigkill_is_complete(tmp_path) -> None:
-    import subprocess
-    import sys
-    import textwrap
-
-    path = tmp_path / "sim.json"
-    script = textwrap.dedent(
-        f"""
-        import asyncio, os, signal
-        from heketipy.executors.commands_common import CommandOptions
-        from heketipy.executors.remote import RemoteExecutor
-        from heketipy.simulator.runner import SimulatedNodes
-
-        async def main():
-            nodes = SimulatedNodes(state_path={str(path)!r})
-            sim = RemoteExecutor(nodes, CommandOptions(), name="simulator")
-            await sim.device_setup("h1", "/dev/sdb", "d" * 32, False)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        asyncio.run(main())
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", script], check=False)
-    assert result.returncode == -9
-    assert "vg_" + "d" * 32 in SimulatedNodes(state_path=str(path)).node("h1").vgs
-
-
 # -- the node-side rules ---------------------------------------------------------------------
 HOSTILE_NAMES = ["$(reboot)", "a;reboot", "-rf", "a\nb", "a\0b", "x" * 5000]
 

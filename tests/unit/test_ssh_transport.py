@@ -323,14 +323,15 @@ async def test_unreachable_node_is_a_structured_error(fake_node: FakeNode) -> No
     assert "Unable to connect" in str(caught.value)
 
 
-async def test_missing_keyfile_is_reported(fake_node: FakeNode) -> None:
-    runner = _runner(fake_node, keyfile="/nonexistent/key")
+async def test_missing_keyfile_is_reported(fake_node: FakeNode, tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing-key")
+    runner = _runner(fake_node, keyfile=missing)
     try:
         with pytest.raises(NodeCommandError) as caught:
             await runner.run("127.0.0.1", ["argv", "x"])
     finally:
         await runner.close()
-    assert "/nonexistent/key" in str(caught.value)
+    assert missing in str(caught.value)
 
 
 async def test_each_command_is_logged_by_runner_log_command(

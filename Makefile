@@ -30,9 +30,11 @@ system-packages:
 run: $(STAMP)
 	$(PY) -m heketipy --listen 127.0.0.1 --port 8080
 
+# ruff, the layering contracts and the static types ([tool.mypy] in pyproject.toml)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check heketipy tests benchmarks
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 test: $(STAMP) system-packages lint
 	$(PY) -m pytest -q -p no:cacheprovider

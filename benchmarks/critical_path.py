@@ -14,30 +14,35 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+from heketipy.domain.units import KIB_PER_GIB
 from heketipy.executors.base import BrickRequest, VolumeRequest
-from heketipy.executors.simulator import SimulatorExecutor
+from heketipy.executors.commands_common import CommandOptions
+from heketipy.executors.remote import RemoteExecutor
+from heketipy.simulator.runner import SimulatedNodes
 from heketipy.simulator.support import LatencyModel
 
-KIB_PER_GIB = 1024 * 1024
 
-
-def _started(executor: SimulatorExecutor) -> Counter[str]:
-    return Counter(e.family for e in executor.trace.events if e.phase == "start")
+def _started(nodes: SimulatedNodes) -> Counter[str]:
+    return Counter(e.family for e in nodes.trace.events if e.phase == "start")
 
 
 async def _count_commands(replica: int, size_gib: int) -> dict[str, Any]:
-    executor = SimulatorExecutor(state_path=None, latency=LatencyModel())
+    # The server's own path: RemoteExecutor's command batches, on simulated nodes.
+    nodes = SimulatedNodes(state_path=None, latency=LatencyModel())
+    executor = RemoteExecutor(nodes, CommandOptions(), name="simulator", use_sudo=False)
     hosts = [f"cp-node{i}" for i in range(replica)]
+    storage = [f"10.9.0.{index + 1}" for index in range(replica)]
     for index, host in enumerate(hosts):
-        executor.register_storage_host(host, f"10.9.0.{index + 1}")
+        nodes.register_storage_host(host, storage[index])
+        executor.register_node([host], [storage[index]])
         await executor.device_setup(host, "/dev/sdb", f"{index:032x}", destroy_data=False)
-    for host in hosts[1:]:
-        await executor.peer_probe(hosts[0], executor._storage_name(host))
-    executor.trace.clear()
+    for index in range(1, replica):
+        await executor.peer_probe(hosts[0], storage[index])
+    nodes.trace.clear()
     per_brick: list[Counter[str]] = []
     addresses = []
     for index, host in enumerate(hosts):
-        before = _started(executor)
+        before = _started(nodes)
         brick_id = f"{index + 100:032x}"
         request = BrickRequest(
             device_id=f"{index:032x}", brick_id=brick_id, tp_name=f"tp_{brick_id}",
@@ -45,14 +50,14 @@ async def _count_commands(replica: int, size_gib: int) -> dict[str, Any]:
             size_kib=size_gib * KIB_PER_GIB, pool_metadata_kib=8192,
         )
         addresses.append(await executor.brick_create(host, request))
-        per_brick.append(_started(executor) - before)
-    before = _started(executor)
+        per_brick.append(_started(nodes) - before)
+    before = _started(nodes)
     await executor.volume_create(hosts[0], VolumeRequest(
         name="vol_cp", bricks=tuple(addresses), durability="replicate", replica=replica,
         # The server tags every volume it creates with its id (one more `volume set`).
         options=(f"user.heketi.id {0:032x}",),
     ))
-    volume = _started(executor) - before
+    volume = _started(nodes) - before
     return {"per_brick": [dict(c) for c in per_brick], "volume": dict(volume)}
 
 

@@ -70,7 +70,7 @@ def instrument() -> list[str]:
     from heketipy.api import auth, responses, routes_volumes
     from heketipy.domain import placement
     from heketipy.domain.state import State, Transaction
-    from heketipy.models import gojson
+    from heketipy.gocompat import json_encode
     from heketipy.operations import placement_view, volumes
     from heketipy.store.sqlite import Store
 
@@ -85,10 +85,10 @@ def instrument() -> list[str]:
         (Transaction, "changes", "Transaction.changes"),
         (Store, "_encode", "Store._encode to_record+json (store/sqlite.py)"),
         (Store, "_write_batch", "Store._write_batch (sqlite thread)"),
-        (gojson, "dumps", "gojson.dumps (models/gojson.py)"),
+        (json_encode, "dumps", "json_encode.dumps (gocompat/json_encode.py)"),
         (routes_volumes, "volume_view", "views.volume_view"),
     ]
-    del responses  # imported so gojson.dumps is looked up through the module at call time
+    del responses  # imported so json_encode.dumps is looked up through the module at call time
     for owner, attribute, name in targets:
         _patch(owner, attribute, name)
     return [name for _owner, _attribute, name in targets]
@@ -110,7 +110,7 @@ async def _run(volumes: int, band_size: int, concurrency: int, replica: int, pol
 
     config = write_config(directory, "mock", {})
     settings = load_settings(str(config), {"HEKETI_MOCK_DEVICE_SIZE_GB": str(DEVICE_SIZE_GB)})
-    app, _runtime = await build(settings)
+    app = build(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from heketipy.client.token import TOKEN_LIFETIME_S, make_token
-from heketipy.models import gojson
+from heketipy.gocompat import json_encode
+from heketipy.heketidump.export import dump
+from heketipy.heketidump.importer import DumpFormatError, import_dump
 from heketipy.store import readonly
-from heketipy.store.dump import dump
-from heketipy.store.heketi_import import DumpFormatError, import_dump
 from heketipy.store.sqlite import StoreError
 
 
@@ -115,7 +115,7 @@ def run_import(jsonfile: str, dbfile: str, out: TextIO, err: TextIO) -> int:
 
 def export_bytes(dbfile: str) -> bytes:
     """The dump JSON of ``dbfile`` exactly as ``GET /db/dump`` answers it."""
-    return gojson.dumps_indent4(dump(readonly.load_state(dbfile)))
+    return json_encode.dumps_indent4(dump(readonly.load_state(dbfile)))
 
 
 def run_export(dbfile: str, jsonfile: str, out: TextIO, err: TextIO) -> int:

@@ -1,101 +1,154 @@
-"""Server assembly: settings -> executor, store, runtime, recovery, aiohttp app; signals."""
+"""Server assembly: settings -> aiohttp app whose resources live in ``cleanup_ctx``; signals.
+
+Each resource the server holds (the Kubernetes Secret backup, the store, the executor, the
+operation runtime, the node health monitor) is acquired by one ``cleanup_ctx`` generator, in
+that order, and released by the same generator. aiohttp runs them when the app starts and
+unwinds the ones that started, in reverse order, when the runner is cleaned up: also when a
+later one failed to start, so a failed start-up still closes the store (and with it the
+database lock) and the executor.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from heketipy.api import listen
-from heketipy.api.app import KUBE_BACKUP, SERVER, create_app
+from heketipy.api.app import KUBE_BACKUP, RUNTIME, SERVER, create_app
 from heketipy.api.connections import GuardedAppRunner
-from heketipy.executors.factory import create_executor
+from heketipy.config import Settings
+from heketipy.domain.state import State
+from heketipy.executors.base import Executor
 from heketipy.operations import monitor
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup, marker
+from heketipy.store.sqlite import Store
+from heketipy.wiring import create_executor
 
 log = logging.getLogger("heketipy.server")
-MONITOR_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor", asyncio.Task)
+
+# What one start-up step hands to the next (the runtime itself is ``api.app.RUNTIME``).
+DATABASE: web.AppKey[tuple[Store, State]] = web.AppKey("database", tuple)
+EXECUTOR: web.AppKey[Executor] = web.AppKey("executor")
+MONITOR_TASK: web.AppKey[asyncio.Task[None] | None] = web.AppKey("monitor")
+
+Resource = Callable[[web.Application], AsyncIterator[None]]
 
 
-async def build(settings: Any, *, init_db: bool = False) -> tuple[web.Application, Runtime]:
-    data_dir = settings.heketipy.data_dir
+async def kube_secret_backup(app: web.Application, settings: Settings) -> AsyncIterator[None]:
+    """The database backup in Kubernetes Secrets, when configured (else None)."""
     backup = kube_backup.from_settings(settings)
-    store, state = await marker.open_guarded(
-        settings.glusterfs.db, data_dir, backup, init_db=init_db
-    )
-    executor = create_executor(settings)
-    if hasattr(executor, "start"):
-        await executor.start()
-    for node in state.nodes.values():
-        executor.register_node(node.manage, node.storage)
-    runtime = Runtime(
-        state,
-        store,
-        executor,
-        settings,
-        max_inflight=settings.glusterfs.max_inflight_operations or 8,
-        wait_queue_size=settings.heketipy.wait_queue_size,
-        queue_result_ttl_s=settings.heketipy.queue_result_ttl_s,
-    )
-    recovered = await runtime.recover()
-    if recovered:
-        log.info("recovered %d unfinished operation(s) at start-up", recovered)
-    app = create_app(runtime, settings)
-    if backup is not None:
-        app[KUBE_BACKUP] = backup
-    gluster = settings.glusterfs
-    if not gluster.disable_monitor_gluster_nodes:
-
-        async def start_monitor(_app: web.Application) -> None:
-            task = asyncio.create_task(
-                monitor.run(
-                    runtime,
-                    gluster.start_time_monitor_gluster_nodes,
-                    gluster.refresh_time_monitor_gluster_nodes,
-                ),
-                name="node-health-monitor",
-            )
-            _app[MONITOR_TASK] = task
-
-        async def stop_monitor(_app: web.Application) -> None:
-            task = _app.get(MONITOR_TASK)
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-        app.on_startup.append(start_monitor)
-        app.on_shutdown.append(stop_monitor)
-
-    async def on_cleanup(_app: web.Application) -> None:
-        await runtime.jobs.drain()
+    app[KUBE_BACKUP] = backup
+    try:
+        yield
+    finally:
         if backup is not None:
-            await backup.close(store)
-        await store.close()
-        if hasattr(executor, "close"):
-            await executor.close()
-
-    app.on_cleanup.append(on_cleanup)
-    return app, runtime
+            await backup.close()
 
 
-async def serve(settings: Any, *, announce: str | None = None, init_db: bool = False) -> None:
+async def database(
+    app: web.Application, settings: Settings, *, init_db: bool
+) -> AsyncIterator[None]:
+    """The store, opened under its lock (and restored from the backup if missing)."""
+    backup = app[KUBE_BACKUP]
+    store, state = await marker.open_guarded(
+        settings.glusterfs.db, settings.heketipy.data_dir, backup, init_db=init_db
+    )
+    app[DATABASE] = (store, state)
+    try:
+        yield
+    finally:
+        try:
+            if backup is not None:  # one last backup of what the store holds now
+                await backup.close(store)
+        finally:
+            await store.close()
+
+
+async def executor(app: web.Application, settings: Settings) -> AsyncIterator[None]:
+    """The executor of the configured kind, started and told every node's addresses."""
+    _store, state = app[DATABASE]
+    built = create_executor(settings)
+    try:
+        await built.start()
+        for node in state.nodes.values():
+            built.register_node(node.manage, node.storage)
+        app[EXECUTOR] = built
+        yield
+    finally:
+        await built.close()
+
+
+async def runtime(app: web.Application, settings: Settings) -> AsyncIterator[None]:
+    """The operation runtime; unfinished operations are recovered before the first request."""
+    store, state = app[DATABASE]
+    built = Runtime(state, store, app[EXECUTOR], settings)
+    app[RUNTIME] = built
+    try:
+        recovered = await built.recover()
+        if recovered:
+            log.info("recovered %d unfinished operation(s) at start-up", recovered)
+        yield
+    finally:
+        await built.jobs.drain()
+
+
+async def health_monitor(app: web.Application, settings: Settings) -> AsyncIterator[None]:
+    """The node health monitor task, unless the configuration turns it off."""
+    gluster = settings.glusterfs
+    task = None
+    if not gluster.disable_monitor_gluster_nodes:
+        task = asyncio.create_task(
+            monitor.run(
+                app[RUNTIME],
+                gluster.start_time_monitor_gluster_nodes,
+                gluster.refresh_time_monitor_gluster_nodes,
+            ),
+            name="node-health-monitor",
+        )
+    app[MONITOR_TASK] = task
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def resources(settings: Settings, *, init_db: bool = False) -> list[Resource]:
+    """The start-up steps in order; each one's clean-up undoes only what it acquired."""
+    return [
+        functools.partial(kube_secret_backup, settings=settings),
+        functools.partial(database, settings=settings, init_db=init_db),
+        functools.partial(executor, settings=settings),
+        functools.partial(runtime, settings=settings),
+        functools.partial(health_monitor, settings=settings),
+    ]
+
+
+def build(settings: Settings, *, init_db: bool = False) -> web.Application:
+    """The app; its resources are acquired when a runner starts it (``app[RUNTIME]`` then)."""
+    app = create_app(settings)
+    app.cleanup_ctx.extend(resources(settings, init_db=init_db))
+    return app
+
+
+async def serve(
+    settings: Settings, *, announce: str | None = None, init_db: bool = False
+) -> None:
     # TLS and the sockets first: a bad port, address or key must not open the database.
     ssl_context = (
         listen.tls_context(settings.cert_file, settings.key_file) if settings.enable_tls else None
     )
     sockets = listen.bind(settings.listen, int(settings.port))
-    try:
-        app, _runtime = await build(settings, init_db=init_db)
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
+    app = build(settings, init_db=init_db)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     server_state = app[SERVER]
@@ -104,17 +157,24 @@ async def serve(settings: Any, *, announce: str | None = None, init_db: bool = F
         log.info("SIGUSR2: admin state reset to normal")
         server_state.admin_state = "normal"
 
-    loop.add_signal_handler(signal.SIGUSR2, reset_admin_state)
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
+    handlers = {signal.SIGUSR2: reset_admin_state, signal.SIGTERM: stop.set,
+                signal.SIGINT: stop.set}
     runner = GuardedAppRunner(app, settings.heketipy.http, access_log=None)
-    await runner.setup()
-    for sock in sockets:
-        await web.SockSite(runner, sock, ssl_context=ssl_context).start()
-    if announce:
-        print(announce, flush=True)
-    log.info("heketipy listening on %s:%s", settings.listen, settings.port)
     try:
+        for signum, handler in handlers.items():
+            loop.add_signal_handler(signum, handler)
+        # Starts the app: its cleanup_ctx opens the store, the executor, the runtime.
+        await runner.setup()
+        for sock in sockets:
+            await web.SockSite(runner, sock, ssl_context=ssl_context).start()
+        if announce:
+            print(announce, flush=True)
+        log.info("heketipy listening on %s:%s", settings.listen, settings.port)
         await stop.wait()
     finally:
+        # Also after a failed start-up: unwinds whatever of the app's resources started.
         await runner.cleanup()
+        for signum in handlers:
+            loop.remove_signal_handler(signum)
+        for sock in sockets:
+            sock.close()

@@ -1,17 +1,30 @@
-"""The aiohttp application: middleware chain (auth, role, admin gate, routing errors) and
-the route table. Handlers live in the ``routes_*`` modules; errors map to HTTP in one place.
+"""The aiohttp application: its typed keys, the middleware chain and the route table.
+
+Handlers live in the ``routes_*`` modules. Every request passes these middlewares, outermost
+first, each with one job:
+
+1. ``request_log.request_log_middleware``: one log line per request.
+2. ``limits.body_limit_middleware``: refuses a declared-too-large body unread.
+3. ``kube_backup_middleware``: after an answered change, schedules the Secret backup.
+4. ``error_middleware``: a ``HeketiError`` or a crash becomes Heketi's status and text.
+5. ``auth_middleware``: the JWT (authenticate) and the role's rights (authorize).
+6. ``admin_state_middleware``: read-only / local-client admin states refuse changes.
+7. ``route_failure_middleware``: no route: trailing-slash redirect, 405 or Heketi's 404.
+
+The open paths (``/hello``, ``/metrics``) need no token and ignore the admin state; a request
+to one of them that matches no route is Heketi's plain 404.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from heketipy.api import auth, limits, request_log
 from heketipy.api.responses import empty, error_response, redirect_html
+from heketipy.config import Settings
 from heketipy.domain.errors import Busy, HeketiError
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup
@@ -20,8 +33,6 @@ log = logging.getLogger("heketipy.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
-ADMIN_STATES = ("normal", "read-only", "local-client")
 OPEN_PATHS = ("/hello", "/metrics")
 INVALID_PATH = "Invalid path or request"
 
@@ -29,17 +40,21 @@ INVALID_PATH = "Invalid path or request"
 class ServerState:
     """Mutable server-wide settings that are not persisted (admin mode, log level)."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.admin_state: str = getattr(settings, "default_state", "normal") or "normal"
-        self.log_level: str = getattr(settings.glusterfs, "loglevel", "info") or "info"
-        self.auth_enabled: bool = getattr(settings, "auth_enabled", True)
+        self.admin_state = settings.default_state
+        self.log_level = settings.glusterfs.loglevel
+        self.auth_enabled = settings.auth_enabled
 
 
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 SERVER: web.AppKey[ServerState] = web.AppKey("server", ServerState)
-KUBE_BACKUP: web.AppKey[kube_backup.KubeDbBackup] = web.AppKey(
-    "kube_backup", kube_backup.KubeDbBackup
-)
+# None when no backup is configured (or not running in Kubernetes).
+KUBE_BACKUP: web.AppKey[kube_backup.KubeDbBackup | None] = web.AppKey("kube_backup")
+
+
+def _is_open(request: web.Request) -> bool:
+    return request.path in OPEN_PATHS
 
 
 def _is_local(request: web.Request) -> bool:
@@ -47,8 +62,60 @@ def _is_local(request: web.Request) -> bool:
     return peer in ("127.0.0.1", "::1")
 
 
-def _route_failure(request: web.Request) -> web.HTTPException | None:
-    return request.match_info.http_exception
+@web.middleware
+async def kube_backup_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    backup = request.app.get(KUBE_BACKUP)
+    if backup is not None:
+        await kube_backup.backup_after_change(
+            backup, request.app[RUNTIME].store, request.method, request.path, response.status
+        )
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HeketiError as exc:
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Busy) else None
+        return error_response(exc.status, exc.text, headers)
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Go's recovery handler answers 500 too
+        log.exception("handler for %s %s crashed", request.method, request.path)
+        return error_response(500, str(exc) or exc.__class__.__name__)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    server = request.app[SERVER]
+    if _is_open(request) or not server.auth_enabled:
+        return await handler(request)
+    try:
+        role = auth.authenticate(
+            request.headers.get("Authorization"),
+            request.method,
+            request.path,
+            admin_key=server.settings.admin_key,
+            user_key=server.settings.user_key,
+            iat_leeway_s=server.settings.iat_leeway_s,
+        )
+        request[request_log.ROLE] = role.value
+        auth.authorize(role, request.method, request.path)
+    except auth.AuthError as exc:
+        return error_response(exc.status, exc.text)
+    return await handler(request)
+
+
+@web.middleware
+async def admin_state_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if _is_open(request) or request.method in ("GET", "HEAD"):
+        return await handler(request)
+    state = request.app[SERVER].admin_state
+    if state == "read-only" or (state == "local-client" and not _is_local(request)):
+        return error_response(503, "Service disabled for maintenance")
+    return await handler(request)
 
 
 async def _trailing_slash_target(request: web.Request) -> str | None:
@@ -63,74 +130,40 @@ async def _trailing_slash_target(request: web.Request) -> str | None:
 
 
 @web.middleware
-async def heketi_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    server = request.app[SERVER]
-    try:
-        response = await _dispatch(request, handler, server)
-    except HeketiError as exc:
-        headers = None
-        if isinstance(exc, Busy):
-            headers = {"Retry-After": str(exc.retry_after_s)}
-        response = error_response(exc.status, exc.text, headers)
-    except web.HTTPException:
-        raise
-    except Exception as exc:  # noqa: BLE001 - Go's recovery handler answers 500 too
-        log.exception("handler for %s %s crashed", request.method, request.path)
-        response = error_response(500, str(exc) or exc.__class__.__name__)
-    await kube_backup.backup_after_change(
-        request.app.get(KUBE_BACKUP),
-        request.app[RUNTIME].store,
-        request.method,
-        request.path,
-        response.status,
-    )
-    return response
-
-
-async def _dispatch(
-    request: web.Request, handler: Handler, server: ServerState
-) -> web.StreamResponse:
-    path = request.path
-    failure = _route_failure(request)
-    if path in OPEN_PATHS:
-        if failure is not None:
-            return error_response(404, INVALID_PATH)
+async def route_failure_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    failure = request.match_info.http_exception
+    if failure is None:
         return await handler(request)
-    if server.auth_enabled:
-        try:
-            role = auth.authenticate(
-                request.headers.get("Authorization"),
-                request.method,
-                path,
-                admin_key=server.settings.admin_key,
-                user_key=server.settings.user_key,
-                iat_leeway_s=getattr(server.settings, "iat_leeway_s", 120),
-            )
-            request[request_log.ROLE] = role.value
-            auth.authorize(role, request.method, path)
-        except auth.AuthError as exc:
-            return error_response(exc.status, exc.text)
-    if request.method not in ("GET", "HEAD") and (server.admin_state == "read-only" or (
-        server.admin_state == "local-client" and not _is_local(request)
-    )):
-        return error_response(503, "Service disabled for maintenance")
-    if failure is not None:
-        target = await _trailing_slash_target(request)
-        if target is not None:
-            if request.method == "GET":
-                return redirect_html(301, target, "Moved Permanently")
-            response = web.Response(status=301, headers={"Location": target})
-            response.headers.popall("Content-Type", None)
-            return response
-        if isinstance(failure, web.HTTPMethodNotAllowed):
-            return empty(405)
+    if _is_open(request):
         return error_response(404, INVALID_PATH)
-    return await handler(request)
+    target = await _trailing_slash_target(request)
+    if target is not None:
+        if request.method == "GET":
+            return redirect_html(301, target)
+        response = web.Response(status=301, headers={"Location": target})
+        response.headers.popall("Content-Type", None)
+        return response
+    if isinstance(failure, web.HTTPMethodNotAllowed):
+        return empty(405)
+    return error_response(404, INVALID_PATH)
 
 
-def create_app(runtime: Runtime, settings: Any) -> web.Application:
+# Heketi's own request handling, after the request log and the body limit.
+HEKETI_MIDDLEWARES = (
+    kube_backup_middleware,
+    error_middleware,
+    auth_middleware,
+    admin_state_middleware,
+    route_failure_middleware,
+)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The routes and middlewares; the caller adds the runtime (``RUNTIME``): ``server.build``
+    through ``cleanup_ctx``, unit tests directly."""
     from heketipy.api import (
         routes_admin,
+        routes_block,
         routes_clusters,
         routes_nodes,
         routes_ops,
@@ -138,24 +171,18 @@ def create_app(runtime: Runtime, settings: Any) -> web.Application:
         routes_volumes,
     )
 
-    http = limits.from_settings(settings)
+    http = settings.heketipy.http
     app = web.Application(
         middlewares=[
-            request_log.request_log_middleware, limits.body_limit_middleware, heketi_middleware
+            request_log.request_log_middleware, limits.body_limit_middleware, *HEKETI_MIDDLEWARES
         ],
         client_max_size=limits.largest_body_bytes(http),
     )
     app[limits.HTTP_LIMITS] = http
-    app[RUNTIME] = runtime
     app[SERVER] = ServerState(settings)
     for module in (
-        routes_admin, routes_clusters, routes_nodes, routes_ops, routes_state, routes_volumes
+        routes_admin, routes_block, routes_clusters, routes_nodes, routes_ops, routes_state,
+        routes_volumes,
     ):
         module.register(app.router)
-    try:
-        from heketipy.api import routes_block
-
-        routes_block.register(app.router)
-    except ImportError:  # pragma: no cover - optional while block volumes are being built
-        pass
     return app

@@ -8,7 +8,7 @@ the client's business (`heketipy.client.token`).  No HTTP framework here: the AP
 
 Upstream parses tokens with Go's jwt library, so several error texts are Go library
 texts (base64 positions, JSON decoder messages, `time.Duration` formatting):
-`heketipy.api.go_decode` and the duration helpers below reproduce exactly those texts.
+`heketipy.gocompat` and the duration helpers below reproduce exactly those texts.
 That exact decoding is slow in Python, so a well-formed token takes a fast path through
 the standard library first; anything unusual falls back to the exact path, which decides.
 pyjwt is not used: its decoder is more lenient than Go's (padding, stray characters) and
@@ -40,14 +40,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from heketipy.api.go_decode import (
-    GoError,
-    JsonNumber,
-    JsonObject,
-    go_base64url_decode,
-    go_json_kind,
-    go_json_unmarshal,
-    go_stream_decode,
+from heketipy.config import DEFAULT_IAT_LEEWAY_S
+from heketipy.gocompat.base64 import base64url_decode
+from heketipy.gocompat.errors import GoError
+from heketipy.gocompat.json_decode import (
+    JSONObject,
+    json_kind,
+    number_literal,
+    stream_decode,
+    unmarshal,
 )
 
 TOKEN_NOT_FOUND = "Required authorization token not found"
@@ -60,8 +61,6 @@ USED_BEFORE_ISSUED = "Token used before issued (client and server clocks may dif
 NOT_VALID_YET = "token is not valid yet"
 INVALID_QSH = "Invalid qsh claim in token"
 ADMIN_REQUIRED = "Administrator access required"
-
-DEFAULT_IAT_LEEWAY_S = 120
 
 # Tokens that Heketi's clients sign are about 250 bytes. Decoding an unusual token the exact
 # (Go-compatible) way costs about 1 us per byte, so a crafted 8 KB token cost ~100 times an
@@ -168,11 +167,6 @@ def go_duration_ns(nanoseconds: int) -> str:
     return sign + text
 
 
-def go_duration(seconds: float) -> str:
-    """Format a duration given in seconds like Go's `time.Duration.String` (1m0s, 1.5s)."""
-    return go_duration_ns(round(seconds * _NS_PER_S))
-
-
 @dataclass
 class _Claims:
     """Heketi's claims as Go decodes them: absent or null claims keep their zero value."""
@@ -202,9 +196,9 @@ def _decode_claims(document: Any) -> _Claims:
     claims = _Claims()
     if document is None:
         return claims
-    if not isinstance(document, JsonObject):
+    if not isinstance(document, JSONObject):
         raise GoError(
-            f"json: cannot unmarshal {go_json_kind(document)} into Go value of type {_CLAIMS_GO_TYPE}"
+            f"json: cannot unmarshal {json_kind(document)} into Go value of type {_CLAIMS_GO_TYPE}"
         )
     first_error: str | None = None
     for key, value in document:
@@ -214,21 +208,21 @@ def _decode_claims(document: Any) -> _Claims:
         go_type = _CLAIM_GO_TYPES[field]
         problem: str | None = None
         if go_type == "string":
-            if isinstance(value, str) and not isinstance(value, JsonNumber):
+            if isinstance(value, str):
                 setattr(claims, field, value)
             else:
-                problem = go_json_kind(value)
-        elif isinstance(value, JsonNumber):
+                problem = json_kind(value)
+        elif (literal := number_literal(value)) is not None:
             try:
-                number = int(value, 10)
+                number = int(literal, 10)
             except ValueError:
                 number = None
             if number is None or not _INT64_MIN <= number <= _INT64_MAX:
-                problem = f"number {value}"
+                problem = f"number {literal}"
             else:
                 setattr(claims, field, number)
         else:
-            problem = go_json_kind(value)
+            problem = json_kind(value)
         if problem is not None and first_error is None:
             # Go keeps decoding after a type error and reports the first one at the end.
             first_error = (
@@ -350,17 +344,17 @@ def _parse_exact(token: str) -> tuple[str, _Claims, list[str]]:
     segments = token.split(".")
     if len(segments) != 3:
         raise GoError("token contains an invalid number of segments")
-    header = go_json_unmarshal(go_base64url_decode(segments[0]))
-    if header is not None and not isinstance(header, JsonObject):
+    header = unmarshal(base64url_decode(segments[0]))
+    if header is not None and not isinstance(header, JSONObject):
         raise GoError(
-            f"json: cannot unmarshal {go_json_kind(header)} into Go value of type {_HEADER_GO_TYPE}"
+            f"json: cannot unmarshal {json_kind(header)} into Go value of type {_HEADER_GO_TYPE}"
         )
-    claims = _decode_claims(go_stream_decode(go_base64url_decode(segments[1])))
+    claims = _decode_claims(stream_decode(base64url_decode(segments[1])))
     algorithm: Any = None
     for key, value in header or ():
         if key == "alg":
             algorithm = value
-    if not isinstance(algorithm, str) or isinstance(algorithm, JsonNumber):
+    if not isinstance(algorithm, str):
         raise GoError("signing method (alg) is unspecified.")
     if algorithm not in _KNOWN_ALGORITHMS:
         raise GoError("signing method (alg) is unavailable.")
@@ -402,7 +396,7 @@ def _signature_error(algorithm: str, segments: list[str], key: str) -> str | Non
         signature = _plain_segment(segments[2])
     except (_NotPlain, ValueError):
         try:
-            signature = go_base64url_decode(segments[2])
+            signature = base64url_decode(segments[2])
         except GoError as error:
             return str(error)
     signed = _utf8(f"{segments[0]}.{segments[1]}")

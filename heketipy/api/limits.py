@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from heketipy.api.keys import request_key
 from heketipy.api.responses import error_response
 from heketipy.config import HttpSettings
 from heketipy.domain.errors import HeketiError
@@ -37,7 +38,8 @@ INLINE_DECODE_BYTES = 1024
 _DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heketipy-decode")
 
 _DEFAULTS = HttpSettings()
-_CLOSE_AFTER_REPLY = "heketipy.close_after_reply"
+# Set on a request whose body was refused: its connection closes after the answer.
+_CLOSE_AFTER_REPLY: web.RequestKey[bool] = request_key("close_after_reply", bool)
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,11 +57,6 @@ class ListTooLong(HeketiError):
     """A request list (options, clusters) is longer than configured, or an item too long."""
 
     status = 400
-
-
-def from_settings(settings: Any) -> HttpSettings:
-    """``settings.heketipy.http``, or the defaults for the partial settings of unit tests."""
-    return getattr(getattr(settings, "heketipy", None), "http", None) or _DEFAULTS
 
 
 def largest_body_bytes(limits: HttpSettings) -> int:
@@ -98,6 +95,7 @@ async def body_limit_middleware(request: web.Request, handler: Handler) -> web.S
     """Refuse a declared-too-large body unread; close the connection after refused bodies."""
     limit = body_limit_bytes(request)
     declared = request.content_length
+    response: web.StreamResponse
     if declared is not None and declared > limit:
         refused = _too_large(request, limit)
         response = error_response(refused.status, refused.text)

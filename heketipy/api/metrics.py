@@ -8,11 +8,11 @@ like Go's ``strconv.FormatFloat(v, 'g', -1, 64)``. A family without samples is l
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from heketipy.domain.state import State
+from heketipy.domain.units import BYTES_PER_KIB
+from heketipy.gocompat.strconv import format_float_g
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -73,33 +73,6 @@ def operation_counts(state: State, in_flight_ops: set[str] | frozenset[str]) -> 
     return counts
 
 
-def go_float(value: float) -> str:
-    """Go's ``strconv.FormatFloat(value, 'g', -1, 64)``: shortest digits, exponent form when
-    the decimal exponent is below -4 or at least 6 (``5.24288e+08``, ``1e+06``, ``123456``)."""
-    value = float(value)
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign = "-" if value < 0 else ""
-    # repr() gives the shortest digits that round-trip, as Go's shortest formatting does.
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    point = len(digits) + int(exponent)  # position of the decimal point after the 1st digit
-    decimal_exponent = point - 1
-    if decimal_exponent < -4 or decimal_exponent >= 6:
-        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        exp_sign = "-" if decimal_exponent < 0 else "+"
-        return f"{sign}{head}e{exp_sign}{abs(decimal_exponent):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
 def _escape_label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -135,9 +108,9 @@ def _families(state: State, ops_counts: dict[str, int]) -> list[Family]:
                 families["heketi_device_size"].add(device.total_kib, **labels)
                 families["heketi_device_free"].add(device.free_kib, **labels)
                 families["heketi_device_used"].add(device.used_kib, **labels)
-                families["heketi_device_size_bytes"].add(device.total_kib * 1024, **labels)
-                families["heketi_device_free_bytes"].add(device.free_kib * 1024, **labels)
-                families["heketi_device_used_bytes"].add(device.used_kib * 1024, **labels)
+                families["heketi_device_size_bytes"].add(device.total_kib * BYTES_PER_KIB, **labels)
+                families["heketi_device_free_bytes"].add(device.free_kib * BYTES_PER_KIB, **labels)
+                families["heketi_device_used_bytes"].add(device.used_kib * BYTES_PER_KIB, **labels)
                 families["heketi_device_brick_count"].add(
                     len(state.device_bricks.get(did, ())), **labels
                 )
@@ -158,14 +131,7 @@ def render_metrics(state: State, ops_counts: dict[str, int]) -> str:
             label_text = ",".join(f'{n}="{_escape_label(labels[n])}"' for n in names)
             sort_key = tuple(labels[n] for n in names)
             series = f"{family.name}{{{label_text}}}" if labels else family.name
-            rendered.append((sort_key, f"{series} {go_float(value)}"))
+            rendered.append((sort_key, f"{series} {format_float_g(value)}"))
         rendered.sort(key=lambda item: item[0])
         lines.extend(text for _, text in rendered)
     return "\n".join(lines) + "\n"
-
-
-def render_down() -> str:
-    """What Heketi exposes when its database cannot be read: ``heketi_up 0`` only."""
-    return (
-        f"# HELP heketi_up {HELP['heketi_up']}\n# TYPE heketi_up gauge\nheketi_up 0\n"
-    )

@@ -13,18 +13,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from heketipy import logctx
+from heketipy.api.keys import request_key
 
 log = logging.getLogger("heketipy.api.requests")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# Request storage key of the authenticated role (set by the auth step); older aiohttp has no
-# typed request keys and takes a plain string.
-ROLE: Any = web.RequestKey("role", str) if hasattr(web, "RequestKey") else "heketipy.role"
+# Request storage key of the authenticated role (set by the auth middleware).
+ROLE: web.RequestKey[str] = request_key("role", str)
 QUEUE_PREFIX = "/queue/"
 
 

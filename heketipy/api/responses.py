@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 
-from heketipy.models import gojson
+from heketipy.gocompat import json_encode
 
 JSON_TYPE = "application/json; charset=UTF-8"
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
     return web.Response(
-        status=status, body=gojson.dumps(value), headers={"Content-Type": JSON_TYPE}
+        status=status, body=json_encode.dumps(value), headers={"Content-Type": JSON_TYPE}
     )
 
 
 def json_indent_response(value: Any, status: int = 200) -> web.Response:
     return web.Response(
-        status=status, body=gojson.dumps_indent4(value), headers={"Content-Type": JSON_TYPE}
+        status=status, body=json_encode.dumps_indent4(value), headers={"Content-Type": JSON_TYPE}
     )
 
 
@@ -44,9 +45,9 @@ def accepted(queue_id: str) -> web.Response:
     return response
 
 
-def redirect_html(status: int, location: str, reason: str) -> web.Response:
-    """Go's http.Redirect for a GET: a tiny HTML anchor body."""
-    body = f'<a href="{location}">{reason}</a>.\n\n'
+def redirect_html(status: int, location: str, reason: str | None = None) -> web.Response:
+    """Go's http.Redirect for a GET: a tiny HTML anchor body naming the status."""
+    body = f'<a href="{location}">{reason or HTTPStatus(status).phrase}</a>.\n\n'
     return web.Response(
         status=status,
         body=body.encode(),

@@ -6,13 +6,14 @@ from aiohttp import web
 
 from heketipy import logctx
 from heketipy.api import limits
-from heketipy.api.common import path_id, runtime
+from heketipy.api.app import ServerState
+from heketipy.api.common import path_id, runtime, server_state
 from heketipy.api.responses import empty, error_response, json_response, redirect_html
+from heketipy.config import ADMIN_STATES, LOG_LEVELS
 from heketipy.domain.errors import ID_NOT_FOUND, NotFound
 from heketipy.models import requests as wire
 
 ID = "{id:[A-Fa-f0-9]+}"
-LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
 
 
 async def hello(request: web.Request) -> web.Response:
@@ -46,10 +47,8 @@ async def queue_status(request: web.Request) -> web.Response:
     return empty(204)
 
 
-def _server(request: web.Request):  # noqa: ANN202 - avoids an import cycle with app
-    from heketipy.api.app import SERVER
-
-    return request.app[SERVER]
+def _server(request: web.Request) -> ServerState:
+    return server_state(request)
 
 
 async def _decode_strict(request: web.Request, model: type) -> object:
@@ -80,7 +79,7 @@ async def set_admin(request: web.Request) -> web.Response:
     state = getattr(body, "state", "") or ""
     if not state:
         return error_response(400, "validation failed: state: cannot be blank.")
-    if state not in ("normal", "read-only", "local-client"):
+    if state not in ADMIN_STATES:
         return error_response(400, "validation failed: state: must be a valid value.")
     _server(request).admin_state = state
     return empty(204)

@@ -12,7 +12,6 @@ from heketipy.api.common import (
     runtime,
 )
 from heketipy.api.responses import accepted, json_response
-from heketipy.domain.errors import InvalidRequest
 from heketipy.models import requests as wire
 from heketipy.models.views import blockvolume_view
 from heketipy.operations import blockvolumes as ops
@@ -22,12 +21,6 @@ ID = "{id:[A-Fa-f0-9]+}"
 
 async def create_blockvolume(request: web.Request) -> web.Response:
     body = await parse(request, wire.BlockVolumeCreateRequest)
-    rt = runtime(request)
-    if not rt.state.clusters:
-        raise InvalidRequest("No clusters configured")
-    for cluster_id in body.clusters or []:
-        if cluster_id not in rt.state.clusters:
-            raise InvalidRequest(f"Cluster id {cluster_id} not found")
     spec = ops.BlockVolumeSpec(
         size_gib=body.size,
         name=body.name or "",
@@ -35,7 +28,7 @@ async def create_blockvolume(request: web.Request) -> web.Response:
         hacount=body.hacount or 0,
         auth=bool(body.auth),
     )
-    return accepted(await rt.start(ops.CreateBlockVolume(rt, spec)))
+    return accepted(await ops.create_block_volume(runtime(request), spec))
 
 
 async def list_blockvolumes(request: web.Request) -> web.Response:
@@ -54,14 +47,14 @@ async def get_blockvolume(request: web.Request) -> web.Response:
 async def delete_blockvolume(request: web.Request) -> web.Response:
     rt = runtime(request)
     bv = lookup(rt.state.blockvolumes, path_id(request))
-    return accepted(await rt.start(ops.DeleteBlockVolume(rt, bv)))
+    return accepted(await ops.delete_block_volume(rt, bv))
 
 
 async def expand_blockvolume(request: web.Request) -> web.Response:
     body = await parse(request, wire.BlockVolumeExpandRequest)
     rt = runtime(request)
     bv = lookup(rt.state.blockvolumes, path_id(request))
-    return accepted(await rt.start(ops.ExpandBlockVolume(rt, bv, body.new_size)))
+    return accepted(await ops.expand_block_volume(rt, bv, body.new_size))
 
 
 def register(router: web.UrlDispatcher) -> None:

@@ -6,11 +6,9 @@ from aiohttp import web
 
 from heketipy.api.common import lookup, parse, path_id, runtime
 from heketipy.api.responses import empty, json_response
-from heketipy.domain.entities import Cluster, new_id
-from heketipy.domain.errors import Conflict
-from heketipy.domain.state import Transaction
 from heketipy.models import requests as wire
 from heketipy.models.views import cluster_view
+from heketipy.operations import clusters as ops
 
 ID = "{id:[A-Fa-f0-9]+}"
 
@@ -18,8 +16,7 @@ ID = "{id:[A-Fa-f0-9]+}"
 async def create_cluster(request: web.Request) -> web.Response:
     body = await parse(request, wire.ClusterCreateRequest)
     rt = runtime(request)
-    cluster = Cluster(id=new_id(), file=bool(body.file), block=bool(body.block))
-    await rt.apply(lambda tx: tx.add(cluster))
+    cluster = await ops.create_cluster(rt, file=bool(body.file), block=bool(body.block))
     return json_response(cluster_view(rt.state, cluster.id), status=201)
 
 
@@ -37,16 +34,7 @@ async def get_cluster(request: web.Request) -> web.Response:
 async def delete_cluster(request: web.Request) -> web.Response:
     rt = runtime(request)
     cluster = lookup(rt.state.clusters, path_id(request))
-    state = rt.state
-    if (
-        state.cluster_nodes.get(cluster.id)
-        or state.cluster_volumes.get(cluster.id)
-        or state.cluster_blockvolumes.get(cluster.id)
-    ):
-        raise Conflict(
-            f"Unable to delete cluster [{cluster.id}] because it contains volumes and/or nodes"
-        )
-    await rt.apply(lambda tx: tx.delete(cluster))
+    await ops.delete_cluster(rt, cluster)
     return empty(200)
 
 
@@ -54,13 +42,7 @@ async def set_flags(request: web.Request) -> web.Response:
     body = await parse(request, wire.ClusterFlagsRequest)
     rt = runtime(request)
     cluster = lookup(rt.state.clusters, path_id(request))
-
-    def mutate(tx: Transaction) -> None:
-        tx.touch(cluster)
-        cluster.file = bool(body.file)
-        cluster.block = bool(body.block)
-
-    await rt.apply(mutate)
+    await ops.set_cluster_flags(rt, cluster, file=bool(body.file), block=bool(body.block))
     # Heketi answers the flags update with a JSON content type and no body.
     return web.Response(status=200, headers={"Content-Type": "application/json; charset=UTF-8"})
 

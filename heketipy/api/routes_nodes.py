@@ -32,26 +32,23 @@ async def get_node(request: web.Request) -> web.Response:
 async def delete_node(request: web.Request) -> web.Response:
     rt = runtime(request)
     node = lookup(rt.state.nodes, path_id(request))
-    return accepted(ops.delete_node(rt, node))
+    return accepted(await ops.delete_node(rt, node))
 
 
 async def node_state(request: web.Request) -> web.Response:
     body = await parse(request, wire.StateRequest)
     rt = runtime(request)
     node = lookup(rt.state.nodes, path_id(request))
-
-    async def work() -> None:
-        await ops.set_node_state(rt, node, body.state)
-        return None
-
-    return accepted(rt.submit_plain(work, "node-state", throttled=body.state == "failed"))
+    return accepted(await ops.set_node_state(rt, node, body.state))
 
 
 async def node_tags(request: web.Request) -> web.Response:
     body = await parse(request, wire.TagsChangeRequest)
     rt = runtime(request)
     node = lookup(rt.state.nodes, path_id(request))
-    return json_response(await ops.set_tags(rt, node, body.change_type, dict(body.tags or {})))
+    return json_response(
+        await ops.set_node_tags(rt, node, body.change_type, dict(body.tags or {}))
+    )
 
 
 async def add_device(request: web.Request) -> web.Response:
@@ -81,25 +78,22 @@ async def device_state(request: web.Request) -> web.Response:
     body = await parse(request, wire.StateRequest)
     rt = runtime(request)
     device = lookup(rt.state.devices, path_id(request))
-
-    async def work() -> None:
-        await ops.set_device_state(rt, device, body.state)
-        return None
-
-    return accepted(rt.submit_plain(work, "device-state", throttled=body.state == "failed"))
+    return accepted(await ops.set_device_state(rt, device, body.state))
 
 
 async def device_tags(request: web.Request) -> web.Response:
     body = await parse(request, wire.TagsChangeRequest)
     rt = runtime(request)
     device = lookup(rt.state.devices, path_id(request))
-    return json_response(await ops.set_tags(rt, device, body.change_type, dict(body.tags or {})))
+    return json_response(
+        await ops.set_device_tags(rt, device, body.change_type, dict(body.tags or {}))
+    )
 
 
 async def resync_device(request: web.Request) -> web.Response:
     rt = runtime(request)
     device = lookup(rt.state.devices, path_id(request))
-    queue_id = ops.resync_device(rt, device)
+    queue_id = await ops.resync_device(rt, device)
     # A GET answered with a redirect status: Go adds its small HTML body.
     return redirect_html(202, f"/queue/{queue_id}", "Accepted")
 

@@ -1,15 +1,12 @@
 """Operational read endpoints: pending operations (+ cleanup), DB dump/check/backup,
 the gluster state examiner and ``/metrics``.
 
-Everything here reads the in-memory state; the only writer is the cleanup, which hands the
-listed stale/failed operations back to the runtime's recovery.
+Everything here reads the in-memory state; the only writer is the cleanup
+(``operations.pending``), which hands the listed stale/failed operations back to recovery.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import weakref
 from typing import Any
 
 from aiohttp import web
@@ -18,18 +15,13 @@ from heketipy.api.common import parse, path_id, runtime
 from heketipy.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from heketipy.api.metrics import operation_counts, render_metrics
 from heketipy.api.responses import accepted, json_indent_response, json_response
+from heketipy.domain.changes import change_description
 from heketipy.domain.entities import PendingOperation
 from heketipy.domain.errors import ID_NOT_FOUND, NotFound
 from heketipy.models import requests as wire
-from heketipy.store.dump import change_description, check, dump, examine
-
-log = logging.getLogger("heketipy.api.ops")
+from heketipy.operations import pending, reports
 
 ID = "{id:[A-Fa-f0-9]+}"
-CLEANABLE = ("stale", "failed")
-
-# One cleanup at a time per runtime: two concurrent recoveries would undo the same steps twice.
-_CLEANUP_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def _summary(record: PendingOperation, sub_status: str) -> dict[str, Any]:
@@ -71,63 +63,22 @@ async def get_pending(request: web.Request) -> web.Response:
     return json_response(view)
 
 
-def cleanup_candidates(state: Any, in_flight: set[str], requested: list[str]) -> list[str]:
-    """Ids of the listed (all when none are listed) operations a cleanup may retry."""
-    wanted = set(requested) if requested else set(state.operations)
-    return sorted(
-        oid
-        for oid in wanted
-        if (record := state.operations.get(oid)) is not None
-        and record.status in CLEANABLE
-        and not record.parent_id
-        and oid not in in_flight
-    )
-
-
 async def cleanup(request: web.Request) -> web.Response:
     body = await parse(request, wire.CleanupRequest)
-    rt = runtime(request)
-    requested = list(body.operations or [])
-
-    async def work() -> str | None:
-        lock = _CLEANUP_LOCKS.setdefault(rt, asyncio.Lock())
-        async with lock:
-            candidates = cleanup_candidates(rt.state, rt.in_flight_ops, requested)
-            if not candidates:
-                return None
-            try:
-                recovered = await rt.recover(only=set(candidates))
-            except Exception:  # noqa: BLE001 - Heketi does not report per-op cleanup results
-                log.exception("cleanup of %s failed", candidates)
-                return None
-            log.info("cleanup of %s: %s operation(s) recovered", candidates, recovered)
-        return None
-
-    return accepted(rt.submit_plain(work, "cleanup-operations"))
+    return accepted(await pending.cleanup_operations(runtime(request), list(body.operations or [])))
 
 
 async def db_dump(request: web.Request) -> web.Response:
-    return json_indent_response(dump(runtime(request).state))
+    return json_indent_response(reports.db_dump(runtime(request)))
 
 
 async def db_check(request: web.Request) -> web.Response:
-    return json_indent_response(check(runtime(request).state))
+    return json_indent_response(reports.db_check(runtime(request)))
 
 
 async def examine_gluster(request: web.Request) -> web.Response:
     """Compare the database with what gluster on each online node reports."""
-    rt = runtime(request)
-    nodes = [n for n in rt.state.nodes.values() if n.state == "online"]
-
-    async def names_on(node_id: str, host: str) -> tuple[str, list[str] | None]:
-        try:
-            return node_id, [v.name for v in await rt.executor.volumes_info(host)]
-        except Exception:  # noqa: BLE001 - an unreachable node is reported as such
-            return node_id, None
-
-    answers = await asyncio.gather(*(names_on(n.id, n.manage_host) for n in nodes))
-    gluster_volumes = {node_id: names for node_id, names in answers if names is not None}
-    return json_indent_response(examine(rt.state, len(rt.in_flight_ops), gluster_volumes))
+    return json_indent_response(await reports.examine_gluster(runtime(request)))
 
 
 async def backup_db(request: web.Request) -> web.Response:

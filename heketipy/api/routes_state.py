@@ -25,11 +25,7 @@ async def repair_drift(request: web.Request) -> web.Response:
         raise Unprocessable("request unable to be parsed") from exc
     if not isinstance(body, dict) or body.get("remove_orphans") is not True:
         raise InvalidRequest('repair removes orphans only when asked: {"remove_orphans": true}')
-    rt = runtime(request)
-    before = await drift.report(rt)
-    removed = await drift.remove_orphans(rt, before)
-    after = await drift.report(rt)
-    return json_indent_response({"removed": removed, "report": after})
+    return json_indent_response(await drift.repair(runtime(request)))
 
 
 def register(router: web.UrlDispatcher) -> None:

@@ -14,10 +14,10 @@ from heketipy.api.common import (
     runtime,
 )
 from heketipy.api.responses import JSON_TYPE, accepted, json_response
-from heketipy.domain.errors import InvalidRequest, OperationFailed
-from heketipy.domain.state import Transaction
-from heketipy.models import gojson, validation
+from heketipy.domain.errors import InvalidRequest
+from heketipy.gocompat import json_encode
 from heketipy.models import requests as wire
+from heketipy.models import validation
 from heketipy.models.views import volume_view
 from heketipy.operations import bricks as bricks_ops
 from heketipy.operations import volumes as ops
@@ -56,19 +56,7 @@ async def create_volume(request: web.Request) -> web.Response:
         validation.check_volume_request(body)
     except validation.RequestRejected as exc:
         raise InvalidRequest(exc.text) from exc
-    rt = runtime(request)
-    if not rt.state.clusters:
-        raise InvalidRequest("No clusters configured")
-    for cluster_id in body.clusters or []:
-        if cluster_id not in rt.state.clusters:
-            raise InvalidRequest(f"Cluster id {cluster_id} not found")
-    spec = _spec(body)
-    brick_min_kib = int(rt.settings.glusterfs.brick_min_size_gb * 1024 * 1024)
-    try:
-        validation.check_volume_min_size(body, brick_min_kib)
-    except validation.RequestRejected as exc:
-        raise InvalidRequest(exc.text) from exc
-    return accepted(await rt.start(ops.CreateVolume(rt, spec)))
+    return accepted(await ops.create_volume(runtime(request), _spec(body)))
 
 
 async def list_volumes(request: web.Request) -> web.Response:
@@ -84,7 +72,7 @@ async def list_volumes(request: web.Request) -> web.Response:
         return json_response({"volumes": state.volume_ids_named(request.query["volume_name"])})
     cached = state.cache.get("GET /volumes")
     if cached is None or cached[0] != state.visible_version:
-        body = gojson.dumps_string_list("volumes", state.visible_volumes)
+        body = json_encode.dumps_string_list("volumes", state.visible_volumes)
         cached = state.cache["GET /volumes"] = (state.visible_version, body)
     return web.Response(body=cached[1], headers={"Content-Type": JSON_TYPE})
 
@@ -97,62 +85,35 @@ async def get_volume(request: web.Request) -> web.Response:
 async def delete_volume(request: web.Request) -> web.Response:
     rt = runtime(request)
     volume = lookup(rt.state.volumes, path_id(request))
-    ops.check_deletable(rt.state, volume)
-    return accepted(await rt.start(ops.DeleteVolume(rt, volume)))
+    return accepted(await ops.delete_volume(rt, volume))
 
 
 async def expand_volume(request: web.Request) -> web.Response:
     body = await parse(request, wire.VolumeExpandRequest)
     rt = runtime(request)
     volume = lookup(rt.state.volumes, path_id(request))
-    return accepted(await rt.start(ops.ExpandVolume(rt, volume, body.expand_size)))
+    return accepted(await ops.expand_volume(rt, volume, body.expand_size))
 
 
 async def clone_volume(request: web.Request) -> web.Response:
     body = await parse(request, wire.VolumeCloneRequest)
     rt = runtime(request)
     volume = lookup(rt.state.volumes, path_id(request))
-    return accepted(await rt.start(ops.CloneVolume(rt, volume, body.name or "")))
+    return accepted(await ops.clone_volume(rt, volume, body.name or ""))
 
 
 async def block_restriction(request: web.Request) -> web.Response:
     body = await parse(request, wire.BlockRestrictionRequest)
     rt = runtime(request)
     volume = lookup(rt.state.volumes, path_id(request))
-    restriction = body.restriction or ""
-    prefix = "Failed to set block restriction"
-    if not volume.block:
-        raise OperationFailed(
-            f"{prefix}: Block restrictions can only be set on block hosting volumes"
-        )
-    if restriction == "" and volume.block_restriction == "locked-by-update":
-        needed = volume.size_gib - volume.size_gib * 98 // 100
-        if volume.block_free_gib < needed:
-            raise OperationFailed(
-                f"{prefix}: Can not unlock volume. {needed}GiB free space is required, "
-                f"but found {volume.block_free_gib}GiB"
-            )
-
-    async def work() -> str:
-        def mutate(tx: Transaction) -> None:
-            tx.touch(volume).block_restriction = restriction
-
-        await rt.apply(mutate)
-        return f"/volumes/{volume.id}"
-
-    return accepted(rt.submit_plain(work, "block-restriction", throttled=True))
+    return accepted(await ops.set_block_restriction(rt, volume, body.restriction or ""))
 
 
 async def evict_brick(request: web.Request) -> web.Response:
     await parse(request, wire.BrickEvictRequest, allow_empty=True)
     rt = runtime(request)
     brick = lookup(rt.state.bricks, path_id(request))
-
-    async def work() -> None:
-        await bricks_ops.evict(rt, brick, "Failed to set up brick eviction")
-        return None
-
-    return accepted(rt.submit_plain(work, "evict-brick", throttled=True))
+    return accepted(await bricks_ops.evict_brick(rt, brick))
 
 
 def register(router: web.UrlDispatcher) -> None:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from heketipy.cli.commandline import Command, Flag, GoParseError, parse_go_bool
-from heketipy.cli.context import CliError, Context, require_id
+from heketipy.cli.commandline import Command, Flag
+from heketipy.cli.context import CliError, Context, delete_by_id, require_id
+from heketipy.gocompat.errors import GoParseError
+from heketipy.gocompat.strconv import parse_bool
 
 MISSING = "Cluster id missing"
 
 
 def create(ctx: Context) -> None:
     cluster = ctx.client.cluster_create(file=ctx.flag("file"), block=ctx.flag("block"))
-    if ctx.json:
-        ctx.print_json(cluster)
-    else:
-        ctx.write(f"Cluster id: {cluster.id}\n")
+    ctx.show(cluster, lambda created: f"Cluster id: {created.id}\n")
 
 
 def info(ctx: Context) -> None:
@@ -44,9 +43,7 @@ def list_clusters(ctx: Context) -> None:
 
 
 def delete(ctx: Context) -> None:
-    cluster_id = require_id(ctx, MISSING)
-    ctx.client.cluster_delete(cluster_id)
-    ctx.write(f"Cluster {cluster_id} deleted\n")
+    delete_by_id(ctx, MISSING, "Cluster", ctx.client.cluster_delete)
 
 
 def setflags(ctx: Context) -> None:
@@ -55,8 +52,8 @@ def setflags(ctx: Context) -> None:
     if not file_text and not block_text:
         raise CliError("At least one of --file or --block must be specified.")
     try:
-        file_flag = parse_go_bool(file_text) if file_text else None
-        block_flag = parse_go_bool(block_text) if block_text else None
+        file_flag = parse_bool(file_text) if file_text else None
+        block_flag = parse_bool(block_text) if block_text else None
     except GoParseError as exc:
         raise CliError(str(exc)) from None
     # An unset flag keeps the cluster's current value.

@@ -44,17 +44,23 @@ class KubeObjects:
             from kubernetes import client
             from kubernetes.client.rest import ApiException
 
-            from heketipy.executors.kube import api_configuration  # the executor's loading
-        except ImportError:
+            from heketipy import kubeapi  # how every part of heketipy finds the API
+        except ModuleNotFoundError as exc:
+            # Only the missing extra becomes this message; any other broken import is a bug
+            # and surfaces as itself.
+            if exc.name is None or not exc.name.startswith("kubernetes"):
+                raise
             raise CliError("kube migrate-pvs needs the kubernetes client: "
                            "pip install 'heketipy[kube]'") from None
         self.client = client
         self.ApiException = ApiException
         try:
-            configuration = api_configuration(kubeconfig=kubeconfig or None)
-        except RuntimeError as exc:
-            raise CliError(str(exc).replace("kubernetes executor", "kube migrate-pvs")) from None
-        api_client = client.ApiClient(configuration)
+            configuration = kubeapi.configuration(
+                kubeconfig=kubeconfig or None, user="kube migrate-pvs"
+            )
+        except kubeapi.KubeConfigError as exc:
+            raise CliError(str(exc)) from None
+        api_client = kubeapi.api_client(configuration)
         self.core = client.CoreV1Api(api_client)
         self.storage = client.StorageV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)

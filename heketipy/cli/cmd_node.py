@@ -6,7 +6,7 @@ import time
 
 from heketipy.cli import output
 from heketipy.cli.commandline import Command, Flag
-from heketipy.cli.context import CliError, Context, require_id
+from heketipy.cli.context import CliError, Context, delete_by_id, require_id
 from heketipy.cli.tags import tag_commands
 
 NODE_MISSING = "Node id missing"
@@ -76,18 +76,11 @@ def node_add(ctx: Context) -> None:
         },
         "cluster": ctx.flag("cluster"),
     })
-    if ctx.json:
-        ctx.print_json(node)
-    else:
-        ctx.write("Node information:\n" + output.node_summary(node))
+    ctx.show(node, lambda added: "Node information:\n" + output.node_summary(added))
 
 
 def node_info(ctx: Context) -> None:
-    node = ctx.client.node_info(require_id(ctx, NODE_MISSING))
-    if ctx.json:
-        ctx.print_json(node)
-    else:
-        ctx.write(output.node_info(node))
+    ctx.show(ctx.client.node_info(require_id(ctx, NODE_MISSING)), output.node_info)
 
 
 def node_list(ctx: Context) -> None:
@@ -100,9 +93,7 @@ def node_list(ctx: Context) -> None:
 
 
 def node_delete(ctx: Context) -> None:
-    node_id = require_id(ctx, NODE_MISSING)
-    ctx.client.node_delete(node_id)
-    ctx.write(f"Node {node_id} deleted\n")
+    delete_by_id(ctx, NODE_MISSING, "Node", ctx.client.node_delete)
 
 
 def _node_state(state: str, shown: str):  # noqa: ANN202
@@ -158,17 +149,15 @@ def device_add(ctx: Context) -> None:
 
 
 def device_info(ctx: Context) -> None:
-    device = ctx.client.device_info(require_id(ctx, DEVICE_MISSING))
-    if ctx.json:
-        ctx.print_json(device)
-    else:
-        ctx.write(output.device_info(device))
+    ctx.show(ctx.client.device_info(require_id(ctx, DEVICE_MISSING)), output.device_info)
 
 
 def device_delete(ctx: Context) -> None:
-    device_id = require_id(ctx, DEVICE_MISSING)
-    ctx.client.device_delete(device_id, force_forget=bool(ctx.flag("force-forget")))
-    ctx.write(f"Device {device_id} deleted\n")
+    force_forget = bool(ctx.flag("force-forget"))
+    delete_by_id(
+        ctx, DEVICE_MISSING, "Device",
+        lambda device_id: ctx.client.device_delete(device_id, force_forget=force_forget),
+    )
 
 
 def _device_state(state: str, shown: str):  # noqa: ANN202

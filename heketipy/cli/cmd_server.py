@@ -6,8 +6,8 @@ from typing import Any
 
 from heketipy.cli import output
 from heketipy.cli.commandline import Command
-from heketipy.cli.context import CliError, Context
-from heketipy.client.gojson import dumps_indent4
+from heketipy.cli.context import Context, single_argument
+from heketipy.gocompat.json_encode import text_indent4
 
 CLEANUP_NOTE = (
     "Note: Operation clean up is a batch operation.\n"
@@ -18,7 +18,7 @@ CLEANUP_NOTE = (
 
 def _raw_json(ctx: Context, value: Any) -> None:
     # These print the server's 4-space indented JSON whatever --json says.
-    ctx.write(dumps_indent4(value) + "\n")
+    ctx.write(text_indent4(value) + "\n")
 
 
 def db_command() -> Command:
@@ -33,11 +33,7 @@ def db_command() -> Command:
 
 
 def loglevel_set(ctx: Context) -> None:
-    if not ctx.args:
-        raise CliError("missing log-level argument")
-    if len(ctx.args) > 1:
-        raise CliError("too many arguments")
-    ctx.client.set_log_level(ctx.args[0])
+    ctx.client.set_log_level(single_argument(ctx, "missing log-level argument"))
     ctx.write("Server log level updated\n")
 
 
@@ -52,11 +48,7 @@ def loglevel_command() -> Command:
 
 
 def mode_set(ctx: Context) -> None:
-    if not ctx.args:
-        raise CliError("missing mode argument")
-    if len(ctx.args) > 1:
-        raise CliError("too many arguments")
-    ctx.client.set_admin_state(ctx.args[0])
+    ctx.client.set_admin_state(single_argument(ctx, "missing mode argument"))
 
 
 def operations_info(ctx: Context) -> None:

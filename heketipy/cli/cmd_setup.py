@@ -17,8 +17,8 @@ from typing import Any
 from heketipy.cli.commandline import Command, Flag
 from heketipy.cli.context import CliError, Context
 from heketipy.client.errors import HeketiError
-from heketipy.client.gojson import dumps_indent4
 from heketipy.client.models import Volume
+from heketipy.gocompat.json_encode import text_indent4
 
 DB_VOLUME_NAME = "heketidbstorage"
 DB_VOLUME_SIZE_GIB = 2
@@ -131,7 +131,7 @@ def setup_storage(ctx: Context) -> None:
         path = ctx.flag("listfile")
         ctx.write(f"Saving {path}\n")
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(dumps_indent4(document) + "\n")
+            fh.write(text_indent4(document) + "\n")
     except (HeketiError, OSError) as exc:
         # Report the first failure, not the clean-up's.
         with contextlib.suppress(HeketiError):

@@ -143,10 +143,7 @@ def topology_info(ctx: Context) -> None:
         except TemplateError as exc:
             raise CliError(f"failed to execute template: {exc}") from None
         return
-    if ctx.json:
-        ctx.print_json(topology)
-    else:
-        ctx.write(output.topology_info(topology))
+    ctx.show(topology, output.topology_info)
 
 
 def command() -> Command:

@@ -7,9 +7,9 @@ from typing import Any
 from heketipy.cli import output
 from heketipy.cli.cmd_node import heal_check
 from heketipy.cli.commandline import Command, Flag
-from heketipy.cli.context import CliError, Context, require_id
-from heketipy.client.gojson import dumps_compact, dumps_indent4
+from heketipy.cli.context import CliError, Context, delete_by_id, require_id, single_argument
 from heketipy.client.models import Volume
+from heketipy.gocompat.json_encode import text_compact, text_indent4
 
 VOLUME_MISSING = "Volume id missing"
 
@@ -67,7 +67,7 @@ def volume_create(ctx: Context) -> None:
     volume = ctx.client.volume_create(request)
     if ctx.flag("persistent-volume") or ctx.flag("persistent-volume-file"):
         endpoint = ctx.flag("persistent-volume-endpoint") or "heketi-storage-endpoints"
-        text = dumps_indent4(persistent_volume(volume, endpoint)) + "\n"
+        text = text_indent4(persistent_volume(volume, endpoint)) + "\n"
         if ctx.flag("persistent-volume-file"):
             with open(ctx.flag("persistent-volume-file"), "w", encoding="utf-8") as fh:
                 fh.write(text)
@@ -78,10 +78,7 @@ def volume_create(ctx: Context) -> None:
 
 
 def _show_volume(ctx: Context, volume: Volume) -> None:
-    if ctx.json:
-        ctx.print_json(volume)
-    else:
-        ctx.write(output.volume_info(volume))
+    ctx.show(volume, output.volume_info)
 
 
 def volume_info(ctx: Context) -> None:
@@ -108,9 +105,7 @@ def volume_list(ctx: Context) -> None:
 
 
 def volume_delete(ctx: Context) -> None:
-    volume_id = require_id(ctx, VOLUME_MISSING)
-    ctx.client.volume_delete(volume_id)
-    ctx.write(f"Volume {volume_id} deleted\n")
+    delete_by_id(ctx, VOLUME_MISSING, "Volume", ctx.client.volume_delete)
 
 
 def volume_expand(ctx: Context) -> None:
@@ -142,7 +137,7 @@ def endpoint_patch(ctx: Context) -> None:
         {"addresses": [{"ip": host}], "ports": [{"port": 1}]}
         for host in volume.mount.glusterfs.hosts
     ]
-    ctx.write('{"subsets": ' + dumps_compact(subsets) + "}")
+    ctx.write('{"subsets": ' + text_compact(subsets) + "}")
 
 
 VOLUME_CREATE_EXAMPLE = """\
@@ -261,10 +256,7 @@ def volume_command() -> Command:
 
 
 def _show_blockvolume(ctx: Context, bv) -> None:  # noqa: ANN001
-    if ctx.json:
-        ctx.print_json(bv)
-    else:
-        ctx.write(output.blockvolume_info(bv))
+    ctx.show(bv, output.blockvolume_info)
 
 
 def blockvolume_create(ctx: Context) -> None:
@@ -296,9 +288,7 @@ def blockvolume_list(ctx: Context) -> None:
 
 
 def blockvolume_delete(ctx: Context) -> None:
-    bv_id = require_id(ctx, VOLUME_MISSING)
-    ctx.client.blockvolume_delete(bv_id)
-    ctx.write(f"Volume {bv_id} deleted\n")
+    delete_by_id(ctx, VOLUME_MISSING, "Volume", ctx.client.blockvolume_delete)
 
 
 def blockvolume_expand(ctx: Context) -> None:
@@ -359,11 +349,7 @@ def blockvolume_command() -> Command:
 
 
 def brick_evict(ctx: Context) -> None:
-    if not ctx.args:
-        raise CliError("Brick id missing")
-    if len(ctx.args) > 1:
-        raise CliError("Too many arguments provided")
-    brick_id = ctx.args[0]
+    brick_id = single_argument(ctx, "Brick id missing", "Too many arguments provided")
     ctx.client.brick_evict(brick_id, heal_check(ctx))
     ctx.write(f"Brick {brick_id} evicted\n")
 

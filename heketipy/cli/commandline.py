@@ -12,6 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from heketipy.gocompat.errors import GoParseError
+from heketipy.gocompat.strconv import parse_bool, parse_float, parse_int
+
 ROOT_NAME = "heketi-cli"
 MIN_NAME_PADDING = 11
 
@@ -20,48 +23,13 @@ class UsageError(Exception):
     """A command line that cannot be parsed: printed as `Error: <text>`, exit 255."""
 
 
-@dataclass
-class HelpRequested(Exception):
-    command: Command
-
-
-class GoParseError(ValueError):
-    pass
-
-
-def parse_go_bool(text: str) -> bool:
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise GoParseError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
-
-
-def parse_go_int(text: str) -> int:
-    body = text[1:] if text[:1] in "+-" else text
-    try:
-        if not body or not body.replace("_", "").isalnum():
-            raise ValueError
-        value = int(text, 0)
-    except ValueError:
-        raise GoParseError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
-    if not -(2**63) <= value < 2**63:
-        raise GoParseError(f'strconv.ParseInt: parsing "{text}": value out of range')
-    return value
-
-
-def parse_go_float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise GoParseError(f'strconv.ParseFloat: parsing "{text}": invalid syntax') from None
 
 
 FLAG_TYPES: dict[str, Callable[[str], Any]] = {
-    "bool": parse_go_bool,
+    "bool": parse_bool,
     "string": str,
-    "int": parse_go_int,
-    "float64": parse_go_float,
+    "int": parse_int,
+    "float64": parse_float,
     "strings": lambda text: [part for part in text.split(",")],
 }
 TYPE_LABEL = {"bool": "", "string": "string", "int": "int", "float64": "float", "strings": "strings"}
@@ -250,7 +218,7 @@ def parse(root: Command, argv: Sequence[str]) -> Invocation:
     values: dict[str, Any] = {}
     given: set[str] = set()
     args: list[str] = []
-    pending: list[tuple[str, str, str | None]] = []  # flags seen before their command was known
+    pending: list[tuple[str, str, str]] = []  # flags seen before their command was known
     tokens = list(argv)
     i = 0
     only_args = False
@@ -311,7 +279,6 @@ def parse(root: Command, argv: Sequence[str]) -> Invocation:
         flag = _find_flag(flags, name=name)
         if flag is None:
             raise UsageError(f"unknown flag: --{name}")
-        assert value is not None
         _set(values, given, flag, value)
     return Invocation(command, args, values, given)
 

@@ -4,14 +4,14 @@ client built from `--server/--user/--secret` (or `HEKETI_CLI_SERVER/_USER/_KEY`)
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from heketipy.cli.commandline import Invocation
 from heketipy.client import HeketiClient
-from heketipy.client.gojson import dumps_compact
 from heketipy.client.transport import DEFAULT_SERVER
+from heketipy.gocompat.json_encode import text_compact
 
 SPINNER = "|/-\\"
 
@@ -96,10 +96,33 @@ class Context:
         """`--json`: Go's compact encoding of the client struct, no trailing newline."""
         if hasattr(value, "to_wire"):
             value = value.to_wire()
-        self.write(dumps_compact(value))
+        self.write(text_compact(value))
+
+    def show(self, value: Any, render: Callable[[Any], str]) -> None:
+        """`--json`: ``value`` as Go's JSON; otherwise the text ``render`` makes of it."""
+        if self.json:
+            self.print_json(value)
+        else:
+            self.write(render(value))
 
 
 def require_id(ctx: Context, message: str) -> str:
     if not ctx.args:
         raise CliError(message)
     return ctx.args[0]
+
+
+def single_argument(ctx: Context, missing: str, too_many: str = "too many arguments") -> str:
+    """The one positional argument: CliError(missing) without it, CliError(too_many) with more."""
+    if not ctx.args:
+        raise CliError(missing)
+    if len(ctx.args) > 1:
+        raise CliError(too_many)
+    return ctx.args[0]
+
+
+def delete_by_id(ctx: Context, missing: str, noun: str, delete: Callable[[str], object]) -> None:
+    """`<noun> delete <id>`: delete it, then say so as heketi-cli does."""
+    item_id = require_id(ctx, missing)
+    delete(item_id)
+    ctx.write(f"{noun} {item_id} deleted\n")

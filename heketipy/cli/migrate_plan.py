@@ -397,9 +397,9 @@ def _plan_classes(state: ClusterState, journals: Mapping[str, Obj], options: Opt
                   result: Plan) -> None:
     live = {name_of(sc): sc for sc in state.storage_classes}
     names = {name for name, sc in live.items() if sc.get("provisioner") == IN_TREE}
-    for journal in journals.values():
-        if journal_open(journal) and (journal.get("data") or {}).get("storageclass"):
-            names.add(name_of(journal_record(journal, "storageclass")))
+    for recorded in journals.values():
+        if journal_open(recorded) and (recorded.get("data") or {}).get("storageclass"):
+            names.add(name_of(journal_record(recorded, "storageclass")))
     for name in sorted(names):
         journal = journals.get(journal_name("sc", name))
         if journal is not None and not journal_open(journal):
@@ -456,9 +456,9 @@ def _plan_claims(state: ClusterState, journals: Mapping[str, Obj],
     live_pvs = {name_of(pv): pv for pv in state.pvs}
     claims = {(_meta(c).get("namespace", "default"), name_of(c)): c for c in state.pvcs}
     names = {name for name, pv in live_pvs.items() if _spec(pv).get("glusterfs")}
-    for journal in journals.values():
-        if journal_open(journal) and (journal.get("data") or {}).get("pv"):
-            names.add(name_of(journal_record(journal, "pv")))
+    for recorded in journals.values():
+        if journal_open(recorded) and (recorded.get("data") or {}).get("pv"):
+            names.add(name_of(journal_record(recorded, "pv")))
     for name in sorted(names):
         journal = journals.get(journal_name("pv", name))
         if journal is not None and not journal_open(journal):

@@ -17,8 +17,7 @@ from heketipy.client.models import (
     TopologyInfo,
     Volume,
 )
-
-KIB_PER_GIB = 1024 * 1024
+from heketipy.domain.units import KIB_PER_GIB, bricks_per_set
 
 
 def gib(kib: int) -> int:
@@ -87,13 +86,13 @@ def device_info(device: Device) -> str:
 
 
 def _set_size(volume: Volume) -> int:
-    kind = volume.durability.type
-    if kind == "replicate":
-        return volume.durability.replicate.replica or 2
-    if kind == "disperse":
-        d = volume.durability.disperse
-        return (d.data + d.redundancy) or 1
-    return 1
+    durability = volume.durability
+    if durability.type == "replicate":
+        # Shown as stored (even negative); an unset (0) count is Heketi's default of 2.
+        return durability.replicate.replica or 2
+    disperse = durability.disperse
+    # At least 1: the distribute count divides by it.
+    return bricks_per_set(durability.type, data=disperse.data, redundancy=disperse.redundancy) or 1
 
 
 def volume_info(volume: Volume) -> str:

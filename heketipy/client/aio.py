@@ -1,58 +1,28 @@
 """`AsyncHeketiClient`: the asyncio client (httpx.AsyncClient driving the shared flows).
 
-Every API method returns an awaitable of the type its signature names.
+Every API method is a coroutine function in the type checker's eyes too: `await
+client.volume_create(...)` is a `Volume`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TypeVar
 
 import httpx
 
+from heketipy.client.base import ClientBase
 from heketipy.client.endpoints import Endpoints
-from heketipy.client.flows import Flow, HttpRequest, HttpResponse, PollPolicy, Protocol, RetryPolicy
-from heketipy.client.transport import (
-    DEFAULT_SERVER,
-    DEFAULT_TIMEOUT_S,
-    Credentials,
-    build,
-    connection_error,
-    http_options,
-    response_of,
-)
+from heketipy.client.flows import Flow, HttpRequest, HttpResponse
+from heketipy.client.transport import connection_error, response_of
+
+T = TypeVar("T")
 
 
-class AsyncHeketiClient(Endpoints):
+class AsyncHeketiClient(Endpoints, ClientBase[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     """asyncio Heketi client; same constructor and methods as `HeketiClient`, awaited."""
 
-    def __init__(
-        self,
-        server: str = DEFAULT_SERVER,
-        user: str = "",
-        secret: str = "",
-        *,
-        insecure: bool = False,
-        ca_files: Sequence[str] = (),
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        poll_interval_s: float = 0.4,
-        retry: RetryPolicy | None = None,
-        on_poll: Callable[[int], None] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.server = server.rstrip("/")
-        self._credentials = Credentials(user, secret)
-        self._proto = Protocol(retry or RetryPolicy(), PollPolicy(poll_interval_s), on_poll)
-        self._http = httpx.AsyncClient(
-            **http_options(
-                self.server,
-                insecure=insecure,
-                ca_files=ca_files,
-                timeout_s=timeout_s,
-                transport=transport,
-            )
-        )
+    _http_class = httpx.AsyncClient
 
     async def __aenter__(self) -> AsyncHeketiClient:
         return self
@@ -63,10 +33,7 @@ class AsyncHeketiClient(Endpoints):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def _run(self, flow: Flow[Any], convert: Callable[[Any], Any] | None = None) -> Any:
-        return self._drive(flow, convert)
-
-    async def _drive(self, flow: Flow[Any], convert: Callable[[Any], Any] | None) -> Any:
+    async def _drive(self, flow: Flow[T]) -> T:
         try:
             step = next(flow)
             while True:
@@ -76,11 +43,10 @@ class AsyncHeketiClient(Endpoints):
                     await asyncio.sleep(step.seconds)
                     step = flow.send(None)
         except StopIteration as done:
-            result = done.value
-        return convert(result) if convert is not None else result
+            return done.value  # type: ignore[no-any-return]
 
     async def _send(self, request: HttpRequest) -> HttpResponse:
-        built = build(self._http, self._credentials, request)
+        built = self._request(request)
         try:
             return response_of(await self._http.send(built))
         except httpx.HTTPError as exc:

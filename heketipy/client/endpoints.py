@@ -1,19 +1,20 @@
 """Every endpoint of the Heketi REST API (contract section 7), written once for both clients.
 
-`Endpoints` holds the method per endpoint; each builds a flow (`heketipy.client.flows`) and
-hands it to `_run`, which the blocking client implements by driving it to the end and the
-asyncio client by returning a coroutine. So in `AsyncHeketiClient` every method returns an
-awaitable of the annotated type.
+Each method of `Endpoints` builds a flow (`heketipy.client.flows`) and is wrapped by
+`endpoint`, a descriptor typed per client: on `HeketiClient` the method returns the flow's
+result (driven to the end), on `AsyncHeketiClient` a coroutine of it. So the type checker sees
+`client.volume_info(id)` as a `Volume` and `await aclient.volume_info(id)` as a `Volume`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import functools
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 from urllib.parse import urlencode
 
 from heketipy.client import flows
-from heketipy.client.flows import Flow, Protocol
+from heketipy.client.flows import Flow, Protocol, mapped
 from heketipy.client.models import (
     BlockVolume,
     BlockVolumeCreateRequest,
@@ -33,7 +34,56 @@ from heketipy.client.models import (
     VolumeList,
 )
 
-M = TypeVar("M")
+if TYPE_CHECKING:
+    from heketipy.client.aio import AsyncHeketiClient
+    from heketipy.client.sync import HeketiClient
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class endpoint(Generic[P, T]):  # lower case: used as a decorator, like property
+    """An API method written as a flow; the client it is read from drives it (`_drive`)."""
+
+    def __init__(self, build: Callable[Concatenate[Any, P], Flow[T]]) -> None:
+        self._build = build
+        self.__doc__ = build.__doc__
+        self.__wrapped__ = build
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(
+        self, client: AsyncHeketiClient, owner: type[Any]
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+    @overload
+    def __get__(self, client: HeketiClient, owner: type[Any]) -> Callable[P, T]: ...
+
+    def __get__(self, client: Any, owner: type[Any]) -> Any:
+        if client is None:
+            return self
+        build = self._build
+
+        @functools.wraps(build)
+        def call(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return client._drive(build(client, *args, **kwargs))
+
+        return call
+
+
+def _nothing(_: object) -> None:
+    return None
+
+
+def _text(response: flows.HttpResponse) -> str:
+    return response.text
+
+
+def _glusterfs_level(answer: Any) -> str:
+    level: str = answer["loglevel"]["glusterfs"]
+    return level
 
 
 def _body(request: Any) -> Any:
@@ -74,195 +124,247 @@ def topology_flow(proto: Protocol) -> Flow[dict[str, Any]]:
 
 
 class Endpoints:
-    """The API surface; subclasses provide `_proto` and `_run`."""
+    """The API surface; subclasses provide `_proto` and `_drive`."""
 
     _proto: Protocol
 
-    def _run(self, flow: Flow[Any], convert: Callable[[Any], Any] | None = None) -> Any:
-        raise NotImplementedError
+    def _json(self, method: str, path: str, body: Any = None,
+              expect: tuple[int, ...] = (200,)) -> Flow[Any]:
+        return flows.call_json(self._proto, method, path, body, expect)
 
-    def _json(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,),
-              model: Callable[[Any], Any] | None = None) -> Any:
-        return self._run(flows.call_json(self._proto, method, path, body, expect), model)
+    def _op(self, method: str, path: str, body: Any = None) -> Flow[Any]:
+        return flows.operation(self._proto, method, path, body)
 
-    def _op(self, method: str, path: str, body: Any = None,
-            model: Callable[[Any], Any] | None = None) -> Any:
-        return self._run(flows.operation(self._proto, method, path, body), model)
+    def _op_done(self, method: str, path: str, body: Any = None) -> Flow[None]:
+        """An asynchronous call whose result is only that it finished."""
+        return mapped(self._op(method, path, body), _nothing)
 
     def _none(self, method: str, path: str, body: Any = None,
-              expect: tuple[int, ...] = (200,)) -> Any:
-        return self._run(flows.call(self._proto, method, path, body, expect), lambda _: None)
+              expect: tuple[int, ...] = (200,)) -> Flow[None]:
+        return mapped(flows.call(self._proto, method, path, body, expect), _nothing)
 
     # --- service ---------------------------------------------------------------------------
 
-    def hello(self) -> str:
-        return self._run(flows.call(self._proto, "GET", "/hello"), lambda r: r.text)
+    @endpoint
+    def hello(self) -> Flow[str]:
+        return mapped(flows.call(self._proto, "GET", "/hello"), _text)
 
-    def metrics(self) -> str:
-        return self._run(flows.call(self._proto, "GET", "/metrics"), lambda r: r.text)
+    @endpoint
+    def metrics(self) -> Flow[str]:
+        return mapped(flows.call(self._proto, "GET", "/metrics"), _text)
 
-    def admin_state(self) -> str:
-        return self._json("GET", "/admin", model=lambda j: j["state"])
+    @endpoint
+    def admin_state(self) -> Flow[str]:
+        return mapped(self._json("GET", "/admin"), lambda j: j["state"])
 
-    def set_admin_state(self, state: str) -> None:
+    @endpoint
+    def set_admin_state(self, state: str) -> Flow[None]:
         return self._none("POST", "/admin", {"state": state}, expect=(200, 204))
 
-    def log_level(self) -> str:
-        return self._json("GET", "/internal/logging", model=lambda j: j["loglevel"]["glusterfs"])
+    @endpoint
+    def log_level(self) -> Flow[str]:
+        return mapped(self._json("GET", "/internal/logging"), _glusterfs_level)
 
-    def set_log_level(self, level: str) -> str:
-        return self._json(
-            "POST", "/internal/logging", {"loglevel": {"glusterfs": level}},
-            model=lambda j: j["loglevel"]["glusterfs"],
-        )
+    @endpoint
+    def set_log_level(self, level: str) -> Flow[str]:
+        body = {"loglevel": {"glusterfs": level}}
+        return mapped(self._json("POST", "/internal/logging", body), _glusterfs_level)
 
     # --- clusters --------------------------------------------------------------------------
 
-    def cluster_create(self, *, file: bool = True, block: bool = True) -> Cluster:
-        return self._json("POST", "/clusters", {"file": file, "block": block}, (201,),
-                          Cluster.model_validate)
+    @endpoint
+    def cluster_create(self, *, file: bool = True, block: bool = True) -> Flow[Cluster]:
+        flow = self._json("POST", "/clusters", {"file": file, "block": block}, (201,))
+        return mapped(flow, Cluster.model_validate)
 
-    def cluster_list(self) -> ClusterList:
-        return self._json("GET", "/clusters", model=ClusterList.model_validate)
+    @endpoint
+    def cluster_list(self) -> Flow[ClusterList]:
+        return mapped(self._json("GET", "/clusters"), ClusterList.model_validate)
 
-    def cluster_info(self, cluster_id: str) -> Cluster:
-        return self._json("GET", f"/clusters/{cluster_id}", model=Cluster.model_validate)
+    @endpoint
+    def cluster_info(self, cluster_id: str) -> Flow[Cluster]:
+        return mapped(self._json("GET", f"/clusters/{cluster_id}"), Cluster.model_validate)
 
-    def cluster_delete(self, cluster_id: str) -> None:
+    @endpoint
+    def cluster_delete(self, cluster_id: str) -> Flow[None]:
         return self._none("DELETE", f"/clusters/{cluster_id}")
 
-    def cluster_set_flags(self, cluster_id: str, *, file: bool, block: bool) -> None:
+    @endpoint
+    def cluster_set_flags(self, cluster_id: str, *, file: bool, block: bool) -> Flow[None]:
         return self._none("POST", f"/clusters/{cluster_id}/flags", {"file": file, "block": block})
 
     # --- nodes -----------------------------------------------------------------------------
 
-    def node_add(self, request: NodeAddRequest | dict[str, Any]) -> Node:
-        return self._op("POST", "/nodes", _body(request), Node.model_validate)
+    @endpoint
+    def node_add(self, request: NodeAddRequest | dict[str, Any]) -> Flow[Node]:
+        return mapped(self._op("POST", "/nodes", _body(request)), Node.model_validate)
 
-    def node_info(self, node_id: str) -> Node:
-        return self._json("GET", f"/nodes/{node_id}", model=Node.model_validate)
+    @endpoint
+    def node_info(self, node_id: str) -> Flow[Node]:
+        return mapped(self._json("GET", f"/nodes/{node_id}"), Node.model_validate)
 
-    def node_delete(self, node_id: str) -> None:
-        return self._op("DELETE", f"/nodes/{node_id}")
+    @endpoint
+    def node_delete(self, node_id: str) -> Flow[None]:
+        return self._op_done("DELETE", f"/nodes/{node_id}")
 
-    def node_set_state(self, node_id: str, state: str, healcheck: str | None = None) -> None:
-        return self._op("POST", f"/nodes/{node_id}/state", _state_body(state, healcheck))
+    @endpoint
+    def node_set_state(
+        self, node_id: str, state: str, healcheck: str | None = None
+    ) -> Flow[None]:
+        return self._op_done("POST", f"/nodes/{node_id}/state", _state_body(state, healcheck))
 
+    @endpoint
     def node_set_tags(
         self, node_id: str, tags: dict[str, str], change_type: str = "set"
-    ) -> dict[str, str]:
-        return self._json("POST", f"/nodes/{node_id}/tags",
-                          {"change_type": change_type, "tags": tags}, model=dict)
+    ) -> Flow[dict[str, str]]:
+        body = {"change_type": change_type, "tags": tags}
+        return mapped(self._json("POST", f"/nodes/{node_id}/tags", body), dict)
 
     # --- devices ---------------------------------------------------------------------------
 
-    def device_add(self, request: DeviceAddRequest | dict[str, Any]) -> None:
-        return self._op("POST", "/devices", _body(request))
+    @endpoint
+    def device_add(self, request: DeviceAddRequest | dict[str, Any]) -> Flow[None]:
+        return self._op_done("POST", "/devices", _body(request))
 
-    def device_info(self, device_id: str) -> Device:
-        return self._json("GET", f"/devices/{device_id}", model=Device.model_validate)
+    @endpoint
+    def device_info(self, device_id: str) -> Flow[Device]:
+        return mapped(self._json("GET", f"/devices/{device_id}"), Device.model_validate)
 
-    def device_delete(self, device_id: str, *, force_forget: bool = False) -> None:
-        return self._op("DELETE", f"/devices/{device_id}", {"forceforget": force_forget})
+    @endpoint
+    def device_delete(self, device_id: str, *, force_forget: bool = False) -> Flow[None]:
+        return self._op_done("DELETE", f"/devices/{device_id}", {"forceforget": force_forget})
 
-    def device_set_state(self, device_id: str, state: str, healcheck: str | None = None) -> None:
-        return self._op("POST", f"/devices/{device_id}/state", _state_body(state, healcheck))
+    @endpoint
+    def device_set_state(
+        self, device_id: str, state: str, healcheck: str | None = None
+    ) -> Flow[None]:
+        return self._op_done("POST", f"/devices/{device_id}/state", _state_body(state, healcheck))
 
-    def device_resync(self, device_id: str) -> None:
-        return self._op("GET", f"/devices/{device_id}/resync")
+    @endpoint
+    def device_resync(self, device_id: str) -> Flow[None]:
+        return self._op_done("GET", f"/devices/{device_id}/resync")
 
+    @endpoint
     def device_set_tags(
         self, device_id: str, tags: dict[str, str], change_type: str = "set"
-    ) -> dict[str, str]:
-        return self._json("POST", f"/devices/{device_id}/tags",
-                          {"change_type": change_type, "tags": tags}, model=dict)
+    ) -> Flow[dict[str, str]]:
+        body = {"change_type": change_type, "tags": tags}
+        return mapped(self._json("POST", f"/devices/{device_id}/tags", body), dict)
 
     # --- volumes ---------------------------------------------------------------------------
 
-    def volume_create(self, request: VolumeCreateRequest | dict[str, Any]) -> Volume:
-        return self._op("POST", "/volumes", _body(request), Volume.model_validate)
+    @endpoint
+    def volume_create(self, request: VolumeCreateRequest | dict[str, Any]) -> Flow[Volume]:
+        return mapped(self._op("POST", "/volumes", _body(request)), Volume.model_validate)
 
-    def volume_list(self) -> VolumeList:
-        return self._json("GET", "/volumes", model=VolumeList.model_validate)
+    @endpoint
+    def volume_list(self) -> Flow[VolumeList]:
+        return mapped(self._json("GET", "/volumes"), VolumeList.model_validate)
 
-    def volume_ids_by_name(self, name: str) -> list[str]:
+    @endpoint
+    def volume_ids_by_name(self, name: str) -> Flow[list[str]]:
         """Ids of the volumes named ``name`` (heketipy's ``GET /volumes?volume_name=``, pending
         creates and deletes included; a Heketi server ignores the query and lists all)."""
         path = "/volumes?" + urlencode({"volume_name": name})
-        return self._json("GET", path, model=lambda j: list(j.get("volumes") or []))
+        return mapped(self._json("GET", path), lambda j: list(j.get("volumes") or []))
 
-    def volume_info(self, volume_id: str) -> Volume:
-        return self._json("GET", f"/volumes/{volume_id}", model=Volume.model_validate)
+    @endpoint
+    def volume_info(self, volume_id: str) -> Flow[Volume]:
+        return mapped(self._json("GET", f"/volumes/{volume_id}"), Volume.model_validate)
 
-    def volume_delete(self, volume_id: str) -> None:
-        return self._op("DELETE", f"/volumes/{volume_id}")
+    @endpoint
+    def volume_delete(self, volume_id: str) -> Flow[None]:
+        return self._op_done("DELETE", f"/volumes/{volume_id}")
 
-    def volume_expand(self, volume_id: str, expand_size: int) -> Volume:
-        return self._op("POST", f"/volumes/{volume_id}/expand", {"expand_size": expand_size},
-                        Volume.model_validate)
+    @endpoint
+    def volume_expand(self, volume_id: str, expand_size: int) -> Flow[Volume]:
+        flow = self._op("POST", f"/volumes/{volume_id}/expand", {"expand_size": expand_size})
+        return mapped(flow, Volume.model_validate)
 
-    def volume_clone(self, volume_id: str, name: str | None = None) -> Volume:
+    @endpoint
+    def volume_clone(self, volume_id: str, name: str | None = None) -> Flow[Volume]:
         body = {"name": name} if name else {}
-        return self._op("POST", f"/volumes/{volume_id}/clone", body, Volume.model_validate)
+        return mapped(self._op("POST", f"/volumes/{volume_id}/clone", body), Volume.model_validate)
 
-    def volume_set_block_restriction(self, volume_id: str, restriction: str) -> Volume:
-        return self._op("POST", f"/volumes/{volume_id}/block-restriction",
-                        {"restriction": restriction}, Volume.model_validate)
+    @endpoint
+    def volume_set_block_restriction(self, volume_id: str, restriction: str) -> Flow[Volume]:
+        flow = self._op("POST", f"/volumes/{volume_id}/block-restriction",
+                        {"restriction": restriction})
+        return mapped(flow, Volume.model_validate)
 
     # --- block volumes ---------------------------------------------------------------------
 
-    def blockvolume_create(self, request: BlockVolumeCreateRequest | dict[str, Any]) -> BlockVolume:
-        return self._op("POST", "/blockvolumes", _body(request), BlockVolume.model_validate)
+    @endpoint
+    def blockvolume_create(
+        self, request: BlockVolumeCreateRequest | dict[str, Any]
+    ) -> Flow[BlockVolume]:
+        return mapped(self._op("POST", "/blockvolumes", _body(request)),
+                      BlockVolume.model_validate)
 
-    def blockvolume_list(self) -> BlockVolumeList:
-        return self._json("GET", "/blockvolumes", model=BlockVolumeList.model_validate)
+    @endpoint
+    def blockvolume_list(self) -> Flow[BlockVolumeList]:
+        return mapped(self._json("GET", "/blockvolumes"), BlockVolumeList.model_validate)
 
-    def blockvolume_info(self, blockvolume_id: str) -> BlockVolume:
-        return self._json("GET", f"/blockvolumes/{blockvolume_id}",
-                          model=BlockVolume.model_validate)
+    @endpoint
+    def blockvolume_info(self, blockvolume_id: str) -> Flow[BlockVolume]:
+        return mapped(self._json("GET", f"/blockvolumes/{blockvolume_id}"),
+                      BlockVolume.model_validate)
 
-    def blockvolume_delete(self, blockvolume_id: str) -> None:
-        return self._op("DELETE", f"/blockvolumes/{blockvolume_id}")
+    @endpoint
+    def blockvolume_delete(self, blockvolume_id: str) -> Flow[None]:
+        return self._op_done("DELETE", f"/blockvolumes/{blockvolume_id}")
 
-    def blockvolume_expand(self, blockvolume_id: str, new_size: int) -> BlockVolume:
-        return self._op("POST", f"/blockvolumes/{blockvolume_id}/expand",
-                        {"new_size": new_size}, BlockVolume.model_validate)
+    @endpoint
+    def blockvolume_expand(self, blockvolume_id: str, new_size: int) -> Flow[BlockVolume]:
+        flow = self._op("POST", f"/blockvolumes/{blockvolume_id}/expand", {"new_size": new_size})
+        return mapped(flow, BlockVolume.model_validate)
 
     # --- bricks ----------------------------------------------------------------------------
 
-    def brick_evict(self, brick_id: str, healcheck: str | None = None) -> None:
+    @endpoint
+    def brick_evict(self, brick_id: str, healcheck: str | None = None) -> Flow[None]:
         body = {"healcheck": healcheck} if healcheck is not None else {}
-        return self._op("POST", f"/bricks/to-evict/{brick_id}", body)
+        return self._op_done("POST", f"/bricks/to-evict/{brick_id}", body)
 
     # --- operations and database -----------------------------------------------------------
 
-    def operations_info(self) -> OperationsInfo:
-        return self._json("GET", "/operations", model=OperationsInfo.model_validate)
+    @endpoint
+    def operations_info(self) -> Flow[OperationsInfo]:
+        return mapped(self._json("GET", "/operations"), OperationsInfo.model_validate)
 
-    def pending_operations(self) -> PendingOperationList:
-        return self._json("GET", "/operations/pending", model=PendingOperationList.model_validate)
+    @endpoint
+    def pending_operations(self) -> Flow[PendingOperationList]:
+        return mapped(self._json("GET", "/operations/pending"),
+                      PendingOperationList.model_validate)
 
-    def pending_operation_info(self, operation_id: str) -> PendingOperation:
-        return self._json("GET", f"/operations/pending/{operation_id}",
-                          model=PendingOperation.model_validate)
+    @endpoint
+    def pending_operation_info(self, operation_id: str) -> Flow[PendingOperation]:
+        return mapped(self._json("GET", f"/operations/pending/{operation_id}"),
+                      PendingOperation.model_validate)
 
-    def pending_operations_cleanup(self, operation_ids: list[str] | None = None) -> None:
+    @endpoint
+    def pending_operations_cleanup(self, operation_ids: list[str] | None = None) -> Flow[None]:
         body = {"operations": operation_ids} if operation_ids else {}
-        return self._op("POST", "/operations/pending/cleanup", body)
+        return self._op_done("POST", "/operations/pending/cleanup", body)
 
-    def db_dump(self) -> dict[str, Any]:
+    @endpoint
+    def db_dump(self) -> Flow[dict[str, Any]]:
         return self._json("GET", "/db/dump")
 
-    def db_check(self) -> dict[str, Any]:
+    @endpoint
+    def db_check(self) -> Flow[dict[str, Any]]:
         return self._json("GET", "/db/check")
 
-    def examine_gluster(self) -> dict[str, Any]:
+    @endpoint
+    def examine_gluster(self) -> Flow[dict[str, Any]]:
         return self._json("GET", "/internal/state/examine/gluster")
 
-    def backup_db(self) -> bytes:
-        return self._run(flows.call(self._proto, "GET", "/backup/db"), lambda r: r.body)
+    @endpoint
+    def backup_db(self) -> Flow[bytes]:
+        return mapped(flows.call(self._proto, "GET", "/backup/db"), lambda r: r.body)
 
     # --- composite -------------------------------------------------------------------------
 
-    def topology_info(self) -> TopologyInfo:
-        return self._run(topology_flow(self._proto), TopologyInfo.model_validate)
+    @endpoint
+    def topology_info(self) -> Flow[TopologyInfo]:
+        return mapped(topology_flow(self._proto), TopologyInfo.model_validate)

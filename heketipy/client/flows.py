@@ -20,18 +20,29 @@ import json
 import random
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from heketipy.client.errors import HeketiError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
-HTTP_REASONS = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
-    303: "See Other", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 422: "Unprocessable Entity",
-    429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
+# Go's http.StatusText where Python's phrase differs (or was renamed in Python 3.13).
+_GO_STATUS_TEXT = {
+    413: "Request Entity Too Large", 414: "Request URI Too Long",
+    416: "Requested Range Not Satisfiable", 418: "I'm a teapot", 422: "Unprocessable Entity",
 }
+
+
+def status_text(status: int) -> str:
+    """Go's ``http.StatusText``: the reason phrase of a known status, else empty."""
+    if status in _GO_STATUS_TEXT:
+        return _GO_STATUS_TEXT[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ class Protocol:
 def error_of(response: HttpResponse) -> HeketiError:
     message = response.text.strip()
     if not message:
-        reason = HTTP_REASONS.get(response.status, "")
+        reason = status_text(response.status)
         message = f"server did not provide a message (status {response.status}: {reason})"
     return HeketiError(response.status, message)
 
@@ -193,3 +204,8 @@ def operation(proto: Protocol, method: str, path: str, body: Any = None) -> Flow
     if result is None or not result.body.strip():
         return None
     return result.json()
+
+
+def mapped(flow: Flow[T], convert: Callable[[T], R]) -> Flow[R]:
+    """``flow`` with ``convert`` applied to its result (JSON -> a model)."""
+    return convert((yield from flow))

@@ -3,66 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TypeVar
 
 import httpx
 
+from heketipy.client.base import ClientBase
 from heketipy.client.endpoints import Endpoints
-from heketipy.client.flows import (
-    Flow,
-    HttpRequest,
-    HttpResponse,
-    PollPolicy,
-    Protocol,
-    RetryPolicy,
-)
-from heketipy.client.transport import (
-    DEFAULT_SERVER,
-    DEFAULT_TIMEOUT_S,
-    Credentials,
-    build,
-    connection_error,
-    http_options,
-    response_of,
-)
+from heketipy.client.flows import Flow, HttpRequest, HttpResponse
+from heketipy.client.transport import connection_error, response_of
+
+T = TypeVar("T")
 
 
-class HeketiClient(Endpoints):
-    """Blocking Heketi client.
+class HeketiClient(Endpoints, ClientBase[httpx.Client, httpx.BaseTransport]):
+    """Blocking Heketi client; every API method returns the type its flow names.
 
-    `server` is the base URL; `user`/`secret` sign a fresh JWT per request. `insecure` turns
-    TLS verification off, `ca_files` adds trusted certificates. `poll_interval_s` caps the
-    pause between /queue polls; `retry` controls 429 retries; `on_poll(n)` is called while an
-    operation is still pending (e.g. to draw a progress indicator).
+    Constructor arguments: see `heketipy.client.base.ClientBase`.
     """
 
-    def __init__(
-        self,
-        server: str = DEFAULT_SERVER,
-        user: str = "",
-        secret: str = "",
-        *,
-        insecure: bool = False,
-        ca_files: Sequence[str] = (),
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        poll_interval_s: float = 0.4,
-        retry: RetryPolicy | None = None,
-        on_poll: Callable[[int], None] | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.server = server.rstrip("/")
-        self._credentials = Credentials(user, secret)
-        self._proto = Protocol(retry or RetryPolicy(), PollPolicy(poll_interval_s), on_poll)
-        self._http = httpx.Client(
-            **http_options(
-                self.server,
-                insecure=insecure,
-                ca_files=ca_files,
-                timeout_s=timeout_s,
-                transport=transport,
-            )
-        )
+    _http_class = httpx.Client
 
     def __enter__(self) -> HeketiClient:
         return self
@@ -73,7 +32,7 @@ class HeketiClient(Endpoints):
     def close(self) -> None:
         self._http.close()
 
-    def _run(self, flow: Flow[Any], convert: Callable[[Any], Any] | None = None) -> Any:
+    def _drive(self, flow: Flow[T]) -> T:
         try:
             step = next(flow)
             while True:
@@ -83,11 +42,10 @@ class HeketiClient(Endpoints):
                     time.sleep(step.seconds)
                     step = flow.send(None)
         except StopIteration as done:
-            result = done.value
-        return convert(result) if convert is not None else result
+            return done.value  # type: ignore[no-any-return]
 
     def _send(self, request: HttpRequest) -> HttpResponse:
-        built = build(self._http, self._credentials, request)
+        built = self._request(request)
         try:
             return response_of(self._http.send(built))
         except httpx.HTTPError as exc:

@@ -1,33 +1,56 @@
 """The JWT a Heketi client sends with every request (contract section 3 and 12).
 
-A small HS256 signer of its own, so the client library needs nothing from the server package:
-claims `iss` (the user; left out when empty, as Go's `omitempty` does), `iat`, `exp` and `qsh`,
-the SHA-256 of `<METHOD>&<path>` binding the token to one request.
+Signed with pyjwt: claims `iss` (the user; left out when empty, as Go's `omitempty` does),
+`iat`, `exp` and `qsh`, the SHA-256 of `<METHOD>&<path>` binding the token to one request.
+Like the Go client, any secret signs, the empty one too: pyjwt's HMAC refuses an empty key and
+warns about short ones, so the signer registers HMAC algorithms that take the key as it is
+(whether it is good enough is the server's configuration, not each request's concern).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import time
 
+import jwt
+from jwt.algorithms import HMACAlgorithm
+
 TOKEN_LIFETIME_S = 300  # Go client: exp = now + 5 minutes
-_HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+class _AnyKeyHMAC(HMACAlgorithm):
+    """HMAC over the secret's bytes as given, as Go's jwt library signs."""
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        return key.encode() if isinstance(key, str) else key
+
+    def check_key_length(self, key: bytes) -> str | None:
+        return None
 
 
-def _b64url_json(document: dict[str, object]) -> str:
-    return _b64url(json.dumps(document, separators=(",", ":")).encode())
+_HMAC = {
+    "HS256": HMACAlgorithm.SHA256,
+    "HS384": HMACAlgorithm.SHA384,
+    "HS512": HMACAlgorithm.SHA512,
+}
+_SIGNER = jwt.PyJWS(algorithms=[])
+for _name, _digest in _HMAC.items():
+    _SIGNER.register_algorithm(_name, _AnyKeyHMAC(_digest))
 
 
 def query_hash(method: str, path: str) -> str:
     """`qsh`: hex SHA-256 of `METHOD&path`, the path without its query string."""
     return hashlib.sha256(f"{method.upper()}&{path.split('?', 1)[0]}".encode()).hexdigest()
+
+
+def claims_for(user: str, method: str, path: str, issued: int, ttl_s: int) -> dict[str, object]:
+    """The claims in the Go client's order: `iss` (unless empty), `iat`, `exp`, `qsh`."""
+    claims: dict[str, object] = {"iss": user} if user else {}
+    claims["iat"] = issued
+    claims["exp"] = issued + ttl_s
+    claims["qsh"] = query_hash(method, path)
+    return claims
 
 
 def make_token(
@@ -41,21 +64,11 @@ def make_token(
     algorithm: str = "HS256",
 ) -> str:
     """A fresh HMAC-signed token for one request (HS256, as the Go client signs)."""
-    digest = _HMAC_DIGESTS.get(algorithm)
-    if digest is None:
-        raise ValueError(
-            f"unsupported token algorithm {algorithm!r}: use one of {sorted(_HMAC_DIGESTS)}"
-        )
+    if algorithm not in _HMAC:
+        raise ValueError(f"unsupported token algorithm {algorithm!r}: use one of {sorted(_HMAC)}")
     issued = int(time.time() if now is None else now)
-    claims: dict[str, object] = {}
-    if user:
-        claims["iss"] = user
-    claims["iat"] = issued
-    claims["exp"] = issued + ttl_s
-    claims["qsh"] = query_hash(method, path)
-    signing_input = f"{_b64url_json({'alg': algorithm, 'typ': 'JWT'})}.{_b64url_json(claims)}"
-    signature = hmac.new(secret.encode(), signing_input.encode("ascii"), digest).digest()
-    return f"{signing_input}.{_b64url(signature)}"
+    payload = json.dumps(claims_for(user, method, path, issued, ttl_s), separators=(",", ":"))
+    return _SIGNER.encode(payload.encode(), secret, algorithm=algorithm)
 
 
 def authorization_header(user: str, secret: str, method: str, path: str) -> str:

@@ -1,16 +1,16 @@
 """What both httpx-based clients share: TLS settings, the per-request token, error texts.
 
 Every request gets a fresh JWT bound to its method and path (also every /queue poll and the
-GET after a 303). Transport failures become `HeketiConnectionError` with the text Go's
-`url.Error` would show (`Get "<url>": dial tcp <addr>: connect: connection refused`).
+GET after a 303): `JwtAuth`, the clients' `httpx.Auth`. Transport failures become
+`HeketiConnectionError` with the text Go's `url.Error` would show
+(`Get "<url>": dial tcp <addr>: connect: connection refused`).
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import httpx
@@ -35,17 +35,23 @@ def tls_verify(insecure: bool, ca_files: Sequence[str] = ()) -> bool | ssl.SSLCo
     return context
 
 
-@dataclass(frozen=True)
-class Credentials:
-    user: str = ""
-    secret: str = ""
+class JwtAuth(httpx.Auth):
+    """Signs each request (and each one a flow sends after it) with its own token."""
 
-    def header(self, method: str, path: str) -> str:
-        return authorization_header(self.user, self.secret, method, path)
+    def __init__(self, user: str = "", secret: str = "") -> None:
+        self.user = user
+        self.secret = secret
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = authorization_header(
+            self.user, self.secret, request.method, request.url.path
+        )
+        yield request
 
 
 def http_options(
     server: str,
+    auth: JwtAuth,
     *,
     insecure: bool,
     ca_files: Sequence[str],
@@ -56,6 +62,7 @@ def http_options(
     not followed: a /queue 303 names the result)."""
     return {
         "base_url": server,
+        "auth": auth,
         "verify": tls_verify(insecure, ca_files),
         "timeout": timeout_s,
         "follow_redirects": False,
@@ -63,15 +70,10 @@ def http_options(
     }
 
 
-def build(client: httpx.Client | httpx.AsyncClient, credentials: Credentials,
-          request: HttpRequest) -> httpx.Request:
-    headers = {}
-    if request.body is not None:
-        headers["Content-Type"] = "application/json"
-    built = client.build_request(request.method, request.path, content=request.body,
-                                 headers=headers)
-    built.headers["Authorization"] = credentials.header(request.method, built.url.path)
-    return built
+def build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
+    headers = {"Content-Type": "application/json"} if request.body is not None else {}
+    return client.build_request(request.method, request.path, content=request.body,
+                                headers=headers)
 
 
 def response_of(response: httpx.Response) -> HttpResponse:

@@ -31,21 +31,26 @@ This module only re-exports; import from ``heketipy.config``.
 from __future__ import annotations
 
 from heketipy.config.errors import ConfigError
-from heketipy.config.fields import KIB_PER_GIB as KIB_PER_GIB
 from heketipy.config.fields import NonNegativeInt as NonNegativeInt
 from heketipy.config.glusterfs import (
+    DEFAULT_GLUSTER_CLI_TIMEOUT_S,
+    DEFAULT_LOG_LEVEL,
     EXECUTORS,
+    LOG_LEVELS,
+    ExecCommonSettings,
     GlusterfsSettings,
     KubeExecSettings,
     OperationRetryLimits,
     SshExecSettings,
 )
-from heketipy.config.glusterfs import LOG_LEVELS as LOG_LEVELS
 from heketipy.config.glusterfs import ZONE_CHECKING_MODES as ZONE_CHECKING_MODES
 from heketipy.config.loading import SECRETS_FILE_NAME as SECRETS_FILE_NAME
 from heketipy.config.loading import load_settings
 from heketipy.config.settings import (
     ADMIN_STATES,
+    DEFAULT_ADMIN_STATE,
+    DEFAULT_IAT_LEEWAY_S,
+    DEFAULT_QUEUE_RESULT_TTL_S,
     HeketipySettings,
     HttpSettings,
     LatencySettings,
@@ -53,11 +58,19 @@ from heketipy.config.settings import (
     SimulatorSettings,
 )
 from heketipy.config.settings import NonNegativeMs as NonNegativeMs
+from heketipy.domain.units import KIB_PER_GIB as KIB_PER_GIB
 
 __all__ = [
     "ADMIN_STATES",
+    "DEFAULT_ADMIN_STATE",
+    "DEFAULT_GLUSTER_CLI_TIMEOUT_S",
+    "DEFAULT_IAT_LEEWAY_S",
+    "DEFAULT_LOG_LEVEL",
+    "DEFAULT_QUEUE_RESULT_TTL_S",
     "EXECUTORS",
+    "LOG_LEVELS",
     "ConfigError",
+    "ExecCommonSettings",
     "GlusterfsSettings",
     "HeketipySettings",
     "HttpSettings",

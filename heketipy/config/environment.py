@@ -8,17 +8,17 @@ non-empty ones into the raw file dict before validation.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from heketipy.config.errors import _SETTINGS_KEY_NAMES, ConfigError, _describe
+from heketipy.gocompat.errors import GoParseError
+from heketipy.gocompat.strconv import parse_bool
 
 # ---------------------------------------------------------------------------------------------
 # Environment overrides
 # ---------------------------------------------------------------------------------------------
 
-_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _SKIP = object()  # an environment value that leaves the configured value alone
 
 
@@ -27,11 +27,12 @@ def _env_text(value: str) -> Any:
 
 
 def _env_go_bool(value: str) -> Any:
-    if value in _GO_TRUE:
-        return True
-    if value in _GO_FALSE:
-        return False
-    raise ValueError(f"must be a boolean (true/false/1/0/t/f) (got {_describe(value)})")
+    try:
+        return parse_bool(value)
+    except GoParseError:
+        raise ValueError(
+            f"must be a boolean (true/false/1/0/t/f) (got {_describe(value)})"
+        ) from None
 
 
 def _env_go_int(value: str) -> Any:
@@ -174,18 +175,27 @@ def _child_object(obj: dict[str, Any], key: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _descend(obj: dict[str, Any], keys: Sequence[str]) -> dict[str, Any] | None:
+    """The object at the path ``keys`` below ``obj``, created where absent; ``None`` when a
+    step holds a non-object."""
+    target: dict[str, Any] | None = obj
+    for key in keys:
+        if target is None:
+            return None
+        target = _child_object(target, key)
+    return target
+
+
 def _apply_environment(
     raw: dict[str, Any], env: Mapping[str, str], sources: dict[str, str]
 ) -> dict[str, Any]:
     """Write non-empty HEKETI_* values into ``raw``; return the Settings-only values."""
     settings_only: dict[str, Any] = {}
     for section in _EXEC_SECTIONS:
-        target = raw
-        for key in section:
-            target = _child_object(target, key) if target is not None else None
-        if target is not None:
+        exec_object = _descend(raw, section)
+        if exec_object is not None:
             # rebalance_on_expansion from the file is ignored upstream (forced true).
-            _pop_any_case(target, "rebalance_on_expansion")
+            _pop_any_case(exec_object, "rebalance_on_expansion")
     for variable, parse, paths in _ENV_OVERRIDES:
         text = env.get(variable, "")
         if not text:
@@ -203,9 +213,7 @@ def _apply_environment(
                 settings_only[path[1]] = value
                 sources[_SETTINGS_KEY_NAMES[path[1]]] = variable
                 continue
-            target: dict[str, Any] | None = raw
-            for key in path[:-1]:
-                target = _child_object(target, key) if target is not None else None
+            target = _descend(raw, path[:-1])
             if target is None:
                 continue  # a non-object section: validation reports it
             _pop_any_case(target, path[-1])

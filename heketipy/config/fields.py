@@ -15,9 +15,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from heketipy.config.errors import _describe
 
-KIB_PER_GIB = 1024 * 1024
-
-
 # ---------------------------------------------------------------------------------------------
 # Field helpers
 # ---------------------------------------------------------------------------------------------

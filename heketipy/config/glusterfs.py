@@ -13,7 +13,6 @@ from pydantic import AfterValidator, Field, model_validator
 
 from heketipy.config.errors import _KeyedValueError
 from heketipy.config.fields import (
-    KIB_PER_GIB,
     NonNegativeInt,
     _check_lvm_size,
     _empty_means,
@@ -23,8 +22,14 @@ from heketipy.config.fields import (
     _tcp_port,
     _zero_means,
 )
+from heketipy.domain.units import KIB_PER_GIB
 
+# -- Defaults the server reads elsewhere too: defined here once, imported from heketipy.config.
+# Heketi's log level names (glusterfs.loglevel, POST /internal/logging), quietest first.
 LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
+DEFAULT_LOG_LEVEL = "info"
+# The gluster CLI's own --timeout, in seconds (sshexec/kubeexec gluster_cli_timeout).
+DEFAULT_GLUSTER_CLI_TIMEOUT_S = 600
 ZONE_CHECKING_MODES = ("none", "strict")
 # Canonical executor names after normalisation ("" -> ssh, kube -> kubernetes).
 EXECUTORS = ("mock", "ssh", "kubernetes", "simulator", "inject/ssh", "inject/mock")
@@ -36,7 +41,7 @@ _EXECUTOR_ALIASES = {"": "ssh", "kube": "kubernetes"}
 # ---------------------------------------------------------------------------------------------
 
 
-class _ExecCommonSettings(_GoJsonModel):
+class ExecCommonSettings(_GoJsonModel):
     """Keys shared by ``sshexec`` and ``kubeexec`` (internals 3.1)."""
 
     fstab: Annotated[str, _empty_means("/etc/fstab")] = "/etc/fstab"
@@ -48,7 +53,9 @@ class _ExecCommonSettings(_GoJsonModel):
     # The file key is ignored upstream (forced true); only the environment can turn it off.
     rebalance_on_expansion: bool = True
     backup_lvm_metadata: bool = False
-    gluster_cli_timeout: Annotated[int, Field(ge=0), _zero_means(600)] = 600
+    gluster_cli_timeout: Annotated[
+        int, Field(ge=0), _zero_means(DEFAULT_GLUSTER_CLI_TIMEOUT_S)
+    ] = DEFAULT_GLUSTER_CLI_TIMEOUT_S
     pv_data_alignment: Annotated[str, _empty_means("256K"), AfterValidator(_check_lvm_size)] = (
         "256K"
     )
@@ -67,7 +74,7 @@ class _ExecCommonSettings(_GoJsonModel):
     lvm_wrapper: str = ""
 
 
-class SshExecSettings(_ExecCommonSettings):
+class SshExecSettings(ExecCommonSettings):
     """``glusterfs.sshexec``: the SSH transport (internals 3.2)."""
 
     keyfile: str = ""
@@ -79,7 +86,7 @@ class SshExecSettings(_ExecCommonSettings):
     host_key_checking: bool = True
 
 
-class KubeExecSettings(_ExecCommonSettings):
+class KubeExecSettings(ExecCommonSettings):
     """``glusterfs.kubeexec``: the Kubernetes pod-exec transport (internals 3.3).
 
     Legacy ``host``/``cert``/``insecure``/``user``/``password`` keys are ignored.
@@ -124,8 +131,8 @@ class GlusterfsSettings(_GoJsonModel):
     db: Annotated[str, _empty_means("heketi.db")] = "heketi.db"
     db_read_only: bool = False
     loglevel: Annotated[
-        str, _empty_means("info"), AfterValidator(_one_of(LOG_LEVELS, "log level"))
-    ] = "info"
+        str, _empty_means(DEFAULT_LOG_LEVEL), AfterValidator(_one_of(LOG_LEVELS, "log level"))
+    ] = DEFAULT_LOG_LEVEL
     sshexec: SshExecSettings = SshExecSettings()
     kubeexec: KubeExecSettings = KubeExecSettings()
     brick_max_size_gb: Annotated[int, Field(ge=0), _zero_means(4096)] = 4096

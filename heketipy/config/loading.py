@@ -129,7 +129,7 @@ def load_settings(
     """
     environment: Mapping[str, str] = os.environ if env is None else env
     embedded = config_path is None
-    if embedded:
+    if config_path is None:
         raw = _embedded_defaults(data_dir or "var")
     else:
         raw = _read_config_file(config_path)

@@ -14,7 +14,6 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from heketipy.config.errors import _KeyedValueError
 from heketipy.config.fields import (
-    KIB_PER_GIB,
     NonNegativeInt,
     _empty_means,
     _GoJsonModel,
@@ -22,8 +21,15 @@ from heketipy.config.fields import (
     _tcp_port,
 )
 from heketipy.config.glusterfs import GlusterfsSettings
+from heketipy.domain.units import KIB_PER_GIB
 
+# -- Defaults the server reads elsewhere too: defined here once, imported from heketipy.config.
 ADMIN_STATES = ("normal", "read-only", "local-client")
+DEFAULT_ADMIN_STATE = "normal"
+# How far a token's iat may lie in the future (clock skew between client and server).
+DEFAULT_IAT_LEEWAY_S = 120
+# How long a finished /queue result nobody collected is kept.
+DEFAULT_QUEUE_RESULT_TTL_S = 300.0
 LOG_FORMATS = ("text", "json")
 
 
@@ -40,6 +46,9 @@ class LatencySettings(_GoJsonModel):
     lvm: NonNegativeMs = 5.0
     fs: NonNegativeMs = 5.0
     gluster: NonNegativeMs = 20.0
+    # Per-command overrides, keyed by the command's leading words as the simulator names them
+    # ("lvcreate", "mkfs.xfs", "gluster volume create"); the longest matching key wins.
+    commands: dict[str, NonNegativeMs] = Field(default_factory=dict)
 
 
 class SimulatorSettings(_GoJsonModel):
@@ -49,7 +58,8 @@ class SimulatorSettings(_GoJsonModel):
     latency_ms: LatencySettings = LatencySettings()
     # "" means "<glusterfs.db>.simulator.json"; load_settings fills the effective path in.
     state_file: str = ""
-    # Fault injection rules: {"faults": [{"kind", "nth"?, "node"?, "after"?}]} (tests only).
+    # Command-level fault injection (tests only): {"faults": [{"command": "lvcreate",
+    # "nth"?, "node"?, "exit"?, "stderr"?, "timeout"?, "after"?}]}, see simulator/support.py.
     faults: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -112,7 +122,7 @@ class HeketipySettings(_GoJsonModel):
     min_filesystem_mb: Annotated[int | None, Field(ge=0)] = None
     # A finished /queue result nobody collected is forgotten this long after the job ended
     # (the user role cannot poll /queue; Heketi's clients poll every 400 ms).
-    queue_result_ttl_s: Annotated[float, Field(gt=0)] = 300.0
+    queue_result_ttl_s: Annotated[float, Field(gt=0)] = DEFAULT_QUEUE_RESULT_TTL_S
     http: HttpSettings = HttpSettings()
     # "text" (key=value lines) or "json" (one object per line, for log shippers).
     log_format: Annotated[
@@ -160,14 +170,14 @@ class Settings(_GoJsonModel):
     auth_enabled: bool = True
     admin_key: str = ""
     user_key: str = ""
-    iat_leeway_s: NonNegativeInt = 120
+    iat_leeway_s: NonNegativeInt = DEFAULT_IAT_LEEWAY_S
     enable_tls: bool = False
     cert_file: str = ""
     key_file: str = ""
     backup_db_to_kube_secret: bool = False
     kube_db_secret_name: Annotated[str, _empty_means("heketi-db-backup")] = "heketi-db-backup"
     profiling: bool = False
-    default_state: Annotated[str, _empty_means("normal")] = "normal"
+    default_state: Annotated[str, _empty_means(DEFAULT_ADMIN_STATE)] = DEFAULT_ADMIN_STATE
     glusterfs: GlusterfsSettings = Field(default_factory=lambda: GlusterfsSettings(executor="mock"))
     heketipy: HeketipySettings = HeketipySettings()
     config_path: str | None = None

@@ -247,7 +247,9 @@ class ControllerService(pb_grpc.ControllerServicer):
         return pb.ControllerGetCapabilitiesResponse(capabilities=capabilities(ADVERTISED))
 
 
-def capabilities(types: Sequence[int]) -> list[pb.ControllerServiceCapability]:
+def capabilities(
+    types: Sequence[pb.ControllerServiceCapability.RPC.Type],
+) -> list[pb.ControllerServiceCapability]:
     return [
         pb.ControllerServiceCapability(rpc=pb.ControllerServiceCapability.RPC(type=t))
         for t in types

@@ -15,6 +15,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from heketipy.domain.units import (
+    brick_lv_name,
+    brick_mount_dir,
+    bricks_per_set,
+    thin_pool_name,
+)
+
 
 def new_id() -> str:
     """32 lowercase hex characters, as every Heketi id."""
@@ -130,17 +137,17 @@ class Brick(Entity):
 
     @property
     def tp_name(self) -> str:
-        return f"tp_{self.tp_id or self.id}"
+        return thin_pool_name(self.tp_id or self.id)
 
     @property
     def lv_name(self) -> str:
-        return self.lv or f"brick_{self.id}"
+        return self.lv or brick_lv_name(self.id)
 
     @property
     def mount_path(self) -> str:
         if self.served_path:
             return posixpath.dirname(self.served_path)
-        return f"/var/lib/heketi/mounts/vg_{self.device_id}/brick_{self.id}"
+        return brick_mount_dir(self.device_id, self.id)
 
     @property
     def path(self) -> str:
@@ -180,11 +187,8 @@ class Volume(Entity):
 
     @property
     def set_size(self) -> int:
-        if self.durability == "replicate":
-            return self.replica
-        if self.durability == "disperse":
-            return self.data + self.redundancy
-        return 1
+        """Bricks per distribute set; 0 for a negative replica (upstream places no bricks)."""
+        return bricks_per_set(self.durability, self.replica, self.data, self.redundancy)
 
 
 @dataclass

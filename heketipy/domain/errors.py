@@ -42,10 +42,6 @@ class OperationFailed(HeketiError):
     status = 500
 
 
-class NoSpace(OperationFailed):
-    """Placement found no room; ``text`` starts with Heketi's ``No space``."""
-
-
 class Busy(HeketiError):
     """Too many operations in flight and the wait queue is full."""
 
@@ -54,10 +50,6 @@ class Busy(HeketiError):
     def __init__(self, text: str = "Server busy. Retry operation later.", retry_after_s: int = 1):
         super().__init__(text)
         self.retry_after_s = retry_after_s
-
-
-class Unavailable(HeketiError):
-    status = 503
 
 
 class NodeCommandError(HeketiError):

@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 import struct
 
+from heketipy.domain.units import KIB_PER_GIB
+
 DEFAULT_EXTENT_KIB = 4096
 """LVM extent size assumed when the device did not report one (vgdisplay default, 4 MiB)."""
 
 POOL_METADATA_RATIO = 0.005
 """Thin-pool metadata is sized at 0.5 % of the pool."""
 
-POOL_METADATA_CAP_KIB = 16 * 1024 * 1024
+POOL_METADATA_CAP_KIB = 16 * KIB_PER_GIB
 """LVM's ceiling for thin-pool metadata: 16 GiB."""
 
 

@@ -61,7 +61,7 @@ class State:
 
     # -- lookup tables per kind -------------------------------------------------------------
     def table(self, kind: str) -> dict[str, Any]:
-        return {
+        tables: dict[str, dict[str, Any]] = {
             "cluster": self.clusters,
             "node": self.nodes,
             "device": self.devices,
@@ -69,7 +69,8 @@ class State:
             "volume": self.volumes,
             "blockvolume": self.blockvolumes,
             "operation": self.operations,
-        }[kind]
+        }
+        return tables[kind]
 
     def _index(self, entity: Entity, add: bool) -> None:
         def link(index: dict[str, set[str]], key: str) -> None:

@@ -75,14 +75,6 @@ class ArbiterRole(Enum):
     SUPPORTED = "supported"  # either kind
     DISABLED = "disabled"  # data bricks only
 
-    @property
-    def hosts_arbiter(self) -> bool:
-        return self is not ArbiterRole.DISABLED
-
-    @property
-    def hosts_data(self) -> bool:
-        return self is not ArbiterRole.REQUIRED
-
 
 def arbiter_role(tags: Mapping[str, str]) -> ArbiterRole:
     """Return the device's arbiter role; a missing or unknown value counts as supported."""

@@ -9,9 +9,10 @@ Every method must be idempotent where the docstring says so, because recovery re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from heketipy.domain.errors import NodeCommandError
+from heketipy.domain.units import brick_mount_dir
 
 
 class VolumeDoesNotExist(NodeCommandError):
@@ -50,7 +51,7 @@ class BrickRequest:
 
     @property
     def mount_path(self) -> str:
-        return self.mount_dir or f"/var/lib/heketi/mounts/vg_{self.device_id}/brick_{self.brick_id}"
+        return self.mount_dir or brick_mount_dir(self.device_id, self.brick_id)
 
     @property
     def path(self) -> str:
@@ -194,6 +195,11 @@ class Executor(Protocol):
     ) -> None: ...
     async def heal_info_ok(self, host: str, name: str) -> bool: ...
     async def volume_clone(self, host: str, source: str, clone: str) -> GlusterVolume: ...
+    async def clone_snapshot_remove(self, host: str, clone: str) -> None:
+        """Remove the temporary snapshot ``volume_clone(..., clone)`` takes, if an interrupted
+        clone left it (its LVs would pin the source's thin pools and block deleting the
+        source); nothing to remove is success."""
+        ...
 
     # gluster-block
     async def block_volume_create(
@@ -213,3 +219,17 @@ class Executor(Protocol):
     async def recovery_facts(
         self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]
     ) -> RecoveryFacts: ...
+
+
+if TYPE_CHECKING:
+    # Conformance, proved by the type checker (`make lint`): each function only type-checks if
+    # the executor implements every method of Executor with compatible signatures, so a missing
+    # or differently typed method is a mypy error rather than an AttributeError at run time.
+    from heketipy.executors.mock import MockExecutor
+    from heketipy.executors.remote import RemoteExecutor
+
+    def _mock_is_an_executor(executor: MockExecutor) -> Executor:
+        return executor
+
+    def _remote_is_an_executor(executor: RemoteExecutor) -> Executor:
+        return executor

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 
+from heketipy.config import ExecCommonSettings
 from heketipy.domain import validators
 from heketipy.domain.errors import InvalidRequest
 
@@ -88,25 +88,6 @@ def safe_device_path(value: object) -> str:
     return _apply(validators.device_path_problem, value, "device path")
 
 
-def check_node_values(
-    *,
-    names: Iterable[str] = (),
-    hosts: Iterable[str] = (),
-    devices: Iterable[str] = (),
-    options: Iterable[str] = (),
-) -> None:
-    """Raise ``UnsafeArgument`` for the first value a command builder would refuse; for
-    executors that model the commands instead of building them (the simulator)."""
-    for name in names:
-        safe_volume_name(name)
-    for host in hosts:
-        safe_hostname(host)
-    for device in devices:
-        safe_device_path(device)
-    for option in options:
-        safe_option_words(option)
-
-
 def safe_mount_options(value: object) -> str:
     return _check(_MOUNT_OPTIONS, value, "mount options")
 
@@ -139,25 +120,29 @@ def safe_positive_int(value: object, what: str) -> int:
     return value
 
 
+# The sshexec/kubeexec defaults, from their one definition in heketipy.config.
+_EXEC_DEFAULTS = ExecCommonSettings()
+
+
 @dataclass(frozen=True)
 class CommandOptions:
     """The ``sshexec``/``kubeexec`` keys that shape node commands (internals 3.1)."""
 
-    sudo: bool = False
+    sudo: bool = _EXEC_DEFAULTS.sudo
     lvm_wrapper: tuple[str, ...] = ()
-    fstab: str = "/etc/fstab"
-    mountopts: str = "rw,inode64,noatime,nouuid"
-    backup_lvm_metadata: bool = False
-    gluster_cli_timeout: int = 600
-    pv_data_alignment: str = "256K"
-    vg_physicalextentsize: str = "4M"
-    lv_chunksize: str = "256K"
-    xfs_sw: int = 0
-    xfs_su: int = 0
-    block_prealloc: str = "full"
-    snapshot_limit: int = 0
-    rebalance_on_expansion: bool = True
-    debug_umount_failures: bool = False
+    fstab: str = _EXEC_DEFAULTS.fstab
+    mountopts: str = _EXEC_DEFAULTS.mountopts
+    backup_lvm_metadata: bool = _EXEC_DEFAULTS.backup_lvm_metadata
+    gluster_cli_timeout: int = _EXEC_DEFAULTS.gluster_cli_timeout
+    pv_data_alignment: str = _EXEC_DEFAULTS.pv_data_alignment
+    vg_physicalextentsize: str = _EXEC_DEFAULTS.vg_physicalextentsize
+    lv_chunksize: str = _EXEC_DEFAULTS.lv_chunksize
+    xfs_sw: int = _EXEC_DEFAULTS.xfs_sw
+    xfs_su: int = _EXEC_DEFAULTS.xfs_su
+    block_prealloc: str = _EXEC_DEFAULTS.block_prealloc
+    snapshot_limit: int = _EXEC_DEFAULTS.snapshot_limit
+    rebalance_on_expansion: bool = _EXEC_DEFAULTS.rebalance_on_expansion
+    debug_umount_failures: bool = _EXEC_DEFAULTS.debug_umount_failures
 
     def __post_init__(self) -> None:
         safe_path(self.fstab, "fstab path")
@@ -168,40 +153,25 @@ class CommandOptions:
         safe_positive_int(self.xfs_su, "xfs_su")
         safe_positive_int(self.gluster_cli_timeout, "gluster_cli_timeout")
         safe_positive_int(self.snapshot_limit, "snapshot_limit")
+        # Loaded settings never hold a bad value (the config refuses it); options built
+        # directly get upstream's fallback.
+        object.__setattr__(self, "block_prealloc", safe_prealloc(self.block_prealloc))
 
     @classmethod
-    def from_settings(cls, settings: Any, *, sudo: bool | None = None) -> CommandOptions:
-        """Read an ``SshExecSettings``/``KubeExecSettings``-like object (or a mapping).
+    def from_settings(
+        cls, settings: ExecCommonSettings, *, sudo: bool | None = None
+    ) -> CommandOptions:
+        """The options of a loaded ``sshexec``/``kubeexec`` object.
 
         ``lvm_wrapper`` is an administrator's command prefix such as ``/usr/sbin/exec-on-host
         --``; it is split like a shell would, once, here.
         """
-
-        def get(name: str, default: Any) -> Any:
-            if isinstance(settings, dict):
-                value = settings.get(name, default)
-            else:
-                value = getattr(settings, name, default)
-            return default if value is None or value == "" else value
-
-        defaults = cls()
-        wrapper = get("lvm_wrapper", "")
+        # Every other option is the settings key of the same name.
+        same_named = {f.name for f in fields(cls)} - {"sudo", "lvm_wrapper"}
         return cls(
-            sudo=bool(get("sudo", False)) if sudo is None else sudo,
-            lvm_wrapper=tuple(shlex.split(wrapper)) if isinstance(wrapper, str) else tuple(wrapper),
-            fstab=get("fstab", defaults.fstab),
-            mountopts=get("mountopts", defaults.mountopts),
-            backup_lvm_metadata=bool(get("backup_lvm_metadata", False)),
-            gluster_cli_timeout=int(get("gluster_cli_timeout", 600)) or 600,
-            pv_data_alignment=get("pv_data_alignment", defaults.pv_data_alignment),
-            vg_physicalextentsize=get("vg_physicalextentsize", defaults.vg_physicalextentsize),
-            lv_chunksize=get("lv_chunksize", defaults.lv_chunksize),
-            xfs_sw=int(get("xfs_sw", 0)),
-            xfs_su=int(get("xfs_su", 0)),
-            block_prealloc=safe_prealloc(get("block_prealloc", "full")),
-            snapshot_limit=int(get("snapshot_limit", 0)),
-            rebalance_on_expansion=bool(get("rebalance_on_expansion", True)),
-            debug_umount_failures=bool(get("debug_umount_failures", False)),
+            sudo=settings.sudo if sudo is None else sudo,
+            lvm_wrapper=tuple(shlex.split(settings.lvm_wrapper)),
+            **settings.model_dump(include=same_named),
         )
 
     @property
@@ -209,12 +179,34 @@ class CommandOptions:
         return "--autobackup=y" if self.backup_lvm_metadata else "--autobackup=n"
 
 
+# Every node command runs in the C locale (as os-brick runs LVM): tool output and messages
+# are then the same on every node, whatever its language. Decisions still go by exit codes and
+# structured output first; see executors/remote.py.
+LOCALE_PREFIX = ("env", "LC_ALL=C")
+SUDO_PREFIX = ("sudo", "-n", "--")
+
+
+def with_locale(argv: Sequence[str]) -> list[str]:
+    """``env LC_ALL=C <argv>``."""
+    return [*LOCALE_PREFIX, *argv]
+
+
+def unwrap(argv: Sequence[str]) -> list[str]:
+    """The tool's own argv: without the ``sudo -n --`` and ``env LC_ALL=C`` that
+    ``RemoteExecutor`` puts in front (for transports' timeouts and simulated nodes)."""
+    words = list(argv)
+    for prefix in (SUDO_PREFIX, LOCALE_PREFIX):
+        if tuple(words[: len(prefix)]) == prefix:
+            words = words[len(prefix) :]
+    return words
+
+
 def with_sudo(argv: Sequence[str], sudo: bool) -> list[str]:
     """Wrap the *whole* command in sudo (upstream prefixed only its first word).
 
     ``-n`` fails instead of prompting for a password; ``--`` ends sudo's own options.
     """
-    return ["sudo", "-n", "--", *argv] if sudo else list(argv)
+    return [*SUDO_PREFIX, *argv] if sudo else list(argv)
 
 
 # stderr lines that LVM and device-mapper print on healthy runs (containers without dm

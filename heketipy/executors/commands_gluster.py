@@ -9,13 +9,15 @@ heal daemon rows in ``volume status``, and ``opRet``/``opErrstr`` failures that 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
-import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from heketipy.domain.units import MAX_SETS_PER_ADD_BRICK, bricks_per_set
 from heketipy.executors.base import (
     BlockVolumeInfo,
     BlockVolumeRequest,
@@ -37,8 +39,9 @@ from heketipy.executors.commands_lvm import ParseError
 
 GLUSTER = "gluster"
 GLUSTER_BLOCK = "gluster-block"
-# Bricks per command in sets: distribute 15, replicate 5, disperse 1 (upstream's grouping).
-MAX_SETS_PER_COMMAND = {"none": 15, "replicate": 5, "disperse": 1}
+# glusterd's own error numbers, reported as ``opErrno`` by ``--xml`` commands (glusterd-errno.h).
+EG_ANOTRANS = 30802  # another transaction is in progress
+EG_NOVOL = 30806  # the volume does not exist
 TRANSACTION_CONFLICT_TEXTS = (
     "another transaction is in progress",
     "another transaction could be in progress",
@@ -57,11 +60,9 @@ def brick_word(brick: BrickAddress) -> str:
 
 
 def set_size(volume: VolumeRequest) -> int:
-    if volume.durability == "replicate":
-        return max(1, volume.replica)
-    if volume.durability == "disperse":
-        return volume.data + volume.redundancy
-    return 1
+    # At least one brick: the first `volume create` and each add-brick batch slice by it.
+    # Disperse widths are validated (4+2 ...), so the guard only turns a replica below 1 into 1.
+    return max(1, bricks_per_set(volume.durability, volume.replica, volume.data, volume.redundancy))
 
 
 def _durability_words(volume: VolumeRequest) -> list[str]:
@@ -94,7 +95,7 @@ def volume_create(options: CommandOptions, volume: VolumeRequest) -> list[str]:
 
 def add_brick_groups(volume: VolumeRequest, bricks: Sequence[BrickAddress]) -> list[list[str]]:
     """Brick words per ``add-brick`` command: whole sets, upstream's sets-per-command cap."""
-    per_command = set_size(volume) * MAX_SETS_PER_COMMAND.get(volume.durability, 1)
+    per_command = set_size(volume) * MAX_SETS_PER_ADD_BRICK.get(volume.durability, 1)
     words = [brick_word(b) for b in bricks]
     return [words[i : i + per_command] for i in range(0, len(words), per_command)]
 
@@ -409,18 +410,25 @@ def parse_peer_status(stdout: str) -> list[Peer]:
     return peers
 
 
-def is_transaction_conflict(text: str) -> bool:
-    """glusterd's cluster lock is held by another transaction: retry later."""
-    lowered = text.lower()
+def cli_errno(stdout: str) -> int:
+    """The ``opErrno`` of an ``--xml`` command's output; 0 when there is none (plain output)."""
+    try:
+        return parse_cli_status(stdout).op_errno
+    except ParseError:
+        return 0
+
+
+def is_transaction_conflict(stdout: str, stderr: str = "") -> bool:
+    """glusterd's cluster lock is held by another transaction: retry later.
+
+    ``--xml`` commands say so with ``opErrno`` EG_ANOTRANS. Plain commands have no other sign
+    than the text: the CLI exits 1 for every failure. That text is glusterd's own and stable
+    under any locale: glusterfs translates none of its messages (and nodes run LC_ALL=C).
+    """
+    if cli_errno(stdout) == EG_ANOTRANS:
+        return True
+    lowered = (stderr + "\n" + stdout).lower()
     return any(marker in lowered for marker in TRANSACTION_CONFLICT_TEXTS)
-
-
-_VOLUME_MISSING = re.compile(r"\bvolume\s+(?:\S+\s+)?does not exist", re.IGNORECASE)
-
-
-def is_volume_missing(text: str) -> bool:
-    """glusterd's "Volume <name> does not exist" (not "option : <key> does not exist")."""
-    return bool(_VOLUME_MISSING.search(text))
 
 
 # -- gluster-block JSON --------------------------------------------------------------------------
@@ -450,6 +458,16 @@ def block_failed(document: dict[str, Any]) -> str | None:
 
 
 def block_missing(document: dict[str, Any], bhv_name: str, name: str) -> bool:
+    """A failed reply saying the block volume (or its hosting volume) is not there.
+
+    gluster-block reports a missing block volume with ``errCode`` ENOENT. Releases that answer
+    with another code, and a missing hosting volume (whose initialisation fails with whatever
+    errno libgfapi gave), are read from gluster-block's own message, which it never
+    translates.
+    """
+    with contextlib.suppress(TypeError, ValueError):
+        if int(document.get("errCode", 0)) == errno.ENOENT:
+            return True
     message = str(document.get("errMsg", ""))
     return ("doesn't exist" in message and name in message) or (
         "does not exist" in message and bhv_name in message
@@ -481,9 +499,10 @@ def parse_block_size_gib(text: str) -> int:
 BLOCK_IQN_PREFIX = "iqn.2016-12.org.gluster-block:"
 
 
-def command_missing(exit_code: int | None, stderr: str) -> bool:
-    """The shell's (127) or sudo's answer for a program that is not installed."""
-    return exit_code == 127 or "command not found" in stderr
+def command_missing(exit_code: int | None) -> bool:
+    """``env``'s (and the shell's) exit code for a program that is not installed: every node
+    command runs as ``env LC_ALL=C <tool>``, so this holds with and without sudo."""
+    return exit_code == 127
 
 
 def parse_block_list(document: dict[str, Any]) -> tuple[str, ...]:

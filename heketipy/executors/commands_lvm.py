@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from heketipy.domain import units
+
+# Re-exported: the executors address on-node paths through this module.
+from heketipy.domain.units import GLUSTER_SNAPS_ROOT as GLUSTER_SNAPS_ROOT
+from heketipy.domain.units import MOUNTS_ROOT as MOUNTS_ROOT
 from heketipy.executors.base import BrickRequest, NodeLogicalVolume
 from heketipy.executors.commands_common import (
     CommandOptions,
@@ -29,8 +33,6 @@ from heketipy.executors.commands_common import (
 
 LVM = "/usr/sbin/lvm"
 UDEVADM = "/usr/bin/udevadm"
-MOUNTS_ROOT = "/var/lib/heketi/mounts"
-GLUSTER_SNAPS_ROOT = "/run/gluster/snaps"  # where glusterd mounts snapshot and clone bricks
 DEVICE_TAG_PREFIX = "heketi-device-"
 BRICK_TAG_PREFIX = "heketi-brick-"
 ARBITER_CHUNK_SIZE = "256K"
@@ -51,7 +53,7 @@ def lvm(options: CommandOptions, *args: str) -> list[str]:
 
 
 def vg_name(device_id: str) -> str:
-    return f"vg_{safe_id(device_id, 'device id')}"
+    return units.vg_name(safe_id(device_id, "device id"))
 
 
 def dm_path(vg: str, lv: str) -> str:
@@ -153,7 +155,7 @@ def thin_pool_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
 # xfsprogs 5.19+ refuses filesystems under 300 MiB. Thin LVs are provisioned lazily, so a
 # small brick (an arbiter is often 16 MiB) gets a 300 MiB virtual size in its own, correctly
 # sized pool: the pool still bounds what it can use, and mkfs.xfs accepts it.
-MIN_XFS_KIB = 300 * 1024
+MIN_XFS_KIB = 300 * units.KIB_PER_MIB
 
 
 def thin_lv_virtual_kib(brick: BrickRequest) -> int:
@@ -193,8 +195,13 @@ def mkfs_xfs(options: CommandOptions, device: str, arbiter: bool = False) -> lis
     return ["mkfs.xfs", "-i", "size=512", *stripe, "-n", "size=8192", device]
 
 
+# blkid's exit code when it found no signature at all (no filesystem, no PV) on the device.
+BLKID_NOTHING_FOUND = 2
+PV_SIGNATURE = "LVM2_member"  # blkid's TYPE of an LVM physical volume
+
+
 def filesystem_type(device: str) -> list[str]:
-    """Prints ``xfs`` for a formatted device; exit 2 when there is no filesystem."""
+    """Prints the signature type (``xfs``, ``LVM2_member``); exit 2 when there is none."""
     return ["blkid", "-p", "-s", "TYPE", "-o", "value", safe_device_path(device)]
 
 
@@ -282,6 +289,17 @@ def lvremove(options: CommandOptions, device_id: str, lv: str) -> list[str]:
         options, "lvremove", options.autobackup, "-f",
         f"{vg_name(device_id)}/{safe_lvm_name(lv, 'logical volume name')}",
     )  # fmt: skip
+
+
+def lv_names(options: CommandOptions, device_id: str) -> list[str]:
+    """The LV names of a device's VG (fails, exit 5, when the VG is not there)."""
+    return lvm(options, "lvs", "--reportformat=json", "-o", "lv_name", vg_name(device_id))
+
+
+def vg_names(options: CommandOptions) -> list[str]:
+    """Every VG of the node: succeeds with an empty report when there is none, so it tells
+    "this VG is not there" apart from other failures of a command naming the VG."""
+    return lvm(options, "vgs", "--reportformat=json", "-o", "vg_name")
 
 
 def thin_count(options: CommandOptions, device_id: str, tp_name: str) -> list[str]:
@@ -463,11 +481,3 @@ def fstab_entries_under(text: str, root: str = MOUNTS_ROOT) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def lvm_not_found(stderr: str) -> bool:
-    """LVM's "no such LV/VG" wording (upstream tolerated "not found"/"failed to find")."""
-    text = stderr.lower()
-    return "not found" in text or "failed to find" in text
-
-
-def tags_of(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(safe_tag(value) for value in values)

@@ -3,9 +3,9 @@
 Owns the way a command reaches a node through the Kubernetes API; ``RemoteExecutor`` decides
 *what* runs. Behaviour (internals 3.3, with upstream's weaknesses fixed):
 
-* Credentials: an explicit API URL and bearer token (tests), else the in-cluster service
-  account when ``KUBERNETES_SERVICE_HOST`` is set, else a kubeconfig (``$KUBECONFIG`` or
-  ``~/.kube/config``).
+* Credentials: ``heketipy.kubeapi`` (shared with the database backup): an explicit API URL
+  and bearer token (tests), else the in-cluster service account when
+  ``KUBERNETES_SERVICE_HOST`` is set, else a kubeconfig (``$KUBECONFIG`` or ``~/.kube/config``).
 * Namespace: ``kubeexec.namespace``, else the service account's namespace file (trimmed;
   empty means ``default``; unreadable is an error at start-up).
 * Pod of a node, by manage hostname: ``use_pod_names`` -> the host *is* the pod name;
@@ -43,22 +43,28 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client as kube_client
-from kubernetes import config as kube_config
-from kubernetes.client.rest import ApiException
-from kubernetes.stream import stream as kube_stream
+try:
+    from kubernetes import client as kube_client
+    from kubernetes.client.rest import ApiException
+    from kubernetes.stream import stream as kube_stream
+except ModuleNotFoundError as exc:  # the optional extra is missing: say which one
+    raise ModuleNotFoundError(
+        "the kubernetes executor needs the kubernetes client: pip install 'heketipy[kube]'",
+        name=exc.name,
+    ) from exc
 
+from heketipy import kubeapi
+from heketipy.config import KubeExecSettings
 from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.commands_common import unwrap
 from heketipy.executors.runner import CommandResult, log_command
 
 log = logging.getLogger("heketipy.executors.kube")
 
-SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+SERVICE_ACCOUNT_NAMESPACE_FILE = kubeapi.NAMESPACE_FILE
 GLUSTER_POD_LABEL = "glusterfs-node"
-DEFAULT_MAX_CONNECTIONS = 64
 # A negative max_connections means "unlimited"; threads are still needed, so cap it high.
 UNLIMITED_CONNECTIONS = 1024
-DEFAULT_GLUSTER_CLI_TIMEOUT_S = 600
 # Upstream's default for non-gluster batches is 10 minutes (brick create, gluster-block).
 DEFAULT_COMMAND_TIMEOUT_S = 600.0
 TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` exits with when it killed the command
@@ -89,49 +95,6 @@ class _ExecCancelled(Exception):
     pass
 
 
-def _setting(settings: Any, name: str, default: Any) -> Any:
-    """Read one key from a settings object or mapping; ``None``/"" mean the default."""
-    if settings is None:
-        return default
-    value = settings.get(name) if isinstance(settings, dict) else getattr(settings, name, None)
-    return default if value is None or value == "" else value
-
-
-def resolve_namespace(configured: str, namespace_file: str = SERVICE_ACCOUNT_NAMESPACE_FILE) -> str:
-    """The configured namespace, else the service account's (empty file -> ``default``)."""
-    if configured:
-        return configured
-    try:
-        with open(namespace_file, encoding="utf-8") as handle:
-            return handle.read().strip() or "default"
-    except OSError as exc:
-        raise RuntimeError(
-            f"kubeexec.namespace is not set and the service account namespace file "
-            f"{namespace_file} cannot be read: {exc.strerror or exc}"
-        ) from None
-
-
-def api_configuration(
-    *, api_url: str | None = None, token: str | None = None, kubeconfig: str | None = None
-) -> kube_client.Configuration:
-    """Client configuration: explicit URL/token, else in-cluster, else kubeconfig."""
-    configuration = kube_client.Configuration()
-    if api_url:
-        configuration.host = api_url.rstrip("/")
-        if token:
-            configuration.api_key = {"authorization": token}
-            configuration.api_key_prefix = {"authorization": "Bearer"}
-        return configuration
-    try:
-        if os.environ.get("KUBERNETES_SERVICE_HOST") and not kubeconfig:
-            kube_config.load_incluster_config(client_configuration=configuration)
-        else:
-            kube_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    except (kube_config.ConfigException, OSError) as exc:
-        raise RuntimeError(
-            f"kubernetes executor: no usable in-cluster service account or kubeconfig: {exc}"
-        ) from None
-    return configuration
 
 
 def exit_code_from_status(raw: bytes) -> tuple[int | None, str]:
@@ -174,19 +137,14 @@ def _pod_is_running(pod: Any) -> bool:
     return getattr(pod.status, "phase", None) == "Running"
 
 
+def _pod_name(pod: Any) -> str:
+    # The API server always names the pods it lists; the client models type it optional.
+    return str(pod.metadata.name) if pod.metadata is not None else ""
+
+
 def _first_container(pod: Any) -> str:
     containers = pod.spec.containers or []
     return str(containers[0].name) if containers else ""
-
-
-def _api_error_text(exc: Exception) -> str:
-    if isinstance(exc, ApiException):
-        try:
-            message = json.loads(exc.body or "").get("message")
-        except (ValueError, AttributeError):
-            message = None
-        return message or f"{exc.status} {exc.reason}".strip()
-    return str(exc) or type(exc).__name__
 
 
 class KubeRunner:
@@ -194,28 +152,29 @@ class KubeRunner:
 
     def __init__(
         self,
-        settings: Any = None,
+        settings: KubeExecSettings | None = None,
         *,
         api_url: str | None = None,
         token: str | None = None,
         kubeconfig: str | None = None,
         namespace_file: str = SERVICE_ACCOUNT_NAMESPACE_FILE,
-        default_timeout_s: float | None = None,
+        default_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
         client_grace_s: float = CLIENT_GRACE_S,
     ) -> None:
-        self.namespace = resolve_namespace(str(_setting(settings, "namespace", "")), namespace_file)
-        self.use_pod_names = bool(_setting(settings, "use_pod_names", False))
-        self.gluster_daemonset = bool(_setting(settings, "gluster_daemonset", False))
-        self.timeout_prefix = not bool(_setting(settings, "disable_timeout_prefix", False))
-        self.gluster_cli_timeout_s = int(
-            _setting(settings, "gluster_cli_timeout", DEFAULT_GLUSTER_CLI_TIMEOUT_S)
-        )
-        max_connections = int(_setting(settings, "max_connections", 0)) or DEFAULT_MAX_CONNECTIONS
-        self.max_connections = UNLIMITED_CONNECTIONS if max_connections < 0 else max_connections
-        self.default_timeout_s = float(default_timeout_s or DEFAULT_COMMAND_TIMEOUT_S)
+        settings = settings if settings is not None else KubeExecSettings()
+        self.namespace = kubeapi.namespace(settings.namespace, namespace_file)
+        self.use_pod_names = settings.use_pod_names
+        self.gluster_daemonset = settings.gluster_daemonset
+        self.timeout_prefix = not settings.disable_timeout_prefix
+        self.gluster_cli_timeout_s = settings.gluster_cli_timeout
+        limit = settings.max_connections_limit
+        self.max_connections = UNLIMITED_CONNECTIONS if limit is None else limit
+        self.default_timeout_s = default_timeout_s
         self.client_grace_s = client_grace_s
-        self._configuration = api_configuration(api_url=api_url, token=token, kubeconfig=kubeconfig)
-        self._lookup_api = kube_client.CoreV1Api(kube_client.ApiClient(self._configuration))
+        self._configuration = kubeapi.configuration(
+            api_url=api_url, token=token, kubeconfig=kubeconfig
+        )
+        self._lookup_api = kube_client.CoreV1Api(kubeapi.api_client(self._configuration))
         self._exec_clients: list[kube_client.ApiClient] = []
         self._thread_state = threading.local()
         self._lock = threading.Lock()
@@ -229,7 +188,8 @@ class KubeRunner:
 
     def timeout_for(self, argv: Sequence[str]) -> float:
         """Default per-command timeout: gluster CLI gets its own timeout plus a minute."""
-        if argv and os.path.basename(argv[0]) == "gluster":
+        tool = unwrap(argv)  # RemoteExecutor's "sudo -n --" and "env LC_ALL=C" come first
+        if tool and os.path.basename(tool[0]) == "gluster":
             return float(max(self.default_timeout_s, self.gluster_cli_timeout_s + 60))
         return self.default_timeout_s
 
@@ -415,7 +375,7 @@ class KubeRunner:
         """This thread's exec-only API object (``stream`` patches its ApiClient per call)."""
         api = getattr(self._thread_state, "exec_api", None)
         if api is None:
-            api_client = kube_client.ApiClient(self._configuration)
+            api_client = kubeapi.api_client(self._configuration)
             with self._lock:
                 self._exec_clients.append(api_client)
             api = self._thread_state.exec_api = kube_client.CoreV1Api(api_client)
@@ -429,7 +389,7 @@ class KubeRunner:
             argv,
             None,
             "",
-            text=f"Unable to execute command on {host} (pod {pod}): {_api_error_text(exc)}",
+            text=f"Unable to execute command on {host} (pod {pod}): {kubeapi.error_text(exc)}",
         )
 
     # -- pod lookup (worker threads) ------------------------------------------------------------
@@ -454,7 +414,7 @@ class KubeRunner:
                 None,
                 "",
                 text=f"Unable to find the GlusterFS pod of {host} in namespace "
-                f"{self.namespace}: {_api_error_text(exc)}",
+                f"{self.namespace}: {kubeapi.error_text(exc)}",
             ) from None
         with self._lock:
             self._pods[host] = pod
@@ -481,7 +441,7 @@ class KubeRunner:
                 label_selector=GLUSTER_POD_LABEL,
                 _request_timeout=API_REQUEST_TIMEOUT_S,
             ).items
-            on_node = [pod for pod in pods if pod.spec.node_name == host]
+            on_node = [pod for pod in pods if pod.spec is not None and pod.spec.node_name == host]
             running = [pod for pod in on_node if _pod_is_running(pod)]
             candidates = running or on_node
             if not candidates:
@@ -502,12 +462,13 @@ class KubeRunner:
                     host, f"No pods with the label '{GLUSTER_POD_LABEL}={host}' were found"
                 )
             if len(pods) > 1:
-                names = ", ".join(sorted(pod.metadata.name for pod in pods))
+                names = ", ".join(sorted(_pod_name(pod) for pod in pods))
                 raise self._no_pod(
                     host, f"More than one pod with the label '{GLUSTER_POD_LABEL}={host}': {names}"
                 )
             chosen = pods[0]
-        return PodRef(chosen.metadata.name, chosen.metadata.namespace, _first_container(chosen))
+        # Listed in self.namespace, so that is the pod's namespace.
+        return PodRef(_pod_name(chosen), self.namespace, _first_container(chosen))
 
     @staticmethod
     def _no_pod(host: str, text: str) -> NodeCommandError:

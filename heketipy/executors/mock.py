@@ -4,7 +4,8 @@ Behaviour follows upstream's mock (device sizes, ``fakeIQN``, ``heketi-user``/``
 deliberate difference: brick creation returns the real brick path and volume info returns the
 bricks the volume was created/expanded with, so operations that read gluster brick listings
 (clone, brick evict/replace) succeed deterministically instead of failing as upstream's do.
-``latency_ms`` makes every call sleep, which tests use to keep operations in flight.
+``latency_ms`` makes every call sleep (through ``sleep``, injectable so tests hold calls in
+flight without measuring time), which tests use to keep operations in flight.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import uuid
+from collections.abc import Awaitable, Callable
 
 from heketipy.domain.errors import NodeCommandError
+from heketipy.domain.units import KIB_PER_GIB, brick_lv_name
 from heketipy.executors.base import (
     BlockVolumeInfo,
     BlockVolumeRequest,
@@ -27,17 +30,21 @@ from heketipy.executors.base import (
     VolumeRequest,
 )
 
-KIB_PER_GIB = 1024 * 1024
-
 
 class MockExecutor:
     """Every call succeeds; only volume brick listings are remembered (in memory)."""
 
     name = "mock"
 
-    def __init__(self, device_size_gb: int = 500, latency_ms: float = 0) -> None:
+    def __init__(
+        self,
+        device_size_gb: int = 500,
+        latency_ms: float = 0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.device_size_gb = device_size_gb
         self.latency_ms = latency_ms
+        self._sleep = sleep
         # volume name -> its gluster bricks, in order
         self._volume_bricks: dict[str, list[GlusterBrick]] = {}
         self._volume_ids: dict[str, str] = {}
@@ -57,7 +64,7 @@ class MockExecutor:
 
     async def _delay(self) -> None:
         if self.latency_ms > 0:
-            await asyncio.sleep(self.latency_ms / 1000)
+            await self._sleep(self.latency_ms / 1000)
 
     def _device_info(self) -> DeviceInfo:
         size_kib = self.device_size_gb * KIB_PER_GIB
@@ -175,6 +182,9 @@ class MockExecutor:
         ]
         return self._remember(clone, clone_bricks)
 
+    async def clone_snapshot_remove(self, host: str, clone: str) -> None:
+        await self._delay()
+
     # -- gluster-block --------------------------------------------------------------------------
 
     async def block_volume_create(self, host: str, request: BlockVolumeRequest) -> BlockVolumeInfo:
@@ -204,4 +214,4 @@ class MockExecutor:
 def _sibling_brick_path(path: str) -> str:
     """``.../vg_X/brick_<old>/brick`` -> ``.../vg_X/brick_<new id>/brick`` (same VG directory)."""
     vg_dir = posixpath.dirname(posixpath.dirname(path.rstrip("/")))
-    return f"{vg_dir}/brick_{uuid.uuid4().hex}/brick"
+    return f"{vg_dir}/{brick_lv_name(uuid.uuid4().hex)}/brick"

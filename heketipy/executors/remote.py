@@ -8,13 +8,28 @@ Every node call is a sequence of argv lists from ``executors.commands`` run by t
   is in progress"/"Locking failed" texts is retried with exponential backoff;
 * LVM/XFS/mount commands are not serialised (LVM locks its VGs itself), except that fstab edits
   on one node take that node's fstab lock (two concurrent rewrites would lose a line);
-* pools are learnt from ``peer_probe``/``peer_detach`` and volume bricks, or set explicitly with
-  ``assign_pool`` (hosts never seen form a pool of their own).
+* pools are learnt from ``peer_probe``/``peer_detach`` and volume bricks (hosts never seen form
+  a pool of their own).
 
 Failures raise ``NodeCommandError(node, argv, exit_code, stderr)`` with LVM/device-mapper noise
 removed from stderr, each logged once (``runner.log_failure``) where it is raised; a command
 whose non-zero exit is an expected answer (a probe) is not a failure. Brick and device calls
 are idempotent as ``executors.base`` requires.
+
+Locale: every command runs as ``[sudo -n --] env LC_ALL=C <tool> ...`` (``_exec``, the one
+path to the runner), and no decision reads English text where the tool says it otherwise:
+
+* LVM exits 5 for every failure, "not found" included, so a failed command naming an LV, VG
+  or PV is followed by a look at the JSON reports (``vgs``/``lvs``) or at ``blkid`` before it
+  counts as "already gone";
+* ``blkid -p``: exit 2 = no signature; ``mountpoint -q``: exit 0 = mounted, anything else is
+  "not mounted" (util-linux says 32, older releases 1); ``umount`` exits 32 for "not mounted"
+  and "busy" alike, so ``mountpoint -q`` decides; ``systemctl status``: 0 = active, 3 = not
+  active, anything else = systemctl cannot tell (no systemd) and glusterd itself is asked;
+* gluster ``--xml``: ``opErrno`` EG_NOVOL (volume missing) and EG_ANOTRANS (locked); plain
+  gluster commands exit 1 for every failure, so the lock-conflict retry reads glusterd's
+  (untranslated) text and a failed ``volume delete`` asks ``volume info --xml``;
+* gluster-block: the JSON ``RESULT`` and ``errCode`` (ENOENT = missing block volume).
 """
 
 from __future__ import annotations
@@ -26,6 +41,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+from heketipy.config import ExecCommonSettings
 from heketipy.domain.entities import gluster_managed
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors import commands_gluster as gcmd
@@ -43,7 +59,12 @@ from heketipy.executors.base import (
     VolumeDoesNotExist,
     VolumeRequest,
 )
-from heketipy.executors.commands_common import CommandOptions, clean_stderr, with_sudo
+from heketipy.executors.commands_common import (
+    CommandOptions,
+    clean_stderr,
+    with_locale,
+    with_sudo,
+)
 from heketipy.executors.runner import CommandResult, CommandRunner, log_failure
 
 log = logging.getLogger(__name__)
@@ -52,7 +73,8 @@ DEVICE_TIMEOUT_S = 5 * 60
 BRICK_TIMEOUT_S = 10 * 60
 HEALTH_TIMEOUT_S = 10 * 60
 BLOCK_TIMEOUT_S = 10 * 60
-SYSTEMD_MISSING = ("not been booted with systemd", "failed to connect to bus", "not found")
+# ``systemctl status``'s LSB exit code for a unit that is not active (dead, failed, inactive).
+SYSTEMCTL_INACTIVE = 3
 
 
 class RemoteExecutor:
@@ -61,7 +83,7 @@ class RemoteExecutor:
     def __init__(
         self,
         runner: CommandRunner,
-        settings: Any,
+        settings: ExecCommonSettings | CommandOptions,
         *,
         name: str,
         use_sudo: bool | None = None,
@@ -113,11 +135,6 @@ class RemoteExecutor:
     def storage_host(self, manage: str) -> str:
         return self._manage_to_storage.get(manage, manage)
 
-    def assign_pool(self, hosts: Sequence[str], pool: str) -> None:
-        """Declare that ``hosts`` (manage or storage names) form the trusted pool ``pool``."""
-        for host in hosts:
-            self._pool_of[self.manage_host(host)] = pool
-
     def pool_of(self, host: str) -> str:
         manage = self.manage_host(host)
         return self._pool_of.get(manage, manage)
@@ -143,7 +160,7 @@ class RemoteExecutor:
     async def _exec(
         self, host: str, argv: Sequence[str], timeout_s: float, *, check: bool = True
     ) -> CommandResult:
-        full = with_sudo(argv, self.options.sudo)
+        full = with_sudo(with_locale(argv), self.options.sudo)
         try:
             result = await self.runner.run(host, full, timeout_s=timeout_s)
         except NodeCommandError as error:  # unreachable node, timeout: no exit code
@@ -180,16 +197,14 @@ class RemoteExecutor:
         async with self._pool_lock(host):
             for attempt in range(self.lock_retries + 1):
                 result = await self._exec(host, argv, timeout, check=False)
-                text = result.stderr + "\n" + result.stdout
-                conflict = gcmd.is_transaction_conflict(text)
+                conflict = gcmd.is_transaction_conflict(result.stdout, result.stderr)
                 if not conflict or attempt == self.lock_retries:
                     break
                 log.info("glusterd busy on %s (%s), retry in %.1fs", host, argv[3:5], delay)
                 await self._sleep(delay)
                 delay = min(delay * 2, self.lock_backoff_max_s)
         if check and not result.ok:
-            cls = VolumeDoesNotExist if gcmd.is_volume_missing(text) else NodeCommandError
-            raise self._error(host, result, cls)
+            raise self._error(host, result)
         return result
 
     async def _gluster_xml(self, host: str, argv: Sequence[str]) -> str:
@@ -202,7 +217,8 @@ class RemoteExecutor:
             return result.stdout
         message = (status.op_errstr if status else "") or clean_stderr(result.stderr)
         message = message or result.stdout.strip() or f"exit code {result.exit_code}"
-        cls = VolumeDoesNotExist if gcmd.is_volume_missing(message) else NodeCommandError
+        missing = status is not None and status.op_errno == gcmd.EG_NOVOL
+        cls = VolumeDoesNotExist if missing else NodeCommandError
         raise log_failure(cls(host, result.argv, result.exit_code if not result.ok else 1, message))
 
     # -- health and peers ----------------------------------------------------------------------
@@ -211,12 +227,11 @@ class RemoteExecutor:
         result = await self._exec(host, lcmd.glusterd_status(), HEALTH_TIMEOUT_S, check=False)
         if result.ok:
             return
-        stderr = result.stderr.lower()
-        if result.exit_code == 127 or any(text in stderr for text in SYSTEMD_MISSING):
-            # No systemd on the node (containers, test namespaces): ask glusterd itself.
-            await self._gluster_xml(host, gcmd.peer_status(self.options))
-            return
-        raise self._error(host, result)
+        if result.exit_code == SYSTEMCTL_INACTIVE:
+            raise self._error(host, result)
+        # systemctl could not tell (no systemd in containers and test namespaces: exit 1; no
+        # such unit: 4; no systemctl: 127): ask glusterd itself.
+        await self._gluster_xml(host, gcmd.peer_status(self.options))
 
     async def peer_probe(self, exec_host: str, new_storage_host: str) -> None:
         await self._gluster(exec_host, gcmd.peer_probe(self.options, new_storage_host))
@@ -303,24 +318,49 @@ class RemoteExecutor:
         removed = await self._exec(
             host, lcmd.pvremove(self.options, pv_path), DEVICE_TIMEOUT_S, check=False
         )
-        if not removed.ok and not _pv_absent(removed.stderr):
+        if not removed.ok and not await self._pv_absent(host, pv_path):
             raise self._error(host, removed)
         mounts_dir = f"{lcmd.MOUNTS_ROOT}/{lcmd.vg_name(device_id)}"
         await self._exec(host, lcmd.rmdir(mounts_dir), DEVICE_TIMEOUT_S, check=False)
 
     # -- bricks --------------------------------------------------------------------------------
 
+    async def _pv_absent(self, host: str, device: str) -> bool:
+        """After a failed ``pvremove``: True when ``device`` carries no PV signature (blkid
+        exit 2, or another type), False when it still does or blkid cannot tell."""
+        probe = await self._exec(host, lcmd.filesystem_type(device), DEVICE_TIMEOUT_S, check=False)
+        if probe.exit_code == lcmd.BLKID_NOTHING_FOUND:
+            return True
+        return probe.ok and probe.stdout.strip() != lcmd.PV_SIGNATURE
+
     async def _lv_names(self, host: str, device_id: str) -> set[str] | None:
-        """Names of the LVs of the device's VG; ``None`` when the VG does not exist."""
-        argv = lcmd.lvm(
-            self.options, "lvs", "--reportformat=json", "-o", "lv_name", lcmd.vg_name(device_id)
+        """Names of the LVs of the device's VG; ``None`` when the VG does not exist.
+
+        LVM exits 5 for a missing VG as for any other failure: the VG listing tells them apart.
+        """
+        result = await self._exec(
+            host, lcmd.lv_names(self.options, device_id), BRICK_TIMEOUT_S, check=False
         )
-        result = await self._exec(host, argv, BRICK_TIMEOUT_S, check=False)
         if not result.ok:
-            if lcmd.lvm_not_found(result.stderr):
-                return None
+            listing = await self._exec(
+                host, lcmd.vg_names(self.options), BRICK_TIMEOUT_S, check=False
+            )
+            with contextlib.suppress(lcmd.ParseError):
+                if listing.ok and lcmd.vg_name(device_id) not in {
+                    str(row.get("vg_name")) for row in lcmd.parse_lvm_report(listing.stdout)
+                }:
+                    return None
             raise self._error(host, result)
         return {str(row.get("lv_name")) for row in lcmd.parse_lvm_report(result.stdout)}
+
+    async def _lv_absent(self, host: str, device_id: str, lv: str) -> bool:
+        """After a failed LVM command on ``lv``: True when the LV (or its VG) is not there,
+        False when it is or the reports cannot tell."""
+        try:
+            names = await self._lv_names(host, device_id)
+        except (NodeCommandError, lcmd.ParseError):
+            return False
+        return names is None or lv not in names
 
     async def brick_create(self, host: str, brick: BrickRequest) -> BrickAddress:
         """mkdir, thin pool, thin LV (tagged), mkfs.xfs, fstab, mount, brick dir, gid.
@@ -346,6 +386,8 @@ class RemoteExecutor:
                 probe = await self._exec(
                     host, lcmd.filesystem_type(device), BRICK_TIMEOUT_S, check=False
                 )
+                if not probe.ok and probe.exit_code != lcmd.BLKID_NOTHING_FOUND:
+                    raise self._error(host, probe)  # blkid could not look: never reformat
                 needs_fs = probe.stdout.strip() != "xfs"
             if needs_fs:
                 argv = lcmd.mkfs_xfs(options, device, brick.arbiter)
@@ -414,13 +456,13 @@ class RemoteExecutor:
             host, lcmd.lvremove(options, brick.device_id, brick.lv_name), DEVICE_TIMEOUT_S,
             check=False,
         )  # fmt: skip
-        if not removed.ok and not lcmd.lvm_not_found(removed.stderr):
+        if not removed.ok and not await self._lv_absent(host, brick.device_id, brick.lv_name):
             raise self._error(host, removed)
         count = await self._exec(
             host, lcmd.thin_count(options, brick.device_id, brick.tp_name), DEVICE_TIMEOUT_S,
             check=False,
         )  # fmt: skip
-        if not count.ok and not lcmd.lvm_not_found(count.stderr):
+        if not count.ok and not await self._lv_absent(host, brick.device_id, brick.tp_name):
             raise self._error(host, count)
         reclaimed = False
         if count.ok and lcmd.parse_thin_count(count.stdout) == 0:
@@ -429,7 +471,7 @@ class RemoteExecutor:
                 check=False,
             )  # fmt: skip
             reclaimed = pool.ok
-            if not pool.ok and not lcmd.lvm_not_found(pool.stderr):
+            if not pool.ok and not await self._lv_absent(host, brick.device_id, brick.tp_name):
                 log.warning("thin pool %s on %s kept: %s", brick.tp_name, host, pool.stderr)
         await self._exec(host, lcmd.rmdir(mount_point), DEVICE_TIMEOUT_S, check=False)
         return reclaimed
@@ -441,15 +483,19 @@ class RemoteExecutor:
 
     async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:
         options = self.options
-        self._join_pools([host, *self._volume_hosts(volume)])
-        await self._gluster(host, gcmd.volume_create(options, volume))
+        # Every argv is built (and so validated) before the first runs: a refused option must
+        # not leave a created volume behind.
         rest = volume.bricks[gcmd.set_size(volume) :]
-        for words in gcmd.add_brick_groups(volume, rest):
-            await self._gluster(host, gcmd.volume_add_brick(options, volume.name, words))
-        for option in volume.options:
-            if option.strip():
-                await self._gluster(host, gcmd.volume_set(options, volume.name, option))
-        await self._gluster(host, gcmd.volume_start(options, volume.name))
+        steps = [
+            gcmd.volume_create(options, volume),
+            *(gcmd.volume_add_brick(options, volume.name, w)
+              for w in gcmd.add_brick_groups(volume, rest)),
+            *(gcmd.volume_set(options, volume.name, o) for o in volume.options if o.strip()),
+            gcmd.volume_start(options, volume.name),
+        ]  # fmt: skip
+        self._join_pools([host, *self._volume_hosts(volume)])
+        for argv in steps:
+            await self._gluster(host, argv)
         return await self.volume_info(host, volume.name)
 
     async def volume_expand(self, host: str, volume: VolumeRequest) -> GlusterVolume:
@@ -467,9 +513,21 @@ class RemoteExecutor:
         return await self.volume_info(host, volume.name)
 
     async def volume_destroy(self, host: str, name: str) -> None:
-        with contextlib.suppress(NodeCommandError):  # stop errors are ignored, as upstream
-            await self._gluster(host, gcmd.volume_stop(self.options, name))
-        await self._gluster(host, gcmd.volume_delete(self.options, name))
+        stopped = await self._gluster(host, gcmd.volume_stop(self.options, name), check=False)
+        if not stopped.ok:  # ignored, as upstream: the delete tells what is wrong
+            log.info("volume stop %s on %s failed: %s", name, host, clean_stderr(stopped.stderr))
+        deleted = await self._gluster(host, gcmd.volume_delete(self.options, name), check=False)
+        if deleted.ok:
+            return
+        # The CLI exits 1 for every failure: whether the volume is gone is asked with --xml.
+        missing = False
+        try:
+            await self.volume_info(host, name)
+        except VolumeDoesNotExist:
+            missing = True
+        except NodeCommandError:
+            pass
+        raise self._error(host, deleted, VolumeDoesNotExist if missing else NodeCommandError)
 
     async def volume_info(self, host: str, name: str) -> GlusterVolume:
         stdout = await self._gluster_xml(host, gcmd.volume_info(self.options, name))
@@ -501,11 +559,12 @@ class RemoteExecutor:
 
     async def volume_clone(self, host: str, source: str, clone: str) -> GlusterVolume:
         options = self.options
-        snap = f"tmpsnap_{uuid.uuid4().hex}"
+        snap = clone_snapshot_name(clone)
+        clone_argv = gcmd.snapshot_clone(options, clone, snap)  # validated before anything runs
         await self._gluster_xml(host, gcmd.snapshot_create(options, snap, source))
         try:
             await self._gluster_xml(host, gcmd.snapshot_activate(options, snap))
-            await self._gluster_xml(host, gcmd.snapshot_clone(options, clone, snap))
+            await self._gluster_xml(host, clone_argv)
             try:
                 await self._gluster(host, gcmd.volume_start(options, clone))
             except NodeCommandError:
@@ -518,6 +577,19 @@ class RemoteExecutor:
             with contextlib.suppress(NodeCommandError):
                 await self._gluster_xml(host, gcmd.snapshot_delete(options, snap))
         return await self.volume_info(host, clone)
+
+    async def clone_snapshot_remove(self, host: str, clone: str) -> None:
+        argv = gcmd.snapshot_delete(self.options, clone_snapshot_name(clone))
+        result = await self._gluster(host, argv, check=False)
+        status: gcmd.CliStatus | None = None
+        with contextlib.suppress(lcmd.ParseError):
+            status = gcmd.parse_cli_status(result.stdout)
+        if result.ok and (status is None or status.ok):
+            return
+        message = (status.op_errstr if status else "") or clean_stderr(result.stderr)
+        if "does not exist" in message:  # no leftover: the usual answer
+            return
+        raise log_failure(NodeCommandError(host, result.argv, result.exit_code or 1, message))
 
     # -- gluster-block -------------------------------------------------------------------------
 
@@ -610,7 +682,7 @@ class RemoteExecutor:
             listed = await self._gluster(
                 host, gcmd.block_list(bhv), timeout_s=BLOCK_TIMEOUT_S, check=False
             )
-            if gcmd.command_missing(listed.exit_code, listed.stderr):
+            if gcmd.command_missing(listed.exit_code):
                 blocks[bhv] = ()  # no gluster-block on the node: it made no block volume
                 continue
             try:
@@ -629,6 +701,7 @@ class RemoteExecutor:
         return RecoveryFacts(gids, blocks)
 
 
-def _pv_absent(stderr: str) -> bool:
-    text = stderr.lower()
-    return "no pv" in text or "not a pv" in text or lcmd.lvm_not_found(stderr)
+def clone_snapshot_name(clone: str) -> str:
+    """The temporary snapshot of the clone ``clone``: upstream's ``tmpsnap_<uuid>`` shape, but
+    derived from the clone's name so recovery can find (and remove) what a crash left."""
+    return "tmpsnap_" + uuid.uuid5(uuid.NAMESPACE_URL, "heketipy:clone:" + clone).hex

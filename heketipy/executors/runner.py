@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from heketipy import logctx
 from heketipy.domain.errors import NodeCommandError
@@ -74,3 +74,16 @@ def log_command(host: str, argv: Sequence[str], exit_code: int | None, ms: float
     logctx.event(
         log, logging.DEBUG, "node command", node=host, argv=list(argv), exit=exit_code, ms=ms
     )
+
+
+if TYPE_CHECKING:
+    # Conformance, proved by the type checker (`make lint`): each transport implements
+    # CommandRunner with compatible signatures (see the same check for executors in base.py).
+    from heketipy.executors.kube import KubeRunner
+    from heketipy.executors.ssh import SshRunner
+
+    def _ssh_is_a_runner(runner: SshRunner) -> CommandRunner:
+        return runner
+
+    def _kube_is_a_runner(runner: KubeRunner) -> CommandRunner:
+        return runner

@@ -34,7 +34,9 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from heketipy.config import SshExecSettings
 from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.commands_common import unwrap
 from heketipy.executors.runner import CommandResult, log_command
 
 # cryptography's CryptographyDeprecationWarning is a UserWarning; matching its text and the
@@ -43,26 +45,20 @@ warnings.filterwarnings(
     "ignore", message=r"DSA is deprecated", category=UserWarning, module=r"asyncssh(\.|$)"
 )
 
-import asyncssh  # noqa: E402 - after the filter that keeps its import quiet
+try:
+    import asyncssh  # noqa: E402 - after the filter that keeps its import quiet
+except ModuleNotFoundError as exc:  # the optional extra is missing: say which one
+    raise ModuleNotFoundError(
+        "the ssh executor needs asyncssh: pip install 'heketipy[ssh]'", name=exc.name
+    ) from exc
 
 log = logging.getLogger("heketipy.executors.ssh")
 
-DEFAULT_USER = "heketi"
-DEFAULT_PORT = 22
-DEFAULT_GLUSTER_CLI_TIMEOUT_S = 600
 # Upstream's default for non-gluster batches is 10 minutes (brick create, gluster-block).
 DEFAULT_COMMAND_TIMEOUT_S = 600.0
 DEFAULT_MAX_SESSIONS_PER_NODE = 8
 DEFAULT_CONNECT_TIMEOUT_S = 30.0
 KEEPALIVE_INTERVAL_S = 30.0
-
-
-def _setting(settings: Any, name: str, default: Any) -> Any:
-    """Read one key from a settings object or mapping; ``None``/"" mean the default."""
-    if settings is None:
-        return default
-    value = settings.get(name) if isinstance(settings, dict) else getattr(settings, name, None)
-    return default if value is None or value == "" else value
 
 
 def quote_argv(argv: Sequence[str], *, sudo: bool = False) -> str:
@@ -101,32 +97,26 @@ class SshRunner:
 
     def __init__(
         self,
-        settings: Any = None,
+        settings: SshExecSettings | None = None,
         *,
-        max_sessions_per_node: int | None = None,
-        connect_timeout_s: float | None = None,
-        default_timeout_s: float | None = None,
+        max_sessions_per_node: int = DEFAULT_MAX_SESSIONS_PER_NODE,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        default_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
         apply_sudo: bool | None = None,
     ) -> None:
-        self.keyfile = str(_setting(settings, "keyfile", ""))
-        self.user = str(_setting(settings, "user", DEFAULT_USER))
-        self.port = int(_setting(settings, "port", DEFAULT_PORT))
+        settings = settings if settings is not None else SshExecSettings()
+        self.keyfile = settings.keyfile
+        self.user = settings.user
+        self.port = int(settings.port)
         # RemoteExecutor adds "sudo" itself; the factory then passes apply_sudo=False so the
         # runner does not add a second one (an argv already starting with sudo is left alone).
-        self.sudo = bool(_setting(settings, "sudo", False) if apply_sudo is None else apply_sudo)
-        self.gluster_cli_timeout_s = int(
-            _setting(settings, "gluster_cli_timeout", DEFAULT_GLUSTER_CLI_TIMEOUT_S)
-        )
-        self.host_key_checking = bool(_setting(settings, "host_key_checking", True))
-        self.known_hosts = str(_setting(settings, "known_hosts", ""))
-        self.max_sessions_per_node = int(
-            max_sessions_per_node
-            or _setting(settings, "max_sessions_per_node", DEFAULT_MAX_SESSIONS_PER_NODE)
-        )
-        self.connect_timeout_s = float(
-            connect_timeout_s or _setting(settings, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_S)
-        )
-        self.default_timeout_s = float(default_timeout_s or DEFAULT_COMMAND_TIMEOUT_S)
+        self.sudo = settings.sudo if apply_sudo is None else apply_sudo
+        self.gluster_cli_timeout_s = settings.gluster_cli_timeout
+        self.host_key_checking = settings.host_key_checking
+        self.known_hosts = settings.known_hosts
+        self.max_sessions_per_node = max_sessions_per_node
+        self.connect_timeout_s = connect_timeout_s
+        self.default_timeout_s = default_timeout_s
         self._connections: dict[str, asyncssh.SSHClientConnection] = {}
         self._connect_locks: dict[str, asyncio.Lock] = {}
         self._sessions: dict[str, asyncio.Semaphore] = {}
@@ -142,7 +132,8 @@ class SshRunner:
 
     def timeout_for(self, argv: Sequence[str]) -> float:
         """Default per-command timeout: gluster CLI gets its own timeout plus a minute."""
-        if argv and os.path.basename(argv[0]) == "gluster":
+        tool = unwrap(argv)  # RemoteExecutor's "sudo -n --" and "env LC_ALL=C" come first
+        if tool and os.path.basename(tool[0]) == "gluster":
             return float(max(self.default_timeout_s, self.gluster_cli_timeout_s + 60))
         return self.default_timeout_s
 

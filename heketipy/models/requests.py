@@ -22,7 +22,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from heketipy.models import gojson
+from heketipy.gocompat import json_decode, strconv
 
 __all__ = [
     "AdminStateRequest",
@@ -56,7 +56,8 @@ __all__ = [
 
 PARSE_ERROR_TEXT = "request unable to be parsed"
 
-T = TypeVar("T", bound=BaseModel)
+# Any request model (they all carry GO_NAME); what parse_body decodes into.
+RequestT = TypeVar("RequestT", bound="_Request")
 
 
 class ParseError(Exception):
@@ -244,7 +245,7 @@ def snapshot_echo(snapshot: SnapshotRequest) -> dict[str, Any]:
     float32 factor written as Go writes it (``1.5``, ``100``)."""
     if not snapshot.enable:
         return {"enable": False, "factor": 1}
-    factor = gojson.shortest_float32(snapshot.factor)
+    factor = strconv.shortest_float32(snapshot.factor)
     return {"enable": True, "factor": int(factor) if factor.is_integer() else factor}
 
 
@@ -339,7 +340,7 @@ def _kind_of(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    if isinstance(value, gojson.JSONObject):
+    if isinstance(value, json_decode.JSONObject):
         return "object"
     return "array"
 
@@ -361,37 +362,37 @@ def _decode(value: Any, spec: _Spec, existing: Any, struct: str, path: tuple[str
             return value
     elif kind == "string":
         if isinstance(value, str):
-            return gojson.sanitize_string(value)
+            return json_decode.sanitize_string(value)
     elif kind == "int":
         if isinstance(value, int) and not isinstance(value, bool):
             if _INT64_MIN <= value <= _INT64_MAX:
                 return value
             raise _TypeMismatch(f"number {value}", spec, struct, path)
-        if isinstance(value, gojson.JSONNumber):
+        if isinstance(value, json_decode.JSONNumber):
             raise _TypeMismatch(f"number {value.text}", spec, struct, path)
     elif kind == "float":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             number = float(value)
             limit = _FLOAT32_MAX if spec.go_name == "float32" else 1.7976931348623157e308
             if abs(number) > limit:
-                text = value.text if isinstance(value, gojson.JSONNumber) else str(value)
+                text = value.text if isinstance(value, json_decode.JSONNumber) else str(value)
                 raise _TypeMismatch(f"number {text}", spec, struct, path)
             return number
     elif kind == "list":
-        if isinstance(value, list) and not isinstance(value, gojson.JSONObject):
+        if isinstance(value, list) and not isinstance(value, json_decode.JSONObject):
             assert spec.element is not None
             return [
                 _decode(item, spec.element, _zero(spec.element), struct, path) for item in value
             ]
     elif kind == "map":
-        if isinstance(value, gojson.JSONObject):
+        if isinstance(value, json_decode.JSONObject):
             assert spec.element is not None
             result = dict(existing) if isinstance(existing, dict) else {}
             for key, item in value:
-                key = gojson.sanitize_string(key)
+                key = json_decode.sanitize_string(key)
                 result[key] = _decode(item, spec.element, _zero(spec.element), struct, path)
             return result
-    elif kind == "struct" and isinstance(value, gojson.JSONObject):
+    elif kind == "struct" and isinstance(value, json_decode.JSONObject):
         assert spec.model is not None
         partial = existing if isinstance(existing, _Partial) else _Partial(spec.model, {}, set())
         _decode_object(value, partial, path)
@@ -403,7 +404,7 @@ def _zero(spec: _Spec) -> Any:
     return {"bool": False, "string": "", "int": 0, "float": 0.0}.get(spec.kind)
 
 
-def _decode_object(pairs: gojson.JSONObject, partial: _Partial, path: tuple[str, ...]) -> None:
+def _decode_object(pairs: json_decode.JSONObject, partial: _Partial, path: tuple[str, ...]) -> None:
     fields = _fields_of(partial.model)
     struct = _model_short_name(partial.model)
     for key, item in pairs:
@@ -445,7 +446,9 @@ def _build(partial: _Partial) -> _Request:
     return partial.model.model_construct(_fields_set=set(partial.present), **values)
 
 
-def parse_body(model: type[T], raw: bytes, *, allow_empty: bool = False) -> T:
+def parse_body(
+    model: type[RequestT], raw: bytes, *, allow_empty: bool = False
+) -> RequestT:
     """Decode ``raw`` into ``model`` exactly as Go's ``json.Unmarshal`` would.
 
     ``allow_empty``: an empty body yields the zero request (routes whose body is
@@ -455,14 +458,14 @@ def parse_body(model: type[T], raw: bytes, *, allow_empty: bool = False) -> T:
     if allow_empty and not raw:
         return model()
     try:
-        document = gojson.loads(raw)
-    except gojson.GoJSONSyntaxError as exc:
+        document = json_decode.loads(raw)
+    except json_decode.GoJSONSyntaxError as exc:
         raise ParseError(exc.text) from None
     return decode_document(model, document)
 
 
-def decode_document(model: type[T], document: Any) -> T:
-    """Decode an already loaded ``gojson.loads`` value (say a ``json.RawMessage`` field, an
+def decode_document(model: type[RequestT], document: Any) -> RequestT:
+    """Decode an already loaded ``json_decode.loads`` value (say a ``json.RawMessage`` field, an
     ``object`` field here) into ``model`` as ``json.Unmarshal`` would; raises ``ParseError``."""
     partial = _Partial(model, {}, set())
     spec = _Spec("struct", model.GO_NAME, model=model)
@@ -470,4 +473,4 @@ def decode_document(model: type[T], document: Any) -> T:
         result = _decode(document, spec, partial, "", ())
     except _TypeMismatch as exc:
         raise ParseError(exc.text) from None
-    return typing.cast(T, _build(result))
+    return typing.cast(RequestT, _build(result))

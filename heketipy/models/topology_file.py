@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from heketipy.models import gojson
+from heketipy.gocompat import json_decode
 from heketipy.models.requests import (
     DeviceAddRequest,
     NodeAddRequest,
@@ -43,8 +43,8 @@ class TopologyFile(_Request):
 def parse_topology_file(raw: bytes) -> TopologyFile:
     """Decode a topology file; raises ParseError for anything Go would refuse."""
     try:
-        document = gojson.loads(raw)
-    except gojson.GoJSONSyntaxError as exc:
+        document = json_decode.loads(raw)
+    except json_decode.GoJSONSyntaxError as exc:
         raise ParseError(exc.text) from None
     topology = decode_document(TopologyFile, document)
     for cluster in topology.clusters:
@@ -62,8 +62,8 @@ def devices(node: TopologyNode) -> list[DeviceAddRequest]:
         if entry is None:
             continue
         if isinstance(entry, str):
-            out.append(DeviceAddRequest.model_construct(name=gojson.sanitize_string(entry)))
-        elif isinstance(entry, gojson.JSONObject):
+            out.append(DeviceAddRequest.model_construct(name=json_decode.sanitize_string(entry)))
+        elif isinstance(entry, json_decode.JSONObject):
             out.append(decode_document(DeviceAddRequest, entry))
         else:
             raise ParseError("json: cannot unmarshal device: want a name or an object")

@@ -9,7 +9,7 @@ failing rule. Rules that are not ``required`` accept the zero value. Names, devi
 paths, hostnames and tags are checked by ``heketipy.domain.validators``, the rules the
 executors apply too (stricter than Heketi's where Heketi let unsafe values through).
 
-``check_volume_request`` / ``check_volume_min_size`` / ``check_log_level`` raise
+``check_volume_request`` / ``check_log_level`` raise
 ``RequestRejected(text, status)`` with Heketi's plain texts.
 """
 
@@ -18,25 +18,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
+from heketipy.config import ADMIN_STATES, LOG_LEVELS
 from heketipy.domain import validators
+from heketipy.gocompat.strconv import shortest_float32
 from heketipy.models import requests as req
-from heketipy.models.gojson import shortest_float32
 
 __all__ = [
-    "LOG_LEVELS",
     "RequestRejected",
     "ValidationError",
     "check_log_level",
-    "check_volume_min_size",
     "check_volume_request",
-    "minimum_volume_size_kib",
     "render_errors",
     "validate",
 ]
 
-LOG_LEVELS = ("none", "critical", "error", "warning", "info", "debug")
 VALID_DISPERSIONS = frozenset({(2, 1), (4, 2), (8, 3), (8, 4)})
-KIB_PER_GIB = 1024 * 1024
 
 MAX_CLEANUP_IDS = 32
 
@@ -240,7 +236,7 @@ _RULES: dict[type, Callable[[Any], FieldErrors]] = {
     req.BrickEvictRequest: lambda o: _check(o, {"healcheck": (valid_healcheck,)}),
     req.CleanupRequest: lambda o: _check(o, {"operations": (valid_cleanup_ids,)}),
     req.AdminStateRequest: lambda o: _check(
-        o, {"state": (required, one_of("normal", "read-only", "local-client"))}
+        o, {"state": (required, one_of(*ADMIN_STATES))}
     ),
 }
 
@@ -284,23 +280,6 @@ def check_volume_request(request: req.VolumeCreateRequest) -> None:
             raise RequestRejected(
                 f"Invalid dispersion combination: {combination[0]}+{combination[1]}"
             )
-
-
-def minimum_volume_size_kib(request: req.VolumeCreateRequest, brick_min_kib: int) -> int:
-    """Smallest accepted volume size: one minimum brick, ``data`` of them for disperse."""
-    if request.durability.type == "disperse":
-        return brick_min_kib * request.durability.disperse.data
-    return brick_min_kib
-
-
-def check_volume_min_size(request: req.VolumeCreateRequest, brick_min_kib: int) -> None:
-    """Check 7 of POST /volumes (it runs after the cluster checks, which need the DB)."""
-    minimum = minimum_volume_size_kib(request, brick_min_kib)
-    if request.size * KIB_PER_GIB < minimum:
-        raise RequestRejected(
-            f"Requested volume size ({request.size} GB) is smaller than the minimum "
-            f"supported volume size ({minimum})"
-        )
 
 
 # ------------------------------------------------------------- POST /internal/logging

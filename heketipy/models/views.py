@@ -1,7 +1,7 @@
 """Heketi's JSON response shapes, built from the in-memory state.
 
 Field order is Heketi's emission order (contract section 6); ``omitempty`` fields are left out
-when empty. Only plain dicts/lists are produced, encoded by ``heketipy.models.gojson``.
+when empty. Only plain dicts/lists are produced, encoded by ``heketipy.gocompat.json_encode``.
 """
 
 from __future__ import annotations
@@ -62,15 +62,21 @@ def device_view(state: State, device: Device) -> dict[str, Any]:
     return view
 
 
-def node_view(state: State, node: Node) -> dict[str, Any]:
-    view: dict[str, Any] = {
+def node_info(node: Node) -> dict[str, Any]:
+    """Heketi's ``NodeInfo``: what the node view and the dump's node entry share."""
+    info: dict[str, Any] = {
         "zone": node.zone,
         "hostnames": {"manage": list(node.manage), "storage": list(node.storage)},
         "cluster": node.cluster_id,
     }
     if node.tags:
-        view["tags"] = dict(sorted(node.tags.items()))
-    view["id"] = node.id
+        info["tags"] = dict(sorted(node.tags.items()))
+    info["id"] = node.id
+    return info
+
+
+def node_view(state: State, node: Node) -> dict[str, Any]:
+    view = node_info(node)
     view["state"] = node.state
     view["devices"] = [device_view(state, state.devices[d]) for d in state.device_ids(node.id)]
     return view

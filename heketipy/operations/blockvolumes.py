@@ -18,10 +18,11 @@ from heketipy.domain import placement as pl
 from heketipy.domain.entities import BlockVolume, Volume, new_id
 from heketipy.domain.errors import TARGET_IN_USE, Busy, OperationFailed
 from heketipy.domain.state import State, Transaction
+from heketipy.domain.units import bhv_usable_gib
 from heketipy.executors.base import BlockVolumeRequest
 from heketipy.operations import placement_view as pv
 from heketipy.operations import volumes as vol
-from heketipy.operations.runtime import Operation, Runtime, register
+from heketipy.operations.runtime import Operation, Runtime
 
 CREATE_PREFIX = "Failed to allocate new block volume"
 DELETE_PREFIX = "Failed to set up block volume delete"
@@ -34,17 +35,12 @@ BHV_DURABILITY_ECHO = {"type": "replicate", "replicate": {"replica": 3}, "disper
 UNRESTRICTED = ""
 
 
-def usable_bhv_gib(size_gib: int) -> int:
-    """What a BHV of ``size_gib`` can hold: 98 % of it, the rest is reserved."""
-    return size_gib * 98 // 100
-
-
 def too_small_text(bhv_size_gib: int, size_gib: int) -> str:
     return (
         "The size configured for automatic creation of block hosting volumes "
         f"({bhv_size_gib}) is too small to host the requested block volume of size {size_gib}. "
         f"The available size on this block hosting volume, minus overhead, is "
-        f"{usable_bhv_gib(bhv_size_gib)}. Please create a sufficiently large block hosting "
+        f"{bhv_usable_gib(bhv_size_gib)}. Please create a sufficiently large block hosting "
         "volume manually."
     )
 
@@ -152,7 +148,6 @@ def _delete_record(tx: Transaction, state: State, record: Any) -> None:
 # -- create ---------------------------------------------------------------------------------------
 
 
-@register
 class CreateBlockVolume(Operation):
     type_name = "create-block-volume"
 
@@ -223,8 +218,8 @@ class CreateBlockVolume(Operation):
         """No BHV has room: auto-create one inside this operation (internals 1.12)."""
         state = self.rt.state
         settings = self.rt.settings.glusterfs
-        bhv_size = int(settings.block_hosting_volume_size or 1024)
-        if self.spec.size_gib > usable_bhv_gib(bhv_size):
+        bhv_size = settings.block_hosting_volume_size
+        if self.spec.size_gib > bhv_usable_gib(bhv_size):
             raise OperationFailed(f"{CREATE_PREFIX}: {too_small_text(bhv_size, self.spec.size_gib)}")
         if has_new_pending_bhv(state, cluster_ids):
             raise Busy()
@@ -356,7 +351,6 @@ class CreateBlockVolume(Operation):
 # -- delete ---------------------------------------------------------------------------------------
 
 
-@register
 class DeleteBlockVolume(Operation):
     type_name = "delete-block-volume"
 
@@ -411,7 +405,6 @@ class DeleteBlockVolume(Operation):
 # -- expand ---------------------------------------------------------------------------------------
 
 
-@register
 class ExpandBlockVolume(Operation):
     type_name = "expand-block-volume"
 
@@ -481,3 +474,17 @@ class ExpandBlockVolume(Operation):
         if bhv is not None:
             tx.touch(bhv).block_free_gib += self.delta_gib
         _delete_record(tx, state, self.record)
+
+
+# -- the API's block volume commands: each returns the /queue id of the work it started -------
+async def create_block_volume(rt: Runtime, spec: BlockVolumeSpec) -> str:
+    vol.check_clusters(rt, spec.cluster_ids)
+    return await rt.start(CreateBlockVolume(rt, spec))
+
+
+async def delete_block_volume(rt: Runtime, blockvolume: BlockVolume) -> str:
+    return await rt.start(DeleteBlockVolume(rt, blockvolume))
+
+
+async def expand_block_volume(rt: Runtime, blockvolume: BlockVolume, new_size_gib: int) -> str:
+    return await rt.start(ExpandBlockVolume(rt, blockvolume, new_size_gib))

@@ -12,7 +12,7 @@ from heketipy.domain.errors import TARGET_IN_USE, OperationFailed
 from heketipy.domain.state import Transaction
 from heketipy.executors.base import BrickAddress
 from heketipy.operations import placement_view as pv
-from heketipy.operations.runtime import Operation, Runtime, register
+from heketipy.operations.runtime import Operation, Runtime, Unjournaled
 from heketipy.operations.volumes import (
     brick_host,
     brick_request,
@@ -20,14 +20,15 @@ from heketipy.operations.volumes import (
     release_bricks,
 )
 
+EVICT_FAILED = "Failed to set up brick eviction"
 
-@register
+
 class EvictBrick(Operation):
     """Create a replacement, ``replace-brick`` in gluster, then destroy the old brick."""
 
     type_name = "evict-brick"
 
-    def __init__(self, rt: Runtime, brick: Brick, prefix: str = "Failed to set up brick eviction"):
+    def __init__(self, rt: Runtime, brick: Brick, prefix: str = EVICT_FAILED):
         super().__init__(rt)
         self.old_id = brick.id
         self.new_id = ""
@@ -109,6 +110,7 @@ class EvictBrick(Operation):
             BrickAddress(state.nodes[new.node_id].storage_host, new.path),
         )
         await self.rt.step_done(self.record, "replaced")
+        assert self.record is not None  # plan() journals the replacement before execute()
         await self.rt.set_phase(self.record, "finalizing")  # gluster now uses the new brick
         # The old device may be gone (that is often why it is evicted): forget it anyway.
         with contextlib.suppress(Exception):
@@ -167,10 +169,23 @@ class EvictBrick(Operation):
         self.drop_record(tx)
 
 
-async def evict(rt: Runtime, brick: Brick, prefix: str) -> None:
+async def evict(rt: Runtime, brick: Brick, prefix: str = EVICT_FAILED) -> None:
+    """Move ``brick`` elsewhere now, inside the job that asked (device and node removal move
+    their bricks one after the other, each one planned only when the previous one is done)."""
     op = EvictBrick(rt, brick, prefix)
     await rt.apply(op.plan)
     await rt.execute(op)
+
+
+async def evict_brick(rt: Runtime, brick: Brick) -> str:
+    """``POST /bricks/to-evict/{id}``: as Heketi, the eviction is planned in the background,
+    so even a brick that cannot move is accepted and the /queue answer says why."""
+
+    async def work() -> None:
+        await evict(rt, brick)
+        return None
+
+    return await rt.start(Unjournaled("evict-brick", work, throttled=True))
 
 
 async def remove_device_bricks(rt: Runtime, device: Device, *, node_removal: bool) -> None:
@@ -180,7 +195,7 @@ async def remove_device_bricks(rt: Runtime, device: Device, *, node_removal: boo
         if brick is None:
             continue
         try:
-            await evict(rt, brick, "Failed to set up brick eviction")
+            await evict(rt, brick)
         except OperationFailed as exc:
             if node_removal:
                 raise OperationFailed(

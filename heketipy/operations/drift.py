@@ -21,12 +21,13 @@ from typing import Any
 
 from heketipy.domain import validators
 from heketipy.domain.entities import Brick, Node, gluster_managed
+from heketipy.domain.units import brick_lv_name, thin_pool_name, vg_name
 from heketipy.executors.base import BrickRequest, NodeInventory, NodeLogicalVolume
+from heketipy.executors.commands_lvm import MIN_XFS_KIB
 from heketipy.operations.runtime import Runtime
 
 log = logging.getLogger("heketipy.drift")
 
-MOUNTS_ROOT = "/var/lib/heketi/mounts"
 HEKETI_TAG_PREFIXES = ("heketi-brick-", "heketi-device-")
 PROBLEMS = ("missing", "orphaned", "foreign", "mismatched", "unreachable")
 
@@ -38,10 +39,6 @@ class Finding:
     node: str  # manage hostname
     name: str
     detail: str = ""
-
-
-def _vg(device_id: str) -> str:
-    return f"vg_{device_id}"
 
 
 def _expected_bricks(rt: Runtime, node: Node) -> list[Brick]:
@@ -88,10 +85,10 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
     lvs = {(lv.vg, lv.name): lv for lv in inv.lvs}
     expected_lvs: set[tuple[str, str]] = set()
     expected_mounts: set[str] = set()
-    known_vgs = {_vg(d) for d in state.device_ids(node.id)}
+    known_vgs = {vg_name(d) for d in state.device_ids(node.id)}
     for device_id in state.device_ids(node.id):
         device = state.devices[device_id]
-        vg = _vg(device_id)
+        vg = vg_name(device_id)
         if device.state == "failed":
             continue
         settled = not any(state.bricks[b].pending_op for b in state.brick_ids_of_device(device_id))
@@ -103,7 +100,7 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
                 f"database free {device.free_kib} KiB, node free {inv.vg_free_kib[vg]} KiB",
             ))
     for brick in _expected_bricks(rt, node):
-        vg = _vg(brick.device_id)
+        vg = vg_name(brick.device_id)
         pool_key, lv_key = (vg, brick.tp_name), (vg, brick.lv_name)
         expected_lvs |= {pool_key, lv_key}
         expected_mounts.add(brick.mount_path)
@@ -113,7 +110,8 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
             findings.append(Finding("missing", "brick-pool", host, f"{vg}/{brick.tp_name}"))
         if lv_key not in lvs:
             findings.append(Finding("missing", "brick-lv", host, f"{vg}/{brick.lv_name}"))
-        elif lvs[lv_key].size_kib != brick.size_kib:
+        # A brick under mkfs.xfs's minimum (an arbiter's) is made with that virtual size.
+        elif lvs[lv_key].size_kib != max(brick.size_kib, MIN_XFS_KIB):
             findings.append(Finding(
                 "mismatched", "brick-lv", host, f"{vg}/{brick.lv_name}",
                 f"database {brick.size_kib} KiB, node {lvs[lv_key].size_kib} KiB",
@@ -140,8 +138,8 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
     for line in inv.fstab:
         if not any(m in line for m in expected_mounts | pending_mounts):
             fields = line.split()
-            lv = lvs.get(_lv_of_mount(fields[1])) if len(fields) > 1 else None
-            findings.append(Finding(_unknown(lv), "fstab", host, line.strip()))
+            mounted = lvs.get(_lv_of_mount(fields[1])) if len(fields) > 1 else None
+            findings.append(Finding(_unknown(mounted), "fstab", host, line.strip()))
     return findings
 
 
@@ -205,7 +203,7 @@ async def report(rt: Runtime) -> dict[str, Any]:
         if node.cluster_id not in volumes_checked and node.state == "online":
             volumes_checked.add(node.cluster_id)
             findings += _compare_volumes(rt, node.cluster_id, inv, node.manage_host)
-    managed_vgs = {_vg(d) for d in rt.state.devices}
+    managed_vgs = {vg_name(d) for d in rt.state.devices}
     grouped: dict[str, list[dict[str, str]]] = {problem: [] for problem in PROBLEMS}
     for finding in findings:
         grouped[finding.problem].append(asdict(finding))
@@ -249,8 +247,8 @@ async def remove_orphans(rt: Runtime, drift: dict[str, Any]) -> list[str]:
                 device_id = vg.removeprefix("vg_")
                 owner = lv.removeprefix("brick_").removeprefix("tp_")
                 await rt.executor.brick_destroy(host, BrickRequest(
-                    device_id=device_id, brick_id=owner, tp_name=f"tp_{owner}",
-                    lv_name=f"brick_{owner}", tp_size_kib=0, size_kib=0, pool_metadata_kib=0,
+                    device_id=device_id, brick_id=owner, tp_name=thin_pool_name(owner),
+                    lv_name=brick_lv_name(owner), tp_size_kib=0, size_kib=0, pool_metadata_kib=0,
                 ))
             else:
                 continue  # mounts and fstab lines go with their brick LV
@@ -258,3 +256,10 @@ async def remove_orphans(rt: Runtime, drift: dict[str, Any]) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - report and go on with the rest
             log.warning("could not remove orphan %s on %s: %s", name, host, exc)
     return removed
+
+
+async def repair(rt: Runtime) -> dict[str, Any]:
+    """``POST /internal/state/drift/repair``: remove the orphans a fresh report finds, then
+    report again (what was removed, and what drift is left)."""
+    removed = await remove_orphans(rt, await report(rt))
+    return {"removed": removed, "report": await report(rt)}

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from heketipy import logctx
+from heketipy.config import DEFAULT_QUEUE_RESULT_TTL_S
 from heketipy.domain.entities import new_id
 from heketipy.domain.errors import Busy, HeketiError
 
@@ -41,13 +42,12 @@ class Job:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-DEFAULT_RESULT_TTL_S = 300.0
 
 
 class JobQueue:
     def __init__(
         self,
-        result_ttl_s: float = DEFAULT_RESULT_TTL_S,
+        result_ttl_s: float = DEFAULT_QUEUE_RESULT_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.result_ttl_s = result_ttl_s

@@ -1,7 +1,8 @@
 """Node and device lifecycle: add, delete, state changes, resync, tags.
 
-These are Heketi's "operations without a pending op": they run directly in a background job.
-Moving bricks off a device being removed is delegated to ``operations.bricks`` (brick evict).
+Device add and delete are journaled; the rest are Heketi's "operations without a pending op"
+(``Unjournaled`` background work). Moving bricks off a device being removed is delegated to
+``operations.bricks`` (brick evict).
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from heketipy.domain.errors import (
     OperationFailed,
 )
 from heketipy.domain.state import Transaction
-from heketipy.operations.runtime import Operation, Runtime, register
-
-NODE_STATES = ("online", "offline", "failed")
+from heketipy.operations.bricks import remove_device_bricks
+from heketipy.operations.runtime import Operation, Runtime, Unjournaled
 
 
 def check_hostnames_free(rt: Runtime, manage: list[str], storage: list[str]) -> None:
@@ -65,10 +65,10 @@ async def add_node(
                     del rt.reserved_hosts[host]
         return f"/nodes/{node.id}"
 
-    return rt.submit_plain(work, "add-node")
+    return await rt.start(Unjournaled("add-node", work))
 
 
-def delete_node(rt: Runtime, node: Node) -> str:
+async def delete_node(rt: Runtime, node: Node) -> str:
     if rt.state.node_devices.get(node.id):
         raise Conflict(f"Unable to delete node [{node.id}] because it contains devices")
 
@@ -82,10 +82,20 @@ def delete_node(rt: Runtime, node: Node) -> str:
         await rt.apply(lambda tx: tx.delete(node))
         return None
 
-    return rt.submit_plain(work, "delete-node")
+    return await rt.start(Unjournaled("delete-node", work))
 
 
-async def set_node_state(rt: Runtime, node: Node, new_state: str) -> None:
+async def set_node_state(rt: Runtime, node: Node, new_state: str) -> str:
+    """Moving to ``failed`` moves every brick off the node: throttled like other brick work."""
+
+    async def work() -> None:
+        await change_node_state(rt, node, new_state)
+        return None
+
+    return await rt.start(Unjournaled("node-state", work, throttled=new_state == "failed"))
+
+
+async def change_node_state(rt: Runtime, node: Node, new_state: str) -> None:
     current = node.state
     if current == new_state:
         return
@@ -98,13 +108,15 @@ async def set_node_state(rt: Runtime, node: Node, new_state: str) -> None:
         raise OperationFailed(
             f"Node must be offline before remove operation is performed, node:{node.id}"
         )
-    from heketipy.operations.bricks import remove_device_bricks
-
     for device_id in rt.state.device_ids(node.id):
         device = rt.state.devices[device_id]
         if device.state != "failed":
             await remove_device_bricks(rt, device, node_removal=True)
-            await rt.apply(lambda tx, d=device: setattr(tx.touch(d), "state", "failed"))
+
+            def fail_device(tx: Transaction, failed: Device = device) -> None:
+                tx.touch(failed).state = "failed"
+
+            await rt.apply(fail_device)
     await rt.apply(lambda tx: setattr(tx.touch(node), "state", "failed"))
 
 
@@ -118,8 +130,19 @@ def apply_tags(current: dict[str, str], change_type: str, tags: dict[str, str]) 
     return {k: v for k, v in current.items() if k not in tags}
 
 
-async def set_tags(rt: Runtime, entity: Node | Device, change_type: str,
-                   tags: dict[str, str]) -> dict[str, str]:
+async def set_node_tags(rt: Runtime, node: Node, change_type: str,
+                        tags: dict[str, str]) -> dict[str, str]:
+    return await _retag(rt, node, change_type, tags)
+
+
+async def set_device_tags(rt: Runtime, device: Device, change_type: str,
+                          tags: dict[str, str]) -> dict[str, str]:
+    return await _retag(rt, device, change_type, tags)
+
+
+async def _retag(rt: Runtime, entity: Node | Device, change_type: str,
+                 tags: dict[str, str]) -> dict[str, str]:
+    """Synchronous, as in Heketi: the answer is the entity's new tags, sorted."""
     new_tags = apply_tags(entity.tags, change_type, tags)
 
     def mutate(tx: Transaction) -> None:
@@ -129,7 +152,6 @@ async def set_tags(rt: Runtime, entity: Node | Device, change_type: str,
     return dict(sorted(new_tags.items()))
 
 
-@register
 class AddDevice(Operation):
     """Journaled so a crash between ``pvcreate``/``vgcreate`` and the database write leaves
     no volume group the database does not know."""
@@ -205,7 +227,6 @@ async def add_device(rt: Runtime, node_id: str, name: str, tags: dict[str, str],
     return await rt.start(AddDevice(rt, node, name, tags, destroy_data))
 
 
-@register
 class DeleteDevice(Operation):
     """Journaled: the volume group is torn down, then the device forgotten."""
 
@@ -259,7 +280,17 @@ async def delete_device(rt: Runtime, device: Device, force_forget: bool) -> str:
     return await rt.start(DeleteDevice(rt, device, force_forget))
 
 
-async def set_device_state(rt: Runtime, device: Device, new_state: str) -> None:
+async def set_device_state(rt: Runtime, device: Device, new_state: str) -> str:
+    """Moving to ``failed`` moves every brick off the device: throttled like other brick work."""
+
+    async def work() -> None:
+        await change_device_state(rt, device, new_state)
+        return None
+
+    return await rt.start(Unjournaled("device-state", work, throttled=new_state == "failed"))
+
+
+async def change_device_state(rt: Runtime, device: Device, new_state: str) -> None:
     current = device.state
     if current == new_state:
         return
@@ -272,13 +303,11 @@ async def set_device_state(rt: Runtime, device: Device, new_state: str) -> None:
         raise OperationFailed(
             f"Device must be offline before remove operation is performed, device:{device.id}"
         )
-    from heketipy.operations.bricks import remove_device_bricks
-
     await remove_device_bricks(rt, device, node_removal=False)
     await rt.apply(lambda tx: setattr(tx.touch(device), "state", "failed"))
 
 
-def resync_device(rt: Runtime, device: Device) -> str:
+async def resync_device(rt: Runtime, device: Device) -> str:
     node = rt.state.nodes[device.node_id]
 
     async def work() -> None:
@@ -301,4 +330,4 @@ def resync_device(rt: Runtime, device: Device) -> str:
         await rt.apply(mutate)
         return None
 
-    return rt.submit_plain(work, "resync-device")
+    return await rt.start(Unjournaled("resync-device", work))

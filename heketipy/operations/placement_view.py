@@ -5,15 +5,14 @@ and turns placement failures into Heketi's error texts.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
+from heketipy.config import Settings
 from heketipy.domain import placement as pl
 from heketipy.domain.entities import Volume
 from heketipy.domain.errors import OperationFailed
 from heketipy.domain.state import State
 from heketipy.domain.tags import heketi_options
-
-KIB_PER_GIB = 1024 * 1024
+from heketipy.domain.units import KIB_PER_GIB, KIB_PER_MIB
 
 
 def node_views(
@@ -66,7 +65,9 @@ def cluster_views(
     ]
 
 
-def policy_for(settings: Any, options: list[str], snapshot_factor: float) -> pl.PlacementPolicy:
+def policy_for(
+    settings: Settings, options: list[str], snapshot_factor: float
+) -> pl.PlacementPolicy:
     gluster = settings.glusterfs
     heketi = heketi_options(options)
     average = gluster.average_file_size_kb
@@ -87,15 +88,15 @@ def policy_for(settings: Any, options: list[str], snapshot_factor: float) -> pl.
 
 # Executors that format real filesystems: their bricks must be big enough for mkfs.xfs.
 REAL_EXECUTORS = ("ssh", "inject/ssh", "kube", "kubernetes")
-XFS_MIN_KIB = 300 * 1024
+XFS_MIN_KIB = 300 * KIB_PER_MIB
 
 
-def min_filesystem_kib(settings: Any) -> int:
+def min_filesystem_kib(settings: Settings) -> int:
     """``heketipy.min_filesystem_mb`` if set, else 300 MiB on real nodes and 0 (Heketi's exact
     arbiter sizing) on the mock and the simulator."""
-    configured = getattr(settings.heketipy, "min_filesystem_mb", None)
+    configured = settings.heketipy.min_filesystem_mb
     if configured is not None:
-        return int(configured) * 1024
+        return int(configured) * KIB_PER_MIB
     return XFS_MIN_KIB if settings.glusterfs.executor in REAL_EXECUTORS else 0
 
 

@@ -16,14 +16,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from heketipy import logctx
+from heketipy.config import Settings
 from heketipy.domain.entities import PendingOperation, new_id
 from heketipy.domain.errors import HeketiError
 from heketipy.domain.state import State, Transaction
 from heketipy.executors.base import Executor
-from heketipy.operations.jobs import DEFAULT_RESULT_TTL_S, JobQueue, Throttle
+from heketipy.operations.jobs import JobQueue, Throttle
 from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.operations")
@@ -57,18 +59,16 @@ class Runtime:
         state: State,
         store: Store,
         executor: Executor,
-        settings: Any,
-        *,
-        max_inflight: int = 8,
-        wait_queue_size: int = 1024,
-        queue_result_ttl_s: float = DEFAULT_RESULT_TTL_S,
+        settings: Settings,
     ) -> None:
         self.state = state
         self.store = store
         self.executor = executor
         self.settings = settings
-        self.jobs = JobQueue(result_ttl_s=queue_result_ttl_s)
-        self.throttle = Throttle(max_inflight, wait_queue_size)
+        self.jobs = JobQueue(result_ttl_s=settings.heketipy.queue_result_ttl_s)
+        self.throttle = Throttle(
+            settings.glusterfs.max_inflight_operations, settings.heketipy.wait_queue_size
+        )
         self.in_flight_ops: set[str] = set()
         self.reserved_hosts: dict[str, str] = {}  # hostnames of nodes being added
         self.down_nodes: set[str] = set()  # nodes the health monitor last saw down
@@ -96,10 +96,17 @@ class Runtime:
         return result
 
     # -- running operations ---------------------------------------------------------------
-    async def start(self, op: Operation) -> str:
-        """Plan ``op`` now, then execute it in the background. Returns the /queue id."""
+    async def start(self, op: Operation | Unjournaled) -> str:
+        """The one way to start work behind ``/queue``; returns the /queue id.
+
+        A journaled ``Operation`` is planned now (its errors answer the request) and executed
+        in the background; ``Unjournaled`` work runs in the background as it is. Throttled
+        work takes a place in the throttle's queue first (``Busy`` when it is full).
+        """
         if op.throttled:
             self.throttle.admit()
+        if isinstance(op, Unjournaled):
+            return self._submit(op.type_name, op.run, throttled=op.throttled)
         started = time.perf_counter()
         try:
             await self.apply(op.plan)
@@ -109,29 +116,20 @@ class Runtime:
             if isinstance(exc, Exception):  # nothing was journaled: no targets to name
                 self.log_step(op.type_name, None, "plan", started, exc)
             raise
-        slot = {"held": False}
 
         async def work() -> str | None:
-            if op.throttled:
-                await self.throttle.acquire_slot()
-                slot["held"] = True
             return await self.execute(op)
 
-        def done() -> None:
-            if op.throttled:
-                self.throttle.release(had_slot=slot["held"])
-
-        queue_id = self.jobs.submit(work, name=op.type_name, on_done=done)
+        queue_id = self._submit(op.type_name, work, throttled=op.throttled)
         self.log_step(op.type_name, op.record, "plan", started, queue_id=queue_id)
         return queue_id
 
-    def submit_plain(
-        self, work: Callable[[], Awaitable[str | None]], name: str, *, throttled: bool = False
+    def _submit(
+        self, name: str, work: Callable[[], Awaitable[str | None]], *, throttled: bool
     ) -> str:
-        """Background work without a journal record (node/device add, tags, state)."""
+        """Run admitted work as a job; throttled work waits for a slot and frees it after."""
         if not throttled:
             return self.jobs.submit(work, name=name)
-        self.throttle.admit()
         slot = {"held": False}
 
         async def guarded() -> str | None:
@@ -282,7 +280,9 @@ class Runtime:
         ``only`` limits recovery to those journal ids (the on-demand cleanup). Operations that
         are executing in this process are never touched.
         """
-        from heketipy.operations import catalog  # noqa: F401 - fills OPERATION_TYPES
+        # Imported here, not at the top: the catalog imports every operation module, and
+        # they all import this one.
+        from heketipy.operations.catalog import OPERATION_TYPES
 
         recovered = 0
         for record in sorted(self.state.operations.values(), key=lambda r: r.timestamp):
@@ -320,7 +320,11 @@ class Runtime:
                             level=logging.ERROR, status="failed",
                         )
                         self.failed_count += 1
-                        await self.apply(lambda tx, r=record: setattr(tx.touch(r), "status", "failed"))
+
+                        def mark_failed(tx: Transaction, failed: PendingOperation = record) -> None:
+                            tx.touch(failed).status = "failed"
+
+                        await self.apply(mark_failed)
                         continue
                 elif not await self._rollback(op):
                     continue
@@ -337,6 +341,17 @@ class Runtime:
             if isinstance(result, BaseException):
                 raise result
         return list(results)
+
+
+@dataclass(frozen=True)
+class Unjournaled:
+    """Background work without a journal record: Heketi's operations without a pending op
+    (node add/delete/state, device state/resync, tags, brick evict, cleanup). Nothing to
+    resume after a crash; ``run`` returns the result's Location or None."""
+
+    type_name: str
+    run: Callable[[], Awaitable[str | None]]
+    throttled: bool = False
 
 
 class Operation:
@@ -391,10 +406,3 @@ class Operation:
         if self.record is not None and self.record.id in self.rt.state.operations:
             tx.delete(self.record)
 
-
-OPERATION_TYPES: dict[str, type[Operation]] = {}
-
-
-def register(cls: type[Operation]) -> type[Operation]:
-    OPERATION_TYPES[cls.type_name] = cls
-    return cls

@@ -1,11 +1,11 @@
-"""Volume operations: create, delete, expand, clone (journaled, rolled back on failure)."""
+"""Volume operations: create, delete, expand, clone (journaled, rolled back on failure) and
+the block-hosting restriction; the API's volume commands are the functions at the end."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import logging
-import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,9 +20,10 @@ from heketipy.domain.entities import (
     gluster_layout_uuid,
     new_id,
 )
-from heketipy.domain.errors import TARGET_IN_USE, Conflict, OperationFailed
+from heketipy.domain.errors import TARGET_IN_USE, Conflict, InvalidRequest, OperationFailed
 from heketipy.domain.state import State, Transaction
 from heketipy.domain.tags import arbiter_requested
+from heketipy.domain.units import KIB_PER_GIB, bhv_reserved_gib, bhv_usable_gib
 from heketipy.executors.base import (
     BrickAddress,
     BrickRequest,
@@ -31,7 +32,7 @@ from heketipy.executors.base import (
     VolumeRequest,
 )
 from heketipy.operations import placement_view as pv
-from heketipy.operations.runtime import Operation, Runtime, register
+from heketipy.operations.runtime import Operation, Runtime, Unjournaled
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,6 @@ class VolumeSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@register
 class CreateVolume(Operation):
     type_name = "create-volume"
 
@@ -264,8 +264,8 @@ class CreateVolume(Operation):
             snapshot_factor=spec.snapshot_factor if spec.snapshot_enable else 1.0,
         )
         if spec.block:
-            volume.block_free_gib = spec.size_gib * 98 // 100
-            volume.block_reserved_gib = spec.size_gib - volume.block_free_gib
+            volume.block_free_gib = bhv_usable_gib(spec.size_gib)
+            volume.block_reserved_gib = bhv_reserved_gib(spec.size_gib)
         return volume
 
     def plan(self, tx: Transaction) -> None:
@@ -341,7 +341,6 @@ def check_deletable(state: State, volume: Volume) -> None:
         raise Conflict("Cannot delete a block hosting volume containing block volumes")
 
 
-@register
 class DeleteVolume(Operation):
     type_name = "delete-volume"
 
@@ -402,7 +401,6 @@ class DeleteVolume(Operation):
         self.drop_record(tx)
 
 
-@register
 class ExpandVolume(Operation):
     type_name = "expand-volume"
 
@@ -464,7 +462,7 @@ class ExpandVolume(Operation):
         volume = tx.touch(self.rt.state.volumes[self.volume_id])
         volume.size_gib += self.expand_gib
         if volume.block:
-            added_free = math.floor(self.expand_gib * 98 / 100)
+            added_free = bhv_usable_gib(self.expand_gib)
             volume.block_free_gib += added_free
             volume.block_reserved_gib += self.expand_gib - added_free
         for brick in self.new_bricks():
@@ -539,7 +537,6 @@ def _as_made(brick: Brick, made: CloneBrick) -> Brick:
     return dataclasses.replace(brick, id=made.id, served_path=made.served_path, lv=made.lv)
 
 
-@register
 class CloneVolume(Operation):
     """Snapshot the source and clone it into a new volume whose bricks are thin snapshots in
     the source's thin pools.
@@ -643,6 +640,8 @@ class CloneVolume(Operation):
 
     async def complete(self) -> None:
         await self._finish(await self._existing_clone())
+        # A crash after ``volume start`` can leave the temporary snapshot behind.
+        await self.rt.executor.clone_snapshot_remove(self._host(), self.name)
 
     async def _finish(self, info: GlusterVolume | None) -> None:
         """Clone (unless gluster already has ``info``), then make the clone first-class; every
@@ -705,6 +704,8 @@ class CloneVolume(Operation):
         clone = state.volumes.get(self.clone_id)
         if clone is None or self.name_taken:
             return
+        # What an interrupted volume_clone left first: its snapshot pins the source's pools.
+        await self.rt.executor.clone_snapshot_remove(self._host(), self.name)
         bricks = state.bricks_of_volume(clone.id)
         info = await self._existing_clone()
         layout = clone_brick_layout(bricks, info) if info is not None else None
@@ -725,3 +726,76 @@ class CloneVolume(Operation):
         if source is not None:
             tx.touch(source).pending_op = ""
         self.drop_record(tx)
+
+
+# -- the API's volume commands: each returns the /queue id of the work it started -------------
+def check_clusters(rt: Runtime, cluster_ids: list[str] | tuple[str, ...]) -> None:
+    """Heketi's first database checks of a (block) volume create, in its order."""
+    if not rt.state.clusters:
+        raise InvalidRequest("No clusters configured")
+    for cluster_id in cluster_ids:
+        if cluster_id not in rt.state.clusters:
+            raise InvalidRequest(f"Cluster id {cluster_id} not found")
+
+
+def min_size_problem(size_gib: int, durability: str, data: int, brick_min_kib: int) -> str | None:
+    """Heketi's smallest accepted volume: one minimum brick, ``data`` of them for disperse."""
+    minimum = brick_min_kib * data if durability == "disperse" else brick_min_kib
+    if size_gib * KIB_PER_GIB >= minimum:
+        return None
+    return (
+        f"Requested volume size ({size_gib} GB) is smaller than the minimum supported volume "
+        f"size ({minimum})"
+    )
+
+
+async def create_volume(rt: Runtime, spec: VolumeSpec) -> str:
+    check_clusters(rt, spec.cluster_ids)
+    brick_min_kib = int(rt.settings.glusterfs.brick_min_size_gb * KIB_PER_GIB)
+    problem = min_size_problem(spec.size_gib, spec.durability, spec.data, brick_min_kib)
+    if problem:
+        raise InvalidRequest(problem)
+    return await rt.start(CreateVolume(rt, spec))
+
+
+async def delete_volume(rt: Runtime, volume: Volume) -> str:
+    check_deletable(rt.state, volume)
+    return await rt.start(DeleteVolume(rt, volume))
+
+
+async def expand_volume(rt: Runtime, volume: Volume, expand_gib: int) -> str:
+    return await rt.start(ExpandVolume(rt, volume, expand_gib))
+
+
+async def clone_volume(rt: Runtime, volume: Volume, name: str) -> str:
+    return await rt.start(CloneVolume(rt, volume, name))
+
+
+BLOCK_RESTRICTION_FAILED = "Failed to set block restriction"
+LOCKED_BY_UPDATE = "locked-by-update"
+
+
+async def set_block_restriction(rt: Runtime, volume: Volume, restriction: str) -> str:
+    """Lock or unlock a block-hosting volume for new block volumes. Unlocking one that an
+    update locked needs its reserve free again (the 98 % rule)."""
+    if not volume.block:
+        raise OperationFailed(
+            f"{BLOCK_RESTRICTION_FAILED}: Block restrictions can only be set on block hosting "
+            "volumes"
+        )
+    if restriction == "" and volume.block_restriction == LOCKED_BY_UPDATE:
+        needed = bhv_reserved_gib(volume.size_gib)
+        if volume.block_free_gib < needed:
+            raise OperationFailed(
+                f"{BLOCK_RESTRICTION_FAILED}: Can not unlock volume. {needed}GiB free space is "
+                f"required, but found {volume.block_free_gib}GiB"
+            )
+
+    async def work() -> str:
+        def mutate(tx: Transaction) -> None:
+            tx.touch(volume).block_restriction = restriction
+
+        await rt.apply(mutate)
+        return f"/volumes/{volume.id}"
+
+    return await rt.start(Unjournaled("block-restriction", work, throttled=True))

@@ -14,14 +14,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from heketipy.executors.factory import create_executor
+from heketipy.wiring import create_executor
 from heketipy.models.requests import ParseError
 from heketipy.models.topology_file import parse_topology_file
 from heketipy.rebuild.collect import collect
 from heketipy.rebuild.facts import RebuildError
 from heketipy.rebuild.reconstruct import reconstruct, topology_nodes
 from heketipy.store import marker
-from heketipy.store.heketi_import import ParsedDump, write_new_database
+from heketipy.heketidump.importer import ParsedDump, write_new_database
 
 NO_STATE_EXECUTORS = ("mock", "inject/mock")
 

@@ -2,7 +2,8 @@
 
 Each function is one command on a ``NodeState``: it either applies its effect completely or
 raises ``NodeCommandError`` with the argv, exit code and a stderr worded like the real tool's,
-leaving the state untouched. The executor composes these into Heketi's command batches.
+leaving the state untouched. ``lvm_cli`` and ``host_cli`` call them for the argv RemoteExecutor
+runs; ``gluster`` uses the LV, mount and directory helpers for snapshots and clones.
 """
 
 from __future__ import annotations
@@ -216,36 +217,34 @@ def require_vg(node: NodeState, vg_name: str, argv: list[str]) -> VolumeGroup:
     return vg
 
 
-def lvcreate_thin(
+def _require_new_lv(node: NodeState, vg: VolumeGroup, name: str, argv: list[str]) -> None:
+    if name in vg.lvs:
+        raise fail(
+            node,
+            argv,
+            LVM_EXIT,
+            f'  Logical Volume "{name}" already exists in volume group "{vg.name}"',
+        )
+
+
+def lvcreate_pool(
     node: NodeState,
     vg_name: str,
     pool_name: str,
     pool_kib: int,
     metadata_kib: int,
-    lv_name: str,
-    virtual_kib: int,
     tags: tuple[str, ...] = (),
-) -> None:
-    """``lvcreate --thin vg/pool --size P --poolmetadatasize M --virtualsize V --name lv``,
-    both LVs carrying ``tags`` (``--addtag``)."""
-    argv = [
-        LVM, "lvcreate", "-qq", "--autobackup=n", "--poolmetadatasize", f"{metadata_kib}K",
-        "--chunksize", "256K", "--size", f"{pool_kib}K", "--thin", f"{vg_name}/{pool_name}",
-        "--virtualsize", f"{virtual_kib}K", "--name", lv_name,
-    ]  # fmt: skip
+    argv: list[str] | None = None,
+) -> LogicalVolume:
+    """``lvcreate --type thin-pool --size P --poolmetadatasize M --name pool vg``: data and
+    metadata rounded up to whole extents, both charged to the VG."""
+    argv = argv or [LVM, "lvcreate", "--type", "thin-pool", "--name", pool_name, vg_name]
     vg = require_vg(node, vg_name, argv)
-    if not 0 < virtual_kib <= pool_kib:
-        raise fail(node, argv, LVM_EXIT, "  Invalid thin pool or virtual size.")
-    for name in (pool_name, lv_name):
-        if name in vg.lvs:
-            raise fail(
-                node,
-                argv,
-                LVM_EXIT,
-                f'  Logical Volume "{name}" already exists in volume group "{vg_name}"',
-            )
+    _require_new_lv(node, vg, pool_name, argv)
+    if pool_kib <= 0:
+        raise fail(node, argv, 3, "  Size must be positive.")
     pool_extents_kib = round_up(pool_kib, vg.extent_kib)
-    metadata_extents_kib = round_up(metadata_kib, vg.extent_kib)
+    metadata_extents_kib = round_up(max(metadata_kib, 2048), vg.extent_kib)
     needed = pool_extents_kib + metadata_extents_kib
     if needed > vg.free_kib:
         raise fail(
@@ -255,16 +254,49 @@ def lvcreate_thin(
             f'  Volume group "{vg_name}" has insufficient free space '
             f"({vg.free_kib // vg.extent_kib} extents): {needed // vg.extent_kib} required.",
         )
-    vg.lvs[pool_name] = LogicalVolume(
+    pool = vg.lvs[pool_name] = LogicalVolume(
         name=pool_name,
         kind="thin-pool",
         size_kib=pool_extents_kib,
         metadata_kib=metadata_extents_kib,
-        tags=list(tags),
+        tags=list(dict.fromkeys(tags)),
     )
-    vg.lvs[lv_name] = LogicalVolume(
-        name=lv_name, kind="thin", size_kib=virtual_kib, pool=pool_name, tags=list(tags)
+    return pool
+
+
+def lvcreate_thin_lv(
+    node: NodeState,
+    vg_name: str,
+    pool_name: str,
+    lv_name: str,
+    virtual_kib: int,
+    tags: tuple[str, ...] = (),
+    argv: list[str] | None = None,
+) -> LogicalVolume:
+    """``lvcreate --thin --virtualsize V --name lv vg/pool``: costs no VG space (thin LVs may
+    be larger than their pool; LVM only warns about over-provisioning)."""
+    argv = argv or [LVM, "lvcreate", "--thin", "--name", lv_name, f"{vg_name}/{pool_name}"]
+    vg = require_vg(node, vg_name, argv)
+    pool = vg.lvs.get(pool_name)
+    if pool is None:
+        raise fail(node, argv, LVM_EXIT, f'  Failed to find logical volume "{vg_name}/{pool_name}"')
+    if pool.kind != "thin-pool":
+        raise fail(
+            node, argv, LVM_EXIT, f"  Logical volume {vg_name}/{pool_name} is not a thin pool."
+        )
+    _require_new_lv(node, vg, lv_name, argv)
+    if virtual_kib <= 0:
+        raise fail(node, argv, 3, "  Size must be positive.")
+    lv = vg.lvs[lv_name] = LogicalVolume(
+        name=lv_name,
+        kind="thin",
+        # Real LVM rounds the virtual size up to whole extents; kept exact here because
+        # bricks are sized in whole extents already (see the report's differences).
+        size_kib=virtual_kib,
+        pool=pool_name,
+        tags=list(dict.fromkeys(tags)),
     )
+    return lv
 
 
 def thin_snapshot(node: NodeState, vg_name: str, origin: str, lv_name: str) -> LogicalVolume:
@@ -294,29 +326,27 @@ def thin_snapshot(node: NodeState, vg_name: str, origin: str, lv_name: str) -> L
     return snapshot
 
 
-def lvremove(node: NodeState, vg_name: str, lv_name: str) -> bool:
-    """Remove an LV; False when it (or its VG) does not exist, as Heketi tolerates."""
-    argv = [LVM, "lvremove", "--autobackup=n", "-f", f"{vg_name}/{lv_name}"]
-    vg = node.vgs.get(vg_name)
-    lv = vg.lvs.get(lv_name) if vg else None
-    if vg is None or lv is None:
-        return False
-    if lv.kind == "thin-pool" and thin_count(node, vg_name, lv_name):
-        raise fail(
-            node,
-            argv,
-            LVM_EXIT,
-            f"  Logical volume {vg_name}/{lv_name} is used by another device.",
-        )
-    if lv.kind == "thin" and mount_point_of(node, dm_path(vg_name, lv_name)):
-        raise fail(
-            node,
-            argv,
-            LVM_EXIT,
-            f"  Logical volume {vg_name}/{lv_name} contains a filesystem in use.",
-        )
-    del vg.lvs[lv_name]
-    return True
+def lvremove(node: NodeState, vg_name: str, lv_name: str) -> None:
+    """``lvremove -f vg/lv``: a pool goes with its (unmounted) thin LVs, as ``-f`` answers
+    LVM's "remove dependent volumes?" with yes; a mounted LV is refused."""
+    argv = [LVM, "lvremove", "-f", f"{vg_name}/{lv_name}"]
+    vg = require_vg(node, vg_name, argv)
+    lv = vg.lvs.get(lv_name)
+    if lv is None:
+        raise fail(node, argv, LVM_EXIT, f'  Failed to find logical volume "{vg_name}/{lv_name}"')
+    doomed = [lv_name]
+    if lv.kind == "thin-pool":
+        doomed += [o.name for o in vg.lvs.values() if o.kind == "thin" and o.pool == lv_name]
+    for name in doomed:
+        if mount_point_of(node, dm_path(vg_name, name)):
+            raise fail(
+                node,
+                argv,
+                LVM_EXIT,
+                f"  Logical volume {vg_name}/{name} contains a filesystem in use.",
+            )
+    for name in doomed:
+        del vg.lvs[name]
 
 
 def lvchange_addtag(node: NodeState, vg_name: str, lv_name: str, tags: tuple[str, ...]) -> None:
@@ -339,14 +369,22 @@ def thin_count(node: NodeState, vg_name: str, pool_name: str) -> int:
 # -- filesystems -----------------------------------------------------------------------------
 
 
-def mkfs_xfs(node: NodeState, device: str, arbiter: bool = False) -> None:
-    options = ["-i", "maxpct=100"] if arbiter else ["-i", "size=512"]
-    argv = ["mkfs.xfs", *options, "-n", "size=8192", device]
+def mkfs_xfs(node: NodeState, device: str, force: bool = False) -> None:
+    """``mkfs.xfs [-f] device``: without ``-f`` an existing filesystem is refused."""
+    argv = ["mkfs.xfs", device]
     found = lv_for_device(node, device)
     if found is None:
-        raise fail(node, argv, 1, f"mkfs.xfs: cannot open {device}: No such file or directory")
+        raise fail(node, argv, 1, f"{device}: No such file or directory")
     if mount_point_of(node, device):
         raise fail(node, argv, 1, f"mkfs.xfs: {device} contains a mounted filesystem")
+    if found[1].filesystem and not force:
+        raise fail(
+            node,
+            argv,
+            1,
+            f"mkfs.xfs: {device} appears to contain an existing filesystem "
+            f"({found[1].filesystem}).\nmkfs.xfs: Use the -f option to force overwrite.",
+        )
     found[1].filesystem = "xfs"
     found[1].fs_dirs = {}
 
@@ -393,10 +431,6 @@ def umount(node: NodeState, mount_point: str, busy: bool = False) -> bool:
 def fstab_add(node: NodeState, line: str) -> None:
     if line not in node.fstab:
         node.fstab.append(line)
-
-
-def fstab_remove(node: NodeState, needle: str) -> None:
-    node.fstab = [line for line in node.fstab if needle not in line]
 
 
 def fstab_line(device: str, mount_point: str) -> str:

@@ -1,9 +1,11 @@
-"""Simulator knobs: the latency model, fault injection, and the command trace tests read.
+"""Simulator knobs: the latency model, command-level fault injection, and the command trace.
 
-``FaultInjector`` rules name an executor method ("brick_create", "volume_create", ...): a rule
-fails one call (the n-th from now, optionally only on one node) or every call on a node. A rule
-with ``after=True`` lets the call take effect and then reports failure, the way a lost reply or a
-timeout looks to the server; recovery code must cope with both.
+``FaultInjector`` rules name a command by its leading words as ``SimulatedNodes`` labels it
+(``lvcreate``, ``mkfs.xfs``, ``gluster volume start``, ``gluster-block create``): a rule fails
+one command (the n-th matching one from now, optionally only on one node) or every matching
+command on a node, with a chosen exit code and stderr, or as a transport timeout (no exit code).
+A rule with ``after=True`` lets the command take effect and then reports the failure, the way a
+lost reply looks to the server; recovery code must cope with both.
 """
 
 from __future__ import annotations
@@ -18,98 +20,159 @@ from heketipy.domain.errors import NodeCommandError
 
 @dataclass(frozen=True)
 class LatencyModel:
-    """Milliseconds one command of each family takes."""
+    """Milliseconds one command of each family takes; ``commands`` overrides it for commands
+    whose label starts with the given words (``("gluster volume create", 900.0)``; the longest
+    match wins)."""
 
     lvm_ms: float = 0
     fs_ms: float = 0
     gluster_ms: float = 0
+    commands: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> LatencyModel:
         values = values or {}
+        commands = values.get("commands") or {}
         return cls(
             lvm_ms=float(values.get("lvm", values.get("lvm_ms", 0)) or 0),
             fs_ms=float(values.get("fs", values.get("fs_ms", 0)) or 0),
             gluster_ms=float(values.get("gluster", values.get("gluster_ms", 0)) or 0),
-        )
+            commands=tuple(sorted(
+                ((" ".join(str(k).split()), float(v)) for k, v in commands.items()),
+                key=lambda item: -len(item[0].split()),
+            )),
+        )  # fmt: skip
 
     def for_family(self, family: str) -> float:
         return {"lvm": self.lvm_ms, "fs": self.fs_ms, "gluster": self.gluster_ms}.get(family, 0)
 
+    def for_command(self, family: str, label: str) -> float:
+        words = label.split()
+        for prefix, ms in self.commands:
+            wanted = prefix.split()
+            if words[: len(wanted)] == wanted:
+                return ms
+        return self.for_family(family)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What an injected failure looks like: an exit code and stderr, or a timeout."""
+
+    exit_code: int = 1
+    stderr: str = ""
+    timeout: bool = False
+    after: bool = False
+
+    def error(self, host: str, argv: list[str], label: str) -> NodeCommandError:
+        if self.timeout:
+            return NodeCommandError(host, argv, None, f"command timed out on {host}: {label}")
+        stderr = self.stderr or f"simulated failure of {label} on {host}"
+        return NodeCommandError(host, argv, self.exit_code, stderr)
+
 
 @dataclass
 class _FaultRule:
-    kind: str
+    words: tuple[str, ...]
     node: str | None
-    nth: int | None  # None: every matching call
-    after: bool
+    nth: int | None  # None: every matching command
+    fault: Fault
     seen: int = 0
     spent: bool = False
 
-    def matches(self, kind: str, node: str) -> bool:
-        return not self.spent and self.kind == kind and (self.node is None or self.node == node)
+    def matches(self, label: str, node: str) -> bool:
+        return (
+            not self.spent
+            and tuple(label.split()[: len(self.words)]) == self.words
+            and (self.node is None or self.node == node)
+        )
 
 
 class FaultInjector:
-    """Decides which executor calls fail; configured by tests or from a JSON dict."""
+    """Decides which commands fail; configured by tests or from the ``faults`` setting."""
 
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | list[Any] | None = None) -> None:
         self._rules: list[_FaultRule] = []
         if config:
             self.configure(config)
 
-    def fail_nth(self, kind: str, n: int, node: str | None = None, after: bool = False) -> None:
-        """Fail the n-th call (1 = the next) of ``kind`` from now, counting only ``node``'s if given."""
+    @staticmethod
+    def _words(command: str) -> tuple[str, ...]:
+        words = tuple(command.split())
+        if not words:
+            raise ValueError("a fault needs the command it fails, e.g. 'lvcreate'")
+        return words
+
+    def fail_nth(
+        self, command: str, n: int, node: str | None = None, *, after: bool = False,
+        exit_code: int = 1, stderr: str = "", timeout: bool = False,
+    ) -> None:  # fmt: skip
+        """Fail the n-th command (1 = the next) matching ``command`` from now, counting only
+        ``node``'s if given."""
         if n < 1:
             raise ValueError("n counts from 1")
-        self._rules.append(_FaultRule(kind, node, n, after))
+        fault = Fault(exit_code, stderr, timeout, after)
+        self._rules.append(_FaultRule(self._words(command), node, n, fault))
 
-    def fail_on_node(self, kind: str, node: str, after: bool = False) -> None:
-        """Fail every call of ``kind`` on ``node`` until ``clear``."""
-        self._rules.append(_FaultRule(kind, node, None, after))
+    def fail_on_node(
+        self, command: str, node: str, *, after: bool = False, exit_code: int = 1,
+        stderr: str = "", timeout: bool = False,
+    ) -> None:  # fmt: skip
+        """Fail every command matching ``command`` on ``node`` until ``clear``."""
+        fault = Fault(exit_code, stderr, timeout, after)
+        self._rules.append(_FaultRule(self._words(command), node, None, fault))
 
-    def clear(self, kind: str | None = None, node: str | None = None) -> None:
+    def clear(self, command: str | None = None, node: str | None = None) -> None:
+        words = self._words(command) if command else None
         self._rules = [
             rule
             for rule in self._rules
-            if not ((kind is None or rule.kind == kind) and (node is None or rule.node == node))
+            if not ((words is None or rule.words == words) and (node is None or rule.node == node))
         ]
 
-    def configure(self, config: Mapping[str, Any]) -> None:
-        """``{"faults": [{"kind": "brick_create", "nth": 2, "node": "h1", "after": false}, ...]}``.
+    def configure(self, config: Mapping[str, Any] | list[Any]) -> None:
+        """``{"faults": [{"command": "lvcreate", "nth": 2, "node": "h1", "exit": 5,
+        "stderr": "...", "timeout": false, "after": false}, ...]}``; a bare list works too.
 
-        An entry without ``nth`` fails every call on ``node``; a bare list is accepted too.
+        An entry without ``nth`` fails every matching command on ``node``.
         """
         entries = config.get("faults", []) if isinstance(config, Mapping) else config
         for entry in entries:
-            kind = str(entry["kind"])
+            if "command" not in entry:
+                raise ValueError(
+                    f"fault {dict(entry)} needs 'command' (the command it fails, e.g. "
+                    "'lvcreate' or 'gluster volume start'); faults are injected per command"
+                )
+            command = str(entry["command"])
             node = entry.get("node")
-            after = bool(entry.get("after", False))
-            if entry.get("nth") is not None:
-                self.fail_nth(kind, int(entry["nth"]), node, after)
-            elif node:
-                self.fail_on_node(kind, str(node), after)
-            else:
-                raise ValueError(f"fault for {kind} needs 'nth' or 'node'")
+            fault = Fault(
+                exit_code=int(entry.get("exit", 1)),
+                stderr=str(entry.get("stderr", "")),
+                timeout=bool(entry.get("timeout", False)),
+                after=bool(entry.get("after", False)),
+            )
+            nth = entry.get("nth")
+            if nth is None and not node:
+                raise ValueError(f"fault for {command} needs 'nth' or 'node'")
+            if nth is not None and int(nth) < 1:
+                raise ValueError("n counts from 1")
+            rule = _FaultRule(self._words(command), node, None if nth is None else int(nth), fault)
+            self._rules.append(rule)
 
-    def check(self, kind: str, node: str) -> bool | None:
-        """Count one call. None: no fault; False: fail before acting; True: fail after acting."""
-        decision: bool | None = None
+    def check(self, label: str, node: str) -> Fault | None:
+        """Count one command; the fault to inject, if any."""
+        decision: Fault | None = None
         for rule in self._rules:
-            if not rule.matches(kind, node):
+            if not rule.matches(label, node):
                 continue
             if rule.nth is None:
-                decision = rule.after if decision is None else decision
+                decision = decision or rule.fault
                 continue
             rule.seen += 1
             if rule.seen == rule.nth:
                 rule.spent = True
-                decision = rule.after if decision is None else decision
+                decision = decision or rule.fault
         return decision
-
-    @staticmethod
-    def error(kind: str, node: str) -> NodeCommandError:
-        return NodeCommandError(node, [kind], 1, f"simulated failure of {kind} on {node}")
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,12 @@ import json
 import logging
 import os
 import sqlite3
-import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
+from heketipy.config import Settings
 from heketipy.store import probe
 
 log = logging.getLogger("heketipy.backup")
@@ -56,15 +54,20 @@ PART_KEY = "heketi.db.gz.part"
 # Kubernetes refuses Secrets over 1 MiB of data; keep room for the manifest.
 DEFAULT_PART_BYTES = 768 * 1024
 SQLITE_MAGIC = probe.SQLITE_MAGIC
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"  # = kubeapi's
 # Out of cluster (``kubectl proxy``, tests): talk to this URL instead of the in-cluster API.
 API_URL_ENV = "HEKETIPY_KUBE_API_URL"
 LABELS = {"app.kubernetes.io/managed-by": "heketipy", "app.kubernetes.io/component": "db-backup"}
 
 
 class KubeApiError(Exception):
+    """The API answered with an error ``status``, or (status 0) could not be reached."""
+
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"kubernetes API answered {status}: {message}")
+        if status:
+            super().__init__(f"kubernetes API answered {status}: {message}")
+        else:
+            super().__init__(f"kubernetes API unreachable: {message}")
         self.status = status
 
 
@@ -78,80 +81,100 @@ def _sha256(data: bytes) -> str:
 
 # -- the API client ----------------------------------------------------------------------------
 class KubeApi:
-    """The few core/v1 Secret calls the backup needs, over aiohttp."""
+    """The few core/v1 Secret calls the backup needs (read, create, replace), through the
+    ``kubernetes`` client configured by ``heketipy.kubeapi`` (as the pod-exec transport is);
+    the client blocks, so each call runs in a worker thread."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None,
         namespace: str,
         *,
         token: str | None = None,
         token_path: str | None = None,
-        ssl_context: ssl.SSLContext | None = None,
+        configuration: Any = None,
         timeout_s: float = 30,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        """The API at ``base_url`` (with ``token``, or the token in ``token_path`` read anew
+        for every request), or the one ``configuration`` (a ``kubernetes`` client
+        ``Configuration``) describes."""
+        from heketipy import kubeapi  # the kube extra: only a configured backup needs it
+
+        self._kubeapi = kubeapi
+        self.configuration = configuration or kubeapi.configuration(
+            api_url=base_url, token=token, token_file=token_path
+        )
         self.namespace = namespace
-        self._token = token
-        self.token_path = token_path
-        self.ssl_context = ssl_context
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
+        self.timeout_s = timeout_s
+        self._client: Any = None
+
+    @property
+    def base_url(self) -> str:
+        return str(self.configuration.host)
 
     @classmethod
     def from_environment(
         cls,
         environ: Mapping[str, str],
         namespace: str = "",
-        service_account_dir: str = SERVICE_ACCOUNT_DIR,
+        service_account_dir: str | None = None,
     ) -> KubeApi | None:
         """The in-cluster API (service host + service account), or ``HEKETIPY_KUBE_API_URL``.
 
         None when neither is available: Heketi backs up only when running in a cluster.
         """
+        from heketipy import kubeapi
 
-        def account_file(name: str) -> str:
-            return os.path.join(service_account_dir, name)
-
-        if not namespace and os.path.exists(account_file("namespace")):
-            with open(account_file("namespace"), encoding="utf-8") as handle:
-                namespace = handle.read().strip()
-        namespace = namespace or "default"
-        token_path = account_file("token") if os.path.exists(account_file("token")) else None
+        service_account_dir = service_account_dir or SERVICE_ACCOUNT_DIR  # read at call time
+        namespace_file = os.path.join(service_account_dir, "namespace")
+        namespace = kubeapi.namespace(namespace, namespace_file, fallback="default")
         if environ.get(API_URL_ENV):
+            token_path: str | None = os.path.join(service_account_dir, "token")
+            if not os.path.exists(str(token_path)):
+                token_path = None
             return cls(environ[API_URL_ENV], namespace, token_path=token_path)
-        host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
-        if not host or not port or token_path is None:
+        if not kubeapi.in_cluster(environ):
             return None
-        if ":" in host:
-            host = f"[{host}]"
-        context = ssl.create_default_context(cafile=account_file("ca.crt"))
-        return cls(f"https://{host}:{port}", namespace, token_path=token_path, ssl_context=context)
+        try:
+            configuration = kubeapi.configuration(
+                environ=environ, service_account_dir=service_account_dir,
+                user="backup_db_to_kube_secret",
+            )  # fmt: skip
+        except kubeapi.KubeConfigError as exc:
+            log.warning("%s", exc)
+            return None
+        return cls(None, namespace, configuration=configuration)
 
-    def _headers(self) -> dict[str, str]:
-        token = self._token
-        if self.token_path:
-            # Projected service-account tokens rotate: read the current one every time.
-            with open(self.token_path, encoding="utf-8") as handle:
-                token = handle.read().strip()
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return headers
+    def _core(self) -> Any:
+        if self._client is None:
+            from kubernetes.client import CoreV1Api
 
-    async def _call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        url = f"{self.base_url}/api/v1/namespaces/{self.namespace}/secrets{path}"
-        async with self._session.request(
-            method, url, json=body, headers=self._headers(), ssl=self.ssl_context if self.ssl_context is not None else True
-        ) as response:
-            text = await response.text()
+            self._client = CoreV1Api(self._kubeapi.api_client(self.configuration))
+        return self._client
+
+    async def _call(self, verb: str, *args: Any, **kwargs: Any) -> tuple[int, Any]:
+        """``<verb>_namespaced_secret``: the HTTP status and the decoded JSON answer."""
+        method = getattr(self._core(), f"{verb}_namespaced_secret")
+
+        def call() -> tuple[int, Any]:
+            from kubernetes.client.rest import ApiException
+
             try:
-                payload = json.loads(text) if text else None
+                response = method(
+                    *args, self.namespace, _preload_content=False,
+                    _request_timeout=self.timeout_s, **kwargs,
+                )  # fmt: skip
+                status, text = response.status, response.data
+            except ApiException as exc:
+                status, text = int(exc.status or 0), exc.body
+            except Exception as exc:  # noqa: BLE001 - no answer at all: connection, TLS, timeout
+                raise KubeApiError(0, self._kubeapi.error_text(exc)) from exc
+            try:
+                return status, json.loads(text) if text else None
             except ValueError:
-                payload = text
-            return response.status, payload
+                return status, text
+
+        return await asyncio.to_thread(call)
 
     @staticmethod
     def _error(status: int, payload: Any) -> KubeApiError:
@@ -160,7 +183,7 @@ class KubeApi:
 
     async def get_secret(self, name: str) -> dict[str, bytes] | None:
         """The decoded data of Secret ``name``; None if it does not exist."""
-        status, payload = await self._call("GET", f"/{name}")
+        status, payload = await self._call("read", name)
         if status == 404:
             return None
         if status != 200:
@@ -177,16 +200,16 @@ class KubeApi:
             "metadata": {"name": name, "labels": dict(LABELS)},
             "data": {key: base64.b64encode(value).decode() for key, value in data.items()},
         }
-        status, payload = await self._call("POST", "", body)
+        status, payload = await self._call("create", body=body)
         if status == 409:
-            status, payload = await self._call("PUT", f"/{name}", body)
+            status, payload = await self._call("replace", name, body=body)
         if status not in (200, 201):
             raise self._error(status, payload)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await asyncio.to_thread(self._client.api_client.close)
+            self._client = None
 
 
 # -- packing -----------------------------------------------------------------------------------
@@ -224,7 +247,7 @@ def pack(
     }
     if generation is not None:
         manifest["db_generation"] = generation
-    secrets = {part["secret"]: {key: chunk} for part, chunk in zip(parts, chunks, strict=True)}
+    secrets = {part_name(base, i): {key: chunk} for i, chunk in enumerate(chunks)}
     secrets[base][MANIFEST_KEY] = json.dumps(manifest, sort_keys=True).encode()
     return Packed(manifest, secrets)
 
@@ -260,7 +283,7 @@ class KubeDbBackup:
     """Backs the database up into Secrets named after ``secret_name`` and restores it."""
 
     def __init__(
-        self, api: KubeApi, secret_name: str = "heketi-db-backup", *,
+        self, api: KubeApi, secret_name: str, *,
         part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
         self.api = api
@@ -453,17 +476,18 @@ def _write_database(db_path: str, database: bytes) -> None:
 
 
 # -- wiring ------------------------------------------------------------------------------------
-def from_settings(settings: Any, environ: Mapping[str, str] | None = None) -> KubeDbBackup | None:
+def from_settings(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> KubeDbBackup | None:
     """The backup the settings ask for, or None (disabled, or not running in a cluster)."""
-    if not getattr(settings, "backup_db_to_kube_secret", False):
+    if not settings.backup_db_to_kube_secret:
         return None
     environ = os.environ if environ is None else environ
-    namespace = settings.glusterfs.kubeexec.namespace or ""
-    api = KubeApi.from_environment(environ, namespace)
+    api = KubeApi.from_environment(environ, settings.glusterfs.kubeexec.namespace)
     if api is None:
         log.warning("backup_db_to_kube_secret is set but heketipy is not running in Kubernetes")
         return None
-    return KubeDbBackup(api, settings.kube_db_secret_name or "heketi-db-backup")
+    return KubeDbBackup(api, settings.kube_db_secret_name)
 
 
 def needs_backup(method: str, path: str, status: int) -> bool:

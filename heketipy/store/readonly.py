@@ -57,11 +57,8 @@ def no_server_holds(path: str) -> Iterator[None]:
         return
     except OSError as exc:
         raise StoreError(f"cannot read {lock_path}: {exc.strerror}") from exc
-    try:
-        _lock_or_refuse(fd, path, fcntl.LOCK_SH)
+    with _locked(fd, path, fcntl.LOCK_SH):
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager
@@ -82,21 +79,27 @@ def held_for_import(path: str) -> Iterator[None]:
             fd = os.open(lock_path, os.O_RDWR)
     except OSError as exc:
         raise StoreError(f"cannot open {lock_path}: {exc.strerror or exc}") from exc
+    with _locked(fd, path, fcntl.LOCK_EX, remove=lock_path if created else None):
+        yield
+
+
+@contextlib.contextmanager
+def _locked(fd: int, path: str, operation: int, remove: str | None = None) -> Iterator[None]:
+    """Lock the open lock file ``fd`` without waiting (DatabaseLocked when a server holds it)
+    and close it at the end, which releases the lock; ``remove`` is unlinked first."""
     try:
-        _lock_or_refuse(fd, path, fcntl.LOCK_EX)
+        try:
+            fcntl.lockf(fd, operation | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise DatabaseLocked(
+                f"database {path} is in use by a heketipy server; stop it first"
+            ) from exc
         yield
     finally:
-        if created:
+        if remove is not None:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock_path)
-        os.close(fd)  # releases the lock
-
-
-def _lock_or_refuse(fd: int, path: str, operation: int) -> None:
-    try:
-        fcntl.lockf(fd, operation | fcntl.LOCK_NB)
-    except OSError as exc:
-        raise DatabaseLocked(f"database {path} is in use by a heketipy server; stop it first") from exc
+                os.unlink(remove)
+        os.close(fd)
 
 
 def check_no_unfinished_changes(path: str) -> None:

@@ -228,10 +228,6 @@ class Store:
         self._writer = asyncio.create_task(self._write_loop(), name="sqlite-group-commit")
         return state
 
-    def integrity_check_sync(self) -> str:
-        assert self._conn is not None
-        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
-
     async def close(self) -> None:
         if self._writer is not None:
             await self.flush()

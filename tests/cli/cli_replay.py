@@ -35,8 +35,8 @@ import httpx
 from heketipy.cli.main import run as run_cli
 from heketipy.cli.main import version_text
 from heketipy.client import HeketiClient, HeketiError
-from heketipy.client.gojson import dumps_compact, dumps_indent4
 from heketipy.client.token import authorization_header
+from heketipy.gocompat.json_encode import text_compact, text_indent4
 from tests.golden.replay import (
     GOLDEN_DIR,
     GoldenFile,
@@ -394,9 +394,9 @@ class CliReplayer:
         except ValueError:
             return [f"stdout is not JSON: {stdout[:300]!r}"]
         problems = []
-        if layout == "compact" and stdout != dumps_compact(parsed):
+        if layout == "compact" and stdout != text_compact(parsed):
             problems.append(f"stdout is not Go-compact JSON without newline: {stdout[:200]!r}")
-        if layout == "indent4" and stdout != dumps_indent4(parsed) + "\n":
+        if layout == "indent4" and stdout != text_indent4(parsed) + "\n":
             problems.append(f"stdout is not 4-space indented JSON plus newline: {stdout[:200]!r}")
         order_paths = nd("order")
         masker.order_paths = frozenset(order_paths)

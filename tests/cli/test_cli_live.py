@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from heketipy.client.gojson import dumps_compact
+import pytest
+
+from heketipy.gocompat.json_encode import text_compact
 from tests.cli.conftest import cli
 from tests.support.server import ADMIN_KEY, ServerProcess, running_server
 
@@ -39,7 +41,7 @@ def test_json_output_is_the_api_json(server: ServerProcess, topology_file: Path)
     assert created.code == 0 and not created.out.endswith("\n")
     volume = json.loads(created.out)
     assert volume == api(server, f"/volumes/{volume['id']}")
-    assert created.out == dumps_compact(api(server, f"/volumes/{volume['id']}"))
+    assert created.out == text_compact(api(server, f"/volumes/{volume['id']}"))
     cluster_id = volume["cluster"]
     for argv, path in (
         (("cluster", "info", cluster_id), f"/clusters/{cluster_id}"),
@@ -51,7 +53,7 @@ def test_json_output_is_the_api_json(server: ServerProcess, topology_file: Path)
     ):
         shown = cli(server, *argv, "--json")
         assert shown.code == 0, shown.err
-        assert shown.out == dumps_compact(api(server, path)), argv
+        assert shown.out == text_compact(api(server, path)), argv
     topology = json.loads(cli(server, "topology", "info", "--json").out)
     assert [c["id"] for c in topology["clusters"]] == [cluster_id]
     assert topology["clusters"][0]["volumes"] == [api(server, f"/volumes/{volume['id']}")]
@@ -78,6 +80,7 @@ def test_errors_are_one_line_never_a_traceback(server: ServerProcess) -> None:
         assert "Traceback" not in result.err
 
 
+@pytest.mark.slow
 def test_progress_indicator_only_on_a_terminal(tmp_path: Path, topology_file: Path) -> None:
     (tmp_path / "slow").mkdir()
     with running_server(tmp_path / "slow", env={"HEKETI_MOCK_DEVICE_SIZE_GB": "500"},

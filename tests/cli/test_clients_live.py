@@ -72,6 +72,7 @@ class Recording(httpx.HTTPTransport):
         return response
 
 
+@pytest.mark.slow
 def test_busy_server_429_is_retried(tmp_path: Path, topology_file: Path) -> None:
     with running_server(tmp_path, env=MOCK_ENV,
                         glusterfs={"max_inflight_operations": 1},

@@ -12,10 +12,13 @@ from tests.cli.cli_replay import CLI_DIR, replay_cli_file
 pytestmark = pytest.mark.golden
 
 CLI_FILES = sorted(CLI_DIR.glob("*.json"))
+# The longest replays (about 5 s and more each): marked ``slow``.
+SLOW_GROUPS = frozenset({"server", "volume", "device", "node", "blockvolume", "cluster"})
 
 
 def test_every_recorded_group_is_replayed() -> None:
     assert len(CLI_FILES) == 11
+    assert {path.stem for path in CLI_FILES} >= SLOW_GROUPS
 
 
 def default_server_port_taken() -> bool:
@@ -26,7 +29,10 @@ def default_server_port_taken() -> bool:
         return sock.connect_ex(("127.0.0.1", 8080)) == 0
 
 
-@pytest.mark.parametrize("path", CLI_FILES, ids=[p.stem for p in CLI_FILES])
+@pytest.mark.parametrize("path", [
+    pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if path.stem in SLOW_GROUPS else [])
+    for path in CLI_FILES
+])
 async def test_golden_cli(path) -> None:  # noqa: ANN001
     if path.stem == "global" and default_server_port_taken():
         pytest.skip("something listens on 127.0.0.1:8080 (heketi-cli's default server)")

@@ -150,6 +150,7 @@ def test_concurrent_creates_of_one_name_make_one_volume(driver: Driver, heketi: 
     assert driver.controller.CreateVolume(create_request(name)).volume.volume_id in ids
 
 
+@pytest.mark.slow
 def test_idempotency_survives_a_driver_restart(heketi: ServerProcess) -> None:
     name = "pvc-restart"
     with running_driver(heketi.base_url) as first:
@@ -281,6 +282,7 @@ def test_one_log_line_per_rpc_and_never_the_secret(driver: Driver) -> None:
     assert "HTTP Request" not in log  # the client library's per-request lines stay quiet
 
 
+@pytest.mark.slow
 def test_heketipy_down_probe_not_ready_and_calls_unavailable(tmp_path: Path) -> None:
     with running_server(tmp_path, glusterfs={"executor": "simulator"}, heketipy=SIMULATOR) as server:
         load_topology(server)
@@ -301,6 +303,7 @@ def test_sigterm_stops_cleanly_and_removes_the_socket(heketi: ServerProcess) -> 
         assert "stopped" in drv.log()
 
 
+@pytest.mark.slow
 def test_a_create_interrupted_mid_flight_converges_on_one_volume(tmp_path: Path) -> None:
     """The CO gives up on a slow create (deadline) and the driver restarts: the retry sees the
     pending Heketi volume (ABORTED while it runs) and then answers it; never a second one."""

@@ -54,13 +54,13 @@ def test_environment_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     ["--endpoint", "unix://relative.sock", "--node-id", "n"],      # not absolute
     ["--endpoint", "unix:///csi.sock", "--mode", "node"],          # node mode needs --node-id
     ["--endpoint", "unix:///csi.sock", "--mode", "controller",
-     "--heketi-secret-file", "/nonexistent/key"],
+     "--heketi-secret-file", "{tmp}/missing-key"],                # in the test's directory
 ])
 def test_bad_command_lines_exit_2(argv: list[str], monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                  capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     for name in ("CSI_ENDPOINT", "NODE_ID"):
         monkeypatch.delenv(name, raising=False)
-    assert main(argv) == 2
+    assert main([word.replace("{tmp}", str(tmp_path)) for word in argv]) == 2
     assert capsys.readouterr().err.startswith("heketipy-csi: ")
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from heketipy.executors.commands_common import unwrap
+
 TESTBED_SH = Path(__file__).resolve().parents[1] / "testbed" / "testbed.sh"
 MOUNTS_ROOT = "/var/lib/heketi/mounts"
 REQUIRED_TOOLS = (
@@ -247,8 +249,7 @@ def command_timings(log_text: str, wrapper: str = "") -> dict[str, dict[str, flo
             words = shlex.split(fields["argv"])
         except (KeyError, ValueError):
             continue
-        if words[:3] == ["sudo", "-n", "--"]:
-            words = words[3:]
+        words = unwrap(words)  # RemoteExecutor's "sudo -n --" and "env LC_ALL=C"
         if wrapper and words[:1] == [wrapper]:
             words = words[1:]
         if not words:

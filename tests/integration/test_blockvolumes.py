@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.client.token import make_token
 from heketipy.config import load_settings
 from heketipy.operations.runtime import Runtime
 from heketipy.server import build
+from tests.support.simulated import nodes_of
 
 ADMIN_KEY = "adminkey"
 DISABLED = (
@@ -110,11 +112,11 @@ class Server:
 
     async def start(self) -> Api:
         settings = load_settings(str(self.config_path), env={})
-        app, runtime = await build(settings)
+        app = build(settings)
         self.client = TestClient(TestServer(app))
         await self.client.start_server()
-        self.runtime = runtime
-        return Api(self.client, runtime)
+        self.runtime = app[RUNTIME]
+        return Api(self.client, self.runtime)
 
     async def stop(self) -> None:
         if self.client is not None:
@@ -336,10 +338,10 @@ async def test_gluster_block_failure_rolls_back_auto_bhv(make_server: Any, after
     )
     await topology(api)
     free_before = await device_free(api)
-    api.runtime.executor.faults.fail_nth("block_volume_create", 1, after=after)  # type: ignore[attr-defined]
+    nodes_of(api.runtime.executor).faults.fail_nth("gluster-block create", 1, after=after)
     final = await api.run("POST", "/blockvolumes", {"size": 5})
     assert final.status == 500
-    assert "simulated failure of block_volume_create" in final.text
+    assert "simulated failure of gluster-block create" in final.text
     assert (await api.get("/blockvolumes"))["blockvolumes"] == []
     assert (await api.get("/volumes"))["volumes"] == []
     assert await device_free(api) == free_before
@@ -347,7 +349,7 @@ async def test_gluster_block_failure_rolls_back_auto_bhv(make_server: Any, after
     state = api.runtime.state
     assert not state.blockvolumes and not state.volumes and not state.bricks
     # Nothing is left on the simulated nodes either: no LVs, no gluster volumes.
-    snapshot = api.runtime.executor.snapshot()  # type: ignore[attr-defined]
+    snapshot = nodes_of(api.runtime.executor).snapshot()
     for node in snapshot["nodes"].values():
         assert node["gluster_volumes"] == {}
         for vg in node["vgs"].values():
@@ -361,12 +363,12 @@ async def test_gluster_block_failure_credits_existing_bhv(make_server: Any) -> N
     await topology(api)
     final = await api.run("POST", "/volumes", {"size": 10, "durability": REPLICA3, "block": True})
     bhv_path = final.headers["Location"]
-    api.runtime.executor.faults.fail_nth("block_volume_create", 1, after=True)  # type: ignore[attr-defined]
+    nodes_of(api.runtime.executor).faults.fail_nth("gluster-block create", 1, after=True)
     final = await api.run("POST", "/blockvolumes", {"size": 4, "name": "b"})
     assert final.status == 500
     bhv = await api.get(bhv_path)
     assert bhv["blockinfo"] == {"freesize": 9, "reservedsize": 1}
-    snapshot = api.runtime.executor.snapshot()  # type: ignore[attr-defined]
+    snapshot = nodes_of(api.runtime.executor).snapshot()
     volumes = [v for n in snapshot["nodes"].values() for v in n["gluster_volumes"].values()]
     assert all(v["block_volumes"] == {} for v in volumes)
     # The same name can be used again.
@@ -379,7 +381,7 @@ async def test_expand_failure_credits_back(make_server: Any) -> None:
     )
     await topology(api)
     bv = await create_bv(api, {"size": 5})
-    api.runtime.executor.faults.fail_nth("block_volume_expand", 1)  # type: ignore[attr-defined]
+    nodes_of(api.runtime.executor).faults.fail_nth("gluster-block modify", 1)
     final = await api.run("POST", f"/blockvolumes/{bv['id']}/expand", {"new_size": 8})
     assert final.status == 500
     assert (await api.get(f"/blockvolumes/{bv['id']}"))["size"] == 5
@@ -416,7 +418,7 @@ async def test_crash_mid_create_is_undone_at_restart(make_server: Any) -> None:
     assert (await api.get("/volumes"))["volumes"] == []
     assert await device_free(api) == free_before
     assert not api.runtime.state.blockvolumes
-    snapshot = api.runtime.executor.snapshot()  # type: ignore[attr-defined]
+    snapshot = nodes_of(api.runtime.executor).snapshot()
     for node in snapshot["nodes"].values():
         assert node["gluster_volumes"] == {}
         assert all(vg["lvs"] == {} for vg in node["vgs"].values())

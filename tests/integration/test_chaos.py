@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.server import ServerProcess, start_server, write_config
 
 OPERATIONS = 110
@@ -179,6 +181,7 @@ class Chaos:
         assert server.request("GET", "/internal/state/drift").json()["clean"]
 
 
+@pytest.mark.slow
 def test_chaos_kills_leave_nothing_behind(tmp_path: Path) -> None:
     seed = int(os.environ.get("HEKETIPY_CHAOS_SEED", random.SystemRandom().randrange(1 << 30)))
     print(f"chaos seed {seed}")

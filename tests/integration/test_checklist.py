@@ -748,6 +748,7 @@ def test_item_17_throttled_block_operations_get_429(busy: ServerProcess,
     done(busy, "DELETE", f"/blockvolumes/{block_volume}")
 
 
+@pytest.mark.slow
 def test_item_17_heketipy_wait_queue_accepts_then_429(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -776,6 +777,7 @@ def test_item_17_heketipy_wait_queue_accepts_then_429(
         create_volume(server, topo.cluster, durability={"type": "none"})
 
 
+@pytest.mark.slow
 def test_item_17_block_create_while_auto_created_bhv_is_pending(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

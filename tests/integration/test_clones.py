@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.domain.entities import gluster_layout_uuid
 from heketipy.domain.space import device_charge_kib, fits
 from heketipy.operations.runtime import Runtime
@@ -20,6 +21,7 @@ from heketipy.operations.volumes import CloneVolume
 from heketipy.server import build
 from heketipy.simulator import gluster as sim_gluster
 from tests.integration.test_operations import REPLICA3, Api, settings_for, topology
+from tests.support.simulated import nodes_of
 
 GIB_KIB = 1024 * 1024
 
@@ -27,7 +29,7 @@ GIB_KIB = 1024 * 1024
 def assert_space_agrees(rt: Runtime) -> None:
     """Placement's free space is the simulated node's real VG free space, device by device."""
     for device in rt.state.devices.values():
-        node = rt.executor.node(rt.state.nodes[device.node_id].manage_host)
+        node = nodes_of(rt.executor).node(rt.state.nodes[device.node_id].manage_host)
         vg = node.vgs[f"vg_{device.id}"]
         assert (device.free_kib, device.used_kib) == (vg.free_kib, vg.used_kib), device.id
 
@@ -50,8 +52,9 @@ def largest_fitting_gib(rt: Runtime) -> int:
 @asynccontextmanager
 async def three_nodes(tmp_path: Path) -> AsyncIterator[tuple[Runtime, Api]]:
     """A simulator-backed server with three nodes of one 50 GiB device each."""
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         yield rt, api
@@ -73,7 +76,7 @@ async def test_clone_then_drift_is_clean_and_carries_its_own_id(tmp_path: Path) 
         info = await rt.executor.volume_info(host, "myclone")
         assert info.options["user.heketi.id"] == clone
         for brick in rt.state.bricks_of_volume(clone):
-            node = rt.executor.node(rt.state.nodes[brick.node_id].manage_host)
+            node = nodes_of(rt.executor).node(rt.state.nodes[brick.node_id].manage_host)
             lv = node.vgs[f"vg_{brick.device_id}"].lvs[brick.lv_name]
             assert f"heketi-brick-{brick.id}" in lv.tags
             # gluster's layout, as real glusterd makes it; glusterd mounts it, no fstab line
@@ -128,12 +131,12 @@ async def test_deleting_the_clone_first_keeps_the_source_charged(tmp_path: Path)
 
 
 def gluster_volume_names(rt: Runtime) -> set[str]:
-    return {name for pool in rt.executor.state.pools.values() for name in pool.volumes}
+    return {name for pool in nodes_of(rt.executor).state.pools.values() for name in pool.volumes}
 
 
 def lv_names(rt: Runtime) -> set[str]:
     return {
-        lv for node in rt.executor.state.nodes.values() for vg in node.vgs.values() for lv in vg.lvs
+        lv for node in nodes_of(rt.executor).state.nodes.values() for vg in node.vgs.values() for lv in vg.lvs
     }
 
 
@@ -141,7 +144,7 @@ async def test_a_clone_that_fails_after_gluster_made_it_leaves_nothing(tmp_path:
     async with three_nodes(tmp_path) as (rt, api):
         source = await created(api, "/volumes", {"size": 2, "durability": REPLICA3})
         before = lv_names(rt)
-        rt.executor.faults.fail_nth("volume_clone", 1, after=True)
+        nodes_of(rt.executor).faults.fail_nth("gluster volume info", 1, after=True)
         status, _, text = await api.wait("POST", f"/volumes/{source}/clone", {"name": "c"})
         assert status == 500, text
         assert lv_names(rt) == before  # the snapshots gluster made are gone again
@@ -150,6 +153,25 @@ async def test_a_clone_that_fails_after_gluster_made_it_leaves_nothing(tmp_path:
         ]
         assert_space_agrees(rt)
         await assert_drift_clean(api)
+
+
+async def test_a_clone_whose_snapshot_steps_were_lost_leaves_no_snapshot(tmp_path: Path) -> None:
+    """``snapshot create`` took effect, then glusterd stopped answering before the temporary
+    snapshot was deleted (as when the server dies there): rolling back removes the snapshot,
+    so its LVs and mounts do not stay in heketipy's VGs and the source can still be deleted."""
+    async with three_nodes(tmp_path) as (rt, api):
+        source = await created(api, "/volumes", {"size": 2, "durability": REPLICA3})
+        before = lv_names(rt)
+        faults = nodes_of(rt.executor).faults
+        for command in ("activate", "deactivate", "delete"):
+            faults.fail_nth(f"gluster snapshot {command}", 1, timeout=True)
+        status, _, text = await api.wait("POST", f"/volumes/{source}/clone", {"name": "c"})
+        assert status == 500, text
+        assert all(not pool.snapshots for pool in nodes_of(rt.executor).state.pools.values())
+        assert lv_names(rt) == before
+        await assert_drift_clean(api)
+        status, _, text = await api.wait("DELETE", f"/volumes/{source}")
+        assert status == 204, text
 
 
 async def test_a_clone_that_fails_on_a_name_someone_else_uses_removes_nothing(
@@ -171,8 +193,9 @@ async def test_a_clone_interrupted_after_gluster_made_it_is_finished_or_undone_o
     tmp_path: Path, started: bool
 ) -> None:
     settings = settings_for(tmp_path)
-    app, rt = await build(settings)
+    app = build(settings)
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         source = await created(api, "/volumes", {"size": 2, "durability": REPLICA3})
@@ -186,11 +209,12 @@ async def test_a_clone_interrupted_after_gluster_made_it_is_finished_or_undone_o
         if started:
             await rt.executor.volume_clone(host, source_name, "halfway")
         else:
-            sim_gluster.volume_clone(rt.executor.state, rt.executor.node(host), source_name,
+            sim_gluster.volume_clone(nodes_of(rt.executor).state, nodes_of(rt.executor).node(host), source_name,
                                      "halfway")
-            rt.executor.save()
-    app2, rt2 = await build(settings)
+            nodes_of(rt.executor).save()
+    app2 = build(settings)
     async with TestClient(TestServer(app2)) as client:
+        rt2 = app2[RUNTIME]
         api = Api(client)
         assert rt2.state.operations == {}
         status, _, text = await api.call("GET", f"/volumes/{op.clone_id}")

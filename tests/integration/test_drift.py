@@ -11,16 +11,19 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.domain.entities import new_id
 from heketipy.executors.base import BrickRequest
 from heketipy.server import build
 from tests.integration.test_operations import REPLICA3, Api, settings_for, topology
 from tests.openapi_check import validate_response
+from tests.support.simulated import nodes_of
 
 
 async def test_drift_report_and_repair(tmp_path: Path) -> None:
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         status, headers, _ = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
@@ -71,8 +74,9 @@ async def test_drift_report_and_repair(tmp_path: Path) -> None:
 @asynccontextmanager
 async def topology_served(tmp_path: Path) -> AsyncIterator[tuple[Api, Any, Any, str]]:
     """A server on the simulator with the test topology; its first device and that node."""
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         device = next(iter(rt.state.devices.values()))
@@ -84,9 +88,10 @@ def foreign_brick(rt, host: str, device_id: str, name: str, vg: str = "") -> str
     in the device's heketipy VG unless another ``vg`` is named."""
     from heketipy.simulator import node as lvm
 
-    node = rt.executor.node(host)
+    node = nodes_of(rt.executor).node(host)
     vg = vg or f"vg_{device_id}"
-    lvm.lvcreate_thin(node, vg, f"tp_{name}", 1048576, 8192, f"brick_{name}", 1048576)
+    lvm.lvcreate_pool(node, vg, f"tp_{name}", 1048576, 8192)
+    lvm.lvcreate_thin_lv(node, vg, f"tp_{name}", f"brick_{name}", 1048576)
     device = lvm.dm_path(vg, f"brick_{name}")
     mount_point = f"/var/lib/heketi/mounts/{vg}/brick_{name}"
     lvm.mkfs_xfs(node, device)
@@ -94,7 +99,7 @@ def foreign_brick(rt, host: str, device_id: str, name: str, vg: str = "") -> str
     lvm.fstab_add(node, lvm.fstab_line(device, mount_point))
     lvm.mount(node, device, mount_point)
     lvm.mkdir_in_mount(node, mount_point + "/brick")
-    rt.executor.save()
+    nodes_of(rt.executor).save()
     return rt.state.nodes[rt.state.devices[device_id].node_id].storage_host + ":" + (
         mount_point + "/brick"
     )
@@ -148,9 +153,9 @@ async def test_repair_never_removes_what_heketipy_did_not_create(tmp_path: Path)
         assert {(f["kind"], f["name"]) for f in after["foreign"]} == foreign
         # What remains is theirs; only the VG free space they take differs from the database.
         assert after["missing"] == [] and {f["kind"] for f in after["mismatched"]} == {"device"}
-        pool = rt.executor.state.pools[rt.executor.node(host).pool]
+        pool = nodes_of(rt.executor).state.pools[nodes_of(rt.executor).node(host).pool]
         assert {"admins_vol", "other_tool_vol"} <= set(pool.volumes)
-        lvs_left = rt.executor.node(host).vgs[vg].lvs
+        lvs_left = nodes_of(rt.executor).node(host).vgs[vg].lvs
         assert {"brick_admins_vol", "tp_admins_vol", "brick_other_tool_vol"} <= set(lvs_left)
 
 
@@ -160,7 +165,7 @@ async def test_untagged_lv_in_a_heketipy_vg_is_drift_but_never_removed(tmp_path:
     from heketipy.simulator import node as lvm
 
     async with topology_served(tmp_path) as (api, rt, device, host):
-        node = rt.executor.node(host)
+        node = nodes_of(rt.executor).node(host)
         lvm.ensure_disk(node, "/dev/admin_disk", 50 * 1048576)
         lvm.pvcreate(node, "/dev/admin_disk")
         lvm.vgcreate(node, "vg_admin", "/dev/admin_disk")
@@ -176,10 +181,10 @@ async def test_untagged_lv_in_a_heketipy_vg_is_drift_but_never_removed(tmp_path:
         status, _, _ = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
         assert status == 303
         brick = next(iter(rt.state.bricks.values()))
-        node = rt.executor.node(rt.state.nodes[brick.node_id].manage_host)
+        node = nodes_of(rt.executor).node(rt.state.nodes[brick.node_id].manage_host)
         vg = f"vg_{brick.device_id}"
         lvm.thin_snapshot(node, vg, brick.lv_name, "brick_stray")
-        rt.executor.save()
+        nodes_of(rt.executor).save()
         _, _, text = await api.call("GET", "/internal/state/drift")
         drift = json.loads(text)
         assert drift["clean"] is False
@@ -206,13 +211,13 @@ async def test_repair_claims_only_what_it_removed(tmp_path: Path) -> None:
         status, _, _ = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
         assert status == 303
         brick = next(iter(rt.state.bricks.values()))
-        node = rt.executor.node(rt.state.nodes[brick.node_id].manage_host)
+        node = nodes_of(rt.executor).node(rt.state.nodes[brick.node_id].manage_host)
         vg = f"vg_{brick.device_id}"
         stray = f"{new_id()}_0"
         lvm.thin_snapshot(node, vg, brick.lv_name, stray)
         node.vgs[vg].lvs[stray].tags = [f"heketi-device-{brick.device_id}",
                                         f"heketi-brick-{new_id()}"]
-        rt.executor.save()
+        nodes_of(rt.executor).save()
         _, _, text = await api.call("GET", "/internal/state/drift")
         assert ("brick-lv", f"{vg}/{stray}") in {
             (f["kind"], f["name"]) for f in json.loads(text)["orphaned"]

@@ -5,7 +5,10 @@ Text and JSON formats carry the same fields."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -149,7 +152,7 @@ def test_volume_create_logs_each_step_with_op_id_and_outcome(text_server: Server
 
 
 def test_failed_node_command_is_one_line_with_node_argv_exit_and_stderr(tmp_path: Path) -> None:
-    faults = {"faults": [{"kind": "brick_create", "node": "node1.example.test", "nth": 1}]}
+    faults = {"faults": [{"command": "lvcreate", "node": "node1.example.test", "nth": 1}]}
     config = default_level_config(tmp_path, heketipy={"simulator": {**SIMULATOR, "faults": faults}})
     server = start_server(config)
     try:
@@ -167,9 +170,10 @@ def test_failed_node_command_is_one_line_with_node_argv_exit_and_stderr(tmp_path
     assert len(failed) == 1, failed
     record = fields(failed[0])
     assert record["node"] == "node1.example.test"
-    assert record["argv"] == "brick_create"
+    assert record["argv"].startswith("env LC_ALL=C /usr/sbin/lvm lvcreate -qq ")  # the real command line
     assert record["exit"] == "1"
-    assert record["stderr"] == "simulated failure of brick_create on node1.example.test"
+    assert record["stderr"].startswith("simulated failure of lvcreate vg_")
+    assert record["stderr"].endswith(" on node1.example.test")
     assert record["op"] == queue_id
     # The failed execution and its rollback are steps of the same operation.
     outcomes = [
@@ -205,3 +209,18 @@ def test_json_format_is_one_parseable_object_per_line_with_the_same_fields(
     assert all(s["outcome"] == "ok" and s["type"] == "create-volume" for s in steps)
     assert any("listening" in r["message"] for r in records)
     assert_no_credentials(text)
+
+
+def test_asyncssh_dsa_deprecation_warnings_are_silenced_and_nothing_else() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    script = (
+        "import warnings\n"
+        "import heketipy.executors.ssh\n"
+        "warnings.warn('DSA is deprecated (ours)', UserWarning)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
+        check=True,
+    )
+    assert "asyncssh" not in result.stderr
+    assert "DSA is deprecated (ours)" in result.stderr

@@ -9,12 +9,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.client.token import make_token
 from heketipy.config import load_settings
 from heketipy.domain.state import Transaction
-from heketipy.executors.simulator import SimulatorExecutor
 from heketipy.operations.volumes import CreateVolume, VolumeSpec
 from heketipy.server import build
+from tests.support.simulated import nodes_of
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 
@@ -72,26 +73,27 @@ async def topology(api: Api, nodes: int = 3) -> list[str]:
     return node_ids
 
 
-def lvs(executor: SimulatorExecutor) -> list[str]:
+def lvs(executor: Any) -> list[str]:
     found = []
-    for host, node in executor.snapshot()["nodes"].items():
+    for host, node in nodes_of(executor).snapshot()["nodes"].items():
         for vg_name, vg in node["vgs"].items():
             found += [f"{host}:{vg_name}/{lv}" for lv in vg.get("lvs", {})]
     return found
 
 
-def gluster_volumes(executor: SimulatorExecutor) -> list[str]:
-    return [v for pool in executor.snapshot()["pools"].values() for v in pool["volumes"]]
+def gluster_volumes(executor: Any) -> list[str]:
+    return [v for pool in nodes_of(executor).snapshot()["pools"].values() for v in pool["volumes"]]
 
 
 
 async def test_failed_create_rolls_back_everything(tmp_path: Path) -> None:
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         free_before = {d.id: d.free_kib for d in rt.state.devices.values()}
-        rt.executor.faults.fail_on_node("brick_create", "node2")
+        nodes_of(rt.executor).faults.fail_on_node("lvcreate", "node2")
         status, _, text = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
         assert status == 500
         assert "node2" in text
@@ -104,11 +106,12 @@ async def test_failed_create_rolls_back_everything(tmp_path: Path) -> None:
 
 
 async def test_create_retries_after_a_failed_gluster_command(tmp_path: Path) -> None:
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
-        rt.executor.faults.fail_nth("volume_create", 1)
+        nodes_of(rt.executor).faults.fail_nth("gluster volume create", 1)
         status, headers, text = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
         assert status == 303, text
         volume_id = headers["Location"].rsplit("/", 1)[1]
@@ -120,8 +123,9 @@ async def test_create_retries_after_a_failed_gluster_command(tmp_path: Path) -> 
 
 async def test_recovery_undoes_an_interrupted_create(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    app, rt = await build(settings)
+    app = build(settings)
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         free_before = {d.id: d.free_kib for d in rt.state.devices.values()}
@@ -140,8 +144,9 @@ async def test_recovery_undoes_an_interrupted_create(tmp_path: Path) -> None:
                                        brick_request(rt.state, bricks[0], 0))
         assert lvs(rt.executor)
     # A new server on the same database and node state.
-    app2, rt2 = await build(settings)
+    app2 = build(settings)
     async with TestClient(TestServer(app2)):
+        rt2 = app2[RUNTIME]
         assert rt2.state.operations == {}
         assert rt2.state.volumes == {}
         assert {d.id: d.free_kib for d in rt2.state.devices.values()} == free_before
@@ -150,8 +155,9 @@ async def test_recovery_undoes_an_interrupted_create(tmp_path: Path) -> None:
 
 async def test_recovery_rolls_forward_a_finalizing_create(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    app, rt = await build(settings)
+    app = build(settings)
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         await topology(Api(client))
         spec = VolumeSpec(
             size_gib=1, name="almost", cluster_ids=[], durability_echo={"type": "none"},
@@ -163,8 +169,9 @@ async def test_recovery_rolls_forward_a_finalizing_create(tmp_path: Path) -> Non
         await op.execute()
         assert op.record is not None
         await rt.set_phase(op.record, "finalizing")
-    app2, rt2 = await build(settings)
+    app2 = build(settings)
     async with TestClient(TestServer(app2)) as client:
+        rt2 = app2[RUNTIME]
         api = Api(client)
         assert rt2.state.operations == {}
         status, _, text = await api.call("GET", f"/volumes/{op.volume_id}")
@@ -191,16 +198,17 @@ def test_transaction_undo_restores_state(tmp_path: Path) -> None:
 async def test_placement_avoids_nodes_the_monitor_saw_down(tmp_path: Path) -> None:
     from heketipy.operations import monitor
 
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         node_ids = await topology(api, nodes=4)
-        rt.executor.set_node_down("node2")
+        nodes_of(rt.executor).set_node_down("node2")
         down = await monitor.check_nodes(rt)
         assert down == {node_ids[1]}
         status, headers, text = await api.wait("POST", "/volumes", {"size": 1, "durability": REPLICA3})
         assert status == 303, text
         volume_id = headers["Location"].rsplit("/", 1)[1]
         assert node_ids[1] not in {b.node_id for b in rt.state.bricks_of_volume(volume_id)}
-        rt.executor.set_node_down("node2", down=False)
+        nodes_of(rt.executor).set_node_down("node2", down=False)
         assert await monitor.check_nodes(rt) == set()

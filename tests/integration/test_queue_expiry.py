@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.client.token import make_token
 from heketipy.operations.jobs import JobQueue
 from heketipy.server import build
@@ -18,8 +19,9 @@ CREATES = 30
 
 
 async def test_user_role_creates_leave_no_results_behind(tmp_path: Path) -> None:
-    app, runtime = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        runtime = app[RUNTIME]
         await topology(Api(client))
         clock = FakeClock()
         ttl_s = runtime.settings.heketipy.queue_result_ttl_s

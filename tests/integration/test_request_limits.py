@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.server import build
 from tests.integration.test_operations import Api, settings_for, topology
 from tests.openapi_check import validate_response
 from tests.support import rawhttp
 from tests.support.server import ServerProcess, running_server
+from tests.support.simulated import nodes_of
 
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 NODE_ID = "0123456789abcdef0123456789abcdef"
@@ -96,6 +98,7 @@ def test_route_caps_override_the_default(configured_server: ServerProcess) -> No
     assert (reply.status, reply.text) == (400, "No clusters configured\n")
 
 
+@pytest.mark.slow
 def test_a_body_that_stops_arriving_is_refused(configured_server: ServerProcess) -> None:
     with rawhttp.connect(configured_server.base_url) as sock:
         sock.sendall(rawhttp.request_head("POST", "/clusters", headers={"Content-Length": "100"}))
@@ -111,15 +114,16 @@ def test_a_body_that_stops_arriving_is_refused(configured_server: ServerProcess)
 
 @pytest.fixture
 async def api_and_runtime(tmp_path: Path):  # noqa: ANN201
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         await topology(api)
         yield api, rt
 
 
 def node_state(rt: Any) -> str:
-    return json.dumps(rt.executor.snapshot(), sort_keys=True)
+    return json.dumps(nodes_of(rt.executor).snapshot(), sort_keys=True)
 
 
 async def test_thousands_of_options_are_refused_before_anything_starts(api_and_runtime) -> None:  # noqa: ANN001

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from heketipy.api.app import RUNTIME
 from heketipy.server import build
 from tests.integration.test_operations import Api, settings_for, topology
+from tests.support.simulated import nodes_of
 
 HOSTILE = ["a;reboot", "$(reboot)", "`reboot`", "a'b", 'a"b', "a\nb", "-rf", "--force"]
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
@@ -19,15 +21,16 @@ REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 
 @pytest.fixture
 async def api_and_runtime(tmp_path: Path):  # noqa: ANN201
-    app, rt = await build(settings_for(tmp_path))
+    app = build(settings_for(tmp_path))
     async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
         api = Api(client)
         nodes = await topology(api)
         yield api, rt, nodes
 
 
 def node_state(rt) -> str:  # noqa: ANN001
-    return json.dumps(rt.executor.snapshot(), sort_keys=True)
+    return json.dumps(nodes_of(rt.executor).snapshot(), sort_keys=True)
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)

@@ -11,9 +11,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from heketipy.api.app import RUNTIME
 from heketipy.config import load_settings
 from heketipy.domain.entities import Cluster, Device, Node, new_id
 from heketipy.domain.errors import HeketiError
@@ -105,7 +107,9 @@ def spec(size: int, durability: str) -> VolumeSpec:
 
 async def scenario(actions: list[tuple[str, int, Any]]) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        _app, rt = await build(make_settings(directory))
+        runner = web.AppRunner(build(make_settings(directory)))
+        await runner.setup()
+        rt = runner.app[RUNTIME]
         try:
             await seed_topology(rt)
             for kind, a, b in actions:
@@ -136,8 +140,7 @@ async def scenario(actions: list[tuple[str, int, Any]]) -> None:
             for device in rt.state.devices.values():
                 assert device.free_kib == device.total_kib
         finally:
-            await rt.jobs.drain()
-            await rt.store.close()
+            await runner.cleanup()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

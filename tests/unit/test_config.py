@@ -361,7 +361,7 @@ def test_use_auth_must_be_a_boolean(load) -> None:
     ],
 )
 def test_executor_names(load, given: str, expected: str) -> None:
-    config = _config(glusterfs__executor=given, glusterfs__sshexec={"keyfile": "/root/.ssh/id"})
+    config = _config(glusterfs__executor=given, glusterfs__sshexec={"keyfile": "/etc/heketi/heketi_key"})
     assert load(config).glusterfs.executor == expected
 
 
@@ -1036,3 +1036,13 @@ def test_queue_result_ttl_is_read_from_the_file(load, value: float) -> None:
 def test_queue_result_ttl_must_be_a_positive_number(load, value: Any, problem: str) -> None:
     text = _error(load, _config(heketipy={"queue_result_ttl_s": value}))
     assert text.startswith(f"invalid configuration: heketipy.queue_result_ttl_s: {problem}"), text
+
+
+def test_log_level_names_are_the_loggers_levels() -> None:
+    """The level names the config and POST /internal/logging accept are exactly the ones the
+    logging setup maps, in the same order (quietest first)."""
+    from heketipy import logctx
+    from heketipy.config import DEFAULT_LOG_LEVEL, LOG_LEVELS
+
+    assert tuple(logctx.LEVELS) == LOG_LEVELS
+    assert DEFAULT_LOG_LEVEL in LOG_LEVELS

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from heketipy.api.metrics import go_float, operation_counts, render_down, render_metrics
+from heketipy.api.metrics import operation_counts, render_metrics
+from heketipy.config import Settings
+from heketipy.domain.consistency import check
 from heketipy.domain.entities import (
     BlockVolume,
     Brick,
@@ -22,7 +23,8 @@ from heketipy.domain.entities import (
     Volume,
 )
 from heketipy.domain.state import State
-from heketipy.store.dump import check, dump, examine
+from heketipy.gocompat.strconv import format_float_g
+from heketipy.heketidump.export import dump, examine
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden" / "http"
 MOCK_DEVICE_KIB = 524288000
@@ -438,17 +440,13 @@ def test_metrics_escape_label_values() -> None:
     assert 'device="odd\\"\\\\name"' in text
 
 
-def test_render_down_is_up_zero_only() -> None:
-    assert render_down().splitlines()[-1] == "heketi_up 0"
-
-
 @pytest.mark.parametrize(
     ("value", "text"),
     [(0, "0"), (1, "1"), (999999, "999999"), (1e6, "1e+06"), (524288000, "5.24288e+08"),
      (0.5, "0.5"), (1e-5, "1e-05"), (0.0001, "0.0001"), (3145728, "3.145728e+06")],
 )
 def test_go_float(value: float, text: str) -> None:
-    assert go_float(value) == text
+    assert format_float_g(value) == text
 
 
 # -- operation counts ------------------------------------------------------------------------
@@ -479,8 +477,8 @@ class FakeRuntime:
         self.failed_count = 0
         self.recover_calls = 0
 
-    def submit_plain(self, work: Any, name: str, *, throttled: bool = False) -> str:
-        return self.jobs.submit(work, name=name)
+    async def start(self, op: Any) -> str:  # unjournaled work only (the cleanup)
+        return self.jobs.submit(op.run, name=op.type_name)
 
     async def recover(self, only: set[str] | None = None) -> int:
         self.recover_calls += 1
@@ -503,10 +501,8 @@ async def ops_client():
 
     state, ids = stale_create_state()
     rt = FakeRuntime(state)
-    settings = SimpleNamespace(
-        default_state="normal", glusterfs=SimpleNamespace(loglevel="info"), auth_enabled=False
-    )
-    application = web.Application(middlewares=[app_module.heketi_middleware])
+    settings = Settings(auth_enabled=False)
+    application = web.Application(middlewares=app_module.HEKETI_MIDDLEWARES)
     application[app_module.RUNTIME] = rt
     application[app_module.SERVER] = app_module.ServerState(settings)
     routes_admin.register(application.router)  # /queue/{id}

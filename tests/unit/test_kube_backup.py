@@ -9,12 +9,11 @@ import base64
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
+from heketipy.config import GlusterfsSettings, KubeExecSettings, Settings
 from heketipy.domain.entities import Cluster, Node
 from heketipy.domain.state import State, Transaction
 from heketipy.store import kube_backup as kb
@@ -294,11 +293,49 @@ async def test_unreachable_api_is_counted_not_raised(
     assert job.failures == 1
 
 
-def make_settings(enabled: bool, namespace: str = "", secret: str = "") -> Any:
-    return SimpleNamespace(
+async def test_backup_rereads_a_rotated_token(
+    fake: tuple[FakeSecrets, str], tmp_path: Path
+) -> None:
+    secrets, url = fake
+    service_account = tmp_path / "sa"
+    service_account.mkdir()
+    (service_account / "namespace").write_text("glusterfs\n")
+    (service_account / "token").write_text("expired\n")
+    api = kb.KubeApi.from_environment(
+        {kb.API_URL_ENV: url}, "", service_account_dir=str(service_account)
+    )
+    assert api is not None and api.namespace == "glusterfs"
+    try:
+        with pytest.raises(kb.KubeApiError) as caught:
+            await api.get_secret("heketi-db-backup")
+        assert caught.value.status == 401
+        (service_account / "token").write_text("t0ken\n")
+        await api.put_secret("heketi-db-backup", {"k": b"v"})
+        assert await api.get_secret("heketi-db-backup") == {"k": b"v"}
+        assert secrets.data("glusterfs", "heketi-db-backup") == {"k": b"v"}
+    finally:
+        await api.close()
+
+
+async def test_unreachable_api_is_a_backup_api_error() -> None:
+    api = kb.KubeApi("http://127.0.0.1:9", NS, timeout_s=5)
+    api.configuration.retries = 0  # fail fast
+    try:
+        with pytest.raises(kb.KubeApiError) as caught:
+            await api.get_secret("heketi-db-backup")
+        assert caught.value.status == 0 and "unreachable" in str(caught.value)
+    finally:
+        await api.close()
+
+
+def make_settings(enabled: bool, namespace: str = "", secret: str = "") -> Settings:
+    return Settings(
+        auth_enabled=False,
         backup_db_to_kube_secret=enabled,
         kube_db_secret_name=secret,
-        glusterfs=SimpleNamespace(kubeexec=SimpleNamespace(namespace=namespace)),
+        glusterfs=GlusterfsSettings(
+            executor="mock", kubeexec=KubeExecSettings(namespace=namespace)
+        ),
     )
 
 
@@ -316,7 +353,7 @@ def test_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert api is not None
     assert (api.base_url, api.namespace) == ("http://127.0.0.1:8001", "glusterfs")
-    assert api._headers()["Authorization"] == "Bearer abc"  # noqa: SLF001
+    assert api.configuration.auth_settings()["BearerToken"]["value"] == "Bearer abc"
 
     job = kb.from_settings(
         make_settings(True, namespace="ns1", secret="my-backup"),
@@ -324,6 +361,8 @@ def test_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert job is not None
     assert (job.secret_name, job.api.namespace) == ("my-backup", "ns1")
+    default = kb.from_settings(make_settings(True), {kb.API_URL_ENV: "http://127.0.0.1:8001"})
+    assert default is not None and default.secret_name == "heketi-db-backup"
 
 
 async def test_backup_through_the_fake_api_server_with_secrets_mounted(tmp_path: Path) -> None:

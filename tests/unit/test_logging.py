@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
 import sys
 
 import pytest
 
 from heketipy import logctx
 from heketipy.domain.errors import NodeCommandError
-from heketipy.executors.simulator import SimulatorExecutor
+from heketipy.executors.remote import RemoteExecutor
 from tests.unit.test_remote_executor import FakeRunner, executor
 
 COMMANDS_LOGGER = "heketipy.executors.commands"
@@ -118,44 +116,33 @@ async def test_remote_unreachable_node_is_logged_once_with_no_exit_code(
     assert failed.fields["stderr"] == "Unable to connect to n1:22"
 
 
-async def test_simulator_commands_log_at_debug_and_failures_once(
+async def test_simulated_nodes_log_like_real_nodes_each_failure_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from heketipy.executors.commands_common import CommandOptions
+    from heketipy.simulator.runner import SimulatedNodes
+
     caplog.set_level(logging.DEBUG, logger="heketipy")
-    simulator = SimulatorExecutor()
-    simulator.node("n1")
+    nodes = SimulatedNodes()
+    simulator = RemoteExecutor(nodes, CommandOptions(), name="simulator", use_sudo=False)
     await simulator.glusterd_check("n1")
     ran = [r for r in caplog.records if r.name == COMMANDS_LOGGER]
     assert [r.levelno for r in ran] == [logging.DEBUG]
-    assert ran[0].fields["argv"] == ["systemctl", "status", "glusterd"]
+    assert ran[0].fields["argv"] == ["env", "LC_ALL=C", "systemctl", "status", "glusterd"]
     assert ran[0].fields["exit"] == 0
 
     caplog.clear()
-    simulator.set_node_down("n1")
+    nodes.set_node_down("n1")
     with pytest.raises(NodeCommandError):
         await simulator.glusterd_check("n1")
     (failed,) = _failures(caplog)
     assert (failed.fields["node"], failed.fields["exit"]) == ("n1", 3)
 
     caplog.clear()
-    simulator.faults.fail_nth("device_setup", 1, node="n1")
+    nodes.faults.fail_nth("pvcreate", 1, node="n1", exit_code=5, stderr="  Device /dev/sdb excluded")
     with pytest.raises(NodeCommandError):
         await simulator.device_setup("n1", "/dev/sdb", "d" * 32, False)
     (failed,) = _failures(caplog)
-    assert failed.fields["argv"] == ["device_setup"]
-    assert failed.fields["stderr"] == "simulated failure of device_setup on n1"
+    assert failed.fields["argv"][:4] == ["env", "LC_ALL=C", "/usr/sbin/lvm", "pvcreate"]
+    assert (failed.fields["exit"], failed.fields["stderr"]) == (5, "Device /dev/sdb excluded")
 
-
-def test_asyncssh_dsa_deprecation_warnings_are_silenced_and_nothing_else() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    script = (
-        "import warnings\n"
-        "import heketipy.executors.ssh\n"
-        "warnings.warn('DSA is deprecated (ours)', UserWarning)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-        check=True,
-    )
-    assert "asyncssh" not in result.stderr
-    assert "DSA is deprecated (ours)" in result.stderr

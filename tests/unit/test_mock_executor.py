@@ -120,9 +120,33 @@ async def test_everything_else_succeeds_quietly() -> None:
     assert await mock.block_volume_destroy("h1", "bhv", "b") is None
 
 
-async def test_latency_keeps_every_call_in_flight() -> None:
-    mock = MockExecutor(latency_ms=50)
-    task = asyncio.create_task(mock.glusterd_check("h1"))
-    await asyncio.sleep(0.005)
-    assert not task.done()
-    await task
+class HeldSleep:
+    """An injected sleep that records what it was asked for and returns only when released."""
+
+    def __init__(self) -> None:
+        self.requested: list[float] = []
+        self.release = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.requested.append(seconds)
+        await self.release.wait()
+
+
+async def test_latency_keeps_every_call_in_flight_until_its_sleep_ends() -> None:
+    sleep = HeldSleep()
+    mock = MockExecutor(latency_ms=50, sleep=sleep)
+    calls = [asyncio.create_task(mock.glusterd_check("h1")),
+             asyncio.create_task(mock.volume_destroy("h1", "v"))]
+    while len(sleep.requested) < len(calls):
+        await asyncio.sleep(0)  # let both calls reach their latency
+    assert sleep.requested == [0.05, 0.05]
+    assert not any(call.done() for call in calls)
+    sleep.release.set()
+    assert await asyncio.gather(*calls) == [None, None]
+
+
+async def test_no_latency_never_sleeps() -> None:
+    sleep = HeldSleep()
+    mock = MockExecutor(sleep=sleep)
+    assert await mock.glusterd_check("h1") is None
+    assert sleep.requested == []

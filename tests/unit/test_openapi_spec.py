@@ -26,9 +26,10 @@ if str(TESTS_DIR) not in sys.path:
 import openapi_check  # noqa: E402  (tests/ is not a package)
 from openapi_check import documented_operations, load_spec, validate_request, validate_response  # noqa: E402
 
-SHARED_DIR = Path("/work/shared")
-CONTRACT_PATH = SHARED_DIR / "heketi-contract.md"
-GOLDEN_HTTP_DIRS = (TESTS_DIR / "golden" / "http", SHARED_DIR / "golden" / "http")
+# Fixtures inside the repository: section 7 of the contract (the endpoint table) and the
+# recorded upstream exchanges. A missing fixture fails the test, it never skips it.
+CONTRACT_PATH = TESTS_DIR / "data" / "contract" / "endpoint-reference.md"
+GOLDEN_HTTP_DIR = TESTS_DIR / "data" / "golden" / "http"
 
 MASKED_ID = re.compile(r"<ID:(\d+)(:UPPER)?>")
 FAKE_TIMESTAMP = 1_700_000_000
@@ -152,13 +153,11 @@ def response_bytes(response: dict[str, Any]) -> bytes:
     return b""
 
 
-def golden_http_dir() -> Path | None:
-    return next((path for path in GOLDEN_HTTP_DIRS if path.is_dir()), None)
-
-
 def golden_files() -> list[Path]:
-    directory = golden_http_dir()
-    return sorted(directory.glob("*.json")) if directory else []
+    files = sorted(GOLDEN_HTTP_DIR.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no golden traces in {GOLDEN_HTTP_DIR}")
+    return files
 
 
 def golden_exchanges(path: Path) -> Iterator[dict[str, Any]]:
@@ -222,7 +221,6 @@ def parse_contract_routes(markdown: str) -> set[tuple[str, str]]:
     return routes
 
 
-@pytest.mark.skipif(not CONTRACT_PATH.is_file(), reason="shared contract not available")
 def test_every_route_of_contract_section_7_is_documented() -> None:
     contract_routes = parse_contract_routes(CONTRACT_PATH.read_text(encoding="utf-8"))
     assert len(contract_routes) >= 40, "section 7 parser found too few routes"
@@ -334,7 +332,6 @@ def test_response_objects_forbid_stray_fields() -> None:
 # ---- the golden traces ---------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not golden_files(), reason="golden traces not available")
 @pytest.mark.parametrize("golden_file", golden_files(), ids=lambda path: path.stem)
 def test_golden_responses_match_the_spec(golden_file: Path) -> None:
     checked = 0
@@ -355,7 +352,6 @@ def test_golden_responses_match_the_spec(golden_file: Path) -> None:
     assert checked > 0
 
 
-@pytest.mark.skipif(not golden_files(), reason="golden traces not available")
 def test_golden_traces_cover_every_json_shape() -> None:
     json_routes = set()
     for golden_file in golden_files():
@@ -374,7 +370,6 @@ def test_golden_traces_cover_every_json_shape() -> None:
     assert json_routes == json_operations - heketipy_only
 
 
-@pytest.mark.skipif(not golden_files(), reason="golden traces not available")
 def test_golden_successful_request_bodies_match_the_request_schemas() -> None:
     checked = 0
     for golden_file in golden_files():
@@ -393,7 +388,6 @@ def test_golden_successful_request_bodies_match_the_request_schemas() -> None:
     assert checked > 100
 
 
-@pytest.mark.skipif(not golden_files(), reason="golden traces not available")
 def test_upstream_negative_replica_volume_is_outside_the_spec() -> None:
     defects = [
         exchange

@@ -83,9 +83,9 @@ async def test_remote_executor_reads_recovery_facts() -> None:
     (block,) = facts.block_volumes["bhv"]
     assert (block.name, block.size_gib, block.hosts) == ("b1", 3, ("h1",))
     assert runner.lines() == [
-        "stat -c %g %n -- /m/a/brick /m/b/brick",
-        "gluster-block list bhv --json",
-        "gluster-block info bhv/b1 --json",
+        "env LC_ALL=C stat -c %g %n -- /m/a/brick /m/b/brick",
+        "env LC_ALL=C gluster-block list bhv --json",
+        "env LC_ALL=C gluster-block info bhv/b1 --json",
     ]
 
 
@@ -142,8 +142,9 @@ def test_block_hosting_is_told_by_the_group_or_its_expansion() -> None:
 
 async def test_a_node_without_gluster_block_has_no_block_volumes() -> None:
     runner = FakeRunner()
-    runner.on("gluster-block list", (127, "", "bash: gluster-block: command not found"))
+    # env (every node command runs as ``env LC_ALL=C <tool>``) exits 127 for a missing program.
+    runner.on("gluster-block list", (127, "", "env: 'gluster-block': No such file or directory"))
     remote, _ = executor(runner)
     facts = await remote.recovery_facts("h1", (), ("bhv",))
     assert facts.block_volumes == {"bhv": ()}
-    assert runner.lines() == ["gluster-block list bhv --json"]
+    assert runner.lines() == ["env LC_ALL=C gluster-block list bhv --json"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from heketipy.config import SshExecSettings
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.base import (
     BlockVolumeRequest,
@@ -24,6 +25,7 @@ from heketipy.executors.base import (
     VolumeRequest,
 )
 from heketipy.executors.commands import CommandOptions
+from heketipy.executors.commands_common import unwrap
 from heketipy.executors.remote import RemoteExecutor
 from heketipy.executors.runner import CommandResult
 
@@ -95,7 +97,7 @@ def executor(runner: FakeRunner, **settings) -> tuple[RemoteExecutor, list[float
     async def fake_sleep(delay: float) -> None:
         sleeps.append(delay)
 
-    remote = RemoteExecutor(runner, settings, name="ssh", sleep=fake_sleep)
+    remote = RemoteExecutor(runner, SshExecSettings(**settings), name="ssh", sleep=fake_sleep)
     return remote, sleeps
 
 
@@ -112,9 +114,7 @@ def programs(lines: list[str]) -> list[str]:
     """A readable step list: program plus LVM/gluster sub-command."""
     steps = []
     for line in lines:
-        words = line.split()
-        if words[0] == "sudo":
-            words = words[3:]
+        words = unwrap(line.split())
         if words[0].endswith("lvm"):
             steps.append(f"lvm {words[1]}")
         elif words[0] == "gluster":
@@ -230,7 +230,7 @@ async def test_brick_create_failure_destroys_what_it_made():
     remote, _ = executor(runner)
     with pytest.raises(NodeCommandError) as caught:
         await remote.brick_create("n1", brick())
-    assert caught.value.argv[0] == "mount" and "wrong fs type" in caught.value.stderr
+    assert unwrap(caught.value.argv)[0] == "mount" and "wrong fs type" in caught.value.stderr
     steps = programs(runner.lines())
     assert steps[steps.index("mount") + 1 :] == [
         "umount", "mountpoint", "sed", "lvm lvremove", "lvm lvs", "lvm lvremove", "rmdir",
@@ -255,6 +255,7 @@ async def test_brick_destroy_of_missing_brick_succeeds_without_reclaim(caplog):
     runner.on("mountpoint", (32, "", ""))
     runner.on("lvremove", NOT_FOUND)
     runner.on("thin_count", NOT_FOUND)
+    runner.on("lvs --reportformat=json -o lv_name", (0, data("lvm/lvs_empty.json"), ""))
     remote, _ = executor(runner)
     assert await remote.brick_destroy("n1", brick()) is False
     # Probes answering "not there" are expected here, not failed commands worth a warning.
@@ -404,6 +405,7 @@ async def test_volume_destroy_missing_volume_raises_does_not_exist():
     runner = FakeRunner()
     runner.on("volume stop", (1, "", "volume stop: nosuch: failed: Volume nosuch does not exist\n"))
     runner.on("volume delete", (1, "", data("volume_delete_missing.txt")))
+    runner.on("volume info", (0, data("volume_info_missing.xml"), ""))
     remote, _ = executor(runner)
     with pytest.raises(VolumeDoesNotExist):
         await remote.volume_destroy("n1", "nosuch")
@@ -416,7 +418,7 @@ async def test_glusterd_down_is_a_node_error_with_details():
     with pytest.raises(NodeCommandError) as caught:
         await remote.volumes_info("n1")
     error = caught.value
-    assert error.node == "n1" and error.exit_code == 1 and error.argv[0] == "gluster"
+    assert error.node == "n1" and error.exit_code == 1 and unwrap(error.argv)[0] == "gluster"
     assert "gluster daemon is operational" in error.stderr
 
 

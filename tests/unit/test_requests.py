@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from heketipy.models import gojson, validation
+from heketipy.gocompat import json_encode
 from heketipy.models import requests as wire
+from heketipy.models import validation
+from heketipy.operations import volumes
 
 GOLDEN_HTTP = Path(__file__).resolve().parents[1] / "data" / "golden" / "http"
 GOLDEN_FILES = [
@@ -98,7 +100,12 @@ def answer(method: str, path: str, raw: bytes) -> tuple[int, str] | None:
         validation.validate(body)
         if isinstance(body, wire.VolumeCreateRequest):
             validation.check_volume_request(body)
-            validation.check_volume_min_size(body, BRICK_MIN_KIB)
+            durability = body.durability
+            problem = volumes.min_size_problem(
+                body.size, durability.type, durability.disperse.data, BRICK_MIN_KIB
+            )
+            if problem:
+                return 400, problem
         if isinstance(body, wire.LogLevelRequest):
             validation.check_log_level(body)
     except validation.ValidationError as exc:
@@ -372,7 +379,7 @@ def test_optional_body_routes_accept_an_empty_body_only_when_allowed() -> None:
 def test_float32_snapshot_factor_and_echo() -> None:
     body = wire.parse_body(wire.VolumeCreateRequest, b'{"snapshot":{"enable":true,"factor":1.1}}')
     assert wire.snapshot_echo(body.snapshot) == {"enable": True, "factor": 1.1}
-    assert gojson.dumps(wire.snapshot_echo(body.snapshot)) == b'{"enable":true,"factor":1.1}\n'
+    assert json_encode.dumps(wire.snapshot_echo(body.snapshot)) == b'{"enable":true,"factor":1.1}\n'
     body = wire.parse_body(wire.VolumeCreateRequest, b'{"snapshot":{"enable":false,"factor":500}}')
     assert wire.snapshot_echo(body.snapshot) == {"enable": False, "factor": 1}
     # 100.000001 is 100 as a float32: upstream accepts it.
@@ -607,12 +614,12 @@ def test_requests_can_be_built_directly_with_go_zero_defaults() -> None:
     ],
 )
 def test_dumps_matches_go(value: Any, encoded: bytes) -> None:
-    assert gojson.dumps(value) == encoded
+    assert json_encode.dumps(value) == encoded
 
 
 def test_dumps_rejects_nan_like_go() -> None:
     with pytest.raises(ValueError):
-        gojson.dumps({"x": float("nan")})
+        json_encode.dumps({"x": float("nan")})
 
 
 def test_dumps_indent4_matches_go_marshal_indent() -> None:
@@ -622,19 +629,19 @@ def test_dumps_indent4_matches_go_marshal_indent() -> None:
         '            {\n                "e": "\\u003c"\n            }\n        ]\n    },\n'
         '    "f": 2\n}\n'
     )
-    assert gojson.dumps_indent4(value).decode() == expected
+    assert json_encode.dumps_indent4(value).decode() == expected
 
 
 def test_dumps_handles_large_lists() -> None:
     volumes = [{"id": f"{i:032x}", "name": f"vol_{i}", "size": i} for i in range(10000)]
-    encoded = gojson.dumps({"volumes": volumes})
+    encoded = json_encode.dumps({"volumes": volumes})
     assert json.loads(encoded) == {"volumes": volumes}
     assert encoded.endswith(b"}\n")
 
 
 def test_dumps_without_floats_encodes_strings_like_go() -> None:
     ids = [f"{i:032x}" for i in range(1000)] + ["a<b&c\u2028", "v1.0,", "x e-5,"]
-    assert gojson.dumps({"volumes": ids}, floats=False) == gojson.dumps({"volumes": ids})
+    assert json_encode.dumps({"volumes": ids}, floats=False) == json_encode.dumps({"volumes": ids})
 
 
 @pytest.mark.parametrize(
@@ -649,4 +656,4 @@ def test_dumps_without_floats_encodes_strings_like_go() -> None:
     ],
 )
 def test_dumps_string_list_matches_dumps(items: list[str]) -> None:
-    assert gojson.dumps_string_list("volumes", items) == gojson.dumps({"volumes": items})
+    assert json_encode.dumps_string_list("volumes", items) == json_encode.dumps({"volumes": items})

@@ -18,8 +18,14 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from heketipy.config import SshExecSettings
 from heketipy.domain.errors import NodeCommandError
-from heketipy.executors.ssh import SshRunner, known_hosts_paths, quote_argv
+from heketipy.executors.ssh import (
+    DEFAULT_MAX_SESSIONS_PER_NODE,
+    SshRunner,
+    known_hosts_paths,
+    quote_argv,
+)
 
 HOSTILE_WORDS = [
     "vol; rm -rf /",
@@ -123,7 +129,12 @@ async def fake_node(tmp_path: Path) -> AsyncIterator[FakeNode]:
     await server.wait_closed()
 
 
-def _runner(node: FakeNode, **overrides: object) -> SshRunner:
+def _runner(
+    node: FakeNode,
+    *,
+    max_sessions_per_node: int = DEFAULT_MAX_SESSIONS_PER_NODE,
+    **overrides: object,
+) -> SshRunner:
     settings = {
         "keyfile": node.keyfile,
         "user": "heketi",
@@ -131,7 +142,9 @@ def _runner(node: FakeNode, **overrides: object) -> SshRunner:
         "known_hosts": node.known_hosts,
         **overrides,
     }
-    return SshRunner(settings)
+    return SshRunner(
+        SshExecSettings.model_validate(settings), max_sessions_per_node=max_sessions_per_node
+    )
 
 
 def test_quote_argv_makes_every_word_inert() -> None:
@@ -145,12 +158,13 @@ def test_sudo_covers_the_whole_command() -> None:
 
 
 def test_defaults_follow_upstream() -> None:
-    runner = SshRunner({"keyfile": "/k"})
+    runner = SshRunner(SshExecSettings(keyfile="/k"))
     assert (runner.user, runner.port, runner.sudo) == ("heketi", 22, False)
     assert runner.gluster_cli_timeout_s == 600
     assert runner.host_key_checking is True
     assert runner.timeout_for(["gluster", "volume", "info"]) == 660
     assert runner.timeout_for(["lvm", "lvs"]) == 600
+    assert runner.timeout_for(["sudo", "-n", "--", "env", "LC_ALL=C", "gluster", "x"]) == 660
 
 
 def test_known_hosts_sources() -> None:
@@ -180,10 +194,11 @@ async def test_sudo_setting_prefixes_the_remote_line(fake_node: FakeNode) -> Non
 
 
 def test_sudo_is_not_doubled_and_can_be_left_to_the_caller() -> None:
-    runner = SshRunner({"keyfile": "/k", "sudo": True})
+    runner = SshRunner(SshExecSettings(keyfile="/k", sudo=True))
     assert runner.command_line(["sudo", "-n", "--", "lvm"]) == "sudo -n -- lvm"
     assert runner.command_line(["lvm"]) == "sudo -n -- lvm"
-    assert SshRunner({"keyfile": "/k", "sudo": True}, apply_sudo=False).command_line(["lvm"]) == "lvm"
+    unwrapped = SshRunner(SshExecSettings(keyfile="/k", sudo=True), apply_sudo=False)
+    assert unwrapped.command_line(["lvm"]) == "lvm"
 
 
 async def test_non_zero_exit_is_returned_with_stderr(fake_node: FakeNode) -> None:
@@ -308,14 +323,15 @@ async def test_unreachable_node_is_a_structured_error(fake_node: FakeNode) -> No
     assert "Unable to connect" in str(caught.value)
 
 
-async def test_missing_keyfile_is_reported(fake_node: FakeNode) -> None:
-    runner = _runner(fake_node, keyfile="/nonexistent/key")
+async def test_missing_keyfile_is_reported(fake_node: FakeNode, tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing-key")
+    runner = _runner(fake_node, keyfile=missing)
     try:
         with pytest.raises(NodeCommandError) as caught:
             await runner.run("127.0.0.1", ["argv", "x"])
     finally:
         await runner.close()
-    assert "/nonexistent/key" in str(caught.value)
+    assert missing in str(caught.value)
 
 
 async def test_each_command_is_logged_by_runner_log_command(
@@ -340,3 +356,6 @@ async def test_each_command_is_logged_by_runner_log_command(
     logctx.OperationFilter().filter(record)
     text = logging.Formatter(logctx.FORMAT).format(record)
     assert command_timings(text)["argv"]["count"] == 1
+    # RemoteExecutor's locale prefix is not the command either.
+    prefixed = text.replace("sudo -n -- argv", "sudo -n -- env LC_ALL=C argv")
+    assert prefixed != text and command_timings(prefixed)["argv"]["count"] == 1

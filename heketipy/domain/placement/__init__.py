@@ -70,7 +70,6 @@ from heketipy.domain.placement.filters import (
 from heketipy.domain.placement.placers import build_ring
 from heketipy.domain.placement.sizes import MIN_ARBITER_BRICK_KIB, arbiter_brick_kib, brick_sizes
 from heketipy.domain.placement.snapshot import (
-    KIB_PER_GIB,
     Allocation,
     Attempt,
     BrickPlan,
@@ -83,6 +82,7 @@ from heketipy.domain.placement.snapshot import (
     VolumeShape,
 )
 from heketipy.domain.placement.volume import PlacedBrick, allocate_volume, replacement_brick
+from heketipy.domain.units import KIB_PER_GIB
 
 __all__ = [
     "KIB_PER_GIB",

@@ -139,10 +139,10 @@ def allocate_in_clusters(
     if not failures:
         raise NoSpaceError("there is no cluster to place the volume in")
     if len(failures) == 1:
-        cluster_id, error = failures[0]
-        if isinstance(error, NoSpaceError):
-            raise NoSpaceError(f"cluster {cluster_id}: {error.explanation}", error.summary)
-        raise error
+        cluster_id, only = failures[0]
+        if isinstance(only, NoSpaceError):
+            raise NoSpaceError(f"cluster {cluster_id}: {only.explanation}", only.summary)
+        raise only
     raise AllClustersFailedError(failures)
 
 

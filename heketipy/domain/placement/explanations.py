@@ -22,7 +22,6 @@ from heketipy.domain.placement.filters import (
 from heketipy.domain.placement.placers import _SetShortfall
 from heketipy.domain.placement.sizes import arbiter_brick_kib
 from heketipy.domain.placement.snapshot import (
-    KIB_PER_GIB,
     FilterStep,
     PlacementPolicy,
     VolumeShape,
@@ -30,6 +29,7 @@ from heketipy.domain.placement.snapshot import (
 )
 from heketipy.domain.space import device_charge_kib
 from heketipy.domain.tags import ArbiterRole
+from heketipy.domain.units import KIB_PER_GIB
 
 
 def _arbiter_size_or_none(brick_kib: int, policy: PlacementPolicy) -> int | None:

@@ -168,7 +168,7 @@ def _place_set(
     width = shape.bricks_per_set
     if not shape.uses_arbiter_placer:
         feed = iter(ring)  # one feed per set: a device is never offered twice
-        bricks = []
+        bricks: list[BrickPlan] = []
         for position in range(width):
             brick = builder.place(feed, position, brick_kib, arbiter=False)
             if brick is None:

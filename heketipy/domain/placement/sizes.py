@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 from heketipy.domain.placement.errors import MinimumBrickSizeError, NoSpaceError
 from heketipy.domain.placement.snapshot import (
-    KIB_PER_GIB,
     PlacementPolicy,
     VolumeShape,
     _count,
 )
+from heketipy.domain.units import KIB_PER_GIB, KIB_PER_MIB
 
-MIN_ARBITER_BRICK_KIB = 16 * 1024
+MIN_ARBITER_BRICK_KIB = 16 * KIB_PER_MIB
 
 
 def arbiter_brick_kib(data_brick_kib: int, average_file_size_kib: int) -> int:

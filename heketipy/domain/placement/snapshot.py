@@ -2,7 +2,7 @@
 
 Owns the views the caller builds (DeviceView, NodeView), what the volume asks for
 (VolumeShape, PlacementPolicy), and the results (BrickPlan, Allocation, with the FilterStep
-and Attempt records that explanations are made of), plus the shared units and the
+and Attempt records that explanations are made of), plus the
 `_count` wording helper.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-KIB_PER_GIB = 1024 * 1024
+from heketipy.domain.units import KIB_PER_GIB, bricks_per_set
 
 Durability = Literal["none", "replicate", "disperse"]
 VolumeKind = Literal["file", "block"]
@@ -57,11 +57,8 @@ class VolumeShape:
 
     @property
     def bricks_per_set(self) -> int:
-        if self.durability == "replicate":
-            return max(self.replica, 0)  # upstream accepts a negative replica: no bricks
-        if self.durability == "disperse":
-            return self.data + self.redundancy
-        return 1
+        # Upstream accepts a negative replica and places no bricks: width 0, not clamped to 1.
+        return bricks_per_set(self.durability, self.replica, self.data, self.redundancy)
 
     @property
     def uses_arbiter_placer(self) -> bool:

@@ -16,7 +16,8 @@ import pytest
 
 from heketipy.config import KubeExecSettings
 from heketipy.domain.errors import NodeCommandError
-from heketipy.executors.kube import KubeRunner, PodRef, exit_code_from_status, resolve_namespace
+from heketipy.executors.kube import KubeRunner, PodRef, exit_code_from_status
+from heketipy.kubeapi import namespace as resolve_namespace
 from tests.testbed.fake_apiserver import FakeApiServer, kube_description, pods_for_testbed
 
 TOKEN = "test-token"
@@ -117,6 +118,9 @@ async def test_gluster_commands_get_the_cli_timeout_by_default(cluster: FakeClus
     runner = cluster.runner(gluster_cli_timeout=900)
     assert runner.timeout_for(["gluster", "--mode=script", "volume", "info"]) == 960
     assert runner.timeout_for(["lvm", "vgs"]) == 600
+    # RemoteExecutor's prefixes do not hide the tool.
+    assert runner.timeout_for(["env", "LC_ALL=C", "gluster", "volume", "info"]) == 960
+    assert runner.timeout_for(["sudo", "-n", "--", "env", "LC_ALL=C", "gluster"]) == 960
 
 
 async def test_large_output_spanning_many_frames_is_complete(cluster: FakeCluster) -> None:
@@ -308,6 +312,7 @@ def test_namespace_comes_from_the_service_account_file(tmp_path: Path) -> None:
     assert resolve_namespace("", str(namespace_file)) == "default"
     with pytest.raises(RuntimeError, match="kubeexec.namespace"):
         resolve_namespace("", str(tmp_path / "missing"))
+    assert resolve_namespace("", str(tmp_path / "missing"), fallback="default") == "default"
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from heketipy.domain import validators
+from heketipy.domain.changes import CHANGE_DESCRIPTIONS, change_code
+from heketipy.domain.consistency import mislinked_children
 from heketipy.domain.entities import (
     BRICK_ARBITER,
     BRICK_NORMAL,
@@ -50,7 +52,7 @@ from heketipy.domain.entities import (
 )
 from heketipy.domain.state import Transaction
 from heketipy.domain.tags import arbiter_requested
-from heketipy.store.dump import CHANGE_DESCRIPTIONS, OPERATION_TYPE_CODES, change_code
+from heketipy.heketidump.export import OPERATION_TYPE_CODES
 from heketipy.store.readonly import check_no_unfinished_changes, held_for_import, read_database
 from heketipy.store.sqlite import Store, StoreError
 
@@ -139,79 +141,112 @@ def _tags(value: Any, where: str) -> dict[str, str]:
     return {str(k): _str(v, f"{where}.{k}") for k, v in _object(value, where).items()}
 
 
-def _pending_id(entry: dict[str, Any], where: str) -> str:
-    return _str(_object(entry.get("Pending"), f"{where}.Pending").get("Id"), f"{where}.Pending.Id")
+class _Fields:
+    """One object of the dump, read field by field: each read checks the type and names the
+    field's place (``where.key``) in its error."""
 
+    __slots__ = ("data", "where")
 
-def _entry_id(key: str, info: dict[str, Any], where: str) -> str:
-    entity_id = _str(info.get("id"), f"{where}.Info.id", default=key) or key
-    if entity_id != key:
-        raise DumpFormatError(f"{where}: key {key} differs from Info.id {entity_id}")
-    return entity_id
+    def __init__(self, value: Any, where: str) -> None:
+        self.data = _object(value, where)
+        self.where = where
+
+    def _at(self, key: str) -> str:
+        return f"{self.where}.{key}"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def fields(self, key: str) -> _Fields:
+        return _Fields(self.data.get(key), self._at(key))
+
+    def number(self, key: str, default: int = 0) -> int:
+        return _int(self.data.get(key), self._at(key), default)
+
+    def text(self, key: str, default: str = "") -> str:
+        return _str(self.data.get(key), self._at(key), default)
+
+    def texts(self, key: str) -> list[str]:
+        return _strings(self.data.get(key), self._at(key))
+
+    def tags(self, key: str) -> dict[str, str]:
+        return _tags(self.data.get(key), self._at(key))
+
+    def state(self) -> str:
+        return self.text("State", default="online") or "online"
+
+    def pending_id(self) -> str:
+        return self.fields("Pending").text("Id")
+
+    def entry_id(self, key: str, info: _Fields) -> str:
+        """The id of a bucket entry: its ``Info.id``, which must be its key."""
+        entity_id = info.text("id", default=key) or key
+        if entity_id != key:
+            raise DumpFormatError(f"{self.where}: key {key} differs from Info.id {entity_id}")
+        return entity_id
 
 
 # -- one reader per bucket -------------------------------------------------------------------
 def _cluster(key: str, entry: dict[str, Any]) -> Cluster:
-    where = f"clusterentries.{key}"
-    info = _object(entry.get("Info"), f"{where}.Info")
+    fields = _Fields(entry, f"clusterentries.{key}")
+    info = fields.fields("Info")
     # A dump from before the file/block flags existed: Heketi's upgrade allows both.
     return Cluster(
-        id=_entry_id(key, info, where),
+        id=fields.entry_id(key, info),
         file=bool(info.get("file", True)),
         block=bool(info.get("block", True)),
     )
 
 
 def _node(key: str, entry: dict[str, Any]) -> Node:
-    where = f"nodeentries.{key}"
-    info = _object(entry.get("Info"), f"{where}.Info")
-    hostnames = _object(info.get("hostnames"), f"{where}.Info.hostnames")
-    manage = _strings(hostnames.get("manage"), f"{where}.Info.hostnames.manage")
-    storage = _strings(hostnames.get("storage"), f"{where}.Info.hostnames.storage")
+    fields = _Fields(entry, f"nodeentries.{key}")
+    info = fields.fields("Info")
+    hostnames = info.fields("hostnames")
+    manage = hostnames.texts("manage")
+    storage = hostnames.texts("storage")
     if not manage or not storage:
-        raise DumpFormatError(f"{where}: a node needs manage and storage hostnames")
+        raise DumpFormatError(f"{fields.where}: a node needs manage and storage hostnames")
     return Node(
-        id=_entry_id(key, info, where),
-        cluster_id=_str(info.get("cluster"), f"{where}.Info.cluster"),
-        zone=_int(info.get("zone"), f"{where}.Info.zone"),
+        id=fields.entry_id(key, info),
+        cluster_id=info.text("cluster"),
+        zone=info.number("zone"),
         manage=manage,
         storage=storage,
-        tags=_tags(info.get("tags"), f"{where}.Info.tags"),
-        state=_str(entry.get("State"), f"{where}.State", default="online") or "online",
+        tags=info.tags("tags"),
+        state=fields.state(),
     )
 
 
 def _device(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> Device:
-    where = f"deviceentries.{key}"
-    info = _object(entry.get("Info"), f"{where}.Info")
-    storage = _object(info.get("storage"), f"{where}.Info.storage")
-    device_id = _entry_id(key, info, where)
-    node_id = _str(entry.get("NodeId"), f"{where}.NodeId") or owner_of.get(device_id, "")
+    fields = _Fields(entry, f"deviceentries.{key}")
+    info = fields.fields("Info")
+    storage = info.fields("storage")
+    device_id = fields.entry_id(key, info)
     return Device(
         id=device_id,
-        node_id=node_id,
-        name=_str(info.get("name"), f"{where}.Info.name"),
-        total_kib=_int(storage.get("total"), f"{where}.Info.storage.total"),
-        free_kib=_int(storage.get("free"), f"{where}.Info.storage.free"),
-        used_kib=_int(storage.get("used"), f"{where}.Info.storage.used"),
-        extent_kib=_int(entry.get("ExtentSize"), f"{where}.ExtentSize") or DEFAULT_EXTENT_KIB,
-        tags=_tags(info.get("tags"), f"{where}.Info.tags"),
-        state=_str(entry.get("State"), f"{where}.State", default="online") or "online",
-        pv_uuid=_str(info.get("pv_uuid"), f"{where}.Info.pv_uuid"),
-        paths=_strings(info.get("paths"), f"{where}.Info.paths"),
+        node_id=fields.text("NodeId") or owner_of.get(device_id, ""),
+        name=info.text("name"),
+        total_kib=storage.number("total"),
+        free_kib=storage.number("free"),
+        used_kib=storage.number("used"),
+        extent_kib=fields.number("ExtentSize") or DEFAULT_EXTENT_KIB,
+        tags=info.tags("tags"),
+        state=fields.state(),
+        pv_uuid=info.text("pv_uuid"),
+        paths=info.texts("paths"),
     )
 
 
 def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: list[str]) -> Brick:
-    where = f"brickentries.{key}"
-    info = _object(entry.get("Info"), f"{where}.Info")
-    brick_id = _entry_id(key, info, where)
+    fields = _Fields(entry, f"brickentries.{key}")
+    info = fields.fields("Info")
+    brick_id = fields.entry_id(key, info)
     # Very old dumps lack the brick's volume id; Heketi back-fills it from the volume's list.
-    volume_id = _str(info.get("volume"), f"{where}.Info.volume") or owner_of.get(brick_id, "")
-    subtype = _int(entry.get("SubType"), f"{where}.SubType", default=BRICK_NORMAL)
+    volume_id = info.text("volume") or owner_of.get(brick_id, "")
+    subtype = fields.number("SubType", default=BRICK_NORMAL)
     if subtype not in (BRICK_NORMAL, BRICK_ARBITER):
         subtype = BRICK_NORMAL
-    pool = _str(entry.get("LvmThinPool"), f"{where}.LvmThinPool")
+    pool = fields.text("LvmThinPool")
     tp_id = ""
     match = _THIN_POOL.match(pool)
     if match and match.group(1) != brick_id:
@@ -221,17 +256,17 @@ def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: 
     brick = Brick(
         id=brick_id,
         volume_id=volume_id,
-        device_id=_str(info.get("device"), f"{where}.Info.device"),
-        node_id=_str(info.get("node"), f"{where}.Info.node"),
-        size_kib=_int(info.get("size"), f"{where}.Info.size"),
-        tp_size_kib=_int(entry.get("TpSize"), f"{where}.TpSize"),
-        pool_metadata_kib=_int(entry.get("PoolMetadataSize"), f"{where}.PoolMetadataSize"),
+        device_id=info.text("device"),
+        node_id=info.text("node"),
+        size_kib=info.number("size"),
+        tp_size_kib=fields.number("TpSize"),
+        pool_metadata_kib=fields.number("PoolMetadataSize"),
         subtype=subtype,
-        pending_op=_pending_id(entry, where),
+        pending_op=fields.pending_id(),
         tp_id=tp_id,
     )
-    path = _str(info.get("path"), f"{where}.Info.path")
-    lv = _str(entry.get("LvmLv"), f"{where}.LvmLv")
+    path = info.text("path")
+    lv = fields.text("LvmLv")
     volume_uuid = gluster_layout_uuid(path)
     if volume_uuid is not None:  # a clone's brick, where gluster put it
         brick.served_path = path
@@ -245,73 +280,69 @@ def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: 
 
 
 def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> Volume:
-    where = f"volumeentries.{key}"
-    info = _object(entry.get("Info"), f"{where}.Info")
-    echo = _object(info.get("durability"), f"{where}.Info.durability")
-    durability = _str(echo.get("type"), f"{where}.Info.durability.type") or "none"
-    replicate = _object(echo.get("replicate"), f"{where}.Info.durability.replicate")
-    disperse = _object(echo.get("disperse"), f"{where}.Info.durability.disperse")
+    fields = _Fields(entry, f"volumeentries.{key}")
+    info = fields.fields("Info")
+    echo = info.fields("durability")
+    durability = echo.text("type") or "none"
+    replicate = echo.fields("replicate")
+    disperse = echo.fields("disperse")
     if durability not in ("none", "replicate", "disperse"):
-        raise DumpFormatError(f"{where}: unknown durability type {durability!r}")
-    replica = _int(replicate.get("replica"), f"{where}.Info.durability.replicate.replica")
-    options = _strings(entry.get("GlusterVolumeOptions"), f"{where}.GlusterVolumeOptions")
-    snapshot = _object(info.get("snapshot"), f"{where}.Info.snapshot")
+        raise DumpFormatError(f"{fields.where}: unknown durability type {durability!r}")
+    replica = replicate.number("replica")
+    options = fields.texts("GlusterVolumeOptions")
+    snapshot = info.fields("snapshot")
     snapshot_enable = bool(snapshot.get("enable", False))
     factor = snapshot.get("factor", 1)
     if isinstance(factor, bool) or not isinstance(factor, int | float):
-        raise DumpFormatError(f"{where}.Info.snapshot.factor: expected a number, got {factor!r}")
-    blockinfo = _object(info.get("blockinfo"), f"{where}.Info.blockinfo")
+        raise DumpFormatError(f"{snapshot.where}.factor: expected a number, got {factor!r}")
+    blockinfo = info.fields("blockinfo")
+    is_disperse = durability == "disperse"
     return Volume(
-        id=_entry_id(key, info, where),
-        name=_str(info.get("name"), f"{where}.Info.name"),
-        cluster_id=_str(info.get("cluster"), f"{where}.Info.cluster"),
-        size_gib=_int(info.get("size"), f"{where}.Info.size"),
-        durability_echo=echo,
+        id=fields.entry_id(key, info),
+        name=info.text("name"),
+        cluster_id=info.text("cluster"),
+        size_gib=info.number("size"),
+        durability_echo=echo.data,
         durability=durability,
         # A replicate request without a count means replica 2, as at create time.
         replica=(replica or 2) if durability == "replicate" else 1,
-        data=_int(disperse.get("data"), f"{where}.Info.durability.disperse.data")
-        if durability == "disperse" else 0,
-        redundancy=_int(disperse.get("redundancy"), f"{where}.Info.durability.disperse.redundancy")
-        if durability == "disperse" else 0,
+        data=disperse.number("data") if is_disperse else 0,
+        redundancy=disperse.number("redundancy") if is_disperse else 0,
         arbiter=durability == "replicate" and (arbiter_requested(options) or has_arbiter_brick),
-        gid=_int(info.get("gid"), f"{where}.Info.gid"),
+        gid=info.number("gid"),
         options=options,
         block=bool(info.get("block", False)),
         snapshot_enable=snapshot_enable,
         snapshot_factor=float(factor) if snapshot_enable else 1.0,
-        block_free_gib=_int(blockinfo.get("freesize"), f"{where}.Info.blockinfo.freesize"),
-        block_reserved_gib=_int(
-            blockinfo.get("reservedsize"), f"{where}.Info.blockinfo.reservedsize"
-        ),
-        block_restriction=_str(blockinfo.get("restriction"), f"{where}.Info.blockinfo.restriction"),
-        pending_op=_pending_id(entry, where),
+        block_free_gib=blockinfo.number("freesize"),
+        block_reserved_gib=blockinfo.number("reservedsize"),
+        block_restriction=blockinfo.text("restriction"),
+        pending_op=fields.pending_id(),
     )
 
 
 def _blockvolume(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> BlockVolume:
-    where = f"blockvolumeentries.{key}"
-    info = _object(entry.get("Info"), f"{where}.Info")
-    target = _object(info.get("blockvolume"), f"{where}.Info.blockvolume")
-    bv_id = _entry_id(key, info, where)
-    username = _str(target.get("username"), f"{where}.Info.blockvolume.username")
+    fields = _Fields(entry, f"blockvolumeentries.{key}")
+    info = fields.fields("Info")
+    target = info.fields("blockvolume")
+    bv_id = fields.entry_id(key, info)
+    username = target.text("username")
     return BlockVolume(
         id=bv_id,
-        name=_str(info.get("name"), f"{where}.Info.name"),
-        cluster_id=_str(info.get("cluster"), f"{where}.Info.cluster"),
-        bhv_id=_str(info.get("blockhostingvolume"), f"{where}.Info.blockhostingvolume")
-        or owner_of.get(bv_id, ""),
-        size_gib=_int(info.get("size"), f"{where}.Info.size"),
-        usable_size_gib=_int(info.get("usablesize"), f"{where}.Info.usablesize"),
-        hacount=_int(info.get("hacount"), f"{where}.Info.hacount"),
+        name=info.text("name"),
+        cluster_id=info.text("cluster"),
+        bhv_id=info.text("blockhostingvolume") or owner_of.get(bv_id, ""),
+        size_gib=info.number("size"),
+        usable_size_gib=info.number("usablesize"),
+        hacount=info.number("hacount"),
         # Heketi omits ``auth`` when false; credentials exist only for an auth volume.
         auth=bool(info.get("auth", bool(username))),
-        hosts=_strings(target.get("hosts"), f"{where}.Info.blockvolume.hosts"),
-        iqn=_str(target.get("iqn"), f"{where}.Info.blockvolume.iqn"),
-        lun=_int(target.get("lun"), f"{where}.Info.blockvolume.lun"),
+        hosts=target.texts("hosts"),
+        iqn=target.text("iqn"),
+        lun=target.number("lun"),
         username=username,
-        password=_str(target.get("password"), f"{where}.Info.blockvolume.password"),
-        pending_op=_pending_id(entry, where),
+        password=target.text("password"),
+        pending_op=fields.pending_id(),
     )
 
 
@@ -321,29 +352,24 @@ def _operation(
     blockvolumes: dict[str, BlockVolume],
     warnings: list[str],
 ) -> PendingOperation:
-    where = f"pendingoperations.{key}"
-    op_id = _str(entry.get("Id"), f"{where}.Id", default=key) or key
+    fields = _Fields(entry, f"pendingoperations.{key}")
+    op_id = fields.text("Id", default=key) or key
     if op_id != key:
-        raise DumpFormatError(f"{where}: key {key} differs from Id {op_id}")
-    code = _int(entry.get("Type"), f"{where}.Type")
-    type_name = OPERATION_TYPE_NAMES.get(code, "unknown")
+        raise DumpFormatError(f"{fields.where}: key {key} differs from Id {op_id}")
+    type_name = OPERATION_TYPE_NAMES.get(fields.number("Type"), "unknown")
     changes = []
-    for i, action in enumerate(_list(entry.get("Actions"), f"{where}.Actions")):
-        action = _object(action, f"{where}.Actions[{i}]")
-        change = {
-            "change": _int(action.get("Change"), f"{where}.Actions[{i}].Change"),
-            "id": _str(action.get("Id"), f"{where}.Actions[{i}].Id"),
-            "delta": action.get("Delta"),
-        }
+    for i, item in enumerate(_list(entry.get("Actions"), fields._at("Actions"))):
+        action = _Fields(item, f"{fields.where}.Actions[{i}]")
+        change = {"change": action.number("Change"), "id": action.text("Id"), "delta": action.get("Delta")}
         # Stored like heketipy's own journal: the description, which ``change_code`` reads.
         change["change"] = CHANGE_DESCRIPTIONS.get(change_code(change), "Unknown")
         changes.append(change)
     record = PendingOperation(
         id=op_id,
         type_name=type_name,
-        timestamp=_int(entry.get("Timestamp"), f"{where}.Timestamp"),
+        timestamp=fields.number("Timestamp"),
         changes=changes,
-        status=_str(entry.get("Status"), f"{where}.Status"),
+        status=fields.text("Status"),
     )
     record.data, problem = _journal_data(record, blockvolumes)
     parent = _first(record, "Belongs to parent operation")
@@ -422,6 +448,7 @@ def _journal_data(
 
 # -- derived structure -----------------------------------------------------------------------
 def _set_size(volume: Volume) -> int:
+    # At least 1: bricks are grouped and counted in sets of this width.
     return max(volume.set_size, 1)
 
 
@@ -475,14 +502,14 @@ def _link_warnings(
     warnings = []
     for parent_id, entry in sorted(bucket.items()):
         for listed, child_kind, children, back_link in links:
-            for child_id in _strings(listed(entry), f"{kind} {parent_id} {child_kind} list"):
-                child = children.get(child_id)
-                if child is None:
+            listed_ids = _strings(listed(entry), f"{kind} {parent_id} {child_kind} list")
+            for child_id, owner in mislinked_children(parent_id, listed_ids, children, back_link):
+                if owner is None:
                     warnings.append(f"{kind} {parent_id} lists unknown {child_kind} {child_id}")
-                elif getattr(child, back_link) != parent_id:
+                else:
                     warnings.append(
                         f"{kind} {parent_id} lists {child_kind} {child_id} which belongs to "
-                        f"{getattr(child, back_link) or 'nothing'}"
+                        f"{owner or 'nothing'}"
                     )
     return warnings
 
@@ -653,10 +680,10 @@ def entities_from_dump(doc: Any) -> ParsedDump:
 
     attributes: dict[str, str] = {}
     for key, entry in buckets["dbattributeentries"].items():
-        entry = _object(entry, f"dbattributeentries.{key}")
-        name = _str(entry.get("Key"), f"dbattributeentries.{key}.Key", default=key) or key
+        fields = _Fields(entry, f"dbattributeentries.{key}")
+        name = fields.text("Key", default=key) or key
         if name != GENERATION_KEY:
-            attributes[name] = _str(entry.get("Value"), f"dbattributeentries.{key}.Value")
+            attributes[name] = fields.text("Value")
 
     entities: list[Entity] = [
         *clusters.values(), *nodes.values(), *devices.values(), *volumes.values(),

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from heketipy.config.settings import Settings
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.base import DeviceInfo, Executor, NodeInventory
 from heketipy.executors.commands_lvm import ParseError
@@ -23,6 +25,8 @@ from heketipy.rebuild.reconstruct import (
     is_block_hosting,
     volume_id_of,
 )
+
+_T = TypeVar("_T")
 
 
 async def _inventory(
@@ -38,8 +42,10 @@ async def _inventory(
 
 
 async def _each(
-    entries: list[TopologyNodeEntry], call: Any, what: str
-) -> list[Any]:
+    entries: list[TopologyNodeEntry],
+    call: Callable[[TopologyNodeEntry], Awaitable[_T]],
+    what: str,
+) -> list[_T]:
     results = await asyncio.gather(*(call(e) for e in entries), return_exceptions=True)
     failures = []
     for entry, result in zip(entries, results, strict=True):
@@ -49,11 +55,11 @@ async def _each(
             raise result
     if failures:
         raise RebuildError("cannot read every node; nothing was written:\n  " + "\n  ".join(failures))
-    return list(results)
+    return [r for r in results if not isinstance(r, BaseException)]
 
 
 async def collect(
-    executor: Executor, entries: list[TopologyNodeEntry], settings: Any
+    executor: Executor, entries: list[TopologyNodeEntry], settings: Settings
 ) -> dict[str, NodeFacts]:
     """The facts of every topology node, keyed by its first manage hostname."""
     for entry in entries:

@@ -4,7 +4,7 @@ Refuses before reading any node when the database file exists (a rebuild never o
 when the executor keeps no node state (mock), or when the topology file is unusable; refuses
 before writing anything when a node cannot be read or the nodes do not describe every volume
 exactly. The database is written beside its path and moved into place only when complete
-(``heketi_import.write_new_database``), then recorded in the marker as a fresh ``--init-db``
+(``heketidump.importer.write_new_database``), then recorded in the marker as a fresh ``--init-db``
 records it, so the server starts on it without ``--init-db``.
 """
 
@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
-from heketipy.wiring import create_executor
+from heketipy.config.settings import Settings
+from heketipy.heketidump.importer import ParsedDump, write_new_database
 from heketipy.models.requests import ParseError
 from heketipy.models.topology_file import parse_topology_file
 from heketipy.rebuild.collect import collect
 from heketipy.rebuild.facts import RebuildError
 from heketipy.rebuild.reconstruct import reconstruct, topology_nodes
 from heketipy.store import marker
-from heketipy.heketidump.importer import ParsedDump, write_new_database
+from heketipy.wiring import create_executor
 
 NO_STATE_EXECUTORS = ("mock", "inject/mock")
 
@@ -39,7 +39,7 @@ class RebuildReport:
         return ", ".join(f"{self.counts.get(kind, 0)} {kind}s" for kind in order)
 
 
-def refuse_early(settings: Any) -> None:
+def refuse_early(settings: Settings) -> None:
     """What is refused before any node is asked."""
     kind = str(settings.glusterfs.executor or "ssh").strip().lower()
     if kind in NO_STATE_EXECUTORS:
@@ -65,7 +65,7 @@ def refuse_early(settings: Any) -> None:
         raise RebuildError(str(exc)) from exc
 
 
-async def rebuild(settings: Any, topology_raw: bytes) -> RebuildReport:
+async def rebuild(settings: Settings, topology_raw: bytes) -> RebuildReport:
     refuse_early(settings)
     try:
         topology = parse_topology_file(topology_raw)

@@ -27,8 +27,8 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
+from heketipy.config.settings import Settings
 from heketipy.domain import validators
 from heketipy.domain.entities import (
     BRICK_ARBITER,
@@ -170,7 +170,7 @@ def _has(options: dict[str, str], key: str, value: str) -> bool:
     return options.get(key) == value
 
 
-def is_block_hosting(volume: GlusterVolume, settings: Any) -> bool:
+def is_block_hosting(volume: GlusterVolume, settings: Settings) -> bool:
     """Whether the volume carries every block-hosting option the settings configure."""
     wanted = _option_pairs(_split(settings.glusterfs.block_hosting_volume_options))
     return bool(wanted) and all(_has(volume.options, k, v) for k, v in wanted)
@@ -185,7 +185,7 @@ def volume_id_of(volume: GlusterVolume) -> str:
     return match.group(1) if match else ""
 
 
-def _configured_keys(settings: Any, block: bool) -> set[str]:
+def _configured_keys(settings: Settings, block: bool) -> set[str]:
     gluster = settings.glusterfs
     entries = _split(gluster.pre_request_volume_options) + _split(
         gluster.post_request_volume_options
@@ -200,7 +200,7 @@ def _configured_keys(settings: Any, block: bool) -> set[str]:
     return keys
 
 
-def volume_options(volume: GlusterVolume, settings: Any, block: bool) -> list[str]:
+def volume_options(volume: GlusterVolume, settings: Settings, block: bool) -> list[str]:
     """The options as a create stored them: the configured ones around what the request
     added, which is what gluster lists (newest first) less glusterd's own, ``user.heketi.id``
     and the configured ones."""
@@ -258,7 +258,7 @@ def _snapshot_factor(pairs: list[tuple[int, int, int]]) -> float | None:
 
 
 class _Builder:
-    def __init__(self, topology: TopologyFile, nodes: dict[str, NodeFacts], settings: Any):
+    def __init__(self, topology: TopologyFile, nodes: dict[str, NodeFacts], settings: Settings):
         self.settings = settings
         self.entries = topology_nodes(topology)
         self.topology = topology
@@ -604,7 +604,7 @@ class _Builder:
             device.free_kib = device.total_kib - device.used_kib
 
 
-def reconstruct(topology: TopologyFile, nodes: dict[str, NodeFacts], settings: Any) -> Rebuilt:
+def reconstruct(topology: TopologyFile, nodes: dict[str, NodeFacts], settings: Settings) -> Rebuilt:
     """The database the nodes describe; RebuildError (listing every problem) when any volume
     cannot be rebuilt exactly."""
     builder = _Builder(topology, nodes, settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.commands_lvm import FSTAB_APPEND_AWK
@@ -24,6 +25,7 @@ MOUNT_FAILURE = 32
 ROOT_MOUNT = "/dev/vda1 / xfs rw,relatime,attr2,inode64,noquota 0 0"
 BRICK_MOUNT_OPTIONS = "rw,noatime,nouuid,attr2,inode64,logbufs=8,logbsize=32k,noquota"
 # The one sed address shape fstab_remove builds: \%[[:space:]]<path, dots as [.]>[[:space:]]%d
+_STAT_FIELD = re.compile(r"%[gn]")  # the stat format directives the simulated nodes answer
 _SED_ADDRESS = re.compile(r"\\%\[\[:space:\]\]((?:[A-Za-z0-9_:/+@-]|\[\.\])+)\[\[:space:\]\]%d")
 
 
@@ -138,7 +140,7 @@ class HostCommands:
             paths = paths[1:]
         if not paths:
             return 1, "", "stat: missing operand\nTry 'stat --help' for more information.\n"
-        if re.sub(r"%[gn]", "", form).count("%"):
+        if _STAT_FIELD.sub("", form).count("%"):
             return 1, "", f"stat: the simulated node formats only %g and %n, not {form!r}\n"
         out: list[str] = []
         err: list[str] = []
@@ -147,8 +149,8 @@ class HostCommands:
             if not self._exists(normal):
                 err.append(f"stat: cannot statx '{path}': No such file or directory\n")
                 continue
-            gid = str(self._gid(normal))
-            out.append(re.sub(r"%[gn]", lambda m: gid if m.group() == "%g" else path, form))
+            fields = {"%g": str(self._gid(normal)), "%n": path}
+            out.append(_STAT_FIELD.sub(partial(_stat_field, fields), form))
         return (1 if err else 0), "".join(line + "\n" for line in out), "".join(err)
 
     def wipefs(self, words: Sequence[str]) -> Result:
@@ -258,6 +260,10 @@ class HostCommands:
         if self.node.glusterd_down:
             return 3, header + "     Active: inactive (dead)\n", ""
         return 0, header + "     Active: active (running)\n", ""
+
+
+def _stat_field(fields: dict[str, str], match: re.Match[str]) -> str:
+    return fields[match.group()]
 
 
 HANDLERS: dict[str, Callable[[HostCommands, Sequence[str]], Result]] = {

@@ -4,10 +4,10 @@ inversions of the create-time formulas (snapshot factor, volume size, options)."
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
+from heketipy.config.glusterfs import GlusterfsSettings
+from heketipy.config.settings import Settings
 from heketipy.domain.errors import NodeCommandError
 from heketipy.domain.space import space_needed
 from heketipy.executors import commands_gluster as gcmd
@@ -26,9 +26,9 @@ from tests.unit.test_remote_executor import FakeRunner, data, executor
 VOLUME_ID = "0123456789abcdef0123456789abcdef"
 
 
-def settings(pre: str = "", post: str = "", block: str = "group gluster-block") -> SimpleNamespace:
-    return SimpleNamespace(glusterfs=SimpleNamespace(
-        pre_request_volume_options=pre, post_request_volume_options=post,
+def settings(pre: str = "", post: str = "", block: str = "group gluster-block") -> Settings:
+    return Settings(auth_enabled=False, glusterfs=GlusterfsSettings(
+        executor="simulator", pre_request_volume_options=pre, post_request_volume_options=post,
         block_hosting_volume_options=block,
     ))  # fmt: skip
 

@@ -34,6 +34,8 @@ database commands (offline: they open the database file directly):
                                                    database
   heketipy db export --dbfile DB --jsonfile FILE   write the database as Heketi's dump JSON
                                                    (- for stdout)
+  heketipy db rebuild --config F --topology FILE   reconstruct a lost database from what the
+                                                   storage nodes hold (new ids printed)
   heketipy db import --help, heketipy db export --help   their options
 
 token command (offline):

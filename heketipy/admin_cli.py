@@ -3,6 +3,7 @@ maker for hand-made requests:
 
     heketipy db import --jsonfile FILE --dbfile DB     load a Heketi dump into a new database
     heketipy db export --dbfile DB --jsonfile FILE|-   write the dump of a database
+    heketipy db rebuild --config F --topology FILE     rebuild a lost database from the nodes
     heketipy token [--user U] --secret KEY METHOD PATH print a JWT for that one request
 
 Both db commands open the database file directly, so they fail fast while a server holds it. Neither
@@ -41,7 +42,48 @@ def _parser() -> argparse.ArgumentParser:
     exporter = commands.add_parser("export", help="write the database as Heketi's dump JSON")
     exporter.add_argument("--dbfile", required=True, help="heketipy database to read")
     exporter.add_argument("--jsonfile", required=True, help="output file (- for stdout)")
+    rebuilder = commands.add_parser(
+        "rebuild", help="reconstruct a lost database from what the storage nodes hold"
+    )
+    rebuilder.add_argument("--config", required=True, help="the server's heketi.json")
+    rebuilder.add_argument(
+        "--topology", required=True, help="topology.json of the nodes (hostnames, zones, tags)"
+    )
     return parser
+
+
+def run_rebuild(config: str, topology: str, out: TextIO, err: TextIO) -> int:
+    """``heketipy db rebuild``: see ``heketipy.rebuild``."""
+    # Imported here: the rebuild reaches executors and operations the other commands never need.
+    from heketipy.config import ConfigError, load_settings
+    from heketipy.rebuild.command import rebuild
+    from heketipy.rebuild.facts import RebuildError
+
+    try:
+        settings = load_settings(config, os.environ)
+    except ConfigError as exc:
+        print(f"ERROR: {exc}", file=err)
+        return 1
+    try:
+        with open(topology, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        print(f"ERROR: unable to read {topology}: {exc.strerror or exc}", file=err)
+        return 1
+    try:
+        report = asyncio.run(rebuild(settings, raw))
+    except (RebuildError, StoreError) as exc:
+        print(f"ERROR: {exc}", file=err)
+        return 1
+    except OSError as exc:
+        print(f"ERROR: unable to write {settings.glusterfs.db}: {exc}", file=err)
+        return 1
+    for warning in report.warnings:
+        print(f"WARNING: {warning}", file=err)
+    print(f"DB rebuilt to {report.db_path}: {report.summary()}", file=out)
+    for line in report.new_ids:
+        print(f"  {line}", file=out)
+    return 0
 
 
 def _read_dump(path: str) -> object:
@@ -124,6 +166,8 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
     args = _parser().parse_args(argv)
     if args.command == "import":
         return run_import(args.jsonfile, args.dbfile, out, err)
+    if args.command == "rebuild":
+        return run_rebuild(args.config, args.topology, out, err)
     return run_export(args.dbfile, args.jsonfile, out, err)
 
 

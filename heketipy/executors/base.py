@@ -90,6 +90,13 @@ class GlusterVolume:
     status: str = "Started"
     bricks: tuple[GlusterBrick, ...] = ()
     options: dict[str, str] = field(default_factory=dict)
+    # The layout ``volume info`` reports (typeStr, replicaCount, arbiterCount, disperseCount,
+    # redundancyCount); what a database rebuild reads the durability from.
+    type: str = ""
+    replica: int = 0
+    arbiter: int = 0
+    disperse: int = 0
+    redundancy: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,16 @@ class NodeInventory:
     mounts: tuple[str, ...]  # mount points under /var/lib/heketi/mounts and /run/gluster/snaps
     fstab: tuple[str, ...]  # fstab lines that mount under /var/lib/heketi/mounts
     volumes: tuple[GlusterVolume, ...]  # gluster volumes of the node's trusted pool
+
+
+@dataclass(frozen=True)
+class RecoveryFacts:
+    """What a database rebuild needs beyond ``NodeInventory``: the group id of each brick
+    directory asked for, and the block volumes (``gluster-block list`` + ``info``) of each
+    block-hosting volume asked for."""
+
+    brick_gids: dict[str, int]  # brick directory -> its group id
+    block_volumes: dict[str, tuple[BlockVolumeInfo, ...]]  # block-hosting volume -> its blocks
 
 
 class Executor(Protocol):
@@ -197,6 +214,11 @@ class Executor(Protocol):
 
     # Inspection (drift report): LVs with their tags, brick mounts, fstab, gluster volumes.
     async def node_inventory(self, host: str) -> NodeInventory: ...
+
+    # Database rebuild (``heketipy db rebuild``): brick directory gids, block volumes.
+    async def recovery_facts(
+        self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]
+    ) -> RecoveryFacts: ...
 
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from typing import Any
 
 from heketipy.domain.units import MAX_SETS_PER_ADD_BRICK, bricks_per_set
 from heketipy.executors.base import (
+    BlockVolumeInfo,
     BlockVolumeRequest,
     BrickAddress,
     GlusterBrick,
@@ -333,6 +334,11 @@ def parse_volume_info(stdout: str) -> list[GlusterVolume]:
                 status=_text(volume, "statusStr"),
                 bricks=tuple(bricks),
                 options=options,
+                type=_text(volume, "typeStr"),
+                replica=_int(_text(volume, "replicaCount", "0")),
+                arbiter=_int(_text(volume, "arbiterCount", "0")),
+                disperse=_int(_text(volume, "disperseCount", "0")),
+                redundancy=_int(_text(volume, "redundancyCount", "0")),
             )
         )
     return volumes
@@ -488,3 +494,48 @@ def parse_block_size_gib(text: str) -> int:
         return int(float(digits) * multiplier)
     except ValueError as error:
         raise ParseError(f"bad gluster-block size {text!r}") from error
+
+
+BLOCK_IQN_PREFIX = "iqn.2016-12.org.gluster-block:"
+
+
+def command_missing(exit_code: int | None) -> bool:
+    """``env``'s (and the shell's) exit code for a program that is not installed: every node
+    command runs as ``env LC_ALL=C <tool>``, so this holds with and without sudo."""
+    return exit_code == 127
+
+
+def parse_block_list(document: dict[str, Any]) -> tuple[str, ...]:
+    """The block names of ``gluster-block list <bhv> --json`` (``blocks[]``)."""
+    blocks = document.get("blocks") or []
+    if not isinstance(blocks, list):
+        raise ParseError(f"gluster-block list: blocks is not a list: {blocks!r}")
+    return tuple(str(name) for name in blocks)
+
+
+def parse_block_info(document: dict[str, Any]) -> BlockVolumeInfo:
+    """``gluster-block info <bhv>/<name> --json`` as Heketi reads it (internals 2.8): iqn from
+    the GBID, the GBID as user name when a password is set, usable size the smallest size a
+    resize failed at."""
+    gbid = str(document.get("GBID", ""))
+    if not document.get("NAME") or not gbid:
+        raise ParseError(f"gluster-block info: no NAME or GBID in {sorted(document)}")
+    size_gib = parse_block_size_gib(str(document.get("SIZE", "")))
+    failed = document.get("RESIZE FAILED ON") or {}
+    failed_sizes = [
+        parse_block_size_gib(str(size))
+        for size in (failed.values() if isinstance(failed, dict) else ())
+    ]
+    hosts = document.get("EXPORTED ON") or []
+    if isinstance(hosts, str):
+        hosts = [h for h in hosts.replace(",", " ").split() if h]
+    password = str(document.get("PASSWORD", "") or "")
+    return BlockVolumeInfo(
+        name=str(document["NAME"]),
+        size_gib=size_gib,
+        usable_size_gib=min([size_gib, *failed_sizes]),
+        hosts=tuple(str(h) for h in hosts),
+        iqn=BLOCK_IQN_PREFIX + gbid,
+        username=gbid if password else "",
+        password=password,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -264,6 +265,24 @@ def brick_group_owner(path: str, gid: int) -> list[list[str]]:
         return []
     path = safe_path(path)
     return [["chown", f":{gid}", path], ["chmod", "2775", path]]
+
+
+def stat_groups(paths: Sequence[str]) -> list[str]:
+    """``stat`` printing ``<gid> <path>`` per brick directory (a rebuild reads volume gids)."""
+    if not paths:
+        raise UnsafeArgument("path list", paths)
+    return ["stat", "-c", "%g %n", "--", *(safe_path(p) for p in paths)]
+
+
+def parse_stat_groups(stdout: str) -> dict[str, int]:
+    """``stat_groups`` output: path -> gid."""
+    groups: dict[str, int] = {}
+    for line in stdout.splitlines():
+        gid, _, path = line.partition(" ")
+        if not gid.isdigit() or not path:
+            raise ParseError(f"stat: unexpected line {line!r}")
+        groups[path] = int(gid)
+    return groups
 
 
 def lvremove(options: CommandOptions, device_id: str, lv: str) -> list[str]:

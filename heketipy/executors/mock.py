@@ -26,6 +26,7 @@ from heketipy.executors.base import (
     GlusterBrick,
     GlusterVolume,
     NodeInventory,
+    RecoveryFacts,
     VolumeRequest,
 )
 
@@ -51,6 +52,12 @@ class MockExecutor:
     async def node_inventory(self, host: str) -> NodeInventory:
         """The mock keeps no node state: it cannot report drift."""
         raise NodeCommandError(host, ["inventory"], None, "the mock executor has no node state")
+
+    async def recovery_facts(
+        self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]
+    ) -> RecoveryFacts:
+        """Nothing to read back: the mock keeps no node state."""
+        raise NodeCommandError(host, ["stat"], None, "the mock executor has no node state")
 
     def register_node(self, manage: list[str], storage: list[str]) -> None:
         """Nothing to learn: the mock resolves no names."""

@@ -55,6 +55,7 @@ from heketipy.executors.base import (
     DeviceNotAvailable,
     GlusterVolume,
     NodeInventory,
+    RecoveryFacts,
     VolumeDoesNotExist,
     VolumeRequest,
 )
@@ -668,6 +669,36 @@ class RemoteExecutor:
             fstab=lcmd.fstab_entries_under(fstab.stdout) if fstab.ok else (),
             volumes=tuple(await self.volumes_info(host)),
         )
+
+    async def recovery_facts(
+        self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]
+    ) -> RecoveryFacts:
+        gids: dict[str, int] = {}
+        if brick_paths:
+            result = await self._exec(host, lcmd.stat_groups(brick_paths), DEVICE_TIMEOUT_S)
+            gids = lcmd.parse_stat_groups(result.stdout)
+        blocks: dict[str, tuple[BlockVolumeInfo, ...]] = {}
+        for bhv in bhv_names:
+            listed = await self._gluster(
+                host, gcmd.block_list(bhv), timeout_s=BLOCK_TIMEOUT_S, check=False
+            )
+            if gcmd.command_missing(listed.exit_code):
+                blocks[bhv] = ()  # no gluster-block on the node: it made no block volume
+                continue
+            try:
+                document = gcmd.parse_block_json(listed.stdout, listed.stderr)
+            except lcmd.ParseError as error:
+                raise self._error(host, listed) from error
+            if gcmd.block_failed(document) or not listed.ok:
+                raise self._error(host, listed)
+            infos = []
+            for name in gcmd.parse_block_list(document):
+                result, document = await self._block(host, gcmd.block_info(bhv, name))
+                if gcmd.block_failed(document) or not result.ok:
+                    raise self._error(host, result)
+                infos.append(gcmd.parse_block_info(document))
+            blocks[bhv] = tuple(infos)
+        return RecoveryFacts(gids, blocks)
 
 
 def clone_snapshot_name(clone: str) -> str:

@@ -714,6 +714,13 @@ async def import_dump(doc: Any, db_path: str) -> ImportReport:
     or a crash leaves every file, and its mode, as it was.
     """
     parsed = entities_from_dump(doc)
+    generation = await write_new_database(parsed, db_path)
+    return ImportReport(_counts(parsed.entities), parsed.warnings, generation)
+
+
+async def write_new_database(parsed: ParsedDump, db_path: str) -> str:
+    """Write ``parsed`` as the database at ``db_path`` (see ``import_dump`` for the rules and
+    refusals); returns the new database's generation id."""
     target = os.path.abspath(db_path)
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
@@ -736,7 +743,7 @@ async def import_dump(doc: Any, db_path: str) -> ImportReport:
             _move_into_place(built, target, replacing)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-    return ImportReport(_counts(parsed.entities), parsed.warnings, generation)
+    return generation
 
 
 async def _write_database(parsed: ParsedDump, path: str) -> str:

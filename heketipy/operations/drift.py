@@ -23,6 +23,7 @@ from heketipy.domain import validators
 from heketipy.domain.entities import Brick, Node, gluster_managed
 from heketipy.domain.units import brick_lv_name, thin_pool_name, vg_name
 from heketipy.executors.base import BrickRequest, NodeInventory, NodeLogicalVolume
+from heketipy.executors.commands_lvm import MIN_XFS_KIB
 from heketipy.operations.runtime import Runtime
 
 log = logging.getLogger("heketipy.drift")
@@ -109,7 +110,8 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
             findings.append(Finding("missing", "brick-pool", host, f"{vg}/{brick.tp_name}"))
         if lv_key not in lvs:
             findings.append(Finding("missing", "brick-lv", host, f"{vg}/{brick.lv_name}"))
-        elif lvs[lv_key].size_kib != brick.size_kib:
+        # A brick under mkfs.xfs's minimum (an arbiter's) is made with that virtual size.
+        elif lvs[lv_key].size_kib != max(brick.size_kib, MIN_XFS_KIB):
             findings.append(Finding(
                 "mismatched", "brick-lv", host, f"{vg}/{brick.lv_name}",
                 f"database {brick.size_kib} KiB, node {lvs[lv_key].size_kib} KiB",

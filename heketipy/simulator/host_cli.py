@@ -1,7 +1,7 @@
 """The non-LVM, non-gluster commands of a simulated node: argv in, exit code and output out.
 
 wipefs, blkid, udevadm, mkfs.xfs, mount, umount, mountpoint, mkdir, rmdir, chown, chmod, cat,
-lsof, systemctl, and the two fstab editors heketipy runs: ``awk`` with exactly the program
+lsof, systemctl, ``stat -c FORMAT`` (``%g`` and ``%n``: a rebuild reads brick directory gids), and the two fstab editors heketipy runs: ``awk`` with exactly the program
 ``commands_lvm.FSTAB_APPEND_AWK`` and ``sed -i.save -e '\\%...%d'`` with the address
 ``commands_lvm.fstab_remove`` builds (any other awk program or sed script is refused, not
 guessed at). Exit codes and messages are util-linux's, coreutils' and xfsprogs' own.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.commands_lvm import FSTAB_APPEND_AWK
@@ -24,6 +25,7 @@ MOUNT_FAILURE = 32
 ROOT_MOUNT = "/dev/vda1 / xfs rw,relatime,attr2,inode64,noquota 0 0"
 BRICK_MOUNT_OPTIONS = "rw,noatime,nouuid,attr2,inode64,logbufs=8,logbsize=32k,noquota"
 # The one sed address shape fstab_remove builds: \%[[:space:]]<path, dots as [.]>[[:space:]]%d
+_STAT_FIELD = re.compile(r"%[gn]")  # the stat format directives the simulated nodes answer
 _SED_ADDRESS = re.compile(r"\\%\[\[:space:\]\]((?:[A-Za-z0-9_:/+@-]|\[\.\])+)\[\[:space:\]\]%d")
 
 
@@ -118,6 +120,38 @@ class HostCommands:
         if not self._exists(path):
             return 1, "", f"chmod: cannot access '{path}': No such file or directory\n"
         return 0, "", ""
+
+    def _gid(self, path: str) -> int:
+        """The group of an existing path: a brick directory's is what ``chown`` set in its
+        filesystem; everything else is root's."""
+        inside = self._inside_mount(path)
+        if inside is not None and inside[1] is not None and inside[2]:
+            return inside[1].fs_dirs.get(inside[2], 0)
+        return 0
+
+    def stat(self, words: Sequence[str]) -> Result:
+        """``stat -c FORMAT [--] PATH...``: like coreutils, a missing path is reported on
+        stderr, the others are still printed, and the exit code is 1."""
+        rest = list(words[1:])
+        if len(rest) < 2 or rest[0] != "-c":
+            return 1, "", "stat: the simulated node runs only 'stat -c FORMAT'\n"
+        form, paths = rest[1], rest[2:]
+        if paths[:1] == ["--"]:
+            paths = paths[1:]
+        if not paths:
+            return 1, "", "stat: missing operand\nTry 'stat --help' for more information.\n"
+        if _STAT_FIELD.sub("", form).count("%"):
+            return 1, "", f"stat: the simulated node formats only %g and %n, not {form!r}\n"
+        out: list[str] = []
+        err: list[str] = []
+        for path in paths:
+            normal = path.rstrip("/") or "/"
+            if not self._exists(normal):
+                err.append(f"stat: cannot statx '{path}': No such file or directory\n")
+                continue
+            fields = {"%g": str(self._gid(normal)), "%n": path}
+            out.append(_STAT_FIELD.sub(partial(_stat_field, fields), form))
+        return (1 if err else 0), "".join(line + "\n" for line in out), "".join(err)
 
     def wipefs(self, words: Sequence[str]) -> Result:
         lvm.wipefs(self.node, words[-1])
@@ -228,6 +262,10 @@ class HostCommands:
         return 0, header + "     Active: active (running)\n", ""
 
 
+def _stat_field(fields: dict[str, str], match: re.Match[str]) -> str:
+    return fields[match.group()]
+
+
 HANDLERS: dict[str, Callable[[HostCommands, Sequence[str]], Result]] = {
     "mkdir": HostCommands.mkdir,
     "rmdir": HostCommands.rmdir,
@@ -245,8 +283,9 @@ HANDLERS: dict[str, Callable[[HostCommands, Sequence[str]], Result]] = {
     "sed": HostCommands.sed,
     "lsof": HostCommands.lsof,
     "systemctl": HostCommands.systemctl,
+    "stat": HostCommands.stat,
 }
-READ_ONLY = frozenset({"blkid", "udevadm", "mountpoint", "cat", "lsof", "systemctl"})
+READ_ONLY = frozenset({"blkid", "udevadm", "mountpoint", "cat", "lsof", "systemctl", "stat"})
 
 
 def run(state: SimState, node: NodeState, words: Sequence[str], fstab: str) -> Result:

@@ -229,3 +229,21 @@ async def test_repair_claims_only_what_it_removed(tmp_path: Path) -> None:
         assert status == 200, text
         assert not any(stray in item for item in json.loads(text)["removed"])
         assert stray in node.vgs[vg].lvs
+
+
+async def test_an_arbiter_brick_made_at_the_xfs_minimum_is_no_drift(tmp_path: Path) -> None:
+    """An arbiter brick (16 MiB here) is made as a 300 MiB thin LV, the smallest filesystem
+    mkfs.xfs accepts: the node's LV size is the one the database's brick size is made with."""
+    app = build(settings_for(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
+        api = Api(client)
+        await topology(api)
+        status, _, text = await api.wait("POST", "/volumes", {
+            "size": 1, "durability": REPLICA3, "glustervolumeoptions": ["user.heketi.arbiter true"],
+        })  # fmt: skip
+        assert status == 303, text
+        assert min(b.size_kib for b in rt.state.bricks.values()) < 300 * 1024
+        _, _, text = await api.call("GET", "/internal/state/drift")
+        drift = json.loads(text)
+        assert drift["mismatched"] == [] and drift["clean"] is True, drift

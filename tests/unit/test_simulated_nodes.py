@@ -201,6 +201,21 @@ async def test_brick_directory_lives_in_the_mounted_filesystem_with_its_group() 
     await ok(nodes, lcmd.rmdir(request.mount_path))
 
 
+async def test_stat_prints_brick_directory_groups_and_fails_on_a_missing_path() -> None:
+    nodes, request = await with_brick()
+    argv = lcmd.stat_groups([request.path, request.mount_path])
+    out = await ok(nodes, with_sudo(["env", "LC_ALL=C", *argv], True))
+    assert lcmd.parse_stat_groups(out) == {request.path: 2001, request.mount_path: 0}
+    # As coreutils: the missing path on stderr, the others still printed, exit code 1.
+    gone = f"{request.mount_path}/gone"
+    missing = await run(nodes, lcmd.stat_groups([gone, request.path]))
+    assert missing.exit_code == 1
+    assert missing.stderr == f"stat: cannot statx '{gone}': No such file or directory\n"
+    assert lcmd.parse_stat_groups(missing.stdout) == {request.path: 2001}
+    refused = await run(nodes, ["stat", "-c", "%u %n", "--", request.path])
+    assert refused.exit_code == 1 and refused.stdout == ""
+
+
 async def test_fstab_append_is_once_and_removal_takes_exactly_that_mount_point() -> None:
     nodes = SimulatedNodes()
     lines = {

@@ -7,15 +7,17 @@ from aiohttp import web
 from heketipy import logctx
 from heketipy.api import limits
 from heketipy.api.app import ServerState
-from heketipy.api.common import path_id, runtime, server_state
+from heketipy.api.common import ID, Routes, path_id, runtime, server_state
 from heketipy.api.responses import empty, error_response, json_response, redirect_html
 from heketipy.config import ADMIN_STATES, LOG_LEVELS
 from heketipy.domain.errors import ID_NOT_FOUND, NotFound
 from heketipy.models import requests as wire
 
-ID = "{id:[A-Fa-f0-9]+}"
+routes = Routes()
+register = routes.register
 
 
+@routes("GET", "/hello")
 async def hello(request: web.Request) -> web.Response:
     return web.Response(
         body=b"Hello from Heketi", headers={"Content-Type": "text/plain; charset=UTF-8"}
@@ -30,6 +32,7 @@ async def hello(request: web.Request) -> web.Response:
 QUEUE_HOLD_S = 0.35
 
 
+@routes("GET", f"/queue/{ID}")
 async def queue_status(request: web.Request) -> web.Response:
     jobs = runtime(request).jobs
     await jobs.wait(path_id(request), QUEUE_HOLD_S)
@@ -67,10 +70,12 @@ class _BadRequest(Exception):
         self.text = text
 
 
+@routes("GET", "/admin")
 async def get_admin(request: web.Request) -> web.Response:
     return json_response({"state": _server(request).admin_state})
 
 
+@routes("POST", "/admin")
 async def set_admin(request: web.Request) -> web.Response:
     try:
         body = await _decode_strict(request, wire.AdminStateRequest)
@@ -85,10 +90,12 @@ async def set_admin(request: web.Request) -> web.Response:
     return empty(204)
 
 
+@routes("GET", "/internal/logging")
 async def get_logging(request: web.Request) -> web.Response:
     return json_response({"loglevel": {"glusterfs": _server(request).log_level}})
 
 
+@routes("POST", "/internal/logging")
 async def set_logging(request: web.Request) -> web.Response:
     try:
         body = await _decode_strict(request, wire.LogLevelRequest)
@@ -105,12 +112,3 @@ async def set_logging(request: web.Request) -> web.Response:
         server.log_level = level
         logctx.set_level(level)
     return await get_logging(request)
-
-
-def register(router: web.UrlDispatcher) -> None:
-    router.add_route("GET", "/hello", hello)
-    router.add_route("GET", f"/queue/{ID}", queue_status)
-    router.add_route("GET", "/admin", get_admin)
-    router.add_route("POST", "/admin", set_admin)
-    router.add_route("GET", "/internal/logging", get_logging)
-    router.add_route("POST", "/internal/logging", set_logging)

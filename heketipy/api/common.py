@@ -9,7 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from heketipy.api import limits
-from heketipy.api.app import RUNTIME, SERVER, ServerState
+from heketipy.api.app import RUNTIME, SERVER, Handler, ServerState
+from heketipy.api.responses import accepted
 from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, Unprocessable
 from heketipy.domain.state import State
 from heketipy.models import requests as wire
@@ -23,8 +24,8 @@ PARSE_ERROR = "request unable to be parsed"
 
 ID = "{id:[A-Fa-f0-9]+}"
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
+Starter = Callable[[web.Request, T], Awaitable[str]]
 
 
 class Routes:
@@ -41,6 +42,22 @@ class Routes:
         def declare(handler: H) -> H:
             self._table.append((method, path, handler))
             return handler
+
+        return declare
+
+    def queued(
+        self, method: str, path: str, model: type[wire.RequestT], *, allow_empty: bool = False
+    ) -> Callable[[Starter[wire.RequestT]], Starter[wire.RequestT]]:
+        """Declare a route that parses its body as ``model``, starts the operation the
+        decorated ``start(request, body)`` returns the queue id of, and answers 202."""
+
+        def declare(start: Starter[wire.RequestT]) -> Starter[wire.RequestT]:
+            async def handler(request: web.Request) -> web.Response:
+                body = await parse(request, model, allow_empty=allow_empty)
+                return accepted(await start(request, body))
+
+            self(method, path)(handler)
+            return start
 
         return declare
 

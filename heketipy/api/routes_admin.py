@@ -10,7 +10,7 @@ from heketipy.api.app import ServerState
 from heketipy.api.common import ID, Routes, path_id, runtime, server_state
 from heketipy.api.responses import empty, error_response, json_response, redirect_html
 from heketipy.config import ADMIN_STATES, LOG_LEVELS
-from heketipy.domain.errors import ID_NOT_FOUND, NotFound
+from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, Unprocessable
 from heketipy.models import requests as wire
 
 routes = Routes()
@@ -54,20 +54,14 @@ def _server(request: web.Request) -> ServerState:
     return server_state(request)
 
 
-async def _decode_strict(request: web.Request, model: type) -> object:
+async def _decode_strict(request: web.Request, model: type[wire.RequestT]) -> wire.RequestT:
     """/admin and /internal/logging answer 400 with the decoder's own text."""
     raw = await limits.read_body(request)
     try:
         return wire.parse_body(model, raw)
     except wire.ParseError as exc:
         text = getattr(exc, "go_text", "") or str(exc)
-        raise _BadRequest(f"request unable to be parsed: {text}") from exc
-
-
-class _BadRequest(Exception):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
+        raise InvalidRequest(f"request unable to be parsed: {text}") from exc
 
 
 @routes("GET", "/admin")
@@ -77,15 +71,11 @@ async def get_admin(request: web.Request) -> web.Response:
 
 @routes("POST", "/admin")
 async def set_admin(request: web.Request) -> web.Response:
-    try:
-        body = await _decode_strict(request, wire.AdminStateRequest)
-    except _BadRequest as exc:
-        return error_response(400, exc.text)
-    state = getattr(body, "state", "") or ""
+    state = (await _decode_strict(request, wire.AdminStateRequest)).state or ""
     if not state:
-        return error_response(400, "validation failed: state: cannot be blank.")
+        raise InvalidRequest("validation failed: state: cannot be blank.")
     if state not in ADMIN_STATES:
-        return error_response(400, "validation failed: state: must be a valid value.")
+        raise InvalidRequest("validation failed: state: must be a valid value.")
     _server(request).admin_state = state
     return empty(204)
 
@@ -97,17 +87,13 @@ async def get_logging(request: web.Request) -> web.Response:
 
 @routes("POST", "/internal/logging")
 async def set_logging(request: web.Request) -> web.Response:
-    try:
-        body = await _decode_strict(request, wire.LogLevelRequest)
-    except _BadRequest as exc:
-        return error_response(400, exc.text)
-    levels = getattr(body, "loglevel", None) or {}
+    levels = (await _decode_strict(request, wire.LogLevelRequest)).loglevel or {}
     if "glusterfs" not in levels:
-        return error_response(422, 'Only "glusterfs" logger may be modified')
+        raise Unprocessable('Only "glusterfs" logger may be modified')
     level = levels["glusterfs"]
     if level:
         if level not in LOG_LEVELS:
-            return error_response(422, f"invalid log level: {level}")
+            raise Unprocessable(f"invalid log level: {level}")
         server = _server(request)
         server.log_level = level
         logctx.set_level(level)

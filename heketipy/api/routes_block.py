@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from heketipy.api.common import ID, Routes, located, lookup_visible, parse, path_id, runtime
+from heketipy.api.common import ID, Routes, located, lookup_visible, path_id, runtime
 from heketipy.api.responses import accepted, json_response
 from heketipy.models import requests as wire
 from heketipy.models.views import blockvolume_view
@@ -14,9 +14,8 @@ routes = Routes()
 register = routes.register
 
 
-@routes("POST", "/blockvolumes")
-async def create_blockvolume(request: web.Request) -> web.Response:
-    body = await parse(request, wire.BlockVolumeCreateRequest)
+@routes.queued("POST", "/blockvolumes", wire.BlockVolumeCreateRequest)
+async def create_blockvolume(request: web.Request, body: wire.BlockVolumeCreateRequest) -> str:
     spec = ops.BlockVolumeSpec(
         size_gib=body.size,
         name=body.name or "",
@@ -24,7 +23,7 @@ async def create_blockvolume(request: web.Request) -> web.Response:
         hacount=body.hacount or 0,
         auth=bool(body.auth),
     )
-    return accepted(await ops.create_block_volume(runtime(request), spec))
+    return await ops.create_block_volume(runtime(request), spec)
 
 
 @routes("GET", "/blockvolumes")
@@ -45,11 +44,11 @@ async def get_blockvolume(request: web.Request) -> web.Response:
 
 @routes("DELETE", f"/blockvolumes/{ID}")
 async def delete_blockvolume(request: web.Request) -> web.Response:
-    return accepted(await ops.delete_block_volume(*located(request, lambda state: state.blockvolumes)))
-
-
-@routes("POST", f"/blockvolumes/{ID}/expand")
-async def expand_blockvolume(request: web.Request) -> web.Response:
-    body = await parse(request, wire.BlockVolumeExpandRequest)
     rt, bv = located(request, lambda state: state.blockvolumes)
-    return accepted(await ops.expand_block_volume(rt, bv, body.new_size))
+    return accepted(await ops.delete_block_volume(rt, bv))
+
+
+@routes.queued("POST", f"/blockvolumes/{ID}/expand", wire.BlockVolumeExpandRequest)
+async def expand_blockvolume(request: web.Request, body: wire.BlockVolumeExpandRequest) -> str:
+    located_bv = located(request, lambda state: state.blockvolumes)
+    return await ops.expand_block_volume(*located_bv, body.new_size)

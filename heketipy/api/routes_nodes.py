@@ -30,11 +30,9 @@ def _state_and_tags(
     """``POST /<kind>/{id}/state`` (queued) and ``POST /<kind>/{id}/tags`` (answered at once),
     alike for nodes and devices."""
 
-    @routes("POST", f"/{kind}/{ID}/state")
-    async def change_state(request: web.Request) -> web.Response:
-        body = await parse(request, wire.StateRequest)
-        rt, entity = located(request, table)
-        return accepted(await set_state(rt, entity, body.state))
+    @routes.queued("POST", f"/{kind}/{ID}/state", wire.StateRequest)
+    async def change_state(request: web.Request, body: wire.StateRequest) -> str:
+        return await set_state(*located(request, table), body.state)
 
     @routes("POST", f"/{kind}/{ID}/tags")
     async def change_tags(request: web.Request) -> web.Response:
@@ -43,14 +41,13 @@ def _state_and_tags(
         return json_response(await set_tags(rt, entity, body.change_type, dict(body.tags or {})))
 
 
-@routes("POST", "/nodes")
-async def add_node(request: web.Request) -> web.Response:
-    body = await parse(request, wire.NodeAddRequest)
-    queue_id = await ops.add_node(
-        runtime(request), body.cluster, body.zone, list(body.hostnames.manage),
-        list(body.hostnames.storage), dict(body.tags or {}),
+@routes.queued("POST", "/nodes", wire.NodeAddRequest)
+async def add_node(request: web.Request, body: wire.NodeAddRequest) -> str:
+    hostnames = body.hostnames
+    return await ops.add_node(
+        runtime(request), body.cluster, body.zone, list(hostnames.manage),
+        list(hostnames.storage), dict(body.tags or {}),
     )
-    return accepted(queue_id)
 
 
 @routes("GET", f"/nodes/{ID}")
@@ -67,13 +64,10 @@ async def delete_node(request: web.Request) -> web.Response:
 _state_and_tags("nodes", lambda state: state.nodes, ops.set_node_state, ops.set_node_tags)
 
 
-@routes("POST", "/devices")
-async def add_device(request: web.Request) -> web.Response:
-    body = await parse(request, wire.DeviceAddRequest)
-    queue_id = await ops.add_device(
-        runtime(request), body.node, body.name, dict(body.tags or {}), bool(body.destroydata)
-    )
-    return accepted(queue_id)
+@routes.queued("POST", "/devices", wire.DeviceAddRequest)
+async def add_device(request: web.Request, body: wire.DeviceAddRequest) -> str:
+    tags, destroy_data = dict(body.tags or {}), bool(body.destroydata)
+    return await ops.add_device(runtime(request), body.node, body.name, tags, destroy_data)
 
 
 @routes("GET", f"/devices/{ID}")
@@ -82,11 +76,10 @@ async def get_device(request: web.Request) -> web.Response:
     return json_response(device_view(rt.state, device))
 
 
-@routes("DELETE", f"/devices/{ID}")
-async def delete_device(request: web.Request) -> web.Response:
-    body = await parse(request, wire.DeviceDeleteRequest, allow_empty=True)
-    rt, device = located(request, lambda state: state.devices)
-    return accepted(await ops.delete_device(rt, device, bool(body.forceforget)))
+@routes.queued("DELETE", f"/devices/{ID}", wire.DeviceDeleteRequest, allow_empty=True)
+async def delete_device(request: web.Request, body: wire.DeviceDeleteRequest) -> str:
+    force_forget = bool(body.forceforget)
+    return await ops.delete_device(*located(request, lambda state: state.devices), force_forget)
 
 
 _state_and_tags("devices", lambda state: state.devices, ops.set_device_state, ops.set_device_tags)

@@ -11,10 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
-from heketipy.api.common import ID, Routes, parse, path_id, runtime
+from heketipy.api.common import ID, Routes, path_id, runtime
 from heketipy.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from heketipy.api.metrics import operation_counts, render_metrics
-from heketipy.api.responses import accepted, json_indent_response, json_response
+from heketipy.api.responses import json_indent_response, json_response
 from heketipy.domain.changes import change_description
 from heketipy.domain.entities import PendingOperation
 from heketipy.domain.errors import ID_NOT_FOUND, NotFound
@@ -67,10 +67,9 @@ async def get_pending(request: web.Request) -> web.Response:
     return json_response(view)
 
 
-@routes("POST", "/operations/pending/cleanup")
-async def cleanup(request: web.Request) -> web.Response:
-    body = await parse(request, wire.CleanupRequest)
-    return accepted(await pending.cleanup_operations(runtime(request), list(body.operations or [])))
+@routes.queued("POST", "/operations/pending/cleanup", wire.CleanupRequest)
+async def cleanup(request: web.Request, body: wire.CleanupRequest) -> str:
+    return await pending.cleanup_operations(runtime(request), list(body.operations or []))
 
 
 @routes("GET", "/db/dump")

@@ -8,7 +8,9 @@ from aiohttp import web
 
 from heketipy.api.common import ID, Routes, located, lookup_visible, parse, path_id, runtime
 from heketipy.api.responses import JSON_TYPE, accepted, json_response
+from heketipy.domain.entities import Volume
 from heketipy.domain.errors import InvalidRequest
+from heketipy.domain.state import State
 from heketipy.gocompat import json_encode
 from heketipy.models import requests as wire
 from heketipy.models import validation
@@ -82,31 +84,28 @@ async def get_volume(request: web.Request) -> web.Response:
 
 @routes("DELETE", f"/volumes/{ID}")
 async def delete_volume(request: web.Request) -> web.Response:
-    return accepted(await ops.delete_volume(*located(request, lambda state: state.volumes)))
+    return accepted(await ops.delete_volume(*located(request, _volumes)))
 
 
-@routes("POST", f"/volumes/{ID}/expand")
-async def expand_volume(request: web.Request) -> web.Response:
-    body = await parse(request, wire.VolumeExpandRequest)
-    rt, volume = located(request, lambda state: state.volumes)
-    return accepted(await ops.expand_volume(rt, volume, body.expand_size))
+@routes.queued("POST", f"/volumes/{ID}/expand", wire.VolumeExpandRequest)
+async def expand_volume(request: web.Request, body: wire.VolumeExpandRequest) -> str:
+    return await ops.expand_volume(*located(request, _volumes), body.expand_size)
 
 
-@routes("POST", f"/volumes/{ID}/clone")
-async def clone_volume(request: web.Request) -> web.Response:
-    body = await parse(request, wire.VolumeCloneRequest)
-    rt, volume = located(request, lambda state: state.volumes)
-    return accepted(await ops.clone_volume(rt, volume, body.name or ""))
+@routes.queued("POST", f"/volumes/{ID}/clone", wire.VolumeCloneRequest)
+async def clone_volume(request: web.Request, body: wire.VolumeCloneRequest) -> str:
+    return await ops.clone_volume(*located(request, _volumes), body.name or "")
 
 
-@routes("POST", f"/volumes/{ID}/block-restriction")
-async def block_restriction(request: web.Request) -> web.Response:
-    body = await parse(request, wire.BlockRestrictionRequest)
-    rt, volume = located(request, lambda state: state.volumes)
-    return accepted(await ops.set_block_restriction(rt, volume, body.restriction or ""))
+@routes.queued("POST", f"/volumes/{ID}/block-restriction", wire.BlockRestrictionRequest)
+async def block_restriction(request: web.Request, body: wire.BlockRestrictionRequest) -> str:
+    return await ops.set_block_restriction(*located(request, _volumes), body.restriction or "")
 
 
-@routes("POST", f"/bricks/to-evict/{ID}")
-async def evict_brick(request: web.Request) -> web.Response:
-    await parse(request, wire.BrickEvictRequest, allow_empty=True)
-    return accepted(await bricks_ops.evict_brick(*located(request, lambda state: state.bricks)))
+@routes.queued("POST", f"/bricks/to-evict/{ID}", wire.BrickEvictRequest, allow_empty=True)
+async def evict_brick(request: web.Request, body: wire.BrickEvictRequest) -> str:
+    return await bricks_ops.evict_brick(*located(request, lambda state: state.bricks))
+
+
+def _volumes(state: State) -> dict[str, Volume]:
+    return state.volumes

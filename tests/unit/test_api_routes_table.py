@@ -5,16 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from heketipy.api import (
-    routes_admin,
-    routes_block,
-    routes_clusters,
-    routes_nodes,
-    routes_ops,
-    routes_state,
-    routes_volumes,
-)
+from heketipy.api.app import create_app
 from heketipy.api.common import ID, Routes
+from heketipy.config import Settings
 from heketipy.models import requests as wire
 
 
@@ -57,10 +50,7 @@ def test_queued_declares_one_route_and_keeps_the_start_function() -> None:
 
 
 def test_the_api_serves_heketis_routes_and_no_head() -> None:
-    app = web.Application()
-    for module in (routes_admin, routes_block, routes_clusters, routes_nodes, routes_ops,
-                   routes_state, routes_volumes):
-        module.register(app.router)
+    app = create_app(Settings(auth_enabled=True, admin_key="admin", user_key="user"))
     served = _served(app.router)
     assert len(served) == len(set(served)) == 46
     assert not [route for route in served if route[0] == "HEAD"]

@@ -7,15 +7,17 @@ from aiohttp import web
 from heketipy import logctx
 from heketipy.api import limits
 from heketipy.api.app import ServerState
-from heketipy.api.common import path_id, runtime, server_state
+from heketipy.api.common import ID, Routes, path_id, runtime, server_state
 from heketipy.api.responses import empty, error_response, json_response, redirect_html
 from heketipy.config import ADMIN_STATES, LOG_LEVELS
-from heketipy.domain.errors import ID_NOT_FOUND, NotFound
+from heketipy.domain.errors import ID_NOT_FOUND, InvalidRequest, NotFound, Unprocessable
 from heketipy.models import requests as wire
 
-ID = "{id:[A-Fa-f0-9]+}"
+routes = Routes()
+register = routes.register
 
 
+@routes("GET", "/hello")
 async def hello(request: web.Request) -> web.Response:
     return web.Response(
         body=b"Hello from Heketi", headers={"Content-Type": "text/plain; charset=UTF-8"}
@@ -30,6 +32,7 @@ async def hello(request: web.Request) -> web.Response:
 QUEUE_HOLD_S = 0.35
 
 
+@routes("GET", f"/queue/{ID}")
 async def queue_status(request: web.Request) -> web.Response:
     jobs = runtime(request).jobs
     await jobs.wait(path_id(request), QUEUE_HOLD_S)
@@ -51,66 +54,47 @@ def _server(request: web.Request) -> ServerState:
     return server_state(request)
 
 
-async def _decode_strict(request: web.Request, model: type) -> object:
+async def _decode_strict(request: web.Request, model: type[wire.RequestT]) -> wire.RequestT:
     """/admin and /internal/logging answer 400 with the decoder's own text."""
     raw = await limits.read_body(request)
     try:
         return wire.parse_body(model, raw)
     except wire.ParseError as exc:
         text = getattr(exc, "go_text", "") or str(exc)
-        raise _BadRequest(f"request unable to be parsed: {text}") from exc
+        raise InvalidRequest(f"request unable to be parsed: {text}") from exc
 
 
-class _BadRequest(Exception):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-
+@routes("GET", "/admin")
 async def get_admin(request: web.Request) -> web.Response:
     return json_response({"state": _server(request).admin_state})
 
 
+@routes("POST", "/admin")
 async def set_admin(request: web.Request) -> web.Response:
-    try:
-        body = await _decode_strict(request, wire.AdminStateRequest)
-    except _BadRequest as exc:
-        return error_response(400, exc.text)
-    state = getattr(body, "state", "") or ""
+    state = (await _decode_strict(request, wire.AdminStateRequest)).state or ""
     if not state:
-        return error_response(400, "validation failed: state: cannot be blank.")
+        raise InvalidRequest("validation failed: state: cannot be blank.")
     if state not in ADMIN_STATES:
-        return error_response(400, "validation failed: state: must be a valid value.")
+        raise InvalidRequest("validation failed: state: must be a valid value.")
     _server(request).admin_state = state
     return empty(204)
 
 
+@routes("GET", "/internal/logging")
 async def get_logging(request: web.Request) -> web.Response:
     return json_response({"loglevel": {"glusterfs": _server(request).log_level}})
 
 
+@routes("POST", "/internal/logging")
 async def set_logging(request: web.Request) -> web.Response:
-    try:
-        body = await _decode_strict(request, wire.LogLevelRequest)
-    except _BadRequest as exc:
-        return error_response(400, exc.text)
-    levels = getattr(body, "loglevel", None) or {}
+    levels = (await _decode_strict(request, wire.LogLevelRequest)).loglevel or {}
     if "glusterfs" not in levels:
-        return error_response(422, 'Only "glusterfs" logger may be modified')
+        raise Unprocessable('Only "glusterfs" logger may be modified')
     level = levels["glusterfs"]
     if level:
         if level not in LOG_LEVELS:
-            return error_response(422, f"invalid log level: {level}")
+            raise Unprocessable(f"invalid log level: {level}")
         server = _server(request)
         server.log_level = level
         logctx.set_level(level)
     return await get_logging(request)
-
-
-def register(router: web.UrlDispatcher) -> None:
-    router.add_route("GET", "/hello", hello)
-    router.add_route("GET", f"/queue/{ID}", queue_status)
-    router.add_route("GET", "/admin", get_admin)
-    router.add_route("POST", "/admin", set_admin)
-    router.add_route("GET", "/internal/logging", get_logging)
-    router.add_route("POST", "/internal/logging", set_logging)

@@ -2,111 +2,91 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from aiohttp import web
 
-from heketipy.api.common import lookup, parse, path_id, runtime
+from heketipy.api.common import ID, Routes, located, parse, runtime
 from heketipy.api.responses import accepted, json_response, redirect_html
+from heketipy.domain.state import State
 from heketipy.models import requests as wire
 from heketipy.models.views import device_view, node_view
 from heketipy.operations import nodes as ops
+from heketipy.operations.runtime import Runtime
 
-ID = "{id:[A-Fa-f0-9]+}"
+E = TypeVar("E")
+
+routes = Routes()
+register = routes.register
 
 
-async def add_node(request: web.Request) -> web.Response:
-    body = await parse(request, wire.NodeAddRequest)
-    rt = runtime(request)
-    queue_id = await ops.add_node(
-        rt, body.cluster, body.zone, list(body.hostnames.manage), list(body.hostnames.storage),
-        dict(body.tags or {}),
+def _state_and_tags(
+    kind: str,
+    table: Callable[[State], dict[str, E]],
+    set_state: Callable[[Runtime, E, str], Awaitable[str]],
+    set_tags: Callable[[Runtime, E, str, dict[str, str]], Awaitable[dict[str, str]]],
+) -> None:
+    """``POST /<kind>/{id}/state`` (queued) and ``POST /<kind>/{id}/tags`` (answered at once),
+    alike for nodes and devices."""
+
+    @routes.queued("POST", f"/{kind}/{ID}/state", wire.StateRequest)
+    async def change_state(request: web.Request, body: wire.StateRequest) -> str:
+        return await set_state(*located(request, table), body.state)
+
+    @routes("POST", f"/{kind}/{ID}/tags")
+    async def change_tags(request: web.Request) -> web.Response:
+        body = await parse(request, wire.TagsChangeRequest)
+        rt, entity = located(request, table)
+        return json_response(await set_tags(rt, entity, body.change_type, dict(body.tags or {})))
+
+
+@routes.queued("POST", "/nodes", wire.NodeAddRequest)
+async def add_node(request: web.Request, body: wire.NodeAddRequest) -> str:
+    hostnames = body.hostnames
+    return await ops.add_node(
+        runtime(request), body.cluster, body.zone, list(hostnames.manage),
+        list(hostnames.storage), dict(body.tags or {}),
     )
-    return accepted(queue_id)
 
 
+@routes("GET", f"/nodes/{ID}")
 async def get_node(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    node = lookup(rt.state.nodes, path_id(request))
+    rt, node = located(request, lambda state: state.nodes)
     return json_response(node_view(rt.state, node))
 
 
+@routes("DELETE", f"/nodes/{ID}")
 async def delete_node(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    node = lookup(rt.state.nodes, path_id(request))
-    return accepted(await ops.delete_node(rt, node))
+    return accepted(await ops.delete_node(*located(request, lambda state: state.nodes)))
 
 
-async def node_state(request: web.Request) -> web.Response:
-    body = await parse(request, wire.StateRequest)
-    rt = runtime(request)
-    node = lookup(rt.state.nodes, path_id(request))
-    return accepted(await ops.set_node_state(rt, node, body.state))
+_state_and_tags("nodes", lambda state: state.nodes, ops.set_node_state, ops.set_node_tags)
 
 
-async def node_tags(request: web.Request) -> web.Response:
-    body = await parse(request, wire.TagsChangeRequest)
-    rt = runtime(request)
-    node = lookup(rt.state.nodes, path_id(request))
-    return json_response(
-        await ops.set_node_tags(rt, node, body.change_type, dict(body.tags or {}))
-    )
+@routes.queued("POST", "/devices", wire.DeviceAddRequest)
+async def add_device(request: web.Request, body: wire.DeviceAddRequest) -> str:
+    tags, destroy_data = dict(body.tags or {}), bool(body.destroydata)
+    return await ops.add_device(runtime(request), body.node, body.name, tags, destroy_data)
 
 
-async def add_device(request: web.Request) -> web.Response:
-    body = await parse(request, wire.DeviceAddRequest)
-    rt = runtime(request)
-    queue_id = await ops.add_device(
-        rt, body.node, body.name, dict(body.tags or {}), bool(body.destroydata)
-    )
-    return accepted(queue_id)
-
-
+@routes("GET", f"/devices/{ID}")
 async def get_device(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    device = lookup(rt.state.devices, path_id(request))
+    rt, device = located(request, lambda state: state.devices)
     return json_response(device_view(rt.state, device))
 
 
-async def delete_device(request: web.Request) -> web.Response:
-    body = await parse(request, wire.DeviceDeleteRequest, allow_empty=True)
+@routes.queued("DELETE", f"/devices/{ID}", wire.DeviceDeleteRequest, allow_empty=True)
+async def delete_device(request: web.Request, body: wire.DeviceDeleteRequest) -> str:
     force_forget = bool(body.forceforget)
-    rt = runtime(request)
-    device = lookup(rt.state.devices, path_id(request))
-    return accepted(await ops.delete_device(rt, device, force_forget))
+    return await ops.delete_device(*located(request, lambda state: state.devices), force_forget)
 
 
-async def device_state(request: web.Request) -> web.Response:
-    body = await parse(request, wire.StateRequest)
-    rt = runtime(request)
-    device = lookup(rt.state.devices, path_id(request))
-    return accepted(await ops.set_device_state(rt, device, body.state))
+_state_and_tags("devices", lambda state: state.devices, ops.set_device_state, ops.set_device_tags)
 
 
-async def device_tags(request: web.Request) -> web.Response:
-    body = await parse(request, wire.TagsChangeRequest)
-    rt = runtime(request)
-    device = lookup(rt.state.devices, path_id(request))
-    return json_response(
-        await ops.set_device_tags(rt, device, body.change_type, dict(body.tags or {}))
-    )
-
-
+@routes("GET", f"/devices/{ID}/resync")
 async def resync_device(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    device = lookup(rt.state.devices, path_id(request))
-    queue_id = await ops.resync_device(rt, device)
+    queue_id = await ops.resync_device(*located(request, lambda state: state.devices))
     # A GET answered with a redirect status: Go adds its small HTML body.
     return redirect_html(202, f"/queue/{queue_id}", "Accepted")
-
-
-def register(router: web.UrlDispatcher) -> None:
-    router.add_route("POST", "/nodes", add_node)
-    router.add_route("GET", f"/nodes/{ID}", get_node)
-    router.add_route("DELETE", f"/nodes/{ID}", delete_node)
-    router.add_route("POST", f"/nodes/{ID}/state", node_state)
-    router.add_route("POST", f"/nodes/{ID}/tags", node_tags)
-    router.add_route("POST", "/devices", add_device)
-    router.add_route("GET", f"/devices/{ID}", get_device)
-    router.add_route("DELETE", f"/devices/{ID}", delete_device)
-    router.add_route("POST", f"/devices/{ID}/state", device_state)
-    router.add_route("POST", f"/devices/{ID}/tags", device_tags)
-    router.add_route("GET", f"/devices/{ID}/resync", resync_device)

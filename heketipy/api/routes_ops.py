@@ -11,17 +11,18 @@ from typing import Any
 
 from aiohttp import web
 
-from heketipy.api.common import parse, path_id, runtime
+from heketipy.api.common import ID, Routes, path_id, runtime
 from heketipy.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from heketipy.api.metrics import operation_counts, render_metrics
-from heketipy.api.responses import accepted, json_indent_response, json_response
+from heketipy.api.responses import json_indent_response, json_response
 from heketipy.domain.changes import change_description
 from heketipy.domain.entities import PendingOperation
 from heketipy.domain.errors import ID_NOT_FOUND, NotFound
 from heketipy.models import requests as wire
 from heketipy.operations import pending, reports
 
-ID = "{id:[A-Fa-f0-9]+}"
+routes = Routes()
+register = routes.register
 
 
 def _summary(record: PendingOperation, sub_status: str) -> dict[str, Any]:
@@ -33,11 +34,13 @@ def _summary(record: PendingOperation, sub_status: str) -> dict[str, Any]:
     }
 
 
+@routes("GET", "/operations")
 async def operations_info(request: web.Request) -> web.Response:
     rt = runtime(request)
     return json_response(operation_counts(rt.state, rt.in_flight_ops))
 
 
+@routes("GET", "/operations/pending")
 async def list_pending(request: web.Request) -> web.Response:
     rt = runtime(request)
     operations = rt.state.operations
@@ -48,6 +51,7 @@ async def list_pending(request: web.Request) -> web.Response:
     return json_response({"pendingoperations": listing})
 
 
+@routes("GET", f"/operations/pending/{ID}")
 async def get_pending(request: web.Request) -> web.Response:
     rt = runtime(request)
     op_id = path_id(request)
@@ -63,24 +67,28 @@ async def get_pending(request: web.Request) -> web.Response:
     return json_response(view)
 
 
-async def cleanup(request: web.Request) -> web.Response:
-    body = await parse(request, wire.CleanupRequest)
-    return accepted(await pending.cleanup_operations(runtime(request), list(body.operations or [])))
+@routes.queued("POST", "/operations/pending/cleanup", wire.CleanupRequest)
+async def cleanup(request: web.Request, body: wire.CleanupRequest) -> str:
+    return await pending.cleanup_operations(runtime(request), list(body.operations or []))
 
 
+@routes("GET", "/db/dump")
 async def db_dump(request: web.Request) -> web.Response:
     return json_indent_response(reports.db_dump(runtime(request)))
 
 
+@routes("GET", "/db/check")
 async def db_check(request: web.Request) -> web.Response:
     return json_indent_response(reports.db_check(runtime(request)))
 
 
+@routes("GET", "/internal/state/examine/gluster")
 async def examine_gluster(request: web.Request) -> web.Response:
     """Compare the database with what gluster on each online node reports."""
     return json_indent_response(await reports.examine_gluster(runtime(request)))
 
 
+@routes("GET", "/backup/db")
 async def backup_db(request: web.Request) -> web.Response:
     data = await runtime(request).store.backup_bytes()
     return web.Response(
@@ -92,19 +100,8 @@ async def backup_db(request: web.Request) -> web.Response:
     )
 
 
+@routes("GET", "/metrics")
 async def metrics(request: web.Request) -> web.Response:
     rt = runtime(request)
     text = render_metrics(rt.state, operation_counts(rt.state, rt.in_flight_ops))
     return web.Response(body=text.encode(), headers={"Content-Type": METRICS_CONTENT_TYPE})
-
-
-def register(router: web.UrlDispatcher) -> None:
-    router.add_route("GET", "/operations", operations_info)
-    router.add_route("GET", "/operations/pending", list_pending)
-    router.add_route("POST", "/operations/pending/cleanup", cleanup)
-    router.add_route("GET", f"/operations/pending/{ID}", get_pending)
-    router.add_route("GET", "/db/dump", db_dump)
-    router.add_route("GET", "/db/check", db_check)
-    router.add_route("GET", "/internal/state/examine/gluster", examine_gluster)
-    router.add_route("GET", "/backup/db", backup_db)
-    router.add_route("GET", "/metrics", metrics)

@@ -8,16 +8,21 @@ import json
 from aiohttp import web
 
 from heketipy.api import limits
-from heketipy.api.common import runtime
+from heketipy.api.common import Routes, runtime
 from heketipy.api.responses import json_indent_response
 from heketipy.domain.errors import InvalidRequest, Unprocessable
 from heketipy.operations import drift
 
+routes = Routes()
+register = routes.register
 
+
+@routes("GET", "/internal/state/drift")
 async def get_drift(request: web.Request) -> web.Response:
     return json_indent_response(await drift.report(runtime(request)))
 
 
+@routes("POST", "/internal/state/drift/repair")
 async def repair_drift(request: web.Request) -> web.Response:
     try:
         body = json.loads(await limits.read_body(request) or b"{}")
@@ -27,7 +32,3 @@ async def repair_drift(request: web.Request) -> web.Response:
         raise InvalidRequest('repair removes orphans only when asked: {"remove_orphans": true}')
     return json_indent_response(await drift.repair(runtime(request)))
 
-
-def register(router: web.UrlDispatcher) -> None:
-    router.add_route("GET", "/internal/state/drift", get_drift)
-    router.add_route("POST", "/internal/state/drift/repair", repair_drift)

@@ -6,15 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from heketipy.api.common import (
-    lookup,
-    lookup_visible,
-    parse,
-    path_id,
-    runtime,
-)
+from heketipy.api.common import ID, Routes, located, lookup_visible, parse, path_id, runtime
 from heketipy.api.responses import JSON_TYPE, accepted, json_response
+from heketipy.domain.entities import Volume
 from heketipy.domain.errors import InvalidRequest
+from heketipy.domain.state import State
 from heketipy.gocompat import json_encode
 from heketipy.models import requests as wire
 from heketipy.models import validation
@@ -22,7 +18,8 @@ from heketipy.models.views import volume_view
 from heketipy.operations import bricks as bricks_ops
 from heketipy.operations import volumes as ops
 
-ID = "{id:[A-Fa-f0-9]+}"
+routes = Routes()
+register = routes.register
 
 
 def _spec(body: Any) -> ops.VolumeSpec:
@@ -50,6 +47,7 @@ def _spec(body: Any) -> ops.VolumeSpec:
     )
 
 
+@routes("POST", "/volumes")
 async def create_volume(request: web.Request) -> web.Response:
     body = await parse(request, wire.VolumeCreateRequest)
     try:
@@ -59,6 +57,7 @@ async def create_volume(request: web.Request) -> web.Response:
     return accepted(await ops.create_volume(runtime(request), _spec(body)))
 
 
+@routes("GET", "/volumes")
 async def list_volumes(request: web.Request) -> web.Response:
     """Encoded once per change of the visible list, not per request (10,000 volumes).
 
@@ -77,51 +76,36 @@ async def list_volumes(request: web.Request) -> web.Response:
     return web.Response(body=cached[1], headers={"Content-Type": JSON_TYPE})
 
 
+@routes("GET", f"/volumes/{ID}")
 async def get_volume(request: web.Request) -> web.Response:
     state = runtime(request).state
     return json_response(volume_view(state, lookup_visible(state.volumes, path_id(request))))
 
 
+@routes("DELETE", f"/volumes/{ID}")
 async def delete_volume(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    volume = lookup(rt.state.volumes, path_id(request))
-    return accepted(await ops.delete_volume(rt, volume))
+    return accepted(await ops.delete_volume(*located(request, _volumes)))
 
 
-async def expand_volume(request: web.Request) -> web.Response:
-    body = await parse(request, wire.VolumeExpandRequest)
-    rt = runtime(request)
-    volume = lookup(rt.state.volumes, path_id(request))
-    return accepted(await ops.expand_volume(rt, volume, body.expand_size))
+@routes.queued("POST", f"/volumes/{ID}/expand", wire.VolumeExpandRequest)
+async def expand_volume(request: web.Request, body: wire.VolumeExpandRequest) -> str:
+    return await ops.expand_volume(*located(request, _volumes), body.expand_size)
 
 
-async def clone_volume(request: web.Request) -> web.Response:
-    body = await parse(request, wire.VolumeCloneRequest)
-    rt = runtime(request)
-    volume = lookup(rt.state.volumes, path_id(request))
-    return accepted(await ops.clone_volume(rt, volume, body.name or ""))
+@routes.queued("POST", f"/volumes/{ID}/clone", wire.VolumeCloneRequest)
+async def clone_volume(request: web.Request, body: wire.VolumeCloneRequest) -> str:
+    return await ops.clone_volume(*located(request, _volumes), body.name or "")
 
 
-async def block_restriction(request: web.Request) -> web.Response:
-    body = await parse(request, wire.BlockRestrictionRequest)
-    rt = runtime(request)
-    volume = lookup(rt.state.volumes, path_id(request))
-    return accepted(await ops.set_block_restriction(rt, volume, body.restriction or ""))
+@routes.queued("POST", f"/volumes/{ID}/block-restriction", wire.BlockRestrictionRequest)
+async def block_restriction(request: web.Request, body: wire.BlockRestrictionRequest) -> str:
+    return await ops.set_block_restriction(*located(request, _volumes), body.restriction or "")
 
 
-async def evict_brick(request: web.Request) -> web.Response:
-    await parse(request, wire.BrickEvictRequest, allow_empty=True)
-    rt = runtime(request)
-    brick = lookup(rt.state.bricks, path_id(request))
-    return accepted(await bricks_ops.evict_brick(rt, brick))
+@routes.queued("POST", f"/bricks/to-evict/{ID}", wire.BrickEvictRequest, allow_empty=True)
+async def evict_brick(request: web.Request, body: wire.BrickEvictRequest) -> str:
+    return await bricks_ops.evict_brick(*located(request, lambda state: state.bricks))
 
 
-def register(router: web.UrlDispatcher) -> None:
-    router.add_route("POST", "/volumes", create_volume)
-    router.add_route("GET", "/volumes", list_volumes)
-    router.add_route("GET", f"/volumes/{ID}", get_volume)
-    router.add_route("DELETE", f"/volumes/{ID}", delete_volume)
-    router.add_route("POST", f"/volumes/{ID}/expand", expand_volume)
-    router.add_route("POST", f"/volumes/{ID}/clone", clone_volume)
-    router.add_route("POST", f"/volumes/{ID}/block-restriction", block_restriction)
-    router.add_route("POST", f"/bricks/to-evict/{ID}", evict_brick)
+def _volumes(state: State) -> dict[str, Volume]:
+    return state.volumes

@@ -32,6 +32,7 @@ from heketipy.client.models import (
     Volume,
     VolumeCreateRequest,
     VolumeList,
+    WireModel,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 T = TypeVar("T")
+M = TypeVar("M", bound=WireModel)
 
 
 class endpoint(Generic[P, T]):  # lower case: used as a decorator, like property
@@ -90,13 +92,6 @@ def _body(request: Any) -> Any:
     return request.to_wire() if hasattr(request, "to_wire") else request
 
 
-def _state_body(state: str, healcheck: str | None) -> dict[str, str]:
-    body = {"state": state}
-    if healcheck is not None:
-        body["healcheck"] = healcheck
-    return body
-
-
 def topology_flow(proto: Protocol) -> Flow[dict[str, Any]]:
     """The client-built topology, as the Go client gathers it (contract section 12)."""
     listing = yield from flows.call_json(proto, "GET", "/clusters")
@@ -135,6 +130,14 @@ class Endpoints:
     def _op(self, method: str, path: str, body: Any = None) -> Flow[Any]:
         return flows.operation(self._proto, method, path, body)
 
+    def _read(self, path: str, model: type[M]) -> Flow[M]:
+        """``GET path``, the answer read as ``model``."""
+        return mapped(self._json("GET", path), model.model_validate)
+
+    def _queued(self, model: type[M], method: str, path: str, body: Any = None) -> Flow[M]:
+        """An asynchronous call whose result, where it ends up, is read as ``model``."""
+        return mapped(self._op(method, path, body), model.model_validate)
+
     def _op_done(self, method: str, path: str, body: Any = None) -> Flow[None]:
         """An asynchronous call whose result is only that it finished."""
         return mapped(self._op(method, path, body), _nothing)
@@ -142,6 +145,20 @@ class Endpoints:
     def _none(self, method: str, path: str, body: Any = None,
               expect: tuple[int, ...] = (200,)) -> Flow[None]:
         return mapped(flows.call(self._proto, method, path, body, expect), _nothing)
+
+    def _set_state(self, entity_path: str, state: str, healcheck: str | None) -> Flow[None]:
+        """``POST <node or device>/state``: queued, alike for nodes and devices."""
+        body = {"state": state}
+        if healcheck is not None:
+            body["healcheck"] = healcheck
+        return self._op_done("POST", f"{entity_path}/state", body)
+
+    def _set_tags(
+        self, entity_path: str, tags: dict[str, str], change_type: str
+    ) -> Flow[dict[str, str]]:
+        """``POST <node or device>/tags``: answered at once with the new tags."""
+        body = {"change_type": change_type, "tags": tags}
+        return mapped(self._json("POST", f"{entity_path}/tags", body), dict)
 
     # --- service ---------------------------------------------------------------------------
 
@@ -179,11 +196,11 @@ class Endpoints:
 
     @endpoint
     def cluster_list(self) -> Flow[ClusterList]:
-        return mapped(self._json("GET", "/clusters"), ClusterList.model_validate)
+        return self._read("/clusters", ClusterList)
 
     @endpoint
     def cluster_info(self, cluster_id: str) -> Flow[Cluster]:
-        return mapped(self._json("GET", f"/clusters/{cluster_id}"), Cluster.model_validate)
+        return self._read(f"/clusters/{cluster_id}", Cluster)
 
     @endpoint
     def cluster_delete(self, cluster_id: str) -> Flow[None]:
@@ -197,28 +214,25 @@ class Endpoints:
 
     @endpoint
     def node_add(self, request: NodeAddRequest | dict[str, Any]) -> Flow[Node]:
-        return mapped(self._op("POST", "/nodes", _body(request)), Node.model_validate)
+        return self._queued(Node, "POST", "/nodes", _body(request))
 
     @endpoint
     def node_info(self, node_id: str) -> Flow[Node]:
-        return mapped(self._json("GET", f"/nodes/{node_id}"), Node.model_validate)
+        return self._read(f"/nodes/{node_id}", Node)
 
     @endpoint
     def node_delete(self, node_id: str) -> Flow[None]:
         return self._op_done("DELETE", f"/nodes/{node_id}")
 
     @endpoint
-    def node_set_state(
-        self, node_id: str, state: str, healcheck: str | None = None
-    ) -> Flow[None]:
-        return self._op_done("POST", f"/nodes/{node_id}/state", _state_body(state, healcheck))
+    def node_set_state(self, node_id: str, state: str, healcheck: str | None = None) -> Flow[None]:
+        return self._set_state(f"/nodes/{node_id}", state, healcheck)
 
     @endpoint
     def node_set_tags(
         self, node_id: str, tags: dict[str, str], change_type: str = "set"
     ) -> Flow[dict[str, str]]:
-        body = {"change_type": change_type, "tags": tags}
-        return mapped(self._json("POST", f"/nodes/{node_id}/tags", body), dict)
+        return self._set_tags(f"/nodes/{node_id}", tags, change_type)
 
     # --- devices ---------------------------------------------------------------------------
 
@@ -228,7 +242,7 @@ class Endpoints:
 
     @endpoint
     def device_info(self, device_id: str) -> Flow[Device]:
-        return mapped(self._json("GET", f"/devices/{device_id}"), Device.model_validate)
+        return self._read(f"/devices/{device_id}", Device)
 
     @endpoint
     def device_delete(self, device_id: str, *, force_forget: bool = False) -> Flow[None]:
@@ -238,7 +252,7 @@ class Endpoints:
     def device_set_state(
         self, device_id: str, state: str, healcheck: str | None = None
     ) -> Flow[None]:
-        return self._op_done("POST", f"/devices/{device_id}/state", _state_body(state, healcheck))
+        return self._set_state(f"/devices/{device_id}", state, healcheck)
 
     @endpoint
     def device_resync(self, device_id: str) -> Flow[None]:
@@ -248,18 +262,17 @@ class Endpoints:
     def device_set_tags(
         self, device_id: str, tags: dict[str, str], change_type: str = "set"
     ) -> Flow[dict[str, str]]:
-        body = {"change_type": change_type, "tags": tags}
-        return mapped(self._json("POST", f"/devices/{device_id}/tags", body), dict)
+        return self._set_tags(f"/devices/{device_id}", tags, change_type)
 
     # --- volumes ---------------------------------------------------------------------------
 
     @endpoint
     def volume_create(self, request: VolumeCreateRequest | dict[str, Any]) -> Flow[Volume]:
-        return mapped(self._op("POST", "/volumes", _body(request)), Volume.model_validate)
+        return self._queued(Volume, "POST", "/volumes", _body(request))
 
     @endpoint
     def volume_list(self) -> Flow[VolumeList]:
-        return mapped(self._json("GET", "/volumes"), VolumeList.model_validate)
+        return self._read("/volumes", VolumeList)
 
     @endpoint
     def volume_ids_by_name(self, name: str) -> Flow[list[str]]:
@@ -270,7 +283,7 @@ class Endpoints:
 
     @endpoint
     def volume_info(self, volume_id: str) -> Flow[Volume]:
-        return mapped(self._json("GET", f"/volumes/{volume_id}"), Volume.model_validate)
+        return self._read(f"/volumes/{volume_id}", Volume)
 
     @endpoint
     def volume_delete(self, volume_id: str) -> Flow[None]:
@@ -278,19 +291,18 @@ class Endpoints:
 
     @endpoint
     def volume_expand(self, volume_id: str, expand_size: int) -> Flow[Volume]:
-        flow = self._op("POST", f"/volumes/{volume_id}/expand", {"expand_size": expand_size})
-        return mapped(flow, Volume.model_validate)
+        body = {"expand_size": expand_size}
+        return self._queued(Volume, "POST", f"/volumes/{volume_id}/expand", body)
 
     @endpoint
     def volume_clone(self, volume_id: str, name: str | None = None) -> Flow[Volume]:
         body = {"name": name} if name else {}
-        return mapped(self._op("POST", f"/volumes/{volume_id}/clone", body), Volume.model_validate)
+        return self._queued(Volume, "POST", f"/volumes/{volume_id}/clone", body)
 
     @endpoint
     def volume_set_block_restriction(self, volume_id: str, restriction: str) -> Flow[Volume]:
-        flow = self._op("POST", f"/volumes/{volume_id}/block-restriction",
-                        {"restriction": restriction})
-        return mapped(flow, Volume.model_validate)
+        body = {"restriction": restriction}
+        return self._queued(Volume, "POST", f"/volumes/{volume_id}/block-restriction", body)
 
     # --- block volumes ---------------------------------------------------------------------
 
@@ -298,17 +310,15 @@ class Endpoints:
     def blockvolume_create(
         self, request: BlockVolumeCreateRequest | dict[str, Any]
     ) -> Flow[BlockVolume]:
-        return mapped(self._op("POST", "/blockvolumes", _body(request)),
-                      BlockVolume.model_validate)
+        return self._queued(BlockVolume, "POST", "/blockvolumes", _body(request))
 
     @endpoint
     def blockvolume_list(self) -> Flow[BlockVolumeList]:
-        return mapped(self._json("GET", "/blockvolumes"), BlockVolumeList.model_validate)
+        return self._read("/blockvolumes", BlockVolumeList)
 
     @endpoint
     def blockvolume_info(self, blockvolume_id: str) -> Flow[BlockVolume]:
-        return mapped(self._json("GET", f"/blockvolumes/{blockvolume_id}"),
-                      BlockVolume.model_validate)
+        return self._read(f"/blockvolumes/{blockvolume_id}", BlockVolume)
 
     @endpoint
     def blockvolume_delete(self, blockvolume_id: str) -> Flow[None]:
@@ -316,8 +326,8 @@ class Endpoints:
 
     @endpoint
     def blockvolume_expand(self, blockvolume_id: str, new_size: int) -> Flow[BlockVolume]:
-        flow = self._op("POST", f"/blockvolumes/{blockvolume_id}/expand", {"new_size": new_size})
-        return mapped(flow, BlockVolume.model_validate)
+        body = {"new_size": new_size}
+        return self._queued(BlockVolume, "POST", f"/blockvolumes/{blockvolume_id}/expand", body)
 
     # --- bricks ----------------------------------------------------------------------------
 
@@ -330,17 +340,15 @@ class Endpoints:
 
     @endpoint
     def operations_info(self) -> Flow[OperationsInfo]:
-        return mapped(self._json("GET", "/operations"), OperationsInfo.model_validate)
+        return self._read("/operations", OperationsInfo)
 
     @endpoint
     def pending_operations(self) -> Flow[PendingOperationList]:
-        return mapped(self._json("GET", "/operations/pending"),
-                      PendingOperationList.model_validate)
+        return self._read("/operations/pending", PendingOperationList)
 
     @endpoint
     def pending_operation_info(self, operation_id: str) -> Flow[PendingOperation]:
-        return mapped(self._json("GET", f"/operations/pending/{operation_id}"),
-                      PendingOperation.model_validate)
+        return self._read(f"/operations/pending/{operation_id}", PendingOperation)
 
     @endpoint
     def pending_operations_cleanup(self, operation_ids: list[str] | None = None) -> Flow[None]:

@@ -219,10 +219,15 @@ class DeviceAddRequest(RequestModel):
     destroydata: bool | None = None
 
 
-class VolumeCreateRequest(RequestModel):
+class _CreateRequest(RequestModel):
+    """What a volume and a block volume create share, first in both bodies."""
+
     size: int
     clusters: list[str] | None = None
     name: str | None = None
+
+
+class VolumeCreateRequest(_CreateRequest):
     durability: Durability | None = None
     gid: int | None = None
     glustervolumeoptions: list[str] | None = None
@@ -230,9 +235,6 @@ class VolumeCreateRequest(RequestModel):
     snapshot: Snapshot | None = None
 
 
-class BlockVolumeCreateRequest(RequestModel):
-    size: int
-    clusters: list[str] | None = None
-    name: str | None = None
+class BlockVolumeCreateRequest(_CreateRequest):
     hacount: int | None = None
     auth: bool | None = None

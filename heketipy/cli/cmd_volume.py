@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from heketipy.cli import output
 from heketipy.cli.cmd_node import heal_check
 from heketipy.cli.commandline import Command, Flag
 from heketipy.cli.context import CliError, Context, delete_by_id, require_id, single_argument
+from heketipy.client import HeketiClient
 from heketipy.client.models import Volume
 from heketipy.gocompat.json_encode import text_compact, text_indent4
 
@@ -81,31 +84,47 @@ def _show_volume(ctx: Context, volume: Volume) -> None:
     ctx.show(volume, output.volume_info)
 
 
-def volume_info(ctx: Context) -> None:
-    _show_volume(ctx, ctx.client.volume_info(require_id(ctx, VOLUME_MISSING)))
+@dataclass(frozen=True)
+class _Kind:
+    """What `volume` and `blockvolume` info, list and delete differ by (the client calls)."""
+
+    show: Callable[[Context, Any], None]
+    info: Callable[[HeketiClient, str], Any]
+    listing: Callable[[HeketiClient], Any]
+    ids: Callable[[Any], list[str]]
+    delete: Callable[[HeketiClient, str], object]
+
+    def run_info(self, ctx: Context) -> None:
+        self.show(ctx, self.info(ctx.client, require_id(ctx, VOLUME_MISSING)))
+
+    def run_list(self, ctx: Context) -> None:
+        """The JSON listing, or one line per item (each fetched, as heketi-cli does)."""
+        listing = self.listing(ctx.client)
+        if ctx.json:
+            ctx.print_json(listing)
+            return
+        lines = []
+        for item_id in self.ids(listing):
+            item = self.info(ctx.client, item_id)
+            block = bool(getattr(item, "block", False))
+            lines.append(output.list_line(item.id, item.cluster, item.name, block) + "\n")
+        ctx.write("".join(lines))
+
+    def run_delete(self, ctx: Context) -> None:
+        # heketi-cli says "Volume <id> deleted" for block volumes too
+        delete_by_id(ctx, VOLUME_MISSING, "Volume", lambda item_id: self.delete(ctx.client, item_id))
 
 
-def _print_listing(ctx: Context, listing: Any, ids: list[str], info: Any) -> None:
-    """`volume list` / `blockvolume list`: the JSON listing, or one line per item (each
-    fetched, as heketi-cli does)."""
-    if ctx.json:
-        ctx.print_json(listing)
-        return
-    lines = []
-    for item_id in ids:
-        item = info(item_id)
-        block = bool(getattr(item, "block", False))
-        lines.append(output.list_line(item.id, item.cluster, item.name, block) + "\n")
-    ctx.write("".join(lines))
-
-
-def volume_list(ctx: Context) -> None:
-    listing = ctx.client.volume_list()
-    _print_listing(ctx, listing, listing.volumes, ctx.client.volume_info)
-
-
-def volume_delete(ctx: Context) -> None:
-    delete_by_id(ctx, VOLUME_MISSING, "Volume", ctx.client.volume_delete)
+VOLUMES = _Kind(
+    show=_show_volume,
+    info=lambda client, volume_id: client.volume_info(volume_id),
+    listing=lambda client: client.volume_list(),
+    ids=lambda listing: listing.volumes,
+    delete=lambda client, volume_id: client.volume_delete(volume_id),
+)
+volume_info = VOLUMES.run_info
+volume_list = VOLUMES.run_list
+volume_delete = VOLUMES.run_delete
 
 
 def volume_expand(ctx: Context) -> None:
@@ -278,17 +297,16 @@ def blockvolume_create(ctx: Context) -> None:
     _show_blockvolume(ctx, ctx.client.blockvolume_create(request))
 
 
-def blockvolume_info(ctx: Context) -> None:
-    _show_blockvolume(ctx, ctx.client.blockvolume_info(require_id(ctx, VOLUME_MISSING)))
-
-
-def blockvolume_list(ctx: Context) -> None:
-    listing = ctx.client.blockvolume_list()
-    _print_listing(ctx, listing, listing.blockvolumes, ctx.client.blockvolume_info)
-
-
-def blockvolume_delete(ctx: Context) -> None:
-    delete_by_id(ctx, VOLUME_MISSING, "Volume", ctx.client.blockvolume_delete)
+BLOCKVOLUMES = _Kind(
+    show=_show_blockvolume,
+    info=lambda client, bv_id: client.blockvolume_info(bv_id),
+    listing=lambda client: client.blockvolume_list(),
+    ids=lambda listing: listing.blockvolumes,
+    delete=lambda client, bv_id: client.blockvolume_delete(bv_id),
+)
+blockvolume_info = BLOCKVOLUMES.run_info
+blockvolume_list = BLOCKVOLUMES.run_list
+blockvolume_delete = BLOCKVOLUMES.run_delete
 
 
 def blockvolume_expand(ctx: Context) -> None:

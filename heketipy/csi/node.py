@@ -134,6 +134,13 @@ class NodeService(pb_grpc.NodeServicer):
                 f"{action} failed (exit {result.returncode}): {result.stderr.strip()}",
             )
 
+    async def _unmount_if_mounted(self, path: str) -> bool:
+        """Unstage and unpublish: unmount ``path`` if it is a mount point; False if it was not."""
+        if self._table().get(path) is None:
+            return False
+        await self._unmount(path)
+        return True
+
     async def _unmount(self, path: str) -> None:
         """Unmount ``path``; lazily when a plain umount fails (a dead FUSE mount can refuse)."""
         result = await self.runner(umount_argv(path))
@@ -216,7 +223,7 @@ class NodeService(pb_grpc.NodeServicer):
         entry = self._table().get(staging)
         if entry is not None and await self._state(staging) == PathState.HEALTHY:
             return
-        with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
+        with self.in_flight.hold_path(staging, "staging"):
             await self._ensure_staged(volume_id, staging, capability, context, must_exist=True)
 
     def _check_staged(self, volume_id: str, staging: str, context: dict[str, str]) -> None:
@@ -250,7 +257,7 @@ class NodeService(pb_grpc.NodeServicer):
         require(request, "volume_id", "staging_target_path")
         staging = checked_path(request.staging_target_path, "staging_target_path")
         capability = self._check_capability(request)
-        with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
+        with self.in_flight.hold_path(staging, "staging"):
             await self._ensure_staged(request.volume_id, staging, capability,
                                       dict(request.volume_context), must_exist=False)
         return pb.NodeStageVolumeResponse()
@@ -261,9 +268,8 @@ class NodeService(pb_grpc.NodeServicer):
     ) -> pb.NodeUnstageVolumeResponse:
         require(request, "volume_id", "staging_target_path")
         staging = checked_path(request.staging_target_path, "staging_target_path")
-        with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
-            if self._table().get(staging) is not None:
-                await self._unmount(staging)
+        with self.in_flight.hold_path(staging, "staging"):
+            if await self._unmount_if_mounted(staging):
                 log.info("unstaged volume %s from %s", request.volume_id, staging)
         return pb.NodeUnstageVolumeResponse()
 
@@ -278,7 +284,7 @@ class NodeService(pb_grpc.NodeServicer):
         staging = checked_path(request.staging_target_path, "staging_target_path")
         capability = self._check_capability(request)
         read_only = request.readonly or capability.access_mode.mode in READ_ONLY_MODES
-        with self.in_flight.hold(f"path:{target}", f"target path {target}"):
+        with self.in_flight.hold_path(target, "target"):
             await self._ensure_staged_for_publish(request.volume_id, staging, capability,
                                                   dict(request.volume_context))
             self._check_staged(request.volume_id, staging, dict(request.volume_context))
@@ -324,9 +330,8 @@ class NodeService(pb_grpc.NodeServicer):
     ) -> pb.NodeUnpublishVolumeResponse:
         require(request, "volume_id", "target_path")
         target = checked_path(request.target_path, "target_path")
-        with self.in_flight.hold(f"path:{target}", f"target path {target}"):
-            if self._table().get(target) is not None:
-                await self._unmount(target)
+        with self.in_flight.hold_path(target, "target"):
+            await self._unmount_if_mounted(target)
             try:
                 os.rmdir(target)
             except FileNotFoundError:

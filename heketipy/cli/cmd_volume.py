@@ -41,7 +41,8 @@ def persistent_volume(volume: Volume, endpoint: str) -> dict[str, object]:
     }
 
 
-def volume_create(ctx: Context) -> None:
+def _create_request(ctx: Context) -> dict[str, object]:
+    """What `volume create` and `blockvolume create` send alike: size, clusters, name."""
     size = ctx.flag("size")
     if size == 0:  # heketi-cli: only 0 is "missing"; a negative size is the server's to refuse
         raise CliError("Missing volume size")
@@ -51,6 +52,11 @@ def volume_create(ctx: Context) -> None:
         request["clusters"] = clusters
     if ctx.flag("name"):
         request["name"] = ctx.flag("name")
+    return request
+
+
+def volume_create(ctx: Context) -> None:
+    request = _create_request(ctx)
     # heketi-cli always sends both durability objects; the server echoes them back.
     request["durability"] = {
         "type": ctx.flag("durability"),
@@ -115,16 +121,9 @@ class _Kind:
         delete_by_id(ctx, VOLUME_MISSING, "Volume", lambda item_id: self.delete(ctx.client, item_id))
 
 
-VOLUMES = _Kind(
-    show=_show_volume,
-    info=lambda client, volume_id: client.volume_info(volume_id),
-    listing=lambda client: client.volume_list(),
-    ids=lambda listing: listing.volumes,
-    delete=lambda client, volume_id: client.volume_delete(volume_id),
-)
-volume_info = VOLUMES.run_info
-volume_list = VOLUMES.run_list
-volume_delete = VOLUMES.run_delete
+VOLUMES = _Kind(show=_show_volume, info=lambda c, i: c.volume_info(i),
+                listing=lambda c: c.volume_list(), ids=lambda listing: listing.volumes,
+                delete=lambda c, i: c.volume_delete(i))
 
 
 def volume_expand(ctx: Context) -> None:
@@ -245,7 +244,7 @@ def volume_command() -> Command:
             Flag("persistent-volume-endpoint", "string", None,
                  "\n\tOptional: Endpoint name for the persistent volume"),
         ]),
-        Command("delete", short="Deletes the volume", run=volume_delete,
+        Command("delete", short="Deletes the volume", run=VOLUMES.run_delete,
                 example="  $ heketi-cli volume delete 886a86a868711bef83001"),
         Command("endpoint", short="utilities for working on volume endpoint").add(
             Command("patch", short="output a patch for endpoint update", run=endpoint_patch,
@@ -256,9 +255,9 @@ def volume_command() -> Command:
                     Flag("expand-size", "int", None, "\n\tAmount in GiB to add to the volume"),
                     Flag("volume", "string", None, "\n\tId of volume to expand"),
                 ]),
-        Command("info", short="Retrieves information about the volume", run=volume_info,
+        Command("info", short="Retrieves information about the volume", run=VOLUMES.run_info,
                 example="  $ heketi-cli volume info 886a86a868711bef83001"),
-        Command("list", short="Lists the volumes managed by Heketi", run=volume_list,
+        Command("list", short="Lists the volumes managed by Heketi", run=VOLUMES.run_list,
                 example="  $ heketi-cli volume list"),
         Command("set-block-hosting-restriction",
                 short="set volume's block hosting restriction").add(
@@ -279,17 +278,9 @@ def _show_blockvolume(ctx: Context, bv) -> None:  # noqa: ANN001
 
 
 def blockvolume_create(ctx: Context) -> None:
-    size = ctx.flag("size")
-    if size == 0:  # heketi-cli: only 0 is "missing"; a negative size is the server's to refuse
-        raise CliError("Missing volume size")
+    request = _create_request(ctx)
     if ctx.flag("ha") < 0:
         raise CliError("Invalid HA count")
-    request: dict[str, object] = {"size": size}
-    clusters = _split(ctx.flag("clusters"))
-    if clusters:
-        request["clusters"] = clusters
-    if ctx.flag("name"):
-        request["name"] = ctx.flag("name")
     if ctx.flag("ha"):
         request["hacount"] = ctx.flag("ha")
     if ctx.flag("auth"):
@@ -297,16 +288,10 @@ def blockvolume_create(ctx: Context) -> None:
     _show_blockvolume(ctx, ctx.client.blockvolume_create(request))
 
 
-BLOCKVOLUMES = _Kind(
-    show=_show_blockvolume,
-    info=lambda client, bv_id: client.blockvolume_info(bv_id),
-    listing=lambda client: client.blockvolume_list(),
-    ids=lambda listing: listing.blockvolumes,
-    delete=lambda client, bv_id: client.blockvolume_delete(bv_id),
-)
-blockvolume_info = BLOCKVOLUMES.run_info
-blockvolume_list = BLOCKVOLUMES.run_list
-blockvolume_delete = BLOCKVOLUMES.run_delete
+BLOCKVOLUMES = _Kind(show=_show_blockvolume, info=lambda c, i: c.blockvolume_info(i),
+                     listing=lambda c: c.blockvolume_list(),
+                     ids=lambda listing: listing.blockvolumes,
+                     delete=lambda c, i: c.blockvolume_delete(i))
 
 
 def blockvolume_expand(ctx: Context) -> None:
@@ -349,16 +334,16 @@ def blockvolume_command() -> Command:
                     Flag("name", "string", None, VOLUME_NAME_USAGE),
                     Flag("clusters", "string", None, CLUSTERS_USAGE),
                 ]),
-        Command("delete", short="Deletes the volume", run=blockvolume_delete,
+        Command("delete", short="Deletes the volume", run=BLOCKVOLUMES.run_delete,
                 example="  $ heketi-cli volume delete 886a86a868711bef83001"),
         Command("expand", short="Expand a block volume", run=blockvolume_expand,
                 use_args="[blockvolume_id]", flags=[
                     Flag("new-size", "int", None, "\n\tNet new size of block volume in GiB"),
                     Flag("blockvolume", "string", None, "\n\tId of block volume to expand"),
                 ]),
-        Command("info", short="Retreives information about the volume", run=blockvolume_info,
+        Command("info", short="Retreives information about the volume", run=BLOCKVOLUMES.run_info,
                 example="  $ heketi-cli volume info 886a86a868711bef83001"),
-        Command("list", short="Lists the volumes managed by Heketi", run=blockvolume_list,
+        Command("list", short="Lists the volumes managed by Heketi", run=BLOCKVOLUMES.run_list,
                 example="  $ heketi-cli blockvolume list"),
     )
 

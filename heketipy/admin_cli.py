@@ -30,6 +30,7 @@ from heketipy.gocompat import json_encode
 from heketipy.heketidump.export import dump
 from heketipy.heketidump.importer import DumpFormatError, import_dump
 from heketipy.store import readonly
+from heketipy.store.durable import write_new_file
 from heketipy.store.sqlite import StoreError
 
 
@@ -135,26 +136,12 @@ def run_export(dbfile: str, jsonfile: str, out: TextIO, err: TextIO) -> int:
         out.flush()
         return 0
     try:
-        _write_new_file(jsonfile, data)
+        write_new_file(jsonfile, data)
     except OSError as exc:
         print(f"ERROR: unable to write {jsonfile}: {exc.strerror or exc}", file=err)
         return 1
     print(f"DB exported to {jsonfile}", file=out)
     return 0
-
-
-def _write_new_file(path: str, data: bytes) -> None:
-    """Create ``path`` holding ``data``; a partly written file is removed again."""
-    # O_EXCL: a file appearing meanwhile is still never overwritten.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        os.unlink(path)
-        raise
 
 
 def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from heketipy.cli import output
 from heketipy.cli.cmd_node import heal_check
 from heketipy.cli.commandline import Command, Flag
 from heketipy.cli.context import CliError, Context, delete_by_id, require_id, single_argument
+from heketipy.client import HeketiClient
 from heketipy.client.models import Volume
 from heketipy.gocompat.json_encode import text_compact, text_indent4
 
@@ -38,7 +41,8 @@ def persistent_volume(volume: Volume, endpoint: str) -> dict[str, object]:
     }
 
 
-def volume_create(ctx: Context) -> None:
+def _create_request(ctx: Context) -> dict[str, object]:
+    """What `volume create` and `blockvolume create` send alike: size, clusters, name."""
     size = ctx.flag("size")
     if size == 0:  # heketi-cli: only 0 is "missing"; a negative size is the server's to refuse
         raise CliError("Missing volume size")
@@ -48,6 +52,11 @@ def volume_create(ctx: Context) -> None:
         request["clusters"] = clusters
     if ctx.flag("name"):
         request["name"] = ctx.flag("name")
+    return request
+
+
+def volume_create(ctx: Context) -> None:
+    request = _create_request(ctx)
     # heketi-cli always sends both durability objects; the server echoes them back.
     request["durability"] = {
         "type": ctx.flag("durability"),
@@ -81,31 +90,40 @@ def _show_volume(ctx: Context, volume: Volume) -> None:
     ctx.show(volume, output.volume_info)
 
 
-def volume_info(ctx: Context) -> None:
-    _show_volume(ctx, ctx.client.volume_info(require_id(ctx, VOLUME_MISSING)))
+@dataclass(frozen=True)
+class _Kind:
+    """What `volume` and `blockvolume` info, list and delete differ by (the client calls)."""
+
+    show: Callable[[Context, Any], None]
+    info: Callable[[HeketiClient, str], Any]
+    listing: Callable[[HeketiClient], Any]
+    ids: Callable[[Any], list[str]]
+    delete: Callable[[HeketiClient, str], object]
+
+    def run_info(self, ctx: Context) -> None:
+        self.show(ctx, self.info(ctx.client, require_id(ctx, VOLUME_MISSING)))
+
+    def run_list(self, ctx: Context) -> None:
+        """The JSON listing, or one line per item (each fetched, as heketi-cli does)."""
+        listing = self.listing(ctx.client)
+        if ctx.json:
+            ctx.print_json(listing)
+            return
+        lines = []
+        for item_id in self.ids(listing):
+            item = self.info(ctx.client, item_id)
+            block = bool(getattr(item, "block", False))
+            lines.append(output.list_line(item.id, item.cluster, item.name, block) + "\n")
+        ctx.write("".join(lines))
+
+    def run_delete(self, ctx: Context) -> None:
+        # heketi-cli says "Volume <id> deleted" for block volumes too
+        delete_by_id(ctx, VOLUME_MISSING, "Volume", lambda item_id: self.delete(ctx.client, item_id))
 
 
-def _print_listing(ctx: Context, listing: Any, ids: list[str], info: Any) -> None:
-    """`volume list` / `blockvolume list`: the JSON listing, or one line per item (each
-    fetched, as heketi-cli does)."""
-    if ctx.json:
-        ctx.print_json(listing)
-        return
-    lines = []
-    for item_id in ids:
-        item = info(item_id)
-        block = bool(getattr(item, "block", False))
-        lines.append(output.list_line(item.id, item.cluster, item.name, block) + "\n")
-    ctx.write("".join(lines))
-
-
-def volume_list(ctx: Context) -> None:
-    listing = ctx.client.volume_list()
-    _print_listing(ctx, listing, listing.volumes, ctx.client.volume_info)
-
-
-def volume_delete(ctx: Context) -> None:
-    delete_by_id(ctx, VOLUME_MISSING, "Volume", ctx.client.volume_delete)
+VOLUMES = _Kind(show=_show_volume, info=lambda c, i: c.volume_info(i),
+                listing=lambda c: c.volume_list(), ids=lambda listing: listing.volumes,
+                delete=lambda c, i: c.volume_delete(i))
 
 
 def volume_expand(ctx: Context) -> None:
@@ -226,7 +244,7 @@ def volume_command() -> Command:
             Flag("persistent-volume-endpoint", "string", None,
                  "\n\tOptional: Endpoint name for the persistent volume"),
         ]),
-        Command("delete", short="Deletes the volume", run=volume_delete,
+        Command("delete", short="Deletes the volume", run=VOLUMES.run_delete,
                 example="  $ heketi-cli volume delete 886a86a868711bef83001"),
         Command("endpoint", short="utilities for working on volume endpoint").add(
             Command("patch", short="output a patch for endpoint update", run=endpoint_patch,
@@ -237,9 +255,9 @@ def volume_command() -> Command:
                     Flag("expand-size", "int", None, "\n\tAmount in GiB to add to the volume"),
                     Flag("volume", "string", None, "\n\tId of volume to expand"),
                 ]),
-        Command("info", short="Retrieves information about the volume", run=volume_info,
+        Command("info", short="Retrieves information about the volume", run=VOLUMES.run_info,
                 example="  $ heketi-cli volume info 886a86a868711bef83001"),
-        Command("list", short="Lists the volumes managed by Heketi", run=volume_list,
+        Command("list", short="Lists the volumes managed by Heketi", run=VOLUMES.run_list,
                 example="  $ heketi-cli volume list"),
         Command("set-block-hosting-restriction",
                 short="set volume's block hosting restriction").add(
@@ -260,17 +278,9 @@ def _show_blockvolume(ctx: Context, bv) -> None:  # noqa: ANN001
 
 
 def blockvolume_create(ctx: Context) -> None:
-    size = ctx.flag("size")
-    if size == 0:  # heketi-cli: only 0 is "missing"; a negative size is the server's to refuse
-        raise CliError("Missing volume size")
+    request = _create_request(ctx)
     if ctx.flag("ha") < 0:
         raise CliError("Invalid HA count")
-    request: dict[str, object] = {"size": size}
-    clusters = _split(ctx.flag("clusters"))
-    if clusters:
-        request["clusters"] = clusters
-    if ctx.flag("name"):
-        request["name"] = ctx.flag("name")
     if ctx.flag("ha"):
         request["hacount"] = ctx.flag("ha")
     if ctx.flag("auth"):
@@ -278,17 +288,10 @@ def blockvolume_create(ctx: Context) -> None:
     _show_blockvolume(ctx, ctx.client.blockvolume_create(request))
 
 
-def blockvolume_info(ctx: Context) -> None:
-    _show_blockvolume(ctx, ctx.client.blockvolume_info(require_id(ctx, VOLUME_MISSING)))
-
-
-def blockvolume_list(ctx: Context) -> None:
-    listing = ctx.client.blockvolume_list()
-    _print_listing(ctx, listing, listing.blockvolumes, ctx.client.blockvolume_info)
-
-
-def blockvolume_delete(ctx: Context) -> None:
-    delete_by_id(ctx, VOLUME_MISSING, "Volume", ctx.client.blockvolume_delete)
+BLOCKVOLUMES = _Kind(show=_show_blockvolume, info=lambda c, i: c.blockvolume_info(i),
+                     listing=lambda c: c.blockvolume_list(),
+                     ids=lambda listing: listing.blockvolumes,
+                     delete=lambda c, i: c.blockvolume_delete(i))
 
 
 def blockvolume_expand(ctx: Context) -> None:
@@ -331,16 +334,16 @@ def blockvolume_command() -> Command:
                     Flag("name", "string", None, VOLUME_NAME_USAGE),
                     Flag("clusters", "string", None, CLUSTERS_USAGE),
                 ]),
-        Command("delete", short="Deletes the volume", run=blockvolume_delete,
+        Command("delete", short="Deletes the volume", run=BLOCKVOLUMES.run_delete,
                 example="  $ heketi-cli volume delete 886a86a868711bef83001"),
         Command("expand", short="Expand a block volume", run=blockvolume_expand,
                 use_args="[blockvolume_id]", flags=[
                     Flag("new-size", "int", None, "\n\tNet new size of block volume in GiB"),
                     Flag("blockvolume", "string", None, "\n\tId of block volume to expand"),
                 ]),
-        Command("info", short="Retreives information about the volume", run=blockvolume_info,
+        Command("info", short="Retreives information about the volume", run=BLOCKVOLUMES.run_info,
                 example="  $ heketi-cli volume info 886a86a868711bef83001"),
-        Command("list", short="Lists the volumes managed by Heketi", run=blockvolume_list,
+        Command("list", short="Lists the volumes managed by Heketi", run=BLOCKVOLUMES.run_list,
                 example="  $ heketi-cli blockvolume list"),
     )
 

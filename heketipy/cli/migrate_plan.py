@@ -393,17 +393,27 @@ def plan(state: ClusterState, volumes: Mapping[str, Volume], options: Options) -
     return result
 
 
+def _open_work(journals: Mapping[str, Obj], record_key: str, journal_kind: str,
+               in_tree: set[str]) -> list[tuple[str, Obj | None]]:
+    """The names to plan, sorted: the in-tree objects plus those an unfinished journal names
+    (the object may be gone already), each with its open journal or None (a finished journal
+    belongs to an earlier run; an in-tree object of that name now is a new one)."""
+    names = set(in_tree)
+    for recorded in journals.values():
+        if journal_open(recorded) and (recorded.get("data") or {}).get(record_key):
+            names.add(name_of(journal_record(recorded, record_key)))
+    work: list[tuple[str, Obj | None]] = []
+    for name in sorted(names):
+        journal = journals.get(journal_name(journal_kind, name))
+        work.append((name, journal if journal is not None and journal_open(journal) else None))
+    return work
+
+
 def _plan_classes(state: ClusterState, journals: Mapping[str, Obj], options: Options,
                   result: Plan) -> None:
     live = {name_of(sc): sc for sc in state.storage_classes}
-    names = {name for name, sc in live.items() if sc.get("provisioner") == IN_TREE}
-    for recorded in journals.values():
-        if journal_open(recorded) and (recorded.get("data") or {}).get("storageclass"):
-            names.add(name_of(journal_record(recorded, "storageclass")))
-    for name in sorted(names):
-        journal = journals.get(journal_name("sc", name))
-        if journal is not None and not journal_open(journal):
-            journal = None  # a finished translation; this is a new in-tree class of that name
+    in_tree = {name for name, sc in live.items() if sc.get("provisioner") == IN_TREE}
+    for name, journal in _open_work(journals, "storageclass", "sc", in_tree):
         current = live.get(name)
         original = journal_record(journal, "storageclass") if journal else current
         assert original is not None
@@ -455,14 +465,8 @@ def _plan_claims(state: ClusterState, journals: Mapping[str, Obj],
                  volumes: Mapping[str, Volume], options: Options, result: Plan) -> None:
     live_pvs = {name_of(pv): pv for pv in state.pvs}
     claims = {(_meta(c).get("namespace", "default"), name_of(c)): c for c in state.pvcs}
-    names = {name for name, pv in live_pvs.items() if _spec(pv).get("glusterfs")}
-    for recorded in journals.values():
-        if journal_open(recorded) and (recorded.get("data") or {}).get("pv"):
-            names.add(name_of(journal_record(recorded, "pv")))
-    for name in sorted(names):
-        journal = journals.get(journal_name("pv", name))
-        if journal is not None and not journal_open(journal):
-            journal = None  # a finished migration; this is a new in-tree PV of the same name
+    in_tree = {name for name, pv in live_pvs.items() if _spec(pv).get("glusterfs")}
+    for name, journal in _open_work(journals, "pv", "pv", in_tree):
         outcome = _plan_claim(name, live_pvs.get(name), journal, claims, state.pods, volumes,
                               options)
         if isinstance(outcome, Skipped):

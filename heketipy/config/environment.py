@@ -60,101 +60,85 @@ def _env_first_char_bool(value: str) -> Any:
 
 _EXEC_SECTIONS = (("glusterfs", "sshexec"), ("glusterfs", "kubeexec"))
 
+
+def _at(*path: str) -> tuple[tuple[str, ...], ...]:
+    """One target path in the raw file dict."""
+    return (path,)
+
+
+def _executors(key: str) -> tuple[tuple[str, ...], ...]:
+    """``key`` in both executor sections (the variable sets the ssh and the kube one)."""
+    return tuple((*section, key) for section in _EXEC_SECTIONS)
+
+
+def _glusterfs(key: str) -> tuple[tuple[str, ...], ...]:
+    """``key`` in the glusterfs section, where most of the variables land."""
+    return _at("glusterfs", key)
+
+
 # (variable, parser, target paths in the raw file dict). "@" targets are Settings-only values.
 _ENV_OVERRIDES: tuple[tuple[str, Callable[[str], Any], tuple[tuple[str, ...], ...]], ...] = (
-    ("HEKETI_ADMIN_KEY", _env_text, (("jwt", "admin", "key"),)),
-    ("HEKETI_USER_KEY", _env_text, (("jwt", "user", "key"),)),
-    ("HEKETI_HTTP_PORT", _env_text, (("port",),)),
-    ("HEKETI_BACKUP_DB_TO_KUBE_SECRET", _env_any_value_is_true, (("backup_db_to_kube_secret",),)),
-    ("HEKETI_PROFILING", _env_any_value_is_true, (("profiling",),)),
-    ("HEKETI_DEFAULT_STATE", _env_text, (("default_state",),)),
-    ("HEKETI_KUBE_DB_SECRET_NAME", _env_text, (("@", "kube_db_secret_name"),)),
-    ("HEKETI_JWT_IAT_LEEWAY_SECONDS", _env_go_int, (("@", "iat_leeway_s"),)),
-    ("HEKETI_EXECUTOR", _env_text, (("glusterfs", "executor"),)),
-    ("HEKETI_DB_PATH", _env_text, (("glusterfs", "db"),)),
-    ("HEKETI_GLUSTERAPP_LOGLEVEL", _env_text, (("glusterfs", "loglevel"),)),
+    ("HEKETI_ADMIN_KEY", _env_text, _at("jwt", "admin", "key")),
+    ("HEKETI_USER_KEY", _env_text, _at("jwt", "user", "key")),
+    ("HEKETI_HTTP_PORT", _env_text, _at("port")),
+    ("HEKETI_BACKUP_DB_TO_KUBE_SECRET", _env_any_value_is_true, _at("backup_db_to_kube_secret")),
+    ("HEKETI_PROFILING", _env_any_value_is_true, _at("profiling")),
+    ("HEKETI_DEFAULT_STATE", _env_text, _at("default_state")),
+    ("HEKETI_KUBE_DB_SECRET_NAME", _env_text, _at("@", "kube_db_secret_name")),
+    ("HEKETI_JWT_IAT_LEEWAY_SECONDS", _env_go_int, _at("@", "iat_leeway_s")),
+    ("HEKETI_EXECUTOR", _env_text, _glusterfs("executor")),
+    ("HEKETI_DB_PATH", _env_text, _glusterfs("db")),
+    ("HEKETI_GLUSTERAPP_LOGLEVEL", _env_text, _glusterfs("loglevel")),
     (
         "HEKETI_AUTO_CREATE_BLOCK_HOSTING_VOLUME",
         _env_go_bool,
-        (("glusterfs", "auto_create_block_hosting_volume"),),
+        _glusterfs("auto_create_block_hosting_volume"),
     ),
-    (
-        "HEKETI_BLOCK_HOSTING_VOLUME_SIZE",
-        _env_go_int,
-        (("glusterfs", "block_hosting_volume_size"),),
-    ),
-    (
-        "HEKETI_BLOCK_HOSTING_VOLUME_OPTIONS",
-        _env_text,
-        (("glusterfs", "block_hosting_volume_options"),),
-    ),
-    ("HEKETI_MAX_INFLIGHT_OPERATIONS", _env_go_int, (("glusterfs", "max_inflight_operations"),)),
-    (
-        "HEKETI_PRE_REQUEST_VOLUME_OPTIONS",
-        _env_text,
-        (("glusterfs", "pre_request_volume_options"),),
-    ),
-    (
-        "HEKETI_POST_REQUEST_VOLUME_OPTIONS",
-        _env_text,
-        (("glusterfs", "post_request_volume_options"),),
-    ),
-    ("HEKETI_ZONE_CHECKING", _env_text, (("glusterfs", "zone_checking"),)),
-    (
-        "HEKETI_GLUSTER_MAX_VOLUMES_PER_CLUSTER",
-        _env_go_int,
-        (("glusterfs", "max_volumes_per_cluster"),),
-    ),
+    ("HEKETI_BLOCK_HOSTING_VOLUME_SIZE", _env_go_int, _glusterfs("block_hosting_volume_size")),
+    ("HEKETI_BLOCK_HOSTING_VOLUME_OPTIONS", _env_text, _glusterfs("block_hosting_volume_options")),
+    ("HEKETI_MAX_INFLIGHT_OPERATIONS", _env_go_int, _glusterfs("max_inflight_operations")),
+    ("HEKETI_PRE_REQUEST_VOLUME_OPTIONS", _env_text, _glusterfs("pre_request_volume_options")),
+    ("HEKETI_POST_REQUEST_VOLUME_OPTIONS", _env_text, _glusterfs("post_request_volume_options")),
+    ("HEKETI_ZONE_CHECKING", _env_text, _glusterfs("zone_checking")),
+    ("HEKETI_GLUSTER_MAX_VOLUMES_PER_CLUSTER", _env_go_int, _glusterfs("max_volumes_per_cluster")),
     (
         "HEKETI_DISABLE_HEALTH_MONITOR",
         _env_exactly_true,
-        (("glusterfs", "disable_monitor_gluster_nodes"),),
+        _glusterfs("disable_monitor_gluster_nodes"),
     ),
     (
         "HEKETI_DISABLE_BACKGROUND_CLEANER",
         _env_exactly_true,
-        (("glusterfs", "disable_background_cleaner"),),
+        _glusterfs("disable_background_cleaner"),
     ),
-    ("HEKETI_MOCK_DEVICE_SIZE_GB", _env_go_int, (("glusterfs", "mock_device_size_gb"),)),
+    ("HEKETI_MOCK_DEVICE_SIZE_GB", _env_go_int, _glusterfs("mock_device_size_gb")),
     (
         "HEKETI_GLUSTERAPP_REBALANCE_ON_EXPANSION",
         _env_go_bool,
-        tuple((*section, "rebalance_on_expansion") for section in _EXEC_SECTIONS),
+        _executors("rebalance_on_expansion"),
     ),
-    ("HEKETI_FSTAB", _env_text, tuple((*s, "fstab") for s in _EXEC_SECTIONS)),
-    ("HEKETI_MOUNT_OPTS", _env_text, tuple((*s, "mountopts") for s in _EXEC_SECTIONS)),
-    ("HEKETI_SNAPSHOT_LIMIT", _env_go_int, tuple((*s, "snapshot_limit") for s in _EXEC_SECTIONS)),
-    (
-        "HEKETI_GLUSTER_CLI_TIMEOUT",
-        _env_go_int,
-        tuple((*s, "gluster_cli_timeout") for s in _EXEC_SECTIONS),
-    ),
-    (
-        "HEKETI_DEBUG_UMOUNT_FAILURES",
-        _env_go_bool,
-        tuple((*s, "debug_umount_failures") for s in _EXEC_SECTIONS),
-    ),
-    (
-        "HEKETI_BLOCK_VOLUME_DEFAULT_PREALLOC",
-        _env_text,
-        tuple((*s, "block_prealloc") for s in _EXEC_SECTIONS),
-    ),
-    ("HEKETI_LVM_WRAPPER", _env_text, tuple((*s, "lvm_wrapper") for s in _EXEC_SECTIONS)),
-    ("HEKETI_SSH_KEYFILE", _env_text, (("glusterfs", "sshexec", "keyfile"),)),
-    ("HEKETI_SSH_USER", _env_text, (("glusterfs", "sshexec", "user"),)),
-    ("HEKETI_SSH_PORT", _env_text, (("glusterfs", "sshexec", "port"),)),
-    ("HEKETI_KUBE_NAMESPACE", _env_text, (("glusterfs", "kubeexec", "namespace"),)),
+    ("HEKETI_FSTAB", _env_text, _executors("fstab")),
+    ("HEKETI_MOUNT_OPTS", _env_text, _executors("mountopts")),
+    ("HEKETI_SNAPSHOT_LIMIT", _env_go_int, _executors("snapshot_limit")),
+    ("HEKETI_GLUSTER_CLI_TIMEOUT", _env_go_int, _executors("gluster_cli_timeout")),
+    ("HEKETI_DEBUG_UMOUNT_FAILURES", _env_go_bool, _executors("debug_umount_failures")),
+    ("HEKETI_BLOCK_VOLUME_DEFAULT_PREALLOC", _env_text, _executors("block_prealloc")),
+    ("HEKETI_LVM_WRAPPER", _env_text, _executors("lvm_wrapper")),
+    ("HEKETI_SSH_KEYFILE", _env_text, _at("glusterfs", "sshexec", "keyfile")),
+    ("HEKETI_SSH_USER", _env_text, _at("glusterfs", "sshexec", "user")),
+    ("HEKETI_SSH_PORT", _env_text, _at("glusterfs", "sshexec", "port")),
+    ("HEKETI_KUBE_NAMESPACE", _env_text, _at("glusterfs", "kubeexec", "namespace")),
     (
         "HEKETI_KUBE_GLUSTER_DAEMONSET",
         _env_first_char_bool,
-        (("glusterfs", "kubeexec", "gluster_daemonset"),),
+        _at("glusterfs", "kubeexec", "gluster_daemonset"),
     ),
     (
         "HEKETI_KUBE_USE_POD_NAMES",
         _env_first_char_bool,
-        (("glusterfs", "kubeexec", "use_pod_names"),),
+        _at("glusterfs", "kubeexec", "use_pod_names"),
     ),
-    ("HEKETI_WAIT_QUEUE_SIZE", _env_go_int, (("heketipy", "wait_queue_size"),)),
+    ("HEKETI_WAIT_QUEUE_SIZE", _env_go_int, _at("heketipy", "wait_queue_size")),
 )
 
 

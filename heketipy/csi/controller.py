@@ -163,7 +163,7 @@ class ControllerService(pb_grpc.ControllerServicer):
     ) -> pb.DeleteVolumeResponse:
         require(request, "volume_id")
         volume_id = request.volume_id
-        with self.in_flight.hold(f"volume:{volume_id}", f"volume {volume_id}"):
+        with self.in_flight.hold_volume(volume_id):
             try:
                 await self.client.volume_delete(volume_id)
             except HeketiError as exc:
@@ -187,7 +187,7 @@ class ControllerService(pb_grpc.ControllerServicer):
         required = request.capacity_range.required_bytes
         limit = request.capacity_range.limit_bytes
         target_gib = sizes.gib_for_range(required, limit, default_gib=None)
-        with self.in_flight.hold(f"volume:{volume_id}", f"volume {volume_id}"):
+        with self.in_flight.hold_volume(volume_id):
             volume = await self._volume(volume_id, "expand volume")
             if limit and volume.size * sizes.GIB > limit:
                 raise CsiError(

@@ -5,7 +5,7 @@ racing it. One event loop serves every RPC, so a set is the whole mechanism."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import grpc
 
@@ -29,3 +29,10 @@ class InFlight:
             yield
         finally:
             self._held.discard(key)
+
+    def hold_path(self, path: str, role: str) -> AbstractContextManager[None]:
+        """Own a node path; ``role`` ("staging", "target") names it in the ABORTED text."""
+        return self.hold(f"path:{path}", f"{role} path {path}")
+
+    def hold_volume(self, volume_id: str) -> AbstractContextManager[None]:
+        return self.hold(f"volume:{volume_id}", f"volume {volume_id}")

@@ -66,6 +66,13 @@ HEALTH_TIMEOUT_S = 5.0
 ADVERTISED = (NodeCap.STAGE_UNSTAGE_VOLUME, NodeCap.GET_VOLUME_STATS, NodeCap.VOLUME_CONDITION)
 
 
+def _volume_paths(request: object, *fields: str) -> list[str]:
+    """A node RPC's volume_id and path ``fields`` present (INVALID_ARGUMENT naming the first
+    missing), each path absolute: the normalized paths, in the order of ``fields``."""
+    require(request, "volume_id", *fields)
+    return [checked_path(getattr(request, field), field) for field in fields]
+
+
 @dataclass(frozen=True)
 class GlusterLocation:
     volume: str
@@ -133,6 +140,13 @@ class NodeService(pb_grpc.NodeServicer):
                 grpc.StatusCode.INTERNAL,
                 f"{action} failed (exit {result.returncode}): {result.stderr.strip()}",
             )
+
+    async def _unmount_if_mounted(self, path: str) -> bool:
+        """Unstage and unpublish: unmount ``path`` if it is a mount point; False if it was not."""
+        if self._table().get(path) is None:
+            return False
+        await self._unmount(path)
+        return True
 
     async def _unmount(self, path: str) -> None:
         """Unmount ``path``; lazily when a plain umount fails (a dead FUSE mount can refuse)."""
@@ -216,7 +230,7 @@ class NodeService(pb_grpc.NodeServicer):
         entry = self._table().get(staging)
         if entry is not None and await self._state(staging) == PathState.HEALTHY:
             return
-        with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
+        with self.in_flight.hold_path(staging, "staging"):
             await self._ensure_staged(volume_id, staging, capability, context, must_exist=True)
 
     def _check_staged(self, volume_id: str, staging: str, context: dict[str, str]) -> None:
@@ -247,10 +261,9 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodeStageVolume(
         self, request: pb.NodeStageVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeStageVolumeResponse:
-        require(request, "volume_id", "staging_target_path")
-        staging = checked_path(request.staging_target_path, "staging_target_path")
+        [staging] = _volume_paths(request, "staging_target_path")
         capability = self._check_capability(request)
-        with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
+        with self.in_flight.hold_path(staging, "staging"):
             await self._ensure_staged(request.volume_id, staging, capability,
                                       dict(request.volume_context), must_exist=False)
         return pb.NodeStageVolumeResponse()
@@ -259,11 +272,9 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodeUnstageVolume(
         self, request: pb.NodeUnstageVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeUnstageVolumeResponse:
-        require(request, "volume_id", "staging_target_path")
-        staging = checked_path(request.staging_target_path, "staging_target_path")
-        with self.in_flight.hold(f"path:{staging}", f"staging path {staging}"):
-            if self._table().get(staging) is not None:
-                await self._unmount(staging)
+        [staging] = _volume_paths(request, "staging_target_path")
+        with self.in_flight.hold_path(staging, "staging"):
+            if await self._unmount_if_mounted(staging):
                 log.info("unstaged volume %s from %s", request.volume_id, staging)
         return pb.NodeUnstageVolumeResponse()
 
@@ -273,12 +284,10 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodePublishVolume(
         self, request: pb.NodePublishVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodePublishVolumeResponse:
-        require(request, "volume_id", "target_path", "staging_target_path")
-        target = checked_path(request.target_path, "target_path")
-        staging = checked_path(request.staging_target_path, "staging_target_path")
+        target, staging = _volume_paths(request, "target_path", "staging_target_path")
         capability = self._check_capability(request)
         read_only = request.readonly or capability.access_mode.mode in READ_ONLY_MODES
-        with self.in_flight.hold(f"path:{target}", f"target path {target}"):
+        with self.in_flight.hold_path(target, "target"):
             await self._ensure_staged_for_publish(request.volume_id, staging, capability,
                                                   dict(request.volume_context))
             self._check_staged(request.volume_id, staging, dict(request.volume_context))
@@ -322,11 +331,9 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodeUnpublishVolume(
         self, request: pb.NodeUnpublishVolumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeUnpublishVolumeResponse:
-        require(request, "volume_id", "target_path")
-        target = checked_path(request.target_path, "target_path")
-        with self.in_flight.hold(f"path:{target}", f"target path {target}"):
-            if self._table().get(target) is not None:
-                await self._unmount(target)
+        [target] = _volume_paths(request, "target_path")
+        with self.in_flight.hold_path(target, "target"):
+            await self._unmount_if_mounted(target)
             try:
                 os.rmdir(target)
             except FileNotFoundError:
@@ -342,8 +349,7 @@ class NodeService(pb_grpc.NodeServicer):
     async def NodeGetVolumeStats(
         self, request: pb.NodeGetVolumeStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.NodeGetVolumeStatsResponse:
-        require(request, "volume_id", "volume_path")
-        path = checked_path(request.volume_path, "volume_path")
+        [path] = _volume_paths(request, "volume_path")
         state = await self._state(path)
         if state == PathState.MISSING or self._table().get(path) is None:
             raise CsiError(grpc.StatusCode.NOT_FOUND,

@@ -21,18 +21,26 @@ class HeketiError(Exception):
 
 
 class NotFound(HeketiError):
+    """An id (or name) that names nothing."""
+
     status = 404
 
 
 class Conflict(HeketiError):
+    """The target exists, is in use, or holds other items."""
+
     status = 409
 
 
 class InvalidRequest(HeketiError):
+    """A request with an invalid value (Heketi answers 400)."""
+
     status = 400
 
 
 class Unprocessable(HeketiError):
+    """A request body that cannot be parsed (Heketi answers 422)."""
+
     status = 422
 
 

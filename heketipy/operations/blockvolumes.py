@@ -140,11 +140,6 @@ async def choose_hosts(rt: Runtime, cluster_id: str, hacount: int) -> list[str]:
     raise OperationFailed(INSUFFICIENT_HOSTS)
 
 
-def _delete_record(tx: Transaction, state: State, record: Any) -> None:
-    if record is not None and record.id in state.operations:
-        tx.delete(record)
-
-
 # -- create ---------------------------------------------------------------------------------------
 
 
@@ -308,12 +303,7 @@ class CreateBlockVolume(Operation):
         bv.pending_op = ""
         if not bv.usable_size_gib:
             bv.usable_size_gib = bv.size_gib
-        bhv = state.volumes.get(self.bhv_id)
-        if self.bhv_created and bhv is not None:
-            tx.touch(bhv).pending_op = ""
-            for brick in state.bricks_of_volume(bhv.id):
-                tx.touch(brick).pending_op = ""
-        _delete_record(tx, state, self.record)
+        self.settle(tx, vol.volume_and_bricks(state, self.bhv_id) if self.bhv_created else [])
         return f"/blockvolumes/{bv.id}"
 
     # roll back ---------------------------------------------------------------------------------
@@ -345,7 +335,7 @@ class CreateBlockVolume(Operation):
         if self.bhv_created and bhv is not None:
             vol.release_bricks(tx, state, state.bricks_of_volume(bhv.id))
             tx.delete(bhv)
-        _delete_record(tx, state, self.record)
+        self.drop_record(tx)
 
 
 # -- delete ---------------------------------------------------------------------------------------
@@ -387,7 +377,7 @@ class DeleteBlockVolume(Operation):
             if bhv is not None:
                 tx.touch(bhv).block_free_gib += bv.size_gib
             tx.delete(bv)
-        _delete_record(tx, state, self.record)
+        self.drop_record(tx)
         return None
 
     async def undo_steps(self) -> None:
@@ -397,9 +387,7 @@ class DeleteBlockVolume(Operation):
     def release(self, tx: Transaction) -> None:
         state = self.rt.state
         bv = state.blockvolumes.get(self.blockvolume_id)
-        if bv is not None:
-            tx.touch(bv).pending_op = ""
-        _delete_record(tx, state, self.record)
+        self.settle(tx, [bv] if bv is not None else [])
 
 
 # -- expand ---------------------------------------------------------------------------------------
@@ -461,7 +449,7 @@ class ExpandBlockVolume(Operation):
         bv = tx.touch(state.blockvolumes[self.blockvolume_id])
         bv.size_gib = self.new_size_gib
         bv.usable_size_gib = self.new_size_gib
-        _delete_record(tx, state, self.record)
+        self.drop_record(tx)
         return f"/blockvolumes/{bv.id}"
 
     def release(self, tx: Transaction) -> None:
@@ -473,7 +461,7 @@ class ExpandBlockVolume(Operation):
         bhv = state.volumes.get(bv.bhv_id) if bv is not None else None
         if bhv is not None:
             tx.touch(bhv).block_free_gib += self.delta_gib
-        _delete_record(tx, state, self.record)
+        self.drop_record(tx)
 
 
 # -- the API's block volume commands: each returns the /queue id of the work it started -------

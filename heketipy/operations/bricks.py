@@ -7,13 +7,14 @@ import contextlib
 from typing import Any
 
 from heketipy.domain import placement as pl
-from heketipy.domain.entities import BRICK_ARBITER, Brick, Device, new_id
+from heketipy.domain.entities import BRICK_ARBITER, Brick, Device
 from heketipy.domain.errors import TARGET_IN_USE, OperationFailed
 from heketipy.domain.state import Transaction
 from heketipy.executors.base import BrickAddress
 from heketipy.operations import placement_view as pv
 from heketipy.operations.runtime import Operation, Runtime, Unjournaled
 from heketipy.operations.volumes import (
+    brick_from_plan,
     brick_host,
     brick_request,
     debit,
@@ -70,19 +71,9 @@ class EvictBrick(Operation):
         except pl.PlacementError as error:
             raise OperationFailed(str(error)) from error
         self.record = self.rt.new_record(tx, self.type_name, old=old.id)
-        new = Brick(
-            id=new_id(),
-            volume_id=volume.id,
-            device_id=plan.device_id,
-            node_id=plan.node_id,
-            size_kib=old.size_kib,
-            tp_size_kib=plan.tp_size_kib,
-            pool_metadata_kib=plan.pool_metadata_kib,
-            subtype=old.subtype,
-            pending_op=self.record.id,
-            set_index=old.set_index,
-            position=old.position,
-            tp_id=new_id(),
+        # The placement sized and positioned the replacement like the old brick.
+        new = brick_from_plan(
+            volume.id, plan, self.record.id, set_index=old.set_index, subtype=old.subtype
         )
         self.new_id = new.id
         self.record.data["new"] = new.id
@@ -119,12 +110,7 @@ class EvictBrick(Operation):
             )
 
     def finalize(self, tx: Transaction) -> str | None:
-        state = self.rt.state
-        if self.old_id in state.bricks:
-            release_bricks(tx, state, [state.bricks[self.old_id]])
-        if self.new_id in state.bricks:
-            tx.touch(state.bricks[self.new_id]).pending_op = ""
-        self.drop_record(tx)
+        self._keep_one(tx, drop=self.old_id, keep=self.new_id)
         return None
 
     async def recovery_direction(self) -> str:
@@ -161,12 +147,14 @@ class EvictBrick(Operation):
             )
 
     def release(self, tx: Transaction) -> None:
+        self._keep_one(tx, drop=self.new_id, keep=self.old_id)
+
+    def _keep_one(self, tx: Transaction, drop: str, keep: str) -> None:
+        """Finalize keeps the new brick, release the old one: the other brick's space returns."""
         state = self.rt.state
-        if self.new_id in state.bricks:
-            release_bricks(tx, state, [state.bricks[self.new_id]])
-        if self.old_id in state.bricks:
-            tx.touch(state.bricks[self.old_id]).pending_op = ""
-        self.drop_record(tx)
+        if drop in state.bricks:
+            release_bricks(tx, state, [state.bricks[drop]])
+        self.settle(tx, [state.bricks[keep]] if keep in state.bricks else [])
 
 
 async def evict(rt: Runtime, brick: Brick, prefix: str = EVICT_FAILED) -> None:

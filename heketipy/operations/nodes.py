@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from heketipy.domain.entities import Device, Node, new_id
@@ -86,38 +87,64 @@ async def delete_node(rt: Runtime, node: Node) -> str:
 
 
 async def set_node_state(rt: Runtime, node: Node, new_state: str) -> str:
-    """Moving to ``failed`` moves every brick off the node: throttled like other brick work."""
-
-    async def work() -> None:
-        await change_node_state(rt, node, new_state)
-        return None
-
-    return await rt.start(Unjournaled("node-state", work, throttled=new_state == "failed"))
+    return await _start_state_change(
+        rt, "node-state", lambda: change_node_state(rt, node, new_state), new_state
+    )
 
 
 async def change_node_state(rt: Runtime, node: Node, new_state: str) -> None:
-    current = node.state
+    async def move_bricks_off() -> None:
+        for device_id in rt.state.device_ids(node.id):
+            device = rt.state.devices[device_id]
+            if device.state != "failed":
+                await remove_device_bricks(rt, device, node_removal=True)
+
+                def fail_device(tx: Transaction, failed: Device = device) -> None:
+                    tx.touch(failed).state = "failed"
+
+                await rt.apply(fail_device)
+
+    # A failed node is final; a failed device may still go offline.
+    await _change_state(rt, node, "Node", new_state, (), move_bricks_off)
+
+
+async def _start_state_change(
+    rt: Runtime, type_name: str, change: Callable[[], Awaitable[None]], new_state: str
+) -> str:
+    """Moving to ``failed`` moves every brick off: throttled like other brick work."""
+
+    async def work() -> None:
+        await change()
+        return None
+
+    return await rt.start(Unjournaled(type_name, work, throttled=new_state == "failed"))
+
+
+async def _change_state(
+    rt: Runtime,
+    entity: Node | Device,
+    kind: str,
+    new_state: str,
+    leaves_failed_for: tuple[str, ...],
+    move_bricks_off: Callable[[], Awaitable[None]],
+) -> None:
+    """Heketi's node and device state machine: online <-> offline, offline -> failed (which
+    first moves every brick off), and out of failed only to ``leaves_failed_for``."""
+    current = entity.state
     if current == new_state:
         return
-    if current == "failed":
-        raise OperationFailed(f"Cannot move a failed/removed node to {new_state} state")
+    if current == "failed" and new_state not in leaves_failed_for:
+        raise OperationFailed(f"Cannot move a failed/removed {kind.lower()} to {new_state} state")
     if new_state in ("online", "offline"):
-        await rt.apply(lambda tx: setattr(tx.touch(node), "state", new_state))
+        await rt.apply(lambda tx: setattr(tx.touch(entity), "state", new_state))
         return
     if current == "online":
         raise OperationFailed(
-            f"Node must be offline before remove operation is performed, node:{node.id}"
+            f"{kind} must be offline before remove operation is performed,"
+            f" {kind.lower()}:{entity.id}"
         )
-    for device_id in rt.state.device_ids(node.id):
-        device = rt.state.devices[device_id]
-        if device.state != "failed":
-            await remove_device_bricks(rt, device, node_removal=True)
-
-            def fail_device(tx: Transaction, failed: Device = device) -> None:
-                tx.touch(failed).state = "failed"
-
-            await rt.apply(fail_device)
-    await rt.apply(lambda tx: setattr(tx.touch(node), "state", "failed"))
+    await move_bricks_off()
+    await rt.apply(lambda tx: setattr(tx.touch(entity), "state", "failed"))
 
 
 def apply_tags(current: dict[str, str], change_type: str, tags: dict[str, str]) -> dict[str, str]:
@@ -281,30 +308,16 @@ async def delete_device(rt: Runtime, device: Device, force_forget: bool) -> str:
 
 
 async def set_device_state(rt: Runtime, device: Device, new_state: str) -> str:
-    """Moving to ``failed`` moves every brick off the device: throttled like other brick work."""
-
-    async def work() -> None:
-        await change_device_state(rt, device, new_state)
-        return None
-
-    return await rt.start(Unjournaled("device-state", work, throttled=new_state == "failed"))
+    return await _start_state_change(
+        rt, "device-state", lambda: change_device_state(rt, device, new_state), new_state
+    )
 
 
 async def change_device_state(rt: Runtime, device: Device, new_state: str) -> None:
-    current = device.state
-    if current == new_state:
-        return
-    if current == "failed" and new_state == "online":
-        raise OperationFailed("Cannot move a failed/removed device to online state")
-    if new_state in ("online", "offline"):
-        await rt.apply(lambda tx: setattr(tx.touch(device), "state", new_state))
-        return
-    if current == "online":
-        raise OperationFailed(
-            f"Device must be offline before remove operation is performed, device:{device.id}"
-        )
-    await remove_device_bricks(rt, device, node_removal=False)
-    await rt.apply(lambda tx: setattr(tx.touch(device), "state", "failed"))
+    async def move_bricks_off() -> None:
+        await remove_device_bricks(rt, device, node_removal=False)
+
+    await _change_state(rt, device, "Device", new_state, ("offline",), move_bricks_off)
 
 
 async def resync_device(rt: Runtime, device: Device) -> str:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from heketipy import logctx
 from heketipy.config import Settings
-from heketipy.domain.entities import PendingOperation, new_id
+from heketipy.domain.entities import Entity, PendingOperation, new_id
 from heketipy.domain.errors import HeketiError
 from heketipy.domain.state import State, Transaction
 from heketipy.executors.base import Executor
@@ -405,4 +405,10 @@ class Operation:
         """Delete this operation's journal record (finalize and release end with it)."""
         if self.record is not None and self.record.id in self.rt.state.operations:
             tx.delete(self.record)
+
+    def settle(self, tx: Transaction, entities: Iterable[Entity]) -> None:
+        """End the operation: ``entities`` lose their pending mark, the journal record goes."""
+        for entity in entities:
+            tx.touch(entity).pending_op = ""
+        self.drop_record(tx)
 

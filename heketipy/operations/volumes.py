@@ -44,6 +44,12 @@ def split_options(value: str) -> list[str]:
     return value.split(",")
 
 
+def volume_and_bricks(state: State, volume_id: str) -> list[Volume | Brick]:
+    """The volume and its bricks (none if the volume is gone): what its operations settle."""
+    volume = state.volumes.get(volume_id)
+    return [] if volume is None else [volume, *state.bricks_of_volume(volume_id)]
+
+
 def brick_request(state: State, brick: Brick, gid: int) -> BrickRequest:
     device = state.devices.get(brick.device_id)
     return BrickRequest(
@@ -129,22 +135,33 @@ def bricks_from_plan(
     volume_id: str, allocation: pl.Allocation, op_id: str, first_set: int = 0
 ) -> list[Brick]:
     return [
-        Brick(
-            id=new_id(),
-            volume_id=volume_id,
-            device_id=plan.device_id,
-            node_id=plan.node_id,
-            size_kib=plan.size_kib,
-            tp_size_kib=plan.tp_size_kib,
-            pool_metadata_kib=plan.pool_metadata_kib,
-            subtype=BRICK_ARBITER if plan.arbiter else BRICK_NORMAL,
-            pending_op=op_id,
+        brick_from_plan(
+            volume_id, plan, op_id,
             set_index=first_set + plan.set_index,
-            position=plan.position,
-            tp_id=new_id(),
+            subtype=BRICK_ARBITER if plan.arbiter else BRICK_NORMAL,
         )
         for plan in allocation.bricks
     ]
+
+
+def brick_from_plan(
+    volume_id: str, plan: pl.BrickPlan, op_id: str, *, set_index: int, subtype: int
+) -> Brick:
+    """A new brick record where the placement put it, pending until ``op_id`` finishes."""
+    return Brick(
+        id=new_id(),
+        volume_id=volume_id,
+        device_id=plan.device_id,
+        node_id=plan.node_id,
+        size_kib=plan.size_kib,
+        tp_size_kib=plan.tp_size_kib,
+        pool_metadata_kib=plan.pool_metadata_kib,
+        subtype=subtype,
+        pending_op=op_id,
+        set_index=set_index,
+        position=plan.position,
+        tp_id=new_id(),
+    )
 
 
 async def create_bricks(rt: Runtime, bricks: list[Brick], gid: int) -> None:
@@ -311,13 +328,8 @@ class CreateVolume(Operation):
         await bricks_then_gluster(self, volume, bricks, self.rt.executor.volume_create)
 
     def finalize(self, tx: Transaction) -> str | None:
-        volume = tx.touch(self.volume)
-        volume.pending_op = ""
-        for brick in self.rt.state.bricks_of_volume(volume.id):
-            tx.touch(brick).pending_op = ""
-        if self.record is not None:
-            tx.delete(self.record)
-        return f"/volumes/{volume.id}"
+        self.settle(tx, volume_and_bricks(self.rt.state, self.volume_id))
+        return f"/volumes/{self.volume_id}"
 
     async def undo_steps(self) -> None:
         volume = self.rt.state.volumes.get(self.volume_id)
@@ -393,12 +405,7 @@ class DeleteVolume(Operation):
         visible again, and a retried delete finishes the job (every step is idempotent)."""
 
     def release(self, tx: Transaction) -> None:
-        volume = self.rt.state.volumes.get(self.volume_id)
-        if volume is not None:
-            tx.touch(volume).pending_op = ""
-            for brick in self.rt.state.bricks_of_volume(volume.id):
-                tx.touch(brick).pending_op = ""
-        self.drop_record(tx)
+        self.settle(tx, volume_and_bricks(self.rt.state, self.volume_id))
 
 
 class ExpandVolume(Operation):
@@ -465,10 +472,7 @@ class ExpandVolume(Operation):
             added_free = bhv_usable_gib(self.expand_gib)
             volume.block_free_gib += added_free
             volume.block_reserved_gib += self.expand_gib - added_free
-        for brick in self.new_bricks():
-            tx.touch(brick).pending_op = ""
-        if self.record is not None:
-            tx.delete(self.record)
+        self.settle(tx, self.new_bricks())
         return f"/volumes/{volume.id}"
 
     async def recovery_direction(self) -> str:
@@ -690,13 +694,8 @@ class CloneVolume(Operation):
     def finalize(self, tx: Transaction) -> str | None:
         state = self.rt.state
         source = state.volumes.get(self.source_id)
-        if source is not None:
-            tx.touch(source).pending_op = ""
-        tx.touch(state.volumes[self.clone_id]).pending_op = ""
-        for brick in state.bricks_of_volume(self.clone_id):
-            tx.touch(brick).pending_op = ""
-        if self.record is not None:
-            tx.delete(self.record)
+        clone = volume_and_bricks(state, self.clone_id)
+        self.settle(tx, clone if source is None else [source, *clone])
         return f"/volumes/{self.clone_id}"
 
     async def undo_steps(self) -> None:
@@ -723,9 +722,7 @@ class CloneVolume(Operation):
                 tx.delete(brick)
             tx.delete(clone)
         source = state.volumes.get(self.source_id)
-        if source is not None:
-            tx.touch(source).pending_op = ""
-        self.drop_record(tx)
+        self.settle(tx, [source] if source is not None else [])
 
 
 # -- the API's volume commands: each returns the /queue id of the work it started -------------

@@ -44,6 +44,7 @@ from typing import Any
 
 from heketipy.config import Settings
 from heketipy.store import probe
+from heketipy.store.durable import fsync_directory, write_new_file
 
 log = logging.getLogger("heketipy.backup")
 
@@ -447,12 +448,11 @@ def _write_database(db_path: str, database: bytes) -> None:
     directory = os.path.dirname(os.path.abspath(db_path))
     os.makedirs(directory, exist_ok=True)
     temporary = f"{db_path}.restore-{os.getpid()}"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # One left by a crashed restore of this same pid would make the exclusive create fail.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(database)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_new_file(temporary, database)
         conn = sqlite3.connect(temporary)
         try:
             verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -468,11 +468,7 @@ def _write_database(db_path: str, database: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_directory(directory)
 
 
 # -- wiring ------------------------------------------------------------------------------------

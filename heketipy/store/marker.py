@@ -26,6 +26,7 @@ import aiohttp
 
 from heketipy.domain.state import State
 from heketipy.store import kube_backup, probe
+from heketipy.store.durable import fsync_directory
 from heketipy.store.sqlite import Store
 
 
@@ -121,11 +122,7 @@ def record_after_open(db_path: str, data_dir: str, generation: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_directory(str(path.parent))
 
 
 async def _restore(

@@ -31,6 +31,7 @@ from heketipy.simulator.state import (
 )
 
 Result = tuple[int, str, str]
+Handler = Callable[[SimState, NodeState, list[str], bool], Result]
 
 XML_HEADER = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 USAGE = (
@@ -300,23 +301,30 @@ def _volume_set(state: SimState, node: NodeState, args: list[str], xml: bool) ->
     return 0, "volume set: success\n", ""
 
 
-def _volume_start(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
-    name = _arg(args, 0, 2)
-    gluster.volume_start(state, node, name)
-    return 0, f"volume start: {name}: success\n", ""
+def _named_volume_command(
+    verb: str, effect: Callable[[SimState, NodeState, str, list[str]], object]
+) -> Handler:
+    """``volume <verb> NAME [...]``: apply ``effect`` (given the words after NAME) and answer
+    "volume <verb>: NAME: success" as glusterd does for start, stop and delete."""
+
+    def handler(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
+        name = _arg(args, 0, 2)
+        effect(state, node, name, args[1:])
+        return 0, f"volume {verb}: {name}: success\n", ""
+
+    return handler
 
 
-def _volume_stop(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
-    name = _arg(args, 0, 2)
-    _, force = _split_force(args[1:])
-    gluster.volume_stop(state, node, name, force)
-    return 0, f"volume stop: {name}: success\n", ""
-
-
-def _volume_delete(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
-    name = _arg(args, 0, 2)
-    gluster.volume_delete(state, node, name)
-    return 0, f"volume delete: {name}: success\n", ""
+_volume_start = _named_volume_command(
+    "start", lambda state, node, name, _: gluster.volume_start(state, node, name)
+)
+_volume_stop = _named_volume_command(
+    "stop",
+    lambda state, node, name, rest: gluster.volume_stop(state, node, name, _split_force(rest)[1]),
+)
+_volume_delete = _named_volume_command(
+    "delete", lambda state, node, name, _: gluster.volume_delete(state, node, name)
+)
 
 
 def _volume_rebalance(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
@@ -749,8 +757,6 @@ def _status_lines(op_ret: int = 0, op_errno: int = 0, op_errstr: str = "") -> st
 def _xml(inner: str) -> str:
     return f"{XML_HEADER}\n<cliOutput>\n{inner}</cliOutput>\n"
 
-
-Handler = Callable[[SimState, NodeState, list[str], bool], Result]
 
 _COMMANDS: dict[tuple[str, ...], Handler] = {
     ("peer", "probe"): _peer_probe,

@@ -326,7 +326,7 @@ def volume_delete(state: SimState, exec_node: NodeState, name: str) -> None:
             f"Volume {name} has been started.Volume needs to be stopped before deletion.",
         )
     pool = pool_of(state, exec_node)
-    snapshots = [s for s in pool.snapshots.values() if s.volume == name]
+    snapshots = snapshots_of(pool, name)
     if snapshots:
         raise _failed(
             exec_node,
@@ -519,6 +519,11 @@ def block_modify_size(
 
 
 # -- snapshots -------------------------------------------------------------------------------
+
+
+def snapshots_of(pool: TrustedPool, volume_name: str) -> list[SnapshotState]:
+    """The snapshots taken of one volume."""
+    return [s for s in pool.snapshots.values() if s.volume == volume_name]
 
 
 def require_snapshot(

@@ -27,7 +27,6 @@ from heketipy.simulator.state import (
     NodeState,
     SimState,
     SnapshotState,
-    TrustedPool,
 )
 
 Result = tuple[int, str, str]
@@ -386,11 +385,15 @@ def _volume_info(state: SimState, node: NodeState, args: list[str], xml: bool) -
         volumes = [volume]
     else:
         volumes = sorted(pool.volumes.values(), key=lambda v: v.name)
+
+    def snapshots(volume: GlusterVolumeState) -> int:
+        return len(gluster.snapshots_of(pool, volume.name))
+
     if not xml:
         if not volumes:
             return 0, "No volumes present\n", ""
-        return 0, "\n".join(_volume_text(state, pool, v) for v in volumes), ""
-    body = "".join(_volume_xml(state, pool, v) for v in volumes)
+        return 0, "\n".join(_volume_text(state, v, snapshots(v)) for v in volumes), ""
+    body = "".join(_volume_xml(state, v, snapshots(v)) for v in volumes)
     return (
         0,
         _xml(
@@ -431,9 +434,8 @@ def _brick_uuid(state: SimState, brick: str) -> str:
     return node_uuid(gluster.resolve_brick_host(state, host, path))
 
 
-def _volume_xml(state: SimState, pool: TrustedPool, volume: GlusterVolumeState) -> str:
+def _volume_xml(state: SimState, volume: GlusterVolumeState, snapshots: int) -> str:
     type_code, type_text = _type_of(volume)
-    snapshots = sum(1 for s in pool.snapshots.values() if s.volume == volume.name)
     lines = [
         "      <volume>",
         f"        <name>{escape(volume.name)}</name>",
@@ -484,7 +486,7 @@ def _brick_layout(volume: GlusterVolumeState, sets: int) -> str:
     return str(total)
 
 
-def _volume_text(state: SimState, pool: TrustedPool, volume: GlusterVolumeState) -> str:
+def _volume_text(state: SimState, volume: GlusterVolumeState, snapshots: int) -> str:
     _, type_text = _type_of(volume)
     counts = _counts(volume)
     sets = counts["distCount"]
@@ -494,7 +496,7 @@ def _volume_text(state: SimState, pool: TrustedPool, volume: GlusterVolumeState)
         f"Type: {type_text}",
         f"Volume ID: {volume.id}",
         f"Status: {volume.status}",
-        f"Snapshot Count: {sum(1 for s in pool.snapshots.values() if s.volume == volume.name)}",
+        f"Snapshot Count: {snapshots}",
         f"Number of Bricks: {_brick_layout(volume, sets)}",
         "Transport-type: tcp",
         "Bricks:",

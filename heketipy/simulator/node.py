@@ -201,9 +201,11 @@ def vgremove(node: NodeState, vg_name: str) -> bool:
 
 def pvremove(node: NodeState, device: str) -> bool:
     pv = node.pvs.get(device)
-    in_use = f"  PV {device} is used by VG {pv.vg} so please use vgreduce first."
+    in_use = (
+        f"  PV {device} is used by VG {pv.vg} so please use vgreduce first." if pv and pv.vg else ""
+    )
     argv = [LVM, "pvremove", "-qq", device]
-    return _remove_unused(node, argv, node.pvs, device, in_use if pv and pv.vg else "")
+    return _remove_unused(node, argv, node.pvs, device, in_use)
 
 
 # -- logical volumes ---------------------------------------------------------------------------

@@ -38,7 +38,10 @@ GIB = 1024 * 1024
 def simulated(**kwargs: object) -> RemoteExecutor:
     """RemoteExecutor over fresh simulated nodes, built as the factory builds it."""
     return RemoteExecutor(
-        SimulatedNodes(**kwargs), CommandOptions(), name="simulator", use_sudo=False  # type: ignore[arg-type]
+        SimulatedNodes(**kwargs),
+        CommandOptions(),
+        name="simulator",
+        use_sudo=False,  # type: ignore[arg-type]
     )
 
 
@@ -277,6 +280,27 @@ def test_mount_rejects_missing_lv_missing_mount_point_and_double_mount() -> None
         sim_node.lvremove(node, "vg_x", "brick_1")
     with pytest.raises(NodeCommandError, match="still contains"):
         sim_node.vgremove(node, "vg_x")
+
+
+def test_vg_and_pv_removal_absent_is_done_in_use_is_refused_else_removed() -> None:
+    from heketipy.simulator.state import Disk, NodeState
+
+    node = NodeState(host="h1", disks={"/dev/sdb": Disk(10 * GIB)})
+    assert sim_node.pvremove(node, "/dev/sdb") is False
+    assert sim_node.vgremove(node, "vg_x") is False
+    sim_node.pvcreate(node, "/dev/sdb")
+    sim_node.vgcreate(node, "vg_x", "/dev/sdb")
+    with pytest.raises(NodeCommandError, match="is used by VG vg_x") as caught:
+        sim_node.pvremove(node, "/dev/sdb")
+    assert caught.value.exit_code == 5
+    sim_node.lvcreate_pool(node, "vg_x", "tp_1", GIB, 8192)
+    with pytest.raises(NodeCommandError, match="still contains 1 logical volume"):
+        sim_node.vgremove(node, "vg_x")
+    sim_node.lvremove(node, "vg_x", "tp_1")
+    assert sim_node.vgremove(node, "vg_x") is True
+    assert node.pvs["/dev/sdb"].vg == ""
+    assert sim_node.pvremove(node, "/dev/sdb") is True
+    assert "/dev/sdb" not in node.pvs
 
 
 # -- peers and volumes -----------------------------------------------------------------------
@@ -714,7 +738,9 @@ def test_factory_builds_each_executor(tmp_path) -> None:
     ))  # fmt: skip
     assert nodes_of(explicit).state_path == str(tmp_path / "s.json")
 
-    bad = settings({"executor": "simulator"}, {"simulator": {"faults": {"faults": [{"kind": "x"}]}}})
+    bad = settings(
+        {"executor": "simulator"}, {"simulator": {"faults": {"faults": [{"kind": "x"}]}}}
+    )
     with pytest.raises(ValueError, match="faults are injected per command"):
         create_executor(bad)  # the old executor-level shape is refused at start-up
 
@@ -746,9 +772,7 @@ async def test_devices_a_real_node_refuses_are_refused(device: str) -> None:
 
 
 @pytest.mark.parametrize("hostile", HOSTILE_NAMES)
-async def test_hostile_names_hosts_and_options_never_run(
-    sim: RemoteExecutor, hostile: str
-) -> None:
+async def test_hostile_names_hosts_and_options_never_run(sim: RemoteExecutor, hostile: str) -> None:
     bricks = await make_bricks(sim)
     before = json.dumps(nodes_of(sim).snapshot(), sort_keys=True)
     nodes_of(sim).trace.clear()

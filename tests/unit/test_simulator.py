@@ -38,10 +38,7 @@ GIB = 1024 * 1024
 def simulated(**kwargs: object) -> RemoteExecutor:
     """RemoteExecutor over fresh simulated nodes, built as the factory builds it."""
     return RemoteExecutor(
-        SimulatedNodes(**kwargs),
-        CommandOptions(),
-        name="simulator",
-        use_sudo=False,  # type: ignore[arg-type]
+        SimulatedNodes(**kwargs), CommandOptions(), name="simulator", use_sudo=False  # type: ignore[arg-type]
     )
 
 
@@ -738,9 +735,7 @@ def test_factory_builds_each_executor(tmp_path) -> None:
     ))  # fmt: skip
     assert nodes_of(explicit).state_path == str(tmp_path / "s.json")
 
-    bad = settings(
-        {"executor": "simulator"}, {"simulator": {"faults": {"faults": [{"kind": "x"}]}}}
-    )
+    bad = settings({"executor": "simulator"}, {"simulator": {"faults": {"faults": [{"kind": "x"}]}}})
     with pytest.raises(ValueError, match="faults are injected per command"):
         create_executor(bad)  # the old executor-level shape is refused at start-up
 
@@ -772,7 +767,9 @@ async def test_devices_a_real_node_refuses_are_refused(device: str) -> None:
 
 
 @pytest.mark.parametrize("hostile", HOSTILE_NAMES)
-async def test_hostile_names_hosts_and_options_never_run(sim: RemoteExecutor, hostile: str) -> None:
+async def test_hostile_names_hosts_and_options_never_run(
+    sim: RemoteExecutor, hostile: str
+) -> None:
     bricks = await make_bricks(sim)
     before = json.dumps(nodes_of(sim).snapshot(), sort_keys=True)
     nodes_of(sim).trace.clear()

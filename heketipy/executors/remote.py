@@ -362,6 +362,14 @@ class RemoteExecutor:
             return False
         return names is None or lv not in names
 
+    async def _on_lv(
+        self, host: str, argv: Sequence[str], device_id: str, lv: str
+    ) -> tuple[CommandResult, bool]:
+        """Run an LVM command on ``lv`` without raising; the flag says it failed while the LV is
+        still there (a failure on an LV already gone counts as done)."""
+        result = await self._exec(host, argv, DEVICE_TIMEOUT_S, check=False)
+        return result, not result.ok and not await self._lv_absent(host, device_id, lv)
+
     async def brick_create(self, host: str, brick: BrickRequest) -> BrickAddress:
         """mkdir, thin pool, thin LV (tagged), mkfs.xfs, fstab, mount, brick dir, gid.
 
@@ -452,27 +460,19 @@ class RemoteExecutor:
                 await self._exec(host, lcmd.fstab_remove(options, mount_point), DEVICE_TIMEOUT_S)
         if umount_error is not None:
             raise umount_error
-        removed = await self._exec(
-            host, lcmd.lvremove(options, brick.device_id, brick.lv_name), DEVICE_TIMEOUT_S,
-            check=False,
-        )  # fmt: skip
-        if not removed.ok and not await self._lv_absent(host, brick.device_id, brick.lv_name):
+        vg, lv, tp = brick.device_id, brick.lv_name, brick.tp_name
+        removed, failed = await self._on_lv(host, lcmd.lvremove(options, vg, lv), vg, lv)
+        if failed:
             raise self._error(host, removed)
-        count = await self._exec(
-            host, lcmd.thin_count(options, brick.device_id, brick.tp_name), DEVICE_TIMEOUT_S,
-            check=False,
-        )  # fmt: skip
-        if not count.ok and not await self._lv_absent(host, brick.device_id, brick.tp_name):
+        count, failed = await self._on_lv(host, lcmd.thin_count(options, vg, tp), vg, tp)
+        if failed:
             raise self._error(host, count)
         reclaimed = False
         if count.ok and lcmd.parse_thin_count(count.stdout) == 0:
-            pool = await self._exec(
-                host, lcmd.lvremove(options, brick.device_id, brick.tp_name), DEVICE_TIMEOUT_S,
-                check=False,
-            )  # fmt: skip
+            pool, failed = await self._on_lv(host, lcmd.lvremove(options, vg, tp), vg, tp)
             reclaimed = pool.ok
-            if not pool.ok and not await self._lv_absent(host, brick.device_id, brick.tp_name):
-                log.warning("thin pool %s on %s kept: %s", brick.tp_name, host, pool.stderr)
+            if failed:
+                log.warning("thin pool %s on %s kept: %s", tp, host, pool.stderr)
         await self._exec(host, lcmd.rmdir(mount_point), DEVICE_TIMEOUT_S, check=False)
         return reclaimed
 

@@ -99,9 +99,11 @@ def resolve_brick_host(state: SimState, host: str, path: str) -> str:
     return host
 
 
-def require_glusterd(node: NodeState, argv: list[str]) -> None:
-    if node.glusterd_down or node.unreachable:
-        raise NodeCommandError(node.host, argv, 1, GLUSTERD_DOWN)
+def live_pool(state: SimState, exec_node: NodeState, argv: list[str]) -> TrustedPool:
+    """The trusted pool as the glusterd on ``exec_node`` sees it; refused when it is down."""
+    if exec_node.glusterd_down or exec_node.unreachable:
+        raise NodeCommandError(exec_node.host, argv, 1, GLUSTERD_DOWN)
+    return pool_of(state, exec_node)
 
 
 def _failed(node: NodeState, argv: list[str], what: str, message: str) -> NodeCommandError:
@@ -111,11 +113,17 @@ def _failed(node: NodeState, argv: list[str], what: str, message: str) -> NodeCo
 # -- peers ---------------------------------------------------------------------------------
 
 
+def _peer_command(
+    state: SimState, exec_node: NodeState, verb: str, storage: str
+) -> tuple[list[str], TrustedPool, str]:
+    """How ``peer probe|detach <storage>`` starts: glusterd must answer; then the argv, the
+    pool of the node that runs it and the node that ``storage`` names."""
+    argv = gluster_argv("peer", verb, storage)
+    return argv, live_pool(state, exec_node, argv), identity(state, storage)
+
+
 def peer_probe(state: SimState, exec_node: NodeState, storage: str) -> str:
-    argv = gluster_argv("peer", "probe", storage)
-    require_glusterd(exec_node, argv)
-    pool = pool_of(state, exec_node)
-    target = identity(state, storage)
+    argv, pool, target = _peer_command(state, exec_node, "probe", storage)
     if target == exec_node.host:
         return "peer probe: Probe on localhost not needed"
     if target in pool.members:
@@ -143,10 +151,7 @@ def peer_probe(state: SimState, exec_node: NodeState, storage: str) -> str:
 
 
 def peer_detach(state: SimState, exec_node: NodeState, storage: str) -> None:
-    argv = gluster_argv("peer", "detach", storage)
-    require_glusterd(exec_node, argv)
-    pool = pool_of(state, exec_node)
-    target = identity(state, storage)
+    argv, pool, target = _peer_command(state, exec_node, "detach", storage)
     if target == exec_node.host:
         raise _failed(exec_node, argv, "peer detach", f"{storage} is localhost")
     if target not in pool.members:
@@ -173,8 +178,7 @@ def peer_detach(state: SimState, exec_node: NodeState, storage: str) -> None:
 def require_volume(
     state: SimState, exec_node: NodeState, name: str, argv: list[str], what: str
 ) -> GlusterVolumeState:
-    require_glusterd(exec_node, argv)
-    volume = pool_of(state, exec_node).volumes.get(name)
+    volume = live_pool(state, exec_node, argv).volumes.get(name)
     if volume is None:
         raise VolumeDoesNotExist(
             exec_node.host, argv, 1, f"{what}: failed: Volume {name} does not exist"
@@ -249,8 +253,7 @@ def volume_create(
 ) -> None:
     argv = gluster_argv("volume", "create", draft.name, *first_set)
     what = f"volume create: {draft.name}"
-    require_glusterd(exec_node, argv)
-    pool = pool_of(state, exec_node)
+    pool = live_pool(state, exec_node, argv)
     if draft.name in pool.volumes:
         raise _failed(exec_node, argv, what, f"Volume {draft.name} already exists")
     if len(first_set) % draft.set_size:
@@ -266,8 +269,7 @@ def volume_add_brick(
 ) -> None:
     argv = gluster_argv("volume", "add-brick", name, *bricks)
     what = "volume add-brick"
-    require_glusterd(exec_node, argv)
-    volume = pool_of(state, exec_node).volumes.get(name)
+    volume = live_pool(state, exec_node, argv).volumes.get(name)
     if volume is None:
         # glusterd's wording here does not say "does not exist"
         raise _failed(exec_node, argv, what, f"Unable to get volinfo for volume name {name}")
@@ -324,7 +326,7 @@ def volume_delete(state: SimState, exec_node: NodeState, name: str) -> None:
             f"Volume {name} has been started.Volume needs to be stopped before deletion.",
         )
     pool = pool_of(state, exec_node)
-    snapshots = [s for s in pool.snapshots.values() if s.volume == name]
+    snapshots = snapshots_of(pool, name)
     if snapshots:
         raise _failed(
             exec_node,
@@ -519,11 +521,15 @@ def block_modify_size(
 # -- snapshots -------------------------------------------------------------------------------
 
 
+def snapshots_of(pool: TrustedPool, volume_name: str) -> list[SnapshotState]:
+    """The snapshots taken of one volume."""
+    return [s for s in pool.snapshots.values() if s.volume == volume_name]
+
+
 def require_snapshot(
     state: SimState, exec_node: NodeState, name: str, argv: list[str], what: str
 ) -> SnapshotState:
-    require_glusterd(exec_node, argv)
-    snapshot = pool_of(state, exec_node).snapshots.get(name)
+    snapshot = live_pool(state, exec_node, argv).snapshots.get(name)
     if snapshot is None:
         # glusterd's texts differ per command (captured from glusterfs 10)
         message = {
@@ -539,8 +545,7 @@ def snapshot_create(
 ) -> SnapshotState:
     argv = gluster_argv("snapshot", "create", name, volume_name, "no-timestamp")
     what = "snapshot create"
-    require_glusterd(exec_node, argv)
-    pool = pool_of(state, exec_node)
+    pool = live_pool(state, exec_node, argv)
     volume = pool.volumes.get(volume_name)
     if volume is None:
         raise _failed(exec_node, argv, what, f"Volume ({volume_name}) does not exist ")

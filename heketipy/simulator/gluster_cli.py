@@ -27,10 +27,10 @@ from heketipy.simulator.state import (
     NodeState,
     SimState,
     SnapshotState,
-    TrustedPool,
 )
 
 Result = tuple[int, str, str]
+Handler = Callable[[SimState, NodeState, list[str], bool], Result]
 
 XML_HEADER = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 USAGE = (
@@ -300,23 +300,30 @@ def _volume_set(state: SimState, node: NodeState, args: list[str], xml: bool) ->
     return 0, "volume set: success\n", ""
 
 
-def _volume_start(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
-    name = _arg(args, 0, 2)
-    gluster.volume_start(state, node, name)
-    return 0, f"volume start: {name}: success\n", ""
+def _named_volume_command(
+    verb: str, effect: Callable[[SimState, NodeState, str, list[str]], object]
+) -> Handler:
+    """``volume <verb> NAME [...]``: apply ``effect`` (given the words after NAME) and answer
+    "volume <verb>: NAME: success" as glusterd does for start, stop and delete."""
+
+    def handler(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
+        name = _arg(args, 0, 2)
+        effect(state, node, name, args[1:])
+        return 0, f"volume {verb}: {name}: success\n", ""
+
+    return handler
 
 
-def _volume_stop(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
-    name = _arg(args, 0, 2)
-    _, force = _split_force(args[1:])
-    gluster.volume_stop(state, node, name, force)
-    return 0, f"volume stop: {name}: success\n", ""
-
-
-def _volume_delete(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
-    name = _arg(args, 0, 2)
-    gluster.volume_delete(state, node, name)
-    return 0, f"volume delete: {name}: success\n", ""
+_volume_start = _named_volume_command(
+    "start", lambda state, node, name, _: gluster.volume_start(state, node, name)
+)
+_volume_stop = _named_volume_command(
+    "stop",
+    lambda state, node, name, rest: gluster.volume_stop(state, node, name, _split_force(rest)[1]),
+)
+_volume_delete = _named_volume_command(
+    "delete", lambda state, node, name, _: gluster.volume_delete(state, node, name)
+)
 
 
 def _volume_rebalance(state: SimState, node: NodeState, args: list[str], xml: bool) -> Result:
@@ -378,11 +385,15 @@ def _volume_info(state: SimState, node: NodeState, args: list[str], xml: bool) -
         volumes = [volume]
     else:
         volumes = sorted(pool.volumes.values(), key=lambda v: v.name)
+
+    def snapshots(volume: GlusterVolumeState) -> int:
+        return len(gluster.snapshots_of(pool, volume.name))
+
     if not xml:
         if not volumes:
             return 0, "No volumes present\n", ""
-        return 0, "\n".join(_volume_text(state, pool, v) for v in volumes), ""
-    body = "".join(_volume_xml(state, pool, v) for v in volumes)
+        return 0, "\n".join(_volume_text(state, v, snapshots(v)) for v in volumes), ""
+    body = "".join(_volume_xml(state, v, snapshots(v)) for v in volumes)
     return (
         0,
         _xml(
@@ -423,9 +434,8 @@ def _brick_uuid(state: SimState, brick: str) -> str:
     return node_uuid(gluster.resolve_brick_host(state, host, path))
 
 
-def _volume_xml(state: SimState, pool: TrustedPool, volume: GlusterVolumeState) -> str:
+def _volume_xml(state: SimState, volume: GlusterVolumeState, snapshots: int) -> str:
     type_code, type_text = _type_of(volume)
-    snapshots = sum(1 for s in pool.snapshots.values() if s.volume == volume.name)
     lines = [
         "      <volume>",
         f"        <name>{escape(volume.name)}</name>",
@@ -476,7 +486,7 @@ def _brick_layout(volume: GlusterVolumeState, sets: int) -> str:
     return str(total)
 
 
-def _volume_text(state: SimState, pool: TrustedPool, volume: GlusterVolumeState) -> str:
+def _volume_text(state: SimState, volume: GlusterVolumeState, snapshots: int) -> str:
     _, type_text = _type_of(volume)
     counts = _counts(volume)
     sets = counts["distCount"]
@@ -486,7 +496,7 @@ def _volume_text(state: SimState, pool: TrustedPool, volume: GlusterVolumeState)
         f"Type: {type_text}",
         f"Volume ID: {volume.id}",
         f"Status: {volume.status}",
-        f"Snapshot Count: {sum(1 for s in pool.snapshots.values() if s.volume == volume.name)}",
+        f"Snapshot Count: {snapshots}",
         f"Number of Bricks: {_brick_layout(volume, sets)}",
         "Transport-type: tcp",
         "Bricks:",
@@ -749,8 +759,6 @@ def _status_lines(op_ret: int = 0, op_errno: int = 0, op_errstr: str = "") -> st
 def _xml(inner: str) -> str:
     return f"{XML_HEADER}\n<cliOutput>\n{inner}</cliOutput>\n"
 
-
-Handler = Callable[[SimState, NodeState, list[str], bool], Result]
 
 _COMMANDS: dict[tuple[str, ...], Handler] = {
     ("peer", "probe"): _peer_probe,

@@ -74,17 +74,9 @@ def size_kib(value: str, default_unit: str = "m") -> int:
     """An LVM size (``512K``, ``2g``, ``100``: MiB unless a unit is given) in KiB."""
     match = _SIZE.fullmatch(value)
     if not match:
-        raise _Usage(f'Invalid argument for --size: {value}')
+        raise _Usage(f"Invalid argument for --size: {value}")
     unit = (match.group(2) or default_unit).lower()
     return int(float(match.group(1)) * _UNIT_KIB[unit] + 0.999999)
-
-
-def _vg_missing(vg: str) -> Result:
-    return FAILED, "", f'  Volume group "{vg}" not found\n  Cannot process volume group {vg}\n'
-
-
-def _lv_missing(vg: str, lv: str) -> Result:
-    return FAILED, "", f'  Failed to find logical volume "{vg}/{lv}"\n'
 
 
 def _size_text(kib: float, args: _Args) -> str:
@@ -105,7 +97,7 @@ def _report(section: str, rows: list[dict[str, str]], args: _Args, fields: list[
         )  # fmt: skip
         body = f"\n{lines}\n              " if rows else ""
         return (
-            "  {\n      \"report\": [\n          {\n"
+            '  {\n      "report": [\n          {\n'
             f"              {json.dumps(section)}: [{body}]\n"
             "          }\n      ]\n  }\n"
         )
@@ -162,44 +154,47 @@ def _lv_row(node: NodeState, vg: VolumeGroup, lv: LogicalVolume, args: _Args) ->
 # -- subcommands -----------------------------------------------------------------------------
 
 
+def _listing(
+    args: _Args,
+    section: str,
+    default_fields: str,
+    everything: list[str],
+    rows_of: Callable[[str], list[dict[str, str]]],
+) -> Result:
+    """pvs, vgs and lvs: the rows of each object named (of all by default) as one report; a
+    name that does not exist fails the command (``rows_of`` raises LVM's refusal)."""
+    fields = _fields(args, default_fields)
+    rows = [row for target in args.positional or everything for row in rows_of(target)]
+    return 0, _report(section, rows, args, fields), ""
+
+
 def _pvs(node: NodeState, args: _Args) -> Result:
-    fields = _fields(args, "pv_name,vg_name")
-    rows = []
-    for device in args.positional or sorted(node.pvs):
+    def rows_of(device: str) -> list[dict[str, str]]:
         pv = node.pvs.get(device)
         if pv is None:
-            return FAILED, "", f'  Failed to find physical volume "{device}".\n'
-        rows.append({"pv_name": device, "pv_uuid": pv.uuid, "vg_name": pv.vg})
-    return 0, _report("pv", rows, args, fields), ""
+            missing = f'  Failed to find physical volume "{device}".'
+            raise lvm.lvm_fail(node, [lvm.LVM, "pvs", device], missing)
+        return [{"pv_name": device, "pv_uuid": pv.uuid, "vg_name": pv.vg}]
+
+    return _listing(args, "pv", "pv_name,vg_name", sorted(node.pvs), rows_of)
 
 
 def _vgs(node: NodeState, args: _Args) -> Result:
-    fields = _fields(args, "vg_name,vg_size,vg_free")
-    rows = []
-    for name in args.positional or sorted(node.vgs):
-        vg = node.vgs.get(name)
-        if vg is None:
-            return _vg_missing(name)
-        rows.append(_vg_row(node, vg, args))
-    return 0, _report("vg", rows, args, fields), ""
+    def rows_of(name: str) -> list[dict[str, str]]:
+        return [_vg_row(node, lvm.require_vg(node, name, [lvm.LVM, "vgs", name]), args)]
+
+    return _listing(args, "vg", "vg_name,vg_size,vg_free", sorted(node.vgs), rows_of)
 
 
 def _lvs(node: NodeState, args: _Args) -> Result:
-    fields = _fields(args, "lv_name,vg_name,lv_size,pool_lv")
-    rows = []
-    for target in args.positional or sorted(node.vgs):
+    def rows_of(target: str) -> list[dict[str, str]]:
         vg_name, _, lv_name = target.partition("/")
-        vg = node.vgs.get(vg_name)
-        if vg is None:
-            return _vg_missing(vg_name)
-        if lv_name:
-            lv = vg.lvs.get(lv_name)
-            if lv is None:
-                return _lv_missing(vg_name, lv_name)
-            rows.append(_lv_row(node, vg, lv, args))
-        else:
-            rows += [_lv_row(node, vg, lv, args) for lv in vg.lvs.values()]
-    return 0, _report("lv", rows, args, fields), ""
+        argv = [lvm.LVM, "lvs", target]
+        vg = lvm.require_vg(node, vg_name, argv)
+        lvs = [lvm.require_lv(node, vg, lv_name, argv)] if lv_name else list(vg.lvs.values())
+        return [_lv_row(node, vg, lv, args) for lv in lvs]
+
+    return _listing(args, "lv", "lv_name,vg_name,lv_size,pool_lv", sorted(node.vgs), rows_of)
 
 
 def _vgdisplay(node: NodeState, args: _Args) -> Result:
@@ -207,9 +202,7 @@ def _vgdisplay(node: NodeState, args: _Args) -> Result:
         raise _Usage("vgdisplay: the simulator prints only the colon format (-c)")
     lines = []
     for name in args.positional or sorted(node.vgs):
-        vg = node.vgs.get(name)
-        if vg is None:
-            return _vg_missing(name)
+        vg = lvm.require_vg(node, name, [lvm.LVM, "vgdisplay", name])
         ext = vg.extent_kib
         total, free = vg.total_kib // ext, vg.free_kib // ext
         pools = sum(1 for lv in vg.lvs.values() if lv.kind == "thin-pool")
@@ -279,24 +272,19 @@ def _split_lv(target: str, command: str) -> tuple[str, str]:
 
 def _lvchange(node: NodeState, args: _Args) -> Result:
     vg_name, lv_name = _split_lv(_one_positional(args, "lvchange"), "lvchange")
-    if vg_name not in node.vgs:
-        return _vg_missing(vg_name)
     lvm.lvchange_addtag(node, vg_name, lv_name, tuple(args.all("--addtag")))
     return 0, "", ""
 
 
 def _lvremove(node: NodeState, args: _Args) -> Result:
     vg_name, lv_name = _split_lv(_one_positional(args, "lvremove"), "lvremove")
-    if vg_name not in node.vgs:
-        return _vg_missing(vg_name)
     lvm.lvremove(node, vg_name, lv_name)
     return 0, "", ""
 
 
 def _vgremove(node: NodeState, args: _Args) -> Result:
     vg_name = _one_positional(args, "vgremove")
-    if vg_name not in node.vgs:
-        return _vg_missing(vg_name)
+    lvm.require_vg(node, vg_name, [lvm.LVM, "vgremove", vg_name])
     lvm.vgremove(node, vg_name)
     return 0, "", ""
 
@@ -355,4 +343,3 @@ def run(node: NodeState, words: Sequence[str]) -> Result:
 def _as_result(error: NodeCommandError) -> Result:
     stderr = error.stderr if error.stderr.endswith("\n") else error.stderr + "\n"
     return (error.exit_code if error.exit_code is not None else FAILED), "", stderr
-

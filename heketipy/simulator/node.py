@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import uuid
+from typing import Any
 
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.base import DeviceNotAvailable
@@ -31,6 +32,11 @@ MOUNT_EXIT = 32
 
 def fail(node: NodeState, argv: list[str], exit_code: int, stderr: str) -> NodeCommandError:
     return NodeCommandError(node.host, argv, exit_code, stderr)
+
+
+def lvm_fail(node: NodeState, argv: list[str], stderr: str) -> NodeCommandError:
+    """An LVM refusal: LVM exits 5 (ECMD_FAILED) for every one the simulator models."""
+    return NodeCommandError(node.host, argv, LVM_EXIT, stderr)
 
 
 def round_up(value_kib: int, extent_kib: int = EXTENT_KIB) -> int:
@@ -149,16 +155,13 @@ def pvcreate(node: NodeState, device: str) -> None:
 def vgcreate(node: NodeState, vg_name: str, device: str) -> VolumeGroup:
     argv = [LVM, "vgcreate", "-qq", "--physicalextentsize=4M", "--autobackup=n", vg_name, device]
     if vg_name in node.vgs:
-        raise fail(node, argv, LVM_EXIT, f"  A volume group called {vg_name} already exists.")
+        raise lvm_fail(node, argv, f"  A volume group called {vg_name} already exists.")
     pv = node.pvs.get(device)
     if pv is None:
-        raise fail(node, argv, LVM_EXIT, f"  Physical volume {device} not found.")
+        raise lvm_fail(node, argv, f"  Physical volume {device} not found.")
     if pv.vg:
-        raise fail(
-            node,
-            argv,
-            LVM_EXIT,
-            f'  Physical volume "{device}" is already in volume group "{pv.vg}"',
+        raise lvm_fail(
+            node, argv, f'  Physical volume "{device}" is already in volume group "{pv.vg}"'
         )
     usable = node.disks[device].size_kib - PV_DATA_OFFSET_KIB
     vg = VolumeGroup(name=vg_name, pv=device, total_kib=usable // EXTENT_KIB * EXTENT_KIB)
@@ -167,39 +170,42 @@ def vgcreate(node: NodeState, vg_name: str, device: str) -> VolumeGroup:
     return vg
 
 
+def _remove_unused(
+    node: NodeState, argv: list[str], table: dict[str, Any], key: str, in_use: str
+) -> bool:
+    """What vgremove and pvremove share: absent is already done (False), in use (``in_use``
+    names the user) is refused, otherwise the entry goes."""
+    if key not in table:
+        return False
+    if in_use:
+        raise lvm_fail(node, argv, in_use)
+    del table[key]
+    return True
+
+
 def vgremove(node: NodeState, vg_name: str) -> bool:
     """Remove an empty VG; False when it does not exist."""
-    argv = [LVM, "vgremove", "-qq", vg_name]
     vg = node.vgs.get(vg_name)
-    if vg is None:
+    in_use = (
+        f'  Volume group "{vg_name}" still contains {len(vg.lvs)} logical volume(s)'
+        if vg and vg.lvs
+        else ""
+    )
+    argv = [LVM, "vgremove", "-qq", vg_name]
+    if not _remove_unused(node, argv, node.vgs, vg_name, in_use):
         return False
-    if vg.lvs:
-        raise fail(
-            node,
-            argv,
-            LVM_EXIT,
-            f'  Volume group "{vg_name}" still contains {len(vg.lvs)} logical volume(s)',
-        )
-    del node.vgs[vg_name]
-    if vg.pv in node.pvs:
+    if vg and vg.pv in node.pvs:
         node.pvs[vg.pv].vg = ""
     return True
 
 
 def pvremove(node: NodeState, device: str) -> bool:
-    argv = [LVM, "pvremove", "-qq", device]
     pv = node.pvs.get(device)
-    if pv is None:
-        return False
-    if pv.vg:
-        raise fail(
-            node,
-            argv,
-            LVM_EXIT,
-            f"  PV {device} is used by VG {pv.vg} so please use vgreduce first.",
-        )
-    del node.pvs[device]
-    return True
+    in_use = (
+        f"  PV {device} is used by VG {pv.vg} so please use vgreduce first." if pv and pv.vg else ""
+    )
+    argv = [LVM, "pvremove", "-qq", device]
+    return _remove_unused(node, argv, node.pvs, device, in_use)
 
 
 # -- logical volumes ---------------------------------------------------------------------------
@@ -208,23 +214,44 @@ def pvremove(node: NodeState, device: str) -> bool:
 def require_vg(node: NodeState, vg_name: str, argv: list[str]) -> VolumeGroup:
     vg = node.vgs.get(vg_name)
     if vg is None:
-        raise fail(
+        raise lvm_fail(
             node,
             argv,
-            LVM_EXIT,
             f'  Volume group "{vg_name}" not found\n  Cannot process volume group {vg_name}',
         )
     return vg
 
 
+def require_lv(node: NodeState, vg: VolumeGroup, lv_name: str, argv: list[str]) -> LogicalVolume:
+    lv = vg.lvs.get(lv_name)
+    if lv is None:
+        raise lvm_fail(node, argv, f'  Failed to find logical volume "{vg.name}/{lv_name}"')
+    return lv
+
+
 def _require_new_lv(node: NodeState, vg: VolumeGroup, name: str, argv: list[str]) -> None:
     if name in vg.lvs:
-        raise fail(
-            node,
-            argv,
-            LVM_EXIT,
-            f'  Logical Volume "{name}" already exists in volume group "{vg.name}"',
+        raise lvm_fail(
+            node, argv, f'  Logical Volume "{name}" already exists in volume group "{vg.name}"'
         )
+
+
+def _require_creatable(
+    node: NodeState, vg: VolumeGroup, name: str, size_kib: int, argv: list[str]
+) -> None:
+    _require_new_lv(node, vg, name, argv)
+    if size_kib <= 0:
+        raise fail(node, argv, 3, "  Size must be positive.")
+
+
+def _add_lv(
+    vg: VolumeGroup, name: str, kind: str, size_kib: int, tags: tuple[str, ...], **more: Any
+) -> LogicalVolume:
+    """Enter a new LV in its VG; a tag given twice is kept once, as LVM keeps it."""
+    lv = vg.lvs[name] = LogicalVolume(
+        name=name, kind=kind, size_kib=size_kib, tags=list(dict.fromkeys(tags)), **more
+    )
+    return lv
 
 
 def lvcreate_pool(
@@ -234,34 +261,25 @@ def lvcreate_pool(
     pool_kib: int,
     metadata_kib: int,
     tags: tuple[str, ...] = (),
-    argv: list[str] | None = None,
 ) -> LogicalVolume:
     """``lvcreate --type thin-pool --size P --poolmetadatasize M --name pool vg``: data and
     metadata rounded up to whole extents, both charged to the VG."""
-    argv = argv or [LVM, "lvcreate", "--type", "thin-pool", "--name", pool_name, vg_name]
+    argv = [LVM, "lvcreate", "--type", "thin-pool", "--name", pool_name, vg_name]
     vg = require_vg(node, vg_name, argv)
-    _require_new_lv(node, vg, pool_name, argv)
-    if pool_kib <= 0:
-        raise fail(node, argv, 3, "  Size must be positive.")
+    _require_creatable(node, vg, pool_name, pool_kib, argv)
     pool_extents_kib = round_up(pool_kib, vg.extent_kib)
     metadata_extents_kib = round_up(max(metadata_kib, 2048), vg.extent_kib)
     needed = pool_extents_kib + metadata_extents_kib
     if needed > vg.free_kib:
-        raise fail(
+        raise lvm_fail(
             node,
             argv,
-            LVM_EXIT,
             f'  Volume group "{vg_name}" has insufficient free space '
             f"({vg.free_kib // vg.extent_kib} extents): {needed // vg.extent_kib} required.",
         )
-    pool = vg.lvs[pool_name] = LogicalVolume(
-        name=pool_name,
-        kind="thin-pool",
-        size_kib=pool_extents_kib,
-        metadata_kib=metadata_extents_kib,
-        tags=list(dict.fromkeys(tags)),
+    return _add_lv(
+        vg, pool_name, "thin-pool", pool_extents_kib, tags, metadata_kib=metadata_extents_kib
     )
-    return pool
 
 
 def lvcreate_thin_lv(
@@ -271,32 +289,18 @@ def lvcreate_thin_lv(
     lv_name: str,
     virtual_kib: int,
     tags: tuple[str, ...] = (),
-    argv: list[str] | None = None,
 ) -> LogicalVolume:
     """``lvcreate --thin --virtualsize V --name lv vg/pool``: costs no VG space (thin LVs may
     be larger than their pool; LVM only warns about over-provisioning)."""
-    argv = argv or [LVM, "lvcreate", "--thin", "--name", lv_name, f"{vg_name}/{pool_name}"]
+    argv = [LVM, "lvcreate", "--thin", "--name", lv_name, f"{vg_name}/{pool_name}"]
     vg = require_vg(node, vg_name, argv)
-    pool = vg.lvs.get(pool_name)
-    if pool is None:
-        raise fail(node, argv, LVM_EXIT, f'  Failed to find logical volume "{vg_name}/{pool_name}"')
+    pool = require_lv(node, vg, pool_name, argv)
     if pool.kind != "thin-pool":
-        raise fail(
-            node, argv, LVM_EXIT, f"  Logical volume {vg_name}/{pool_name} is not a thin pool."
-        )
-    _require_new_lv(node, vg, lv_name, argv)
-    if virtual_kib <= 0:
-        raise fail(node, argv, 3, "  Size must be positive.")
-    lv = vg.lvs[lv_name] = LogicalVolume(
-        name=lv_name,
-        kind="thin",
-        # Real LVM rounds the virtual size up to whole extents; kept exact here because
-        # bricks are sized in whole extents already (see the report's differences).
-        size_kib=virtual_kib,
-        pool=pool_name,
-        tags=list(dict.fromkeys(tags)),
-    )
-    return lv
+        raise lvm_fail(node, argv, f"  Logical volume {vg_name}/{pool_name} is not a thin pool.")
+    _require_creatable(node, vg, lv_name, virtual_kib, argv)
+    # Real LVM rounds the virtual size up to whole extents; kept exact here because
+    # bricks are sized in whole extents already (see the report's differences).
+    return _add_lv(vg, lv_name, "thin", virtual_kib, tags, pool=pool_name)
 
 
 def thin_snapshot(node: NodeState, vg_name: str, origin: str, lv_name: str) -> LogicalVolume:
@@ -305,14 +309,8 @@ def thin_snapshot(node: NodeState, vg_name: str, origin: str, lv_name: str) -> L
     vg = require_vg(node, vg_name, argv)
     source = vg.lvs.get(origin)
     if source is None or source.kind != "thin":
-        raise fail(node, argv, LVM_EXIT, f'  Failed to find logical volume "{vg_name}/{origin}"')
-    if lv_name in vg.lvs:
-        raise fail(
-            node,
-            argv,
-            LVM_EXIT,
-            f'  Logical Volume "{lv_name}" already exists in volume group "{vg_name}"',
-        )
+        raise lvm_fail(node, argv, f'  Failed to find logical volume "{vg_name}/{origin}"')
+    _require_new_lv(node, vg, lv_name, argv)
     snapshot = LogicalVolume(
         name=lv_name,
         kind="thin",
@@ -331,19 +329,14 @@ def lvremove(node: NodeState, vg_name: str, lv_name: str) -> None:
     LVM's "remove dependent volumes?" with yes; a mounted LV is refused."""
     argv = [LVM, "lvremove", "-f", f"{vg_name}/{lv_name}"]
     vg = require_vg(node, vg_name, argv)
-    lv = vg.lvs.get(lv_name)
-    if lv is None:
-        raise fail(node, argv, LVM_EXIT, f'  Failed to find logical volume "{vg_name}/{lv_name}"')
+    lv = require_lv(node, vg, lv_name, argv)
     doomed = [lv_name]
     if lv.kind == "thin-pool":
         doomed += [o.name for o in vg.lvs.values() if o.kind == "thin" and o.pool == lv_name]
     for name in doomed:
         if mount_point_of(node, dm_path(vg_name, name)):
-            raise fail(
-                node,
-                argv,
-                LVM_EXIT,
-                f"  Logical volume {vg_name}/{name} contains a filesystem in use.",
+            raise lvm_fail(
+                node, argv, f"  Logical volume {vg_name}/{name} contains a filesystem in use."
             )
     for name in doomed:
         del vg.lvs[name]
@@ -353,9 +346,7 @@ def lvchange_addtag(node: NodeState, vg_name: str, lv_name: str, tags: tuple[str
     """``lvchange --addtag T... vg/lv``; a tag already there stays once."""
     argv = [LVM, "lvchange", *(w for t in tags for w in ("--addtag", t)), f"{vg_name}/{lv_name}"]
     vg = require_vg(node, vg_name, argv)
-    lv = vg.lvs.get(lv_name)
-    if lv is None:
-        raise fail(node, argv, LVM_EXIT, f'  Failed to find logical volume "{vg_name}/{lv_name}"')
+    lv = require_lv(node, vg, lv_name, argv)
     lv.tags.extend(tag for tag in tags if tag not in lv.tags)
 
 

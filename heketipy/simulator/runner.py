@@ -243,7 +243,10 @@ class SimulatedNodes:
     def register_storage_host(self, manage_host: str, storage_host: str) -> None:
         """Tell the nodes which node a storage hostname names, as DNS would (otherwise it is
         learnt from the VG in a brick path)."""
-        if self._state.aliases.get(storage_host) == manage_host and manage_host in self._state.nodes:
+        if (
+            self._state.aliases.get(storage_host) == manage_host
+            and manage_host in self._state.nodes
+        ):
             return
         self.node(manage_host)
         gluster.learn_alias(self._state, storage_host, manage_host)
@@ -329,20 +332,17 @@ def _mutates(program: str, words: Sequence[str]) -> bool:
     return program not in host_cli.READ_ONLY
 
 
+def _attrs(item: object, *names: str) -> dict[str, Any]:
+    """The named attributes of a state object, as the views below show them."""
+    return {name: getattr(item, name) for name in names}
+
+
 def _vg_view(vg: VolumeGroup) -> dict[str, Any]:
     return {
-        "pv": vg.pv,
-        "total_kib": vg.total_kib,
-        "free_kib": vg.free_kib,
-        "used_kib": vg.used_kib,
-        "extent_kib": vg.extent_kib,
+        **_attrs(vg, "pv", "total_kib", "free_kib", "used_kib", "extent_kib"),
         "lvs": {
             name: {
-                "kind": lv.kind,
-                "size_kib": lv.size_kib,
-                "pool": lv.pool,
-                "metadata_kib": lv.metadata_kib,
-                "origin": lv.origin,
+                **_attrs(lv, "kind", "size_kib", "pool", "metadata_kib", "origin"),
                 "tags": list(lv.tags),
                 "filesystem": lv.filesystem,
                 "dirs": dict(lv.fs_dirs),
@@ -354,11 +354,8 @@ def _vg_view(vg: VolumeGroup) -> dict[str, Any]:
 
 def _volume_view(volume: GlusterVolumeState) -> dict[str, Any]:
     return {
-        "id": volume.id,
-        "type": volume.type,
-        "status": volume.status,
+        **_attrs(volume, "id", "type", "status"),
         "bricks": list(volume.bricks),
         "options": dict(volume.options),
         "block_volumes": {name: block.size_gib for name, block in volume.block_volumes.items()},
     }
-

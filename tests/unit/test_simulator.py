@@ -279,6 +279,27 @@ def test_mount_rejects_missing_lv_missing_mount_point_and_double_mount() -> None
         sim_node.vgremove(node, "vg_x")
 
 
+def test_vg_and_pv_removal_absent_is_done_in_use_is_refused_else_removed() -> None:
+    from heketipy.simulator.state import Disk, NodeState
+
+    node = NodeState(host="h1", disks={"/dev/sdb": Disk(10 * GIB)})
+    assert sim_node.pvremove(node, "/dev/sdb") is False
+    assert sim_node.vgremove(node, "vg_x") is False
+    sim_node.pvcreate(node, "/dev/sdb")
+    sim_node.vgcreate(node, "vg_x", "/dev/sdb")
+    with pytest.raises(NodeCommandError, match="is used by VG vg_x") as caught:
+        sim_node.pvremove(node, "/dev/sdb")
+    assert caught.value.exit_code == 5
+    sim_node.lvcreate_pool(node, "vg_x", "tp_1", GIB, 8192)
+    with pytest.raises(NodeCommandError, match="still contains 1 logical volume"):
+        sim_node.vgremove(node, "vg_x")
+    sim_node.lvremove(node, "vg_x", "tp_1")
+    assert sim_node.vgremove(node, "vg_x") is True
+    assert node.pvs["/dev/sdb"].vg == ""
+    assert sim_node.pvremove(node, "/dev/sdb") is True
+    assert "/dev/sdb" not in node.pvs
+
+
 # -- peers and volumes -----------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from heketipy import admin_cli
 from heketipy.admin_cli import main as admin_main
 from heketipy.domain.consistency import check
 from heketipy.heketidump import importer as heketi_import
@@ -380,3 +381,18 @@ def test_failed_import_leaves_no_lock_file(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(OSError, match="No space"):
         asyncio.run(import_dump(golden_dump("ops-and-db.json"), str(tmp_path / "heketi.db")))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_db_import_command_reports_a_failed_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write the OS refuses (disk full, read-only file system) is named with the target."""
+
+    async def disk_full(doc: object, db_path: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(admin_cli, "import_dump", disk_full)
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(golden_dump("ops-and-db.json")))
+    target = tmp_path / "new.db"
+    code, out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(target))
+    assert (code, out) == (1, "")
+    assert err == f"ERROR: unable to write {target}: [Errno 28] No space left on device\n"

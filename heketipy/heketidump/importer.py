@@ -174,27 +174,33 @@ class _Fields:
 
 
 # -- one reader per bucket -------------------------------------------------------------------
-def _cluster(key: str, entry: dict[str, Any]) -> ent.Cluster:
-    fields = _Fields(entry, f"clusterentries.{key}")
+def _bucket_entry(bucket: str, key: str, entry: dict[str, Any]) -> tuple[_Fields, _Fields, str]:
+    """The entry ``key`` of ``bucket``, its ``Info`` object and its id (checked against the key
+    before any other field is read)."""
+    fields = _Fields(entry, f"{bucket}.{key}")
     info = fields.fields("Info")
+    return fields, info, fields.entry_id(key, info)
+
+
+def _cluster(key: str, entry: dict[str, Any]) -> ent.Cluster:
+    fields, info, entity_id = _bucket_entry("clusterentries", key, entry)
     # A dump from before the file/block flags existed: Heketi's upgrade allows both.
     return ent.Cluster(
-        id=fields.entry_id(key, info),
+        id=entity_id,
         file=bool(info.get("file", True)),
         block=bool(info.get("block", True)),
     )
 
 
 def _node(key: str, entry: dict[str, Any]) -> ent.Node:
-    fields = _Fields(entry, f"nodeentries.{key}")
-    info = fields.fields("Info")
+    fields, info, entity_id = _bucket_entry("nodeentries", key, entry)
     hostnames = info.fields("hostnames")
     manage = hostnames.texts("manage")
     storage = hostnames.texts("storage")
     if not manage or not storage:
         raise DumpFormatError(f"{fields.where}: a node needs manage and storage hostnames")
     return ent.Node(
-        id=fields.entry_id(key, info),
+        id=entity_id,
         cluster_id=info.text("cluster"),
         zone=info.number("zone"),
         manage=manage,
@@ -205,10 +211,8 @@ def _node(key: str, entry: dict[str, Any]) -> ent.Node:
 
 
 def _device(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> ent.Device:
-    fields = _Fields(entry, f"deviceentries.{key}")
-    info = fields.fields("Info")
+    fields, info, device_id = _bucket_entry("deviceentries", key, entry)
     storage = info.fields("storage")
-    device_id = fields.entry_id(key, info)
     return ent.Device(
         id=device_id,
         node_id=fields.text("NodeId") or owner_of.get(device_id, ""),
@@ -225,9 +229,7 @@ def _device(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> ent.De
 
 
 def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: list[str]) -> ent.Brick:
-    fields = _Fields(entry, f"brickentries.{key}")
-    info = fields.fields("Info")
-    brick_id = fields.entry_id(key, info)
+    fields, info, brick_id = _bucket_entry("brickentries", key, entry)
     # Very old dumps lack the brick's volume id; Heketi back-fills it from the volume's list.
     volume_id = info.text("volume") or owner_of.get(brick_id, "")
     subtype = fields.number("SubType", default=ent.BRICK_NORMAL)
@@ -267,8 +269,7 @@ def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: 
 
 
 def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> ent.Volume:
-    fields = _Fields(entry, f"volumeentries.{key}")
-    info = fields.fields("Info")
+    fields, info, entity_id = _bucket_entry("volumeentries", key, entry)
     echo = info.fields("durability")
     durability = echo.text("type") or "none"
     replicate = echo.fields("replicate")
@@ -285,7 +286,7 @@ def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> ent.Vol
     blockinfo = info.fields("blockinfo")
     is_disperse = durability == "disperse"
     return ent.Volume(
-        id=fields.entry_id(key, info),
+        id=entity_id,
         name=info.text("name"),
         cluster_id=info.text("cluster"),
         size_gib=info.number("size"),
@@ -309,10 +310,8 @@ def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> ent.Vol
 
 
 def _blockvolume(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> ent.BlockVolume:
-    fields = _Fields(entry, f"blockvolumeentries.{key}")
-    info = fields.fields("Info")
+    fields, info, bv_id = _bucket_entry("blockvolumeentries", key, entry)
     target = info.fields("blockvolume")
-    bv_id = fields.entry_id(key, info)
     username = target.text("username")
     return ent.BlockVolume(
         id=bv_id,

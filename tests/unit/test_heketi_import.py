@@ -270,6 +270,22 @@ def test_hostile_dump_is_refused_with_the_api_rules(case: str) -> None:
     assert len(str(caught.value)) < 1000
 
 
+@pytest.mark.parametrize(
+    ("bucket", "second_fault"),
+    [("nodeentries", ("hostnames", {})), ("deviceentries", ("storage", "full"))],
+)
+def test_an_entry_under_a_wrong_key_is_refused_for_that_first(
+    bucket: str, second_fault: tuple[str, Any]
+) -> None:
+    """Every bucket reader checks the key against ``Info.id`` before any other field."""
+    doc = golden_dump("ops-and-db.json")
+    info = _first(doc[bucket])["Info"]
+    info["id"] = "f" * 32
+    info[second_fault[0]] = second_fault[1]
+    with pytest.raises(DumpFormatError, match=f"differs from Info.id {'f' * 32}"):
+        entities_from_dump(doc)
+
+
 def test_blank_options_heketi_stores_still_import() -> None:
     doc = golden_dump("ops-and-db.json")
     assert "" in _first(doc["volumeentries"])["GlusterVolumeOptions"]

@@ -22,8 +22,8 @@ import json
 import os
 import sys
 import urllib.parse
-from collections.abc import Mapping
-from typing import TextIO
+from collections.abc import Coroutine, Mapping
+from typing import Any, Protocol, TextIO, TypeVar
 
 from heketipy.client.token import TOKEN_LIFETIME_S, make_token
 from heketipy.gocompat import json_encode
@@ -53,6 +53,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Report(Protocol):
+    warnings: list[str]
+
+
+_ReportT = TypeVar("_ReportT", bound=_Report)
+
+
+def _write_database(
+    work: Coroutine[Any, Any, _ReportT], refusal: type[Exception], db_path: str, err: TextIO
+) -> _ReportT | None:
+    """Run the import or rebuild that writes ``db_path``: its warnings go to ``err``; a refusal
+    (``refusal`` or a ``StoreError``) or a write failure is printed there and gives None."""
+    try:
+        report = asyncio.run(work)
+    except (refusal, StoreError) as exc:
+        print(f"ERROR: {exc}", file=err)
+        return None
+    except OSError as exc:
+        print(f"ERROR: unable to write {db_path}: {exc}", file=err)
+        return None
+    for warning in report.warnings:
+        print(f"WARNING: {warning}", file=err)
+    return report
+
+
 def run_rebuild(config: str, topology: str, out: TextIO, err: TextIO) -> int:
     """``heketipy db rebuild``: see ``heketipy.rebuild``."""
     # Imported here: the rebuild reaches executors and operations the other commands never need.
@@ -71,16 +96,9 @@ def run_rebuild(config: str, topology: str, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         print(f"ERROR: unable to read {topology}: {exc.strerror or exc}", file=err)
         return 1
-    try:
-        report = asyncio.run(rebuild(settings, raw))
-    except (RebuildError, StoreError) as exc:
-        print(f"ERROR: {exc}", file=err)
+    report = _write_database(rebuild(settings, raw), RebuildError, settings.glusterfs.db, err)
+    if report is None:
         return 1
-    except OSError as exc:
-        print(f"ERROR: unable to write {settings.glusterfs.db}: {exc}", file=err)
-        return 1
-    for warning in report.warnings:
-        print(f"WARNING: {warning}", file=err)
     print(f"DB rebuilt to {report.db_path}: {report.summary()}", file=out)
     for line in report.new_ids:
         print(f"  {line}", file=out)
@@ -100,16 +118,9 @@ def run_import(jsonfile: str, dbfile: str, out: TextIO, err: TextIO) -> int:
     except (OSError, ValueError) as exc:
         print(f"ERROR: unable to read {jsonfile}: {exc}", file=err)
         return 1
-    try:
-        report = asyncio.run(import_dump(doc, dbfile))
-    except (DumpFormatError, StoreError) as exc:
-        print(f"ERROR: {exc}", file=err)
+    report = _write_database(import_dump(doc, dbfile), DumpFormatError, dbfile, err)
+    if report is None:
         return 1
-    except OSError as exc:
-        print(f"ERROR: unable to write {dbfile}: {exc}", file=err)
-        return 1
-    for warning in report.warnings:
-        print(f"WARNING: {warning}", file=err)
     print(f"DB imported to {dbfile}: {report.summary()}", file=out)
     return 0
 

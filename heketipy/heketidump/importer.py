@@ -33,23 +33,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from heketipy.domain import entities as ent
 from heketipy.domain import validators
 from heketipy.domain.changes import CHANGE_DESCRIPTIONS, change_code
 from heketipy.domain.consistency import mislinked_children
-from heketipy.domain.entities import (
-    BRICK_ARBITER,
-    BRICK_NORMAL,
-    BlockVolume,
-    Brick,
-    Cluster,
-    Device,
-    Entity,
-    Node,
-    PendingOperation,
-    Volume,
-    gluster_layout_uuid,
-    new_id,
-)
 from heketipy.domain.state import Transaction
 from heketipy.domain.tags import arbiter_requested
 from heketipy.heketidump.export import OPERATION_TYPE_CODES
@@ -93,7 +80,7 @@ class ImportReport:
 
 @dataclass
 class ParsedDump:
-    entities: list[Entity]
+    entities: list[ent.Entity]
     attributes: dict[str, str]
     warnings: list[str]
 
@@ -187,27 +174,33 @@ class _Fields:
 
 
 # -- one reader per bucket -------------------------------------------------------------------
-def _cluster(key: str, entry: dict[str, Any]) -> Cluster:
-    fields = _Fields(entry, f"clusterentries.{key}")
+def _bucket_entry(bucket: str, key: str, entry: dict[str, Any]) -> tuple[_Fields, _Fields, str]:
+    """The entry ``key`` of ``bucket``, its ``Info`` object and its id (checked against the key
+    before any other field is read)."""
+    fields = _Fields(entry, f"{bucket}.{key}")
     info = fields.fields("Info")
+    return fields, info, fields.entry_id(key, info)
+
+
+def _cluster(key: str, entry: dict[str, Any]) -> ent.Cluster:
+    fields, info, entity_id = _bucket_entry("clusterentries", key, entry)
     # A dump from before the file/block flags existed: Heketi's upgrade allows both.
-    return Cluster(
-        id=fields.entry_id(key, info),
+    return ent.Cluster(
+        id=entity_id,
         file=bool(info.get("file", True)),
         block=bool(info.get("block", True)),
     )
 
 
-def _node(key: str, entry: dict[str, Any]) -> Node:
-    fields = _Fields(entry, f"nodeentries.{key}")
-    info = fields.fields("Info")
+def _node(key: str, entry: dict[str, Any]) -> ent.Node:
+    fields, info, entity_id = _bucket_entry("nodeentries", key, entry)
     hostnames = info.fields("hostnames")
     manage = hostnames.texts("manage")
     storage = hostnames.texts("storage")
     if not manage or not storage:
         raise DumpFormatError(f"{fields.where}: a node needs manage and storage hostnames")
-    return Node(
-        id=fields.entry_id(key, info),
+    return ent.Node(
+        id=entity_id,
         cluster_id=info.text("cluster"),
         zone=info.number("zone"),
         manage=manage,
@@ -217,12 +210,10 @@ def _node(key: str, entry: dict[str, Any]) -> Node:
     )
 
 
-def _device(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> Device:
-    fields = _Fields(entry, f"deviceentries.{key}")
-    info = fields.fields("Info")
+def _device(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> ent.Device:
+    fields, info, device_id = _bucket_entry("deviceentries", key, entry)
     storage = info.fields("storage")
-    device_id = fields.entry_id(key, info)
-    return Device(
+    return ent.Device(
         id=device_id,
         node_id=fields.text("NodeId") or owner_of.get(device_id, ""),
         name=info.text("name"),
@@ -237,15 +228,13 @@ def _device(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> Device
     )
 
 
-def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: list[str]) -> Brick:
-    fields = _Fields(entry, f"brickentries.{key}")
-    info = fields.fields("Info")
-    brick_id = fields.entry_id(key, info)
+def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: list[str]) -> ent.Brick:
+    fields, info, brick_id = _bucket_entry("brickentries", key, entry)
     # Very old dumps lack the brick's volume id; Heketi back-fills it from the volume's list.
     volume_id = info.text("volume") or owner_of.get(brick_id, "")
-    subtype = fields.number("SubType", default=BRICK_NORMAL)
-    if subtype not in (BRICK_NORMAL, BRICK_ARBITER):
-        subtype = BRICK_NORMAL
+    subtype = fields.number("SubType", default=ent.BRICK_NORMAL)
+    if subtype not in (ent.BRICK_NORMAL, ent.BRICK_ARBITER):
+        subtype = ent.BRICK_NORMAL
     pool = fields.text("LvmThinPool")
     tp_id = ""
     match = _THIN_POOL.match(pool)
@@ -253,7 +242,7 @@ def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: 
         tp_id = match.group(1)
     elif pool and not match:
         warnings.append(f"Brick {brick_id}: thin pool name {pool!r} is not tp_<id>; using tp_{brick_id}")
-    brick = Brick(
+    brick = ent.Brick(
         id=brick_id,
         volume_id=volume_id,
         device_id=info.text("device"),
@@ -267,7 +256,7 @@ def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: 
     )
     path = info.text("path")
     lv = fields.text("LvmLv")
-    volume_uuid = gluster_layout_uuid(path)
+    volume_uuid = ent.gluster_layout_uuid(path)
     if volume_uuid is not None:  # a clone's brick, where gluster put it
         brick.served_path = path
         # Heketi stores <uuid>_0 for every clone brick: right with one brick per node
@@ -279,9 +268,8 @@ def _brick(key: str, entry: dict[str, Any], owner_of: dict[str, str], warnings: 
     return brick
 
 
-def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> Volume:
-    fields = _Fields(entry, f"volumeentries.{key}")
-    info = fields.fields("Info")
+def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> ent.Volume:
+    fields, info, entity_id = _bucket_entry("volumeentries", key, entry)
     echo = info.fields("durability")
     durability = echo.text("type") or "none"
     replicate = echo.fields("replicate")
@@ -297,8 +285,8 @@ def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> Volume:
         raise DumpFormatError(f"{snapshot.where}.factor: expected a number, got {factor!r}")
     blockinfo = info.fields("blockinfo")
     is_disperse = durability == "disperse"
-    return Volume(
-        id=fields.entry_id(key, info),
+    return ent.Volume(
+        id=entity_id,
         name=info.text("name"),
         cluster_id=info.text("cluster"),
         size_gib=info.number("size"),
@@ -321,13 +309,11 @@ def _volume(key: str, entry: dict[str, Any], has_arbiter_brick: bool) -> Volume:
     )
 
 
-def _blockvolume(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> BlockVolume:
-    fields = _Fields(entry, f"blockvolumeentries.{key}")
-    info = fields.fields("Info")
+def _blockvolume(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> ent.BlockVolume:
+    fields, info, bv_id = _bucket_entry("blockvolumeentries", key, entry)
     target = info.fields("blockvolume")
-    bv_id = fields.entry_id(key, info)
     username = target.text("username")
-    return BlockVolume(
+    return ent.BlockVolume(
         id=bv_id,
         name=info.text("name"),
         cluster_id=info.text("cluster"),
@@ -349,9 +335,9 @@ def _blockvolume(key: str, entry: dict[str, Any], owner_of: dict[str, str]) -> B
 def _operation(
     key: str,
     entry: dict[str, Any],
-    blockvolumes: dict[str, BlockVolume],
+    blockvolumes: dict[str, ent.BlockVolume],
     warnings: list[str],
-) -> PendingOperation:
+) -> ent.PendingOperation:
     fields = _Fields(entry, f"pendingoperations.{key}")
     op_id = fields.text("Id", default=key) or key
     if op_id != key:
@@ -364,7 +350,7 @@ def _operation(
         # Stored like heketipy's own journal: the description, which ``change_code`` reads.
         change["change"] = CHANGE_DESCRIPTIONS.get(change_code(change), "Unknown")
         changes.append(change)
-    record = PendingOperation(
+    record = ent.PendingOperation(
         id=op_id,
         type_name=type_name,
         timestamp=fields.number("Timestamp"),
@@ -379,7 +365,7 @@ def _operation(
     return record
 
 
-def _first(record: PendingOperation, description: str) -> dict[str, Any] | None:
+def _first(record: ent.PendingOperation, description: str) -> dict[str, Any] | None:
     for change in record.changes:
         if change["change"] == description:
             return change
@@ -392,7 +378,7 @@ def _delta_int(change: dict[str, Any] | None) -> int:
 
 
 def _journal_data(
-    record: PendingOperation, blockvolumes: dict[str, BlockVolume]
+    record: ent.PendingOperation, blockvolumes: dict[str, ent.BlockVolume]
 ) -> tuple[dict[str, Any], str]:
     """What each operation's ``load()`` reads, rebuilt from the persisted actions.
 
@@ -447,18 +433,18 @@ def _journal_data(
 
 
 # -- derived structure -----------------------------------------------------------------------
-def _set_size(volume: Volume) -> int:
+def _set_size(volume: ent.Volume) -> int:
     # At least 1: bricks are grouped and counted in sets of this width.
     return max(volume.set_size, 1)
 
 
-def _assign_sets(volume: Volume, bricks: list[Brick]) -> None:
+def _assign_sets(volume: ent.Volume, bricks: list[ent.Brick]) -> None:
     """Group a volume's bricks into sets: no node twice in a set where avoidable, arbiter last."""
     size = _set_size(volume)
     set_count = max(1, math.ceil(len(bricks) / size))
-    members: list[list[Brick]] = [[] for _ in range(set_count)]
-    arbiters = [b for b in bricks if b.subtype == BRICK_ARBITER]
-    data = sorted((b for b in bricks if b.subtype != BRICK_ARBITER), key=lambda b: (b.node_id, b.id))
+    members: list[list[ent.Brick]] = [[] for _ in range(set_count)]
+    arbiters = [b for b in bricks if b.subtype == ent.BRICK_ARBITER]
+    data = sorted((b for b in bricks if b.subtype != ent.BRICK_ARBITER), key=lambda b: (b.node_id, b.id))
     data_per_set = size - 1 if arbiters else size
     for brick in data:
         open_sets = [m for m in members if len(m) < data_per_set] or members
@@ -470,7 +456,7 @@ def _assign_sets(volume: Volume, bricks: list[Brick]) -> None:
         fitting = [m for m in open_sets if all(b.node_id != brick.node_id for b in m)]
         min(fitting or open_sets, key=len).append(brick)
     for set_index, set_bricks in enumerate(members):
-        set_bricks.sort(key=lambda b: (b.subtype == BRICK_ARBITER, b.id))
+        set_bricks.sort(key=lambda b: (b.subtype == ent.BRICK_ARBITER, b.id))
         for position, brick in enumerate(set_bricks):
             brick.set_index = set_index
             brick.position = position
@@ -561,7 +547,7 @@ _ID_FIELDS: dict[str, tuple[str, dict[str, str]]] = {
 }  # fmt: skip
 
 
-def _unsafe_values(entities: Iterable[Entity]) -> list[str]:
+def _unsafe_values(entities: Iterable[ent.Entity]) -> list[str]:
     """Every id, name, hostname, device path, option and tag the dump holds, checked with the
     rules of the API and the node command builders (``domain.validators``)."""
     found = _Problems()
@@ -571,26 +557,26 @@ def _unsafe_values(entities: Iterable[Entity]) -> list[str]:
         found.ids(where, entity.id)
         for attribute, field_name in id_fields.items():
             found.ids(f"{where}.{field_name}", getattr(entity, attribute))
-        if isinstance(entity, Node):
+        if isinstance(entity, ent.Node):
             found.hosts(f"{where}.Info.hostnames.manage", entity.manage)
             found.hosts(f"{where}.Info.hostnames.storage", entity.storage)
             found.tags(f"{where}.Info.tags", entity.tags)
-        elif isinstance(entity, Device):
+        elif isinstance(entity, ent.Device):
             name_problem = validators.device_path_problem(entity.name)
             found.check(f"{where}.Info.name", entity.name, name_problem)
             for i, path in enumerate(entity.paths):
                 found.check(f"{where}.Info.paths[{i}]", path, validators.device_path_problem(path))
             found.tags(f"{where}.Info.tags", entity.tags)
-        elif isinstance(entity, Volume | BlockVolume):
+        elif isinstance(entity, ent.Volume | ent.BlockVolume):
             found.check(f"{where}.Info.name", entity.name, validators.name_problem(entity.name))
-        if isinstance(entity, Volume):
+        if isinstance(entity, ent.Volume):
             for i, option in enumerate(entity.options):
                 if option.strip():  # Heketi stores blank options; they never reach a node
                     problem = validators.option_problem(option)
                     found.check(f"{where}.GlusterVolumeOptions[{i}]", option, problem)
-        elif isinstance(entity, BlockVolume):
+        elif isinstance(entity, ent.BlockVolume):
             found.hosts(f"{where}.Info.blockvolume.hosts", entity.hosts)
-        elif isinstance(entity, PendingOperation):
+        elif isinstance(entity, ent.PendingOperation):
             for i, change in enumerate(entity.changes):
                 found.ids(f"{where}.Actions[{i}].Id", change["id"])
     return found.found
@@ -628,7 +614,7 @@ def entities_from_dump(doc: Any) -> ParsedDump:
     nodes = {k: _node(k, e) for k, e in buckets["nodeentries"].items()}
     devices = {k: _device(k, e, device_owner) for k, e in buckets["deviceentries"].items()}
     bricks = {k: _brick(k, e, brick_owner, warnings) for k, e in buckets["brickentries"].items()}
-    arbiter_volumes = {b.volume_id for b in bricks.values() if b.subtype == BRICK_ARBITER}
+    arbiter_volumes = {b.volume_id for b in bricks.values() if b.subtype == ent.BRICK_ARBITER}
     volumes = {
         k: _volume(k, e, k in arbiter_volumes) for k, e in buckets["volumeentries"].items()
     }
@@ -645,7 +631,7 @@ def entities_from_dump(doc: Any) -> ParsedDump:
         for k, e in sorted(buckets["pendingoperations"].items())
     }
 
-    by_volume: dict[str, list[Brick]] = defaultdict(list)
+    by_volume: dict[str, list[ent.Brick]] = defaultdict(list)
     for brick in bricks.values():
         by_volume[brick.volume_id].append(brick)
     for volume_id, volume_bricks in by_volume.items():
@@ -685,7 +671,7 @@ def entities_from_dump(doc: Any) -> ParsedDump:
         if name != GENERATION_KEY:
             attributes[name] = fields.text("Value")
 
-    entities: list[Entity] = [
+    entities: list[ent.Entity] = [
         *clusters.values(), *nodes.values(), *devices.values(), *volumes.values(),
         *bricks.values(), *blockvolumes.values(), *operations.values(),
     ]
@@ -694,7 +680,7 @@ def entities_from_dump(doc: Any) -> ParsedDump:
 
 
 # -- writing ---------------------------------------------------------------------------------
-def _counts(entities: Iterable[Entity]) -> dict[str, int]:
+def _counts(entities: Iterable[ent.Entity]) -> dict[str, int]:
     counts = {kind: 0 for kind in (
         "cluster", "node", "device", "volume", "brick", "blockvolume", "operation"
     )}
@@ -756,7 +742,7 @@ async def _write_database(parsed: ParsedDump, path: str) -> str:
             tx.add(entity)
         for key, value in sorted(parsed.attributes.items()):
             tx.set_attribute(key, value)
-        generation = new_id()
+        generation = ent.new_id()
         tx.set_attribute(GENERATION_KEY, generation)
         await store.commit(tx)
     finally:

@@ -29,20 +29,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from heketipy.config.settings import Settings
+from heketipy.domain import entities as ent
 from heketipy.domain import validators
-from heketipy.domain.entities import (
-    BRICK_ARBITER,
-    BRICK_NORMAL,
-    BlockVolume,
-    Brick,
-    Cluster,
-    Device,
-    Entity,
-    Node,
-    Volume,
-    gluster_layout_uuid,
-    new_id,
-)
 from heketipy.domain.placement.sizes import arbiter_brick_kib
 from heketipy.domain.space import space_needed
 from heketipy.domain.units import KIB_PER_GIB, MOUNTS_ROOT, bhv_usable_gib, bricks_per_set
@@ -92,7 +80,7 @@ _DECIMALS = range(0, 7)
 class Rebuilt:
     """The reconstructed database: entities, the ids that had to be made up, warnings."""
 
-    entities: list[Entity] = field(default_factory=list)
+    entities: list[ent.Entity] = field(default_factory=list)
     new_ids: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -233,8 +221,8 @@ def _durability_echo(durability: str, replica: int, data: int, redundancy: int) 
 
 @dataclass
 class _PlacedBrick:
-    brick: Brick
-    node: Node
+    brick: ent.Brick
+    node: ent.Node
     lv: NodeLogicalVolume
     pool: NodeLogicalVolume | None
     extent_kib: int
@@ -265,10 +253,10 @@ class _Builder:
         self.facts = nodes
         self.out = Rebuilt()
         self.problems: list[str] = []
-        self.node_of_host: dict[str, Node] = {}
+        self.node_of_host: dict[str, ent.Node] = {}
         self.facts_of_node: dict[str, NodeFacts] = {}
         self.cluster_of_node: dict[str, str] = {}
-        self.devices: dict[str, Device] = {}
+        self.devices: dict[str, ent.Device] = {}
         self.charges: dict[str, int] = defaultdict(int)
         self.claimed_lvs: set[tuple[str, str, str]] = set()  # (host, vg, lv)
         self.charged_pools: set[str] = set()  # host/vg/pool
@@ -281,9 +269,9 @@ class _Builder:
             if entry.cluster_index in cluster_ids:
                 continue
             cluster = topology_clusters[entry.cluster_index]
-            cid = entry.cluster_id or new_id()
+            cid = entry.cluster_id or ent.new_id()
             cluster_ids[entry.cluster_index] = cid
-            self.out.entities.append(Cluster(id=cid, file=cluster.file, block=cluster.block))
+            self.out.entities.append(ent.Cluster(id=cid, file=cluster.file, block=cluster.block))
             members = [e.manage[0] for e in self.entries if e.cluster_index == entry.cluster_index]
             if not entry.cluster_id:
                 self.out.new_ids.append(f"cluster {cid}: new id (nodes {', '.join(members)})")
@@ -291,8 +279,8 @@ class _Builder:
             facts = self.facts.get(entry.manage[0])
             if facts is None:
                 raise RebuildError(f"node {entry.manage[0]}: nothing was read from it")
-            node = Node(
-                id=new_id(), cluster_id=cluster_ids[entry.cluster_index], zone=entry.zone,
+            node = ent.Node(
+                id=ent.new_id(), cluster_id=cluster_ids[entry.cluster_index], zone=entry.zone,
                 manage=list(entry.manage), storage=list(entry.storage), tags=dict(entry.tags),
             )  # fmt: skip
             self.out.entities.append(node)
@@ -303,7 +291,7 @@ class _Builder:
             self.cluster_of_node[node.id] = node.cluster_id
             self._devices(node, entry, facts)
 
-    def _devices(self, node: Node, entry: TopologyNodeEntry, facts: NodeFacts) -> None:
+    def _devices(self, node: ent.Node, entry: TopologyNodeEntry, facts: NodeFacts) -> None:
         matched: set[str] = set()
         for device_id, info in sorted(facts.devices.items()):
             name = next((n for n in entry.device_tags if n in info.paths), "")
@@ -314,7 +302,7 @@ class _Builder:
                     "topology file; rebuilt without tags"
                 )
             matched.add(name)
-            device = Device(
+            device = ent.Device(
                 id=device_id, node_id=node.id, name=name, total_kib=info.total_kib,
                 free_kib=info.total_kib, used_kib=0, extent_kib=info.extent_kib,
                 tags=dict(entry.device_tags.get(name, {})), pv_uuid=info.pv_uuid,
@@ -357,7 +345,7 @@ class _Builder:
             vg, lv_name, served, lv_field = f"vg_{device_id}", f"brick_{brick_id}", "", ""
             lv = self._lv(facts, vg, lv_name)
         else:
-            snap_uuid = gluster_layout_uuid(path)
+            snap_uuid = ent.gluster_layout_uuid(path)
             lv = None
             if snap_uuid:
                 lv_name = f"{snap_uuid}_{earlier_on_node}"
@@ -383,7 +371,7 @@ class _Builder:
             self.problems.append(f"{where}: LV {vg}/{lv.name} has no thin pool")
             return None
         tp_id = pool.name.removeprefix("tp_")
-        brick = Brick(
+        brick = ent.Brick(
             id=brick_id, volume_id=volume_id, device_id=device_id, node_id=node.id,
             size_kib=lv.size_kib, tp_size_kib=0, pool_metadata_kib=0,
             tp_id="" if tp_id == brick_id else tp_id, served_path=served, lv=lv_field,
@@ -391,8 +379,8 @@ class _Builder:
         self.claimed_lvs.add((node.manage_host, vg, lv.name))
         return _PlacedBrick(brick, node, lv, pool, device.extent_kib)
 
-    def volumes(self) -> dict[str, Volume]:
-        rebuilt: dict[str, Volume] = {}
+    def volumes(self) -> dict[str, ent.Volume]:
+        rebuilt: dict[str, ent.Volume] = {}
         seq = 0
         for cluster_id, volumes in self.cluster_volumes().items():
             for gluster in volumes:
@@ -416,7 +404,7 @@ class _Builder:
         return rebuilt
 
     def _volume(self, cluster_id: str, volume_id: str, gluster: GlusterVolume,
-                seq: int) -> Volume | None:
+                seq: int) -> ent.Volume | None:
         durability, replica, data, redundancy, arbiter = _durability(gluster)
         width = max(1, bricks_per_set(durability, replica, data, redundancy))
         if not gluster.bricks or len(gluster.bricks) % width:
@@ -437,7 +425,7 @@ class _Builder:
                 return None
             found.brick.set_index, found.brick.position = divmod(index, width)
             if arbiter and found.brick.position == width - 1:
-                found.brick.subtype = BRICK_ARBITER
+                found.brick.subtype = ent.BRICK_ARBITER
             placed.append(found)
         if {p.node.cluster_id for p in placed} != {cluster_id}:
             self.problems.append(f"volume {gluster.name}: bricks on nodes of another cluster")
@@ -451,7 +439,7 @@ class _Builder:
         if sized is None:
             return None
         chunks, factor = sized
-        volume = Volume(
+        volume = ent.Volume(
             id=volume_id, name=gluster.name, cluster_id=cluster_id, size_gib=sum(chunks),
             durability_echo=_durability_echo(durability, replica, data, redundancy),
             durability=durability, replica=replica, data=data, redundancy=redundancy,
@@ -484,7 +472,7 @@ class _Builder:
                options: list[str], arbiter: bool) -> tuple[list[int], float] | None:
         """(volume size in GiB per creation chunk, snapshot factor); sizes set on the bricks."""
         own_pool = [p for p in placed if not p.brick.served_path]
-        data_bricks = [p for p in own_pool if p.brick.subtype == BRICK_NORMAL]
+        data_bricks = [p for p in own_pool if p.brick.subtype == ent.BRICK_NORMAL]
         sized = [p for p in data_bricks if p.lv.size_kib > MIN_XFS_KIB]
         factor = _snapshot_factor(
             [(p.lv.size_kib, p.pool.size_kib, p.extent_kib) for p in sized if p.pool]
@@ -495,7 +483,7 @@ class _Builder:
         policy = policy_for(self.settings, options, factor)
         for p in own_pool:
             assert p.pool is not None
-            if p.brick.subtype == BRICK_ARBITER:
+            if p.brick.subtype == ent.BRICK_ARBITER:
                 data_kib = next(
                     (q.brick.size_kib for q in placed
                      if q.brick.set_index == p.brick.set_index and q is not p), 0,
@@ -517,7 +505,7 @@ class _Builder:
         multiplier = data if durability == "disperse" else 1
         sets: dict[int, int] = {}
         for p in placed:
-            if p.brick.subtype == BRICK_NORMAL:
+            if p.brick.subtype == ent.BRICK_NORMAL:
                 sets.setdefault(p.brick.set_index, p.brick.size_kib)
         chunks: list[int] = []
         run: list[int] = []
@@ -558,7 +546,7 @@ class _Builder:
         )
 
     # -- block volumes -------------------------------------------------------------------------
-    def block_volumes(self, volumes: dict[str, Volume]) -> None:
+    def block_volumes(self, volumes: dict[str, ent.Volume]) -> None:
         infos: dict[tuple[str, str], BlockVolumeInfo] = {}
         for node_id, facts in self.facts_of_node.items():
             cluster_id = self.cluster_of_node[node_id]
@@ -573,12 +561,12 @@ class _Builder:
                 self.problems.append(f"block volume {info.name}: its volume {bhv_name} is unknown")
                 continue
             match = _BLOCK_NAME.fullmatch(info.name)
-            block_id = match.group(1) if match else new_id()
+            block_id = match.group(1) if match else ent.new_id()
             if not match:
                 self.out.new_ids.append(f"blockvolume {block_id}: new id ({info.name})")
             bhv.block = True
             bhv.block_free_gib -= info.size_gib
-            self.out.entities.append(BlockVolume(
+            self.out.entities.append(ent.BlockVolume(
                 id=block_id, name=info.name, cluster_id=cluster_id, bhv_id=bhv.id,
                 size_gib=info.size_gib, usable_size_gib=info.usable_size_gib,
                 hacount=len(info.hosts), auth=bool(info.password), hosts=list(info.hosts),

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from heketipy import admin_cli
 from heketipy.admin_cli import main as admin_main
 from heketipy.domain.consistency import check
 from heketipy.heketidump import importer as heketi_import
@@ -269,6 +270,22 @@ def test_hostile_dump_is_refused_with_the_api_rules(case: str) -> None:
     assert len(str(caught.value)) < 1000
 
 
+@pytest.mark.parametrize(
+    ("bucket", "second_fault"),
+    [("nodeentries", ("hostnames", {})), ("deviceentries", ("storage", "full"))],
+)
+def test_an_entry_under_a_wrong_key_is_refused_for_that_first(
+    bucket: str, second_fault: tuple[str, Any]
+) -> None:
+    """Every bucket reader checks the key against ``Info.id`` before any other field."""
+    doc = golden_dump("ops-and-db.json")
+    info = _first(doc[bucket])["Info"]
+    info["id"] = "f" * 32
+    info[second_fault[0]] = second_fault[1]
+    with pytest.raises(DumpFormatError, match=f"differs from Info.id {'f' * 32}"):
+        entities_from_dump(doc)
+
+
 def test_blank_options_heketi_stores_still_import() -> None:
     doc = golden_dump("ops-and-db.json")
     assert "" in _first(doc["volumeentries"])["GlusterVolumeOptions"]
@@ -380,3 +397,18 @@ def test_failed_import_leaves_no_lock_file(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(OSError, match="No space"):
         asyncio.run(import_dump(golden_dump("ops-and-db.json"), str(tmp_path / "heketi.db")))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_db_import_command_reports_a_failed_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write the OS refuses (disk full, read-only file system) is named with the target."""
+
+    async def disk_full(doc: object, db_path: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(admin_cli, "import_dump", disk_full)
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(golden_dump("ops-and-db.json")))
+    target = tmp_path / "new.db"
+    code, out, err = run_admin("db", "import", "--jsonfile", str(source), "--dbfile", str(target))
+    assert (code, out) == (1, "")
+    assert err == f"ERROR: unable to write {target}: [Errno 28] No space left on device\n"

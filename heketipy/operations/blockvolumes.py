@@ -343,13 +343,11 @@ class CreateBlockVolume(Operation):
 
 class DeleteBlockVolume(Operation):
     type_name = "delete-block-volume"
+    journal_fields = {"blockvolume_id": "blockvolume"}
 
     def __init__(self, rt: Runtime, blockvolume: BlockVolume) -> None:
         super().__init__(rt)
         self.blockvolume_id = blockvolume.id
-
-    def load(self, record: Any) -> None:
-        self.blockvolume_id = record.data["blockvolume"]
 
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state

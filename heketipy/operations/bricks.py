@@ -4,7 +4,6 @@ the brick moves of device and node removal)."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 from heketipy.domain import placement as pl
 from heketipy.domain.entities import BRICK_ARBITER, Brick, Device
@@ -28,16 +27,13 @@ class EvictBrick(Operation):
     """Create a replacement, ``replace-brick`` in gluster, then destroy the old brick."""
 
     type_name = "evict-brick"
+    journal_fields = {"old_id": "old", "new_id": "new"}
 
     def __init__(self, rt: Runtime, brick: Brick, prefix: str = EVICT_FAILED):
         super().__init__(rt)
         self.old_id = brick.id
         self.new_id = ""
         self.prefix = prefix
-
-    def load(self, record: Any) -> None:
-        self.old_id = record.data["old"]
-        self.new_id = record.data["new"]
 
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from heketipy.domain.entities import Device, Node, new_id
 from heketipy.domain.errors import (
@@ -185,6 +184,8 @@ class AddDevice(Operation):
 
     type_name = "add-device"
     throttled = False
+    journal_fields = {"node_id": "node", "name": "name", "tags": "tags",
+                      "destroy_data": "destroy", "device_id": "device"}
 
     def __init__(self, rt: Runtime, node: Node, name: str, tags: dict[str, str],
                  destroy_data: bool) -> None:
@@ -194,13 +195,6 @@ class AddDevice(Operation):
         self.tags = dict(tags)
         self.destroy_data = destroy_data
         self.device_id = new_id()
-
-    def load(self, record: Any) -> None:
-        self.node_id = record.data["node"]
-        self.name = record.data["name"]
-        self.tags = record.data["tags"]
-        self.destroy_data = record.data["destroy"]
-        self.device_id = record.data["device"]
 
     def plan(self, tx: Transaction) -> None:
         self.record = self.rt.new_record(
@@ -259,15 +253,12 @@ class DeleteDevice(Operation):
 
     type_name = "delete-device"
     throttled = False
+    journal_fields = {"device_id": "device", "force_forget": "forget"}
 
     def __init__(self, rt: Runtime, device: Device, force_forget: bool) -> None:
         super().__init__(rt)
         self.device_id = device.id
         self.force_forget = force_forget
-
-    def load(self, record: Any) -> None:
-        self.device_id = record.data["device"]
-        self.force_forget = record.data["forget"]
 
     def plan(self, tx: Transaction) -> None:
         device = self.rt.state.devices[self.device_id]

@@ -359,6 +359,8 @@ class Operation:
 
     type_name: ClassVar[str] = "unknown"
     throttled: ClassVar[bool] = True
+    #: attribute -> key of the journal record's data that the default ``load`` restores it from
+    journal_fields: ClassVar[dict[str, str]] = {}
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -378,6 +380,8 @@ class Operation:
 
     def load(self, record: PendingOperation) -> None:
         """Rebuild the in-memory fields from a journal record (for recovery)."""
+        for attribute, key in self.journal_fields.items():
+            setattr(self, attribute, record.data[key])
 
     async def recovery_direction(self) -> str:
         """After a crash: ``"back"`` (undo) or ``"forward"`` (``complete()`` + finalize)."""

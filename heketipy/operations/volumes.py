@@ -242,14 +242,12 @@ class VolumeSpec:
 
 class CreateVolume(Operation):
     type_name = "create-volume"
+    journal_fields = {"volume_id": "volume"}
 
     def __init__(self, rt: Runtime, spec: VolumeSpec) -> None:
         super().__init__(rt)
         self.spec = spec
         self.volume_id = new_id()
-
-    def load(self, record: Any) -> None:
-        self.volume_id = record.data["volume"]
 
     def attempts(self) -> int:
         return int(self.rt.settings.glusterfs.volume_create_attempts)
@@ -355,13 +353,11 @@ def check_deletable(state: State, volume: Volume) -> None:
 
 class DeleteVolume(Operation):
     type_name = "delete-volume"
+    journal_fields = {"volume_id": "volume"}
 
     def __init__(self, rt: Runtime, volume: Volume) -> None:
         super().__init__(rt)
         self.volume_id = volume.id
-
-    def load(self, record: Any) -> None:
-        self.volume_id = record.data["volume"]
 
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state
@@ -410,15 +406,12 @@ class DeleteVolume(Operation):
 
 class ExpandVolume(Operation):
     type_name = "expand-volume"
+    journal_fields = {"volume_id": "volume", "expand_gib": "delta"}
 
     def __init__(self, rt: Runtime, volume: Volume, expand_gib: int) -> None:
         super().__init__(rt)
         self.volume_id = volume.id
         self.expand_gib = expand_gib
-
-    def load(self, record: Any) -> None:
-        self.volume_id = record.data["volume"]
-        self.expand_gib = record.data["delta"]
 
     def new_bricks(self) -> list[Brick]:
         if self.record is None:

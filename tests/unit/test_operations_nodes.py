@@ -141,3 +141,19 @@ async def test_cleanup_recovers_a_stale_operation(tmp_path: Path) -> None:
         assert pending.cleanup_candidates(rt.state, {op.record.id}, []) == []
         assert await succeeded(rt, await pending.cleanup_operations(rt, [])) is None
         assert rt.state.operations == {} and rt.state.volumes == {} and rt.state.bricks == {}
+
+
+async def test_a_resumed_operation_gets_back_its_journal_fields(tmp_path: Path) -> None:
+    async with mock_runtime(tmp_path) as rt:
+        await topology(rt)
+        node = next(iter(rt.state.nodes.values()))
+        planned = [
+            volumes.CreateVolume(rt, volume_spec(2)),
+            nodes.AddDevice(rt, node, "/dev/sdz", {"zone": "a"}, True),
+        ]
+        for op in planned:
+            await rt.apply(op.plan)
+            assert op.record is not None and op.journal_fields
+            resumed = type(op).resume(rt, op.record)
+            for attribute in op.journal_fields:
+                assert getattr(resumed, attribute) == getattr(op, attribute), attribute

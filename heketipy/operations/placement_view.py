@@ -12,7 +12,7 @@ from heketipy.domain.entities import Volume
 from heketipy.domain.errors import OperationFailed
 from heketipy.domain.state import State
 from heketipy.domain.tags import heketi_options
-from heketipy.domain.units import KIB_PER_GIB, KIB_PER_MIB
+from heketipy.domain.units import KIB_PER_MIB
 
 
 def node_views(
@@ -75,8 +75,8 @@ def policy_for(
         with contextlib.suppress(ValueError):
             average = int(heketi["user.heketi.average-file-size"])
     return pl.PlacementPolicy(
-        brick_min_kib=int(gluster.brick_min_size_gb * KIB_PER_GIB),
-        brick_max_kib=int(gluster.brick_max_size_gb * KIB_PER_GIB),
+        brick_min_kib=gluster.brick_min_size_kib,
+        brick_max_kib=gluster.brick_max_size_kib,
         max_bricks_per_volume=gluster.max_bricks_per_volume,
         zone_checking=heketi.get("user.heketi.zone-checking", gluster.zone_checking or "none"),
         average_file_size_kib=average,

@@ -741,7 +741,7 @@ def min_size_problem(size_gib: int, durability: str, data: int, brick_min_kib: i
 
 async def create_volume(rt: Runtime, spec: VolumeSpec) -> str:
     check_clusters(rt, spec.cluster_ids)
-    brick_min_kib = int(rt.settings.glusterfs.brick_min_size_gb * KIB_PER_GIB)
+    brick_min_kib = rt.settings.glusterfs.brick_min_size_kib
     problem = min_size_problem(spec.size_gib, spec.durability, spec.data, brick_min_kib)
     if problem:
         raise InvalidRequest(problem)

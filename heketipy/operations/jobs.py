@@ -80,6 +80,13 @@ class JobQueue:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job.finished.wait(), timeout_s)
 
+    async def collect(self, job_id: str) -> Job | None:
+        """Wait for a job to finish and take its result (single delivery, as ``get``)."""
+        job = self._jobs.get(job_id)
+        if job is not None:
+            await job.finished.wait()
+        return self.get(job_id)
+
     def get(self, job_id: str) -> Job | None:
         """The job; a finished one is removed by this read (single delivery)."""
         self._expire()

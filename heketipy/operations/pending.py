@@ -31,22 +31,28 @@ def cleanup_candidates(state: State, in_flight: set[str], requested: list[str]) 
     )
 
 
+async def retry_operations(rt: Runtime, requested: list[str]) -> None:
+    """Recover the listed (all when none are listed) stale or failed operations now, one
+    cleanup at a time. As in Heketi no per-operation outcome is reported: failures are logged
+    (an operation whose recovery failed again stays, ``failed``)."""
+    lock = _CLEANUP_LOCKS.setdefault(rt, asyncio.Lock())
+    async with lock:
+        candidates = cleanup_candidates(rt.state, rt.in_flight_ops, requested)
+        if not candidates:
+            return
+        try:
+            recovered = await rt.recover(only=set(candidates))
+        except Exception:  # noqa: BLE001 - Heketi does not report per-op cleanup results
+            log.exception("cleanup of %s failed", candidates)
+            return
+        log.info("cleanup of %s: %s operation(s) recovered", candidates, recovered)
+
+
 async def cleanup_operations(rt: Runtime, requested: list[str]) -> str:
-    """Recover the requested operations in the background. As in Heketi, the /queue answer
-    reports no per-operation outcome: failures are logged."""
+    """Recover the requested operations in the background (``retry_operations``)."""
 
     async def work() -> str | None:
-        lock = _CLEANUP_LOCKS.setdefault(rt, asyncio.Lock())
-        async with lock:
-            candidates = cleanup_candidates(rt.state, rt.in_flight_ops, requested)
-            if not candidates:
-                return None
-            try:
-                recovered = await rt.recover(only=set(candidates))
-            except Exception:  # noqa: BLE001 - Heketi does not report per-op cleanup results
-                log.exception("cleanup of %s failed", candidates)
-                return None
-            log.info("cleanup of %s: %s operation(s) recovered", candidates, recovered)
+        await retry_operations(rt, requested)
         return None
 
     return await rt.start(Unjournaled("cleanup-operations", work))

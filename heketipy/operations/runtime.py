@@ -47,7 +47,8 @@ def _targets(record: PendingOperation | None) -> list[str]:
     ]
 
 
-def _error_text(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
+    """What ``/queue`` reports for a failed job (as ``JobQueue`` words it)."""
     return error.text if isinstance(error, HeketiError) else str(error) or type(error).__name__
 
 
@@ -103,22 +104,34 @@ class Runtime:
         in the background; ``Unjournaled`` work runs in the background as it is. Throttled
         work takes a place in the throttle's queue first (``Busy`` when it is full).
         """
-        if op.throttled:
-            self.throttle.admit()
         if isinstance(op, Unjournaled):
+            if op.throttled:
+                self.throttle.admit()
             return self._submit(op.type_name, op.run, throttled=op.throttled)
         started = time.perf_counter()
         try:
-            await self.apply(op.plan)
-        except BaseException as exc:
             if op.throttled:
-                self.throttle.release(had_slot=False)
+                self.throttle.admit()
+            try:
+                await self.apply(op.plan)
+            except BaseException:
+                if op.throttled:
+                    self.throttle.release(had_slot=False)
+                raise
+        except BaseException as exc:
             if isinstance(exc, Exception):  # nothing was journaled: no targets to name
                 self.log_step(op.type_name, None, "plan", started, exc)
+            op.ended(None, exc)
             raise
 
         async def work() -> str | None:
-            return await self.execute(op)
+            try:
+                location = await self.execute(op)
+            except BaseException as exc:
+                op.ended(None, exc)
+                raise
+            op.ended(location, None)
+            return location
 
         queue_id = self._submit(op.type_name, work, throttled=op.throttled)
         self.log_step(op.type_name, op.record, "plan", started, queue_id=queue_id)
@@ -229,7 +242,7 @@ class Runtime:
         if level is None:
             level = logging.INFO if error is None else logging.ERROR if crashed else logging.WARNING
         if error is not None:
-            fields = {"error": _error_text(error), **fields}
+            fields = {"error": error_text(error), **fields}
         logctx.event(
             log,
             level,
@@ -377,6 +390,11 @@ class Operation:
     def attempts(self) -> int:
         """How many times the execution phase may run (re-planned in between)."""
         return 1
+
+    def ended(self, location: str | None, error: BaseException | None) -> None:
+        """Called once by ``Runtime.start`` when this operation is over: finalized (its
+        ``location``) or failed for good (``error``), also when planning failed. Nothing by
+        default; a create tells the retries that joined it (``operations.named_creates``)."""
 
     def load(self, record: PendingOperation) -> None:
         """Rebuild the in-memory fields from a journal record (for recovery)."""

@@ -31,6 +31,7 @@ from heketipy.executors.base import (
     VolumeDoesNotExist,
     VolumeRequest,
 )
+from heketipy.operations import named_creates
 from heketipy.operations import placement_view as pv
 from heketipy.operations.runtime import Operation, Runtime, Unjournaled
 
@@ -328,6 +329,10 @@ class CreateVolume(Operation):
     def finalize(self, tx: Transaction) -> str | None:
         self.settle(tx, volume_and_bricks(self.rt.state, self.volume_id))
         return f"/volumes/{self.volume_id}"
+
+    def ended(self, location: str | None, error: BaseException | None) -> None:
+        if self.spec.name:
+            named_creates.create_ended(self.rt, self.volume_id, self.spec.name, location, error)
 
     async def undo_steps(self) -> None:
         volume = self.rt.state.volumes.get(self.volume_id)
@@ -740,12 +745,20 @@ def min_size_problem(size_gib: int, durability: str, data: int, brick_min_kib: i
 
 
 async def create_volume(rt: Runtime, spec: VolumeSpec) -> str:
+    """Start a volume create; a named one that repeats an earlier create answers that create's
+    volume instead (``operations.named_creates``)."""
     check_clusters(rt, spec.cluster_ids)
     brick_min_kib = rt.settings.glusterfs.brick_min_size_kib
     problem = min_size_problem(spec.size_gib, spec.durability, spec.data, brick_min_kib)
     if problem:
         raise InvalidRequest(problem)
-    return await rt.start(CreateVolume(rt, spec))
+    op = CreateVolume(rt, spec)
+    if not spec.name:
+        return await rt.start(op)
+    return await named_creates.create(
+        rt, op.build_volume(), op.volume_id, tuple(spec.cluster_ids),
+        start=lambda: rt.start(op), again=lambda: create_volume(rt, spec),
+    )
 
 
 async def delete_volume(rt: Runtime, volume: Volume) -> str:

@@ -115,12 +115,13 @@ def test_duplicate_name_with_another_cluster_without_devices(
     assert cli(server, "topology", "load", f"--json={topology_file}").code == 0
     assert cli(server, "volume", "create", "--size=1", "--name=dup").code == 0
     other = server.request("POST", "/clusters", {"file": True, "block": True}).json()["id"]
-    result = cli(server, "volume", "create", "--size=1", "--name=dup")
+    # Another size: the same create again would be a retry, answered with the volume (README).
+    result = cli(server, "volume", "create", "--size=2", "--name=dup")
     assert (result.code, result.err) == (
         255, "Error: Failed to allocate new volume: No nodes in cluster\n")
     node = {"zone": 9, "hostnames": {"manage": ["bare.example.test"], "storage": ["10.0.9.1"]},
             "cluster": other}
     assert server.async_call("POST", "/nodes", node).status == 303
-    result = cli(server, "volume", "create", "--size=1", "--name=dup")
+    result = cli(server, "volume", "create", "--size=2", "--name=dup")
     assert (result.code, result.err) == (
         255, "Error: Failed to allocate new volume: No online storage devices in cluster\n")

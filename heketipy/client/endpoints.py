@@ -268,6 +268,10 @@ class Endpoints:
 
     @endpoint
     def volume_create(self, request: VolumeCreateRequest | dict[str, Any]) -> Flow[Volume]:
+        """Create a volume and wait for it. Against heketipy, a create that names the volume
+        may be retried after a failure that left its outcome unknown (a connection error, a
+        failover): the retry returns the volume the first attempt made instead of a second
+        one, as long as it sends the same parameters (README, "Idempotent named creates")."""
         return self._queued(Volume, "POST", "/volumes", _body(request))
 
     @endpoint

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.polling import wait_until
 from tests.support.server import ADMIN_KEY, USER_KEY, Reply, ServerProcess, running_server
 
 # --------------------------------------------------------------------------------------------
@@ -149,15 +150,6 @@ def pending(reply: Reply) -> None:
     assert reply.status == 200 and header(reply, "X-Pending") == "true", (reply.status, reply.text)
     assert reply.body == b""
     assert header(reply, "Content-Type") is None
-
-
-def wait_until(check: Any, what: str, limit_s: float = 10) -> None:
-    """Poll a condition the server reaches asynchronously (e.g. after a signal)."""
-    deadline = time.monotonic() + limit_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 # --------------------------------------------------------------------------------------------

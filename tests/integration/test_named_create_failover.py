@@ -6,7 +6,6 @@ client library and through plain HTTP - end at one volume of that name."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 
 from heketipy.client import HeketiClient
 from heketipy.simulator.state import load_state
+from tests.support.polling import wait_until
 from tests.support.server import ADMIN_KEY, ServerProcess, start_server, write_config
 
 NAME = "retried"
@@ -78,14 +78,6 @@ def brick_lvs(state_path: Path) -> int:
     )
 
 
-def wait_for(condition: Any, what: str, limit_s: float = 60) -> None:
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def named(server: ServerProcess) -> list[str]:
     return list(server.request("GET", f"/volumes?volume_name={NAME}").json()["volumes"])
 
@@ -103,7 +95,7 @@ def test_a_retried_named_create_after_a_failover_gives_one_volume(
     accepted = active.request("POST", "/volumes", CREATE)
     assert accepted.status == 202, accepted.text
     state_path = Path(f"{active.db_path}.simulator.json")
-    wait_for(lambda: brick_lvs(state_path) == 3, "the create's three bricks")
+    wait_until(lambda: brick_lvs(state_path) == 3, "the create's three bricks", 60)
     [pending] = active.request("GET", "/operations/pending").json()["pendingoperations"]
     assert (pending["type_name"], pending["sub_status"]) == ("create-volume", "in-flight")
     active.kill()  # the client never sees the create's answer

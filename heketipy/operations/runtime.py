@@ -104,21 +104,21 @@ class Runtime:
         in the background; ``Unjournaled`` work runs in the background as it is. Throttled
         work takes a place in the throttle's queue first (``Busy`` when it is full).
         """
-        if isinstance(op, Unjournaled):
-            if op.throttled:
-                self.throttle.admit()
-            return self._submit(op.type_name, op.run, throttled=op.throttled)
-        started = time.perf_counter()
         try:
             if op.throttled:
                 self.throttle.admit()
-            try:
-                await self.apply(op.plan)
-            except BaseException:
-                if op.throttled:
-                    self.throttle.release(had_slot=False)
-                raise
         except BaseException as exc:
+            if isinstance(op, Operation):
+                op.ended(None, exc)
+            raise
+        if isinstance(op, Unjournaled):
+            return self._submit(op.type_name, op.run, throttled=op.throttled)
+        started = time.perf_counter()
+        try:
+            await self.apply(op.plan)
+        except BaseException as exc:
+            if op.throttled:
+                self.throttle.release(had_slot=False)
             if isinstance(exc, Exception):  # nothing was journaled: no targets to name
                 self.log_step(op.type_name, None, "plan", started, exc)
             op.ended(None, exc)

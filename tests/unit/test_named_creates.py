@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from heketipy.domain.errors import NodeCommandError, OperationFailed
+from heketipy.domain.errors import Busy, NodeCommandError, OperationFailed
 from heketipy.operations import clusters, nodes, volumes
 from heketipy.operations.runtime import Runtime
 from heketipy.operations.volumes import VolumeSpec
@@ -237,3 +237,18 @@ async def test_a_request_naming_the_cluster_of_the_volume_is_a_retry(tmp_path: P
         assert location is not None
         again = await succeeded(rt, await volumes.create_volume(rt, single(cluster_ids=[second, first])))
         assert again == location and len(rt.state.volumes) == 1
+
+
+async def test_a_create_refused_as_busy_is_not_joined_later(tmp_path: Path) -> None:
+    """A named create the throttle refuses never ran: a retry creates, it joins nothing."""
+    async with mock_runtime(tmp_path, max_inflight=1, wait_queue_size=0) as rt:
+        await topology(rt)
+        gate = Gate(rt)
+        other = await volumes.create_volume(rt, spec(1))
+        with pytest.raises(Busy):
+            await volumes.create_volume(rt, named())
+        gate.open()
+        await succeeded(rt, other)
+        location = await asyncio.wait_for(
+            succeeded(rt, await volumes.create_volume(rt, named())), 30)
+        assert location is not None and named_volume_ids(rt) == [location.rsplit("/", 1)[1]]

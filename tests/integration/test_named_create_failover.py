@@ -127,3 +127,9 @@ def test_a_retried_named_create_after_a_failover_gives_one_volume(
     check = standby.request("GET", "/db/check").json()
     assert check["totalinconsistencies"] == 0, check
     assert brick_lvs(state_path) == 3
+
+    # The defaults are applied before comparing: replicate without a count is replica 2.
+    spelled = {"size": 1, "name": "pair", "durability": {"type": "replicate"}}
+    made = standby.async_call("POST", "/volumes", spelled).headers["Location"]
+    explicit = {**spelled, "durability": {"type": "replicate", "replicate": {"replica": 2}}}
+    assert standby.async_call("POST", "/volumes", explicit).headers["Location"] == made

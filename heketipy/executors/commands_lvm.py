@@ -140,19 +140,6 @@ def pvremove(options: CommandOptions, device: str) -> list[str]:
 # -- bricks --------------------------------------------------------------------------------------
 
 
-def thin_pool_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
-    """The brick's thin pool; arbiter bricks always use 256K chunks (upstream does too)."""
-    _check_brick(brick)
-    chunk = ARBITER_CHUNK_SIZE if brick.arbiter else options.lv_chunksize
-    device_tag, brick_tag = brick_tags(brick)
-    return lvm(
-        options, "lvcreate", "-qq", options.autobackup, "--type", "thin-pool",
-        "--poolmetadatasize", f"{brick.pool_metadata_kib}K", "--chunksize", chunk,
-        "--size", f"{brick.tp_size_kib}K", "--addtag", device_tag, "--addtag", brick_tag,
-        "--name", brick.tp_name, vg_name(brick.device_id),
-    )  # fmt: skip
-
-
 # xfsprogs 5.19+ refuses filesystems under 300 MiB. Thin LVs are provisioned lazily, so a
 # small brick (an arbiter is often 16 MiB) gets a 300 MiB virtual size in its own, correctly
 # sized pool: the pool still bounds what it can use, and mkfs.xfs accepts it.
@@ -163,11 +150,22 @@ def thin_lv_virtual_kib(brick: BrickRequest) -> int:
     return max(brick.size_kib, MIN_XFS_KIB)
 
 
-def thin_lv_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
+def thin_lv_create(options: CommandOptions, brick: BrickRequest, *, with_pool: bool) -> list[str]:
+    """The brick's thin LV, tagged with its device and brick; ``with_pool`` creates its thin
+    pool in the same ``lvcreate`` (``--size`` sizes the pool, ``--virtualsize`` the LV, as
+    upstream does; the pool gets the tags too). Arbiter pools always use 256K chunks
+    (upstream does too)."""
     _check_brick(brick)
     device_tag, brick_tag = brick_tags(brick)
+    pool_words: list[str] = []
+    if with_pool:
+        chunk = ARBITER_CHUNK_SIZE if brick.arbiter else options.lv_chunksize
+        pool_words = [
+            "--poolmetadatasize", f"{brick.pool_metadata_kib}K", "--chunksize", chunk,
+            "--size", f"{brick.tp_size_kib}K",
+        ]  # fmt: skip
     return lvm(
-        options, "lvcreate", "-qq", options.autobackup, "--thin",
+        options, "lvcreate", "-qq", options.autobackup, *pool_words, "--thin",
         "--virtualsize", f"{thin_lv_virtual_kib(brick)}K", "--addtag", device_tag, "--addtag", brick_tag,
         "--name", brick.lv_name, f"{vg_name(brick.device_id)}/{brick.tp_name}",
     )  # fmt: skip
@@ -259,12 +257,14 @@ def lsof(mount_point: str) -> list[str]:
     return ["lsof", safe_path(mount_point, "mount point")]
 
 
-def brick_group_owner(path: str, gid: int) -> list[list[str]]:
-    """``chown :<gid>`` and setgid ``chmod 2775`` of the brick directory (gid != 0 only)."""
-    if not safe_positive_int(gid, "gid"):
-        return []
+def brick_dir_create(path: str, gid: int) -> list[str]:
+    """The brick directory inside its mounted filesystem: for a gid, ``install -d`` creates it
+    group-owned by that gid with setgid mode 2775 in one command (``mkdir``, ``chown :gid``
+    and ``chmod 2775`` in one); else plain ``mkdir -p``."""
     path = safe_path(path)
-    return [["chown", f":{gid}", path], ["chmod", "2775", path]]
+    if not safe_positive_int(gid, "gid"):
+        return ["mkdir", "-p", path]
+    return ["install", "-d", "-g", str(gid), "-m", "2775", path]
 
 
 def stat_groups(paths: Sequence[str]) -> list[str]:

@@ -370,26 +370,55 @@ class RemoteExecutor:
         result = await self._exec(host, argv, DEVICE_TIMEOUT_S, check=False)
         return result, not result.ok and not await self._lv_absent(host, device_id, lv)
 
-    async def brick_create(self, host: str, brick: BrickRequest) -> BrickAddress:
-        """mkdir, thin pool, thin LV (tagged), mkfs.xfs, fstab, mount, brick dir, gid.
+    async def _brick_lvs(self, host: str, brick: BrickRequest) -> bool:
+        """Thin pool and thin LV in one ``lvcreate``; True when the LV was made now.
 
-        Steps already done (a replay) are skipped; on failure whatever this call created is
-        destroyed before the error is raised.
+        No listing beforehand: a replay finds out from the failure. When the create fails, the
+        VG's LV names tell a replay (the LV is there: nothing to do; only the pool: make the LV
+        in it) from a real error, which is raised.
+        """
+        created = await self._exec(
+            host, lcmd.thin_lv_create(self.options, brick, with_pool=True), BRICK_TIMEOUT_S,
+            check=False,
+        )  # fmt: skip
+        if created.ok:
+            return True
+        names = await self._lv_names(host, brick.device_id)
+        if names is None or brick.tp_name not in names:
+            raise self._error(host, created)
+        if brick.lv_name in names:
+            return False
+        argv = lcmd.thin_lv_create(self.options, brick, with_pool=False)
+        await self._exec(host, argv, BRICK_TIMEOUT_S)
+        return True
+
+    async def _mount_brick(self, host: str, device: str, mount_point: str) -> None:
+        """Mount; a failed mount over a mount point already mounted is a replay, done."""
+        result = await self._exec(
+            host, lcmd.mount(self.options, device, mount_point), BRICK_TIMEOUT_S, check=False
+        )
+        if result.ok:
+            return
+        mounted = await self._exec(
+            host, lcmd.is_mountpoint(mount_point), BRICK_TIMEOUT_S, check=False
+        )
+        if not mounted.ok:
+            raise self._error(host, result)
+
+    async def brick_create(self, host: str, brick: BrickRequest) -> BrickAddress:
+        """mkdir, thin pool + thin LV (tagged), mkfs.xfs, fstab, mount, brick dir with its gid:
+        six commands, upstream's count. The checks a replay needs (is the LV there, does it
+        hold a filesystem, is it mounted) run only when a creating command fails or was
+        skipped, never on the first pass.
+
+        On failure whatever this call created is destroyed before the error is raised.
         """
         options = self.options
         device = lcmd.brick_device(brick)
         mount_point = brick.mount_path
-        created_lv = False
         try:
             await self._exec(host, lcmd.mkdir_p(mount_point), BRICK_TIMEOUT_S)
-            names = await self._lv_names(host, brick.device_id) or set()
-            if brick.tp_name not in names:
-                await self._exec(host, lcmd.thin_pool_create(options, brick), BRICK_TIMEOUT_S)
-                created_lv = True
-            if brick.lv_name not in names:
-                await self._exec(host, lcmd.thin_lv_create(options, brick), BRICK_TIMEOUT_S)
-                created_lv = True
-            needs_fs = created_lv
+            needs_fs = await self._brick_lvs(host, brick)
             if not needs_fs:
                 probe = await self._exec(
                     host, lcmd.filesystem_type(device), BRICK_TIMEOUT_S, check=False
@@ -404,14 +433,8 @@ class RemoteExecutor:
                 await self._exec(
                     host, lcmd.fstab_add(options, device, mount_point), BRICK_TIMEOUT_S
                 )
-            mounted = await self._exec(
-                host, lcmd.is_mountpoint(mount_point), BRICK_TIMEOUT_S, check=False
-            )
-            if not mounted.ok:
-                await self._exec(host, lcmd.mount(options, device, mount_point), BRICK_TIMEOUT_S)
-            await self._exec(host, lcmd.mkdir_p(brick.path), BRICK_TIMEOUT_S)
-            for argv in lcmd.brick_group_owner(brick.path, brick.gid):
-                await self._exec(host, argv, BRICK_TIMEOUT_S)
+            await self._mount_brick(host, device, mount_point)
+            await self._exec(host, lcmd.brick_dir_create(brick.path, brick.gid), BRICK_TIMEOUT_S)
         except NodeCommandError:
             log.warning("brick %s on %s failed; cleaning up", brick.brick_id, host)
             with contextlib.suppress(NodeCommandError):

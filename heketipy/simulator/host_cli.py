@@ -1,6 +1,7 @@
 """The non-LVM, non-gluster commands of a simulated node: argv in, exit code and output out.
 
-wipefs, blkid, udevadm, mkfs.xfs, mount, umount, mountpoint, mkdir, rmdir, chown, chmod, cat,
+wipefs, blkid, udevadm, mkfs.xfs, mount, umount, mountpoint, mkdir, ``install -d``, rmdir, chown,
+chmod, cat,
 lsof, systemctl, ``stat -c FORMAT`` (``%g`` and ``%n``: a rebuild reads brick directory gids), and the two fstab editors heketipy runs: ``awk`` with exactly the program
 ``commands_lvm.FSTAB_APPEND_AWK`` and ``sed -i.save -e '\\%...%d'`` with the address
 ``commands_lvm.fstab_remove`` builds (any other awk program or sed script is refused, not
@@ -114,6 +115,25 @@ class HostCommands:
                 return 1, "", f"chown: invalid group: '{owner}'\n"
             inside[1].fs_dirs[inside[2]] = int(group)
         return 0, "", ""
+
+    def install(self, words: Sequence[str]) -> Result:
+        """``install -d [-g GID] [-m MODE] DIR``: mkdir -p, then the group as ``chown :GID``."""
+        args = list(words[1:])
+        if "-d" not in args:
+            return 1, "", "install: the simulator runs only 'install -d'\n"
+        args.remove("-d")
+        group = mode = ""
+        while len(args) > 1 and args[0] in ("-g", "-m"):
+            flag, value, args = args[0], args[1], args[2:]
+            group, mode = (value, mode) if flag == "-g" else (group, value)
+        if len(args) != 1 or (mode and not mode.isdigit()):
+            return 1, "", f"install: invalid arguments: {' '.join(words[1:])}\n"
+        if group and not group.isdigit():
+            return 1, "", f"install: invalid group '{group}'\n"
+        code, out, err = self.mkdir(["mkdir", "-p", args[0]])
+        if code or not group:
+            return code, out, err.replace("mkdir:", "install:")
+        return self.chown(["chown", f":{group}", args[0]])
 
     def chmod(self, words: Sequence[str]) -> Result:
         path = words[-1]
@@ -271,6 +291,7 @@ HANDLERS: dict[str, Callable[[HostCommands, Sequence[str]], Result]] = {
     "rmdir": HostCommands.rmdir,
     "chown": HostCommands.chown,
     "chmod": HostCommands.chmod,
+    "install": HostCommands.install,
     "wipefs": HostCommands.wipefs,
     "blkid": HostCommands.blkid,
     "udevadm": HostCommands.udevadm,

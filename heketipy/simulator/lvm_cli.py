@@ -1,7 +1,7 @@
 """The ``lvm`` command of a simulated node: argv in, exit code and output out.
 
 Interprets the subcommands heketipy's builders (``executors/commands_lvm.py``) run - pvcreate,
-vgcreate, pvs, vgs, lvs, vgdisplay, lvcreate (thin pool and thin LV), lvchange --addtag,
+vgcreate, pvs, vgs, lvs, vgdisplay, lvcreate (thin pool, thin LV, or both in one), lvchange --addtag,
 lvremove, vgremove, pvremove - over a ``NodeState``, answering as LVM 2.03 does: exit 5 for
 a failed command, 3 for a bad command line, LVM's English messages (two-space indented) on
 stderr, and ``--reportformat=json`` / ``--noheadings`` / ``vgdisplay -c`` output on stdout.
@@ -258,6 +258,16 @@ def _lvcreate(node: NodeState, args: _Args) -> Result:
         vg_name, _, pool = target.partition("/")
         if not virtual or not pool:
             raise _Usage("lvcreate: a thin LV needs --virtualsize and VG/ThinPool")
+        size = args.one("--size", "-L")
+        if size:  # pool and thin LV in one command: LVM gives both the tags
+            metadata = size_kib(args.one("--poolmetadatasize") or "0")
+            lvm.lvcreate_pool(node, vg_name, pool, size_kib(size), metadata, tags)
+            try:
+                lvm.lvcreate_thin_lv(node, vg_name, pool, name, size_kib(virtual), tags)
+            except NodeCommandError:
+                lvm.lvremove(node, vg_name, pool)  # LVM backs out the pool it just made
+                raise
+            return 0, "", ""
         lvm.lvcreate_thin_lv(node, vg_name, pool, name, size_kib(virtual), tags)
         return 0, "", ""
     raise _Usage("lvcreate: the simulator creates only thin pools and thin LVs")

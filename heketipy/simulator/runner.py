@@ -292,6 +292,8 @@ class SimulatedNodes:
 # Options whose value is the next word, for every program the builders run (lvm's, mount -o,
 # mkfs.xfs -i/-n/-d, blkid -s/-o, sed -e): labels leave them out with their option.
 _VALUED_OPTIONS = lvm_cli.VALUED_OPTIONS | {"-i", "-d", "-e"}
+# Where a program's own options differ (``install -d`` is a flag there, not mkfs's -d value).
+_VALUED_OPTIONS_OF = {"install": frozenset({"-g", "-m", "-o"})}
 
 
 def command_label(words: Sequence[str]) -> str:
@@ -301,13 +303,14 @@ def command_label(words: Sequence[str]) -> str:
     if not words:
         return ""
     program = posixpath.basename(words[0])
+    valued = _VALUED_OPTIONS_OF.get(program, _VALUED_OPTIONS)
     operands: list[str] = []
     skip = False
     for word in words[1:]:
         if skip:
             skip = False
         elif word.startswith("-"):
-            skip = "=" not in word and word in _VALUED_OPTIONS
+            skip = "=" not in word and word in valued
         else:
             operands.append(word)
     return " ".join(operands if program == "lvm" else [program, *operands])

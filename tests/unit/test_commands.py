@@ -123,12 +123,16 @@ def test_device_setup_commands_default_and_configured():
 
 
 def test_thin_pool_and_lv_carry_heketi_tags():
-    assert l.thin_pool_create(DEFAULT, brick()) == [
-        LVM, "lvcreate", "-qq", "--autobackup=n", "--type", "thin-pool",
+    # One lvcreate makes the pool (--size) and its thin LV (--virtualsize), as upstream does.
+    assert l.thin_lv_create(DEFAULT, brick(), with_pool=True) == [
+        LVM, "lvcreate", "-qq", "--autobackup=n",
         "--poolmetadatasize", "16K", "--chunksize", "256K", "--size", "2048K",
-        "--addtag", f"heketi-device-{DEV}", "--addtag", "heketi-brick-b1000000000000000000000000000000", "--name", "tp_b1000000000000000000000000000000", VG,
+        "--thin", "--virtualsize", "307200K",
+        "--addtag", f"heketi-device-{DEV}", "--addtag", "heketi-brick-b1000000000000000000000000000000",
+        "--name", "brick_b1000000000000000000000000000000", f"{VG}/tp_b1000000000000000000000000000000",
     ]  # fmt: skip
-    assert l.thin_lv_create(DEFAULT, brick()) == [
+    # A replay whose pool survived makes only the LV in it.
+    assert l.thin_lv_create(DEFAULT, brick(), with_pool=False) == [
         LVM, "lvcreate", "-qq", "--autobackup=n", "--thin", "--virtualsize", "307200K",
         "--addtag", f"heketi-device-{DEV}", "--addtag", "heketi-brick-b1000000000000000000000000000000",
         "--name", "brick_b1000000000000000000000000000000", f"{VG}/tp_b1000000000000000000000000000000",
@@ -139,23 +143,23 @@ def test_small_bricks_get_a_virtual_size_mkfs_xfs_accepts():
     # A 2000 KiB brick (arbiters are often 16 MiB) is below xfsprogs' 300 MiB minimum.
     assert l.thin_lv_virtual_kib(brick()) == 300 * 1024
     big = dataclasses.replace(brick(), size_kib=5 * 1024 * 1024, tp_size_kib=5 * 1024 * 1024)
-    argv = l.thin_lv_create(DEFAULT, big)
+    argv = l.thin_lv_create(DEFAULT, big, with_pool=True)
     assert argv[argv.index("--virtualsize") + 1] == f"{5 * 1024 * 1024}K"
 
 
 def test_chunk_size_knob_applies_to_normal_bricks_only():
     tuned = CommandOptions(lv_chunksize="1M", backup_lvm_metadata=True)
-    normal = l.thin_pool_create(tuned, brick())
+    normal = l.thin_lv_create(tuned, brick(), with_pool=True)
     assert normal[normal.index("--chunksize") + 1] == "1M" and "--autobackup=y" in normal
-    arbiter = l.thin_pool_create(tuned, brick(arbiter=True))
+    arbiter = l.thin_lv_create(tuned, brick(arbiter=True), with_pool=True)
     assert arbiter[arbiter.index("--chunksize") + 1] == "256K"
 
 
 def test_brick_sizes_are_checked():
     with pytest.raises(UnsafeArgument):
-        l.thin_lv_create(DEFAULT, brick(size_kib=4096))
+        l.thin_lv_create(DEFAULT, brick(size_kib=4096), with_pool=True)
     with pytest.raises(UnsafeArgument):
-        l.thin_lv_create(DEFAULT, brick(size_kib=0))
+        l.thin_lv_create(DEFAULT, brick(size_kib=0), with_pool=False)
 
 
 def test_mkfs_variants():
@@ -186,10 +190,9 @@ def test_mount_fstab_and_ownership_commands():
     ]  # fmt: skip
     assert l.fstab_remove(custom, mnt)[:3] == ["sed", "-i.save", "-e"]
     assert l.fstab_remove(custom, mnt)[-1] == "/etc/heketi/fstab"
-    assert l.brick_group_owner(b.path, 2001) == [
-        ["chown", ":2001", b.path], ["chmod", "2775", b.path],
-    ]  # fmt: skip
-    assert l.brick_group_owner(b.path, 0) == []
+    # mkdir + chown :gid + chmod 2775 in one command; no gid: a plain directory.
+    assert l.brick_dir_create(b.path, 2001) == ["install", "-d", "-g", "2001", "-m", "2775", b.path]
+    assert l.brick_dir_create(b.path, 0) == ["mkdir", "-p", b.path]
     assert l.lvremove(DEFAULT, DEV, "brick_b1000000000000000000000000000000") == [
         LVM, "lvremove", "--autobackup=n", "-f", f"{VG}/brick_b1000000000000000000000000000000",
     ]  # fmt: skip
@@ -299,7 +302,7 @@ def test_hostile_values_are_refused_everywhere(value):
         lambda: g.peer_probe(DEFAULT, value),
         lambda: l.pvcreate(DEFAULT, value),
         lambda: l.vgcreate(DEFAULT, value, "/dev/sdb"),
-        lambda: l.thin_lv_create(DEFAULT, brick(brick_id=value)),
+        lambda: l.thin_lv_create(DEFAULT, brick(brick_id=value), with_pool=True),
         lambda: g.replace_brick(DEFAULT, "v", BrickAddress(value, "/b"), BrickAddress("h", "/b")),
         lambda: g.block_delete("bhv", value),
         lambda: commands.safe_tag(value),

@@ -193,31 +193,61 @@ async def test_device_teardown_tolerates_missing_vg_and_pv():
 
 async def test_brick_create_full_sequence_with_gid_and_storage_name():
     runner = FakeRunner()
-    runner.on("lvs --reportformat=json -o lv_name", (0, data("lvm/lvs_empty.json"), ""))
-    runner.on("mountpoint", (1, "", ""))
     remote, _ = executor(runner, xfs_su=64, xfs_sw=2)
     remote.register_node(["n1.manage"], ["n1.storage"])
     address = await remote.brick_create("n1.manage", brick(gid=2000))
     assert address == BrickAddress("n1.storage", brick().path)
+    # Upstream's six commands per brick: no pre-checks on the first pass.
     assert programs(runner.lines()) == [
-        "mkdir", "lvm lvs", "lvm lvcreate", "lvm lvcreate", "mkfs.xfs", "awk", "mountpoint",
-        "mount", "mkdir", "chown", "chmod",
+        "mkdir", "lvm lvcreate", "mkfs.xfs", "awk", "mount", "install",
     ]  # fmt: skip
     lines = runner.lines()
-    assert "--type thin-pool" in lines[2] and f"--addtag heketi-device-{DEV}" in lines[2]
-    assert "--thin --virtualsize 307200K" in lines[3] and f"--addtag heketi-brick-{B1}" in lines[3]
-    assert "-d su=64,sw=2" in lines[4]
+    assert "--size 2048K" in lines[1] and "--thin --virtualsize 307200K" in lines[1]
+    assert f"--addtag heketi-device-{DEV}" in lines[1] and f"--addtag heketi-brick-{B1}" in lines[1]
+    assert "-d su=64,sw=2" in lines[2]
+    assert lines[-1].endswith(f"install -d -g 2000 -m 2775 {brick().path}")
+
+
+EXISTS = (5, "", f'  Logical Volume "tp_{B1}" already exists in volume group "{VG}"\n')
 
 
 async def test_brick_create_replay_skips_done_steps():
     lvs = data("lvm/lvs_bricks.json").replace("brick_aa", f"brick_{B1}").replace("tp_aa", f"tp_{B1}")
     runner = FakeRunner()
+    runner.on("lvcreate", EXISTS)
     runner.on("lvs --reportformat=json -o lv_name", (0, lvs, ""))
     runner.on("blkid", (0, "xfs\n", ""))
+    runner.on("mount -o", (32, "", "mount: /m: already mounted\n"))
     runner.on("mountpoint", (0, "", ""))
     remote, _ = executor(runner)
     await remote.brick_create("n1", brick())
-    assert programs(runner.lines()) == ["mkdir", "lvm lvs", "blkid", "awk", "mountpoint", "mkdir"]
+    assert programs(runner.lines()) == [
+        "mkdir", "lvm lvcreate", "lvm lvs", "blkid", "awk", "mount", "mountpoint", "mkdir",
+    ]  # fmt: skip
+
+
+async def test_brick_create_replay_with_only_the_pool_makes_the_lv_in_it():
+    lvs = data("lvm/lvs_bricks.json").replace("brick_aa", "brick_other").replace("tp_aa", f"tp_{B1}")
+    runner = FakeRunner()
+    runner.on("--size 2048K", EXISTS)
+    runner.on("lvs --reportformat=json -o lv_name", (0, lvs, ""))
+    remote, _ = executor(runner)
+    await remote.brick_create("n1", brick())
+    steps = programs(runner.lines())
+    assert steps == ["mkdir", "lvm lvcreate", "lvm lvs", "lvm lvcreate", "mkfs.xfs", "awk", "mount", "mkdir"]
+    assert "--size" not in runner.lines()[3] and f"tp_{B1}" in runner.lines()[3]
+
+
+async def test_brick_create_lvcreate_failure_is_raised_when_the_lvs_are_not_there():
+    runner = FakeRunner()
+    runner.on("lvcreate", (5, "", "  Volume group has insufficient free space\n"))
+    runner.on("lvs --reportformat=json -o lv_name", (0, data("lvm/lvs_empty.json"), ""))
+    runner.on("thin_count", NOT_FOUND)
+    remote, _ = executor(runner)
+    with pytest.raises(NodeCommandError) as caught:
+        await remote.brick_create("n1", brick())
+    assert "insufficient free space" in caught.value.stderr
+    assert programs(runner.lines())[:3] == ["mkdir", "lvm lvcreate", "lvm lvs"]
 
 
 async def test_brick_create_failure_destroys_what_it_made():
@@ -233,7 +263,7 @@ async def test_brick_create_failure_destroys_what_it_made():
     assert unwrap(caught.value.argv)[0] == "mount" and "wrong fs type" in caught.value.stderr
     steps = programs(runner.lines())
     assert steps[steps.index("mount") + 1 :] == [
-        "umount", "mountpoint", "sed", "lvm lvremove", "lvm lvs", "lvm lvremove", "rmdir",
+        "mountpoint", "umount", "mountpoint", "sed", "lvm lvremove", "lvm lvs", "lvm lvremove", "rmdir",
     ]  # fmt: skip
 
 
@@ -529,3 +559,26 @@ async def test_node_inventory_and_close():
     assert len(inventory.fstab) == 1 and len(inventory.volumes) == 3
     await remote.close()
     assert runner.closed
+
+
+# -- the node-command budget -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gid", [0, 2000])
+async def test_a_brick_costs_at_most_upstreams_six_node_commands(gid: int):
+    """Heketi runs six commands per brick; heketipy's safety checks run only on a failure."""
+    from heketipy.simulator.runner import SimulatedNodes
+    from heketipy.wiring import SimulatorExecutor
+
+    nodes = SimulatedNodes(device_size_gb=10)
+    remote = SimulatorExecutor(nodes, CommandOptions())
+    remote.register_node(["n1"], ["10.0.0.1"])
+    await remote.device_setup("n1", "/dev/sdb", DEV, destroy_data=False)
+    for n in range(3):
+        nodes.trace.clear()
+        request = brick(brick_id=f"{n:032x}", tp_name=f"tp_{n:032x}", lv_name=f"brick_{n:032x}", gid=gid)
+        await remote.brick_create("n1", request)
+        starts = [e.command for e in nodes.trace.events if e.phase == "start"]
+        assert len(starts) == 6, starts
+    inventory = await remote.node_inventory("n1")
+    assert len([lv for lv in inventory.lvs if lv.name.startswith("brick_")]) == 3

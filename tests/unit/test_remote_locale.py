@@ -87,21 +87,35 @@ def test_unwrap_strips_sudo_and_locale_only() -> None:
 
 
 async def test_brick_create_on_a_vg_that_lvm_reports_missing_in_german() -> None:
-    """``lvs <vg>`` fails; the VG listing (JSON) says the VG is not there: nothing to skip,
-    every step runs."""
+    """``lvcreate`` fails in German; the VG listing (JSON) says the VG is not there: the
+    create's own error is raised, whatever its language."""
     runner = FakeRunner()
+    runner.on("lvcreate", GERMAN_VG_MISSING)
     runner.on("lvs --reportformat=json -o lv_name", GERMAN_VG_MISSING)
     runner.on("vgs --reportformat=json -o vg_name", (0, NO_VGS, ""))
-    runner.on("mountpoint", (32, "", "   ist kein Einhängepunkt\n"))
+    remote, _ = executor(runner)
+    with pytest.raises(NodeCommandError) as caught:
+        await remote.brick_create("n1", brick())
+    assert caught.value.exit_code == LVM_FAILED and "lvcreate" in caught.value.argv
+    assert programs(runner.lines())[:4] == ["mkdir", "lvm lvcreate", "lvm lvs", "lvm vgs"]
+
+
+async def test_brick_create_replay_is_read_from_json_reports_not_german_text() -> None:
+    """``lvcreate`` fails (in German) because the brick's LVs are there from an earlier run:
+    the JSON listing, not the message, says so, and the replay goes on."""
+    lvs = json.dumps({"report": [{"lv": [{"lv_name": f"tp_{B1}"}, {"lv_name": f"brick_{B1}"}]}]})
+    runner = FakeRunner()
+    runner.on("lvcreate", (LVM_FAILED, "", f"  Logisches Volume »tp_{B1}« existiert bereits\n"))
+    runner.on("lvs --reportformat=json -o lv_name", (0, lvs, ""))
+    runner.on("blkid", (0, "xfs\n", ""))
     remote, _ = executor(runner)
     await remote.brick_create("n1", brick())
-    steps = programs(runner.lines())
-    assert steps[:5] == ["mkdir", "lvm lvs", "lvm vgs", "lvm lvcreate", "lvm lvcreate"]
-    assert "mount" in steps
+    assert programs(runner.lines()) == ["mkdir", "lvm lvcreate", "lvm lvs", "blkid", "awk", "mount", "mkdir"]
 
 
 async def test_lvs_failure_on_an_existing_vg_is_an_error_whatever_the_language() -> None:
     runner = FakeRunner()
+    runner.on("lvcreate", GERMAN_LVM_BUSY)
     runner.on("lvs --reportformat=json -o lv_name", GERMAN_LVM_BUSY)
     runner.on("vgs --reportformat=json -o vg_name", (0, ONLY_OUR_VG, ""))
     runner.on("thin_count", (0, "  1\n", ""))
@@ -109,7 +123,7 @@ async def test_lvs_failure_on_an_existing_vg_is_an_error_whatever_the_language()
     with pytest.raises(NodeCommandError) as caught:
         await remote.brick_create("n1", brick())
     assert caught.value.exit_code == LVM_FAILED and "lvs" in caught.value.argv
-    assert "lvm lvcreate" not in programs(runner.lines())
+    assert programs(runner.lines()).count("lvm lvcreate") == 1
 
 
 async def test_brick_destroy_of_a_brick_lvm_calls_missing_in_german() -> None:
@@ -170,6 +184,7 @@ async def test_device_teardown_pv_still_there_is_an_error() -> None:
 async def test_replayed_brick_without_filesystem_by_blkid_exit_2_gets_one() -> None:
     lvs = lvs_with(f"brick_{B1}", f"tp_{B1}")
     runner = FakeRunner()
+    runner.on("lvcreate", (LVM_FAILED, "", f"  Logisches Volume »tp_{B1}« existiert bereits\n"))
     runner.on("lvs --reportformat=json -o lv_name", (0, lvs, ""))
     runner.on("blkid", (2, "", ""))
     runner.on("mountpoint", (0, "", ""))
@@ -181,6 +196,7 @@ async def test_replayed_brick_without_filesystem_by_blkid_exit_2_gets_one() -> N
 async def test_blkid_failing_otherwise_is_an_error_not_a_reformat() -> None:
     lvs = lvs_with(f"brick_{B1}", f"tp_{B1}")
     runner = FakeRunner()
+    runner.on("lvcreate", (LVM_FAILED, "", f"  Logisches Volume »tp_{B1}« existiert bereits\n"))
     runner.on("lvs --reportformat=json -o lv_name", (0, lvs, ""))
     runner.on("blkid", (4, "", "blkid: Zugriff verweigert\n"))
     runner.on("umount", (32, "", ""))

@@ -52,13 +52,11 @@ async def with_brick(request: BrickRequest | None = None) -> tuple[SimulatedNode
     device = lcmd.brick_device(request)
     for argv in (
         lcmd.mkdir_p(request.mount_path),
-        lcmd.thin_pool_create(OPTIONS, request),
-        lcmd.thin_lv_create(OPTIONS, request),
+        lcmd.thin_lv_create(OPTIONS, request, with_pool=True),
         lcmd.mkfs_xfs(OPTIONS, device),
         lcmd.fstab_add(OPTIONS, device, request.mount_path),
         lcmd.mount(OPTIONS, device, request.mount_path),
-        lcmd.mkdir_p(request.path),
-        *lcmd.brick_group_owner(request.path, request.gid),
+        lcmd.brick_dir_create(request.path, request.gid),
     ):
         await ok(nodes, argv)
     return nodes, request
@@ -153,7 +151,7 @@ async def test_lvremove_refuses_a_mounted_lv_and_takes_a_pool_with_its_thin_lvs(
 
 async def test_lvcreate_beyond_the_free_space_fails_and_changes_nothing() -> None:
     nodes = await with_vg()
-    result = await run(nodes, lcmd.thin_pool_create(OPTIONS, brick(size_kib=20 * GIB)))
+    result = await run(nodes, lcmd.thin_lv_create(OPTIONS, brick(size_kib=20 * GIB), with_pool=True))
     assert result.exit_code == 5 and "insufficient free space" in result.stderr
     assert nodes.node("h1").vgs[VG].lvs == {}
 
@@ -260,7 +258,10 @@ async def test_systemctl_status_glusterd_follows_the_daemon() -> None:
 
 def test_commands_are_labelled_by_program_and_operands() -> None:
     request = brick()
-    assert command_label(lcmd.thin_pool_create(OPTIONS, request)) == f"lvcreate {VG}"
+    assert command_label(lcmd.thin_lv_create(OPTIONS, request, with_pool=True)) == (
+        f"lvcreate {VG}/{request.tp_name}"
+    )
+    assert command_label(lcmd.brick_dir_create("/b", 2000)) == "install /b"
     assert command_label(lcmd.mount(OPTIONS, "/dev/x", "/m")) == "mount /dev/x /m"
     assert command_label(["gluster", "--mode=script", "volume", "start", "v"]) == (
         "gluster volume start v"
@@ -270,12 +271,12 @@ def test_commands_are_labelled_by_program_and_operands() -> None:
 async def test_faults_fail_the_chosen_command_in_the_chosen_way() -> None:
     nodes = await with_vg()
     nodes.faults.fail_nth("lvcreate", 1, node="h1", exit_code=5, stderr="  Aborted")
-    failed = await run(nodes, lcmd.thin_pool_create(OPTIONS, brick()))
+    failed = await run(nodes, lcmd.thin_lv_create(OPTIONS, brick(), with_pool=True))
     assert (failed.exit_code, failed.stderr) == (5, "  Aborted")
     assert nodes.node("h1").vgs[VG].lvs == {}
 
     nodes.faults.fail_nth("lvcreate", 1, after=True)  # the effect happens, the reply is lost
-    lost = await run(nodes, lcmd.thin_pool_create(OPTIONS, brick()))
+    lost = await run(nodes, lcmd.thin_lv_create(OPTIONS, brick(), with_pool=True))
     assert lost.exit_code == 1 and brick().tp_name in nodes.node("h1").vgs[VG].lvs
 
     nodes.faults.fail_on_node("mkdir", "h1", timeout=True)
@@ -301,7 +302,7 @@ async def test_lvm_on_one_vg_is_serialised_and_other_commands_overlap() -> None:
     nodes = await with_vg(latency=LatencyModel(lvm_ms=3, fs_ms=3))
     nodes.trace.clear()
     await asyncio.gather(
-        *(run(nodes, lcmd.thin_pool_create(OPTIONS, brick(f"{i:032x}"))) for i in range(3)),
+        *(run(nodes, lcmd.thin_lv_create(OPTIONS, brick(f"{i:032x}"), with_pool=True)) for i in range(3)),
         *(run(nodes, lcmd.mkdir_p(f"/d{i}")) for i in range(3)),
     )
     events = list(nodes.trace.events)

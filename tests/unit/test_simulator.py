@@ -555,12 +555,12 @@ async def test_concurrent_calls_all_persist(tmp_path) -> None:
 
 
 async def test_fail_nth_fails_exactly_that_command(sim: RemoteExecutor) -> None:
-    nodes_of(sim).faults.fail_nth("lvcreate", 3, exit_code=5, stderr="  Aborting. Failed")
+    nodes_of(sim).faults.fail_nth("lvcreate", 2, exit_code=5, stderr="  Aborting. Failed")
     first = make_brick("h1")
-    await sim.brick_create("h1", first)  # lvcreate 1 (thin pool) and 2 (thin LV)
+    await sim.brick_create("h1", first)  # lvcreate 1: thin pool and thin LV in one
     second = make_brick("h1")
     with pytest.raises(NodeCommandError, match="Aborting. Failed") as caught:
-        await sim.brick_create("h1", second)  # lvcreate 3: its thin pool
+        await sim.brick_create("h1", second)  # lvcreate 2: its pool and LV
     assert caught.value.exit_code == 5 and unwrap(caught.value.argv)[1] == "lvcreate"
     vg = nodes_of(sim).node("h1").vgs[f"vg_{device_id('h1')}"]
     assert second.tp_name not in vg.lvs and second.mount_path not in nodes_of(sim).node("h1").dirs
@@ -660,7 +660,7 @@ async def test_lvm_commands_on_one_vg_do_not_overlap() -> None:
     nodes_of(sim).trace.clear()
     await asyncio.gather(*(sim.brick_create("h1", make_brick("h1")) for _ in range(3)))
     spans = _intervals(sim, "lvm")
-    assert len(spans) == 9  # lvs, lvcreate (pool), lvcreate (LV), three times
+    assert len(spans) == 3  # one lvcreate (pool and LV) per brick, three bricks
     for (_, end, _), (start, _, _) in zip(spans, spans[1:], strict=False):
         assert end < start
 

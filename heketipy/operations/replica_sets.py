@@ -18,12 +18,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from heketipy.config.settings import Settings
 from heketipy.domain.entities import BRICK_ARBITER, Volume
 from heketipy.domain.errors import OperationFailed
 from heketipy.domain.replica_sets import SetsUnreadable, layout_from_gluster
 from heketipy.domain.state import Transaction
-from heketipy.executors.base import GlusterVolume
+from heketipy.executors.base import Executor, GlusterVolume
 from heketipy.operations.runtime import Runtime
+from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.operations")
 
@@ -149,3 +151,21 @@ async def verify_unverified(rt: Runtime) -> list[str]:
     if verified:
         log.info("replica sets of %d imported volume(s) taken from gluster", len(verified))
     return verified
+
+
+async def verify_imported_database(
+    db_path: str, settings: Settings, executor: Executor
+) -> tuple[int, int]:
+    """``heketipy db import --config``: take the sets of the database just imported at
+    ``db_path`` from Gluster through ``executor`` (started); returns (volumes verified,
+    volumes left unverified, which the server's first start tries again)."""
+    store = Store(db_path)
+    state = await store.open()
+    try:
+        for node in state.nodes.values():
+            executor.register_node(node.manage, node.storage)
+        verified = await verify_unverified(Runtime(state, store, executor, settings))
+        left = sum(not v.sets_verified for v in state.volumes.values())
+    finally:
+        await store.close()
+    return len(verified), left

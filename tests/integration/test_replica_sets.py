@@ -11,6 +11,7 @@ The dump does not say which bricks form a set; the import's guess pairs ``s1`` w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import shutil
@@ -29,11 +30,13 @@ from heketipy.operations import bricks as bricks_ops
 from heketipy.operations import drift, replica_sets
 from heketipy.operations.runtime import Runtime
 from heketipy.server import build
+from heketipy.store import readonly
 from heketipy.store.sqlite import Store
 from heketipy.wiring import simulator_executor
 from tests.integration.test_operations import REPLICA3, Api, settings_for, topology
 from tests.openapi_check import validate_response
 from tests.support.simulated import nodes_of
+from tests.unit.test_heketi_import import run_admin
 
 
 @dataclass
@@ -227,8 +230,6 @@ async def test_sets_of_an_unknown_volume_are_404(tmp_path: Path) -> None:
 
 def test_the_import_marks_sets_unverified(tmp_path: Path) -> None:
     """Every imported volume with bricks starts unverified: the dump cannot say its sets."""
-    import asyncio
-
     imported = asyncio.run(expanded_volume_imported(tmp_path))
     parsed = entities_from_dump(imported.dump)
     volumes = [e for e in parsed.entities if e.kind == "volume"]
@@ -259,3 +260,56 @@ async def test_volume_bricks_are_listed_in_heketis_order(tmp_path: Path) -> None
         assert listed == sorted(listed)
         in_set_order = [b.id for b in rt.state.bricks_of_volume(volume_id)]
         assert sorted(in_set_order) == listed
+
+
+def test_db_import_with_config_reads_the_sets_from_gluster(tmp_path: Path) -> None:
+
+    imported = asyncio.run(expanded_volume_imported(tmp_path))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(
+        imported.directory / "heketi.db.simulator.json", fresh / "heketi.db.simulator.json"
+    )
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(imported.dump))
+    settings_for(fresh)  # writes fresh/heketi.json for fresh/heketi.db
+    code, out, err = run_admin(
+        "db", "import", "--jsonfile", str(source), "--dbfile", str(fresh / "heketi.db"),
+        "--config", str(fresh / "heketi.json"),
+    )
+    assert (code, err) == (0, ""), err
+    assert "Replica sets of 1 volume(s) read from gluster" in out
+    state = readonly.load_state(str(fresh / "heketi.db"))
+    assert state.volumes[imported.volume_id].sets_verified is True
+    node_of = {host: node for node, host in imported.storage.items()}
+    sim = json.loads((fresh / "heketi.db.simulator.json").read_text())
+    gluster = next(
+        v for pool in sim["pools"].values() for name, v in pool["volumes"].items()
+        if name == imported.volume_name
+    )
+    real = [node_of[b.split(":", 1)[0]] for b in gluster["bricks"]]
+    sets: dict[int, list[str]] = {}
+    for brick in state.bricks_of_volume(imported.volume_id):
+        sets.setdefault(brick.set_index, []).append(brick.node_id)
+    assert [sets[i] for i in sorted(sets)] == [real[:3], real[3:]]
+
+
+def test_db_import_with_config_leaves_sets_gluster_cannot_give_to_the_start(
+    tmp_path: Path,
+) -> None:
+
+    imported = asyncio.run(expanded_volume_imported(tmp_path))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()  # no simulator state: the nodes know nothing of the volume
+    source = tmp_path / "dump.json"
+    source.write_text(json.dumps(imported.dump))
+    settings_for(fresh)
+    code, out, err = run_admin(
+        "db", "import", "--jsonfile", str(source), "--dbfile", str(fresh / "heketi.db"),
+        "--config", str(fresh / "heketi.json"),
+    )
+    assert code == 0, err
+    assert "DB imported to" in out
+    assert "replica sets of 1 volume(s) could not be read from gluster" in err
+    state = readonly.load_state(str(fresh / "heketi.db"))
+    assert state.volumes[imported.volume_id].sets_verified is False

@@ -313,3 +313,27 @@ def test_db_import_with_config_leaves_sets_gluster_cannot_give_to_the_start(
     assert "replica sets of 1 volume(s) could not be read from gluster" in err
     state = readonly.load_state(str(fresh / "heketi.db"))
     assert state.volumes[imported.volume_id].sets_verified is False
+
+
+async def test_a_clone_of_an_imported_volume_maps_its_bricks_by_glusters_sets(
+    tmp_path: Path,
+) -> None:
+    """A clone's bricks are matched with the source's by set order: from a guess, gluster's
+    clone bricks would be recorded on the wrong nodes."""
+    from heketipy.operations import volumes
+    from tests.support.runtime import succeeded
+
+    imported = await expanded_volume_imported(tmp_path)
+    async with imported_runtime(imported) as rt:
+        source = rt.state.volumes[imported.volume_id]
+        location = await succeeded(rt, await volumes.clone_volume(rt, source, "clone1"))
+        assert location is not None
+        clone_id = location.rsplit("/", 1)[1]
+        host = rt.state.nodes[imported.first].manage_host
+        served = [(b.host, b.path) for b in (await rt.executor.volume_info(host, "clone1")).bricks]
+        recorded = [
+            (rt.state.nodes[b.node_id].storage_host, b.path)
+            for b in rt.state.bricks_of_volume(clone_id)
+        ]
+        assert recorded == served
+        assert (await drift.report(rt))["clean"] is True

@@ -12,7 +12,7 @@ from heketipy.domain.replica_sets import (
     sets_mismatch,
 )
 
-A, B, C, D, E, F = (("10.0.0.%d" % i, f"/b/{i}") for i in range(1, 7))
+A, B, C, D, E, F = ((f"10.0.0.{i}", f"/b/{i}") for i in range(1, 7))
 BRICK_AT = {A: "a", B: "b", C: "c", D: "d", E: "e", F: "f"}
 
 

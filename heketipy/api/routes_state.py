@@ -35,7 +35,6 @@ async def repair_drift(request: web.Request) -> web.Response:
     return json_indent_response(await drift.repair(runtime(request)))
 
 
-
 @routes("GET", f"/internal/state/volumes/{ID}/sets")
 async def get_volume_sets(request: web.Request) -> web.Response:
     rt, volume = located(request, lambda state: state.volumes)

@@ -179,6 +179,25 @@ async def test_eviction_refuses_when_gluster_cannot_be_read(tmp_path: Path) -> N
         assert len(rt.state.bricks_of_volume(imported.volume_id)) == 6
 
 
+async def test_device_removal_names_the_volume_whose_sets_cannot_be_read(
+    tmp_path: Path,
+) -> None:
+    """Not "no device was found to replace it": the reason is the volume's unknown sets."""
+    imported = await expanded_volume_imported(tmp_path)
+    async with imported_runtime(imported) as rt:
+        for node in rt.state.nodes.values():
+            nodes_of(rt.executor).set_node_unreachable(node.manage_host)
+        brick = rt.state.bricks_of_volume(imported.volume_id)[0]
+        device = rt.state.devices[brick.device_id]
+        with pytest.raises(OperationFailed) as refused:
+            await bricks_ops.remove_device_bricks(rt, device, node_removal=True)
+        assert refused.value.text.startswith(
+            f"Failed to set up brick eviction: replica sets of volume {imported.volume_name} "
+            f"({imported.volume_id}) are not verified from gluster"
+        )
+        assert not rt.state.operations
+
+
 async def test_drift_reports_sets_that_differ_from_gluster(tmp_path: Path) -> None:
     imported = await expanded_volume_imported(tmp_path)
     async with imported_runtime(imported) as rt:

@@ -31,7 +31,8 @@ override it, and heketipy's own settings go under its "heketipy" object.
 database commands (offline: they open the database file directly):
   heketipy db import --jsonfile FILE --dbfile DB   load a Heketi JSON dump (heketi db export,
                                                    GET /db/dump; - for stdin) into a new
-                                                   database
+                                                   database (--config F: replica sets
+                                                   read from gluster at once)
   heketipy db export --dbfile DB --jsonfile FILE   write the database as Heketi's dump JSON
                                                    (- for stdout)
   heketipy db rebuild --config F --topology FILE   reconstruct a lost database from what the

@@ -1,7 +1,9 @@
 """Offline commands of the ``heketipy`` server binary: Heketi's ``heketi db ...`` and a token
 maker for hand-made requests:
 
-    heketipy db import --jsonfile FILE --dbfile DB     load a Heketi dump into a new database
+    heketipy db import --jsonfile FILE --dbfile DB [--config F]
+                                                      load a Heketi dump into a new database
+                                                      (with --config: replica sets from Gluster)
     heketipy db export --dbfile DB --jsonfile FILE|-   write the dump of a database
     heketipy db rebuild --config F --topology FILE     rebuild a lost database from the nodes
     heketipy token [--user U] --secret KEY METHOD PATH print a JWT for that one request
@@ -23,7 +25,7 @@ import os
 import sys
 import urllib.parse
 from collections.abc import Coroutine, Mapping
-from typing import Any, Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from heketipy.client.token import TOKEN_LIFETIME_S, make_token
 from heketipy.gocompat import json_encode
@@ -33,6 +35,9 @@ from heketipy.store import readonly
 from heketipy.store.durable import write_new_file
 from heketipy.store.sqlite import StoreError
 
+if TYPE_CHECKING:
+    from heketipy.config.settings import Settings
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heketipy db", description="database maintenance")
@@ -40,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     importer = commands.add_parser("import", help="load a Heketi JSON dump into a new database")
     importer.add_argument("--jsonfile", required=True, help="dump to read (- for stdin)")
     importer.add_argument("--dbfile", required=True, help="heketipy database to create")
+    importer.add_argument(
+        "--config",
+        help="the server's heketi.json: read each volume's replica sets from Gluster through "
+             "its executor (without it, the server's first start reads them)",
+    )
     exporter = commands.add_parser("export", help="write the database as Heketi's dump JSON")
     exporter.add_argument("--dbfile", required=True, help="heketipy database to read")
     exporter.add_argument("--jsonfile", required=True, help="output file (- for stdout)")
@@ -112,7 +122,18 @@ def _read_dump(path: str) -> object:
         return json.load(handle)
 
 
-def run_import(jsonfile: str, dbfile: str, out: TextIO, err: TextIO) -> int:
+def run_import(
+    jsonfile: str, dbfile: str, out: TextIO, err: TextIO, config: str | None = None
+) -> int:
+    settings = None
+    if config is not None:
+        from heketipy.config import ConfigError, load_settings
+
+        try:
+            settings = load_settings(config, os.environ)
+        except ConfigError as exc:
+            print(f"ERROR: {exc}", file=err)
+            return 1
     try:
         doc = _read_dump(jsonfile)
     except (OSError, ValueError) as exc:
@@ -122,6 +143,36 @@ def run_import(jsonfile: str, dbfile: str, out: TextIO, err: TextIO) -> int:
     if report is None:
         return 1
     print(f"DB imported to {dbfile}: {report.summary()}", file=out)
+    if settings is not None:
+        return _sets_from_gluster(settings, dbfile, out, err)
+    return 0
+
+
+def _sets_from_gluster(settings: Settings, dbfile: str, out: TextIO, err: TextIO) -> int:
+    """After an import with ``--config``: the volumes' replica sets from Gluster. The import
+    itself has succeeded whatever happens here; what is left unverified the server's first
+    start reads again, and no brick eviction plans from it meanwhile."""
+    # Imported here: only this path reaches the nodes.
+    from heketipy.operations.replica_sets import verify_imported_database
+    from heketipy.wiring import create_executor
+
+    async def verify() -> tuple[int, int]:
+        executor = create_executor(settings)
+        await executor.start()
+        try:
+            return await verify_imported_database(dbfile, settings, executor)
+        finally:
+            await executor.close()
+
+    try:
+        verified, left = asyncio.run(verify())
+    except (StoreError, OSError) as exc:
+        print(f"WARNING: replica sets not read from gluster: {exc}", file=err)
+        return 0
+    print(f"Replica sets of {verified} volume(s) read from gluster", file=out)
+    if left:
+        print(f"WARNING: replica sets of {left} volume(s) could not be read from gluster; "
+              "the server reads them at start", file=err)
     return 0
 
 
@@ -163,7 +214,7 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
         argv = argv[1:]
     args = _parser().parse_args(argv)
     if args.command == "import":
-        return run_import(args.jsonfile, args.dbfile, out, err)
+        return run_import(args.jsonfile, args.dbfile, out, err, args.config)
     if args.command == "rebuild":
         return run_rebuild(args.config, args.topology, out, err)
     return run_export(args.dbfile, args.jsonfile, out, err)

@@ -25,7 +25,7 @@ from heketipy.api.connections import GuardedAppRunner
 from heketipy.config import Settings
 from heketipy.domain.state import State
 from heketipy.executors.base import Executor
-from heketipy.operations import monitor
+from heketipy.operations import monitor, replica_sets
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup, marker
 from heketipy.store.sqlite import Store
@@ -94,6 +94,8 @@ async def runtime(app: web.Application, settings: Settings) -> AsyncIterator[Non
         recovered = await built.recover()
         if recovered:
             log.info("recovered %d unfinished operation(s) at start-up", recovered)
+        # An imported database's replica sets are a guess until gluster has been read.
+        await replica_sets.verify_unverified(built)
         yield
     finally:
         await built.jobs.drain()

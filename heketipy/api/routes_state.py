@@ -1,5 +1,6 @@
 """heketipy's drift report: ``GET /internal/state/drift`` and the explicit orphan repair
-``POST /internal/state/drift/repair {"remove_orphans": true}``."""
+``POST /internal/state/drift/repair {"remove_orphans": true}``; a volume's replica sets as the
+database holds them: ``GET /internal/state/volumes/{id}/sets``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import json
 from aiohttp import web
 
 from heketipy.api import limits
-from heketipy.api.common import Routes, runtime
+from heketipy.api.common import ID, Routes, located, runtime
 from heketipy.api.responses import json_indent_response
 from heketipy.domain.errors import InvalidRequest, Unprocessable
+from heketipy.models.views import volume_sets_view
 from heketipy.operations import drift
 
 routes = Routes()
@@ -32,3 +34,8 @@ async def repair_drift(request: web.Request) -> web.Response:
         raise InvalidRequest('repair removes orphans only when asked: {"remove_orphans": true}')
     return json_indent_response(await drift.repair(runtime(request)))
 
+
+@routes("GET", f"/internal/state/volumes/{ID}/sets")
+async def get_volume_sets(request: web.Request) -> web.Response:
+    rt, volume = located(request, lambda state: state.volumes)
+    return json_indent_response(volume_sets_view(rt.state, volume))

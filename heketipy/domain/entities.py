@@ -184,6 +184,10 @@ class Volume(Entity):
     block_restriction: str = ""
     pending_op: str = ""
     created_seq: int = 0
+    # Whether the bricks' set_index/position are Gluster's real sets: true for volumes heketipy
+    # made (it gives Gluster the bricks in set order); an imported volume's are a guess until
+    # ``gluster volume info`` has been read (a Heketi dump does not record them).
+    sets_verified: bool = True
 
     @property
     def set_size(self) -> int:

@@ -16,8 +16,10 @@ written, since the imported database is a new lineage.
 What a dump does not say and is derived here:
 
 * the replica/disperse set of each brick (``set_index``/``position``): bricks are grouped so a
-  set never repeats a node where that is possible, arbiter bricks last in their set; the true
-  order is the one ``gluster volume info`` reports;
+  set never repeats a node where that is possible, arbiter bricks last in their set. That is
+  only a guess (for a volume Heketi expanded it is often wrong): the volume is recorded with
+  ``sets_verified`` false until ``operations.replica_sets`` has read Gluster's real sets
+  (``heketipy db import --config``, the first start, or before a brick eviction);
 * the journal data of pending operations (what ``recover()`` reads), rebuilt from the actions.
 """
 
@@ -638,6 +640,7 @@ def entities_from_dump(doc: Any) -> ParsedDump:
         volume = volumes.get(volume_id)
         if volume is not None:
             _assign_sets(volume, sorted(volume_bricks, key=lambda b: b.id))
+            volume.sets_verified = False
             if len(volume_bricks) % _set_size(volume):
                 warnings.append(
                     f"Volume {volume_id}: {len(volume_bricks)} bricks do not fill sets of "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from heketipy.domain.entities import BlockVolume, Brick, Device, Node, Volume
+from heketipy.domain.replica_sets import database_sets
 from heketipy.domain.state import State
 
 
@@ -121,8 +122,20 @@ def volume_view(state: State, volume: Volume) -> dict[str, Any]:
     if volume.block_restriction:
         blockinfo["restriction"] = volume.block_restriction
     view["blockinfo"] = blockinfo
-    view["bricks"] = [brick_view(b) for b in state.bricks_of_volume(volume.id)]
+    # Heketi's order: it keeps a volume's bricks sorted by id (its database order), which
+    # is not the set order; clients reading the list see what Heketi showed them.
+    bricks = sorted(state.volume_bricks.get(volume.id, ()))
+    view["bricks"] = [brick_view(state.bricks[b]) for b in bricks]
     return view
+
+
+def volume_sets_view(state: State, volume: Volume) -> dict[str, Any]:
+    """heketipy's ``GET /internal/state/volumes/{id}/sets``: the volume's brick ids by set, in
+    position order, and whether the sets were verified from gluster."""
+    sets = database_sets(
+        (b.set_index, b.position, b.id) for b in state.bricks_of_volume(volume.id)
+    )
+    return {"volume": volume.id, "verified": volume.sets_verified, "sets": sets}
 
 
 def blockvolume_view(state: State, bv: BlockVolume) -> dict[str, Any]:

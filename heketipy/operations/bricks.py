@@ -11,6 +11,7 @@ from heketipy.domain.errors import TARGET_IN_USE, OperationFailed
 from heketipy.domain.state import Transaction
 from heketipy.executors.base import BrickAddress
 from heketipy.operations import placement_view as pv
+from heketipy.operations.replica_sets import ensure_verified, unverified_text
 from heketipy.operations.runtime import Operation, Runtime, Unjournaled
 from heketipy.operations.volumes import (
     brick_from_plan,
@@ -42,6 +43,8 @@ class EvictBrick(Operation):
         siblings = state.bricks_of_volume(volume.id)
         if volume.pending_op or any(b.pending_op for b in siblings):
             raise OperationFailed(f"{self.prefix}: {TARGET_IN_USE}")
+        if not volume.sets_verified:  # ``evict`` reads them first; never plan from a guess
+            raise OperationFailed(f"{self.prefix}: {unverified_text(volume, 'not read yet')}")
         set_bricks = [b for b in siblings if b.set_index == old.set_index]
 
         def placed(b: Brick) -> pl.PlacedBrick:
@@ -155,7 +158,11 @@ class EvictBrick(Operation):
 
 async def evict(rt: Runtime, brick: Brick, prefix: str = EVICT_FAILED) -> None:
     """Move ``brick`` elsewhere now, inside the job that asked (device and node removal move
-    their bricks one after the other, each one planned only when the previous one is done)."""
+    their bricks one after the other, each one planned only when the previous one is done).
+
+    The replacement is planned from the volume's sets as Gluster has them: an imported
+    volume's are read (and recorded) first, or the eviction is refused."""
+    await ensure_verified(rt, rt.state.volumes[brick.volume_id], prefix)
     op = EvictBrick(rt, brick, prefix)
     await rt.apply(op.plan)
     await rt.execute(op)
@@ -178,6 +185,8 @@ async def remove_device_bricks(rt: Runtime, device: Device, *, node_removal: boo
         brick = rt.state.bricks.get(brick_id)
         if brick is None:
             continue
+        # Outside the "no device was found" wording below: that is not why it failed.
+        await ensure_verified(rt, rt.state.volumes[brick.volume_id], EVICT_FAILED)
         try:
             await evict(rt, brick)
         except OperationFailed as exc:

@@ -6,8 +6,10 @@ Findings are *missing on node* (the database has it, the node does not), *orphan
 (the node has it, the database does not, and it carries heketipy's marks: LV tags
 ``heketi-brick-<id>``/``heketi-device-<id>``, a ``user.heketi.id`` on a gluster volume),
 *foreign* (the node has it unmarked: someone else made it; reported, never touched, and
-no drift unless it sits inside a VG heketipy manages, which is heketipy's alone) and
-*mismatched* (both have it, sizes or bricks differ). Objects of operations still in flight are
+no drift unless it sits inside a VG heketipy manages, which is heketipy's alone),
+*mismatched* (both have it, sizes or bricks differ) and *set-mismatch* (a volume has the same
+bricks on both sides, but the database groups them into replica/disperse sets, or orders them
+within a set, differently from gluster's brick order). Objects of operations still in flight are
 left out of both directions: they are expected to be half-made. Repair only ever removes
 orphans, and only when asked to.
 """
@@ -19,7 +21,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from heketipy.domain import validators
+from heketipy.domain import replica_sets, validators
 from heketipy.domain.entities import Brick, Node, gluster_managed
 from heketipy.domain.units import brick_lv_name, thin_pool_name, vg_name
 from heketipy.executors.base import BrickRequest, NodeInventory, NodeLogicalVolume
@@ -29,13 +31,13 @@ from heketipy.operations.runtime import Runtime
 log = logging.getLogger("heketipy.drift")
 
 HEKETI_TAG_PREFIXES = ("heketi-brick-", "heketi-device-")
-PROBLEMS = ("missing", "orphaned", "foreign", "mismatched", "unreachable")
+PROBLEMS = ("missing", "orphaned", "foreign", "mismatched", "set-mismatch", "unreachable")
 
 
 @dataclass(frozen=True)
 class Finding:
-    problem: str  # missing | orphaned | foreign | mismatched | unreachable
-    kind: str  # device | brick-pool | brick-lv | mount | fstab | gluster-volume | node
+    problem: str  # missing | orphaned | foreign | mismatched | set-mismatch | unreachable
+    kind: str  # device | brick-pool | brick-lv | mount | fstab | gluster-volume | replica-sets | node
     node: str  # manage hostname
     name: str
     detail: str = ""
@@ -158,13 +160,25 @@ def _compare_volumes(rt: Runtime, cluster_id: str, inv: NodeInventory, host: str
         if gluster is None:
             findings.append(Finding("missing", "gluster-volume", host, name, volume.id))
             continue
-        wanted = [(state.nodes[b.node_id].storage_host, b.path) for b in bricks]
+        placed = [
+            (b.set_index, b.position, (state.nodes[b.node_id].storage_host, b.path))
+            for b in bricks
+        ]
+        wanted = [address for _, _, address in placed]
         served = [(b.host, b.path) for b in gluster.bricks]
         if sorted(wanted) != sorted(served):
             findings.append(Finding(
                 "mismatched", "gluster-volume", host, name,
                 f"database bricks {sorted(wanted)}, gluster bricks {sorted(served)}",
             ))
+        else:
+            # The same bricks, but are they the same sets, each brick at its position?
+            regrouped = replica_sets.sets_mismatch(
+                replica_sets.database_sets(placed),
+                replica_sets.gluster_sets(served, volume.set_size),
+            )
+            if regrouped:
+                findings.append(Finding("set-mismatch", "replica-sets", host, name, regrouped))
         heketi_id = gluster.options.get("user.heketi.id")
         if heketi_id and heketi_id != volume.id:
             findings.append(Finding(

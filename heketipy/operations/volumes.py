@@ -33,6 +33,7 @@ from heketipy.executors.base import (
 )
 from heketipy.operations import named_creates
 from heketipy.operations import placement_view as pv
+from heketipy.operations.replica_sets import ensure_verified
 from heketipy.operations.runtime import Operation, Runtime, Unjournaled
 
 log = logging.getLogger(__name__)
@@ -771,6 +772,8 @@ async def expand_volume(rt: Runtime, volume: Volume, expand_gib: int) -> str:
 
 
 async def clone_volume(rt: Runtime, volume: Volume, name: str) -> str:
+    # The clone's bricks are matched with the source's in set order: Gluster's, never a guess.
+    await ensure_verified(rt, volume, f"Failed clone volume {volume.id}")
     return await rt.start(CloneVolume(rt, volume, name))
 
 

@@ -57,9 +57,10 @@ e2e: $(STAMP) system-packages
 e2e-vm: $(STAMP)
 	tests/testbed/vm/run-e2e.sh
 
-# Regenerate heketipy-csi's committed gRPC stubs after editing heketipy/csi/proto/csi.proto.
+# Regenerate heketipy-csi's committed gRPC stubs after editing
+# heketipy/third_party/csi_spec/csi.proto.
 csi-proto: $(STAMP)
-	$(PY) -m heketipy.csi.proto.generate
+	$(PY) -m heketipy.csi.generate_stubs
 
 clean:
 	rm -rf $(VENV) var

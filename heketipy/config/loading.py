@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from heketipy.config.environment import _apply_environment, _child_object, _pop_any_case
 from heketipy.config.errors import _SETTINGS_KEY_NAMES, ConfigError, _config_error
-from heketipy.config.settings import Settings, _ConfigFile
+from heketipy.config.settings import Settings, _ConfigFile, _PassedThrough
 
 SECRETS_FILE_NAME = "secrets.json"
 
@@ -175,11 +175,7 @@ def load_settings(
         "auth_enabled": file_model.use_auth and not disable_auth,
         "admin_key": admin_key,
         "user_key": user_key,
-        "enable_tls": file_model.enable_tls,
-        "cert_file": file_model.cert_file,
-        "key_file": file_model.key_file,
-        "backup_db_to_kube_secret": file_model.backup_db_to_kube_secret,
-        "profiling": file_model.profiling,
+        **file_model.model_dump(include=set(_PassedThrough.model_fields)),
         "default_state": file_model.default_state,
         "glusterfs": glusterfs,
         "heketipy": extras,

@@ -144,7 +144,17 @@ class _JwtSection(_GoJsonModel):
     user: _JwtKey = _JwtKey()
 
 
-class _ConfigFile(_GoJsonModel):
+class _PassedThrough(_GoJsonModel):
+    """Top-level keys of ``heketi.json`` that :class:`Settings` takes over as they are."""
+
+    enable_tls: bool = False
+    cert_file: str = ""
+    key_file: str = ""
+    backup_db_to_kube_secret: bool = False
+    profiling: bool = False
+
+
+class _ConfigFile(_PassedThrough):
     """The top level of ``heketi.json``."""
 
     port: str = "8080"
@@ -152,17 +162,12 @@ class _ConfigFile(_GoJsonModel):
     # the classic walkthroughs use ship it false (with placeholder keys): heketipy honours it.
     use_auth: bool = True
     jwt: _JwtSection = _JwtSection()
-    enable_tls: bool = False
-    cert_file: str = ""
-    key_file: str = ""
-    backup_db_to_kube_secret: bool = False
-    profiling: bool = False
     default_state: str = ""
     glusterfs: GlusterfsSettings | None = None
     heketipy: HeketipySettings = HeketipySettings()
 
 
-class Settings(_GoJsonModel):
+class Settings(_PassedThrough):
     """Everything the server needs at start-up, resolved and validated."""
 
     port: Annotated[str, AfterValidator(_tcp_port(allow_zero=True))] = "8080"
@@ -171,12 +176,7 @@ class Settings(_GoJsonModel):
     admin_key: str = ""
     user_key: str = ""
     iat_leeway_s: NonNegativeInt = DEFAULT_IAT_LEEWAY_S
-    enable_tls: bool = False
-    cert_file: str = ""
-    key_file: str = ""
-    backup_db_to_kube_secret: bool = False
     kube_db_secret_name: Annotated[str, _empty_means("heketi-db-backup")] = "heketi-db-backup"
-    profiling: bool = False
     default_state: Annotated[str, _empty_means(DEFAULT_ADMIN_STATE)] = DEFAULT_ADMIN_STATE
     glusterfs: GlusterfsSettings = Field(default_factory=lambda: GlusterfsSettings(executor="mock"))
     heketipy: HeketipySettings = HeketipySettings()

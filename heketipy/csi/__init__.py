@@ -7,6 +7,8 @@ with heketipy-cli's PV migration), ``params``/``naming``/``sizes`` (pure request
 ``errors`` (gRPC status mapping), ``locks`` (in-flight operations per name or id),
 ``identity``/``controller``/``node`` (the three CSI services), ``mounts`` (mount argv builders,
 the mount table, the command runner), ``server``/``main`` (the grpc.aio process).
+The CSI spec's proto and protoc's stubs are in ``heketipy.third_party.csi_spec``;
+``generate_stubs`` regenerates them.
 """
 
 DRIVER_NAME = "heketipy.gluster.org"

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from heketipy.csi.errors import CsiError
 from heketipy.csi.mounts import checked_options
-from heketipy.csi.proto import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2 as pb
 
 AccessMode = pb.VolumeCapability.AccessMode
 READ_ONLY_MODES = (AccessMode.SINGLE_NODE_READER_ONLY, AccessMode.MULTI_NODE_READER_ONLY)

@@ -27,10 +27,10 @@ from heketipy.csi import naming, params, sizes
 from heketipy.csi.access import capability_problems
 from heketipy.csi.errors import CsiError, from_heketi, invalid, require
 from heketipy.csi.locks import InFlight
-from heketipy.csi.proto import csi_pb2 as pb
-from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
 from heketipy.csi.rpc import log, rpc
 from heketipy.csi.vocabulary import volume_context
+from heketipy.third_party.csi_spec import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2_grpc as pb_grpc
 
 MAX_NAME_BYTES = 128
 

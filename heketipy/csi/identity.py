@@ -16,9 +16,9 @@ from google.protobuf.wrappers_pb2 import BoolValue
 
 from heketipy.client import AsyncHeketiClient, HeketiError
 from heketipy.csi import DRIVER_NAME
-from heketipy.csi.proto import csi_pb2 as pb
-from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
 from heketipy.csi.rpc import log, rpc
+from heketipy.third_party.csi_spec import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2_grpc as pb_grpc
 
 # A hung heketipy must not hold the livenessprobe sidecar's call for the client's full timeout.
 PROBE_TIMEOUT_S = 5.0

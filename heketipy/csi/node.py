@@ -56,9 +56,9 @@ from heketipy.csi.mounts import (
     run_command,
     umount_argv,
 )
-from heketipy.csi.proto import csi_pb2 as pb
-from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
 from heketipy.csi.rpc import log, rpc
+from heketipy.third_party.csi_spec import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
 NodeCap = pb.NodeServiceCapability.RPC

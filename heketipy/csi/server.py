@@ -19,8 +19,8 @@ from heketipy.client import AsyncHeketiClient
 from heketipy.csi.controller import ControllerService
 from heketipy.csi.identity import IdentityService
 from heketipy.csi.node import NodeService
-from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
 from heketipy.csi.reaper import needs_reaper, reap_periodically
+from heketipy.third_party.csi_spec import csi_pb2_grpc as pb_grpc
 
 log = logging.getLogger("heketipy.csi")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import grpc
 
-from heketipy.csi.proto import csi_pb2 as pb
-from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
+from heketipy.third_party.csi_spec import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2_grpc as pb_grpc
 from tests.support.server import ADMIN_KEY
 
 GIB = 1 << 30

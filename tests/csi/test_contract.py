@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from heketipy.csi import DRIVER_NAME
-from heketipy.csi.proto import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2 as pb
 from tests.csi.driver import BLOCK, GIB, MOUNT, SIMULATOR, Driver, create_request, running_driver
 from tests.integration.test_blackbox import load_topology
 from tests.support.server import ADMIN_KEY, ServerProcess, running_server

@@ -14,7 +14,7 @@ from heketipy.client.errors import HeketiError
 from heketipy.client.models import Volume
 from heketipy.csi import naming, params
 from heketipy.csi.controller import ControllerService
-from heketipy.csi.proto import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2 as pb
 from tests.csi.driver import create_request
 
 OWN, FOREIGN, PENDING = "1" * 32, "2" * 32, "3" * 32

@@ -9,7 +9,7 @@ import pytest
 
 from heketipy.client.errors import HeketiConnectionError
 from heketipy.csi import identity
-from heketipy.csi.proto import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2 as pb
 from tests.csi.test_node import FakeContext
 
 

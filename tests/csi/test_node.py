@@ -21,7 +21,7 @@ from heketipy.client.models import Volume
 from heketipy.csi import mounts
 from heketipy.csi.mounts import CommandResult
 from heketipy.csi.node import NodeService
-from heketipy.csi.proto import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2 as pb
 from tests.csi.driver import BLOCK, MOUNT
 
 Code = grpc.StatusCode

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heketipy.csi.proto import csi_pb2 as pb
-from heketipy.csi.proto.generate import GENERATED, generate
+from heketipy.csi.generate_stubs import GENERATED, STUBS_DIR, generate
+from heketipy.third_party.csi_spec import csi_pb2 as pb
 
-PROTO_DIR = Path(__file__).resolve().parents[2] / "heketipy" / "csi" / "proto"
+PROTO_DIR = Path(__file__).resolve().parents[2].joinpath(*STUBS_DIR)
 
 
 def test_committed_stubs_match_a_fresh_generation(tmp_path: Path) -> None:

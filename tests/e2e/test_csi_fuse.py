@@ -44,7 +44,7 @@ import grpc
 import pytest
 
 from heketipy.csi.mounts import GLUSTERFS_FSTYPE, MountEntry, parse_mountinfo
-from heketipy.csi.proto import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2 as pb
 from tests.csi.driver import GIB, MOUNT, Driver, create_request, running_driver
 from tests.e2e.conftest import record_result
 from tests.e2e.scenario import Topology, load_topology, remove_topology

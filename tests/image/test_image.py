@@ -22,8 +22,8 @@ import grpc
 import pytest
 
 from heketipy.csi import DRIVER_NAME
-from heketipy.csi.proto import csi_pb2 as pb
-from heketipy.csi.proto import csi_pb2_grpc as pb_grpc
+from heketipy.third_party.csi_spec import csi_pb2 as pb
+from heketipy.third_party.csi_spec import csi_pb2_grpc as pb_grpc
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.image

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from heketipy.csi.proto import csi_pb2 as heketipy_dot_csi_dot_proto_dot_csi__pb2
+from heketipy.third_party.csi_spec import csi_pb2 as heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in heketipy/csi/proto/csi_pb2_grpc.py depends on'
+        + ' but the generated code in heketipy/third_party/csi_spec/csi_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,18 +36,18 @@ class IdentityStub:
         """
         self.GetPluginInfo = channel.unary_unary(
                 '/csi.v1.Identity/GetPluginInfo',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginInfoRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginInfoResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginInfoRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginInfoResponse.FromString,
                 _registered_method=True)
         self.GetPluginCapabilities = channel.unary_unary(
                 '/csi.v1.Identity/GetPluginCapabilities',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginCapabilitiesRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginCapabilitiesResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginCapabilitiesRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginCapabilitiesResponse.FromString,
                 _registered_method=True)
         self.Probe = channel.unary_unary(
                 '/csi.v1.Identity/Probe',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ProbeRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ProbeResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ProbeRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ProbeResponse.FromString,
                 _registered_method=True)
 
 
@@ -77,18 +77,18 @@ def add_IdentityServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'GetPluginInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPluginInfo,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginInfoRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginInfoResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginInfoRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginInfoResponse.SerializeToString,
             ),
             'GetPluginCapabilities': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPluginCapabilities,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginCapabilitiesRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginCapabilitiesResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginCapabilitiesRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginCapabilitiesResponse.SerializeToString,
             ),
             'Probe': grpc.unary_unary_rpc_method_handler(
                     servicer.Probe,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ProbeRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ProbeResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ProbeRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ProbeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -116,8 +116,8 @@ class Identity:
             request,
             target,
             '/csi.v1.Identity/GetPluginInfo',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginInfoRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginInfoResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginInfoRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -143,8 +143,8 @@ class Identity:
             request,
             target,
             '/csi.v1.Identity/GetPluginCapabilities',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginCapabilitiesRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.GetPluginCapabilitiesResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginCapabilitiesRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.GetPluginCapabilitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -170,8 +170,8 @@ class Identity:
             request,
             target,
             '/csi.v1.Identity/Probe',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.ProbeRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.ProbeResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ProbeRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ProbeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -194,28 +194,28 @@ class ControllerStub:
         """
         self.CreateVolume = channel.unary_unary(
                 '/csi.v1.Controller/CreateVolume',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.CreateVolumeRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.CreateVolumeResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.CreateVolumeRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.CreateVolumeResponse.FromString,
                 _registered_method=True)
         self.DeleteVolume = channel.unary_unary(
                 '/csi.v1.Controller/DeleteVolume',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.DeleteVolumeRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.DeleteVolumeResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.DeleteVolumeRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.DeleteVolumeResponse.FromString,
                 _registered_method=True)
         self.ValidateVolumeCapabilities = channel.unary_unary(
                 '/csi.v1.Controller/ValidateVolumeCapabilities',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ValidateVolumeCapabilitiesRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ValidateVolumeCapabilitiesResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ValidateVolumeCapabilitiesRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ValidateVolumeCapabilitiesResponse.FromString,
                 _registered_method=True)
         self.ControllerGetCapabilities = channel.unary_unary(
                 '/csi.v1.Controller/ControllerGetCapabilities',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerGetCapabilitiesRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerGetCapabilitiesResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerGetCapabilitiesRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerGetCapabilitiesResponse.FromString,
                 _registered_method=True)
         self.ControllerExpandVolume = channel.unary_unary(
                 '/csi.v1.Controller/ControllerExpandVolume',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerExpandVolumeRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerExpandVolumeResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerExpandVolumeRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerExpandVolumeResponse.FromString,
                 _registered_method=True)
 
 
@@ -257,28 +257,28 @@ def add_ControllerServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateVolume': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateVolume,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.CreateVolumeRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.CreateVolumeResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.CreateVolumeRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.CreateVolumeResponse.SerializeToString,
             ),
             'DeleteVolume': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteVolume,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.DeleteVolumeRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.DeleteVolumeResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.DeleteVolumeRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.DeleteVolumeResponse.SerializeToString,
             ),
             'ValidateVolumeCapabilities': grpc.unary_unary_rpc_method_handler(
                     servicer.ValidateVolumeCapabilities,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ValidateVolumeCapabilitiesRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ValidateVolumeCapabilitiesResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ValidateVolumeCapabilitiesRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ValidateVolumeCapabilitiesResponse.SerializeToString,
             ),
             'ControllerGetCapabilities': grpc.unary_unary_rpc_method_handler(
                     servicer.ControllerGetCapabilities,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerGetCapabilitiesRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerGetCapabilitiesResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerGetCapabilitiesRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerGetCapabilitiesResponse.SerializeToString,
             ),
             'ControllerExpandVolume': grpc.unary_unary_rpc_method_handler(
                     servicer.ControllerExpandVolume,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerExpandVolumeRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerExpandVolumeResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerExpandVolumeRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerExpandVolumeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,8 +306,8 @@ class Controller:
             request,
             target,
             '/csi.v1.Controller/CreateVolume',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.CreateVolumeRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.CreateVolumeResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.CreateVolumeRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.CreateVolumeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -333,8 +333,8 @@ class Controller:
             request,
             target,
             '/csi.v1.Controller/DeleteVolume',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.DeleteVolumeRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.DeleteVolumeResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.DeleteVolumeRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.DeleteVolumeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -360,8 +360,8 @@ class Controller:
             request,
             target,
             '/csi.v1.Controller/ValidateVolumeCapabilities',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.ValidateVolumeCapabilitiesRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.ValidateVolumeCapabilitiesResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ValidateVolumeCapabilitiesRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ValidateVolumeCapabilitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -387,8 +387,8 @@ class Controller:
             request,
             target,
             '/csi.v1.Controller/ControllerGetCapabilities',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerGetCapabilitiesRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerGetCapabilitiesResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerGetCapabilitiesRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerGetCapabilitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -414,8 +414,8 @@ class Controller:
             request,
             target,
             '/csi.v1.Controller/ControllerExpandVolume',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerExpandVolumeRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.ControllerExpandVolumeResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerExpandVolumeRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.ControllerExpandVolumeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -438,38 +438,38 @@ class NodeStub:
         """
         self.NodeStageVolume = channel.unary_unary(
                 '/csi.v1.Node/NodeStageVolume',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeStageVolumeRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeStageVolumeResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeStageVolumeRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeStageVolumeResponse.FromString,
                 _registered_method=True)
         self.NodeUnstageVolume = channel.unary_unary(
                 '/csi.v1.Node/NodeUnstageVolume',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnstageVolumeRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnstageVolumeResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnstageVolumeRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnstageVolumeResponse.FromString,
                 _registered_method=True)
         self.NodePublishVolume = channel.unary_unary(
                 '/csi.v1.Node/NodePublishVolume',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodePublishVolumeRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodePublishVolumeResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodePublishVolumeRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodePublishVolumeResponse.FromString,
                 _registered_method=True)
         self.NodeUnpublishVolume = channel.unary_unary(
                 '/csi.v1.Node/NodeUnpublishVolume',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnpublishVolumeRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnpublishVolumeResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnpublishVolumeRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnpublishVolumeResponse.FromString,
                 _registered_method=True)
         self.NodeGetVolumeStats = channel.unary_unary(
                 '/csi.v1.Node/NodeGetVolumeStats',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetVolumeStatsRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetVolumeStatsResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetVolumeStatsRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetVolumeStatsResponse.FromString,
                 _registered_method=True)
         self.NodeGetCapabilities = channel.unary_unary(
                 '/csi.v1.Node/NodeGetCapabilities',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetCapabilitiesRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetCapabilitiesResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetCapabilitiesRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetCapabilitiesResponse.FromString,
                 _registered_method=True)
         self.NodeGetInfo = channel.unary_unary(
                 '/csi.v1.Node/NodeGetInfo',
-                request_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetInfoRequest.SerializeToString,
-                response_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetInfoResponse.FromString,
+                request_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetInfoRequest.SerializeToString,
+                response_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetInfoResponse.FromString,
                 _registered_method=True)
 
 
@@ -523,38 +523,38 @@ def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'NodeStageVolume': grpc.unary_unary_rpc_method_handler(
                     servicer.NodeStageVolume,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeStageVolumeRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeStageVolumeResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeStageVolumeRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeStageVolumeResponse.SerializeToString,
             ),
             'NodeUnstageVolume': grpc.unary_unary_rpc_method_handler(
                     servicer.NodeUnstageVolume,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnstageVolumeRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnstageVolumeResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnstageVolumeRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnstageVolumeResponse.SerializeToString,
             ),
             'NodePublishVolume': grpc.unary_unary_rpc_method_handler(
                     servicer.NodePublishVolume,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodePublishVolumeRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodePublishVolumeResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodePublishVolumeRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodePublishVolumeResponse.SerializeToString,
             ),
             'NodeUnpublishVolume': grpc.unary_unary_rpc_method_handler(
                     servicer.NodeUnpublishVolume,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnpublishVolumeRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnpublishVolumeResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnpublishVolumeRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnpublishVolumeResponse.SerializeToString,
             ),
             'NodeGetVolumeStats': grpc.unary_unary_rpc_method_handler(
                     servicer.NodeGetVolumeStats,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetVolumeStatsRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetVolumeStatsResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetVolumeStatsRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetVolumeStatsResponse.SerializeToString,
             ),
             'NodeGetCapabilities': grpc.unary_unary_rpc_method_handler(
                     servicer.NodeGetCapabilities,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetCapabilitiesRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetCapabilitiesResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetCapabilitiesRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetCapabilitiesResponse.SerializeToString,
             ),
             'NodeGetInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.NodeGetInfo,
-                    request_deserializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetInfoRequest.FromString,
-                    response_serializer=heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetInfoResponse.SerializeToString,
+                    request_deserializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetInfoRequest.FromString,
+                    response_serializer=heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -582,8 +582,8 @@ class Node:
             request,
             target,
             '/csi.v1.Node/NodeStageVolume',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeStageVolumeRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeStageVolumeResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeStageVolumeRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeStageVolumeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -609,8 +609,8 @@ class Node:
             request,
             target,
             '/csi.v1.Node/NodeUnstageVolume',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnstageVolumeRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnstageVolumeResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnstageVolumeRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnstageVolumeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -636,8 +636,8 @@ class Node:
             request,
             target,
             '/csi.v1.Node/NodePublishVolume',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodePublishVolumeRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodePublishVolumeResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodePublishVolumeRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodePublishVolumeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -663,8 +663,8 @@ class Node:
             request,
             target,
             '/csi.v1.Node/NodeUnpublishVolume',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnpublishVolumeRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeUnpublishVolumeResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnpublishVolumeRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeUnpublishVolumeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -690,8 +690,8 @@ class Node:
             request,
             target,
             '/csi.v1.Node/NodeGetVolumeStats',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetVolumeStatsRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetVolumeStatsResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetVolumeStatsRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetVolumeStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -717,8 +717,8 @@ class Node:
             request,
             target,
             '/csi.v1.Node/NodeGetCapabilities',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetCapabilitiesRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetCapabilitiesResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetCapabilitiesRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetCapabilitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -744,8 +744,8 @@ class Node:
             request,
             target,
             '/csi.v1.Node/NodeGetInfo',
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetInfoRequest.SerializeToString,
-            heketipy_dot_csi_dot_proto_dot_csi__pb2.NodeGetInfoResponse.FromString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetInfoRequest.SerializeToString,
+            heketipy_dot_third__party_dot_csi__spec_dot_csi__pb2.NodeGetInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,7 +24,7 @@ import json
 import os
 import sys
 import urllib.parse
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from heketipy.client.token import TOKEN_LIFETIME_S, make_token
@@ -63,56 +63,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Failed(Exception):
+    """A db command cannot go on; ``main`` prints ``ERROR: <message>`` and exits 1."""
+
+
 class _Report(Protocol):
     warnings: list[str]
 
 
 _ReportT = TypeVar("_ReportT", bound=_Report)
+_T = TypeVar("_T")
 
 
 def _write_database(
     work: Coroutine[Any, Any, _ReportT], refusal: type[Exception], db_path: str, err: TextIO
-) -> _ReportT | None:
-    """Run the import or rebuild that writes ``db_path``: its warnings go to ``err``; a refusal
-    (``refusal`` or a ``StoreError``) or a write failure is printed there and gives None."""
+) -> _ReportT:
+    """Run the import or rebuild that writes ``db_path``; its warnings go to ``err``. A refusal
+    (``refusal`` or a ``StoreError``) or a write failure fails the command."""
     try:
         report = asyncio.run(work)
     except (refusal, StoreError) as exc:
-        print(f"ERROR: {exc}", file=err)
-        return None
+        raise _Failed(str(exc)) from exc
     except OSError as exc:
-        print(f"ERROR: unable to write {db_path}: {exc}", file=err)
-        return None
+        raise _Failed(f"unable to write {db_path}: {exc}") from exc
     for warning in report.warnings:
         print(f"WARNING: {warning}", file=err)
     return report
 
 
-def run_rebuild(config: str, topology: str, out: TextIO, err: TextIO) -> int:
-    """``heketipy db rebuild``: see ``heketipy.rebuild``."""
-    # Imported here: the rebuild reaches executors and operations the other commands never need.
+def _load_settings(config: str) -> Settings:
+    """The server settings a command that reaches the nodes needs."""
     from heketipy.config import ConfigError, load_settings
-    from heketipy.rebuild.command import rebuild
-    from heketipy.rebuild.facts import RebuildError
 
     try:
-        settings = load_settings(config, os.environ)
+        return load_settings(config, os.environ)
     except ConfigError as exc:
-        print(f"ERROR: {exc}", file=err)
-        return 1
+        raise _Failed(str(exc)) from exc
+
+
+def _read(path: str, read: Callable[[str], _T]) -> _T:
     try:
-        with open(topology, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        print(f"ERROR: unable to read {topology}: {exc.strerror or exc}", file=err)
-        return 1
-    report = _write_database(rebuild(settings, raw), RebuildError, settings.glusterfs.db, err)
-    if report is None:
-        return 1
-    print(f"DB rebuilt to {report.db_path}: {report.summary()}", file=out)
-    for line in report.new_ids:
-        print(f"  {line}", file=out)
-    return 0
+        return read(path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise _Failed(f"unable to read {path}: {reason}") from exc
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def _read_dump(path: str) -> object:
@@ -122,26 +121,27 @@ def _read_dump(path: str) -> object:
         return json.load(handle)
 
 
+def run_rebuild(config: str, topology: str, out: TextIO, err: TextIO) -> int:
+    """``heketipy db rebuild``: see ``heketipy.rebuild``."""
+    # Imported here: the rebuild reaches executors and operations the other commands never need.
+    from heketipy.rebuild.command import rebuild
+    from heketipy.rebuild.facts import RebuildError
+
+    settings = _load_settings(config)
+    raw = _read(topology, _read_bytes)
+    report = _write_database(rebuild(settings, raw), RebuildError, settings.glusterfs.db, err)
+    print(f"DB rebuilt to {report.db_path}: {report.summary()}", file=out)
+    for line in report.new_ids:
+        print(f"  {line}", file=out)
+    return 0
+
+
 def run_import(
     jsonfile: str, dbfile: str, out: TextIO, err: TextIO, config: str | None = None
 ) -> int:
-    settings = None
-    if config is not None:
-        from heketipy.config import ConfigError, load_settings
-
-        try:
-            settings = load_settings(config, os.environ)
-        except ConfigError as exc:
-            print(f"ERROR: {exc}", file=err)
-            return 1
-    try:
-        doc = _read_dump(jsonfile)
-    except (OSError, ValueError) as exc:
-        print(f"ERROR: unable to read {jsonfile}: {exc}", file=err)
-        return 1
+    settings = _load_settings(config) if config is not None else None
+    doc = _read(jsonfile, _read_dump)
     report = _write_database(import_dump(doc, dbfile), DumpFormatError, dbfile, err)
-    if report is None:
-        return 1
     print(f"DB imported to {dbfile}: {report.summary()}", file=out)
     if settings is not None:
         return _sets_from_gluster(settings, dbfile, out, err)
@@ -183,16 +183,13 @@ def export_bytes(dbfile: str) -> bytes:
 
 def run_export(dbfile: str, jsonfile: str, out: TextIO, err: TextIO) -> int:
     if not os.path.exists(dbfile):
-        print(f"ERROR: database file {dbfile} does not exist", file=err)
-        return 1
+        raise _Failed(f"database file {dbfile} does not exist")
     if jsonfile != "-" and os.path.exists(jsonfile):
-        print(f"ERROR: {jsonfile} already exists", file=err)
-        return 1
+        raise _Failed(f"{jsonfile} already exists")
     try:
         data = export_bytes(dbfile)
     except (StoreError, OSError) as exc:
-        print(f"ERROR: {exc}", file=err)
-        return 1
+        raise _Failed(str(exc)) from exc
     if jsonfile == "-":
         out.write(data.decode())
         out.flush()
@@ -200,8 +197,7 @@ def run_export(dbfile: str, jsonfile: str, out: TextIO, err: TextIO) -> int:
     try:
         write_new_file(jsonfile, data)
     except OSError as exc:
-        print(f"ERROR: unable to write {jsonfile}: {exc.strerror or exc}", file=err)
-        return 1
+        raise _Failed(f"unable to write {jsonfile}: {exc.strerror or exc}") from exc
     print(f"DB exported to {jsonfile}", file=out)
     return 0
 
@@ -213,11 +209,15 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
     if argv[:1] == ["db"]:
         argv = argv[1:]
     args = _parser().parse_args(argv)
-    if args.command == "import":
-        return run_import(args.jsonfile, args.dbfile, out, err, args.config)
-    if args.command == "rebuild":
-        return run_rebuild(args.config, args.topology, out, err)
-    return run_export(args.dbfile, args.jsonfile, out, err)
+    try:
+        if args.command == "import":
+            return run_import(args.jsonfile, args.dbfile, out, err, args.config)
+        if args.command == "rebuild":
+            return run_rebuild(args.config, args.topology, out, err)
+        return run_export(args.dbfile, args.jsonfile, out, err)
+    except _Failed as failure:
+        print(f"ERROR: {failure}", file=err)
+        return 1
 
 
 def _token_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from heketipy.domain.units import (
     brick_lv_name,
     brick_mount_dir,
-    bricks_per_set,
+    set_width,
     thin_pool_name,
 )
 
@@ -192,7 +192,7 @@ class Volume(Entity):
     @property
     def set_size(self) -> int:
         """Bricks per distribute set; 0 for a negative replica (upstream places no bricks)."""
-        return bricks_per_set(self.durability, self.replica, self.data, self.redundancy)
+        return set_width(self)
 
 
 @dataclass

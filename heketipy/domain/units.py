@@ -8,6 +8,8 @@ thin LV ``brick_<brick id>`` per brick, mounted under ``/var/lib/heketi/mounts``
 
 from __future__ import annotations
 
+from typing import Protocol
+
 KIB_PER_MIB = 1024
 KIB_PER_GIB = 1024 * 1024
 BYTES_PER_KIB = 1024
@@ -48,6 +50,24 @@ def bricks_per_set(durability: str, replica: int = 0, data: int = 0, redundancy:
     if durability == "disperse":
         return data + redundancy
     return 1
+
+
+class Durable(Protocol):
+    """Anything that carries a volume's durability: a volume, a placement shape, a request."""
+
+    @property
+    def durability(self) -> str: ...
+    @property
+    def replica(self) -> int: ...
+    @property
+    def data(self) -> int: ...
+    @property
+    def redundancy(self) -> int: ...
+
+
+def set_width(durable: Durable) -> int:
+    """``bricks_per_set`` of a durability-bearing object (the one reading of its four fields)."""
+    return bricks_per_set(durable.durability, durable.replica, durable.data, durable.redundancy)
 
 
 def vg_name(device_id: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from heketipy.domain.units import MAX_SETS_PER_ADD_BRICK, bricks_per_set
+from heketipy.domain.units import MAX_SETS_PER_ADD_BRICK, set_width
 from heketipy.executors.base import (
     BlockVolumeInfo,
     BlockVolumeRequest,
@@ -62,7 +62,7 @@ def brick_word(brick: BrickAddress) -> str:
 def set_size(volume: VolumeRequest) -> int:
     # At least one brick: the first `volume create` and each add-brick batch slice by it.
     # Disperse widths are validated (4+2 ...), so the guard only turns a replica below 1 into 1.
-    return max(1, bricks_per_set(volume.durability, volume.replica, volume.data, volume.redundancy))
+    return max(1, set_width(volume))
 
 
 def _durability_words(volume: VolumeRequest) -> list[str]:

@@ -20,6 +20,7 @@ from heketipy.domain.placement import (
     arbiter_brick_kib,
 )
 from heketipy.domain.tags import merge_tags, parse_tag_rule
+from heketipy.domain.units import set_width
 
 GIB = 1024 * 1024
 MIB = 1024
@@ -119,8 +120,8 @@ def _check_allocation(
     assert allocation.brick_size_kib == expected_brick
 
     for set_index, brick_set in enumerate(allocation.sets):
-        assert len(brick_set) == shape.bricks_per_set
-        assert [b.position for b in brick_set] == list(range(shape.bricks_per_set))
+        assert len(brick_set) == set_width(shape)
+        assert [b.position for b in brick_set] == list(range(set_width(shape)))
         assert {b.set_index for b in brick_set} <= {set_index}
         # Bricks of one set are on distinct nodes, always.
         assert len({b.node_id for b in brick_set}) == len(brick_set)
@@ -191,7 +192,7 @@ def uniform_clusters(draw) -> list[NodeView]:
 )
 def test_enough_space_always_places(nodes, shape, size_gib):
     # 3+ nodes in 3 zones with ample room fit any replica <= 3 volume, even under strict zones.
-    if shape.bricks_per_set > 3:
+    if set_width(shape) > 3:
         return
     if shape.durability == "disperse":
         size_gib *= shape.data  # the REST layer refuses smaller disperse volumes

@@ -6,6 +6,7 @@ from __future__ import annotations
 from heketipy.domain import units
 from heketipy.domain.entities import Brick, Volume
 from heketipy.domain.placement.snapshot import VolumeShape
+from heketipy.domain.units import set_width
 from heketipy.executors import commands_gluster, commands_lvm
 from heketipy.executors.base import BrickRequest, VolumeRequest
 
@@ -22,7 +23,7 @@ def test_gluster_commands_slice_by_at_least_one_brick() -> None:
 
 def test_placement_and_entities_keep_zero_for_a_negative_replica() -> None:
     # Upstream accepts a negative replica and places no bricks: the width is 0, not 1.
-    assert VolumeShape("replicate", replica=-1).bricks_per_set == 0
+    assert set_width(VolumeShape("replicate", replica=-1)) == 0
     volume = Volume(id="v", name="v", cluster_id="c", size_gib=1, durability="replicate", replica=-1)
     assert volume.set_size == 0
     assert Volume(id="v", name="v", cluster_id="c", size_gib=1, durability="disperse", data=8,

@@ -29,7 +29,7 @@ from heketipy.domain.placement.snapshot import (
 )
 from heketipy.domain.space import device_charge_kib
 from heketipy.domain.tags import ArbiterRole
-from heketipy.domain.units import KIB_PER_GIB
+from heketipy.domain.units import KIB_PER_GIB, set_width
 
 
 def _arbiter_size_or_none(brick_kib: int, policy: PlacementPolicy) -> int | None:
@@ -42,7 +42,7 @@ def _arbiter_size_or_none(brick_kib: int, policy: PlacementPolicy) -> int | None
 
 
 def _requirement(shape: VolumeShape, policy: PlacementPolicy, brick_kib: int) -> str:
-    width = shape.bricks_per_set
+    width = set_width(shape)
     where = " in distinct zones" if policy.strict_zones and width > 1 else ""
     data_charge = device_charge_kib(brick_kib, policy.snapshot_factor)
     head = f"{shape.describe()} needs {_count(width, 'node')}{where} per brick set"
@@ -82,7 +82,7 @@ def _funnel(
     data_filters.insert(0, ArbiterRoleFilter(_MAY_HOLD_DATA, "may hold data"))
     steps += run_filters(survivors, data_filters)[1]
     arbiter_kib = _arbiter_size_or_none(brick_kib, policy)
-    if arbiter_kib is not None and shape.is_arbiter_position(2) and shape.bricks_per_set > 2:
+    if arbiter_kib is not None and shape.is_arbiter_position(2) and set_width(shape) > 2:
         arbiter_filters: list[DeviceFilter] = [
             ArbiterRoleFilter(_MAY_HOLD_ARBITER, "may hold an arbiter"),
             FreeSpaceFilter(arbiter_kib, policy.snapshot_factor),
@@ -106,7 +106,7 @@ def _explain_shortfall(
     detail = (
         f"at {_count(set_count, 'set')} of {brick_kib} KiB bricks, set {shortfall.set_index + 1}"
         f" found no device for its {kind} at position {shortfall.position}"
-        f" after placing {shortfall.placed} of {shape.bricks_per_set}"
+        f" after placing {shortfall.placed} of {set_width(shape)}"
     )
     if shortfall.reason:
         detail += f" ({shortfall.reason})"
@@ -133,7 +133,7 @@ def no_space_sentence(
         rule = ", and matching the volume's tag rule" if policy.device_tag_match else ""
         return f"{asked}: no device is usable (online, on an online node{rule})."
     most = max(c.device.free_kib for c in usable)
-    width = shape.bricks_per_set
+    width = set_width(shape)
     strict = policy.strict_zones and width > 1
     holders = {c.zone if strict else c.node.id for c in usable}
     if len(holders) < width:

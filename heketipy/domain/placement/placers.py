@@ -17,6 +17,7 @@ from heketipy.domain.placement.sizes import arbiter_brick_kib
 from heketipy.domain.placement.snapshot import BrickPlan, PlacementPolicy, VolumeShape
 from heketipy.domain.space import fits, space_needed
 from heketipy.domain.tags import ArbiterRole, arbiter_role
+from heketipy.domain.units import set_width
 
 # --------------------------------------------------------------------------- ring
 
@@ -165,7 +166,7 @@ def _place_set(
     ledger: _Ledger,
 ) -> tuple[BrickPlan, ...] | _SetShortfall:
     builder = _SetBuilder(set_index, policy, ledger)
-    width = shape.bricks_per_set
+    width = set_width(shape)
     if not shape.uses_arbiter_placer:
         feed = iter(ring)  # one feed per set: a device is never offered twice
         bricks: list[BrickPlan] = []

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from heketipy.domain.units import KIB_PER_GIB, bricks_per_set
+from heketipy.domain.units import KIB_PER_GIB
 
 Durability = Literal["none", "replicate", "disperse"]
 VolumeKind = Literal["file", "block"]
@@ -54,11 +54,6 @@ class VolumeShape:
     data: int = 4
     redundancy: int = 2
     arbiter: bool = False
-
-    @property
-    def bricks_per_set(self) -> int:
-        # Upstream accepts a negative replica and places no bricks: width 0, not clamped to 1.
-        return bricks_per_set(self.durability, self.replica, self.data, self.redundancy)
 
     @property
     def uses_arbiter_placer(self) -> bool:

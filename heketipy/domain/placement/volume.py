@@ -47,6 +47,7 @@ from heketipy.domain.placement.snapshot import (
     VolumeShape,
     _count,
 )
+from heketipy.domain.units import set_width
 
 # --------------------------------------------------------------------------- volume placement
 
@@ -76,7 +77,7 @@ def allocate_volume(
     candidates = snapshot_candidates(nodes)
     eligible, _ = run_filters(candidates, static_filters)
     rng = random.Random(seed)
-    width = shape.bricks_per_set
+    width = set_width(shape)
     attempts: list[Attempt] = []
     last_explanation = ""
     what = (

@@ -5,9 +5,10 @@
 - ``acquire`` reads the Lease (creating it when missing; a create that loses the race with
   ``409 AlreadyExists`` reads it again) and takes it when it is free (no ``holderIdentity``) or
   when the holder's record has not changed for the lease duration *on this process's monotonic
-  clock*, counted from the moment this process first saw that record. ``renewTime`` is never
-  compared with the local wall clock: the two machines' clocks need not agree, only tick at
-  about the same rate.
+  clock*, counted from the moment this process first saw that record (the duration is ours or
+  the record's ``leaseDurationSeconds``, whichever is longer). ``renewTime`` is never compared
+  with the local wall clock: the two machines' clocks need not agree, only tick at about the
+  same rate.
 - Every write is a replace carrying the ``metadata.resourceVersion`` it read; the API server
   refuses a stale one with ``409 Conflict``, and the writer reads again and decides again. Of
   standbys racing for one expired Lease exactly one write succeeds; the others then see the
@@ -45,13 +46,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubernetes import client as kube_client
 from kubernetes.client.rest import ApiException
 
 from heketipy import kubeapi
-from heketipy.ha.leadership import LeaseTiming
+from heketipy.ha.leadership import Leadership, LeaseTiming
 
 log = logging.getLogger("heketipy.ha.lease")
 
@@ -151,6 +152,7 @@ class KubernetesLease:
         self._observed_at = 0.0  # our clock when ``_observed`` was first seen
         self._renewed_at: float | None = None  # our clock when the last good write was sent
         self._released: asyncio.Event | None = None
+        self._previous_holder = ""  # whom our last write took the Lease from (for the log)
 
     def __repr__(self) -> str:
         return f"KubernetesLease({self.namespace}/{self.name}, identity={self.identity!r})"
@@ -174,9 +176,10 @@ class KubernetesLease:
                     self._released = asyncio.Event()
                     record = self._observed
                     log.info(
-                        "became leader: lease %s held by %s (transition %d)",
+                        "became leader: lease %s held by %s (previous holder %s, transition %d)",
                         self._where(),
                         self.identity,
+                        self._previous_holder or "none",
                         record.transitions if record else 0,
                     )
                     return
@@ -255,8 +258,8 @@ class KubernetesLease:
             if cleared:
                 log.info("released lease %s", self._where())
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._pool is not None:  # its threads end once their last calls return
+                self._pool.shutdown(wait=False)
                 self._pool = None
 
     # -- deciding --------------------------------------------------------------------------------
@@ -291,6 +294,7 @@ class KubernetesLease:
                 status, lease = await self._call("create", self._claimed(None))
                 if status == 409:  # AlreadyExists: another process created it first
                     continue
+                self._previous_holder = ""
                 self._expect(status, lease, 201, 200)
                 self._observe(LeaseRecord.of(lease))
                 return self.identity, sent_at
@@ -302,6 +306,7 @@ class KubernetesLease:
                     raise _Lost(f"the lease is now held by {record.holder or 'nobody'}")
                 if record.holder and not self._expired(record):
                     return record.holder, 0.0
+            self._previous_holder = record.holder
             sent_at = self._clock()
             status, written = await self._call("replace", self._claimed(lease))
             if status == 409:  # Conflict: someone wrote since we read; read and decide again
@@ -394,3 +399,7 @@ class KubernetesLease:
         # Cancelling the await (hold's deadline) drops a call still queued; one already sent
         # finishes in its thread within the request timeout.
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+
+if TYPE_CHECKING:  # mypy holds the class to the contract
+    _MEETS_THE_CONTRACT: type[Leadership] = KubernetesLease

@@ -174,7 +174,10 @@ async def test_the_first_contender_creates_the_lease_and_renews_it(cluster: Clus
 # -- takeover ---------------------------------------------------------------------------------
 
 
-async def test_a_standby_takes_over_after_the_holder_stops_renewing(cluster: Cluster) -> None:
+async def test_a_standby_takes_over_after_the_holder_stops_renewing(
+    cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="heketipy.ha.lease")
     _, holding = await leader(cluster, "a")
     acquired_at = cluster.spec()["acquireTime"]
     standby = cluster.contender("b")
@@ -188,6 +191,15 @@ async def test_a_standby_takes_over_after_the_holder_stops_renewing(cluster: Clu
     assert spec["holderIdentity"] == "b"
     assert spec["leaseTransitions"] == 1
     assert spec["acquireTime"] > acquired_at
+    messages = [r.getMessage() for r in caplog.records]
+    assert (
+        "standby: lease storage/heketipy-leader is held by a; taking over if it goes 1.5s "
+        "without renewal" in messages
+    )
+    assert (
+        "became leader: lease storage/heketipy-leader held by b (previous holder a, "
+        "transition 1)" in messages
+    )
 
 
 async def test_a_standby_counts_expiry_on_its_own_clock_never_by_renew_time(
@@ -223,7 +235,9 @@ async def test_a_standby_counts_expiry_on_its_own_clock_never_by_renew_time(
 
 
 async def test_no_takeover_while_the_holder_renews(cluster: Cluster) -> None:
-    _, holding = await leader(cluster, "a")
+    # The holder's clock stands still so that a slow machine cannot make it give up: the test
+    # is about the standby's restraint, on its real clock.
+    _, holding = await leader(cluster, "a", clock=FakeClock())
     standby = cluster.contender("b")
     taking = cluster.spawn(standby.acquire())
     # The standby polls every 0.2 s: 25 polls span more than three lease durations.

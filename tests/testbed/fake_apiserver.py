@@ -452,11 +452,14 @@ class FakeLeases:
 
     def register(self, router: web.UrlDispatcher) -> None:
         item = LEASES + "/{name}"
-        router.add_route("GET", LEASES, self.list)
-        router.add_route("POST", LEASES, self.create)
-        router.add_route("GET", item, self.get)
-        router.add_route("PUT", item, self.replace)
-        router.add_route("DELETE", item, self.delete)
+        for method, path, handler in (
+            ("GET", LEASES, self.list),
+            ("POST", LEASES, self.create),
+            ("GET", item, self.get),
+            ("PUT", item, self.replace),
+            ("DELETE", item, self.delete),
+        ):
+            router.add_route(method, path, handler)
 
 
 @dataclass

@@ -123,7 +123,13 @@ class LeaseRecord:
 
 
 class KubernetesLease:
-    """One process's claim on the Lease ``namespace/name``; see the module docstring."""
+    """One process's claim on the Lease ``namespace/name``; see the module docstring.
+
+    ``identity`` must be unique per process (client-go uses ``<hostname>_<uuid>``). Renewals
+    happen only while ``hold`` runs and the renew deadline counts from ``acquire``'s write, so
+    start ``hold`` as a task as soon as ``acquire`` returns, before the slow part of start-up.
+    The caller owns ``api_client`` and closes it after ``release``.
+    """
 
     def __init__(
         self,

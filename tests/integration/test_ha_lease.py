@@ -47,14 +47,13 @@ class Cluster:
         identity: str,
         *,
         clock: Callable[[], float] | None = None,
-        timing: LeaseTiming = TIMING,
     ) -> KubernetesLease:
         client = kubeapi.api_client(kubeapi.configuration(api_url=self.url))
         client.user_agent = identity
         self.clients.append(client)
         extra = {"clock": clock} if clock is not None else {}
         lease = KubernetesLease(
-            name=NAME, namespace=NS, identity=identity, timing=timing, api_client=client, **extra
+            name=NAME, namespace=NS, identity=identity, timing=TIMING, api_client=client, **extra
         )
         self.contenders.append(lease)
         return lease
@@ -101,10 +100,12 @@ class Cluster:
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:
-    async with asyncio.timeout(LIMIT_S):
-        while not condition():
-            await asyncio.sleep(0.02)
-    assert condition(), what
+    try:
+        async with asyncio.timeout(LIMIT_S):
+            while not condition():
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"never happened: {what}") from None
 
 
 async def finished(task: asyncio.Task[Any]) -> Any:
@@ -240,7 +241,7 @@ async def test_no_takeover_while_the_holder_renews(cluster: Cluster) -> None:
     _, holding = await leader(cluster, "a", clock=FakeClock())
     standby = cluster.contender("b")
     taking = cluster.spawn(standby.acquire())
-    # The standby polls every 0.2 s: 25 polls span more than three lease durations.
+    # The standby's polls are at least 0.2 s apart: 25 span more than three lease durations.
     await cluster.polls("b", 25, waiting=taking)
     assert not taking.done() and not holding.done()
     spec = cluster.spec()

@@ -211,8 +211,12 @@ class KubernetesLease:
                     return
                 deadline = self._renewed_at + self.timing.renew_deadline_s
                 pause = min(self.timing.retry_period_s, max(0.0, deadline - self._clock()))
+                # asyncio.timeout, never wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that lands as the awaited call completes (CPython gh-86296),
+                # and a cancelled hold() must stop renewing.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(released.wait(), pause)
+                    async with asyncio.timeout(pause):
+                        await released.wait()
                 if released.is_set():
                     return
                 remaining = deadline - self._clock()
@@ -223,9 +227,8 @@ class KubernetesLease:
                     )
                     return
                 try:
-                    holder, sent_at = await asyncio.wait_for(
-                        self._try_acquire_or_renew(renewing=True), remaining
-                    )
+                    async with asyncio.timeout(remaining):
+                        holder, sent_at = await self._try_acquire_or_renew(renewing=True)
                 except TimeoutError:
                     self._give_up(
                         f"no renewal succeeded for {self.timing.renew_deadline_s}s "
@@ -251,7 +254,8 @@ class KubernetesLease:
         if self._released is not None:
             self._released.set()  # a running (or later) hold() stops renewing
         try:
-            cleared = await asyncio.wait_for(self._clear(), self.timing.renew_deadline_s)
+            async with asyncio.timeout(self.timing.renew_deadline_s):
+                cleared = await self._clear()
         except TimeoutError:
             log.warning(
                 "could not release lease %s: the API server did not answer; a standby takes "

@@ -123,7 +123,8 @@ async def cluster() -> AsyncIterator[Cluster]:
     finally:
         for task in fake.tasks:
             task.cancel()
-        await asyncio.gather(*fake.tasks, return_exceptions=True)
+        async with asyncio.timeout(LIMIT_S):
+            await asyncio.gather(*fake.tasks, return_exceptions=True)
         server.restore()
         for lease in fake.contenders:
             await lease.release()  # also stops its worker threads
@@ -144,7 +145,8 @@ async def leader(
 async def crash(task: asyncio.Task[Any]) -> None:
     """The holder's process dies: it stops renewing without releasing."""
     task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with asyncio.timeout(LIMIT_S):
+        await asyncio.gather(task, return_exceptions=True)
 
 
 # -- the first holder ------------------------------------------------------------------------
@@ -330,6 +332,28 @@ async def test_renewal_failures_shorter_than_the_deadline_keep_leadership(
         r.getMessage().startswith("gave up leadership of lease storage/heketipy-leader")
         for r in caplog.records
     )
+
+
+async def test_cancelling_hold_stops_it_even_as_a_renewal_completes(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.11's asyncio.wait_for returns the inner result instead of raising when it is
+    # cancelled just as the inner call completes: a "crashed" holder would renew forever. Here
+    # the API answers at once and the cancellation lands in exactly that window.
+    holder, holding = await leader(cluster, "a", clock=FakeClock())
+    ours = {"metadata": {"name": NAME, "resourceVersion": "1"}, "spec": {"holderIdentity": "a"}}
+    armed = True
+
+    async def answer_at_once(verb: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        nonlocal armed
+        if armed:
+            armed = False
+            asyncio.get_running_loop().call_soon(holding.cancel)
+        return 200, ours
+
+    monkeypatch.setattr(holder, "_call", answer_at_once)
+    await until(lambda: holding.done(), "the cancelled hold() ends")
+    assert holding.cancelled()
 
 
 @pytest.mark.parametrize("intrusion", ["taken", "deleted"])

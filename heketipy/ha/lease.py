@@ -376,6 +376,8 @@ class KubernetesLease:
         if status not in wanted:
             message = payload.get("message", "") if isinstance(payload, dict) else str(payload)
             raise LeaseApiError(status, message or "unexpected answer")
+        if not isinstance(payload, dict):  # a proxy's page, say: no record to decide on
+            raise LeaseApiError(status, "the answer is not a Lease")
 
     async def _call(self, verb: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         """``read``/``create``/``replace`` the Lease: the HTTP status and the decoded answer."""

@@ -356,6 +356,25 @@ async def test_cancelling_hold_stops_it_even_as_a_renewal_completes(
     assert holding.cancelled()
 
 
+async def test_an_answer_that_is_not_a_lease_is_a_failed_renewal(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="heketipy.ha.lease")
+    clock = FakeClock()
+    holder, holding = await leader(cluster, "a", clock=clock)
+
+    async def garbage(verb: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        return 200, "<html>a proxy's error page</html>"
+
+    monkeypatch.setattr(holder, "_call", garbage)
+    await until(
+        lambda: any("is not a Lease" in r.getMessage() for r in caplog.records),
+        "the renewal failure is logged",
+    )
+    clock.now += TIMING.renew_deadline_s
+    await finished(holding)  # returns (fences), does not raise
+
+
 @pytest.mark.parametrize("intrusion", ["taken", "deleted"])
 async def test_hold_returns_when_the_lease_is_taken_or_deleted(
     cluster: Cluster, intrusion: str, caplog: pytest.LogCaptureFixture

@@ -25,6 +25,12 @@ Pods come from a JSON list (``--pods FILE``) of objects::
 (``volumes``, optional, is served as ``spec.volumes``: the claims a pod holds, read by
 ``fake_storage.FakeStorage``, the PV/PVC/StorageClass/ConfigMap extension.)
 
+It also serves ``coordination.k8s.io/v1`` Leases (``FakeLeases``, for ``heketipy.ha.lease``):
+list/create/read/replace/delete with a resourceVersion that changes on every write and the API
+server's 409 Conflict on a stale one; tests can hold writes back to force a race. And it can play
+an unreachable API server (``cut``/``restore``): requests are refused (the connection is dropped
+unanswered) or hang, for every client or only those with a given User-Agent (a partition).
+
 Optional bearer token check (``--token``). Listens on loopback, no TLS, no authorisation.
 In-process use: ``FakeApiServer(pods).start()`` inside a running event loop.
 
@@ -40,15 +46,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
+import re
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
@@ -177,6 +186,282 @@ def match_fields(manifest: dict[str, Any], selector: str) -> bool:
     return True
 
 
+# --- coordination.k8s.io/v1 Leases ---------------------------------------------------------------
+
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
+# metav1.MicroTime: RFC 3339 with exactly six fractional digits.
+MICRO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})")
+
+
+def _micro_time(text: str) -> str:
+    """``text`` as the API server stores a MicroTime (UTC, ``Z``); ValueError if malformed."""
+    if not isinstance(text, str) or not MICRO_TIME.fullmatch(text):
+        raise ValueError(f"{text!r} is not a MicroTime (RFC 3339 with microseconds)")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class LeaseRequest:
+    """One Lease request as the fake answered it (tests count polls, writes and conflicts)."""
+
+    method: str
+    name: str
+    user_agent: str
+    status: int
+    sent_version: str | None  # metadata.resourceVersion of a written body
+    version: str | None  # the Lease's resourceVersion in the answer
+
+
+class FakeLeases:
+    """Leases in memory, with the API server's optimistic concurrency.
+
+    ``hold_writes(n)`` makes the next lease writes wait until ``n`` of them are pending and then
+    lets them all through, so ``n`` clients that read the same resourceVersion all write it.
+    """
+
+    def __init__(self) -> None:
+        self.leases: dict[tuple[str, str], dict[str, Any]] = {}
+        self.requests: list[LeaseRequest] = []
+        self._versions = itertools.count(1)
+        self._gate: asyncio.Event | None = None
+        self._gate_size = 0
+        self._gate_pending = 0
+
+    # -- helpers for tests ------------------------------------------------------------------
+    def spec(self, namespace: str, name: str) -> dict[str, Any] | None:
+        lease = self.leases.get((namespace, name))
+        return dict(lease["spec"]) if lease is not None else None
+
+    def put(self, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Write a Lease directly (another party's write): a new resourceVersion."""
+        return self._store(namespace, name, {"metadata": {"name": name}, "spec": spec})
+
+    def count(
+        self, method: str | None = None, *, user_agent: str | None = None, status: int | None = None
+    ) -> int:
+        return sum(
+            1
+            for request in self.requests
+            if (method is None or request.method == method)
+            and (user_agent is None or request.user_agent == user_agent)
+            and (status is None or request.status == status)
+        )
+
+    def hold_writes(self, count: int) -> None:
+        self._gate, self._gate_size, self._gate_pending = asyncio.Event(), count, 0
+
+    async def _pass_gate(self) -> None:
+        gate = self._gate
+        if gate is None:
+            return
+        self._gate_pending += 1
+        if self._gate_pending >= self._gate_size:
+            self._gate = None
+            gate.set()
+        await gate.wait()
+
+    # -- request handling -------------------------------------------------------------------
+    def _answer(
+        self,
+        request: web.Request,
+        name: str,
+        status: int,
+        body: dict[str, Any],
+        sent: dict[str, Any] | None = None,
+    ) -> web.Response:
+        version = (body.get("metadata") or {}).get("resourceVersion") if status < 300 else None
+        sent_version = ((sent or {}).get("metadata") or {}).get("resourceVersion")
+        self.requests.append(
+            LeaseRequest(
+                request.method,
+                name,
+                request.headers.get("User-Agent", ""),
+                status,
+                sent_version,
+                version,
+            )
+        )
+        return web.json_response(body, status=status)
+
+    def _fail(
+        self,
+        request: web.Request,
+        name: str,
+        code: int,
+        reason: str,
+        message: str,
+        sent: dict[str, Any] | None = None,
+    ) -> web.Response:
+        return self._answer(request, name, code, status_object(code, reason, message), sent)
+
+    @staticmethod
+    def _invalid(body: Any, name: str) -> str | None:
+        if not isinstance(body, dict) or body.get("kind", "Lease") != "Lease":
+            return "the body must be a Lease"
+        if (body.get("metadata") or {}).get("name", name) != name:
+            return "the name of the object does not match the name on the URL"
+        spec = body.get("spec") or {}
+        for key in ("leaseDurationSeconds", "leaseTransitions"):
+            value = spec.get(key)
+            if value is not None and (
+                not isinstance(value, int) or value < (key == "leaseDurationSeconds")
+            ):
+                return f"spec.{key}: Invalid value: {value!r}"
+        for key in ("acquireTime", "renewTime"):
+            if spec.get(key) is not None:
+                try:
+                    _micro_time(spec[key])
+                except ValueError as exc:
+                    return f"spec.{key}: {exc}"
+        return None
+
+    def _store(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        previous = self.leases.get((namespace, name))
+        spec = {
+            key: value
+            for key, value in (body.get("spec") or {}).items()
+            if value is not None and value != ""
+        }
+        for key in ("acquireTime", "renewTime"):
+            if key in spec:
+                spec[key] = _micro_time(spec[key])
+        metadata = dict(body.get("metadata") or {})
+        metadata.update(
+            name=name,
+            namespace=namespace,
+            resourceVersion=str(next(self._versions)),
+            uid=previous["metadata"]["uid"] if previous else str(uuid.uuid4()),
+        )
+        lease = {
+            "kind": "Lease",
+            "apiVersion": "coordination.k8s.io/v1",
+            "metadata": metadata,
+            "spec": spec,
+        }
+        self.leases[(namespace, name)] = lease
+        return lease
+
+    async def _body(self, request: web.Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            return None
+
+    async def list(self, request: web.Request) -> web.Response:
+        ns = request.match_info["ns"]
+        items = [lease for (n, _), lease in sorted(self.leases.items()) if n == ns]
+        version = str(max((int(i["metadata"]["resourceVersion"]) for i in items), default=0))
+        return self._answer(
+            request,
+            "",
+            200,
+            {
+                "kind": "LeaseList",
+                "apiVersion": "coordination.k8s.io/v1",
+                "metadata": {"resourceVersion": version},
+                "items": items,
+            },
+        )
+
+    async def create(self, request: web.Request) -> web.Response:
+        ns, body = request.match_info["ns"], await self._body(request)
+        name = (
+            str(((body or {}).get("metadata") or {}).get("name", ""))
+            if isinstance(body, dict)
+            else ""
+        )
+        await self._pass_gate()
+        if not name:
+            return self._fail(request, name, 422, "Invalid", "metadata.name: Required value", body)
+        if (problem := self._invalid(body, name)) is not None:
+            return self._fail(
+                request, name, 422, "Invalid", f'Lease "{name}" is invalid: {problem}', body
+            )
+        if (ns, name) in self.leases:
+            return self._fail(
+                request,
+                name,
+                409,
+                "AlreadyExists",
+                f'leases.coordination.k8s.io "{name}" already exists',
+                body,
+            )
+        return self._answer(request, name, 201, self._store(ns, name, body), body)
+
+    async def get(self, request: web.Request) -> web.Response:
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        lease = self.leases.get((ns, name))
+        if lease is None:
+            return self._fail(
+                request, name, 404, "NotFound", f'leases.coordination.k8s.io "{name}" not found'
+            )
+        return self._answer(request, name, 200, lease)
+
+    async def replace(self, request: web.Request) -> web.Response:
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        body = await self._body(request)
+        await self._pass_gate()
+        if (problem := self._invalid(body, name)) is not None:
+            return self._fail(
+                request, name, 422, "Invalid", f'Lease "{name}" is invalid: {problem}', body
+            )
+        current = self.leases.get((ns, name))
+        if current is None:
+            return self._fail(
+                request,
+                name,
+                404,
+                "NotFound",
+                f'leases.coordination.k8s.io "{name}" not found',
+                body,
+            )
+        wanted = (body.get("metadata") or {}).get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            return self._fail(
+                request,
+                name,
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on leases.coordination.k8s.io "{name}": the '
+                "object has been modified; please apply your changes to the latest version "
+                "and try again",
+                body,
+            )
+        return self._answer(request, name, 200, self._store(ns, name, body), body)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        await self._pass_gate()
+        if self.leases.pop((ns, name), None) is None:
+            return self._fail(
+                request, name, 404, "NotFound", f'leases.coordination.k8s.io "{name}" not found'
+            )
+        return self._answer(
+            request,
+            name,
+            200,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {"name": name, "group": "coordination.k8s.io", "kind": "leases"},
+            },
+        )
+
+    def register(self, router: web.UrlDispatcher) -> None:
+        item = LEASES + "/{name}"
+        for method, path, handler in (
+            ("GET", LEASES, self.list),
+            ("POST", LEASES, self.create),
+            ("GET", item, self.get),
+            ("PUT", item, self.replace),
+            ("DELETE", item, self.delete),
+        ):
+            router.add_route(method, path, handler)
+
+
 @dataclass
 class ExecRecord:
     """One exec request as the fake saw it (tests assert argv arrived verbatim)."""
@@ -197,6 +482,11 @@ class FakeApiServer:
     peak_active_execs: int = 0
     # More API resources: objects with ``register(router)`` (e.g. fake_secrets.FakeSecrets).
     extensions: list[Any] = field(default_factory=list)
+    leases: FakeLeases = field(default_factory=FakeLeases)
+    # An unreachable API server (``cut``): None, or how requests fail, and for whom.
+    outage: Literal["refuse", "hang"] | None = None
+    outage_user_agent: str | None = None
+    _restored: asyncio.Event | None = None
     _runner: web.AppRunner | None = None
 
     # --- lifecycle (in-process use) -----------------------------------------------------------
@@ -215,6 +505,42 @@ class FakeApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    # --- test controls: the network between the clients and this server -----------------------
+
+    def cut(
+        self, mode: Literal["refuse", "hang"] = "refuse", *, user_agent: str | None = None
+    ) -> None:
+        """Make the API unreachable: ``refuse`` drops each connection unanswered, ``hang`` keeps
+        requests waiting (and drops them when restored: lost in the network). With
+        ``user_agent``, only clients sending that User-Agent are cut off (a partition)."""
+        self.outage, self.outage_user_agent = mode, user_agent
+        if self._restored is None or self._restored.is_set():
+            self._restored = asyncio.Event()
+
+    def restore(self) -> None:
+        self.outage = self.outage_user_agent = None
+        if self._restored is not None:
+            self._restored.set()
+
+    def _cut_off(self, request: web.Request) -> bool:
+        wanted = self.outage_user_agent
+        return self.outage is not None and (
+            wanted is None or request.headers.get("User-Agent") == wanted
+        )
+
+    @web.middleware
+    async def _network(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if self._cut_off(request):
+            if self.outage == "hang" and self._restored is not None:
+                await self._restored.wait()
+            if request.transport is not None:
+                request.transport.abort()
+            # Nothing reaches the client: aiohttp drops a response to an aborted connection.
+            return web.Response(status=503)
+        return await handler(request)
 
     # --- handlers -----------------------------------------------------------------------------
 
@@ -434,7 +760,7 @@ class FakeApiServer:
                 await ws.close()
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._auth])
+        app = web.Application(middlewares=[self._network, self._auth])
         router = app.router
         router.add_get("/version", self._version)
         router.add_get("/api", self._api)
@@ -444,6 +770,7 @@ class FakeApiServer:
         router.add_get("/api/v1/namespaces/{ns}/pods/{name}", self._get_pod)
         router.add_route("GET", "/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
         router.add_route("POST", "/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
+        self.leases.register(router)
         for extension in self.extensions:
             extension.register(router)
         return app

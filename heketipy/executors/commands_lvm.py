@@ -173,6 +173,66 @@ def thin_lv_create(options: CommandOptions, brick: BrickRequest) -> list[str]:
     )  # fmt: skip
 
 
+# -- expansion in place: grow a brick's pool, thin LV and XFS ------------------------------------
+
+
+def _brick_lv(brick: BrickRequest, lv: str) -> str:
+    return f"{vg_name(brick.device_id)}/{safe_lvm_name(lv, 'logical volume name')}"
+
+
+def brick_lv_sizes(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """Sizes (KiB) of the brick's thin pool (data and metadata) and thin LV, as a JSON report;
+    what an expansion reads before it extends, so a replayed step extends nothing twice."""
+    _check_brick(brick)
+    return lvm(
+        options, "lvs", "--reportformat=json", "--units", "k", "--nosuffix",
+        "-o", "lv_name,lv_size,lv_metadata_size",
+        _brick_lv(brick, brick.tp_name), _brick_lv(brick, brick.lv_name),
+    )  # fmt: skip
+
+
+def thin_pool_extend(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """The pool's data to ``tp_size_kib`` (an absolute size: LVM refuses to shrink with it)."""
+    _check_brick(brick)
+    return lvm(
+        options, "lvextend", "-qq", options.autobackup, "--size", f"{brick.tp_size_kib}K",
+        _brick_lv(brick, brick.tp_name),
+    )  # fmt: skip
+
+
+def pool_metadata_extend(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """The pool's metadata to ``pool_metadata_kib``."""
+    _check_brick(brick)
+    return lvm(
+        options, "lvextend", "-qq", options.autobackup,
+        "--poolmetadatasize", f"{brick.pool_metadata_kib}K", _brick_lv(brick, brick.tp_name),
+    )  # fmt: skip
+
+
+def thin_lv_extend(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """The thin LV's virtual size to the brick's (at least mkfs.xfs's minimum)."""
+    _check_brick(brick)
+    return lvm(
+        options, "lvextend", "-qq", options.autobackup,
+        "--size", f"{thin_lv_virtual_kib(brick)}K", _brick_lv(brick, brick.lv_name),
+    )  # fmt: skip
+
+
+def thin_lv_reduce(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """Undo ``thin_lv_extend`` while the filesystem has not grown (XFS cannot shrink; LVM
+    2.03.17+ refuses to cut a filesystem by itself). ``-f`` answers LVM's confirmation."""
+    _check_brick(brick)
+    return lvm(
+        options, "lvreduce", "-qq", "-f", options.autobackup,
+        "--size", f"{thin_lv_virtual_kib(brick)}K", _brick_lv(brick, brick.lv_name),
+    )  # fmt: skip
+
+
+def xfs_growfs(mount_point: str) -> list[str]:
+    """Grow the mounted XFS's data section to its device (exit 0 when it already fills it)."""
+    return ["xfs_growfs", "-d", safe_path(mount_point, "mount point")]
+
+
 def lv_addtag(options: CommandOptions, brick: BrickRequest) -> list[str]:
     """Tag an LV heketipy did not create itself (a clone's snapshot) as the brick's."""
     device_tag, brick_tag = brick_tags(brick)
@@ -405,6 +465,24 @@ def parse_lvm_report(stdout: str) -> list[dict[str, Any]]:
         return rows
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ParseError(f"bad LVM JSON report: {error}") from error
+
+
+@dataclass(frozen=True)
+class LvSize:
+    """An LV's size and, for a thin pool, its metadata size (KiB)."""
+
+    size_kib: int
+    metadata_kib: int = 0
+
+
+def parse_lv_sizes(stdout: str) -> dict[str, LvSize]:
+    """``brick_lv_sizes``: LV name -> sizes (a thin LV reports no metadata size)."""
+    return {
+        str(row.get("lv_name", "")): LvSize(
+            _kib(row.get("lv_size", 0)), _kib(row.get("lv_metadata_size", 0))
+        )
+        for row in parse_lvm_report(stdout)
+    }
 
 
 def parse_thin_count(stdout: str) -> int:

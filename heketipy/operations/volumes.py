@@ -404,6 +404,20 @@ class DeleteVolume(Operation):
         self.settle(tx, volume_and_bricks(self.rt.state, self.volume_id))
 
 
+EXPAND_FAILED = "Failed to allocate volume expansion"
+
+
+def add_volume_size(tx: Transaction, volume: Volume, expand_gib: int) -> None:
+    """The volume grows by ``expand_gib``; a block-hosting volume's new space is split between
+    free and reserved as at create (98 % / 2 %)."""
+    volume = tx.touch(volume)
+    volume.size_gib += expand_gib
+    if volume.block:
+        added_free = bhv_usable_gib(expand_gib)
+        volume.block_free_gib += added_free
+        volume.block_reserved_gib += expand_gib - added_free
+
+
 class ExpandVolume(Operation):
     type_name = "expand-volume"
     journal_fields = {"volume_id": "volume", "expand_gib": "delta"}
@@ -425,7 +439,7 @@ class ExpandVolume(Operation):
         state = self.rt.state
         volume = state.volumes[self.volume_id]
         existing = state.bricks_of_volume(volume.id)
-        prefix = "Failed to allocate volume expansion"
+        prefix = EXPAND_FAILED
         if volume.pending_op or any(b.pending_op for b in existing):
             raise OperationFailed(f"{prefix}: {TARGET_IN_USE}")
         policy = pv.policy_for(self.rt.settings, volume.options, volume.snapshot_factor)
@@ -459,12 +473,8 @@ class ExpandVolume(Operation):
         )
 
     def finalize(self, tx: Transaction) -> str | None:
-        volume = tx.touch(self.rt.state.volumes[self.volume_id])
-        volume.size_gib += self.expand_gib
-        if volume.block:
-            added_free = bhv_usable_gib(self.expand_gib)
-            volume.block_free_gib += added_free
-            volume.block_reserved_gib += self.expand_gib - added_free
+        volume = self.rt.state.volumes[self.volume_id]
+        add_volume_size(tx, volume, self.expand_gib)
         self.settle(tx, self.new_bricks())
         return f"/volumes/{volume.id}"
 

@@ -13,8 +13,8 @@ The journaled steps, and why each ends consistent:
    is marked pending (drift leaves it alone). The journal keeps the old and new sizes.
 2. ``extended``: on every brick, in parallel, ``lvextend`` of the pool's data, of its metadata and
    of the thin LV, each only where the node has less (absolute sizes: a replay is a no-op).
-3. phase ``finalizing`` is journaled *before* the first ``xfs_growfs``: from then on the operation
-   only goes forward (XFS cannot shrink, so a thin LV under a grown filesystem must never be
+3. step ``extended`` (then phase ``finalizing``) is journaled *before* the first ``xfs_growfs``:
+   from then on the operation only goes forward (XFS cannot shrink, so a thin LV under a grown filesystem must never be
    reduced); a failure leaves it marked failed and recovery (a restart, or ``/operations``
    cleanup) re-runs the idempotent steps and finishes it.
 4. ``grown``: ``xfs_growfs -d`` on every brick's mount, in parallel.
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 def own_pool(state: State, brick: Brick) -> bool:
     """Whether ``brick`` is alone in a thin pool heketipy made for it (a clone's brick, or a
     source sharing its pool with a clone, is not grown in place)."""
-    if brick.served_path or brick.tp_id not in ("", brick.id) or brick.charge_kib <= 0:
+    if brick.served_path or brick.charge_kib <= 0:
         return False
     return not any(
         other != brick.id and state.bricks[other].tp_name == brick.tp_name
@@ -195,9 +195,17 @@ class ExpandInPlace(Operation):
         self.settle(tx, self._bricks())
         return f"/volumes/{volume.id}"
 
+    def _forward_only(self) -> bool:
+        """Every LV is extended (journaled before the first ``xfs_growfs``): a filesystem may
+        have grown, so nothing may shrink any more."""
+        return self.record is not None and "extended" in self.record.done_steps
+
+    async def recovery_direction(self) -> str:
+        return "forward" if self._forward_only() else "back"
+
     async def undo_steps(self) -> None:
-        if self.record is not None and self.record.phase == "finalizing":
-            # A filesystem may have grown: nothing may shrink now. Recovery finishes the job.
+        if self._forward_only():
+            # The runtime marked the phase "rolling-back" already: the journal's steps decide.
             raise OperationFailed(
                 f"{EXPAND_FAILED}: the bricks of volume {self.volume_id} are partly grown; "
                 "the expansion is completed by recovery (restart or operations cleanup)"

@@ -22,26 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from heketipy.domain.placement import NoSpaceError, PlacementPolicy
+from heketipy.domain.placement import BrickPlan, NoSpaceError, PlacementPolicy
 from heketipy.domain.placement.sizes import arbiter_brick_kib
 from heketipy.domain.space import fits, space_needed
-
-
-@dataclass(frozen=True)
-class BrickNow:
-    """One brick of the volume as the database has it."""
-
-    id: str
-    device_id: str
-    set_index: int
-    arbiter: bool
-    size_kib: int
-    tp_size_kib: int
-    pool_metadata_kib: int
-
-    @property
-    def charge_kib(self) -> int:
-        return self.tp_size_kib + self.pool_metadata_kib
 
 
 @dataclass(frozen=True)
@@ -78,41 +61,42 @@ def grown_data_kib(size_kib: int, volume_gib: int, expand_gib: int) -> int:
 
 
 def plan_growth(
-    bricks: list[BrickNow],
+    bricks: dict[str, BrickPlan],
     devices: dict[str, DeviceRoom],
     volume_gib: int,
     expand_gib: int,
     policy: PlacementPolicy,
 ) -> list[BrickGrowth]:
-    """Every brick's growth, in the order of ``bricks``; NoSpaceError when one does not fit."""
+    """Every brick's growth (``bricks``: brick id -> where and how big it is now), in their
+    order; NoSpaceError when one does not fit."""
     if not bricks:
         raise NoSpaceError("the volume has no bricks to grow")
     data_by_set: dict[int, int] = {}
     sizes: dict[str, int] = {}
-    for brick in bricks:
+    for brick_id, brick in bricks.items():
         if brick.arbiter:
             continue
-        sizes[brick.id] = grown_data_kib(brick.size_kib, volume_gib, expand_gib)
-        data_by_set[brick.set_index] = max(data_by_set.get(brick.set_index, 0), sizes[brick.id])
-    for brick in bricks:
+        sizes[brick_id] = grown_data_kib(brick.size_kib, volume_gib, expand_gib)
+        data_by_set[brick.set_index] = max(data_by_set.get(brick.set_index, 0), sizes[brick_id])
+    for brick_id, brick in bricks.items():
         if brick.arbiter:
             data_kib = data_by_set.get(brick.set_index, 0)
             arbiter = arbiter_brick_kib(data_kib, policy.average_file_size_kib)
-            sizes[brick.id] = max(brick.size_kib, arbiter, policy.min_filesystem_kib)
+            sizes[brick_id] = max(brick.size_kib, arbiter, policy.min_filesystem_kib)
     growth = []
     delta_by_device: dict[str, int] = {}
-    for brick in bricks:
-        size = sizes[brick.id]
+    for brick_id, brick in bricks.items():
+        size = sizes[brick_id]
         if size > policy.brick_max_kib:
             raise NoSpaceError(
-                f"brick {brick.id} would grow to {size} KiB, above the maximum brick size of "
+                f"brick {brick_id} would grow to {size} KiB, above the maximum brick size of "
                 f"{policy.brick_max_kib} KiB",
                 summary="in-place expansion would exceed the maximum brick size.",
             )
         device = devices.get(brick.device_id)
         if device is None or not device.usable:
             raise NoSpaceError(
-                f"device {brick.device_id} of brick {brick.id} is not online",
+                f"device {brick.device_id} of brick {brick_id} is not online",
                 summary="in-place expansion needs every brick's device online.",
             )
         tp_kib, metadata_kib = space_needed(size, policy.snapshot_factor, device.extent_kib)
@@ -120,7 +104,7 @@ def plan_growth(
         metadata_kib = max(metadata_kib, brick.pool_metadata_kib)
         delta = tp_kib + metadata_kib - brick.charge_kib
         delta_by_device[device.id] = delta_by_device.get(device.id, 0) + delta
-        growth.append(BrickGrowth(brick.id, device.id, size, tp_kib, metadata_kib, delta))
+        growth.append(BrickGrowth(brick_id, device.id, size, tp_kib, metadata_kib, delta))
     for device_id, delta in sorted(delta_by_device.items()):
         free = devices[device_id].free_kib
         if delta > 0 and not fits(free, delta):

@@ -191,41 +191,43 @@ def brick_lv_sizes(options: CommandOptions, brick: BrickRequest) -> list[str]:
     )  # fmt: skip
 
 
+def _lv_resize(
+    options: CommandOptions, brick: BrickRequest, verb: str, lv: str, size_option: str, kib: int
+) -> list[str]:
+    """``lvm <verb> -qq [-f] --autobackup=.. <size_option> <kib>K vg/lv`` (an absolute size)."""
+    _check_brick(brick)
+    force = ["-f"] if verb == "lvreduce" else []  # answers LVM's "really reduce?" prompt
+    return lvm(
+        options, verb, "-qq", *force, options.autobackup, size_option, f"{kib}K",
+        _brick_lv(brick, lv),
+    )  # fmt: skip
+
+
 def thin_pool_extend(options: CommandOptions, brick: BrickRequest) -> list[str]:
     """The pool's data to ``tp_size_kib`` (an absolute size: LVM refuses to shrink with it)."""
-    _check_brick(brick)
-    return lvm(
-        options, "lvextend", "-qq", options.autobackup, "--size", f"{brick.tp_size_kib}K",
-        _brick_lv(brick, brick.tp_name),
-    )  # fmt: skip
+    return _lv_resize(options, brick, "lvextend", brick.tp_name, "--size", brick.tp_size_kib)
 
 
 def pool_metadata_extend(options: CommandOptions, brick: BrickRequest) -> list[str]:
     """The pool's metadata to ``pool_metadata_kib``."""
-    _check_brick(brick)
-    return lvm(
-        options, "lvextend", "-qq", options.autobackup,
-        "--poolmetadatasize", f"{brick.pool_metadata_kib}K", _brick_lv(brick, brick.tp_name),
-    )  # fmt: skip
+    return _lv_resize(
+        options, brick, "lvextend", brick.tp_name, "--poolmetadatasize", brick.pool_metadata_kib
+    )
 
 
 def thin_lv_extend(options: CommandOptions, brick: BrickRequest) -> list[str]:
     """The thin LV's virtual size to the brick's (at least mkfs.xfs's minimum)."""
-    _check_brick(brick)
-    return lvm(
-        options, "lvextend", "-qq", options.autobackup,
-        "--size", f"{thin_lv_virtual_kib(brick)}K", _brick_lv(brick, brick.lv_name),
-    )  # fmt: skip
+    return _lv_resize(
+        options, brick, "lvextend", brick.lv_name, "--size", thin_lv_virtual_kib(brick)
+    )
 
 
 def thin_lv_reduce(options: CommandOptions, brick: BrickRequest) -> list[str]:
     """Undo ``thin_lv_extend`` while the filesystem has not grown (XFS cannot shrink; LVM
-    2.03.17+ refuses to cut a filesystem by itself). ``-f`` answers LVM's confirmation."""
-    _check_brick(brick)
-    return lvm(
-        options, "lvreduce", "-qq", "-f", options.autobackup,
-        "--size", f"{thin_lv_virtual_kib(brick)}K", _brick_lv(brick, brick.lv_name),
-    )  # fmt: skip
+    2.03.17+ refuses to cut a filesystem by itself)."""
+    return _lv_resize(
+        options, brick, "lvreduce", brick.lv_name, "--size", thin_lv_virtual_kib(brick)
+    )
 
 
 def xfs_growfs(mount_point: str) -> list[str]:

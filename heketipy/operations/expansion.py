@@ -35,7 +35,7 @@ from typing import Any
 from heketipy.domain import expansion as ex
 from heketipy.domain import placement as pl
 from heketipy.domain.entities import BRICK_ARBITER, Brick, Volume
-from heketipy.domain.errors import TARGET_IN_USE, OperationFailed
+from heketipy.domain.errors import OperationFailed
 from heketipy.domain.state import State, Transaction
 from heketipy.executors.base import BrickRequest
 from heketipy.operations import placement_view as pv
@@ -46,6 +46,7 @@ from heketipy.operations.volumes import (
     add_volume_size,
     brick_host,
     brick_request,
+    idle_bricks,
 )
 
 log = logging.getLogger(__name__)
@@ -79,14 +80,14 @@ def plan_in_place(rt: Runtime, volume: Volume, expand_gib: int) -> list[ex.Brick
             devices[device.id] = ex.DeviceRoom(
                 device.id, device.free_kib, device.extent_kib, view.online and device.online
             )
-    now = [
-        ex.BrickNow(
-            id=b.id, device_id=b.device_id, set_index=b.set_index,
-            arbiter=b.subtype == BRICK_ARBITER, size_kib=b.size_kib,
+    now = {
+        b.id: pl.BrickPlan(
+            node_id=b.node_id, device_id=b.device_id, size_kib=b.size_kib,
             tp_size_kib=b.tp_size_kib, pool_metadata_kib=b.pool_metadata_kib,
+            arbiter=b.subtype == BRICK_ARBITER, set_index=b.set_index, position=b.position,
         )
         for b in bricks
-    ]  # fmt: skip
+    }  # fmt: skip
     policy = pv.policy_for(rt.settings, volume.options, volume.snapshot_factor)
     return ex.plan_growth(now, devices, volume.size_gib, expand_gib, policy)
 
@@ -121,9 +122,7 @@ class ExpandInPlace(Operation):
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state
         volume = state.volumes[self.volume_id]
-        bricks = state.bricks_of_volume(volume.id)
-        if volume.pending_op or any(b.pending_op for b in bricks):
-            raise OperationFailed(f"{EXPAND_FAILED}: {TARGET_IN_USE}")
+        bricks = idle_bricks(state, volume, EXPAND_FAILED)
         try:
             growth = plan_in_place(self.rt, volume, self.expand_gib)
         except pl.PlacementError as error:

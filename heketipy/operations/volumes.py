@@ -344,6 +344,15 @@ class CreateVolume(Operation):
         self.drop_record(tx)
 
 
+def idle_bricks(state: State, volume: Volume, prefix: str) -> list[Brick]:
+    """The volume's bricks; ``prefix: <target in use>`` while an operation holds the volume or
+    one of them."""
+    bricks = state.bricks_of_volume(volume.id)
+    if volume.pending_op or any(b.pending_op for b in bricks):
+        raise OperationFailed(f"{prefix}: {TARGET_IN_USE}")
+    return bricks
+
+
 def check_deletable(state: State, volume: Volume) -> None:
     if volume.name == HEKETI_DB_VOLUME:
         raise Conflict("Cannot delete volume containing the Heketi database")
@@ -362,9 +371,7 @@ class DeleteVolume(Operation):
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state
         volume = state.volumes[self.volume_id]
-        bricks = state.bricks_of_volume(volume.id)
-        if volume.pending_op or any(b.pending_op for b in bricks):
-            raise OperationFailed(f"Failed to set up volume delete: {TARGET_IN_USE}")
+        bricks = idle_bricks(state, volume, "Failed to set up volume delete")
         self.record = self.rt.new_record(tx, self.type_name, volume=volume.id)
         tx.touch(volume).pending_op = self.record.id
         for brick in bricks:
@@ -438,10 +445,8 @@ class ExpandVolume(Operation):
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state
         volume = state.volumes[self.volume_id]
-        existing = state.bricks_of_volume(volume.id)
         prefix = EXPAND_FAILED
-        if volume.pending_op or any(b.pending_op for b in existing):
-            raise OperationFailed(f"{prefix}: {TARGET_IN_USE}")
+        existing = idle_bricks(state, volume, prefix)
         policy = pv.policy_for(self.rt.settings, volume.options, volume.snapshot_factor)
         try:
             allocation = pl.allocate_volume(

@@ -13,7 +13,7 @@ import pytest
 from heketipy.config import ConfigError, load_settings
 from heketipy.domain import expansion as ex
 from heketipy.domain.errors import NodeCommandError
-from heketipy.domain.placement import NoSpaceError, PlacementPolicy
+from heketipy.domain.placement import BrickPlan, NoSpaceError, PlacementPolicy
 from heketipy.domain.space import space_needed
 from heketipy.executors.commands import CommandOptions, UnsafeArgument
 from heketipy.executors.commands import lvm as l
@@ -29,10 +29,10 @@ POLICY = PlacementPolicy(
 )  # fmt: skip
 
 
-def now(brick_id: str, device: str, size_kib: int, *, set_index: int = 0,
-        arbiter: bool = False, factor: float = 1.0) -> ex.BrickNow:  # fmt: skip
+def now(device: str, size_kib: int, *, set_index: int = 0, arbiter: bool = False,
+        factor: float = 1.0) -> BrickPlan:  # fmt: skip
     tp, metadata = space_needed(size_kib, factor)
-    return ex.BrickNow(brick_id, device, set_index, arbiter, size_kib, tp, metadata)
+    return BrickPlan("n", device, size_kib, tp, metadata, arbiter, set_index, 0)
 
 
 def room(*devices: str, free: int = 1000 * GIB, usable: bool = True) -> dict[str, ex.DeviceRoom]:
@@ -43,45 +43,45 @@ def room(*devices: str, free: int = 1000 * GIB, usable: bool = True) -> dict[str
 
 
 def test_one_set_grows_to_the_new_volume_size_with_its_pool_and_metadata() -> None:
-    bricks = [now(f"b{i}", f"d{i}", 10 * GIB) for i in range(3)]
+    bricks = {f"b{i}": now(f"d{i}", 10 * GIB) for i in range(3)}
     growth = ex.plan_growth(bricks, room("d0", "d1", "d2"), 10, 5, POLICY)
     tp, metadata = space_needed(15 * GIB)
     assert [g.sizes() for g in growth] == [[15 * GIB, tp, metadata]] * 3
-    assert {g.charge_delta_kib for g in growth} == {tp + metadata - bricks[0].charge_kib}
+    assert {g.charge_delta_kib for g in growth} == {tp + metadata - bricks["b0"].charge_kib}
 
 
 def test_sets_of_different_sizes_keep_their_proportions() -> None:
     # 10 GiB made as one set, then +5 GiB added as a second set (add-brick).
-    bricks = [now("a", "d0", 10 * GIB), now("b", "d1", 5 * GIB, set_index=1)]
+    bricks = {"a": now("d0", 10 * GIB), "b": now("d1", 5 * GIB, set_index=1)}
     growth = ex.plan_growth(bricks, room("d0", "d1"), 15, 15, POLICY)
     assert [g.size_kib for g in growth] == [20 * GIB, 10 * GIB]
 
 
 def test_disperse_bricks_grow_by_the_delta_over_the_data_count() -> None:
-    bricks = [now(f"b{i}", f"d{i}", GIB) for i in range(6)]  # 4+2 of a 4 GiB volume
+    bricks = {f"b{i}": now(f"d{i}", GIB) for i in range(6)}  # 4+2 of a 4 GiB volume
     growth = ex.plan_growth(bricks, room(*[f"d{i}" for i in range(6)]), 4, 4, POLICY)
     assert {g.size_kib for g in growth} == {2 * GIB}
 
 
 def test_an_arbiter_is_resized_from_its_grown_data_bricks_and_never_shrinks() -> None:
-    small = [now("a", "d0", 2 * GIB), now("b", "d1", 2 * GIB), now("c", "d2", 32768, arbiter=True)]
+    small = {"a": now("d0", 2 * GIB), "b": now("d1", 2 * GIB), "c": now("d2", 32768, arbiter=True)}
     growth = ex.plan_growth(small, room("d0", "d1", "d2"), 2, 30, POLICY)
     assert [g.size_kib for g in growth] == [32 * GIB, 32 * GIB, 32 * GIB // 64]
-    big_arbiter = [*small[:2], now("c", "d2", 4 * GIB, arbiter=True)]
+    big_arbiter = {**small, "c": now("d2", 4 * GIB, arbiter=True)}
     growth = ex.plan_growth(big_arbiter, room("d0", "d1", "d2"), 2, 1, POLICY)
     assert growth[2].size_kib == 4 * GIB and growth[2].charge_delta_kib == 0
 
 
 def test_the_snapshot_factor_sizes_the_grown_pool() -> None:
-    bricks = [now("a", "d0", 10 * GIB, factor=1.5)]
+    bricks = {"a": now("d0", 10 * GIB, factor=1.5)}
     policy = dataclasses.replace(POLICY, snapshot_factor=1.5)
     (growth,) = ex.plan_growth(bricks, room("d0"), 10, 10, policy)
     assert (growth.tp_size_kib, growth.pool_metadata_kib) == space_needed(20 * GIB, 1.5)
 
 
 def test_a_device_fits_only_with_strictly_more_free_than_the_summed_growth() -> None:
-    bricks = [now("a", "d0", 10 * GIB), now("b", "d0", 10 * GIB, set_index=1)]
-    needed = 2 * (sum(space_needed(15 * GIB)) - bricks[0].charge_kib)
+    bricks = {"a": now("d0", 10 * GIB), "b": now("d0", 10 * GIB, set_index=1)}
+    needed = 2 * (sum(space_needed(15 * GIB)) - bricks["a"].charge_kib)
     assert ex.plan_growth(bricks, room("d0", free=needed + 1), 20, 10, POLICY)
     with pytest.raises(NoSpaceError) as caught:
         ex.plan_growth(bricks, room("d0", free=needed), 20, 10, POLICY)
@@ -90,7 +90,7 @@ def test_a_device_fits_only_with_strictly_more_free_than_the_summed_growth() -> 
 
 
 def test_an_offline_device_or_a_brick_above_the_maximum_is_no_space() -> None:
-    bricks = [now("a", "d0", 10 * GIB)]
+    bricks = {"a": now("d0", 10 * GIB)}
     with pytest.raises(NoSpaceError, match="not online"):
         ex.plan_growth(bricks, room("d0", usable=False), 10, 1, POLICY)
     with pytest.raises(NoSpaceError, match="maximum brick size"):

@@ -350,3 +350,27 @@ async def test_crash_at_each_step_recovers_consistent(tmp_path: Path, step: str,
                 pool["size_kib"], pool["metadata_kib"])
         assert db_free(rt) == vg_free(rt)
         await consistent(api)
+
+
+async def test_in_place_block_hosting_volume_splits_its_new_space(tmp_path: Path) -> None:
+    app = build(in_place(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        rt, api = app[RUNTIME], Api(client)
+        await topology(api)
+        status, headers, text = await api.wait(
+            "POST", "/volumes", {"size": 10, "durability": REPLICA3, "block": True}
+        )
+        assert status == 303, text
+        volume_id = headers["Location"].rsplit("/", 1)[1]
+        before = rt.state.volumes[volume_id]
+        free, reserved = before.block_free_gib, before.block_reserved_gib
+        status, text = await expand_and_wait(api, volume_id, 10)
+        assert status == 303, text
+        _, _, text = await api.call("GET", f"/volumes/{volume_id}")
+        grown = json.loads(text)
+        assert grown["size"] == 20 and len(grown["bricks"]) == 3
+        # as an add-brick expand: 98 % of the new space free, the rest reserved
+        info = grown["blockinfo"]
+        assert (info["freesize"], info["reservedsize"]) == (free + 9, reserved + 1)
+        assert db_free(rt) == vg_free(rt)
+        await consistent(api)

@@ -291,9 +291,9 @@ def pmspare_kib(bed: Testbed, node: Node, vg: str) -> int:
 def _unexplained_drift(bed: Testbed, drift: dict[str, Any], pmspare: bool) -> list[Any]:
     """Drift findings; with ``pmspare`` (real dm-thin), a device whose node free is short of the
     database's by exactly its VG's ``lvol0_pmspare`` counts as explained."""
-    findings = [*drift["missing"], *drift["orphaned"], *drift["mismatched"]]
+    findings = [*drift["missing"], *drift["orphaned"], *drift["foreign"], *drift["mismatched"]]
     if not pmspare:
-        return findings
+        return [] if drift["clean"] else findings or [drift]
     by_host = {n.manage: n for n in bed.nodes}
     left = []
     for finding in findings:

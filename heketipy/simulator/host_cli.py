@@ -1,10 +1,11 @@
 """The non-LVM, non-gluster commands of a simulated node: argv in, exit code and output out.
 
-wipefs, blkid, udevadm, mkfs.xfs, xfs_growfs, mount, umount, mountpoint, mkdir, rmdir, chown, chmod, cat,
+wipefs, blkid, udevadm, mkfs.xfs, mount, umount, mountpoint, mkdir, rmdir, chown, chmod, cat,
 lsof, systemctl, ``stat -c FORMAT`` (``%g`` and ``%n``: a rebuild reads brick directory gids), and the two fstab editors heketipy runs: ``awk`` with exactly the program
 ``commands_lvm.FSTAB_APPEND_AWK`` and ``sed -i.save -e '\\%...%d'`` with the address
 ``commands_lvm.fstab_remove`` builds (any other awk program or sed script is refused, not
 guessed at). Exit codes and messages are util-linux's, coreutils' and xfsprogs' own.
+``xfs_growfs -d MOUNTPOINT`` grows a mounted brick's XFS to its (extended) thin LV.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 Interprets the subcommands heketipy's builders (``executors/commands_lvm.py``) run - pvcreate,
 vgcreate, pvs, vgs, lvs, vgdisplay, lvcreate (thin pool and thin LV), lvchange --addtag,
-lvextend and lvreduce (absolute sizes), lvremove, vgremove, pvremove - over a ``NodeState``, answering as LVM 2.03 does: exit 5 for
+lvremove, vgremove, pvremove - over a ``NodeState``, answering as LVM 2.03 does: exit 5 for
 a failed command, 3 for a bad command line, LVM's English messages (two-space indented) on
 stderr, and ``--reportformat=json`` / ``--noheadings`` / ``vgdisplay -c`` output on stdout.
+``lvextend``/``lvreduce`` take absolute sizes (``--size``, ``--poolmetadatasize``), as the
+expansion in place runs them.
 """
 
 from __future__ import annotations

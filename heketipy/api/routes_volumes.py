@@ -16,6 +16,7 @@ from heketipy.models import requests as wire
 from heketipy.models import validation
 from heketipy.models.views import volume_view
 from heketipy.operations import bricks as bricks_ops
+from heketipy.operations import expansion
 from heketipy.operations import volumes as ops
 
 routes = Routes()
@@ -89,7 +90,7 @@ async def delete_volume(request: web.Request) -> web.Response:
 
 @routes.queued("POST", f"/volumes/{ID}/expand", wire.VolumeExpandRequest)
 async def expand_volume(request: web.Request, body: wire.VolumeExpandRequest) -> str:
-    return await ops.expand_volume(*located(request, _volumes), body.expand_size)
+    return await expansion.expand(*located(request, _volumes), body.expand_size)
 
 
 @routes.queued("POST", f"/volumes/{ID}/clone", wire.VolumeCloneRequest)

@@ -31,6 +31,11 @@ DEFAULT_IAT_LEEWAY_S = 120
 # How long a finished /queue result nobody collected is kept.
 DEFAULT_QUEUE_RESULT_TTL_S = 300.0
 LOG_FORMATS = ("text", "json")
+# POST /volumes/{id}/expand (issue 14 item 2): "add-brick" adds a distribute set and rebalances
+# (Heketi's behaviour); "in-place" grows every brick (lvextend + xfs_growfs) and fails with
+# "No space" when a device lacks room; "auto" grows in place when it can, else adds a set.
+EXPANSION_MODES = ("add-brick", "in-place", "auto")
+DEFAULT_EXPANSION_MODE = "add-brick"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +129,12 @@ class HeketipySettings(_GoJsonModel):
     # (the user role cannot poll /queue; Heketi's clients poll every 400 ms).
     queue_result_ttl_s: Annotated[float, Field(gt=0)] = DEFAULT_QUEUE_RESULT_TTL_S
     http: HttpSettings = HttpSettings()
+    # How a volume expand grows the volume: one of EXPANSION_MODES.
+    volume_expansion: Annotated[
+        str,
+        _empty_means(DEFAULT_EXPANSION_MODE),
+        AfterValidator(_one_of(EXPANSION_MODES, "volume expansion mode")),
+    ] = DEFAULT_EXPANSION_MODE
     # "text" (key=value lines) or "json" (one object per line, for log shippers).
     log_format: Annotated[
         str, _empty_means("text"), AfterValidator(_one_of(LOG_FORMATS, "log format"))

@@ -183,6 +183,20 @@ class Executor(Protocol):
         ``brick.tp_name``) heketipy's own: tag its LV, write its fstab line, mount it at
         ``brick.mount_path`` if it is not. Idempotent."""
 
+    # Expansion in place (issue 14 item 2): grow a brick without adding one
+    async def brick_extend(self, host: str, brick: BrickRequest) -> None:
+        """Grow the brick's thin pool (data, metadata) and thin LV to the sizes in ``brick``;
+        a size already reached is left as it is (idempotent). The filesystem is not touched."""
+
+    async def brick_extend_undo(self, host: str, brick: BrickRequest) -> tuple[int, int]:
+        """Undo ``brick_extend`` as far as LVM can, before the filesystem grew: the thin LV back
+        to ``brick.size_kib``. A thin pool cannot shrink: returns the pool's data and metadata
+        sizes (KiB) as the node holds them, for the database to record. Idempotent."""
+        return brick.tp_size_kib, brick.pool_metadata_kib
+
+    async def brick_grow_filesystem(self, host: str, brick: BrickRequest) -> None:
+        """Grow the brick's mounted XFS to its (extended) thin LV. Idempotent."""
+
     # Gluster volumes (destroy of a missing volume raises VolumeDoesNotExist)
     async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume: ...
     async def volume_expand(self, host: str, volume: VolumeRequest) -> GlusterVolume: ...

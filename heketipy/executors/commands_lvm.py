@@ -171,6 +171,68 @@ def thin_lv_create(options: CommandOptions, brick: BrickRequest, *, with_pool: b
     )  # fmt: skip
 
 
+# -- expansion in place: grow a brick's pool, thin LV and XFS ------------------------------------
+
+
+def _brick_lv(brick: BrickRequest, lv: str) -> str:
+    return f"{vg_name(brick.device_id)}/{safe_lvm_name(lv, 'logical volume name')}"
+
+
+def brick_lv_sizes(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """Sizes (KiB) of the brick's thin pool (data and metadata) and thin LV, as a JSON report;
+    what an expansion reads before it extends, so a replayed step extends nothing twice."""
+    _check_brick(brick)
+    return lvm(
+        options, "lvs", "--reportformat=json", "--units", "k", "--nosuffix",
+        "-o", "lv_name,lv_size,lv_metadata_size",
+        _brick_lv(brick, brick.tp_name), _brick_lv(brick, brick.lv_name),
+    )  # fmt: skip
+
+
+def _lv_resize(
+    options: CommandOptions, brick: BrickRequest, verb: str, lv: str, size_option: str, kib: int
+) -> list[str]:
+    """``lvm <verb> -qq [-f] --autobackup=.. <size_option> <kib>K vg/lv`` (an absolute size)."""
+    _check_brick(brick)
+    force = ["-f"] if verb == "lvreduce" else []  # answers LVM's "really reduce?" prompt
+    return lvm(
+        options, verb, "-qq", *force, options.autobackup, size_option, f"{kib}K",
+        _brick_lv(brick, lv),
+    )  # fmt: skip
+
+
+def thin_pool_extend(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """The pool's data to ``tp_size_kib`` (an absolute size: LVM refuses to shrink with it)."""
+    return _lv_resize(options, brick, "lvextend", brick.tp_name, "--size", brick.tp_size_kib)
+
+
+def pool_metadata_extend(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """The pool's metadata to ``pool_metadata_kib``."""
+    return _lv_resize(
+        options, brick, "lvextend", brick.tp_name, "--poolmetadatasize", brick.pool_metadata_kib
+    )
+
+
+def thin_lv_extend(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """The thin LV's virtual size to the brick's (at least mkfs.xfs's minimum)."""
+    return _lv_resize(
+        options, brick, "lvextend", brick.lv_name, "--size", thin_lv_virtual_kib(brick)
+    )
+
+
+def thin_lv_reduce(options: CommandOptions, brick: BrickRequest) -> list[str]:
+    """Undo ``thin_lv_extend`` while the filesystem has not grown (XFS cannot shrink; LVM
+    2.03.17+ refuses to cut a filesystem by itself)."""
+    return _lv_resize(
+        options, brick, "lvreduce", brick.lv_name, "--size", thin_lv_virtual_kib(brick)
+    )
+
+
+def xfs_growfs(mount_point: str) -> list[str]:
+    """Grow the mounted XFS's data section to its device (exit 0 when it already fills it)."""
+    return ["xfs_growfs", "-d", safe_path(mount_point, "mount point")]
+
+
 def lv_addtag(options: CommandOptions, brick: BrickRequest) -> list[str]:
     """Tag an LV heketipy did not create itself (a clone's snapshot) as the brick's."""
     device_tag, brick_tag = brick_tags(brick)
@@ -405,6 +467,24 @@ def parse_lvm_report(stdout: str) -> list[dict[str, Any]]:
         return rows
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ParseError(f"bad LVM JSON report: {error}") from error
+
+
+@dataclass(frozen=True)
+class LvSize:
+    """An LV's size and, for a thin pool, its metadata size (KiB)."""
+
+    size_kib: int
+    metadata_kib: int = 0
+
+
+def parse_lv_sizes(stdout: str) -> dict[str, LvSize]:
+    """``brick_lv_sizes``: LV name -> sizes (a thin LV reports no metadata size)."""
+    return {
+        str(row.get("lv_name", "")): LvSize(
+            _kib(row.get("lv_size", 0)), _kib(row.get("lv_metadata_size", 0))
+        )
+        for row in parse_lvm_report(stdout)
+    }
 
 
 def parse_thin_count(stdout: str) -> int:

@@ -126,6 +126,16 @@ class MockExecutor:
     async def brick_adopt(self, host: str, brick: BrickRequest) -> None:
         await self._delay()
 
+    async def brick_extend(self, host: str, brick: BrickRequest) -> None:
+        await self._delay()
+
+    async def brick_extend_undo(self, host: str, brick: BrickRequest) -> tuple[int, int]:
+        await self._delay()
+        return brick.tp_size_kib, brick.pool_metadata_kib
+
+    async def brick_grow_filesystem(self, host: str, brick: BrickRequest) -> None:
+        await self._delay()
+
     # -- gluster volumes ------------------------------------------------------------------------
 
     async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:

@@ -458,6 +458,46 @@ class RemoteExecutor:
             argv = lcmd.mount(self.options, device, brick.mount_path)
             await self._exec(host, argv, BRICK_TIMEOUT_S)
 
+    async def _brick_lv_sizes(self, host: str, brick: BrickRequest) -> dict[str, lcmd.LvSize]:
+        """The brick's pool and thin LV sizes; an error when either is missing."""
+        result = await self._exec(
+            host, lcmd.brick_lv_sizes(self.options, brick), BRICK_TIMEOUT_S, check=False
+        )
+        sizes: dict[str, lcmd.LvSize] = {}
+        with contextlib.suppress(lcmd.ParseError):
+            sizes = lcmd.parse_lv_sizes(result.stdout)
+        if brick.tp_name not in sizes or brick.lv_name not in sizes:
+            raise self._error(host, result) if not result.ok else log_failure(NodeCommandError(
+                host, result.argv, 1, f"brick {brick.brick_id}: thin pool or LV not reported",
+            ))
+        return sizes
+
+    async def brick_extend(self, host: str, brick: BrickRequest) -> None:
+        """lvextend the pool's data, then its metadata, then the thin LV: each only when the
+        node has less (absolute sizes, so a replay changes nothing)."""
+        options = self.options
+        sizes = await self._brick_lv_sizes(host, brick)
+        pool, lv = sizes[brick.tp_name], sizes[brick.lv_name]
+        steps = []
+        if pool.size_kib < brick.tp_size_kib:
+            steps.append(lcmd.thin_pool_extend(options, brick))
+        if pool.metadata_kib < brick.pool_metadata_kib:
+            steps.append(lcmd.pool_metadata_extend(options, brick))
+        if lv.size_kib < lcmd.thin_lv_virtual_kib(brick):
+            steps.append(lcmd.thin_lv_extend(options, brick))
+        for argv in steps:
+            await self._exec(host, argv, BRICK_TIMEOUT_S)
+
+    async def brick_extend_undo(self, host: str, brick: BrickRequest) -> tuple[int, int]:
+        sizes = await self._brick_lv_sizes(host, brick)
+        if sizes[brick.lv_name].size_kib > lcmd.thin_lv_virtual_kib(brick):
+            await self._exec(host, lcmd.thin_lv_reduce(self.options, brick), BRICK_TIMEOUT_S)
+        pool = sizes[brick.tp_name]
+        return pool.size_kib, pool.metadata_kib
+
+    async def brick_grow_filesystem(self, host: str, brick: BrickRequest) -> None:
+        await self._exec(host, lcmd.xfs_growfs(brick.mount_path), BRICK_TIMEOUT_S)
+
     async def brick_destroy(self, host: str, brick: BrickRequest) -> bool:
         """Reverse of create; returns whether the thin pool was removed (space reclaimed).
 

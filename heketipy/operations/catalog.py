@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from heketipy.operations.blockvolumes import CreateBlockVolume, DeleteBlockVolume, ExpandBlockVolume
 from heketipy.operations.bricks import EvictBrick
+from heketipy.operations.expansion import ExpandInPlace
 from heketipy.operations.nodes import AddDevice, DeleteDevice
 from heketipy.operations.runtime import Operation
 from heketipy.operations.volumes import CloneVolume, CreateVolume, DeleteVolume, ExpandVolume
@@ -18,6 +19,7 @@ JOURNALED_OPERATIONS: tuple[type[Operation], ...] = (
     CreateVolume,
     DeleteVolume,
     ExpandVolume,
+    ExpandInPlace,
     CloneVolume,
     CreateBlockVolume,
     DeleteBlockVolume,

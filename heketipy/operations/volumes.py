@@ -350,6 +350,15 @@ class CreateVolume(Operation):
         self.drop_record(tx)
 
 
+def idle_bricks(state: State, volume: Volume, prefix: str) -> list[Brick]:
+    """The volume's bricks; ``prefix: <target in use>`` while an operation holds the volume or
+    one of them."""
+    bricks = state.bricks_of_volume(volume.id)
+    if volume.pending_op or any(b.pending_op for b in bricks):
+        raise OperationFailed(f"{prefix}: {TARGET_IN_USE}")
+    return bricks
+
+
 def check_deletable(state: State, volume: Volume) -> None:
     if volume.name == HEKETI_DB_VOLUME:
         raise Conflict("Cannot delete volume containing the Heketi database")
@@ -368,9 +377,7 @@ class DeleteVolume(Operation):
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state
         volume = state.volumes[self.volume_id]
-        bricks = state.bricks_of_volume(volume.id)
-        if volume.pending_op or any(b.pending_op for b in bricks):
-            raise OperationFailed(f"Failed to set up volume delete: {TARGET_IN_USE}")
+        bricks = idle_bricks(state, volume, "Failed to set up volume delete")
         self.record = self.rt.new_record(tx, self.type_name, volume=volume.id)
         tx.touch(volume).pending_op = self.record.id
         for brick in bricks:
@@ -410,6 +417,20 @@ class DeleteVolume(Operation):
         self.settle(tx, volume_and_bricks(self.rt.state, self.volume_id))
 
 
+EXPAND_FAILED = "Failed to allocate volume expansion"
+
+
+def add_volume_size(tx: Transaction, volume: Volume, expand_gib: int) -> None:
+    """The volume grows by ``expand_gib``; a block-hosting volume's new space is split between
+    free and reserved as at create (98 % / 2 %)."""
+    volume = tx.touch(volume)
+    volume.size_gib += expand_gib
+    if volume.block:
+        added_free = bhv_usable_gib(expand_gib)
+        volume.block_free_gib += added_free
+        volume.block_reserved_gib += expand_gib - added_free
+
+
 class ExpandVolume(Operation):
     type_name = "expand-volume"
     journal_fields = {"volume_id": "volume", "expand_gib": "delta"}
@@ -430,10 +451,8 @@ class ExpandVolume(Operation):
     def plan(self, tx: Transaction) -> None:
         state = self.rt.state
         volume = state.volumes[self.volume_id]
-        existing = state.bricks_of_volume(volume.id)
-        prefix = "Failed to allocate volume expansion"
-        if volume.pending_op or any(b.pending_op for b in existing):
-            raise OperationFailed(f"{prefix}: {TARGET_IN_USE}")
+        prefix = EXPAND_FAILED
+        existing = idle_bricks(state, volume, prefix)
         policy = pv.policy_for(self.rt.settings, volume.options, volume.snapshot_factor)
         try:
             allocation = pl.allocate_volume(
@@ -465,12 +484,8 @@ class ExpandVolume(Operation):
         )
 
     def finalize(self, tx: Transaction) -> str | None:
-        volume = tx.touch(self.rt.state.volumes[self.volume_id])
-        volume.size_gib += self.expand_gib
-        if volume.block:
-            added_free = bhv_usable_gib(self.expand_gib)
-            volume.block_free_gib += added_free
-            volume.block_reserved_gib += self.expand_gib - added_free
+        volume = self.rt.state.volumes[self.volume_id]
+        add_volume_size(tx, volume, self.expand_gib)
         self.settle(tx, self.new_bricks())
         return f"/volumes/{volume.id}"
 

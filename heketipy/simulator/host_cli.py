@@ -6,6 +6,7 @@ lsof, systemctl, ``stat -c FORMAT`` (``%g`` and ``%n``: a rebuild reads brick di
 ``commands_lvm.FSTAB_APPEND_AWK`` and ``sed -i.save -e '\\%...%d'`` with the address
 ``commands_lvm.fstab_remove`` builds (any other awk program or sed script is refused, not
 guessed at). Exit codes and messages are util-linux's, coreutils' and xfsprogs' own.
+``xfs_growfs -d MOUNTPOINT`` grows a mounted brick's XFS to its (extended) thin LV.
 """
 
 from __future__ import annotations
@@ -200,6 +201,23 @@ class HostCommands:
         lvm.mkfs_xfs(self.node, words[-1], force="-f" in words)
         return 0, "", ""
 
+    def xfs_growfs(self, words: Sequence[str]) -> Result:
+        """``xfs_growfs -d MOUNTPOINT``: the data section grows to the LV (xfsprogs' report on
+        stdout, in 4 KiB blocks); exit 1 when nothing XFS is mounted there."""
+        operands = [w for w in words[1:] if not w.startswith("-")]
+        if len(operands) != 1:
+            return 1, "", "Usage: xfs_growfs [options] mountpoint\n"
+        mount_point = operands[0].rstrip("/")
+        old, new = lvm.xfs_growfs(self.node, mount_point)
+        device = self.node.mounts[mount_point]
+        report = (
+            f"meta-data={device:<22} isize=512    agcount=4, agsize={old // 16} blks\n"
+            f"data     ={'':<22} bsize=4096   blocks={old // 4}, imaxpct=25\n"
+        )
+        if new == old:
+            return 0, report + "data size unchanged, skipping\n", ""
+        return 0, report + f"data blocks changed from {old // 4} to {new // 4}\n", ""
+
     def mount(self, words: Sequence[str]) -> Result:
         device, mount_point = [w for w in words[2:] if not w.startswith("-")][-2:]
         lvm.mount(self.node, device, mount_point)
@@ -296,6 +314,7 @@ HANDLERS: dict[str, Callable[[HostCommands, Sequence[str]], Result]] = {
     "blkid": HostCommands.blkid,
     "udevadm": HostCommands.udevadm,
     "mkfs.xfs": HostCommands.mkfs_xfs,
+    "xfs_growfs": HostCommands.xfs_growfs,
     "mount": HostCommands.mount,
     "umount": HostCommands.umount,
     "mountpoint": HostCommands.mountpoint,

@@ -5,6 +5,8 @@ vgcreate, pvs, vgs, lvs, vgdisplay, lvcreate (thin pool, thin LV, or both in one
 lvremove, vgremove, pvremove - over a ``NodeState``, answering as LVM 2.03 does: exit 5 for
 a failed command, 3 for a bad command line, LVM's English messages (two-space indented) on
 stderr, and ``--reportformat=json`` / ``--noheadings`` / ``vgdisplay -c`` output on stdout.
+``lvextend``/``lvreduce`` take absolute sizes (``--size``, ``--poolmetadatasize``), as the
+expansion in place runs them.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ _HEADINGS = {
     "pv_name": "PV", "pv_uuid": "PV UUID", "vg_name": "VG", "lv_name": "LV", "lv_size": "LSize",
     "pool_lv": "Pool", "lv_tags": "LV Tags", "segtype": "Type", "vg_free": "VFree",
     "vg_size": "VSize", "vg_extent_size": "Ext", "thin_count": "#Thins",
+    "lv_metadata_size": "LMetaSize",
 }  # fmt: skip
 
 
@@ -148,6 +151,7 @@ def _lv_row(node: NodeState, vg: VolumeGroup, lv: LogicalVolume, args: _Args) ->
         "lv_tags": ",".join(lv.tags),
         "segtype": lv.kind,
         "thin_count": "" if count is None else str(count),
+        "lv_metadata_size": _size_text(lv.metadata_kib, args) if lv.kind == "thin-pool" else "",
     }
 
 
@@ -286,6 +290,36 @@ def _lvchange(node: NodeState, args: _Args) -> Result:
     return 0, "", ""
 
 
+def _resize(node: NodeState, args: _Args, *, grow: bool) -> Result:
+    """``lvextend``/``lvreduce [-f] --size S | --poolmetadatasize M VG/LV`` (absolute sizes;
+    one of the two per call, as heketipy runs them)."""
+    command = "lvextend" if grow else "lvreduce"
+    target = _one_positional(args, command)
+    vg_name, lv_name = _split_lv(target, command)
+    size, metadata = args.one("--size", "-L"), args.one("--poolmetadatasize")
+    if bool(size) == bool(metadata):
+        raise _Usage(f"{command}: the simulator needs exactly one of --size, --poolmetadatasize")
+    if any(v.startswith(("+", "-")) for v in (size or "", metadata or "")):
+        raise _Usage(f"{command}: the simulator takes absolute sizes only")
+    if not grow and "-f" not in args.flags:
+        raise _Usage("lvreduce: the simulator answers no prompt: use -f")
+    argv = [lvm.LVM, command, target]
+    lvm.lvresize(
+        node, vg_name, lv_name, argv, grow=grow,
+        size_kib=size_kib(size) if size else 0,
+        metadata_kib=size_kib(metadata) if metadata else 0,
+    )  # fmt: skip
+    return 0, "", ""
+
+
+def _lvextend(node: NodeState, args: _Args) -> Result:
+    return _resize(node, args, grow=True)
+
+
+def _lvreduce(node: NodeState, args: _Args) -> Result:
+    return _resize(node, args, grow=False)
+
+
 def _lvremove(node: NodeState, args: _Args) -> Result:
     vg_name, lv_name = _split_lv(_one_positional(args, "lvremove"), "lvremove")
     lvm.lvremove(node, vg_name, lv_name)
@@ -318,6 +352,8 @@ SUBCOMMANDS: dict[str, Callable[[NodeState, _Args], Result]] = {
     "vgcreate": _vgcreate,
     "lvcreate": _lvcreate,
     "lvchange": _lvchange,
+    "lvextend": _lvextend,
+    "lvreduce": _lvreduce,
     "lvremove": _lvremove,
     "vgremove": _vgremove,
     "pvremove": _pvremove,

@@ -318,6 +318,7 @@ def thin_snapshot(node: NodeState, vg_name: str, origin: str, lv_name: str) -> L
         pool=source.pool,
         origin=origin,
         filesystem=source.filesystem,
+        fs_size_kib=source.fs_size_kib,
         fs_dirs=dict(source.fs_dirs),
     )
     vg.lvs[lv_name] = snapshot
@@ -340,6 +341,76 @@ def lvremove(node: NodeState, vg_name: str, lv_name: str) -> None:
             )
     for name in doomed:
         del vg.lvs[name]
+
+
+def _extents(kib: int, vg: VolumeGroup) -> int:
+    return kib // vg.extent_kib
+
+
+def lvresize(
+    node: NodeState, vg_name: str, lv_name: str, argv: list[str], *, size_kib: int = 0,
+    metadata_kib: int = 0, grow: bool,
+) -> None:
+    """``lvextend``/``lvreduce --size S`` or ``--poolmetadatasize M`` (absolute sizes) as LVM
+    2.03 answers: a pool's growth is charged to the VG; a thin pool never shrinks; a thin LV
+    shrinks only above its filesystem (LVM 2.03.17's ``--fs checksize``, XFS cannot shrink)."""
+    vg = require_vg(node, vg_name, argv)
+    lv = require_lv(node, vg, lv_name, argv)
+    metadata = bool(metadata_kib)
+    if metadata and lv.kind != "thin-pool":
+        raise lvm_fail(node, argv, f"  Logical volume {vg_name}/{lv_name} is not a thin pool.")
+    current = lv.metadata_kib if metadata else lv.size_kib
+    wanted = round_up(metadata_kib if metadata else size_kib, vg.extent_kib)
+    old_ext, new_ext = _extents(current, vg), _extents(wanted, vg)
+    if new_ext == old_ext:
+        raise lvm_fail(
+            node, argv, f"  New size ({new_ext} extents) matches existing size ({old_ext} extents)."
+        )
+    if grow and new_ext < old_ext:
+        raise lvm_fail(
+            node, argv,
+            f"  New size given ({new_ext} extents) not larger than existing size "
+            f"({old_ext} extents)",
+        )
+    if not grow and new_ext > old_ext:
+        raise lvm_fail(
+            node, argv,
+            f"  New size given ({new_ext} extents) not less than existing size ({old_ext} extents)",
+        )
+    if not grow and lv.kind == "thin-pool":
+        raise lvm_fail(node, argv, f"  Thin pool volumes {vg_name}/{lv_name} cannot be reduced "
+                                   "in size yet.")
+    if not grow and lv.filesystem and lv.fs_size_kib > wanted:
+        raise lvm_fail(
+            node, argv,
+            f"  File system {lv.filesystem} found on {vg_name}/{lv_name}.\n"
+            f"  File system size ({lv.fs_size_kib}.00k) is larger than the requested size "
+            f"({wanted}.00k).\n  File system reduce is required and not supported "
+            f"({lv.filesystem}).",
+        )
+    if lv.kind == "thin-pool" and wanted - current > vg.free_kib:
+        raise lvm_fail(
+            node, argv,
+            f"  Insufficient free space: {new_ext - old_ext} extents needed, but only "
+            f"{_extents(vg.free_kib, vg)} available",
+        )
+    if metadata:
+        lv.metadata_kib = wanted
+    else:
+        lv.size_kib = wanted
+
+
+def xfs_growfs(node: NodeState, mount_point: str) -> tuple[int, int]:
+    """Grow the XFS mounted at ``mount_point`` to its LV; (old, new) data size in KiB."""
+    lv = lv_mounted_at(node, mount_point)
+    if lv is None or lv.filesystem != "xfs":
+        raise fail(
+            node, ["xfs_growfs", mount_point], 1,
+            f"xfs_growfs: {mount_point} is not a mounted XFS filesystem",
+        )
+    old = lv.fs_size_kib or lv.size_kib
+    lv.fs_size_kib = max(old, lv.size_kib)
+    return old, lv.fs_size_kib
 
 
 def lvchange_addtag(node: NodeState, vg_name: str, lv_name: str, tags: tuple[str, ...]) -> None:
@@ -377,6 +448,7 @@ def mkfs_xfs(node: NodeState, device: str, force: bool = False) -> None:
             f"({found[1].filesystem}).\nmkfs.xfs: Use the -f option to force overwrite.",
         )
     found[1].filesystem = "xfs"
+    found[1].fs_size_kib = found[1].size_kib
     found[1].fs_dirs = {}
 
 

@@ -348,6 +348,7 @@ def _vg_view(vg: VolumeGroup) -> dict[str, Any]:
                 **_attrs(lv, "kind", "size_kib", "pool", "metadata_kib", "origin"),
                 "tags": list(lv.tags),
                 "filesystem": lv.filesystem,
+                "fs_size_kib": lv.fs_size_kib,
                 "dirs": dict(lv.fs_dirs),
             }
             for name, lv in vg.lvs.items()

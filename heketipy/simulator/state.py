@@ -46,6 +46,8 @@ class LogicalVolume:
     origin: str = ""  # thin snapshots: the LV they were taken from
     tags: list[str] = field(default_factory=list)
     filesystem: str = ""
+    # The filesystem's data size (mkfs.xfs makes it the LV's size; xfs_growfs grows it).
+    fs_size_kib: int = 0
     # Directories inside the LV's filesystem (relative path -> gid); visible only while mounted.
     fs_dirs: dict[str, int] = field(default_factory=dict)
 

@@ -38,7 +38,7 @@ def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]:
         yield bed
 
 
-def _start_heketi(config_path: Path, bed: Testbed, env: dict[str, str]) -> ServerProcess:
+def start_heketi(config_path: Path, bed: Testbed, env: dict[str, str]) -> ServerProcess:
     client = bed.description["client"]
     log_path = config_path.with_suffix(".log")
     log_file = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
@@ -54,14 +54,9 @@ def _start_heketi(config_path: Path, bed: Testbed, env: dict[str, str]) -> Serve
     return wait_ready(server, 30)
 
 
-@pytest.fixture(scope="session")
-def heketi_over_ssh(
-    testbed: Testbed, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    reason = remote_executor_missing()
-    if reason:
-        pytest.skip(reason)
-    directory = tmp_path_factory.mktemp("heketi-ssh")
+def ssh_config(testbed: Testbed, directory: Path, **heketipy: Any) -> Path:
+    """Write the config of a heketipy server over SSH to the testbed's nodes (database and data
+    directory in ``directory``); ``heketipy`` adds keys to its "heketipy" object."""
     ssh = testbed.description["ssh"]
     listen = testbed.description["heketi_listen"]
     config = {
@@ -83,14 +78,29 @@ def heketi_over_ssh(
             "disable_monitor_gluster_nodes": True,
             "disable_background_cleaner": True,
         },
-        "heketipy": {"listen": listen["host"], "data_dir": str(directory)},
+        "heketipy": {"listen": listen["host"], "data_dir": str(directory), **heketipy},
     }
     config_path = directory / "heketi.json"
     config_path.write_text(json.dumps(config, indent=1))
+    return config_path
+
+
+def ssh_env(testbed: Testbed) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEKETI_")}
     # Until config.py carries sshexec.known_hosts, the upstream variable says where it is.
-    env["SSH_KNOWN_HOSTS"] = ssh["known_hosts"]
-    server = _start_heketi(config_path, testbed, env)
+    env["SSH_KNOWN_HOSTS"] = testbed.description["ssh"]["known_hosts"]
+    return env
+
+
+@pytest.fixture(scope="session")
+def heketi_over_ssh(
+    testbed: Testbed, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    reason = remote_executor_missing()
+    if reason:
+        pytest.skip(reason)
+    config_path = ssh_config(testbed, tmp_path_factory.mktemp("heketi-ssh"))
+    server = start_heketi(config_path, testbed, ssh_env(testbed))
     try:
         yield server
     finally:

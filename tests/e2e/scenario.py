@@ -6,6 +6,8 @@ and check every effect on the real nodes (gluster, LVs, mounts, fstab, brick dir
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import xml.etree.ElementTree as ElementTree
 from typing import Any
@@ -253,3 +255,119 @@ def run_scenario(api: ServerProcess, bed: Testbed, timings: Timings) -> None:
 
     with timings.step("remove devices, nodes, cluster"):
         remove_topology(api, bed, topology)
+
+
+# -- expansion in place (issue 14 item 2): shared by the namespace and VM tiers ---------------
+GIB_KIB = 1024 * 1024
+
+
+def brick_df_kib(bed: Testbed, node: Node, brick_path: str) -> int:
+    """The size ``df`` reports for the filesystem holding ``brick_path`` (KiB)."""
+    out = bed.node_run(node, ["df", "-k", "--output=size", brick_path]).stdout.split()
+    return int(out[-1])
+
+
+def _node_of(bed: Testbed, topology: Topology, node_id: str) -> Node:
+    return next(n for n in bed.nodes if topology.node_ids[n.name] == node_id)
+
+
+def _gluster_bricks(bed: Testbed, name: str) -> list[str]:
+    return [b.findtext("name") or "" for b in gluster_info(bed, bed.nodes[0], name).iter("brick")]
+
+
+def pmspare_kib(bed: Testbed, node: Node, vg: str) -> int:
+    """The size of the VG's hidden ``lvol0_pmspare`` (real LVM keeps one, as large as the
+    biggest thin-pool metadata, for metadata repair; neither Heketi nor heketipy charges it)."""
+    report = json.loads(bed.node_run(node, [
+        "lvm", "lvs", "-a", "--reportformat=json", "--units", "k", "--nosuffix",
+        "-o", "lv_name,lv_size", vg,
+    ]).stdout)  # fmt: skip
+    return sum(
+        int(float(row["lv_size"])) for row in report["report"][0]["lv"]
+        if row["lv_name"].strip("[]") == "lvol0_pmspare"
+    )
+
+
+def _unexplained_drift(bed: Testbed, drift: dict[str, Any], pmspare: bool) -> list[Any]:
+    """Drift findings; with ``pmspare`` (real dm-thin), a device whose node free is short of the
+    database's by exactly its VG's ``lvol0_pmspare`` counts as explained."""
+    findings = [*drift["missing"], *drift["orphaned"], *drift["foreign"], *drift["mismatched"]]
+    if not pmspare:
+        return [] if drift["clean"] else findings or [drift]
+    by_host = {n.manage: n for n in bed.nodes}
+    left = []
+    for finding in findings:
+        numbers = re.fullmatch(r"database free (\d+) KiB, node free (\d+) KiB", finding["detail"])
+        if finding["kind"] == "device" and numbers:
+            short = int(numbers.group(1)) - int(numbers.group(2))
+            if short == pmspare_kib(bed, by_host[finding["node"]], finding["name"]):
+                continue
+        left.append(finding)
+    return left
+
+
+def check_in_place_expand(
+    api: ServerProcess, bed: Testbed, timings: Timings, *, big_file: bool = True,
+    pmspare: bool = False,
+) -> None:
+    """On a server with ``volume_expansion`` in-place: a 1 GiB replica-3 volume with a file on
+    it grows by 2 GiB in place: the same bricks in gluster, every brick's XFS bigger (``df``),
+    the file intact, (``big_file``) a file larger than the old bricks fits, drift and
+    ``/db/check`` clean (``pmspare``: apart from real LVM's uncharged ``lvol0_pmspare``); then
+    the volume and topology go."""
+    topology = load_topology(api, bed)
+    volume_id = ""
+    try:
+        volume_id = _created_id(call(api, "POST", "/volumes", {
+            "size": 1, "durability": {"type": "replicate", "replicate": {"replica": 3}},
+        }))  # fmt: skip
+        volume = api.request("GET", f"/volumes/{volume_id}").json()
+        fuse_write_and_read(bed, topology, volume)
+        bricks_before = _gluster_bricks(bed, volume["name"])
+        assert len(bricks_before) == 3
+        df_before = {
+            b["id"]: brick_df_kib(bed, _node_of(bed, topology, b["node"]), b["path"])
+            for b in volume["bricks"]
+        }
+        with timings.step("expand by 2 GiB in place"):
+            reply = call(api, "POST", f"/volumes/{volume_id}/expand", {"expand_size": 2})
+        assert reply.status == 303, reply.text
+        grown = api.request("GET", f"/volumes/{volume_id}").json()
+        assert grown["size"] == 3
+        assert sorted(b["id"] for b in grown["bricks"]) == sorted(df_before)
+        assert {b["size"] for b in grown["bricks"]} == {3 * GIB_KIB}
+        assert _gluster_bricks(bed, volume["name"]) == bricks_before  # no set added
+        for brick in grown["bricks"]:
+            node = _node_of(bed, topology, brick["node"])
+            df_after = brick_df_kib(bed, node, brick["path"])
+            assert df_after > df_before[brick["id"]] + GIB_KIB, (df_before, df_after)
+            # the file written before the expand is intact on every brick
+            assert bed.node_run(node, ["cat", f"{brick['path']}/hello.txt"]).stdout == PAYLOAD
+        if big_file:
+            with timings.step("write a 1.5 GiB file (more than a brick held before)"):
+                _big_file_fits(bed, volume["name"])
+        drift = api.request("GET", "/internal/state/drift").json()
+        assert _unexplained_drift(bed, drift, pmspare) == [], drift
+        check = api.request("GET", "/db/check").json()
+        assert check["totalinconsistencies"] == 0, check
+    finally:
+        if volume_id:
+            assert call(api, "DELETE", f"/volumes/{volume_id}").status == 204
+        remove_topology(api, bed, topology)
+
+
+def _big_file_fits(bed: Testbed, name: str) -> None:
+    server, mount_point = bed.nodes[0].storage, f"/mnt/{name}-grown"
+    bed.client_run(["mkdir", "-p", mount_point])
+    bed.client_run(["mount", "-t", "glusterfs", f"{server}:/{name}", mount_point])
+    try:
+        bed.client_run(
+            ["dd", "if=/dev/zero", f"of={mount_point}/big", "bs=1M", "count=1536", "conv=fsync"],
+            timeout=900,
+        )
+        size = bed.client_run(["stat", "-c", "%s", f"{mount_point}/big"]).stdout.strip()
+        assert int(size) == 1536 * 1024 * 1024
+        assert bed.client_run(["cat", f"{mount_point}/hello.txt"]).stdout == PAYLOAD
+    finally:
+        bed.client_run(["rm", "-f", f"{mount_point}/big"], check=False)
+        bed.client_run(["umount", mount_point], check=False)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from heketipy import admin_cli
-from tests.e2e.conftest import REPO, _start_heketi
+from tests.e2e.conftest import REPO, start_heketi
 from tests.e2e.scenario import Topology, call, remove_topology
 from tests.e2e.testbed import Testbed
 from tests.integration.test_db_rebuild import differences, id_order_free, new_ids
@@ -133,7 +133,7 @@ def test_rebuild_from_real_nodes(
     else:  # the old database back, so the nodes can be cleaned up
         for path in saved.iterdir():
             shutil.copy2(path, api.db_path.parent / path.name)
-    restarted = _start_heketi(api.config_path, testbed, api.env)
+    restarted = start_heketi(api.config_path, testbed, api.env)
     # The session's server is this one from now on (its teardown stops it).
     api.process = restarted.process
     try:

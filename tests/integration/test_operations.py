@@ -20,7 +20,9 @@ from tests.support.simulated import nodes_of
 REPLICA3 = {"type": "replicate", "replicate": {"replica": 3}}
 
 
-def settings_for(tmp_path: Path, nodes_faults: dict[str, Any] | None = None) -> Any:
+def settings_for(
+    tmp_path: Path, nodes_faults: dict[str, Any] | None = None, **heketipy: Any
+) -> Any:
     config = {
         "port": "0",
         "jwt": {"admin": {"key": "a"}, "user": {"key": "u"}},
@@ -29,7 +31,8 @@ def settings_for(tmp_path: Path, nodes_faults: dict[str, Any] | None = None) -> 
         "heketipy": {"data_dir": str(tmp_path),
                      "simulator": {"device_size_gb": 50,
                                    "latency_ms": {"lvm": 0, "fs": 0, "gluster": 0},
-                                   **({"faults": nodes_faults} if nodes_faults else {})}},
+                                   **({"faults": nodes_faults} if nodes_faults else {})},
+                     **heketipy},
     }
     path = tmp_path / "heketi.json"
     path.write_text(json.dumps(config))

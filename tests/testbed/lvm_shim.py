@@ -13,6 +13,11 @@ description from ``/run/testbed/node.json`` (written by testbed.sh).
 * A thin LV is a sparse image file attached to a loop device, with a block device node at
   ``/dev/mapper/<vg>-<lv>`` (a private tmpfs in the node), so ``mkfs.xfs``/``mount`` run for real.
 * ``lvs`` is emulated (thin pools and thin LVs with tags, sizes, thin_count, data_percent...).
+* ``lvextend``/``lvreduce`` with an absolute ``--size`` or (pools) ``--poolmetadatasize``: a pool's
+  real LV grows by the difference (real extents, real VG free); a thin LV's image file grows and
+  its loop device learns the new capacity (``losetup -c``), so ``xfs_growfs`` on the mount really
+  grows. A pool never shrinks, and a thin LV never below its XFS (read from the superblock), as
+  LVM 2.03.17+ refuses.
 * Fault injection: if ``<faults_dir>/<subcommand>`` exists (e.g. ``lvcreate``), it is consumed
   and that one invocation fails with exit code 5 and the file's text (or a default) on stderr;
   ``<faults_dir>/<subcommand>.always`` fails every invocation while it exists.
@@ -35,8 +40,8 @@ import uuid
 
 NODE_CONFIG = "/run/testbed/node.json"
 EXTENT_KIB = 4096
-EMULATED = {"lvcreate", "lvremove", "lvs", "lvchange", "vgremove"}
-UNSUPPORTED = {"lvextend", "lvresize", "lvreduce", "lvrename", "lvconvert", "vgchange", "lvscan"}
+EMULATED = {"lvcreate", "lvremove", "lvs", "lvchange", "vgremove", "lvextend", "lvreduce"}
+UNSUPPORTED = {"lvresize", "lvrename", "lvconvert", "vgchange", "lvscan"}
 
 FIELDS = {
     # name: (header, numeric)
@@ -637,6 +642,68 @@ class Emulator:
                     self.save(record)
         return 0
 
+    # -- lvextend / lvreduce -------------------------------------------------------------------
+
+    def lvextend(self, options: dict, positional: list[str]) -> int:
+        return self._resize(options, positional, grow=True)
+
+    def lvreduce(self, options: dict, positional: list[str]) -> int:
+        return self._resize(options, positional, grow=False)
+
+    def _resize(self, options: dict, positional: list[str], *, grow: bool) -> int:
+        command = "lvextend" if grow else "lvreduce"
+        if len(positional) != 1:
+            raise ShimError(f"testbed lvm shim: {command} needs exactly one VG/LV", 3)
+        size, metadata = options.get("size"), options.get("poolmetadatasize")
+        if (size is None) == (metadata is None) or "extents" in options:
+            raise ShimError(f"testbed lvm shim: {command} needs one of --size, --poolmetadatasize", 3)
+        if (size or metadata or "").startswith(("+", "-")):
+            raise ShimError(f"testbed lvm shim: {command} takes absolute sizes only", 3)
+        if not grow and not options.get("force"):
+            raise ShimError("testbed lvm shim: lvreduce answers no prompt: use -f", 3)
+        inventory = self.inventory()
+        vg, lv = self.resolve(positional[0], inventory)
+        record = next((r for r in inventory if r["vg"] == vg and r["name"] == lv), None)
+        if record is None or lv is None:
+            raise ShimError(f'Failed to find logical volume "{vg}/{lv}"')
+        if record["kind"] not in ("pool", "thin") or (metadata and record["kind"] != "pool"):
+            raise ShimError(f"testbed lvm shim: {command} of {record['kind']} LVs is not emulated", 3)
+        key = "metadata_kib" if metadata else "size_kib"
+        current, wanted = record[key], round_up(size_kib(metadata or size))
+        old_ext, new_ext = current // EXTENT_KIB, wanted // EXTENT_KIB
+        if new_ext == old_ext:
+            raise ShimError(f"New size ({new_ext} extents) matches existing size ({old_ext} extents).")
+        if grow != (new_ext > old_ext):
+            relation = "not larger than" if grow else "not less than"
+            raise ShimError(
+                f"New size given ({new_ext} extents) {relation} existing size ({old_ext} extents)"
+            )
+        if record["kind"] == "pool":
+            if not grow:
+                raise ShimError(f"Thin pool volumes {vg}/{lv} cannot be reduced in size yet.")
+            total = record["size_kib"] + record["metadata_kib"] + wanted - current
+            args = ["-qq", "-L", f"{total}k"]
+            if "autobackup" in options:
+                args += ["--autobackup", options["autobackup"]]
+            real_lvm(self.node, "lvextend", [*args, f"{vg}/{lv}"], driverless=True)
+        else:
+            filesystem = xfs_size_kib(record["image"])
+            if not grow and filesystem > wanted:
+                raise ShimError(
+                    f"File system xfs found on {vg}/{lv}.\nFile system size ({filesystem}.00k) is "
+                    f"larger than the requested size ({wanted}.00k).\n"
+                    "File system reduce is required and not supported (xfs)."
+                )
+            with open(record["image"], "r+b") as handle:
+                handle.truncate(wanted * 1024)
+            if record.get("loop"):
+                subprocess.run(["losetup", "-c", record["loop"]], check=True, capture_output=True)
+        record[key] = wanted
+        self.save(record)
+        if not options.get("quiet"):
+            print(f"  Logical volume {vg}/{lv} successfully resized.")
+        return 0
+
     # -- lvs ----------------------------------------------------------------------------------
 
     def lvs(self, options: dict, positional: list[str]) -> int:
@@ -791,6 +858,20 @@ class Emulator:
             print(render(headers))
         for row in table:
             print(render(row))
+
+
+def xfs_size_kib(image: str) -> int:
+    """The data size of the XFS in ``image`` (superblock: magic ``XFSB``, block size at byte 4,
+    data blocks at byte 8, big-endian), 0 when there is none."""
+    try:
+        with open(image, "rb") as handle:
+            superblock = handle.read(16)
+    except OSError:
+        return 0
+    if len(superblock) < 16 or superblock[:4] != b"XFSB":
+        return 0
+    block_size = int.from_bytes(superblock[4:8], "big")
+    return int.from_bytes(superblock[8:16], "big") * block_size // 1024
 
 
 def format_size(kib: int, units: str, nosuffix: bool) -> str:

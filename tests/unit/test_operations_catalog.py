@@ -42,7 +42,7 @@ def test_the_type_names_recorded_in_journals_stay_the_same() -> None:
     assert sorted(OPERATION_TYPES) == [
         "add-device", "clone-volume", "create-block-volume", "create-volume",
         "delete-block-volume", "delete-device", "delete-volume", "evict-brick",
-        "expand-block-volume", "expand-volume",
+        "expand-block-volume", "expand-volume", "expand-volume-in-place",
     ]
 
 

@@ -76,9 +76,9 @@ async def test_sudo_env_and_the_lvm_wrapper_are_stripped_and_unknown_programs_ar
     plain = SimulatedNodes()  # no wrapper configured: the wrapper is an unknown program
     missing = await run(plain, lcmd.pvcreate(wrapper, "/dev/sdb"))
     assert missing.exit_code == 127 and "exec-on-host: command not found" in missing.stderr
-    unknown = await run(plain, ["xfs_growfs", "/mnt"])
+    unknown = await run(plain, ["resize2fs", "/dev/sdb"])
     assert (unknown.exit_code, unknown.stdout) == (127, "")
-    assert unknown.argv == ("xfs_growfs", "/mnt")
+    assert unknown.argv == ("resize2fs", "/dev/sdb")
 
 
 async def test_an_unreachable_node_fails_in_transport_with_no_exit_code() -> None:

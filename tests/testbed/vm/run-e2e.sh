@@ -4,6 +4,7 @@
 # rebuilt when 02-mkimage.sh changes), boots 3 VMs (2 data disks each), writes
 # $VMDIR/vm-testbed.json and runs tests/e2e/test_scenario_vm.py. VMs are stopped in all cases.
 # env: VMDIR=/var/tmp/heketipy-vm MEM=640 DATA_GB=8 BOOT_LIMIT_S=900 E2E_LIMIT_S=3600
+#      PYTHON=.venv/bin/python E2E_PYTEST_ARGS (e.g. "-k in_place": one test of the tier)
 # Every wait is bounded; results (step and per-command timings) land in $VMDIR/pytest/e2e-ssh-vm.json.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,8 +70,8 @@ json.dump({"kind": "vm", "nodes": nodes,
 PY
 cd "$REPO"
 HEKETIPY_E2E_VM="$VMDIR/vm-testbed.json" timeout -s INT -k 120 "${E2E_LIMIT_S:-3600}" \
-    .venv/bin/python -m pytest -q -p no:cacheprovider --basetemp="$VMDIR/pytest" \
-    -m e2e tests/e2e/test_scenario_vm.py
+    "${PYTHON:-.venv/bin/python}" -m pytest -q -p no:cacheprovider --basetemp="$VMDIR/pytest" \
+    -m e2e tests/e2e/test_scenario_vm.py ${E2E_PYTEST_ARGS:-}
 ts "e2e scenario over SSH on VMs passed"
 "$VMDIR/stop.sh" >/dev/null
 ts "VMs stopped"

@@ -51,6 +51,7 @@ from heketipy.config.settings import (
     DEFAULT_ADMIN_STATE,
     DEFAULT_IAT_LEEWAY_S,
     DEFAULT_QUEUE_RESULT_TTL_S,
+    HaSettings,
     HeketipySettings,
     HttpSettings,
     LatencySettings,

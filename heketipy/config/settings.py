@@ -17,11 +17,18 @@ from heketipy.config.fields import (
     NonNegativeInt,
     _empty_means,
     _GoJsonModel,
+    _matches,
     _one_of,
     _tcp_port,
 )
 from heketipy.config.glusterfs import GlusterfsSettings
 from heketipy.domain.units import KIB_PER_GIB
+from heketipy.ha.leadership import (
+    DEFAULT_LEASE_DURATION_S,
+    DEFAULT_RENEW_DEADLINE_S,
+    DEFAULT_RETRY_PERIOD_S,
+    LeaseTiming,
+)
 
 # -- Defaults the server reads elsewhere too: defined here once, imported from heketipy.config.
 ADMIN_STATES = ("normal", "read-only", "local-client")
@@ -107,6 +114,51 @@ class HttpSettings(_GoJsonModel):
         return value
 
 
+# -- Active/standby high availability (issue 13, item 1) ---------------------------------------
+
+DEFAULT_LEASE_NAME = "heketipy"
+# A Kubernetes object name (DNS-1123 subdomain), as the Lease's metadata.name must be.
+_check_lease_name = _matches(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", "a lowercase DNS name"
+)
+_check_namespace = _matches(r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?", "a namespace name or empty")
+
+
+class HaSettings(_GoJsonModel):
+    """Active/standby (``heketipy.ha``): with ``enabled``, a server whose database another one
+    holds waits as a standby and takes over when leadership frees; see ``heketipy.ha``."""
+
+    enabled: bool = False
+    lease_duration_s: PositiveSeconds = DEFAULT_LEASE_DURATION_S
+    renew_deadline_s: PositiveSeconds = DEFAULT_RENEW_DEADLINE_S
+    retry_period_s: PositiveSeconds = DEFAULT_RETRY_PERIOD_S
+    lease_name: Annotated[
+        str, _empty_means(DEFAULT_LEASE_NAME), AfterValidator(_check_lease_name)
+    ] = DEFAULT_LEASE_NAME
+    # "" = the service account's namespace, else "default" (heketipy.ha.factory resolves it).
+    lease_namespace: Annotated[str, AfterValidator(_check_namespace)] = ""
+    # "" = $POD_NAME or the host name, plus the process id (heketipy.ha.factory resolves it).
+    identity: str = ""
+    # "auto": a Lease when running in a pod or with the kubernetes executor; true / false.
+    kubernetes_lease: bool | str = "auto"
+
+    @field_validator("kubernetes_lease", mode="before")
+    @classmethod
+    def _true_false_or_auto(cls, value: Any) -> Any:
+        if value is True or value is False or value == "auto":
+            return value
+        raise ValueError(f'must be true, false or "auto" (got {value!r})')
+
+    @model_validator(mode="after")
+    def _timing_is_consistent(self) -> HaSettings:
+        self.timing  # noqa: B018 - LeaseTiming checks retry < renew deadline < lease duration
+        return self
+
+    @property
+    def timing(self) -> LeaseTiming:
+        return LeaseTiming(self.lease_duration_s, self.renew_deadline_s, self.retry_period_s)
+
+
 class HeketipySettings(_GoJsonModel):
     """heketipy's own settings, all optional."""
 
@@ -128,6 +180,7 @@ class HeketipySettings(_GoJsonModel):
     log_format: Annotated[
         str, _empty_means("text"), AfterValidator(_one_of(LOG_FORMATS, "log format"))
     ] = "text"
+    ha: HaSettings = HaSettings()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -85,3 +85,27 @@ def test_without_ha_a_second_server_is_refused_as_before(tmp_path: Path) -> None
         assert line == f"ERROR: database {db} is in use by another heketipy server"
     finally:
         server.stop()
+
+
+def test_an_active_that_loses_the_lock_fences_and_exits_non_zero(tmp_path: Path) -> None:
+    db = tmp_path / "shared" / "heketi.db"
+    first_config, _second = pair_configs(tmp_path, db)
+    active = local_starter(first_config, "first")
+    try:
+        wait_status(active, "/readyz", 200)
+        load_topology(active, nodes=1)
+        # Someone removed the lock file: the lock no longer proves anything.
+        Path(str(db) + ".lock").unlink()
+        assert active.process.wait(timeout=30) == 3
+        log = active.log_path.read_text()
+        assert "lost leadership" in log and "Traceback" not in log
+    finally:
+        active.kill()
+    # It left a database the next server opens as it was.
+    restarted = local_starter(first_config, "first")
+    try:
+        wait_status(restarted, "/readyz", 200)
+        assert len(restarted.request("GET", "/clusters").json()["clusters"]) == 1
+        assert restarted.request("GET", "/db/check").json()["totalinconsistencies"] == 0
+    finally:
+        restarted.stop()

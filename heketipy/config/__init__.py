@@ -51,13 +51,13 @@ from heketipy.config.settings import (
     DEFAULT_ADMIN_STATE,
     DEFAULT_IAT_LEEWAY_S,
     DEFAULT_QUEUE_RESULT_TTL_S,
-    HaSettings,
     HeketipySettings,
     HttpSettings,
     LatencySettings,
     Settings,
     SimulatorSettings,
 )
+from heketipy.config.settings import HaSettings as HaSettings
 from heketipy.config.settings import NonNegativeMs as NonNegativeMs
 from heketipy.domain.units import KIB_PER_GIB as KIB_PER_GIB
 

@@ -23,12 +23,6 @@ from heketipy.config.fields import (
 )
 from heketipy.config.glusterfs import GlusterfsSettings
 from heketipy.domain.units import KIB_PER_GIB
-from heketipy.ha.leadership import (
-    DEFAULT_LEASE_DURATION_S,
-    DEFAULT_RENEW_DEADLINE_S,
-    DEFAULT_RETRY_PERIOD_S,
-    LeaseTiming,
-)
 
 # -- Defaults the server reads elsewhere too: defined here once, imported from heketipy.config.
 ADMIN_STATES = ("normal", "read-only", "local-client")
@@ -116,7 +110,23 @@ class HttpSettings(_GoJsonModel):
 
 # -- Active/standby high availability (issue 13, item 1) ---------------------------------------
 
+# Leader-election timing (client-go's defaults; heketipy.ha.leadership explains each).
+DEFAULT_LEASE_DURATION_S = 15.0
+DEFAULT_RENEW_DEADLINE_S = 10.0
+DEFAULT_RETRY_PERIOD_S = 2.0
 DEFAULT_LEASE_NAME = "heketipy"
+
+
+def check_lease_timing(retry_period_s: float, renew_deadline_s: float,
+                       lease_duration_s: float) -> None:
+    """ValueError unless 0 < retry period < renew deadline < lease duration: the active must
+    give leadership up (renew deadline) before a standby may take it (lease duration)."""
+    if not 0 < retry_period_s < renew_deadline_s < lease_duration_s:
+        raise ValueError(
+            "leader election needs 0 < retry_period_s < renew_deadline_s < "
+            f"lease_duration_s (got {retry_period_s}, {renew_deadline_s}, {lease_duration_s})"
+        )
+
 # A Kubernetes object name (DNS-1123 subdomain), as the Lease's metadata.name must be.
 _check_lease_name = _matches(
     r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", "a lowercase DNS name"
@@ -151,12 +161,8 @@ class HaSettings(_GoJsonModel):
 
     @model_validator(mode="after")
     def _timing_is_consistent(self) -> HaSettings:
-        self.timing  # noqa: B018 - LeaseTiming checks retry < renew deadline < lease duration
+        check_lease_timing(self.retry_period_s, self.renew_deadline_s, self.lease_duration_s)
         return self
-
-    @property
-    def timing(self) -> LeaseTiming:
-        return LeaseTiming(self.lease_duration_s, self.renew_deadline_s, self.retry_period_s)
 
 
 class HeketipySettings(_GoJsonModel):

@@ -18,7 +18,7 @@ from heketipy import kubeapi
 from heketipy.config import HaSettings, Settings
 from heketipy.ha.combined import AllOf
 from heketipy.ha.dblock import DatabaseLockLeadership
-from heketipy.ha.leadership import Leadership
+from heketipy.ha.leadership import Leadership, LeaseTiming
 
 log = logging.getLogger("heketipy.ha")
 
@@ -70,7 +70,7 @@ def mechanisms(
             log.warning("no Kubernetes Lease support: leadership by the database lock alone")
         else:
             chosen.append(lease_builder(ha, who, lease_namespace(ha)))
-    chosen.append(DatabaseLockLeadership(settings.glusterfs.db, ha.timing, who))
+    chosen.append(DatabaseLockLeadership(settings.glusterfs.db, LeaseTiming.of(ha), who))
     return chosen
 
 

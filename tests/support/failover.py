@@ -32,16 +32,17 @@ Starter = Callable[[Path, str], ServerProcess]
 
 def pair_configs(
     workdir: Path, db_path: Path, *, ha: dict[str, Any] | None = None,
-    glusterfs: dict[str, Any] | None = None,
+    second_db_path: Path | None = None,
 ) -> tuple[Path, Path]:
-    """Two heketi.json files (own port and data directory each) for one database."""
+    """Two heketi.json files (own port and data directory each) for one database; the second
+    server may reach it by another path (``second_db_path``: another mount of the volume)."""
     configs = []
-    for name in ("first", "second"):
+    for name, db in (("first", db_path), ("second", second_db_path or db_path)):
         directory = workdir / name
         directory.mkdir(parents=True, exist_ok=True)
         config = write_config(
             directory,
-            glusterfs={"executor": "simulator", "db": str(db_path), **(glusterfs or {})},
+            glusterfs={"executor": "simulator", "db": str(db)},
             heketipy={
                 "simulator": {"device_size_gb": 64, "latency_ms": SIM_LATENCY},
                 "ha": {**FAST_HA, **(ha or {})},

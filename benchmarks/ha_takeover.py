@@ -24,14 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.support.failover import (
-    burst_and_kill,
-    check_after_failover,
-    load_topology,
-    local_starter,
-    pair_configs,
-    wait_status,
-)
+from tests.support.failover import burst_and_kill, check_after_failover, running_pair
 
 
 def one_run(workdir: Path, db_dir: Path, second_db_dir: Path | None) -> dict[str, Any]:
@@ -41,19 +34,9 @@ def one_run(workdir: Path, db_dir: Path, second_db_dir: Path | None) -> dict[str
     db = db_dir / name / "heketi.db"
     db.parent.mkdir(parents=True)
     second = (second_db_dir / name / "heketi.db") if second_db_dir else None
-    first_config, second_config = pair_configs(workdir / name, db, second_db_path=second)
-    active = local_starter(first_config, "first")
-    standby = None
-    try:
-        wait_status(active, "/readyz", 200)
-        load_topology(active)
-        standby = local_starter(second_config, "second")
+    with running_pair(workdir / name, db, second_db_path=second) as (active, standby):
         failover = burst_and_kill(active, standby)
         check_after_failover(standby, failover)
-    finally:
-        active.kill()
-        if standby is not None:
-            standby.stop()
     return {
         "readyz_s": round(failover.readyz_s, 3),
         "first_create_s": round(failover.create_s, 3),

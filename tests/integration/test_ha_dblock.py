@@ -60,8 +60,17 @@ def holder_of(tmp_path: Path) -> Iterator[list[Holder]]:
         holder.kill()
 
 
+def _lock_in_another_process(db: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from heketipy.store.sqlite import lock_database; "
+         "lock_database(sys.argv[1]); print('ok')", str(db)], capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+
+
+@pytest.mark.parametrize("holder_ends", ["releases", "dies"])
 async def test_a_standby_waits_for_the_holder_then_takes_the_lock(
-    tmp_path: Path, holder_of: list[Holder]
+    tmp_path: Path, holder_of: list[Holder], holder_ends: str
 ) -> None:
     db = tmp_path / "heketi.db"
     holder = Holder(db)
@@ -70,30 +79,13 @@ async def test_a_standby_waits_for_the_holder_then_takes_the_lock(
     acquiring = asyncio.ensure_future(leadership.acquire())
     await asyncio.sleep(0.3)
     assert not acquiring.done()  # several polls were refused
-    holder.release()
+    if holder_ends == "releases":
+        holder.release()
+    else:
+        holder.kill()
     await asyncio.wait_for(acquiring, 10)
     # Now ours: another process is refused.
-    probe = subprocess.run(
-        [sys.executable, "-c", "import sys; from heketipy.store.sqlite import lock_database; "
-         "lock_database(sys.argv[1])", str(db)], capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )
-    assert "DatabaseLocked" in probe.stderr
-    await leadership.release()
-
-
-async def test_a_standby_takes_over_when_the_holder_dies(
-    tmp_path: Path, holder_of: list[Holder]
-) -> None:
-    db = tmp_path / "heketi.db"
-    holder = Holder(db)
-    holder_of.append(holder)
-    leadership = DatabaseLockLeadership(str(db), FAST, "standby")
-    acquiring = asyncio.ensure_future(leadership.acquire())
-    await asyncio.sleep(0.2)
-    assert not acquiring.done()
-    holder.kill()
-    await asyncio.wait_for(acquiring, 10)
+    assert "DatabaseLocked" in _lock_in_another_process(db).stderr
     await leadership.release()
 
 
@@ -155,11 +147,7 @@ async def test_release_lets_another_process_lock_at_once(tmp_path: Path) -> None
     await leadership.acquire()
     await leadership.release()
     await leadership.release()  # safe when not holding
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys; from heketipy.store.sqlite import lock_database; "
-         "lock_database(sys.argv[1]); print('ok')", str(db)], capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )
+    result = _lock_in_another_process(db)
     assert result.stdout == "ok\n", result.stderr
 
 

@@ -16,19 +16,14 @@ from tests.support.failover import (
     load_topology,
     local_starter,
     pair_configs,
+    running_pair,
     wait_status,
 )
 from tests.support.server import start_fails, write_config
 
 
 def test_sigkill_during_a_burst_fails_over_to_the_standby(tmp_path: Path) -> None:
-    first_config, second_config = pair_configs(tmp_path, tmp_path / "shared" / "heketi.db")
-    active = local_starter(first_config, "first")
-    standby = None
-    try:
-        wait_status(active, "/readyz", 200)
-        load_topology(active)
-        standby = local_starter(second_config, "second")
+    with running_pair(tmp_path, tmp_path / "shared" / "heketi.db") as (active, standby):
         assert standby.request("GET", "/hello", role="none").status == 200
         assert standby.request("GET", "/livez", role="none").status == 200
         assert standby.request("GET", "/readyz", role="none").status == 503
@@ -40,35 +35,21 @@ def test_sigkill_during_a_burst_fails_over_to_the_standby(tmp_path: Path) -> Non
 
         assert failover.acknowledged, "the burst acknowledged nothing before the kill"
         check_after_failover(standby, failover)
-    finally:
-        active.kill()
-        if standby is not None:
-            standby.stop()
 
 
 def test_sigterm_on_the_active_hands_over_and_the_old_one_exits_0(tmp_path: Path) -> None:
-    first_config, second_config = pair_configs(
+    with running_pair(
         tmp_path, tmp_path / "shared" / "heketi.db",
         # A standby that waited out a lease would take 60 s: the release makes it immediate.
         ha={"lease_duration_s": 60, "renew_deadline_s": 50, "retry_period_s": 0.2},
-    )
-    active = local_starter(first_config, "first")
-    standby = None
-    try:
-        wait_status(active, "/readyz", 200)
-        load_topology(active)
+    ) as (active, standby):
         before = create_volume(active)
-        standby = local_starter(second_config, "second")
         assert standby.request("GET", "/readyz", role="none").status == 503
         active.stop()
         assert active.process.returncode == 0
         wait_status(standby, "/readyz", 200, limit_s=30)
         assert standby.request("GET", f"/volumes/{before}").status == 200
         assert create_volume(standby) is not None
-    finally:
-        active.kill()
-        if standby is not None:
-            standby.stop()
 
 
 def test_without_ha_a_second_server_is_refused_as_before(tmp_path: Path) -> None:

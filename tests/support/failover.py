@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,29 @@ def local_starter(config_path: Path, name: str) -> ServerProcess:
     server = start_server(config_path)
     server.check_openapi = False  # a standby's 503s are outside the Heketi API's description
     return server
+
+
+@contextmanager
+def running_pair(
+    workdir: Path, db_path: Path, *, ha: dict[str, Any] | None = None,
+    second_db_path: Path | None = None,
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """The active server (ready, a topology loaded) and a standby beside it; both are
+    ended afterwards, also on failure."""
+    first_config, second_config = pair_configs(
+        workdir, db_path, ha=ha, second_db_path=second_db_path
+    )
+    active = local_starter(first_config, "first")
+    standby = None
+    try:
+        wait_status(active, "/readyz", 200)
+        load_topology(active)
+        standby = local_starter(second_config, "second")
+        yield active, standby
+    finally:
+        active.kill()
+        if standby is not None:
+            standby.stop()
 
 
 def wait_status(server: ServerProcess, path: str, status: int, *, limit_s: float = 60) -> float:

@@ -246,21 +246,21 @@ async def serve_ha(
         holding = asyncio.ensure_future(leadership.hold())
         starting = asyncio.ensure_future(runner.setup())
         await _first(starting, holding, stopping)
-        if not starting.done():
+        if not starting.done():  # lost (or told to stop) while loading: never serve
             lost = holding.done()
             await fence(app)
             await _stop_task(starting)
             await fence(app)  # also what the start-up opened before it was cancelled
-            return
-        starting.result()
-        for site in _listen_on(runner, sockets, ssl_context):
-            await site.start()
-        await standby_runner.cleanup()
-        app[SERVER].role = ROLE_ACTIVE
-        log.info("%s is the active server", leadership.identity)
-        await _first(holding, stopping)
-        if holding.done():
-            lost = True
+        else:
+            starting.result()
+            for site in _listen_on(runner, sockets, ssl_context):
+                await site.start()
+            await standby_runner.cleanup()
+            app[SERVER].role = ROLE_ACTIVE
+            log.info("%s is the active server", leadership.identity)
+            await _first(holding, stopping)
+            lost = holding.done()
+        if lost:
             log.error("%s lost leadership: fencing (no more writes) and exiting",
                       leadership.identity)
             await fence(app)

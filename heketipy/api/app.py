@@ -5,16 +5,16 @@ first, each with one job:
 
 1. ``request_log.request_log_middleware``: one log line per request.
 2. ``limits.body_limit_middleware``: refuses a declared-too-large body unread.
-2a. ``role_middleware``: a server that is not the active one (a standby, one starting up as
-   the new active, one that lost leadership) answers only the probes, everything else 503.
-3. ``kube_backup_middleware``: after an answered change, schedules the Secret backup.
-4. ``error_middleware``: a ``HeketiError`` or a crash becomes Heketi's status and text.
-5. ``auth_middleware``: the JWT (authenticate) and the role's rights (authorize).
-6. ``admin_state_middleware``: read-only / local-client admin states refuse changes.
-7. ``route_failure_middleware``: no route: trailing-slash redirect, 405 or Heketi's 404.
+3. ``role_middleware``: a server that is not the active one (heketipy.ha: a standby, one
+   taking over, one that lost leadership) answers only the probes, everything else 503.
+4. ``kube_backup_middleware``: after an answered change, schedules the Secret backup.
+5. ``error_middleware``: a ``HeketiError`` or a crash becomes Heketi's status and text.
+6. ``auth_middleware``: the JWT (authenticate) and the role's rights (authorize).
+7. ``admin_state_middleware``: read-only / local-client admin states refuse changes.
+8. ``route_failure_middleware``: no route: trailing-slash redirect, 405 or Heketi's 404.
 
-The open paths (``/hello``, ``/metrics``) need no token and ignore the admin state; a request
-to one of them that matches no route is Heketi's plain 404.
+The open paths (``/hello``, ``/metrics``, ``/livez``, ``/readyz``) need no token and ignore the
+admin state; a request to one of them that matches no route is Heketi's plain 404.
 """
 
 from __future__ import annotations

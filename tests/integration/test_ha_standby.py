@@ -193,6 +193,18 @@ async def test_losing_leadership_fences_at_once_and_nothing_is_committed_after(
         await store.close()
 
 
+async def test_leadership_lost_while_taking_over_fences_before_serving(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    leadership = ScriptedLeadership()
+    leadership.lost.set()  # hold() returns at once: lost while the database is being loaded
+    task, _client = await _start(_settings(tmp_path, ha=True), leadership, session)
+    leadership.granted.set()
+    with pytest.raises(LeadershipLost):
+        await asyncio.wait_for(asyncio.shield(task), 30)
+    assert leadership.released == 0
+
+
 async def test_without_ha_the_probes_answer_and_the_api_serves(
     tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:

@@ -53,7 +53,7 @@ async def test_no_commit_reaches_the_database_after_the_fence(
 
 
 async def test_a_batch_in_the_writer_is_rolled_back_when_fenced_before_commit(
-    opened: tuple[Store, State], monkeypatch: pytest.MonkeyPatch
+    opened: tuple[Store, State],
 ) -> None:
     store, state = opened
     conn = store._conn
@@ -68,9 +68,11 @@ async def test_a_batch_in_the_writer_is_rolled_back_when_fenced_before_commit(
                 store.fence()  # leadership is lost while the writer thread is in the batch
             return real_execute(sql, *args)
 
-    monkeypatch.setattr(store, "_conn", FencesMidBatch())
-    with pytest.raises(StoreFenced):
-        await store.commit(_cluster_tx(state, "c"))
-    monkeypatch.setattr(store, "_conn", conn)
+    store._conn = FencesMidBatch()  # type: ignore[assignment]
+    try:
+        with pytest.raises(StoreFenced):
+            await store.commit(_cluster_tx(state, "c"))
+    finally:
+        store._conn = conn
     await store.close()
     assert await _stored_clusters(store.path) == set()

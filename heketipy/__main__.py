@@ -12,6 +12,10 @@ from heketipy.config import ConfigError, load_settings
 
 # Printed at start-up whichever way authentication was turned off, on stderr whatever the log
 # level: a server anyone can administer must not go unnoticed.
+# The exit status of an active server that lost leadership and fenced itself (heketipy.ha):
+# non-zero so the orchestrator restarts it, as a fresh standby; 1 is a refused start-up.
+EXIT_LEADERSHIP_LOST = 3
+
 AUTH_DISABLED_WARNING = (
     'WARNING: authentication is disabled (--disable-auth or "use_auth": false in heketi.json): '
     "every request is served with administrator rights, no token is checked"
@@ -114,13 +118,18 @@ def main(argv: list[str] | None = None) -> int:
             f"  try: curl {scheme}://{settings.listen}:{settings.port}/hello"
         )
     from heketipy.api.listen import ListenError
-    from heketipy.server import serve
+    from heketipy.ha.factory import LeadershipConfigError
+    from heketipy.server import LeadershipLost, serve
     from heketipy.store.marker import RefusedDatabase
     from heketipy.store.sqlite import StoreError
 
     try:
         asyncio.run(serve(settings, announce=announce, init_db=args.init_db))
-    except (ListenError, StoreError, RefusedDatabase) as exc:
+    except LeadershipLost as exc:
+        print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+        # At once: a thread stuck on a hung database mount must not keep the process alive.
+        os._exit(EXIT_LEADERSHIP_LOST)
+    except (ListenError, StoreError, RefusedDatabase, LeadershipConfigError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -87,7 +87,11 @@ def configuration(
                 environ=environ,
             ).load_and_set(result)
         else:
-            kube_config.load_kube_config(config_file=kubeconfig, client_configuration=result)
+            # $KUBECONFIG as it is now (the client reads it once, at its import).
+            kube_config.load_kube_config(
+                config_file=kubeconfig or environ.get("KUBECONFIG") or None,
+                client_configuration=result,
+            )
     except (kube_config.ConfigException, OSError) as exc:
         raise KubeConfigError(
             f"{user}: no usable in-cluster service account or kubeconfig: {exc}"

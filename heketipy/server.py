@@ -6,6 +6,15 @@ that order, and released by the same generator. aiohttp runs them when the app s
 unwinds the ones that started, in reverse order, when the runner is cleaned up: also when a
 later one failed to start, so a failed start-up still closes the store (and with it the
 database lock) and the executor.
+
+With ``heketipy.ha.enabled`` (``serve_ha``) the sockets are served at once by a second app
+instance of the same routes in the standby role (probes answer, everything else 503), while
+the server waits in ``Leadership.acquire``. Once leadership is ours the full app starts as
+above (the database and the simulator's nodes loaded fresh, unfinished operations recovered),
+takes the sockets over, and serves until ``hold`` returns: then it fences itself (``fence``:
+refuse requests, the store commits nothing more) and ``serve`` raises ``LeadershipLost`` so
+the process exits non-zero and comes back as a fresh standby. A clean stop releases
+leadership so a standby takes over at once.
 """
 
 from __future__ import annotations
@@ -15,21 +24,35 @@ import contextlib
 import functools
 import logging
 import signal
+import socket
+import ssl
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 
 from heketipy.api import listen
-from heketipy.api.app import KUBE_BACKUP, RUNTIME, SERVER, create_app
+from heketipy.api.app import (
+    KUBE_BACKUP,
+    ROLE_ACTIVE,
+    ROLE_FENCED,
+    ROLE_STANDBY,
+    ROLE_STARTING,
+    RUNTIME,
+    SERVER,
+    create_app,
+)
 from heketipy.api.connections import GuardedAppRunner
 from heketipy.config import Settings
 from heketipy.domain.state import State
 from heketipy.executors.base import Executor
+from heketipy.ha import factory as ha_factory
+from heketipy.ha.leadership import Leadership
 from heketipy.operations import monitor, replica_sets
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup, marker
 from heketipy.store.sqlite import Store
-from heketipy.wiring import create_executor
+from heketipy.wiring import SimulatorExecutor, create_executor
 
 log = logging.getLogger("heketipy.server")
 
@@ -66,7 +89,7 @@ async def database(
     finally:
         try:
             if backup is not None:  # one last backup of what the store holds now
-                await backup.close(store)
+                await backup.close(None if store.fenced else store)
         finally:
             await store.close()
 
@@ -142,9 +165,140 @@ def build(settings: Settings, *, init_db: bool = False) -> web.Application:
     return app
 
 
-async def serve(
-    settings: Settings, *, announce: str | None = None, init_db: bool = False
+class LeadershipLost(Exception):
+    """The active server lost leadership and fenced itself; the process must exit non-zero."""
+
+
+async def fence(app: web.Application) -> None:
+    """Stop acting as the active server, at once: every request but the probes gets 503, the
+    store commits nothing from now on, the simulator's nodes stop saving their state, the
+    health monitor and every running operation are cancelled."""
+    app[SERVER].role = ROLE_FENCED
+    database_opened = app.get(DATABASE)
+    if database_opened is not None:
+        database_opened[0].fence()
+    built = app.get(EXECUTOR)
+    if isinstance(built, SimulatorExecutor):
+        built.nodes.stop_saving()
+    task = app.get(MONITOR_TASK)
+    if task is not None:
+        task.cancel()
+    rt = app.get(RUNTIME)
+    if rt is not None:
+        await rt.jobs.drain()
+
+
+def _listen_on(
+    runner: web.BaseRunner, sockets: list[socket.socket], ssl_context: ssl.SSLContext | None
+) -> list[web.SockSite]:
+    # Each site gets its own descriptor of the listening socket: stopping the standby's sites
+    # closes theirs, not the one the active's sites accept on.
+    return [web.SockSite(runner, sock.dup(), ssl_context=ssl_context) for sock in sockets]
+
+
+async def _first(*awaitables: asyncio.Future[Any]) -> None:
+    await asyncio.wait(awaitables, return_when=asyncio.FIRST_COMPLETED)
+
+
+async def _stop_task(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def _cleanup(*runners: web.BaseRunner) -> None:
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def serve_ha(
+    settings: Settings,
+    app: web.Application,
+    sockets: list[socket.socket],
+    ssl_context: ssl.SSLContext | None,
+    leadership: Leadership,
+    stop: asyncio.Event,
+    announce: str | None,
 ) -> None:
+    """Standby until ``leadership`` is acquired, then the active server (see the module)."""
+    http = settings.heketipy.http
+    standby = create_app(settings)
+    standby[SERVER].role = ROLE_STANDBY
+    standby_runner = GuardedAppRunner(standby, http, access_log=None)
+    runner = GuardedAppRunner(app, http, access_log=None)
+    stopping = asyncio.ensure_future(stop.wait())
+    holding: asyncio.Future[None] | None = None
+    lost = False
+    try:
+        await standby_runner.setup()
+        for site in _listen_on(standby_runner, sockets, ssl_context):
+            await site.start()
+        if announce:
+            print(announce, flush=True)
+        log.info("heketipy standby %s listening on %s:%s; waiting for leadership",
+                 leadership.identity, settings.listen, settings.port)
+        acquiring = asyncio.ensure_future(leadership.acquire())
+        await _first(acquiring, stopping)
+        if not acquiring.done():
+            await _stop_task(acquiring)
+            return
+        acquiring.result()
+        log.info("%s acquired leadership: loading the database", leadership.identity)
+        standby[SERVER].role = ROLE_STARTING
+        holding = asyncio.ensure_future(leadership.hold())
+        starting = asyncio.ensure_future(runner.setup())
+        await _first(starting, holding, stopping)
+        if not starting.done():  # lost (or told to stop) while loading: never serve
+            lost = holding.done()
+            await fence(app)
+            await _stop_task(starting)
+            await fence(app)  # also what the start-up opened before it was cancelled
+        else:
+            starting.result()
+            for site in _listen_on(runner, sockets, ssl_context):
+                await site.start()
+            await standby_runner.cleanup()
+            app[SERVER].role = ROLE_ACTIVE
+            log.info("%s is the active server", leadership.identity)
+            await _first(holding, stopping)
+            lost = holding.done()
+        if lost:
+            log.error("%s lost leadership: fencing (no more writes) and exiting",
+                      leadership.identity)
+            await fence(app)
+    finally:
+        await _stop_task(stopping)
+        if holding is not None:
+            await _stop_task(holding)
+        if lost:
+            # Nothing to give back after losing it; the clean-up is bounded because a hung
+            # mount may never let the store close (the process exits all the same).
+            try:
+                async with asyncio.timeout(settings.heketipy.ha.renew_deadline_s):
+                    await _cleanup(runner, standby_runner)
+            except TimeoutError:
+                log.error("clean-up after fencing did not finish; exiting without it")
+        else:
+            try:
+                await _cleanup(runner, standby_runner)
+            finally:
+                await leadership.release()
+    if lost:
+        raise LeadershipLost(
+            f"{leadership.identity} lost leadership and fenced itself; exiting so that it "
+            "restarts as a standby"
+        )
+
+
+async def serve(
+    settings: Settings,
+    *,
+    announce: str | None = None,
+    init_db: bool = False,
+    leadership: Leadership | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT. With ``heketipy.ha.enabled`` as a standby first, under
+    ``leadership`` (by default the mechanisms ``heketipy.ha.factory`` picks)."""
     # TLS and the sockets first: a bad port, address or key must not open the database.
     ssl_context = (
         listen.tls_context(settings.cert_file, settings.key_file) if settings.enable_tls else None
@@ -161,10 +315,32 @@ async def serve(
 
     handlers = {signal.SIGUSR2: reset_admin_state, signal.SIGTERM: stop.set,
                 signal.SIGINT: stop.set}
-    runner = GuardedAppRunner(app, settings.heketipy.http, access_log=None)
     try:
         for signum, handler in handlers.items():
             loop.add_signal_handler(signum, handler)
+        if settings.heketipy.ha.enabled:
+            chosen = leadership or ha_factory.leadership(settings)
+            await serve_ha(settings, app, sockets, ssl_context, chosen, stop, announce)
+        else:
+            await _serve_single(settings, app, sockets, ssl_context, stop, announce)
+    finally:
+        for signum in handlers:
+            loop.remove_signal_handler(signum)
+        for sock in sockets:
+            sock.close()
+
+
+async def _serve_single(
+    settings: Settings,
+    app: web.Application,
+    sockets: list[socket.socket],
+    ssl_context: ssl.SSLContext | None,
+    stop: asyncio.Event,
+    announce: str | None,
+) -> None:
+    """The server without heketipy.ha: the database is opened before anything is served."""
+    runner = GuardedAppRunner(app, settings.heketipy.http, access_log=None)
+    try:
         # Starts the app: its cleanup_ctx opens the store, the executor, the runtime.
         await runner.setup()
         for sock in sockets:
@@ -176,7 +352,3 @@ async def serve(
     finally:
         # Also after a failed start-up: unwinds whatever of the app's resources started.
         await runner.cleanup()
-        for signum in handlers:
-            loop.remove_signal_handler(signum)
-        for sock in sockets:
-            sock.close()

@@ -5,19 +5,22 @@ first, each with one job:
 
 1. ``request_log.request_log_middleware``: one log line per request.
 2. ``limits.body_limit_middleware``: refuses a declared-too-large body unread.
-3. ``kube_backup_middleware``: after an answered change, schedules the Secret backup.
-4. ``error_middleware``: a ``HeketiError`` or a crash becomes Heketi's status and text.
-5. ``auth_middleware``: the JWT (authenticate) and the role's rights (authorize).
-6. ``admin_state_middleware``: read-only / local-client admin states refuse changes.
-7. ``route_failure_middleware``: no route: trailing-slash redirect, 405 or Heketi's 404.
+3. ``role_middleware``: a server that is not the active one (heketipy.ha: a standby, one
+   taking over, one that lost leadership) answers only the probes, everything else 503.
+4. ``kube_backup_middleware``: after an answered change, schedules the Secret backup.
+5. ``error_middleware``: a ``HeketiError`` or a crash becomes Heketi's status and text.
+6. ``auth_middleware``: the JWT (authenticate) and the role's rights (authorize).
+7. ``admin_state_middleware``: read-only / local-client admin states refuse changes.
+8. ``route_failure_middleware``: no route: trailing-slash redirect, 405 or Heketi's 404.
 
-The open paths (``/hello``, ``/metrics``) need no token and ignore the admin state; a request
-to one of them that matches no route is Heketi's plain 404.
+The open paths (``/hello``, ``/metrics``, ``/livez``, ``/readyz``) need no token and ignore the
+admin state; a request to one of them that matches no route is Heketi's plain 404.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -33,8 +36,21 @@ log = logging.getLogger("heketipy.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-OPEN_PATHS = ("/hello", "/metrics")
+OPEN_PATHS = ("/hello", "/metrics", "/livez", "/readyz")
+# What a server that is not the active one still answers (see ``role_middleware``).
+PROBE_PATHS = ("/hello", "/livez", "/readyz")
 INVALID_PATH = "Invalid path or request"
+
+# The server's role in an active/standby pair (always "active" without heketipy.ha).
+ROLE_ACTIVE = "active"
+ROLE_STANDBY = "standby"  # another server holds leadership
+ROLE_STARTING = "starting"  # leadership acquired, loading the database and recovering
+ROLE_FENCED = "fenced"  # leadership lost: writes nothing more, exits
+NOT_ACTIVE_TEXT = {
+    ROLE_STANDBY: "This heketipy server is a standby; the active server serves requests. Retry",
+    ROLE_STARTING: "This heketipy server is taking over as the active server. Retry",
+    ROLE_FENCED: "This heketipy server lost leadership and is shutting down. Retry",
+}
 
 
 class ServerState:
@@ -45,6 +61,7 @@ class ServerState:
         self.admin_state = settings.default_state
         self.log_level = settings.glusterfs.loglevel
         self.auth_enabled = settings.auth_enabled
+        self.role = ROLE_ACTIVE
 
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
@@ -60,6 +77,15 @@ def _is_open(request: web.Request) -> bool:
 def _is_local(request: web.Request) -> bool:
     peer = request.remote or ""
     return peer in ("127.0.0.1", "::1")
+
+
+@web.middleware
+async def role_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    server = request.app[SERVER]
+    if server.role == ROLE_ACTIVE or request.path in PROBE_PATHS:
+        return await handler(request)
+    retry_after = math.ceil(server.settings.heketipy.ha.retry_period_s)
+    return error_response(503, NOT_ACTIVE_TEXT[server.role], {"Retry-After": str(retry_after)})
 
 
 @web.middleware
@@ -174,7 +200,8 @@ def create_app(settings: Settings) -> web.Application:
     http = settings.heketipy.http
     app = web.Application(
         middlewares=[
-            request_log.request_log_middleware, limits.body_limit_middleware, *HEKETI_MIDDLEWARES
+            request_log.request_log_middleware, limits.body_limit_middleware, role_middleware,
+            *HEKETI_MIDDLEWARES,
         ],
         client_max_size=limits.largest_body_bytes(http),
     )

@@ -1,4 +1,5 @@
-"""Service routes: /hello, /queue/{id}, /admin, /internal/logging."""
+"""Service routes: /hello, the /livez and /readyz probes, /queue/{id}, /admin,
+/internal/logging."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from aiohttp import web
 
 from heketipy import logctx
 from heketipy.api import limits
-from heketipy.api.app import ServerState
+from heketipy.api.app import ROLE_ACTIVE, ServerState
 from heketipy.api.common import ID, Routes, path_id, runtime, server_state
 from heketipy.api.responses import empty, error_response, json_response, redirect_html
 from heketipy.config import ADMIN_STATES, LOG_LEVELS
@@ -22,6 +23,21 @@ async def hello(request: web.Request) -> web.Response:
     return web.Response(
         body=b"Hello from Heketi", headers={"Content-Type": "text/plain; charset=UTF-8"}
     )
+
+
+@routes("GET", "/livez")
+async def livez(request: web.Request) -> web.Response:
+    """The process answers (a standby too): an orchestrator restarts it when this fails."""
+    return web.Response(text="ok\n")
+
+
+@routes("GET", "/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """200 only on the active server, so a Service routes requests to it alone."""
+    role = server_state(request).role
+    if role != ROLE_ACTIVE:
+        return web.Response(status=503, text=f"not ready: {role}\n")
+    return web.Response(text="ok\n")
 
 
 # A poll of a running job is held up to this long before answering "pending", and answered

@@ -57,6 +57,7 @@ from heketipy.config.settings import (
     Settings,
     SimulatorSettings,
 )
+from heketipy.config.settings import HaSettings as HaSettings
 from heketipy.config.settings import NonNegativeMs as NonNegativeMs
 from heketipy.domain.units import KIB_PER_GIB as KIB_PER_GIB
 

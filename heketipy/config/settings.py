@@ -17,6 +17,7 @@ from heketipy.config.fields import (
     NonNegativeInt,
     _empty_means,
     _GoJsonModel,
+    _matches,
     _one_of,
     _tcp_port,
 )
@@ -112,6 +113,63 @@ class HttpSettings(_GoJsonModel):
         return value
 
 
+# -- Active/standby high availability (issue 13, item 1) ---------------------------------------
+
+# Leader-election timing (client-go's defaults; heketipy.ha.leadership explains each).
+DEFAULT_LEASE_DURATION_S = 15.0
+DEFAULT_RENEW_DEADLINE_S = 10.0
+DEFAULT_RETRY_PERIOD_S = 2.0
+DEFAULT_LEASE_NAME = "heketipy"
+
+
+def check_lease_timing(retry_period_s: float, renew_deadline_s: float,
+                       lease_duration_s: float) -> None:
+    """ValueError unless 0 < retry period < renew deadline < lease duration: the active must
+    give leadership up (renew deadline) before a standby may take it (lease duration)."""
+    if not 0 < retry_period_s < renew_deadline_s < lease_duration_s:
+        raise ValueError(
+            "leader election needs 0 < retry_period_s < renew_deadline_s < "
+            f"lease_duration_s (got {retry_period_s}, {renew_deadline_s}, {lease_duration_s})"
+        )
+
+# A Kubernetes object name (DNS-1123 subdomain), as the Lease's metadata.name must be.
+_check_lease_name = _matches(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", "a lowercase DNS name"
+)
+_check_namespace = _matches(r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?", "a namespace name or empty")
+
+
+class HaSettings(_GoJsonModel):
+    """Active/standby (``heketipy.ha``): with ``enabled``, a server whose database another one
+    holds waits as a standby and takes over when leadership frees; see ``heketipy.ha``."""
+
+    enabled: bool = False
+    lease_duration_s: PositiveSeconds = DEFAULT_LEASE_DURATION_S
+    renew_deadline_s: PositiveSeconds = DEFAULT_RENEW_DEADLINE_S
+    retry_period_s: PositiveSeconds = DEFAULT_RETRY_PERIOD_S
+    lease_name: Annotated[
+        str, _empty_means(DEFAULT_LEASE_NAME), AfterValidator(_check_lease_name)
+    ] = DEFAULT_LEASE_NAME
+    # "" = the service account's namespace, else "default" (heketipy.ha.factory resolves it).
+    lease_namespace: Annotated[str, AfterValidator(_check_namespace)] = ""
+    # "" = $POD_NAME or the host name, plus the process id (heketipy.ha.factory resolves it).
+    identity: str = ""
+    # "auto": a Lease when running in a pod or with the kubernetes executor; true / false.
+    kubernetes_lease: bool | str = "auto"
+
+    @field_validator("kubernetes_lease", mode="before")
+    @classmethod
+    def _true_false_or_auto(cls, value: Any) -> Any:
+        if value is True or value is False or value == "auto":
+            return value
+        raise ValueError(f'must be true, false or "auto" (got {value!r})')
+
+    @model_validator(mode="after")
+    def _timing_is_consistent(self) -> HaSettings:
+        check_lease_timing(self.retry_period_s, self.renew_deadline_s, self.lease_duration_s)
+        return self
+
+
 class HeketipySettings(_GoJsonModel):
     """heketipy's own settings, all optional."""
 
@@ -139,6 +197,7 @@ class HeketipySettings(_GoJsonModel):
     log_format: Annotated[
         str, _empty_means("text"), AfterValidator(_one_of(LOG_FORMATS, "log format"))
     ] = "text"
+    ha: HaSettings = HaSettings()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,9 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-DEFAULT_LEASE_DURATION_S = 15.0
-DEFAULT_RENEW_DEADLINE_S = 10.0
-DEFAULT_RETRY_PERIOD_S = 2.0
+# The defaults and the rule between the three live with the settings (heketipy.ha's).
+from heketipy.config.settings import DEFAULT_LEASE_DURATION_S as DEFAULT_LEASE_DURATION_S
+from heketipy.config.settings import DEFAULT_RENEW_DEADLINE_S as DEFAULT_RENEW_DEADLINE_S
+from heketipy.config.settings import DEFAULT_RETRY_PERIOD_S as DEFAULT_RETRY_PERIOD_S
+from heketipy.config.settings import HaSettings, check_lease_timing
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,11 @@ class LeaseTiming:
     retry_period_s: float = DEFAULT_RETRY_PERIOD_S
 
     def __post_init__(self) -> None:
-        if not 0 < self.retry_period_s < self.renew_deadline_s < self.lease_duration_s:
-            raise ValueError(
-                "leader election needs 0 < retry_period_s < renew_deadline_s < "
-                f"lease_duration_s (got {self.retry_period_s}, {self.renew_deadline_s}, "
-                f"{self.lease_duration_s})"
-            )
+        check_lease_timing(self.retry_period_s, self.renew_deadline_s, self.lease_duration_s)
+
+    @classmethod
+    def of(cls, ha: HaSettings) -> LeaseTiming:
+        return cls(ha.lease_duration_s, ha.renew_deadline_s, ha.retry_period_s)
 
 
 class Leadership(Protocol):

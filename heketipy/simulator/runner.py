@@ -201,6 +201,11 @@ class SimulatedNodes:
             await asyncio.to_thread(atomic_write, self.state_path, text)
             self._saved_generation = max(self._saved_generation, generation)
 
+    def stop_saving(self) -> None:
+        """Never write the state file again: the server driving these nodes lost leadership,
+        and the new active server's copy of the file is the nodes' state from now on."""
+        self.state_path = None
+
     def save(self) -> None:
         """Write the state now (synchronously); used by the test helpers."""
         if self.state_path:

@@ -354,9 +354,11 @@ class KubeDbBackup:
         return True
 
     async def backup_store(self, store: Any) -> bool:
-        """Back up ``store`` (a ``heketipy.store.sqlite.Store``) unless nothing was committed."""
+        """Back up ``store`` (a ``heketipy.store.sqlite.Store``) unless nothing was committed,
+        or it was fenced: a server that lost leadership must not overwrite the new active's
+        backup."""
         commits = store.commits
-        if commits == self._backed_commits:
+        if commits == self._backed_commits or store.fenced:
             return False
         uploaded = await self.backup(await store.backup_bytes())
         self._backed_commits = commits

@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,6 +56,13 @@ class DatabaseLocked(StoreError):
     pass
 
 
+class StoreFenced(StoreError):
+    """The store was fenced (its server lost leadership): it writes nothing any more."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"database {path}: writes stopped, this server lost leadership")
+
+
 def _schema_sql() -> list[str]:
     statements = [
         "CREATE TABLE IF NOT EXISTS attributes (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -88,6 +96,44 @@ def read_entities(conn: sqlite3.Connection) -> list[Entity]:
     return entities
 
 
+def lock_database(path: str) -> int:
+    """Open ``<path>.lock`` and take its POSIX lock without waiting; the open descriptor holds
+    it (closing any descriptor of the file in this process drops it). DatabaseLocked if
+    another process holds it, StoreError if the lock file cannot be made."""
+    if os.path.isdir(path):
+        raise StoreError(f"database {path} is a directory, not a file")
+    directory = os.path.dirname(os.path.abspath(path))
+    lock_path = path + ".lock"
+    while True:
+        try:
+            os.makedirs(directory, exist_ok=True)
+            lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"database {path}: cannot create its lock file: {exc}") from exc
+        try:
+            # POSIX (fcntl) locks, not flock(): GlusterFS enforces them across all clients,
+            # so a second server on another FUSE mount of the same volume is refused too.
+            fcntl.lockf(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(lock_fd)
+            raise DatabaseLocked(f"database {path} is in use by another heketipy server") from exc
+        # `heketipy db import` removes a lock file it created; one locked after that
+        # removal is not the one the next server would lock: open the current one.
+        if lock_file_is(lock_path, lock_fd):
+            return lock_fd
+        os.close(lock_fd)
+
+
+def lock_file_is(lock_path: str, lock_fd: int) -> bool:
+    """Whether ``lock_path`` still names the file ``lock_fd`` has open (not removed or
+    replaced since)."""
+    try:
+        current = os.stat(lock_path).st_ino
+    except FileNotFoundError:
+        return False
+    return current == os.fstat(lock_fd).st_ino
+
+
 @dataclass
 class _Pending:
     puts: list[tuple[str, str, str | None, str]]  # kind, id, parent, json
@@ -110,43 +156,15 @@ class Store:
         self._writer: asyncio.Task[None] | None = None
         self.commits = 0
         self.transactions = 0
+        # Set once by ``fence``; read by the writer thread right before it begins and before
+        # it commits a batch, so no transaction begun after the fence is committed.
+        self._fenced = threading.Event()
 
     # -- opening --------------------------------------------------------------------------
     def lock_sync(self) -> None:
         """Take the process-lifetime lock on ``<db>.lock``; DatabaseLocked if a server has it."""
-        if self._lock_fd is not None:
-            return
-        if os.path.isdir(self.path):
-            raise StoreError(f"database {self.path} is a directory, not a file")
-        directory = os.path.dirname(os.path.abspath(self.path))
-        lock_path = self.path + ".lock"
-        while True:
-            try:
-                os.makedirs(directory, exist_ok=True)
-                lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
-                raise StoreError(
-                    f"database {self.path}: cannot create its lock file: {exc}"
-                ) from exc
-            try:
-                # POSIX (fcntl) locks, not flock(): GlusterFS enforces them across all clients,
-                # so a second server on another FUSE mount of the same volume is refused too.
-                fcntl.lockf(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                os.close(lock_fd)
-                raise DatabaseLocked(
-                    f"database {self.path} is in use by another heketipy server"
-                ) from exc
-            # `heketipy db import` removes a lock file it created; one locked after that
-            # removal is not the one the next server would lock: open the current one.
-            try:
-                current = os.stat(lock_path).st_ino
-            except FileNotFoundError:
-                current = None
-            if current == os.fstat(lock_fd).st_ino:
-                break
-            os.close(lock_fd)
-        self._lock_fd = lock_fd
+        if self._lock_fd is None:
+            self._lock_fd = lock_database(self.path)
 
     async def lock(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self.lock_sync)
@@ -248,6 +266,19 @@ class Store:
             self._lock_fd = None
 
     # -- writing --------------------------------------------------------------------------
+    def fence(self) -> None:
+        """Stop writing for good: queued and later commits fail with StoreFenced, a batch the
+        writer thread is in is rolled back unless it already reached COMMIT."""
+        self._fenced.set()
+        for pending in self._queue:
+            if not pending.future.done():
+                pending.future.set_exception(StoreFenced(self.path))
+        self._queue = []
+
+    @property
+    def fenced(self) -> bool:
+        return self._fenced.is_set()
+
     @staticmethod
     def _encode(entities: Iterable[Entity]) -> list[tuple[str, str, str | None, str]]:
         rows = []
@@ -262,6 +293,8 @@ class Store:
         puts, deletes = tx.changes()
         if not puts and not deletes and not tx.attributes:
             return
+        if self.fenced:
+            raise StoreFenced(self.path)
         assert self._wakeup is not None, "store not open"
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(self._encode(puts), deletes, dict(tx.attributes), future))
@@ -284,9 +317,12 @@ class Store:
             try:
                 await loop.run_in_executor(self._thread, self._write_batch, batch)
             except Exception as exc:  # noqa: BLE001 - every waiter must learn of the failure
+                failure = (
+                    exc if isinstance(exc, StoreFenced) else StoreError(f"Unable to access db: {exc}")
+                )
                 for pending in batch:
                     if not pending.future.done():
-                        pending.future.set_exception(StoreError(f"Unable to access db: {exc}"))
+                        pending.future.set_exception(failure)
                 continue
             for pending in batch:
                 if not pending.future.done():
@@ -295,6 +331,8 @@ class Store:
     def _write_batch(self, batch: list[_Pending]) -> None:
         conn = self._conn
         assert conn is not None
+        if self.fenced:
+            raise StoreFenced(self.path)
         conn.execute("BEGIN IMMEDIATE")
         try:
             for pending in batch:
@@ -315,6 +353,8 @@ class Store:
                     conn.execute(f"DELETE FROM {TABLES[kind][0]} WHERE id = ?", (entity_id,))
                 for key, value in pending.attributes.items():
                     conn.execute("INSERT OR REPLACE INTO attributes VALUES (?, ?)", (key, value))
+            if self.fenced:
+                raise StoreFenced(self.path)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

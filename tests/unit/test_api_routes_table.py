@@ -52,7 +52,7 @@ def test_queued_declares_one_route_and_keeps_the_start_function() -> None:
 def test_the_api_serves_heketis_routes_and_no_head() -> None:
     app = create_app(Settings(auth_enabled=True, admin_key="admin", user_key="user"))
     served = _served(app.router)
-    assert len(served) == len(set(served)) == 47
+    assert len(served) == len(set(served)) == 49
     assert not [route for route in served if route[0] == "HEAD"]
     for expected in [
         ("POST", "/nodes/{id}/state"), ("POST", "/nodes/{id}/tags"),
@@ -61,5 +61,6 @@ def test_the_api_serves_heketis_routes_and_no_head() -> None:
         ("POST", "/operations/pending/cleanup"), ("POST", "/internal/state/drift/repair"),
         ("GET", "/devices/{id}/resync"), ("POST", "/blockvolumes/{id}/expand"),
         ("GET", "/internal/state/volumes/{id}/sets"),
+        ("GET", "/livez"), ("GET", "/readyz"),
     ]:
         assert expected in served

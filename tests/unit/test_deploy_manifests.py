@@ -54,7 +54,7 @@ def test_everything_expected_is_there() -> None:
         ("RoleBinding", "heketipy"), ("ConfigMap", "heketipy-config"),
         ("PersistentVolumeClaim", "heketipy-db"), ("Deployment", "heketipy"),
         ("Service", "heketipy"), ("DaemonSet", "glusterfs"),
-        ("StorageClass", "glusterfs-replicated"),
+        ("StorageClass", "glusterfs-replicated"), ("PodDisruptionBudget", "heketipy"),
     }
     for doc in documents():
         if doc["kind"] not in ("Namespace", "StorageClass"):
@@ -76,11 +76,17 @@ def test_rbac_is_exactly_what_heketipy_uses() -> None:
         for resource in rule["resources"]
         for verb in rule["verbs"]
     }
-    assert all(rule["apiGroups"] == [""] for rule in role["rules"])
+    groups = {resource: rule["apiGroups"] for rule in role["rules"]
+              for resource in rule["resources"]}
+    assert groups == {"pods": [""], "pods/exec": [""], "secrets": [""],
+                      "leases": ["coordination.k8s.io"]}
     assert granted == {
         ("pods", "get"), ("pods", "list"),
         ("pods/exec", "create"), ("pods/exec", "get"),
         ("secrets", "get"), ("secrets", "create"), ("secrets", "update"),
+        # heketipy.ha's leader election, in its own namespace only
+        ("leases", "get"), ("leases", "create"), ("leases", "update"), ("leases", "patch"),
+        ("leases", "delete"),
     }
     binding = find("RoleBinding", "heketipy")
     assert binding["roleRef"] == {
@@ -105,10 +111,12 @@ def deployment_container() -> dict[str, Any]:
     return container
 
 
-def test_deployment_runs_one_server_on_the_database_volume() -> None:
+def test_deployment_runs_an_active_standby_pair_on_the_database_volume() -> None:
     deployment = find("Deployment", "heketipy")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
+    assert spec["replicas"] == 2
+    # The standby is never Ready: a rollout bounded below 100% unavailable would stall.
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == "100%"
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == "heketipy"
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -125,6 +133,20 @@ def test_deployment_runs_one_server_on_the_database_volume() -> None:
     assert container["args"] == ["--config", mounts["config"] + "/heketi.json"]
     for key in ("HEKETI_ADMIN_KEY", "HEKETI_USER_KEY"):
         assert env[key]["valueFrom"]["secretKeyRef"]["name"] == "heketipy-jwt"
+    # Both pods mount the database volume; only the active one opens the database.
+    pvc = find("PersistentVolumeClaim", claim)
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_probes_route_to_the_active_and_a_budget_keeps_it() -> None:
+    container = deployment_container()
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
+    budget = find("PodDisruptionBudget", "heketipy")
+    assert budget["spec"]["minAvailable"] == 1
+    labels = find("Deployment", "heketipy")["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
 def test_config_and_environment_load_as_heketipy_settings(tmp_path: Path) -> None:
@@ -143,6 +165,10 @@ def test_config_and_environment_load_as_heketipy_settings(tmp_path: Path) -> Non
     assert settings.glusterfs.kubeexec.fstab == "/var/lib/heketi/fstab"
     assert settings.backup_db_to_kube_secret is True
     assert settings.kube_db_secret_name == "heketi-db-backup"
+    ha = settings.heketipy.ha
+    assert ha.enabled is True and ha.lease_name == "heketipy" and ha.kubernetes_lease == "auto"
+    # The probes' timing fits the leader election's: readiness follows within a retry period.
+    assert deployment_container()["readinessProbe"]["periodSeconds"] <= ha.retry_period_s
     assert str(settings.port) == "8080"
     port = deployment_container()["ports"][0]
     assert port["containerPort"] == int(json.loads(config)["port"])

@@ -385,3 +385,15 @@ async def test_backup_through_the_fake_api_server_with_secrets_mounted(tmp_path:
     finally:
         await job.close()
         await server.stop()
+
+
+async def test_a_fenced_store_is_never_backed_up(
+    fake: tuple[FakeSecrets, str], backup: kb.KubeDbBackup, store: tuple[Store, State],
+) -> None:
+    # A server that lost leadership must not overwrite the new active's backup.
+    secrets, _url = fake
+    db, state = store
+    await add_node(db, state, "node1.example.test")
+    db.fence()
+    assert await backup.backup_store(db) is False
+    assert secrets.data(NS, NAME) is None

@@ -38,6 +38,8 @@ FAKE_RETRY_AFTER = "3"
 # Every route of contract section 7 plus the operational routes heketipy serves.
 EXPECTED_OPERATIONS = {
     ("GET", "/hello"),
+    ("GET", "/livez"),
+    ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("POST", "/clusters"),
     ("GET", "/clusters"),
@@ -257,7 +259,7 @@ def operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
 def test_authenticated_operations_document_auth_and_admin_gate_errors() -> None:
     for method, template, operation in operations():
         if operation.get("security") == []:
-            assert template in ("/hello", "/metrics")
+            assert template in ("/hello", "/metrics", "/livez", "/readyz")
             continue
         assert {"400", "401"} <= set(operation["responses"]), (method, template)
         if method != "GET":

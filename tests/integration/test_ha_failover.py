@@ -1,0 +1,92 @@
+"""Two real server processes on one database on local disk, heketipy.ha on with the database
+lock as leadership: the second waits as a standby; the active is SIGKILLed during a burst of
+creates; the standby takes over with the database and the simulator's nodes loaded fresh,
+recovers what was in flight, and serves: every acknowledged volume is there, no operation is
+left, /db/check and drift are clean. Also: a clean SIGTERM hands over at once, and with
+heketipy.ha off a second server is still refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.failover import (
+    burst_and_kill,
+    check_after_failover,
+    create_volume,
+    load_topology,
+    local_starter,
+    pair_configs,
+    running_pair,
+    wait_status,
+)
+from tests.support.server import start_fails, write_config
+
+
+def test_sigkill_during_a_burst_fails_over_to_the_standby(tmp_path: Path) -> None:
+    with running_pair(tmp_path, tmp_path / "shared" / "heketi.db") as (active, standby):
+        assert standby.request("GET", "/hello", role="none").status == 200
+        assert standby.request("GET", "/livez", role="none").status == 200
+        assert standby.request("GET", "/readyz", role="none").status == 503
+        refused = standby.request("GET", "/volumes")
+        assert refused.status == 503 and "standby" in refused.text
+        assert refused.headers["Retry-After"] == "1"
+
+        failover = burst_and_kill(active, standby)
+
+        assert failover.acknowledged, "the burst acknowledged nothing before the kill"
+        check_after_failover(standby, failover)
+
+
+def test_sigterm_on_the_active_hands_over_and_the_old_one_exits_0(tmp_path: Path) -> None:
+    with running_pair(
+        tmp_path, tmp_path / "shared" / "heketi.db",
+        # A standby that waited out a lease would take 60 s: the release makes it immediate.
+        ha={"lease_duration_s": 60, "renew_deadline_s": 50, "retry_period_s": 0.2},
+    ) as (active, standby):
+        before = create_volume(active)
+        assert standby.request("GET", "/readyz", role="none").status == 503
+        active.stop()
+        assert active.process.returncode == 0
+        wait_status(standby, "/readyz", 200, limit_s=30)
+        assert standby.request("GET", f"/volumes/{before}").status == 200
+        assert create_volume(standby) is not None
+
+
+def test_without_ha_a_second_server_is_refused_as_before(tmp_path: Path) -> None:
+    db = tmp_path / "shared" / "heketi.db"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_config(tmp_path / "a", glusterfs={"db": str(db)})
+    second = write_config(tmp_path / "b", glusterfs={"db": str(db)})
+    server = local_starter(first, "first")
+    try:
+        assert server.request("GET", "/readyz", role="none").status == 200
+        assert server.request("GET", "/livez", role="none").status == 200
+        line = start_fails(second)
+        assert line == f"ERROR: database {db} is in use by another heketipy server"
+    finally:
+        server.stop()
+
+
+def test_an_active_that_loses_the_lock_fences_and_exits_non_zero(tmp_path: Path) -> None:
+    db = tmp_path / "shared" / "heketi.db"
+    first_config, _second = pair_configs(tmp_path, db)
+    active = local_starter(first_config, "first")
+    try:
+        wait_status(active, "/readyz", 200)
+        load_topology(active, nodes=1)
+        # Someone removed the lock file: the lock no longer proves anything.
+        Path(str(db) + ".lock").unlink()
+        assert active.process.wait(timeout=30) == 3
+        log = active.log_path.read_text()
+        assert "lost leadership" in log and "Traceback" not in log
+    finally:
+        active.kill()
+    # It left a database the next server opens as it was.
+    restarted = local_starter(first_config, "first")
+    try:
+        wait_status(restarted, "/readyz", 200)
+        assert len(restarted.request("GET", "/clusters").json()["clusters"]) == 1
+        assert restarted.request("GET", "/db/check").json()["totalinconsistencies"] == 0
+    finally:
+        restarted.stop()

@@ -65,7 +65,13 @@ from heketipy.executors.commands_common import (
     with_locale,
     with_sudo,
 )
-from heketipy.executors.runner import CommandResult, CommandRunner, log_failure
+from heketipy.executors.runner import (
+    CommandObserver,
+    CommandResult,
+    CommandRunner,
+    log_failure,
+    observed_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +114,8 @@ class RemoteExecutor:
         self._pool_of: dict[str, str] = {}
         self._pool_locks: dict[str, asyncio.Lock] = {}
         self._fstab_locks: dict[str, asyncio.Lock] = {}
+        # Told of every command run (the node-command metrics); see ``observe_commands``.
+        self.command_observer: CommandObserver | None = None
 
     # -- lifecycle and registry ----------------------------------------------------------------
 
@@ -119,6 +127,10 @@ class RemoteExecutor:
 
     async def set_log_level(self, level: str) -> None:
         return None
+
+    def observe_commands(self, observer: CommandObserver) -> None:
+        """Report every command run from now on to ``observer`` (``runner.observed_run``)."""
+        self.command_observer = observer
 
     def register_node(self, manage: list[str], storage: list[str]) -> None:
         """Record manage <-> storage names (bricks and peers speak storage names)."""
@@ -162,7 +174,7 @@ class RemoteExecutor:
     ) -> CommandResult:
         full = with_sudo(with_locale(argv), self.options.sudo)
         try:
-            result = await self.runner.run(host, full, timeout_s=timeout_s)
+            result = await observed_run(self.runner, host, full, timeout_s, self.command_observer)
         except NodeCommandError as error:  # unreachable node, timeout: no exit code
             log_failure(error)
             raise
@@ -669,6 +681,10 @@ class RemoteExecutor:
             fstab=lcmd.fstab_entries_under(fstab.stdout) if fstab.ok else (),
             volumes=tuple(await self.volumes_info(host)),
         )
+
+    async def thin_pool_usage(self, host: str) -> dict[str, tuple[float, float]]:
+        result = await self._exec(host, lcmd.lvs_thin_pools(self.options), DEVICE_TIMEOUT_S)
+        return lcmd.parse_thin_pool_usage(result.stdout)
 
     async def recovery_facts(
         self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]

@@ -12,18 +12,24 @@ argv, exit code, stderr), a WARNING unless the failure only says the gluster vol
 there (INFO: idempotent destroy and rollback paths expect that answer); ``log_command`` is the
 DEBUG line of each command run. An argv holds validated names and sizes, never a credential,
 so it is logged whole.
+
+``observed_run`` is the one place a node command is timed for the metrics: it runs one argv
+through a runner and tells a ``CommandObserver`` the command's bounded name
+(``command_names.command_name``), its duration and, for a failure, its ``failure_label``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from heketipy import logctx
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.base import VolumeDoesNotExist
+from heketipy.executors.command_names import command_name, failure_label
 
 log = logging.getLogger("heketipy.executors.commands")
 E = TypeVar("E", bound=NodeCommandError)
@@ -53,6 +59,33 @@ class CommandRunner(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# (host, command name, seconds, failure label or None for exit code 0)
+CommandObserver = Callable[[str, str, float, str | None], None]
+
+
+async def observed_run(
+    runner: CommandRunner,
+    host: str,
+    argv: Sequence[str],
+    timeout_s: float | None,
+    observer: CommandObserver | None,
+) -> CommandResult:
+    """``runner.run(host, argv)``, reported to ``observer`` (when set) once it ended; a
+    cancelled command is not reported: it neither succeeded nor failed on the node."""
+    if observer is None:
+        return await runner.run(host, argv, timeout_s=timeout_s)
+    started = time.perf_counter()
+    try:
+        result = await runner.run(host, argv, timeout_s=timeout_s)
+    except NodeCommandError as error:
+        observer(host, command_name(argv), time.perf_counter() - started,
+                 failure_label(error.exit_code, str(error)))
+        raise
+    failure = None if result.ok else failure_label(result.exit_code)
+    observer(host, command_name(argv), time.perf_counter() - started, failure)
+    return result
 
 
 def log_failure(error: E) -> E:

@@ -32,7 +32,7 @@ vocabularies below. Families (names and labels are a contract with deploy/monito
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import (
     CollectorRegistry,

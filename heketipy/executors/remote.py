@@ -174,7 +174,9 @@ class RemoteExecutor:
     ) -> CommandResult:
         full = with_sudo(with_locale(argv), self.options.sudo)
         try:
-            result = await observed_run(self.runner, host, full, timeout_s, self.command_observer)
+            result = await observed_run(
+                self.runner, host, full, timeout_s, self.command_observer, exit_is_answer=not check
+            )
         except NodeCommandError as error:  # unreachable node, timeout: no exit code
             log_failure(error)
             raise

@@ -71,9 +71,15 @@ async def observed_run(
     argv: Sequence[str],
     timeout_s: float | None,
     observer: CommandObserver | None,
+    *,
+    exit_is_answer: bool = False,
 ) -> CommandResult:
     """``runner.run(host, argv)``, reported to ``observer`` (when set) once it ended; a
-    cancelled command is not reported: it neither succeeded nor failed on the node."""
+    cancelled command is not reported: it neither succeeded nor failed on the node.
+
+    ``exit_is_answer``: the caller reads the exit code as the answer to a question (``mountpoint``,
+    a probe before an idempotent step), so a non-zero exit is no failure; a transport failure
+    still is."""
     if observer is None:
         return await runner.run(host, argv, timeout_s=timeout_s)
     started = time.perf_counter()
@@ -83,7 +89,7 @@ async def observed_run(
         observer(host, command_name(argv), time.perf_counter() - started,
                  failure_label(error.exit_code, str(error)))
         raise
-    failure = None if result.ok else failure_label(result.exit_code)
+    failure = None if result.ok or exit_is_answer else failure_label(result.exit_code)
     observer(host, command_name(argv), time.perf_counter() - started, failure)
     return result
 

@@ -56,10 +56,11 @@ async def scan(rt: Runtime) -> None:
 
 
 async def run(rt: Runtime, interval_s: float) -> None:
-    """Scan now and then every ``interval_s`` seconds, until cancelled."""
+    """Scan every ``interval_s`` seconds, the first one interval after the start (start-up
+    and its recovery run their own commands first), until cancelled."""
     while True:
+        await asyncio.sleep(interval_s)
         try:
             await scan(rt)
         except Exception:  # noqa: BLE001 - the scanner must survive anything
             log.exception("background drift scan failed")
-        await asyncio.sleep(interval_s)

@@ -13,16 +13,18 @@ there (INFO: idempotent destroy and rollback paths expect that answer); ``log_co
 DEBUG line of each command run. An argv holds validated names and sizes, never a credential,
 so it is logged whole.
 
-``observed_run`` is the one place a node command is timed for the metrics: it runs one argv
-through a runner and tells a ``CommandObserver`` the command's bounded name
-(``command_names.command_name``), its duration and, for a failure, its ``failure_label``.
+``observed_run`` is the one place a node command is timed for the metrics, and
+``report_failure`` the one place a failed one is counted (where the executor raises it); both
+tell a ``CommandObserver`` the command's bounded name (``command_names.command_name``), never
+the argv.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -61,8 +63,15 @@ class CommandRunner(Protocol):
     async def close(self) -> None: ...
 
 
-# (host, command name, seconds, failure label or None for exit code 0)
-CommandObserver = Callable[[str, str, float, str | None], None]
+class CommandObserver(Protocol):
+    """Told of node commands (the node-command metrics); ``command`` is always a
+    ``command_names.command_name``, never the argv itself."""
+
+    def command_ran(self, host: str, command: str, seconds: float) -> None:
+        """Every command that ended (any exit code, or a transport failure)."""
+
+    def command_failed(self, host: str, command: str, failure: str) -> None:
+        """A command the executor raised as failed; ``failure`` is a ``failure_label``."""
 
 
 async def observed_run(
@@ -71,27 +80,31 @@ async def observed_run(
     argv: Sequence[str],
     timeout_s: float | None,
     observer: CommandObserver | None,
-    *,
-    exit_is_answer: bool = False,
 ) -> CommandResult:
-    """``runner.run(host, argv)``, reported to ``observer`` (when set) once it ended; a
-    cancelled command is not reported: it neither succeeded nor failed on the node.
-
-    ``exit_is_answer``: the caller reads the exit code as the answer to a question (``mountpoint``,
-    a probe before an idempotent step), so a non-zero exit is no failure; a transport failure
-    still is."""
+    """``runner.run(host, argv)``, timed for ``observer`` (when set) once it ended; a cancelled
+    command is not reported."""
     if observer is None:
         return await runner.run(host, argv, timeout_s=timeout_s)
     started = time.perf_counter()
     try:
-        result = await runner.run(host, argv, timeout_s=timeout_s)
-    except NodeCommandError as error:
-        observer(host, command_name(argv), time.perf_counter() - started,
-                 failure_label(error.exit_code, str(error)))
-        raise
-    failure = None if result.ok or exit_is_answer else failure_label(result.exit_code)
-    observer(host, command_name(argv), time.perf_counter() - started, failure)
-    return result
+        return await runner.run(host, argv, timeout_s=timeout_s)
+    finally:
+        # A transport failure is reported too (the node was asked, and that took time).
+        task = asyncio.current_task()
+        if task is None or not task.cancelling():
+            observer.command_ran(host, command_name(argv), time.perf_counter() - started)
+
+
+def report_failure(error: E, observer: CommandObserver | None) -> E:
+    """Log the failed command ``error`` describes (``log_failure``) and tell ``observer``,
+    unless it only says the gluster volume is not there: idempotent destroy and rollback
+    paths expect that answer, so it is no failure of the node."""
+    log_failure(error)
+    if observer is not None and not isinstance(error, VolumeDoesNotExist):
+        observer.command_failed(
+            error.node, command_name(error.argv), failure_label(error.exit_code, str(error))
+        )
+    return error
 
 
 def log_failure(error: E) -> E:

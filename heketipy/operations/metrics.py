@@ -190,13 +190,9 @@ class RuntimeMetrics:
         self.operations_finished.labels(type_name, outcome).inc()
         self.operation_duration.labels(type_name, outcome).observe(seconds)
 
-    def node_command(
-        self, state: State, host: str, command: str, seconds: float, failure: str | None
-    ) -> None:
-        node = state.hostnames.get(host, UNREGISTERED_NODE)
-        self.command_duration.labels(command, node).observe(seconds)
-        if failure is not None:
-            self.command_failures.labels(command, node, failure).inc()
+    def node_commands(self, state: State) -> NodeCommandMetrics:
+        """The executor's ``CommandObserver``: labels nodes by their id in ``state``."""
+        return NodeCommandMetrics(self, state)
 
     def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
         method = method_label(method)
@@ -264,3 +260,21 @@ class RuntimeMetrics:
         self.queue_waiting.set(waiting)
         self._refresh_devices(state)
         return generate_latest(self.registry).decode()
+
+
+class NodeCommandMetrics:
+    """A ``runner.CommandObserver``: node commands by name and node id (a host that is no
+    node yet, e.g. during node add, is ``unregistered``)."""
+
+    def __init__(self, metrics: RuntimeMetrics, state: State) -> None:
+        self.metrics = metrics
+        self.state = state
+
+    def _node(self, host: str) -> str:
+        return self.state.hostnames.get(host, UNREGISTERED_NODE)
+
+    def command_ran(self, host: str, command: str, seconds: float) -> None:
+        self.metrics.command_duration.labels(command, self._node(host)).observe(seconds)
+
+    def command_failed(self, host: str, command: str, failure: str) -> None:
+        self.metrics.command_failures.labels(command, self._node(host), failure).inc()

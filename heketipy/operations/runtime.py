@@ -87,12 +87,7 @@ class Runtime:
         """Report group commits and node commands to ``metrics``."""
         self.store.on_commit = self.metrics.db_commit
         if isinstance(self.executor, RemoteExecutor):
-            state, metrics = self.state, self.metrics
-
-            def observe(host: str, command: str, seconds: float, failure: str | None) -> None:
-                metrics.node_command(state, host, command, seconds, failure)
-
-            self.executor.observe_commands(observe)
+            self.executor.observe_commands(self.metrics.node_commands(self.state))
 
     async def commit(self, tx: Transaction) -> None:
         try:

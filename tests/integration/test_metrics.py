@@ -252,7 +252,7 @@ async def test_hostile_input_never_becomes_a_label_value(tmp_path: Path) -> None
         assert not [v for v in values if "evil" in v[2] or "\n" in v[2] or '"' in v[2]]
         routes = {r.resource.canonical for r in app.router.routes() if r.resource is not None}
         nodes = set(rt.state.nodes) | {UNREGISTERED_NODE}
-        for name, key, value in values:
+        for _name, key, value in values:
             if key == "route":
                 assert value in routes | {UNMATCHED_ROUTE}, value
             elif key == "method":

@@ -93,7 +93,7 @@ def _table(header: Iterable[str], rows: list[list[str]], indent: str = "  ") -> 
     all_rows = [list(header), *rows]
     widths = [max(len(row[i]) for row in all_rows) for i in range(len(all_rows[0]))]
     return [
-        indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in all_rows
     ]
 

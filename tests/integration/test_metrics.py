@@ -9,6 +9,8 @@ counts are checked against the simulator's own trace of the commands it ran. Hos
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -17,7 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from heketipy.api.app import RUNTIME
 from heketipy.client.token import make_token
+from heketipy.config import load_settings
 from heketipy.executors.command_names import command_name
+from heketipy.executors.mock import MockExecutor
 from heketipy.operations import drift_scan
 from heketipy.operations.metrics import HTTP_METHODS, UNMATCHED_ROUTE, UNREGISTERED_NODE
 from heketipy.server import build
@@ -267,3 +271,60 @@ async def test_hostile_input_never_becomes_a_label_value(tmp_path: Path) -> None
             found, "heketipy_node_command_failures_total", "command", "node", "exit_code"
         )
         assert failures == {("pvcreate", evil_node, "3"): 1}
+
+
+async def test_queue_depth_in_flight_and_429s(tmp_path: Path) -> None:
+    config = {
+        "port": "0",
+        "jwt": {"admin": {"key": "a"}, "user": {"key": "u"}},
+        "glusterfs": {"executor": "mock", "db": str(tmp_path / "heketi.db"),
+                      "max_inflight_operations": 1},
+        "heketipy": {"data_dir": str(tmp_path), "wait_queue_size": 1},
+    }
+    path = tmp_path / "heketi.json"
+    path.write_text(json.dumps(config))
+    app = build(load_settings(str(path), {}))
+    async with TestClient(TestServer(app)) as client:
+        rt = app[RUNTIME]
+        api = Api(client)
+        await topology(api)
+        # Hold every node call of the mock until released: one create executes, one waits.
+        release = asyncio.Event()
+
+        async def held(_seconds: float) -> None:
+            await release.wait()
+
+        assert isinstance(rt.executor, MockExecutor)
+        rt.executor.latency_ms, rt.executor._sleep = 1, held
+        body = {"size": 1, "durability": {"type": "none"}}
+        locations = []
+        for _ in range(2):
+            status, headers, _ = await api.call("POST", "/volumes", body)
+            assert status == 202
+            locations.append(headers["Location"])
+        status, _, _ = await api.call("POST", "/volumes", body)
+        assert status == 429
+        for _ in range(1000):  # until the first create holds its slot
+            if rt.throttle.running:
+                break
+            await asyncio.sleep(0)
+        found = samples(await scrape(api))
+        assert by_labels(found, "heketipy_queue_waiting_requests") == {(): 1}
+        assert by_labels(found, "heketipy_operations_in_flight") == {(): 1}
+        assert by_labels(found, "heketipy_http_throttled_total") == {(): 1}
+        requests = by_labels(found, "heketipy_http_requests_total", "route", "method", "status")
+        assert requests[("/volumes", "POST", "429")] == 1
+
+        release.set()
+        for location in locations:
+            while True:
+                status, qheaders, _ = await api.call("GET", location)
+                if qheaders.get("X-Pending") != "true":
+                    assert status == 303
+                    break
+        found = samples(await scrape(api))
+        assert by_labels(found, "heketipy_queue_waiting_requests") == {(): 0}
+        assert by_labels(found, "heketipy_operations_in_flight") == {(): 0}
+        assert by_labels(found, "heketipy_operations_finished_total", "type", "outcome")[
+            ("create-volume", "succeeded")
+        ] == 2

@@ -32,7 +32,7 @@ vocabularies below. Families (names and labels are a contract with deploy/monito
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -101,54 +101,41 @@ class RuntimeMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        r = self.registry
-        self.operation_duration = Histogram(
-            "heketipy_operation_duration_seconds",
-            "Time from accepting an operation to its end, by type and outcome",
-            ("type", "outcome"), buckets=OPERATION_BUCKETS, registry=r,
+        counter, gauge, histogram = self._counter, self._gauge, self._histogram
+        self.operation_duration = histogram(
+            "operation_duration_seconds", "Time from accepting an operation to its end",
+            ("type", "outcome"), OPERATION_BUCKETS,
         )  # fmt: skip
-        self.operations_started = Counter(
-            "heketipy_operations_started", "Operations accepted (planned and queued)",
-            ("type",), registry=r,
-        )  # fmt: skip
-        self.operations_finished = Counter(
-            "heketipy_operations_finished", "Operations ended, by type and outcome",
-            ("type", "outcome"), registry=r,
-        )  # fmt: skip
-        self.command_duration = Histogram(
-            "heketipy_node_command_duration_seconds", "Duration of commands run on nodes",
-            ("command", "node"), buckets=COMMAND_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.command_failures = Counter(
-            "heketipy_node_command_failures",
-            "Node commands that failed, by exit code (or timeout/unreachable)",
-            ("command", "node", "exit_code"), registry=r,
-        )  # fmt: skip
-        self.http_requests = Counter(
-            "heketipy_http_requests", "HTTP requests answered, by route template, method, status",
-            ("route", "method", "status"), registry=r,
-        )  # fmt: skip
-        self.http_duration = Histogram(
-            "heketipy_http_request_duration_seconds", "HTTP request duration by route template",
-            ("route", "method"), buckets=REQUEST_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.http_throttled = Counter(
-            "heketipy_http_throttled", "Requests refused with 429 (the wait queue was full)",
-            registry=r,
-        )  # fmt: skip
-        self.queue_waiting = Gauge(
-            "heketipy_queue_waiting_requests", "Accepted operations waiting for a slot (FIFO)",
-            registry=r,
-        )  # fmt: skip
-        self.operations_in_flight = Gauge(
-            "heketipy_operations_in_flight", "Operations executing now", registry=r
+        self.operations_started = counter(
+            "operations_started", "Operations accepted (planned and queued)", ("type",)
         )
-        self.placement_refusals = Counter(
-            "heketipy_placement_refusals", "Requests placement refused, by reason",
-            ("reason",), registry=r,
+        self.operations_finished = counter(
+            "operations_finished", "Operations ended, by type and outcome", ("type", "outcome")
+        )
+        self.command_duration = histogram(
+            "node_command_duration_seconds", "Duration of commands run on nodes",
+            ("command", "node"), COMMAND_BUCKETS,
         )  # fmt: skip
+        self.command_failures = counter(
+            "node_command_failures", "Node commands that failed, by exit code (or timeout)",
+            ("command", "node", "exit_code"),
+        )  # fmt: skip
+        self.http_requests = counter(
+            "http_requests", "HTTP requests answered, by route template, method and status",
+            ("route", "method", "status"),
+        )  # fmt: skip
+        self.http_duration = histogram(
+            "http_request_duration_seconds", "HTTP request duration by route template",
+            ("route", "method"), REQUEST_BUCKETS,
+        )  # fmt: skip
+        self.http_throttled = counter("http_throttled", "Requests refused with 429 (queue full)")
+        self.queue_waiting = gauge("queue_waiting_requests", "Operations waiting for a slot")
+        self.operations_in_flight = gauge("operations_in_flight", "Operations executing now")
+        self.placement_refusals = counter(
+            "placement_refusals", "Requests placement refused, by reason", ("reason",)
+        )
         self.device_gauges = {
-            name: Gauge(f"heketipy_device_{name}", text, DEVICE_LABELS, registry=r)
+            name: gauge(f"device_{name}", text, DEVICE_LABELS)
             for name, text in (
                 ("size_bytes", "Size of the device's storage in bytes"),
                 ("used_bytes", "Bytes of the device allocated to bricks"),
@@ -159,28 +146,34 @@ class RuntimeMetrics:
                  "Metadata use (0..1) of the device's fullest thin pool, from the drift scan"),
             )
         }  # fmt: skip
-        self.commit_duration = Histogram(
-            "heketipy_db_commit_duration_seconds", "Duration of one database group commit",
-            buckets=COMMIT_BUCKETS, registry=r,
+        self.commit_duration = histogram(
+            "db_commit_duration_seconds", "Duration of one database group commit", (),
+            COMMIT_BUCKETS,
         )  # fmt: skip
-        self.commit_batch = Histogram(
-            "heketipy_db_commit_batch_size", "Transactions written by one group commit",
-            buckets=BATCH_BUCKETS, registry=r,
+        self.commit_batch = histogram(
+            "db_commit_batch_size", "Transactions written by one group commit", (), BATCH_BUCKETS
+        )
+        self.drift_objects = gauge(
+            "drift_objects", "Objects the last drift scan found, by kind and problem",
+            ("kind", "problem"),
         )  # fmt: skip
-        self.drift_objects = Gauge(
-            "heketipy_drift_objects", "Objects the last drift scan found, by kind and problem",
-            ("kind", "problem"), registry=r,
-        )  # fmt: skip
-        self.drift_last_scan = Gauge(
-            "heketipy_drift_last_scan_timestamp_seconds", "When the last drift scan ended",
-            registry=r,
-        )  # fmt: skip
-        self.leader = Gauge(
-            "heketipy_leader", "1 while this server is the active one, 0 on a standby",
-            registry=r,
-        )  # fmt: skip
+        self.drift_last_scan = gauge(
+            "drift_last_scan_timestamp_seconds", "When the last drift scan ended"
+        )
+        self.leader = gauge("leader", "1 while this server is the active one, 0 on a standby")
         # device id -> (data, metadata) thin-pool use, as the last scan read it
         self.thin_pools: dict[str, tuple[float, float]] = {}
+
+    def _counter(self, name: str, text: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(f"heketipy_{name}", text, labels, registry=self.registry)
+
+    def _gauge(self, name: str, text: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(f"heketipy_{name}", text, labels, registry=self.registry)
+
+    def _histogram(
+        self, name: str, text: str, labels: Sequence[str], buckets: Sequence[float]
+    ) -> Histogram:
+        return Histogram(f"heketipy_{name}", text, labels, buckets=buckets, registry=self.registry)
 
     # -- events ---------------------------------------------------------------------------
     def operation_started(self, type_name: str) -> None:

@@ -72,7 +72,8 @@ REFUSAL_REASONS: tuple[tuple[type[pl.PlacementError], str], ...] = (
 
 # Seconds: node commands and requests take milliseconds to minutes (gluster's CLI timeout);
 # operations seconds to an hour; commits milliseconds (local disk) to seconds (FUSE).
-COMMAND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Node commands get fewer buckets: they are labelled per node, so they are the most series.
+COMMAND_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 300)
 REQUEST_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 OPERATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)

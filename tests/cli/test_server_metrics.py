@@ -74,7 +74,7 @@ def test_summary_of_a_known_exposition() -> None:
         "Slowest node commands:\n"
         f"  COMMAND                NODE{' ' * 28}  COUNT  P50    P95\n"
         f"  gluster volume create  {ID1}  1      1.75s  2.42s\n"
-        f"  lvcreate               {ID2}  3      18ms   24ms\n"
+        f"  lvcreate               {ID2}  3      30ms   48ms\n"
         "Fullest devices (2 of 2):\n"
         f"  DEVICE{' ' * 26}  NODE{' ' * 28}  USED   SIZE GiB  THINPOOL DATA  METADATA\n"
         f"  {DEV1}  {ID1}  90.0%  100.0     86.0%          5.0%\n"

@@ -13,18 +13,19 @@ import asyncio
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from heketipy.api.app import RUNTIME
 from heketipy.client.token import make_token
-from heketipy.config import load_settings
+from heketipy.config import Settings, load_settings
 from heketipy.executors.command_names import command_name
 from heketipy.executors.mock import MockExecutor
 from heketipy.operations import drift_scan
 from heketipy.operations.metrics import HTTP_METHODS, UNMATCHED_ROUTE, UNREGISTERED_NODE
-from heketipy.server import build
+from heketipy.server import DRIFT_SCAN_TASK, build
 from tests.integration.test_operations import REPLICA3, Api, settings_for, topology
 from tests.support.simulated import nodes_of
 
@@ -273,17 +274,40 @@ async def test_hostile_input_never_becomes_a_label_value(tmp_path: Path) -> None
         assert failures == {("pvcreate", evil_node, "3"): 1}
 
 
-async def test_queue_depth_in_flight_and_429s(tmp_path: Path) -> None:
+def mock_settings(tmp_path: Path, **heketipy: Any) -> Settings:
     config = {
         "port": "0",
         "jwt": {"admin": {"key": "a"}, "user": {"key": "u"}},
         "glusterfs": {"executor": "mock", "db": str(tmp_path / "heketi.db"),
                       "max_inflight_operations": 1},
-        "heketipy": {"data_dir": str(tmp_path), "wait_queue_size": 1},
+        "heketipy": {"data_dir": str(tmp_path), **heketipy},
     }
     path = tmp_path / "heketi.json"
     path.write_text(json.dumps(config))
-    app = build(load_settings(str(path), {}))
+    return load_settings(str(path), {})
+
+
+async def test_the_server_runs_the_drift_scan_when_configured(tmp_path: Path) -> None:
+    (tmp_path / "off").mkdir()
+    app = build(mock_settings(tmp_path / "off"))
+    async with TestClient(TestServer(app)):
+        assert app[DRIFT_SCAN_TASK] is None  # off by default on the mock
+    app = build(mock_settings(tmp_path, drift_scan_interval_s=0.01))
+    async with TestClient(TestServer(app)) as client:
+        api = Api(client)
+        for _ in range(500):  # bounded: the first scan comes one interval after the start
+            found = samples(await scrape(api))
+            if by_labels(found, "heketipy_drift_last_scan_timestamp_seconds")[()] > 0:
+                break
+            await asyncio.sleep(0.01)
+        assert by_labels(found, "heketipy_drift_last_scan_timestamp_seconds")[()] > 0
+        task = app[DRIFT_SCAN_TASK]
+        assert task is not None and not task.done()
+    assert task.done()  # stopped with the server
+
+
+async def test_queue_depth_in_flight_and_429s(tmp_path: Path) -> None:
+    app = build(mock_settings(tmp_path, wait_queue_size=1))
     async with TestClient(TestServer(app)) as client:
         rt = app[RUNTIME]
         api = Api(client)

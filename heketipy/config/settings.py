@@ -37,6 +37,9 @@ LOG_FORMATS = ("text", "json")
 # "No space" when a device lacks room; "auto" grows in place when it can, else adds a set.
 EXPANSION_MODES = ("add-brick", "in-place", "auto")
 DEFAULT_EXPANSION_MODE = "add-brick"
+# Seconds between background drift scans (heketipy_drift_* and thin-pool metrics) where
+# ``heketipy.drift_scan_interval_s`` is not set and the executor has nodes to scan.
+DEFAULT_DRIFT_SCAN_INTERVAL_S = 600.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +196,9 @@ class HeketipySettings(_GoJsonModel):
         _empty_means(DEFAULT_EXPANSION_MODE),
         AfterValidator(_one_of(EXPANSION_MODES, "volume expansion mode")),
     ] = DEFAULT_EXPANSION_MODE
+    # Background drift scan feeding the metrics: seconds between scans, 0 = off; unset = off on
+    # the mock executor (it has no nodes to read), DEFAULT_DRIFT_SCAN_INTERVAL_S otherwise.
+    drift_scan_interval_s: Annotated[float | None, Field(ge=0)] = None
     # "text" (key=value lines) or "json" (one object per line, for log shippers).
     log_format: Annotated[
         str, _empty_means("text"), AfterValidator(_one_of(LOG_FORMATS, "log format"))
@@ -251,6 +257,14 @@ class Settings(_PassedThrough):
     glusterfs: GlusterfsSettings = Field(default_factory=lambda: GlusterfsSettings(executor="mock"))
     heketipy: HeketipySettings = HeketipySettings()
     config_path: str | None = None
+
+    @property
+    def drift_scan_every_s(self) -> float:
+        """Seconds between background drift scans; 0 means none."""
+        configured = self.heketipy.drift_scan_interval_s
+        if configured is not None:
+            return configured
+        return 0.0 if self.glusterfs.executor == "mock" else DEFAULT_DRIFT_SCAN_INTERVAL_S
 
     @field_validator("default_state")
     @classmethod

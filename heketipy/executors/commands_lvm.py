@@ -182,10 +182,9 @@ def brick_lv_sizes(options: CommandOptions, brick: BrickRequest) -> list[str]:
     """Sizes (KiB) of the brick's thin pool (data and metadata) and thin LV, as a JSON report;
     what an expansion reads before it extends, so a replayed step extends nothing twice."""
     _check_brick(brick)
-    return lvm(
-        options, "lvs", "--reportformat=json", "--units", "k", "--nosuffix",
-        "-o", "lv_name,lv_size,lv_metadata_size",
-        _brick_lv(brick, brick.tp_name), _brick_lv(brick, brick.lv_name),
+    return json_report(
+        options, "lvs", "lv_name,lv_size,lv_metadata_size",
+        _brick_lv(brick, brick.tp_name), _brick_lv(brick, brick.lv_name), kib=True,
     )  # fmt: skip
 
 
@@ -356,13 +355,13 @@ def lvremove(options: CommandOptions, device_id: str, lv: str) -> list[str]:
 
 def lv_names(options: CommandOptions, device_id: str) -> list[str]:
     """The LV names of a device's VG (fails, exit 5, when the VG is not there)."""
-    return lvm(options, "lvs", "--reportformat=json", "-o", "lv_name", vg_name(device_id))
+    return json_report(options, "lvs", "lv_name", vg_name(device_id))
 
 
 def vg_names(options: CommandOptions) -> list[str]:
     """Every VG of the node: succeeds with an empty report when there is none, so it tells
     "this VG is not there" apart from other failures of a command naming the VG."""
-    return lvm(options, "vgs", "--reportformat=json", "-o", "vg_name")
+    return json_report(options, "vgs", "vg_name")
 
 
 def thin_count(options: CommandOptions, device_id: str, tp_name: str) -> list[str]:
@@ -375,18 +374,25 @@ def thin_count(options: CommandOptions, device_id: str, tp_name: str) -> list[st
 # -- inspection ----------------------------------------------------------------------------------
 
 
+def json_report(
+    options: CommandOptions, command: str, fields: str, *targets: str, kib: bool = False
+) -> list[str]:
+    """An LVM report (``lvs``/``vgs``) of ``fields`` as JSON; ``kib``: sizes as plain KiB."""
+    units = ["--units", "k", "--nosuffix"] if kib else []
+    return lvm(options, command, "--reportformat=json", *units, "-o", fields, *targets)
+
+
 def lvs_inventory(options: CommandOptions) -> list[str]:
-    return lvm(
-        options, "lvs", "--reportformat=json", "--units", "k", "--nosuffix",
-        "-o", "vg_name,lv_name,lv_size,pool_lv,lv_tags,segtype",
-    )  # fmt: skip
+    return json_report(options, "lvs", "vg_name,lv_name,lv_size,pool_lv,lv_tags,segtype", kib=True)
+
+
+def lvs_thin_pools(options: CommandOptions) -> list[str]:
+    """How full each LV is: ``data_percent``/``metadata_percent`` are set on thin pools."""
+    return json_report(options, "lvs", "vg_name,lv_name,segtype,data_percent,metadata_percent")
 
 
 def vgs_inventory(options: CommandOptions) -> list[str]:
-    return lvm(
-        options, "vgs", "--reportformat=json", "--units", "k", "--nosuffix",
-        "-o", "vg_name,vg_free,vg_size,vg_extent_size",
-    )  # fmt: skip
+    return json_report(options, "vgs", "vg_name,vg_free,vg_size,vg_extent_size", kib=True)
 
 
 def read_mounts() -> list[str]:
@@ -531,6 +537,27 @@ def parse_lvs_inventory(stdout: str) -> tuple[NodeLogicalVolume, ...]:
             )
         )
     return tuple(volumes)
+
+
+def _ratio(value: object) -> float:
+    try:
+        return min(1.0, max(0.0, float(str(value).strip() or 0) / 100))
+    except ValueError as error:
+        raise ParseError(f"bad percentage {value!r}") from error
+
+
+def parse_thin_pool_usage(stdout: str) -> dict[str, tuple[float, float]]:
+    """``lvs_thin_pools``' report: VG -> (data, metadata) use of its fullest thin pool, each
+    0..1 (the fuller pool by data; metadata is the highest of the VG's pools)."""
+    usage: dict[str, tuple[float, float]] = {}
+    for row in parse_lvm_report(stdout):
+        if str(row.get("segtype", "")) != "thin-pool":
+            continue
+        vg = str(row.get("vg_name", ""))
+        data, metadata = _ratio(row.get("data_percent")), _ratio(row.get("metadata_percent"))
+        known = usage.get(vg, (0.0, 0.0))
+        usage[vg] = (max(known[0], data), max(known[1], metadata))
+    return usage
 
 
 def parse_vgs_free(stdout: str) -> dict[str, int]:

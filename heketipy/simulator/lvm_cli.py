@@ -117,6 +117,7 @@ _HEADINGS = {
     "pool_lv": "Pool", "lv_tags": "LV Tags", "segtype": "Type", "vg_free": "VFree",
     "vg_size": "VSize", "vg_extent_size": "Ext", "thin_count": "#Thins",
     "lv_metadata_size": "LMetaSize",
+    "data_percent": "Data%", "metadata_percent": "Meta%",
 }  # fmt: skip
 
 
@@ -152,6 +153,9 @@ def _lv_row(node: NodeState, vg: VolumeGroup, lv: LogicalVolume, args: _Args) ->
         "segtype": lv.kind,
         "thin_count": "" if count is None else str(count),
         "lv_metadata_size": _size_text(lv.metadata_kib, args) if lv.kind == "thin-pool" else "",
+        # Simulated thin LVs hold no data: a pool's data and metadata are empty.
+        "data_percent": "0.00" if lv.kind == "thin-pool" else "",
+        "metadata_percent": "0.00" if lv.kind == "thin-pool" else "",
     }
 
 

@@ -375,17 +375,36 @@ def scripted_run(server: ServerProcess) -> None:
     assert server.async_call("DELETE", volume).status == 204
 
 
-def exposed_series(exposition: str) -> dict[str, str]:
-    """Series name -> family type, from the ``# TYPE`` lines of a text exposition; a histogram
-    family serves its ``_bucket``, ``_count`` and ``_sum`` series."""
-    series: dict[str, str] = {}
+LABEL_PAIR = re.compile(r'(\w+)="(?:[^"\\]|\\.)*"')
+# Labels Prometheus adds to every scraped series.
+TARGET_LABELS = {"job", "instance"}
+
+
+def exposed_series(exposition: str) -> dict[str, set[str]]:
+    """Series name -> the label names its samples carry (``__name__`` included, so a series
+    with samples is never empty), from a text exposition: every family of a ``# TYPE`` line (a
+    histogram serves ``_bucket``, ``_count`` and ``_sum``), samples or not, and every sample's
+    name."""
+    series: dict[str, set[str]] = {}
     for line in exposition.splitlines():
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(" ", 3)
-            names = [name + s for s in ("_bucket", "_count", "_sum")] if kind == "histogram" \
-                else [name]
-            series.update(dict.fromkeys(names, kind))
+            suffixes = ("_bucket", "_count", "_sum") if kind == "histogram" else ("",)
+            for suffix in suffixes:
+                series.setdefault(name + suffix, set())
+        elif line and not line.startswith("#"):
+            name = re.split(r"[{ ]", line, maxsplit=1)[0]
+            labels = set(LABEL_PAIR.findall(line[len(name):].split("} ", 1)[0]))
+            series.setdefault(name, set()).update(labels | {"__name__"})
     return series
+
+
+def labels_named(expr: str) -> set[str]:
+    """The label names ``expr`` matches on or aggregates by."""
+    names = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)\s*\"", expr))
+    for group in re.findall(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)", expr):
+        names.update(n.strip() for n in group.split(",") if n.strip())
+    return names
 
 
 def test_every_referenced_series_is_served(scripted_server: ServerProcess) -> None:
@@ -400,9 +419,21 @@ def test_every_referenced_series_is_served(scripted_server: ServerProcess) -> No
     # The label values the rules and the dashboard filter on appear after the run.
     for value in ('type="create-volume"', 'outcome="succeeded"'):
         assert value in reply.text, value
+    # Every label a query matches or groups by is one its series carry (checked where the run
+    # produced samples of every series the query names).
+    sources = [(f"alert {rule['alert']}", rule["expr"]) for rule in alerting_rules()]
+    checked = 0
+    for where, expr in sources + dashboard_exprs():
+        names = METRIC_NAME.findall(expr)
+        if not names or not all(served[name] for name in names):
+            continue
+        carried = set().union(*(served[name] for name in names)) | TARGET_LABELS
+        assert labels_named(expr) <= carried, (where, labels_named(expr) - carried)
+        checked += 1
+    assert checked > 20
 
 
-def test_only_prometheus_scrape_series_are_not_heketipy_names() -> None:
+def test_every_name_a_query_uses_is_a_heketipy_series_or_up() -> None:
     """Every name a query uses is a heketi(py)_ series or one Prometheus makes (``up``): the
     cross-check above sees them all."""
     sources = [rule["expr"] for rule in alerting_rules()] + [e for _, e in dashboard_exprs()]

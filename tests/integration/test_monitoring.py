@@ -39,7 +39,7 @@ VARIABLE_SAMPLES = {"job": ".+"}
 # Series Prometheus makes itself rather than reads from heketipy.
 SCRAPE_SERIES = {"up"}
 METRIC_NAME = re.compile(r"\bheketi(?:py)?_[A-Za-z0-9_]+")
-VARIABLE = re.compile(r"\$\{?(\w+)\}?")
+VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*)\}?")  # $1 is a regex group, no variable
 
 
 def promtool() -> str:
@@ -289,6 +289,41 @@ def test_every_dashboard_query_parses(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(exprs)} rules found" in result.stdout, result.stdout
 
 
+def test_device_panels_name_devices_by_host_and_device_name(tmp_path: Path) -> None:
+    """heketipy_device_* carry ids; the capacity panels join in Heketi's host and device names
+    (promtool evaluates the panel's query on recorded series)."""
+    device = 'job="heketipy", instance="a", cluster="c1", node="n1", device="d1"'
+    heketi = ('job="heketipy", instance="a", cluster="c1", hostname="node1.example.test", '
+              'storage_hostname="10.0.0.1", id="d1", device="/dev/sdb", pv_uuid="u1"')
+    panels = {panel["title"]: panel for panel in query_panels()}
+    cases = {
+        "Device fill": ([("heketipy_device_used_bytes", "25x5"), ("heketipy_device_size_bytes",
+                                                                 "100x5")], 0.25),
+        "Thin-pool data fill": ([("heketipy_device_thinpool_data_used_ratio", "0.5x5")], 0.5),
+        "Thin-pool metadata fill": ([("heketipy_device_thinpool_metadata_used_ratio", "0.1x5")],
+                                    0.1),
+    }
+    for title, (series, value) in cases.items():
+        (target,) = panels[title]["targets"]
+        assert target["legendFormat"] == "{{hostname}} {{device_name}}", title
+        rules = [{"name": "panel", "rules": [
+            {"record": "panel:value", "expr": with_sample_values(target["expr"])},
+        ]}]
+        write_rules(tmp_path, rules)
+        inputs = [{"series": f"{name}{{{device}}}", "values": values} for name, values in series]
+        inputs.append({"series": f"heketi_device_size_bytes{{{heketi}}}", "values": "100x5"})
+        expected = (f'panel:value{{{device}, hostname="node1.example.test", '
+                    f'device_name="/dev/sdb"}}')
+        case = {"rule_files": [RULES_FILE], "evaluation_interval": "1m", "tests": [{
+            "interval": "1m", "input_series": inputs,
+            "promql_expr_test": [{"expr": "panel:value", "eval_time": "2m",
+                                  "exp_samples": [{"labels": expected, "value": value}]}],
+        }]}
+        (tmp_path / "panel-test.yaml").write_text(yaml.safe_dump(case))
+        result = run_promtool("test", "rules", "panel-test.yaml", cwd=tmp_path)
+        assert result.returncode == 0, (title, result.stdout + result.stderr)
+
+
 def test_a_dashboard_query_that_does_not_parse_is_caught(tmp_path: Path) -> None:
     broken = [("broken", 'rate(heketipy_http_requests_total{job=~"$job"}[$__rate_interval]')]
     result = run_promtool("check", "rules", str(write_rules(tmp_path, recording_rules(broken))))
@@ -439,7 +474,7 @@ def test_every_name_a_query_uses_is_a_heketipy_series_or_up() -> None:
     sources = [rule["expr"] for rule in alerting_rules()] + [e for _, e in dashboard_exprs()]
     for expr in sources:
         plain = re.sub(r'"[^"]*"', '""', with_sample_values(expr))  # no label values
-        plain = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", plain)  # no label lists
+        plain = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", plain)
         plain = re.sub(r"\{[^}]*\}", "", plain)  # no matchers
         plain = re.sub(r"\[[^\]]*\]", "", plain)  # no ranges
         words = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_:]*\b(?!\s*\()", plain))

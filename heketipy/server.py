@@ -1,7 +1,7 @@
 """Server assembly: settings -> aiohttp app whose resources live in ``cleanup_ctx``; signals.
 
 Each resource the server holds (the Kubernetes Secret backup, the store, the executor, the
-operation runtime, the node health monitor) is acquired by one ``cleanup_ctx`` generator, in
+operation runtime, the node health monitor, the background drift scan) is acquired by one ``cleanup_ctx`` generator, in
 that order, and released by the same generator. aiohttp runs them when the app starts and
 unwinds the ones that started, in reverse order, when the runner is cleaned up: also when a
 later one failed to start, so a failed start-up still closes the store (and with it the
@@ -25,7 +25,7 @@ from heketipy.api.connections import GuardedAppRunner
 from heketipy.config import Settings
 from heketipy.domain.state import State
 from heketipy.executors.base import Executor
-from heketipy.operations import monitor
+from heketipy.operations import drift_scan, monitor
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup, marker
 from heketipy.store.sqlite import Store
@@ -37,6 +37,7 @@ log = logging.getLogger("heketipy.server")
 DATABASE: web.AppKey[tuple[Store, State]] = web.AppKey("database", tuple)
 EXECUTOR: web.AppKey[Executor] = web.AppKey("executor")
 MONITOR_TASK: web.AppKey[asyncio.Task[None] | None] = web.AppKey("monitor")
+DRIFT_SCAN_TASK: web.AppKey[asyncio.Task[None] | None] = web.AppKey("drift_scan")
 
 Resource = Callable[[web.Application], AsyncIterator[None]]
 
@@ -94,6 +95,8 @@ async def runtime(app: web.Application, settings: Settings) -> AsyncIterator[Non
         recovered = await built.recover()
         if recovered:
             log.info("recovered %d unfinished operation(s) at start-up", recovered)
+        # This server is the active one from here on (heketipy_leader).
+        built.metrics.set_leader(True)
         yield
     finally:
         await built.jobs.drain()
@@ -116,10 +119,29 @@ async def health_monitor(app: web.Application, settings: Settings) -> AsyncItera
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _stopped(task)
+
+
+async def background_drift_scan(app: web.Application, settings: Settings) -> AsyncIterator[None]:
+    """The periodic drift scan feeding the metrics, unless its interval is 0."""
+    interval_s = settings.drift_scan_every_s
+    task = None
+    if interval_s > 0:
+        task = asyncio.create_task(
+            drift_scan.run(app[RUNTIME], interval_s), name="background-drift-scan"
+        )
+    app[DRIFT_SCAN_TASK] = task
+    try:
+        yield
+    finally:
+        await _stopped(task)
+
+
+async def _stopped(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def resources(settings: Settings, *, init_db: bool = False) -> list[Resource]:
@@ -130,6 +152,7 @@ def resources(settings: Settings, *, init_db: bool = False) -> list[Resource]:
         functools.partial(executor, settings=settings),
         functools.partial(runtime, settings=settings),
         functools.partial(health_monitor, settings=settings),
+        functools.partial(background_drift_scan, settings=settings),
     ]
 
 

@@ -3,6 +3,7 @@
 Handlers live in the ``routes_*`` modules. Every request passes these middlewares, outermost
 first, each with one job:
 
+0. ``http_metrics.http_metrics_middleware``: counts and times the request by route template.
 1. ``request_log.request_log_middleware``: one log line per request.
 2. ``limits.body_limit_middleware``: refuses a declared-too-large body unread.
 3. ``kube_backup_middleware``: after an answered change, schedules the Secret backup.
@@ -162,6 +163,7 @@ def create_app(settings: Settings) -> web.Application:
     """The routes and middlewares; the caller adds the runtime (``RUNTIME``): ``server.build``
     through ``cleanup_ctx``, unit tests directly."""
     from heketipy.api import (
+        http_metrics,
         routes_admin,
         routes_block,
         routes_clusters,
@@ -174,7 +176,10 @@ def create_app(settings: Settings) -> web.Application:
     http = settings.heketipy.http
     app = web.Application(
         middlewares=[
-            request_log.request_log_middleware, limits.body_limit_middleware, *HEKETI_MIDDLEWARES
+            http_metrics.http_metrics_middleware,
+            request_log.request_log_middleware,
+            limits.body_limit_middleware,
+            *HEKETI_MIDDLEWARES,
         ],
         client_max_size=limits.largest_body_bytes(http),
     )

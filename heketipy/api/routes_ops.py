@@ -103,5 +103,7 @@ async def backup_db(request: web.Request) -> web.Response:
 @routes("GET", "/metrics")
 async def metrics(request: web.Request) -> web.Response:
     rt = runtime(request)
+    # Heketi's series exactly as Heketi writes them, then heketipy's own (operations.metrics).
     text = render_metrics(rt.state, operation_counts(rt.state, rt.in_flight_ops))
+    text += rt.metrics.render(rt.state, rt.throttle.waiting)
     return web.Response(body=text.encode(), headers={"Content-Type": METRICS_CONTENT_TYPE})

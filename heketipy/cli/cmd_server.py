@@ -1,4 +1,6 @@
-"""`heketi-cli db …`, `loglevel …` and `server …` (mode, operations, state examine)."""
+"""`heketi-cli db …`, `loglevel …` and `server …` (mode, operations, state examine), and
+heketipy's own `server metrics` (not a heketi-cli command: hidden from `server --help`'s
+listing so heketi-cli's help stays as it was)."""
 
 from __future__ import annotations
 
@@ -68,9 +70,26 @@ def operations_cleanup(ctx: Context) -> None:
     ctx.err.write(CLEANUP_NOTE)
 
 
+def server_metrics(ctx: Context) -> None:
+    from heketipy.cli.metrics_summary import summary
+
+    ctx.write(summary(ctx.client.metrics()))
+
+
+METRICS_LONG = (
+    "A heketipy command that heketi-cli does not have. Prints a short summary of the "
+    "server's /metrics: leadership, queue depth and operations in flight, operations by "
+    "type and outcome with p50/p95 durations, failing and slowest node commands, the "
+    "fullest devices, placement refusals, database commits and the last drift scan."
+)
+
+
 def server_command() -> Command:
     return Command("server", short="Heketi Server Management",
                    long="Heketi Server Information & Management").add(
+        Command("metrics", short="Summarize the server's metrics (heketipy extension)",
+                long=METRICS_LONG, run=server_metrics, hidden=True,
+                example="  $ heketi-cli server metrics"),
         Command("mode", short="Manage server mode").add(
             Command("get", short="Print current server mode",
                     run=lambda ctx: ctx.write(ctx.client.admin_state() + "\n"),

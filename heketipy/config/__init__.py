@@ -49,6 +49,7 @@ from heketipy.config.loading import load_settings
 from heketipy.config.settings import (
     ADMIN_STATES,
     DEFAULT_ADMIN_STATE,
+    DEFAULT_DRIFT_SCAN_INTERVAL_S,
     DEFAULT_IAT_LEEWAY_S,
     DEFAULT_QUEUE_RESULT_TTL_S,
     HeketipySettings,
@@ -66,6 +67,7 @@ __all__ = [
     "DEFAULT_GLUSTER_CLI_TIMEOUT_S",
     "DEFAULT_IAT_LEEWAY_S",
     "DEFAULT_LOG_LEVEL",
+    "DEFAULT_DRIFT_SCAN_INTERVAL_S",
     "DEFAULT_QUEUE_RESULT_TTL_S",
     "EXECUTORS",
     "LOG_LEVELS",

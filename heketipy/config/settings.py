@@ -31,6 +31,9 @@ DEFAULT_IAT_LEEWAY_S = 120
 # How long a finished /queue result nobody collected is kept.
 DEFAULT_QUEUE_RESULT_TTL_S = 300.0
 LOG_FORMATS = ("text", "json")
+# Seconds between background drift scans (heketipy_drift_* and thin-pool metrics) where
+# ``heketipy.drift_scan_interval_s`` is not set and the executor has nodes to scan.
+DEFAULT_DRIFT_SCAN_INTERVAL_S = 600.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +127,9 @@ class HeketipySettings(_GoJsonModel):
     # (the user role cannot poll /queue; Heketi's clients poll every 400 ms).
     queue_result_ttl_s: Annotated[float, Field(gt=0)] = DEFAULT_QUEUE_RESULT_TTL_S
     http: HttpSettings = HttpSettings()
+    # Background drift scan feeding the metrics: seconds between scans, 0 = off; unset = off on
+    # the mock executor (it has no nodes to read), DEFAULT_DRIFT_SCAN_INTERVAL_S otherwise.
+    drift_scan_interval_s: Annotated[float | None, Field(ge=0)] = None
     # "text" (key=value lines) or "json" (one object per line, for log shippers).
     log_format: Annotated[
         str, _empty_means("text"), AfterValidator(_one_of(LOG_FORMATS, "log format"))
@@ -181,6 +187,14 @@ class Settings(_GoJsonModel):
     glusterfs: GlusterfsSettings = Field(default_factory=lambda: GlusterfsSettings(executor="mock"))
     heketipy: HeketipySettings = HeketipySettings()
     config_path: str | None = None
+
+    @property
+    def drift_scan_every_s(self) -> float:
+        """Seconds between background drift scans; 0 means none."""
+        configured = self.heketipy.drift_scan_interval_s
+        if configured is not None:
+            return configured
+        return 0.0 if self.glusterfs.executor == "mock" else DEFAULT_DRIFT_SCAN_INTERVAL_S
 
     @field_validator("default_state")
     @classmethod

@@ -215,6 +215,9 @@ class Executor(Protocol):
     # Inspection (drift report): LVs with their tags, brick mounts, fstab, gluster volumes.
     async def node_inventory(self, host: str) -> NodeInventory: ...
 
+    # Thin-pool fill (metrics): VG -> (data, metadata) use of its fullest thin pool, 0..1.
+    async def thin_pool_usage(self, host: str) -> dict[str, tuple[float, float]]: ...
+
     # Database rebuild (``heketipy db rebuild``): brick directory gids, block volumes.
     async def recovery_facts(
         self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]

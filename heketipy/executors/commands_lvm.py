@@ -320,6 +320,14 @@ def lvs_inventory(options: CommandOptions) -> list[str]:
     )  # fmt: skip
 
 
+def lvs_thin_pools(options: CommandOptions) -> list[str]:
+    """How full each LV is: ``data_percent``/``metadata_percent`` are set on thin pools."""
+    return lvm(
+        options, "lvs", "--reportformat=json",
+        "-o", "vg_name,lv_name,segtype,data_percent,metadata_percent",
+    )  # fmt: skip
+
+
 def vgs_inventory(options: CommandOptions) -> list[str]:
     return lvm(
         options, "vgs", "--reportformat=json", "--units", "k", "--nosuffix",
@@ -451,6 +459,27 @@ def parse_lvs_inventory(stdout: str) -> tuple[NodeLogicalVolume, ...]:
             )
         )
     return tuple(volumes)
+
+
+def _ratio(value: object) -> float:
+    try:
+        return min(1.0, max(0.0, float(str(value).strip() or 0) / 100))
+    except ValueError as error:
+        raise ParseError(f"bad percentage {value!r}") from error
+
+
+def parse_thin_pool_usage(stdout: str) -> dict[str, tuple[float, float]]:
+    """``lvs_thin_pools``' report: VG -> (data, metadata) use of its fullest thin pool, each
+    0..1 (the fuller pool by data; metadata is the highest of the VG's pools)."""
+    usage: dict[str, tuple[float, float]] = {}
+    for row in parse_lvm_report(stdout):
+        if str(row.get("segtype", "")) != "thin-pool":
+            continue
+        vg = str(row.get("vg_name", ""))
+        data, metadata = _ratio(row.get("data_percent")), _ratio(row.get("metadata_percent"))
+        known = usage.get(vg, (0.0, 0.0))
+        usage[vg] = (max(known[0], data), max(known[1], metadata))
+    return usage
 
 
 def parse_vgs_free(stdout: str) -> dict[str, int]:

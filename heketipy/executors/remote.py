@@ -39,7 +39,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from heketipy.config import ExecCommonSettings
 from heketipy.domain.entities import gluster_managed
@@ -65,7 +65,13 @@ from heketipy.executors.commands_common import (
     with_locale,
     with_sudo,
 )
-from heketipy.executors.runner import CommandResult, CommandRunner, log_failure
+from heketipy.executors.runner import (
+    CommandObserver,
+    CommandResult,
+    CommandRunner,
+    observed_run,
+    report_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +81,9 @@ HEALTH_TIMEOUT_S = 10 * 60
 BLOCK_TIMEOUT_S = 10 * 60
 # ``systemctl status``'s LSB exit code for a unit that is not active (dead, failed, inactive).
 SYSTEMCTL_INACTIVE = 3
+
+
+E = TypeVar("E", bound=NodeCommandError)
 
 
 class RemoteExecutor:
@@ -108,6 +117,8 @@ class RemoteExecutor:
         self._pool_of: dict[str, str] = {}
         self._pool_locks: dict[str, asyncio.Lock] = {}
         self._fstab_locks: dict[str, asyncio.Lock] = {}
+        # Told of every command run (the node-command metrics); see ``observe_commands``.
+        self.command_observer: CommandObserver | None = None
 
     # -- lifecycle and registry ----------------------------------------------------------------
 
@@ -119,6 +130,14 @@ class RemoteExecutor:
 
     async def set_log_level(self, level: str) -> None:
         return None
+
+    def observe_commands(self, observer: CommandObserver) -> None:
+        """Report every command run and every failure raised from now on to ``observer``."""
+        self.command_observer = observer
+
+    def _failed(self, error: E) -> E:
+        """Log and report the failed command ``error`` describes; returns it for raising."""
+        return report_failure(error, self.command_observer)
 
     def register_node(self, manage: list[str], storage: list[str]) -> None:
         """Record manage <-> storage names (bricks and peers speak storage names)."""
@@ -162,18 +181,19 @@ class RemoteExecutor:
     ) -> CommandResult:
         full = with_sudo(with_locale(argv), self.options.sudo)
         try:
-            result = await self.runner.run(host, full, timeout_s=timeout_s)
+            result = await observed_run(self.runner, host, full, timeout_s, self.command_observer)
         except NodeCommandError as error:  # unreachable node, timeout: no exit code
-            log_failure(error)
+            self._failed(error)
             raise
         if check and not result.ok:
             raise self._error(host, result)
         return result
 
-    @staticmethod
-    def _error(host: str, result: CommandResult, cls: type[NodeCommandError] = NodeCommandError):
+    def _error(
+        self, host: str, result: CommandResult, cls: type[NodeCommandError] = NodeCommandError
+    ) -> NodeCommandError:
         stderr = clean_stderr(result.stderr) or result.stdout.strip()
-        return log_failure(cls(host, result.argv, result.exit_code, stderr))
+        return self._failed(cls(host, result.argv, result.exit_code, stderr))
 
     def _pool_lock(self, host: str) -> asyncio.Lock:
         pool = self.pool_of(host)
@@ -219,7 +239,7 @@ class RemoteExecutor:
         message = message or result.stdout.strip() or f"exit code {result.exit_code}"
         missing = status is not None and status.op_errno == gcmd.EG_NOVOL
         cls = VolumeDoesNotExist if missing else NodeCommandError
-        raise log_failure(cls(host, result.argv, result.exit_code if not result.ok else 1, message))
+        raise self._failed(cls(host, result.argv, result.exit_code if not result.ok else 1, message))
 
     # -- health and peers ----------------------------------------------------------------------
 
@@ -589,7 +609,7 @@ class RemoteExecutor:
         message = (status.op_errstr if status else "") or clean_stderr(result.stderr)
         if "does not exist" in message:  # no leftover: the usual answer
             return
-        raise log_failure(NodeCommandError(host, result.argv, result.exit_code or 1, message))
+        raise self._failed(NodeCommandError(host, result.argv, result.exit_code or 1, message))
 
     # -- gluster-block -------------------------------------------------------------------------
 
@@ -601,7 +621,7 @@ class RemoteExecutor:
             raise (
                 self._error(host, result)
                 if not result.ok
-                else log_failure(NodeCommandError(host, result.argv, result.exit_code, str(error)))
+                else self._failed(NodeCommandError(host, result.argv, result.exit_code, str(error)))
             ) from error
         return result, document
 
@@ -609,7 +629,7 @@ class RemoteExecutor:
         result, document = await self._block(host, gcmd.block_create(self.options, request))
         failure = gcmd.block_failed(document)
         if failure or not result.ok:
-            raise log_failure(
+            raise self._failed(
                 NodeCommandError(host, result.argv, result.exit_code, failure or result.stderr)
             )
         hosts = gcmd.block_portals(document) or tuple(request.hosts)
@@ -634,7 +654,7 @@ class RemoteExecutor:
             raise self._error(host, result) from None
         failure = gcmd.block_failed(document)
         if failure and not gcmd.block_missing(document, bhv_name, name):
-            raise log_failure(NodeCommandError(host, result.argv, result.exit_code, failure))
+            raise self._failed(NodeCommandError(host, result.argv, result.exit_code, failure))
         if not failure and not result.ok:
             raise self._error(host, result)
 
@@ -646,7 +666,7 @@ class RemoteExecutor:
         )
         failure = gcmd.block_failed(document)
         if failure or not result.ok:
-            raise log_failure(
+            raise self._failed(
                 NodeCommandError(host, result.argv, result.exit_code, failure or result.stderr)
             )
 
@@ -669,6 +689,10 @@ class RemoteExecutor:
             fstab=lcmd.fstab_entries_under(fstab.stdout) if fstab.ok else (),
             volumes=tuple(await self.volumes_info(host)),
         )
+
+    async def thin_pool_usage(self, host: str) -> dict[str, tuple[float, float]]:
+        result = await self._exec(host, lcmd.lvs_thin_pools(self.options), DEVICE_TIMEOUT_S)
+        return lcmd.parse_thin_pool_usage(result.stdout)
 
     async def recovery_facts(
         self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]

@@ -12,11 +12,18 @@ argv, exit code, stderr), a WARNING unless the failure only says the gluster vol
 there (INFO: idempotent destroy and rollback paths expect that answer); ``log_command`` is the
 DEBUG line of each command run. An argv holds validated names and sizes, never a credential,
 so it is logged whole.
+
+``observed_run`` is the one place a node command is timed for the metrics, and
+``report_failure`` the one place a failed one is counted (where the executor raises it); both
+tell a ``CommandObserver`` the command's bounded name (``command_names.command_name``), never
+the argv.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -24,6 +31,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from heketipy import logctx
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.base import VolumeDoesNotExist
+from heketipy.executors.command_names import command_name, failure_label
 
 log = logging.getLogger("heketipy.executors.commands")
 E = TypeVar("E", bound=NodeCommandError)
@@ -53,6 +61,50 @@ class CommandRunner(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class CommandObserver(Protocol):
+    """Told of node commands (the node-command metrics); ``command`` is always a
+    ``command_names.command_name``, never the argv itself."""
+
+    def command_ran(self, host: str, command: str, seconds: float) -> None:
+        """Every command that ended (any exit code, or a transport failure)."""
+
+    def command_failed(self, host: str, command: str, failure: str) -> None:
+        """A command the executor raised as failed; ``failure`` is a ``failure_label``."""
+
+
+async def observed_run(
+    runner: CommandRunner,
+    host: str,
+    argv: Sequence[str],
+    timeout_s: float | None,
+    observer: CommandObserver | None,
+) -> CommandResult:
+    """``runner.run(host, argv)``, timed for ``observer`` (when set) once it ended; a cancelled
+    command is not reported."""
+    if observer is None:
+        return await runner.run(host, argv, timeout_s=timeout_s)
+    started = time.perf_counter()
+    try:
+        return await runner.run(host, argv, timeout_s=timeout_s)
+    finally:
+        # A transport failure is reported too (the node was asked, and that took time).
+        task = asyncio.current_task()
+        if task is None or not task.cancelling():
+            observer.command_ran(host, command_name(argv), time.perf_counter() - started)
+
+
+def report_failure(error: E, observer: CommandObserver | None) -> E:
+    """Log the failed command ``error`` describes (``log_failure``) and tell ``observer``,
+    unless it only says the gluster volume is not there: idempotent destroy and rollback
+    paths expect that answer, so it is no failure of the node."""
+    log_failure(error)
+    if observer is not None and not isinstance(error, VolumeDoesNotExist):
+        observer.command_failed(
+            error.node, command_name(error.argv), failure_label(error.exit_code, str(error))
+        )
+    return error
 
 
 def log_failure(error: E) -> E:

@@ -8,6 +8,10 @@ recorded in the journal record, so a restarted server can finish or undo it (``r
 Each step is one log line (``step``: operation type, target ids, journal id, step name,
 duration, outcome) carrying the operation's ``/queue`` id: plan, every journaled node step,
 finalize, and on failure the failed execution, rollback, re-plan and recovery.
+
+``metrics`` (``operations.metrics``) counts every operation ``start`` accepts and times it to
+its end; the store's group commits and, on real or simulated nodes, every node command report
+to it too (``_instrument``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from heketipy.domain.entities import Entity, PendingOperation, new_id
 from heketipy.domain.errors import HeketiError
 from heketipy.domain.state import State, Transaction
 from heketipy.executors.base import Executor
+from heketipy.executors.remote import RemoteExecutor
 from heketipy.operations.jobs import JobQueue, Throttle
+from heketipy.operations.metrics import RuntimeMetrics
 from heketipy.store.sqlite import Store
 
 log = logging.getLogger("heketipy.operations")
@@ -74,6 +80,14 @@ class Runtime:
         self.down_nodes: set[str] = set()  # nodes the health monitor last saw down
         self.failed_count = 0
         self._step_marks: dict[str, float] = {}  # journal id -> when its current step began
+        self.metrics = RuntimeMetrics()
+        self._instrument()
+
+    def _instrument(self) -> None:
+        """Report group commits and node commands to ``metrics``."""
+        self.store.on_commit = self.metrics.db_commit
+        if isinstance(self.executor, RemoteExecutor):
+            self.executor.observe_commands(self.metrics.node_commands(self.state))
 
     async def commit(self, tx: Transaction) -> None:
         try:
@@ -106,7 +120,7 @@ class Runtime:
         if op.throttled:
             self.throttle.admit()
         if isinstance(op, Unjournaled):
-            return self._submit(op.type_name, op.run, throttled=op.throttled)
+            return self._submit(op.type_name, self._measured(op, op.run), throttled=op.throttled)
         started = time.perf_counter()
         try:
             await self.apply(op.plan)
@@ -115,14 +129,51 @@ class Runtime:
                 self.throttle.release(had_slot=False)
             if isinstance(exc, Exception):  # nothing was journaled: no targets to name
                 self.log_step(op.type_name, None, "plan", started, exc)
+                self.metrics.placement_refused(exc)
             raise
 
         async def work() -> str | None:
             return await self.execute(op)
 
-        queue_id = self._submit(op.type_name, work, throttled=op.throttled)
+        measured = self._measured(op, work, started)
+        queue_id = self._submit(op.type_name, measured, throttled=op.throttled)
         self.log_step(op.type_name, op.record, "plan", started, queue_id=queue_id)
         return queue_id
+
+    def _measured(
+        self,
+        op: Operation | Unjournaled,
+        work: Callable[[], Awaitable[str | None]],
+        started: float | None = None,
+    ) -> Callable[[], Awaitable[str | None]]:
+        """``work``, counted as started now and as finished (with its outcome and the time since
+        ``started``) when it ends; in flight while it runs (after any wait for a slot)."""
+        metrics = self.metrics
+        metrics.operation_started(op.type_name)
+        accepted = time.perf_counter() if started is None else started
+
+        async def measured() -> str | None:
+            metrics.operations_in_flight.inc()
+            outcome = "failed"
+            try:
+                result = await work()
+                outcome = "succeeded"
+                return result
+            except asyncio.CancelledError:
+                outcome = ""  # shutting down: the journal resumes it, it has not ended
+                raise
+            except Exception:
+                if isinstance(op, Operation) and op.rolled_back:
+                    outcome = "rolled_back"
+                raise
+            finally:
+                metrics.operations_in_flight.dec()
+                if outcome:
+                    metrics.operation_finished(
+                        op.type_name, outcome, time.perf_counter() - accepted
+                    )
+
+        return measured
 
     def _submit(
         self, name: str, work: Callable[[], Awaitable[str | None]], *, throttled: bool
@@ -158,7 +209,7 @@ class Runtime:
                         op.type_name, op.record, "execute", self._step_mark(op.record), exc,
                         attempt=attempt,
                     )
-                    rolled_back = await self._rollback(op)
+                    rolled_back = op.rolled_back = await self._rollback(op)
                     if not rolled_back or attempt >= op.attempts():
                         raise error from exc
                 else:
@@ -361,6 +412,8 @@ class Operation:
     throttled: ClassVar[bool] = True
     #: attribute -> key of the journal record's data that the default ``load`` restores it from
     journal_fields: ClassVar[dict[str, str]] = {}
+    #: whether the last failed execution was undone (the metrics' ``rolled_back`` outcome)
+    rolled_back: bool = False
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

@@ -114,6 +114,7 @@ _HEADINGS = {
     "pv_name": "PV", "pv_uuid": "PV UUID", "vg_name": "VG", "lv_name": "LV", "lv_size": "LSize",
     "pool_lv": "Pool", "lv_tags": "LV Tags", "segtype": "Type", "vg_free": "VFree",
     "vg_size": "VSize", "vg_extent_size": "Ext", "thin_count": "#Thins",
+    "data_percent": "Data%", "metadata_percent": "Meta%",
 }  # fmt: skip
 
 
@@ -148,6 +149,9 @@ def _lv_row(node: NodeState, vg: VolumeGroup, lv: LogicalVolume, args: _Args) ->
         "lv_tags": ",".join(lv.tags),
         "segtype": lv.kind,
         "thin_count": "" if count is None else str(count),
+        # Simulated thin LVs hold no data: a pool's data and metadata are empty.
+        "data_percent": "0.00" if lv.kind == "thin-pool" else "",
+        "metadata_percent": "0.00" if lv.kind == "thin-pool" else "",
     }
 
 

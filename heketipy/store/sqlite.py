@@ -7,7 +7,8 @@ which matters on FUSE mounts); see benchmarks/ for the measurement behind the ch
 
 Concurrent transactions are *group committed*: ``commit()`` queues a change set and one writer
 task writes everything queued so far in a single SQLite transaction on a dedicated thread,
-so throughput is not one fsync per operation step.
+so throughput is not one fsync per operation step. ``on_commit``, when set, is told each
+group commit's duration and how many transactions it carried (the commit metrics).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -110,6 +112,8 @@ class Store:
         self._writer: asyncio.Task[None] | None = None
         self.commits = 0
         self.transactions = 0
+        # (seconds, transactions in the batch) after each successful group commit
+        self.on_commit: Callable[[float, int], None] | None = None
 
     # -- opening --------------------------------------------------------------------------
     def lock_sync(self) -> None:
@@ -281,6 +285,7 @@ class Store:
             batch, self._queue = self._queue, []
             if not batch:
                 continue
+            started = time.perf_counter()
             try:
                 await loop.run_in_executor(self._thread, self._write_batch, batch)
             except Exception as exc:  # noqa: BLE001 - every waiter must learn of the failure
@@ -288,6 +293,8 @@ class Store:
                     if not pending.future.done():
                         pending.future.set_exception(StoreError(f"Unable to access db: {exc}"))
                 continue
+            if self.on_commit is not None:
+                self.on_commit(time.perf_counter() - started, len(batch))
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_result(None)

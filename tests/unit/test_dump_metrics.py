@@ -468,11 +468,14 @@ class FakeStore:
 
 class FakeRuntime:
     def __init__(self, state: State) -> None:
-        from heketipy.operations.jobs import JobQueue
+        from heketipy.operations.jobs import JobQueue, Throttle
+        from heketipy.operations.metrics import RuntimeMetrics
 
         self.state = state
         self.store = FakeStore()
         self.jobs = JobQueue()
+        self.throttle = Throttle(1, 0)
+        self.metrics = RuntimeMetrics()
         self.in_flight_ops: set[str] = set()
         self.failed_count = 0
         self.recover_calls = 0

@@ -26,6 +26,16 @@ system-packages:
 	     podman runc debootstrap >/dev/null) \
 	  || echo "warning: could not install podman, runc or debootstrap; the image test will fail"; \
 	fi
+	@# promtool checks deploy/monitoring/ (issue 15); it ships in the Prometheus server package,
+	@# whose daemon is not wanted here: stopped and disabled if the init system started it.
+	@if [ "$$(id -u)" = 0 ] && ! command -v promtool >/dev/null 2>&1; then \
+	  ($(APT) update -q && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q \
+	     --no-install-recommends prometheus >/dev/null \
+	   && { if [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service; \
+	        else service prometheus stop; update-rc.d prometheus disable; fi >/dev/null 2>&1 \
+	        || true; }) \
+	  || echo "warning: could not install prometheus (promtool); the monitoring tests will fail"; \
+	fi
 
 run: $(STAMP)
 	$(PY) -m heketipy --listen 127.0.0.1 --port 8080

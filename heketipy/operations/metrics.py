@@ -21,7 +21,8 @@ vocabularies below. Families (names and labels are a contract with deploy/monito
   (``unregistered`` for a host that is not yet a node, e.g. during node add).
 - ``heketipy_http_requests_total{route,method,status}``,
   ``heketipy_http_request_duration_seconds{route,method}``, ``heketipy_http_throttled_total``.
-- ``heketipy_queue_waiting_requests``, ``heketipy_operations_in_flight``.
+- ``heketipy_queue_waiting_requests``, ``heketipy_queue_capacity_requests``,
+  ``heketipy_operations_in_flight``.
 - ``heketipy_placement_refusals_total{reason}`` with ``reason`` from ``REFUSAL_REASONS``.
 - ``heketipy_device_{size,used,free}_bytes{cluster,node,device}`` and
   ``heketipy_device_thinpool_{data,metadata}_used_ratio{cluster,node,device}``.
@@ -131,6 +132,10 @@ class RuntimeMetrics:
         )  # fmt: skip
         self.http_throttled = counter("http_throttled", "Requests refused with 429 (queue full)")
         self.queue_waiting = gauge("queue_waiting_requests", "Operations waiting for a slot")
+        # What "queue nearly full" is measured against (deploy/monitoring's alert and dashboard).
+        self.queue_capacity = gauge(
+            "queue_capacity_requests", "Places in the wait queue (heketipy.wait_queue_size)"
+        )
         self.operations_in_flight = gauge("operations_in_flight", "Operations executing now")
         self.placement_refusals = counter(
             "placement_refusals", "Requests placement refused, by reason", ("reason",)

@@ -85,8 +85,9 @@ class Runtime:
         self._instrument()
 
     def _instrument(self) -> None:
-        """Report group commits and node commands to ``metrics``."""
+        """Report group commits and node commands to ``metrics``; publish the queue's capacity."""
         self.store.on_commit = self.metrics.db_commit
+        self.metrics.queue_capacity.set(self.throttle.wait_queue_size)
         if isinstance(self.executor, RemoteExecutor):
             self.executor.observe_commands(self.metrics.node_commands(self.state))
 

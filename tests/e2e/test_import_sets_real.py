@@ -21,7 +21,7 @@ import pytest
 from heketipy import admin_cli
 from heketipy.executors.commands_gluster import parse_volume_info
 from heketipy.heketidump.importer import entities_from_dump
-from tests.e2e.conftest import _start_heketi
+from tests.e2e.conftest import start_heketi
 from tests.e2e.scenario import call, remove_topology
 from tests.e2e.test_db_rebuild_real import (
     REPLICA3,
@@ -100,7 +100,7 @@ def test_imported_expanded_volume_shows_glusters_sets(
         assert admin_cli.main(
             ["db", "import", "--jsonfile", str(source), "--dbfile", str(directory / "heketi.db")]
         ) == 0
-        server = _start_heketi(config_path, testbed, api.env)
+        server = start_heketi(config_path, testbed, api.env)
 
         reply = server.request("GET", f"/internal/state/volumes/{volume_id}/sets")
         assert reply.status == 200, reply.text
@@ -117,7 +117,7 @@ def test_imported_expanded_volume_shows_glusters_sets(
         if server is not None:
             server.stop()
         if api.process.poll() is not None:
-            api.process = _start_heketi(api.config_path, testbed, api.env).process
+            api.process = start_heketi(api.config_path, testbed, api.env).process
         for listed_id in api.request("GET", "/volumes").json()["volumes"]:
             assert call(api, "DELETE", f"/volumes/{listed_id}").status == 204
         remove_topology(api, testbed, current_topology(api, testbed))

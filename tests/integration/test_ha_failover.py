@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.failover import (
+    SIM_LATENCY,
     burst_and_kill,
     check_after_failover,
     create_volume,
@@ -19,6 +20,7 @@ from tests.support.failover import (
     running_pair,
     wait_status,
 )
+from tests.support.polling import wait_until
 from tests.support.server import start_fails, write_config
 
 
@@ -35,6 +37,38 @@ def test_sigkill_during_a_burst_fails_over_to_the_standby(tmp_path: Path) -> Non
 
         assert failover.acknowledged, "the burst acknowledged nothing before the kill"
         check_after_failover(standby, failover)
+
+
+def test_a_named_create_retried_on_the_new_active_gives_one_volume(tmp_path: Path) -> None:
+    """The active dies with a named create in flight (held at ``gluster volume create``); the
+    client never saw its answer and retries on the new active: one volume, no operation left."""
+    held = {**SIM_LATENCY, "commands": {"gluster volume create": 600_000}}
+    body = {"name": "retried", "size": 1,
+            "durability": {"type": "replicate", "replicate": {"replica": 3}}}
+    db = tmp_path / "shared" / "heketi.db"
+    with running_pair(tmp_path, db, first_latency=held) as (active, standby):
+        assert active.request("POST", "/volumes", body).status == 202
+
+        def in_flight() -> bool:
+            pending = active.request("GET", "/operations/pending").json()["pendingoperations"]
+            return [(p["type_name"], p["sub_status"]) for p in pending] == [
+                ("create-volume", "in-flight")]
+
+        wait_until(in_flight, "the named create in flight on the active", 60)
+        active.kill()
+        wait_status(standby, "/readyz", 200)
+
+        answers = []
+        for _ in range(2):  # the retry, and a retry of the retry
+            retried = standby.request("POST", "/volumes", body)
+            assert retried.status == 202, retried.text
+            answers.append(standby.wait_queue(retried.headers["Location"], limit_s=120))
+        assert [a.status for a in answers] == [303, 303]
+        assert answers[0].headers["Location"] == answers[1].headers["Location"]
+        volume_id = answers[0].headers["Location"].rsplit("/", 1)[1]
+        assert standby.request("GET", "/volumes").json()["volumes"] == [volume_id]
+        assert standby.request("GET", "/operations").json()["total"] == 0
+        assert standby.request("GET", "/db/check").json()["totalinconsistencies"] == 0
 
 
 def test_sigterm_on_the_active_hands_over_and_the_old_one_exits_0(tmp_path: Path) -> None:

@@ -32,19 +32,23 @@ VOLUME_GB = 1
 
 def pair_configs(
     workdir: Path, db_path: Path, *, ha: dict[str, Any] | None = None,
-    second_db_path: Path | None = None,
+    second_db_path: Path | None = None, first_latency: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Two heketi.json files (own port and data directory each) for one database; the second
-    server may reach it by another path (``second_db_path``: another mount of the volume)."""
+    server may reach it by another path (``second_db_path``: another mount of the volume), and
+    the first one's simulated commands may take ``first_latency`` (say, a create held)."""
     configs = []
-    for name, db in (("first", db_path), ("second", second_db_path or db_path)):
+    latencies = (first_latency or SIM_LATENCY, SIM_LATENCY)
+    for name, db, latency in zip(
+        ("first", "second"), (db_path, second_db_path or db_path), latencies, strict=True
+    ):
         directory = workdir / name
         directory.mkdir(parents=True, exist_ok=True)
         config = write_config(
             directory,
             glusterfs={"executor": "simulator", "db": str(db)},
             heketipy={
-                "simulator": {"device_size_gb": 64, "latency_ms": SIM_LATENCY},
+                "simulator": {"device_size_gb": 64, "latency_ms": latency},
                 "ha": {**FAST_HA, **(ha or {})},
             },
         )
@@ -64,11 +68,12 @@ def local_starter(
 def running_pair(
     workdir: Path, db_path: Path, *, ha: dict[str, Any] | None = None,
     second_db_path: Path | None = None, env: dict[str, str] | None = None,
+    first_latency: dict[str, Any] | None = None,
 ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """The active server (ready, a topology loaded) and a standby beside it; both are
     ended afterwards, also on failure."""
     first_config, second_config = pair_configs(
-        workdir, db_path, ha=ha, second_db_path=second_db_path
+        workdir, db_path, ha=ha, second_db_path=second_db_path, first_latency=first_latency
     )
     active = local_starter(first_config, "first", env)
     standby = None

@@ -10,16 +10,20 @@ breaks (a stopped daemon, a link down, a qdisc, a filled VG) is restored in ``fi
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.scenario import Topology, call, device_free, load_topology, remove_topology
-from tests.e2e.testbed import NodeState, Testbed
+from tests.e2e.testbed import Node, NodeState, Testbed
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -109,4 +113,75 @@ def test_glusterd_killed_during_create(
     assert final.status == 500, (final.status, final.text)
     assert victim.manage in final.text, final.text
     assert "gluster volume create" in final.text, final.text
+    assert_nothing_leaked(api, bed, topology, before)
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _is_sshd(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip().startswith("sshd")
+    except OSError:
+        return False
+
+
+def restart_sshd(bed: Testbed, node: Node) -> None:
+    """Restart the node's sshd the hard way: a new listener, and every old session gone (as
+    after a crash or a package upgrade that kills sessions)."""
+    listener = int(bed.node_run(node, ["cat", "/run/sshd.pid"]).stdout)
+    sessions = [pid for pid in _descendants(listener) if _is_sshd(pid)]
+    os.kill(listener, signal.SIGTERM)
+    wait_until("old sshd listener gone", lambda: not Path(f"/proc/{listener}").exists(), 10)
+    start_sshd(bed, node)
+    for pid in sessions:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def start_sshd(bed: Testbed, node: Node) -> None:
+    if bed.node_run(node, ["sh", "-c", "kill -0 $(cat /run/sshd.pid)"], check=False).returncode:
+        config = f"{bed.description['base']}/ssh/sshd_config"
+        bed.node_run(node, ["/usr/sbin/sshd", "-f", config, "-o", f"ListenAddress={node.manage}"])
+
+
+def test_sshd_restarted_mid_operation(
+    heketi_over_ssh: ServerProcess, testbed: Testbed, topology: Topology
+) -> None:
+    """sshd on node3 restarts (sessions killed, the held lvcreate with them) while a create
+    makes its bricks: heketipy reconnects, the create is retried and succeeds, the delete
+    after it works, and nothing is left over."""
+    api, bed = heketi_over_ssh, testbed
+    before = baseline(api, bed, topology)
+    victim = bed.nodes[2]
+    try:
+        with bed.holding(victim, "lvcreate") as held:
+            location = start_create(api, REPLICA3)
+            held.wait()
+            restart_sshd(bed, victim)
+            for pid in held.pids():  # the command dies with its session
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        final = api.wait_queue(location, limit_s=300)
+    finally:
+        start_sshd(bed, victim)
+    assert final.status == 303, (final.status, final.text)
+    volume_id = final.headers["Location"].rsplit("/", 1)[1]
+    volume = api.request("GET", f"/volumes/{volume_id}").json()
+    assert len(volume["bricks"]) == 3
+    assert drift(api)["clean"] is True
+    assert call(api, "DELETE", f"/volumes/{volume_id}").status == 204
     assert_nothing_leaked(api, bed, topology, before)

@@ -234,6 +234,10 @@ class Held:
     def release(self) -> None:
         self.marker.unlink(missing_ok=True)
 
+    def pids(self) -> list[int]:
+        """The held invocations' process ids (the shim runs in the node's namespaces)."""
+        return [int(word) for word in self.marker.with_suffix(".held").read_text().split()]
+
 
 class Timings:
     """Wall time per scenario step, kept for the report."""

@@ -16,7 +16,7 @@ description from ``/run/testbed/node.json`` (written by testbed.sh).
 * Fault injection: if ``<faults_dir>/<subcommand>`` exists (e.g. ``lvcreate``), it is consumed
   and that one invocation fails with exit code 5 and the file's text (or a default) on stderr;
   ``<faults_dir>/<subcommand>.always`` fails every invocation while it exists.
-* Holding: while ``<faults_dir>/<subcommand>.hold`` exists, an invocation creates
+* Holding: while ``<faults_dir>/<subcommand>.hold`` exists, an invocation adds its pid to
   ``<subcommand>.held`` and waits (at most ``HOLD_LIMIT_S``) before running, so a test knows an
   operation is in flight on that node and can land a fault there (stop glusterd, link down).
 
@@ -181,8 +181,8 @@ class node_lock:  # noqa: N801 - used as a context manager
 def hold(marker: str) -> None:
     if not os.path.exists(marker + ".hold"):
         return
-    with open(marker + ".held", "a", encoding="utf-8"):
-        pass
+    with open(marker + ".held", "a", encoding="utf-8") as held:
+        held.write(f"{os.getpid()}\n")
     deadline = time.monotonic() + HOLD_LIMIT_S
     while os.path.exists(marker + ".hold") and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import _start_heketi
 from tests.e2e.scenario import Topology, call, device_free, load_topology, remove_topology
 from tests.e2e.testbed import Node, NodeState, Testbed
 from tests.support.server import ServerProcess
@@ -114,6 +115,84 @@ def test_glusterd_killed_during_create(
     assert victim.manage in final.text, final.text
     assert "gluster volume create" in final.text, final.text
     assert_nothing_leaked(api, bed, topology, before)
+
+
+@contextlib.contextmanager
+def monitored(api: ServerProcess, bed: Testbed) -> Iterator[ServerProcess]:
+    """The session's server, restarted on its database with the node health monitor on (a
+    round every second); the session's server comes back as it was afterwards."""
+    config = json.loads(api.config_path.read_text())
+    config["glusterfs"].update(
+        disable_monitor_gluster_nodes=False,
+        start_time_monitor_gluster_nodes=1,
+        refresh_time_monitor_gluster_nodes=1,
+    )
+    config_path = api.config_path.with_name("heketi-monitored.json")
+    config_path.write_text(json.dumps(config, indent=1))
+    api.stop()
+    server: ServerProcess | None = None
+    try:
+        server = _start_heketi(config_path, bed, api.env)
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        api.process = _start_heketi(api.config_path, bed, api.env).process
+
+
+def monitor_saw(server: ServerProcess, line: str, limit_s: float = 300) -> None:
+    wait_until(f"monitor log {line!r}", lambda: line in server.log_path.read_text(), limit_s)
+
+
+def link(bed: Testbed, node: Node, state: str) -> None:
+    bed.node_run(node, ["ip", "link", "set", "eth0", state])
+
+
+def test_node_unreachable_mid_operation(
+    heketi_over_ssh: ServerProcess, testbed: Testbed, topology: Topology
+) -> None:
+    """node3's link goes down while a create makes its bricks there (the held lvcreate dies
+    with it): the create fails naming node3 instead of hanging, the monitor drops node3 from
+    placement (a replica-2 create lands on node1 and node2), and after the link is back the
+    monitor re-admits it, the failed operation is cleaned up and nothing is left over."""
+    bed = testbed
+    before = baseline(heketi_over_ssh, bed, topology)
+    victim = bed.nodes[2]
+    victim_id = topology.node_ids[victim.name]
+    with monitored(heketi_over_ssh, bed) as api:
+        try:
+            with bed.holding(victim, "lvcreate") as held:
+                location = start_create(api, REPLICA3)
+                held.wait()
+                link(bed, victim, "down")
+                for pid in held.pids():  # it never runs: nothing to find on node3 later
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            final = api.wait_queue(location, limit_s=600)
+            assert final.status == 500, (final.status, final.text)
+            assert victim.manage in final.text, final.text
+            monitor_saw(api, f"nodes seen down: ['{victim_id}']")
+            elsewhere = call(api, "POST", "/volumes", {**REPLICA3, "durability": {
+                "type": "replicate", "replicate": {"replica": 2}}})  # fmt: skip
+            assert elsewhere.status == 303, (elsewhere.status, elsewhere.text)
+            volume_id = elsewhere.headers["Location"].rsplit("/", 1)[1]
+            volume = api.request("GET", f"/volumes/{volume_id}").json()
+            assert victim_id not in {b["node"] for b in volume["bricks"]}, volume
+        finally:
+            link(bed, victim, "up")
+        log_before = len(api.log_path.read_text())
+        wait_until(
+            "monitor re-admits node3",
+            lambda: "nodes seen down: none" in api.log_path.read_text()[log_before:],
+        )
+        assert call(api, "DELETE", f"/volumes/{volume_id}").status == 204
+        pending = api.request("GET", "/operations/pending").json()["pendingoperations"]
+        if pending:  # the rollback could not reach node3: finished now that it is back
+            reply = call(api, "POST", "/operations/pending/cleanup", {})
+            assert reply.status in (200, 204), (reply.status, reply.text)
+        wait_until("peers connected again", lambda: peers_connected(bed))
+        assert_nothing_leaked(api, bed, topology, before)
+    assert_nothing_leaked(heketi_over_ssh, bed, topology, before)
 
 
 def _descendants(root: int) -> list[int]:

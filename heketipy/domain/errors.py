@@ -7,6 +7,8 @@ newline the HTTP layer adds).
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 
 
@@ -76,9 +78,35 @@ class NodeCommandError(HeketiError):
         self.exit_code = exit_code
         self.stderr = stderr
         message = text or (
-            f"Unable to execute command on {node}: {stderr.strip() or f'exit code {exit_code}'}"
+            f"Unable to execute command on {node} ({command_name(argv)}): "
+            f"{stderr.strip() or f'exit code {exit_code}'}"
         )
         super().__init__(message)
+
+
+_WRAPPER_WORDS = {"sudo", "env"}
+_VERB = re.compile(r"[a-z]+")
+
+
+def command_name(argv: Sequence[str]) -> str:
+    """What an error calls a node command: the tool and its verbs (``gluster volume create``,
+    ``lvm lvcreate``, ``mkfs.xfs``), without wrappers (``sudo -n --``, ``env LC_ALL=C``),
+    options or arguments (which can be long, and are in the debug log)."""
+    words = list(argv)
+    while words and (words[0] in _WRAPPER_WORDS or words[0].startswith("-") or "=" in words[0]):
+        words.pop(0)
+    if not words:
+        return "?"
+    named = [os.path.basename(words[0])]
+    for word in words[1:]:
+        if len(named) == 3:
+            break
+        if word.startswith("-"):
+            continue
+        if not _VERB.fullmatch(word):
+            break
+        named.append(word)
+    return " ".join(named)
 
 
 ID_NOT_FOUND = "Id not found"

@@ -106,7 +106,9 @@ class Testbed:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     lock.close()
-                    raise RuntimeError(f"testbed {base} stayed busy (another run holds it)") from None
+                    raise RuntimeError(
+                        f"testbed {base} stayed busy (another run holds it)"
+                    ) from None
                 time.sleep(1)
         try:
             with open(log_path, "ab") as log:
@@ -175,7 +177,8 @@ class Testbed:
             if len(line.split()) > 1 and line.split()[1].startswith(MOUNTS_ROOT)
         ]
         fstab = [
-            line for line in self.node_run(node, ["cat", "/etc/fstab"]).stdout.splitlines()
+            line
+            for line in self.node_run(node, ["cat", "/etc/fstab"]).stdout.splitlines()
             if MOUNTS_ROOT in line
         ]
         found = self.node_run(
@@ -203,6 +206,37 @@ class Testbed:
         marker = Path(node.faults_dir) / f"{subcommand}.always"
         marker.write_text(text)
         return marker
+
+    @contextmanager
+    def holding(self, node: Node, subcommand: str) -> Iterator[Held]:
+        """Hold every ``lvm <subcommand>`` on ``node`` until ``release()`` (or the end of the
+        block): ``wait()`` returns once one is held, i.e. an operation is in flight there."""
+        held = Held(Path(node.faults_dir) / f"{subcommand}.hold")
+        held.marker.write_text("")
+        try:
+            yield held
+        finally:
+            held.release()
+            held.marker.with_suffix(".held").unlink(missing_ok=True)
+
+
+@dataclass
+class Held:
+    marker: Path
+
+    def wait(self, limit_s: float = 120) -> None:
+        deadline = time.monotonic() + limit_s
+        while not self.marker.with_suffix(".held").exists():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing reached {self.marker.name} in {limit_s:g}s")
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        self.marker.unlink(missing_ok=True)
+
+    def pids(self) -> list[int]:
+        """The held invocations' process ids (the shim runs in the node's namespaces)."""
+        return [int(word) for word in self.marker.with_suffix(".held").read_text().split()]
 
 
 class Timings:

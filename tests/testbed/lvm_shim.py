@@ -21,6 +21,9 @@ description from ``/run/testbed/node.json`` (written by testbed.sh).
 * Fault injection: if ``<faults_dir>/<subcommand>`` exists (e.g. ``lvcreate``), it is consumed
   and that one invocation fails with exit code 5 and the file's text (or a default) on stderr;
   ``<faults_dir>/<subcommand>.always`` fails every invocation while it exists.
+* Holding: while ``<faults_dir>/<subcommand>.hold`` exists, an invocation adds its pid to
+  ``<subcommand>.held`` and waits (at most ``HOLD_LIMIT_S``) before running, so a test knows an
+  operation is in flight on that node and can land a fault there (stop glusterd, link down).
 
 Unsupported forms fail loudly (exit 3, "testbed lvm shim: ...") rather than pretending.
 """
@@ -40,6 +43,7 @@ import uuid
 
 NODE_CONFIG = "/run/testbed/node.json"
 EXTENT_KIB = 4096
+HOLD_LIMIT_S = 300
 EMULATED = {"lvcreate", "lvremove", "lvs", "lvchange", "vgremove", "lvextend", "lvreduce"}
 UNSUPPORTED = {"lvresize", "lvrename", "lvconvert", "vgchange", "lvscan"}
 
@@ -179,8 +183,19 @@ class node_lock:  # noqa: N801 - used as a context manager
         self.handle.close()
 
 
+def hold(marker: str) -> None:
+    if not os.path.exists(marker + ".hold"):
+        return
+    with open(marker + ".held", "a", encoding="utf-8") as held:
+        held.write(f"{os.getpid()}\n")
+    deadline = time.monotonic() + HOLD_LIMIT_S
+    while os.path.exists(marker + ".hold") and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def inject_fault(node: dict, sub: str) -> None:
     marker = os.path.join(node.get("faults_dir", "/nonexistent"), sub)
+    hold(marker)
     if os.path.exists(marker + ".always"):  # fails every time until the file is removed
         with open(marker + ".always", encoding="utf-8") as handle:
             raise ShimError(handle.read().strip() or f"testbed fault injected into {sub}", 5)

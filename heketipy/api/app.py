@@ -7,7 +7,8 @@ first, each with one job:
 1. ``request_log.request_log_middleware``: one log line per request.
 2. ``limits.body_limit_middleware``: refuses a declared-too-large body unread.
 3. ``role_middleware``: a server that is not the active one (heketipy.ha: a standby, one
-   taking over, one that lost leadership) answers only the probes, everything else 503.
+   taking over, one that lost leadership) answers only the probes and ``/metrics``
+   (``heketipy_leader 0`` alone), everything else 503.
 4. ``kube_backup_middleware``: after an answered change, schedules the Secret backup.
 5. ``error_middleware``: a ``HeketiError`` or a crash becomes Heketi's status and text.
 6. ``auth_middleware``: the JWT (authenticate) and the role's rights (authorize).
@@ -27,9 +28,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from heketipy.api import auth, limits, request_log
+from heketipy.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from heketipy.api.responses import empty, error_response, redirect_html
 from heketipy.config import Settings
 from heketipy.domain.errors import Busy, HeketiError
+from heketipy.operations.metrics import not_leading_exposition
 from heketipy.operations.runtime import Runtime
 from heketipy.store import kube_backup
 
@@ -85,6 +88,10 @@ async def role_middleware(request: web.Request, handler: Handler) -> web.StreamR
     server = request.app[SERVER]
     if server.role == ROLE_ACTIVE or request.path in PROBE_PATHS:
         return await handler(request)
+    if request.path == "/metrics" and request.method == "GET":
+        # heketipy_leader 0: a scraped standby is up, not down, and is not the leader.
+        body = not_leading_exposition().encode()
+        return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
     retry_after = math.ceil(server.settings.heketipy.ha.retry_period_s)
     return error_response(503, NOT_ACTIVE_TEXT[server.role], {"Retry-After": str(retry_after)})
 

@@ -98,6 +98,18 @@ def method_label(method: str) -> str:
     return method if method in HTTP_METHODS else OTHER
 
 
+LEADER_HELP = "1 while this server is the active one, 0 on a standby"
+
+
+def not_leading_exposition() -> str:
+    """What a server that is not the active one (a standby, one taking over, one fenced)
+    serves on ``/metrics``: ``heketipy_leader 0`` alone. It has no state to report, and
+    answering keeps its scrape target up (``HeketipyDown`` is for a dead server)."""
+    registry = CollectorRegistry(auto_describe=False)
+    Gauge("heketipy_leader", LEADER_HELP, registry=registry).set(0)
+    return generate_latest(registry).decode()
+
+
 class RuntimeMetrics:
     """The registry of one server and its ``heketipy_*`` families."""
 
@@ -166,7 +178,7 @@ class RuntimeMetrics:
         self.drift_last_scan = gauge(
             "drift_last_scan_timestamp_seconds", "When the last drift scan ended"
         )
-        self.leader = gauge("leader", "1 while this server is the active one, 0 on a standby")
+        self.leader = gauge("leader", LEADER_HELP)
         # device id -> (data, metadata) thin-pool use, as the last scan read it
         self.thin_pools: dict[str, tuple[float, float]] = {}
 

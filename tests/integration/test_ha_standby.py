@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from heketipy import server as server_module
 from heketipy.api.app import RUNTIME, SERVER
@@ -111,8 +112,13 @@ async def test_a_standby_answers_the_probes_and_503_with_retry_after(
         assert (await client.call("GET", "/livez", auth=False))[:3:2] == (200, "ok\n")
         status, _headers, text = await client.call("GET", "/readyz", auth=False)
         assert (status, text) == (503, "not ready: standby\n")
+        # /metrics answers, with heketipy_leader 0 alone: the standby's scrape target is up.
+        status, headers, text = await client.call("GET", "/metrics", auth=False)
+        assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        [family] = list(text_string_to_metric_families(text))
+        assert (family.name, [s.value for s in family.samples]) == ("heketipy_leader", [0.0])
         for method, path, body in [("GET", "/clusters", None), ("POST", "/clusters", {}),
-                                   ("GET", "/metrics", None), ("GET", "/nowhere", None)]:
+                                   ("POST", "/metrics", None), ("GET", "/nowhere", None)]:
             status, headers, text = await client.call(method, path, body)
             assert status == 503, (method, path)
             assert headers["Retry-After"] == "1"

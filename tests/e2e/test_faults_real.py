@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import _start_heketi
+from tests.e2e.conftest import start_heketi
 from tests.e2e.scenario import Topology, call, device_free, load_topology, remove_topology
 from tests.e2e.testbed import Node, NodeState, Testbed
 from tests.support.server import ServerProcess
@@ -132,12 +132,12 @@ def monitored(api: ServerProcess, bed: Testbed) -> Iterator[ServerProcess]:
     api.stop()
     server: ServerProcess | None = None
     try:
-        server = _start_heketi(config_path, bed, api.env)
+        server = start_heketi(config_path, bed, api.env)
         yield server
     finally:
         if server is not None:
             server.stop()
-        api.process = _start_heketi(api.config_path, bed, api.env).process
+        api.process = start_heketi(api.config_path, bed, api.env).process
 
 
 def monitor_saw(server: ServerProcess, line: str, limit_s: float = 300) -> None:

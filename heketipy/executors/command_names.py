@@ -20,13 +20,14 @@ UNREACHABLE = "unreachable"
 
 # Tools whose name alone is the command.
 PLAIN_TOOLS = frozenset({
-    "awk", "blkid", "cat", "chmod", "chown", "lsof", "mkdir", "mkfs.xfs", "mount", "mountpoint",
-    "rm", "rmdir", "sed", "stat", "systemctl", "udevadm", "umount", "wipefs", "xfs_growfs",
+    "awk", "blkid", "cat", "chmod", "chown", "install", "lsof", "mkdir", "mkfs.xfs", "mount",
+    "mountpoint", "rm", "rmdir", "sed", "stat", "systemctl", "udevadm", "umount", "wipefs",
+    "xfs_growfs",
 })  # fmt: skip
 # ``lvm <subcommand>``: the subcommand is the command (as if run through its symlink).
 LVM_SUBCOMMANDS = frozenset({
-    "lvchange", "lvcreate", "lvextend", "lvremove", "lvresize", "lvs", "pvcreate", "pvremove",
-    "pvs", "vgcreate", "vgdisplay", "vgextend", "vgremove", "vgs",
+    "lvchange", "lvcreate", "lvextend", "lvreduce", "lvremove", "lvresize", "lvs", "pvcreate",
+    "pvremove", "pvs", "vgcreate", "vgdisplay", "vgextend", "vgremove", "vgs",
 })  # fmt: skip
 GLUSTER_SUBCOMMANDS: dict[str, frozenset[str]] = {
     "volume": frozenset({

@@ -73,6 +73,48 @@ def test_command_names_of_every_builder_are_known_and_never_user_words() -> None
     assert not [n for n in names if "evil" in n]
 
 
+async def test_every_command_a_brick_lifecycle_runs_has_a_name_in_the_vocabulary() -> None:
+    """Create (gid: install -d), grow in place, undo a growth, grow the filesystem, destroy:
+    every argv RemoteExecutor sends is named from the vocabulary, none is ``other``."""
+    from heketipy.executors.base import BrickRequest
+    from heketipy.simulator.runner import SimulatedNodes
+    from heketipy.wiring import SimulatorExecutor
+
+    nodes = SimulatedNodes(device_size_gb=10)
+    sent: list[Sequence[str]] = []
+
+    class Recording:
+        async def run(
+            self, host: str, argv: Sequence[str], *, timeout_s: float | None = None
+        ) -> CommandResult:
+            sent.append(argv)
+            return await nodes.run(host, argv, timeout_s=timeout_s)
+
+        async def close(self) -> None:
+            await nodes.close()
+
+    remote = SimulatorExecutor(nodes, CommandOptions())
+    remote.runner = Recording()
+    remote.register_node(["n1"], ["10.0.0.1"])
+    device = "d" * 32
+    await remote.device_setup("n1", "/dev/sdb", device, destroy_data=False)
+    brick = BrickRequest(
+        device_id=device, brick_id="b" * 32, tp_name="tp_" + "b" * 32, lv_name="brick_" + "b" * 32,
+        tp_size_kib=1024 * 1024, size_kib=1024 * 1024, pool_metadata_kib=8192, gid=2000,
+    )  # fmt: skip
+    await remote.brick_create("n1", brick)
+    grown = BrickRequest(**{**brick.__dict__, "tp_size_kib": 2 * 1024 * 1024,
+                            "size_kib": 2 * 1024 * 1024})
+    await remote.brick_extend("n1", grown)
+    await remote.brick_extend_undo("n1", brick)
+    await remote.brick_extend("n1", grown)
+    await remote.brick_grow_filesystem("n1", grown)
+    await remote.brick_destroy("n1", grown)
+    unnamed = [argv for argv in sent if command_name(argv) == "other"]
+    assert not unnamed, unnamed
+    assert {"install", "lvreduce", "xfs_growfs"} <= {command_name(argv) for argv in sent}
+
+
 def test_failure_label() -> None:
     assert failure_label(5) == "5"
     assert failure_label(None, "SSH command timeout after 10s") == "timeout"

@@ -86,6 +86,21 @@ def commands(rt: Runtime) -> list[str]:
     return [e.command for e in nodes_of(rt.executor).trace.events if e.phase == "start"]
 
 
+async def assert_grown_to(rt: Runtime, api: Api, volume_id: str, size_gib: int) -> None:
+    """The volume is ``size_gib`` in the API, every brick's LV and filesystem that size on its
+    node, every pool as recorded, device space exact, and /db/check and drift clean."""
+    _, _, text = await api.call("GET", f"/volumes/{volume_id}")
+    assert json.loads(text)["size"] == size_gib
+    for brick in rt.state.bricks_of_volume(volume_id):
+        lv = brick_lv(rt, brick.id)
+        assert brick.size_kib == lv["size_kib"] == lv["fs_size_kib"] == size_gib * KIB_PER_GIB
+        pool = brick_pool(rt, brick.id)
+        assert (brick.tp_size_kib, brick.pool_metadata_kib) == (
+            pool["size_kib"], pool["metadata_kib"])
+    assert db_free(rt) == vg_free(rt)
+    await consistent(api)
+
+
 def in_place(tmp_path: Path, mode: str = "in-place", **more: Any) -> Any:
     return settings_for(tmp_path, volume_expansion=mode, **more)
 
@@ -274,13 +289,7 @@ async def test_xfs_growfs_timeout_is_finished_by_recovery(tmp_path: Path) -> Non
     async with TestClient(TestServer(app2)) as client:
         rt2, api2 = app2[RUNTIME], Api(client)
         assert rt2.state.operations == {}
-        _, _, text = await api2.call("GET", f"/volumes/{volume['id']}")
-        assert json.loads(text)["size"] == 3
-        for brick in rt2.state.bricks_of_volume(volume["id"]):
-            lv = brick_lv(rt2, brick.id)
-            assert brick.size_kib == lv["size_kib"] == lv["fs_size_kib"] == 3 * KIB_PER_GIB
-        assert db_free(rt2) == vg_free(rt2)
-        await consistent(api2)
+        await assert_grown_to(rt2, api2, volume["id"], 3)
 
 
 async def test_failed_operation_is_finished_by_cleanup(tmp_path: Path) -> None:
@@ -340,16 +349,7 @@ async def test_crash_at_each_step_recovers_consistent(tmp_path: Path, step: str,
     async with TestClient(TestServer(app)) as client:
         rt, api = app[RUNTIME], Api(client)
         assert rt.state.operations == {}
-        _, _, text = await api.call("GET", f"/volumes/{volume_id}")
-        assert json.loads(text)["size"] == size
-        for brick in rt.state.bricks_of_volume(volume_id):
-            lv = brick_lv(rt, brick.id)
-            assert brick.size_kib == lv["size_kib"] == lv["fs_size_kib"] == size * KIB_PER_GIB
-            pool = brick_pool(rt, brick.id)
-            assert (brick.tp_size_kib, brick.pool_metadata_kib) == (
-                pool["size_kib"], pool["metadata_kib"])
-        assert db_free(rt) == vg_free(rt)
-        await consistent(api)
+        await assert_grown_to(rt, api, volume_id, size)
 
 
 async def test_in_place_block_hosting_volume_splits_its_new_space(tmp_path: Path) -> None:

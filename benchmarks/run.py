@@ -1,6 +1,7 @@
 """The benchmark command: one fresh server, every phase of issue 6, JSON + markdown results.
 
     python -m benchmarks.run --executor mock|simulator --volumes N --concurrency C --out FILE
+    python -m benchmarks.run --executor ssh|kubernetes --testbed [...]   (benchmarks/on_testbed.py)
 
 Phases, in order: topology (6 nodes in 3 zones x 4 devices of 1 TiB); (simulator) the
 critical-path run of 100 concurrent creates on the empty cluster; sequential creates; listing
@@ -24,11 +25,13 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks import phases
+from benchmarks import phases, testbed_report
 from benchmarks.client import BenchClient
 from benchmarks.critical_path import lower_bound_async
+from benchmarks.on_testbed import OnTestbedOptions, run_testbed_benchmark
 from benchmarks.report import machine, markdown, targets
 from benchmarks.server_process import ADMIN_KEY, start_server
+from tests.e2e.testbed import Testbed
 
 DEFAULT_LATENCY_MS = {"lvm": 20.0, "fs": 20.0, "gluster": 150.0}
 ALL_PHASES = ("critical_path", "sequential", "concurrent", "fill", "deletes", "mixed")
@@ -162,14 +165,33 @@ def run_benchmark(options: Options, out: Path | None = None, command: str = "",
     return results
 
 
+def run_on_testbed(options: OnTestbedOptions, out: Path, command: str,
+                   bed: Testbed | None = None) -> dict[str, Any]:
+    """The testbed benchmark (on ``bed``, else one brought up for it): its JSON and the
+    markdown beside it."""
+    results: dict[str, Any] = {
+        "command": command, "machine": machine(),
+        "options": {k: v for k, v in asdict(options).items() if k != "log"},
+    }  # fmt: skip
+    results.update(run_testbed_benchmark(options, bed))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    out.with_suffix(".md").write_text(testbed_report.markdown(results) + "\n")
+    options.log(f"wrote {out} and {out.with_suffix('.md')}")
+    return results
+
+
 def _floats(text: str) -> tuple[float, ...]:
     return tuple(float(x) for x in text.split(",") if x.strip())
 
 
-def parse_args(argv: list[str]) -> tuple[Options, Path]:
+def parse_args(argv: list[str]) -> tuple[Options | OnTestbedOptions, Path]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--executor", choices=("mock", "simulator"), default="mock")
+    parser.add_argument("--executor", choices=("mock", "simulator", "ssh", "kubernetes"),
+                        default="mock", help="ssh and kubernetes need --testbed")
+    parser.add_argument("--testbed", action="store_true",
+                        help="run on the namespace testbed (real glusterd; benchmarks/on_testbed.py)")
     parser.add_argument("--volumes", type=int, default=10000, help="fill target N")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--out", type=Path, default=None,
@@ -200,7 +222,28 @@ def parse_args(argv: list[str]) -> tuple[Options, Path]:
     parser.add_argument("--profile", default="",
                         help="run the server under cProfile and write its profile here "
                              "(slows the server: measure without it)")
+    testbed = parser.add_argument_group("--testbed", "options of the testbed benchmark")
+    testbed.add_argument("--sequential-creates", type=int, default=3)
+    testbed.add_argument("--concurrent-creates", default="1,5,10",
+                         help="N of each concurrent-create phase")
+    testbed.add_argument("--node-concurrency", default="",
+                         help="heketipy.node_command_concurrency values, one server each "
+                              "(default: the server's default)")
+    testbed.add_argument("--expansion", default="in-place",
+                         help="heketipy.volume_expansion of the expand phase")
+    testbed.add_argument("--runs", type=int, default=1,
+                         help="repetitions of each node concurrency value, alternating")
     args = parser.parse_args(argv)
+    if args.executor in ("ssh", "kubernetes") or args.testbed:
+        if not args.testbed or args.executor not in ("ssh", "kubernetes"):
+            parser.error("the ssh and kubernetes executors run only with --testbed, and "
+                         "--testbed only with them")
+        return OnTestbedOptions(
+            executor=args.executor, sequential=args.sequential_creates,
+            concurrent=tuple(int(n) for n in _floats(args.concurrent_creates)),
+            node_concurrency=tuple(int(n) for n in _floats(args.node_concurrency)) or (None,),
+            expansion=args.expansion, runs=args.runs, log=_log,
+        ), args.out or Path("benchmarks/results") / f"testbed-{args.executor}.json"  # fmt: skip
     listing = {int(x) for x in _floats(args.listing_at) if x <= args.volumes} | {args.volumes}
     options = Options(
         executor=args.executor, volumes=args.volumes, concurrency=args.concurrency,
@@ -221,7 +264,12 @@ def parse_args(argv: list[str]) -> tuple[Options, Path]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     options, out = parse_args(argv)
-    results = run_benchmark(options, out, "python -m benchmarks.run " + shlex.join(argv))
+    command = "python -m benchmarks.run " + shlex.join(argv)
+    if isinstance(options, OnTestbedOptions):
+        run_on_testbed(options, out, command)
+        print(out.with_suffix(".md").read_text())
+        return 0
+    results = run_benchmark(options, out, command)
     for row in results["targets"]:
         verdict = "n/a" if row["ok"] is None else ("met" if row["ok"] else "MISSED")
         print(f"{verdict:7} {row['target']}: {row['measured']}")

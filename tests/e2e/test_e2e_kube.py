@@ -59,15 +59,11 @@ def _wait_ready(server: ServerProcess) -> ServerProcess:
     return wait_ready(server, START_TIMEOUT_S)
 
 
-@pytest.fixture(scope="module")
-def heketi_over_kube(
-    testbed: Testbed, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    reason = kube_missing(testbed)
-    if reason:
-        pytest.skip(reason)
-    kube = testbed.description["kube"]
-    directory = tmp_path_factory.mktemp("heketi-kube")
+def start_heketi_over_kube(bed: Testbed, directory: Path, **heketipy: Any) -> ServerProcess:
+    """Start heketipy on the host with the Kubernetes executor against the testbed's fake API
+    server (database, log and kubeconfig in ``directory``); ``heketipy`` adds keys to its
+    "heketipy" object."""
+    kube = bed.description["kube"]
     kubeconfig = directory / "kubeconfig"
     # The testbed's own kubeconfig names the address inside the client namespace; this server
     # runs on the host, where the hook forwards the API to 127.0.0.1.
@@ -84,7 +80,7 @@ def heketi_over_kube(
             "disable_monitor_gluster_nodes": True,
             "disable_background_cleaner": True,
         },
-        "heketipy": {"listen": "127.0.0.1", "data_dir": str(directory)},
+        "heketipy": {"listen": "127.0.0.1", "data_dir": str(directory), **heketipy},
     }
     config_path = directory / "heketi.json"
     config_path.write_text(json.dumps(config, indent=1))
@@ -104,7 +100,17 @@ def heketi_over_kube(
         base_url=f"http://127.0.0.1:{port}", process=process, config_path=config_path,
         db_path=directory / "heketi.db", log_path=log_path, env=env,
     )  # fmt: skip
-    _wait_ready(server)
+    return _wait_ready(server)
+
+
+@pytest.fixture(scope="module")
+def heketi_over_kube(
+    testbed: Testbed, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    reason = kube_missing(testbed)
+    if reason:
+        pytest.skip(reason)
+    server = start_heketi_over_kube(testbed, tmp_path_factory.mktemp("heketi-kube"))
     try:
         yield server
     finally:

@@ -263,14 +263,27 @@ class Timings:
         }
 
 
-_NODE_COMMAND_FIELD = re.compile(r' (ms|argv)=("(?:[^"\\]|\\.)*"|\S+)')
+_NODE_COMMAND_FIELD = re.compile(r' (node|ms|argv)=("(?:[^"\\]|\\.)*"|\S+)')
 
 
-def command_timings(log_text: str, wrapper: str = "") -> dict[str, dict[str, float]]:
-    """Aggregate the remote runners' debug lines (``runner.log_command``: ``node command
-    node=.. argv=.. exit=.. ms=..``, text format) per command: ``lvm lvcreate``, ``gluster
-    volume create``, ``mkfs.xfs`` ..; a ``wrapper`` in front of a command is skipped."""
-    summary: dict[str, dict[str, float]] = {}
+@dataclass(frozen=True)
+class NodeCommand:
+    """One node command from the server's debug log: its node, short name and duration."""
+
+    node: str
+    name: str
+    ms: float
+
+    @property
+    def is_gluster(self) -> bool:
+        return self.name.startswith("gluster")
+
+
+def node_commands(log_text: str, wrapper: str = "") -> list[NodeCommand]:
+    """The remote runners' debug lines (``runner.log_command``: ``node command node=.. argv=..
+    exit=.. ms=..``, text format) in log order, each named ``lvm lvcreate``, ``gluster volume
+    create``, ``mkfs.xfs`` ..; a ``wrapper`` in front of a command is skipped."""
+    commands = []
     for line in log_text.splitlines():
         if " node command node=" not in line:
             continue
@@ -294,8 +307,16 @@ def command_timings(log_text: str, wrapper: str = "") -> dict[str, dict[str, flo
         elif name == "gluster":
             verbs = [w for w in words[1:] if not w.startswith("-")][:2]
             name = " ".join(["gluster", *verbs])
-        entry = summary.setdefault(name, {"count": 0, "total_ms": 0.0, "max_ms": 0.0})
+        commands.append(NodeCommand(str(fields.get("node", "")), name, ms))
+    return commands
+
+
+def command_timings(log_text: str, wrapper: str = "") -> dict[str, dict[str, float]]:
+    """The node commands of a server log (``node_commands``) summed per command name."""
+    summary: dict[str, dict[str, float]] = {}
+    for command in node_commands(log_text, wrapper):
+        entry = summary.setdefault(command.name, {"count": 0, "total_ms": 0.0, "max_ms": 0.0})
         entry["count"] += 1
-        entry["total_ms"] = round(entry["total_ms"] + ms, 1)
-        entry["max_ms"] = max(entry["max_ms"], ms)
+        entry["total_ms"] = round(entry["total_ms"] + command.ms, 1)
+        entry["max_ms"] = max(entry["max_ms"], command.ms)
     return dict(sorted(summary.items(), key=lambda item: -item[1]["total_ms"]))

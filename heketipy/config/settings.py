@@ -116,6 +116,18 @@ class HttpSettings(_GoJsonModel):
         return value
 
 
+# -- Remote executors' limits (issue 14, item 1) ------------------------------------------------
+
+# Commands the ssh and kubernetes executors run at once on one storage node
+# (``heketipy.node_command_concurrency``); more wait for a slot. OpenSSH's MaxSessions is 10.
+# PLACEHOLDER: the lead sets this default from the testbed benchmark's measurement.
+DEFAULT_NODE_COMMAND_CONCURRENCY = 8
+# Per-command timeout of the ssh and kubernetes executors (``heketipy.node_command_timeout_s``):
+# upstream's 10 minutes for non-gluster batches; gluster CLI commands get
+# max(this, glusterfs.<executor>.gluster_cli_timeout + 60).
+DEFAULT_NODE_COMMAND_TIMEOUT_S = 600.0
+
+
 # -- Active/standby high availability (issue 13, item 1) ---------------------------------------
 
 # Leader-election timing (client-go's defaults; heketipy.ha.leadership explains each).
@@ -204,6 +216,9 @@ class HeketipySettings(_GoJsonModel):
         str, _empty_means("text"), AfterValidator(_one_of(LOG_FORMATS, "log format"))
     ] = "text"
     ha: HaSettings = HaSettings()
+    # ssh/kubernetes executors: commands at once per node, and each one's timeout (see above).
+    node_command_concurrency: Annotated[int, Field(ge=1)] = DEFAULT_NODE_COMMAND_CONCURRENCY
+    node_command_timeout_s: PositiveSeconds = DEFAULT_NODE_COMMAND_TIMEOUT_S
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,8 +20,12 @@ Owns the way a command reaches a node through the Kubernetes API; ``RemoteExecut
   worker thread and never the one used for pod lookups.
 * The client is blocking: calls run in a thread pool of ``max_connections`` workers (negative:
   unlimited), and an ``asyncio.Semaphore`` of the same size queues callers instead of failing
-  them as upstream does ("Too many kube exec connections active").
-* Per-command timeout: unless ``disable_timeout_prefix``, the pod runs ``timeout <N>s argv``
+  them as upstream does ("Too many kube exec connections active"). Per node, at most
+  ``heketipy.node_command_concurrency`` commands run at once (a semaphore per node, taken
+  before the global one: a command never waits for its node while it holds a connection, so
+  the two cannot deadlock, and a busy node does not take the connections other nodes need).
+* Per-command timeout (``heketipy.node_command_timeout_s``; gluster CLI commands get
+  ``gluster_cli_timeout`` plus a minute if that is longer): unless ``disable_timeout_prefix``, the pod runs ``timeout <N>s argv``
   and exit code 124 is reported as a timeout; the client itself gives up ``CLIENT_GRACE_S``
   later (at the timeout itself without the prefix) and closes the stream.
 * A non-zero exit is returned as a ``CommandResult``; transport failures (API unreachable, no
@@ -54,10 +58,14 @@ except ModuleNotFoundError as exc:  # the optional extra is missing: say which o
     ) from exc
 
 from heketipy import kubeapi
-from heketipy.config import KubeExecSettings
+from heketipy.config import (
+    DEFAULT_NODE_COMMAND_CONCURRENCY,
+    DEFAULT_NODE_COMMAND_TIMEOUT_S,
+    KubeExecSettings,
+)
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.commands_common import unwrap
-from heketipy.executors.runner import CommandResult, log_command
+from heketipy.executors.runner import CommandResult, NodeSlots, log_command
 
 log = logging.getLogger("heketipy.executors.kube")
 
@@ -65,8 +73,6 @@ SERVICE_ACCOUNT_NAMESPACE_FILE = kubeapi.NAMESPACE_FILE
 GLUSTER_POD_LABEL = "glusterfs-node"
 # A negative max_connections means "unlimited"; threads are still needed, so cap it high.
 UNLIMITED_CONNECTIONS = 1024
-# Upstream's default for non-gluster batches is 10 minutes (brick create, gluster-block).
-DEFAULT_COMMAND_TIMEOUT_S = 600.0
 TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` exits with when it killed the command
 CLIENT_GRACE_S = 30.0
 API_REQUEST_TIMEOUT_S = 30.0
@@ -158,7 +164,8 @@ class KubeRunner:
         token: str | None = None,
         kubeconfig: str | None = None,
         namespace_file: str = SERVICE_ACCOUNT_NAMESPACE_FILE,
-        default_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
+        node_command_concurrency: int = DEFAULT_NODE_COMMAND_CONCURRENCY,
+        default_timeout_s: float = DEFAULT_NODE_COMMAND_TIMEOUT_S,
         client_grace_s: float = CLIENT_GRACE_S,
     ) -> None:
         settings = settings if settings is not None else KubeExecSettings()
@@ -169,6 +176,7 @@ class KubeRunner:
         self.gluster_cli_timeout_s = settings.gluster_cli_timeout
         limit = settings.max_connections_limit
         self.max_connections = UNLIMITED_CONNECTIONS if limit is None else limit
+        self.node_command_concurrency = node_command_concurrency
         self.default_timeout_s = default_timeout_s
         self.client_grace_s = client_grace_s
         self._configuration = kubeapi.configuration(
@@ -181,6 +189,7 @@ class KubeRunner:
         self._pods: dict[str, PodRef] = {}
         self._pool = ThreadPoolExecutor(self.max_connections, thread_name_prefix="kube-exec")
         self._slots: asyncio.Semaphore | None = None
+        self._node_slots = NodeSlots(node_command_concurrency)
         self._active: set[threading.Event] = set()
         self._closed = False
 
@@ -213,7 +222,8 @@ class KubeRunner:
             raise NodeCommandError(host, argv, None, "Kubernetes runner is closed")
         limit = self.timeout_for(argv) if timeout_s is None else float(timeout_s)
         client_limit = limit + (self.client_grace_s if self.timeout_prefix else 0.0)
-        async with self._slot():
+        # The node's slot first, then a connection (see the module docstring).
+        async with self._node_slots(host), self._slot():
             cancelled = threading.Event()
             self._active.add(cancelled)
             started = time.monotonic()

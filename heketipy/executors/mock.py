@@ -142,19 +142,18 @@ class MockExecutor:
 
     # -- gluster volumes ------------------------------------------------------------------------
 
-    async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:
+    async def volume_create(self, host: str, volume: VolumeRequest) -> None:
         await self._delay()
-        bricks = [GlusterBrick(b.host, b.path) for b in volume.bricks]
-        return self._remember(volume.name, bricks)
+        self._remember(volume.name, [GlusterBrick(b.host, b.path) for b in volume.bricks])
 
-    async def volume_expand(self, host: str, volume: VolumeRequest) -> GlusterVolume:
+    async def volume_expand(self, host: str, volume: VolumeRequest) -> None:
         await self._delay()
         bricks = list(self._volume_bricks.get(volume.name, []))
         for address in volume.bricks:
             brick = GlusterBrick(address.host, address.path)
             if brick not in bricks:
                 bricks.append(brick)
-        return self._remember(volume.name, bricks)
+        self._remember(volume.name, bricks)
 
     async def volume_destroy(self, host: str, name: str) -> None:
         await self._delay()

@@ -564,7 +564,7 @@ class RemoteExecutor:
     def _volume_hosts(self, volume: VolumeRequest) -> list[str]:
         return [b.host for b in volume.bricks]
 
-    async def volume_create(self, host: str, volume: VolumeRequest) -> GlusterVolume:
+    async def volume_create(self, host: str, volume: VolumeRequest) -> None:
         options = self.options
         # Every argv is built (and so validated) before the first runs: a refused option must
         # not leave a created volume behind.
@@ -579,9 +579,8 @@ class RemoteExecutor:
         self._join_pools([host, *self._volume_hosts(volume)])
         for argv in steps:
             await self._gluster(host, argv)
-        return await self.volume_info(host, volume.name)
 
-    async def volume_expand(self, host: str, volume: VolumeRequest) -> GlusterVolume:
+    async def volume_expand(self, host: str, volume: VolumeRequest) -> None:
         options = self.options
         self._join_pools([host, *self._volume_hosts(volume)])
         current = await self.volume_info(host, volume.name)
@@ -593,7 +592,6 @@ class RemoteExecutor:
         if new and options.rebalance_on_expansion:
             with contextlib.suppress(NodeCommandError):  # upstream ignores rebalance failures
                 await self._gluster(host, gcmd.rebalance_start(options, volume.name))
-        return await self.volume_info(host, volume.name)
 
     async def volume_destroy(self, host: str, name: str) -> None:
         stopped = await self._gluster(host, gcmd.volume_stop(self.options, name), check=False)

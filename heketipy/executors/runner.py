@@ -6,6 +6,8 @@ argv builders and parsers of ``executors/commands.py`` on top of a ``CommandRunn
 A runner never goes through a shell: the argv is passed as a list (SSH quotes each word with
 ``shlex.quote`` because the remote side has a shell; Kubernetes exec takes the list as is).
 
+``NodeSlots`` is the per-node concurrency bound both transports apply.
+
 Also the node-command log lines every executor that runs commands writes (logger
 ``heketipy.executors.commands``): ``log_failure`` is the one line of a failed command (node,
 argv, exit code, stderr), a WARNING unless the failure only says the gluster volume is not
@@ -61,6 +63,24 @@ class CommandRunner(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class NodeSlots:
+    """The per-node bound of the transports: one ``asyncio.Semaphore`` of ``limit`` slots per
+    host (``heketipy.node_command_concurrency``), so a busy node queues its own commands and
+    never those of another node."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"node command concurrency must be >= 1 (got {limit})")
+        self.limit = limit
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    def __call__(self, host: str) -> asyncio.Semaphore:
+        slot = self._slots.get(host)
+        if slot is None:
+            slot = self._slots[host] = asyncio.Semaphore(self.limit)
+        return slot
 
 
 class CommandObserver(Protocol):

@@ -4,8 +4,9 @@ Owns connections, not commands: ``RemoteExecutor`` decides *what* to run; this m
 *how* it reaches a node.
 
 * One persistent SSH connection per node (opened on first use, re-opened after a failure),
-  many exec channels on it; a per-node ``asyncio.Semaphore`` bounds concurrent channels
-  (OpenSSH's ``MaxSessions`` is 10 by default, so the default limit stays below it).
+  many exec channels on it; a per-node ``asyncio.Semaphore`` of
+  ``heketipy.node_command_concurrency`` bounds concurrent channels (OpenSSH's ``MaxSessions``
+  is 10 by default, so the default limit stays below it).
 * Authentication by public key only (``sshexec.keyfile``, ``user``, ``port``); no agent, no
   password, no ``~/.ssh/config``.
 * Host keys are verified against ``sshexec.known_hosts`` (a path, or several separated by ``:``
@@ -14,7 +15,8 @@ Owns connections, not commands: ``RemoteExecutor`` decides *what* to run; this m
 * Every argv word is quoted with ``shlex.quote`` (the remote side runs it through the login
   shell); with ``sudo`` the whole command runs under ``sudo -n``, not just its first word
   (``apply_sudo=False`` leaves that to the caller, e.g. ``RemoteExecutor``).
-* Per-command timeout: the remote process gets SIGKILL and a ``NodeCommandError`` with
+* Per-command timeout (``heketipy.node_command_timeout_s``; gluster CLI commands get
+  ``gluster_cli_timeout`` plus a minute if that is longer): the remote process gets SIGKILL and a ``NodeCommandError`` with
   ``exit_code=None`` is raised. A non-zero exit is returned as a ``CommandResult``.
   ``RemoteExecutor`` logs failures; this module logs each command at debug.
 * asyncssh still supports DSA keys, so importing it trips cryptography's DSA deprecation
@@ -34,10 +36,14 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from heketipy.config import SshExecSettings
+from heketipy.config import (
+    DEFAULT_NODE_COMMAND_CONCURRENCY,
+    DEFAULT_NODE_COMMAND_TIMEOUT_S,
+    SshExecSettings,
+)
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.commands_common import unwrap
-from heketipy.executors.runner import CommandResult, log_command
+from heketipy.executors.runner import CommandResult, NodeSlots, log_command
 
 # cryptography's CryptographyDeprecationWarning is a UserWarning; matching its text and the
 # asyncssh modules that trip it leaves every other warning alone.
@@ -54,9 +60,6 @@ except ModuleNotFoundError as exc:  # the optional extra is missing: say which o
 
 log = logging.getLogger("heketipy.executors.ssh")
 
-# Upstream's default for non-gluster batches is 10 minutes (brick create, gluster-block).
-DEFAULT_COMMAND_TIMEOUT_S = 600.0
-DEFAULT_MAX_SESSIONS_PER_NODE = 8
 DEFAULT_CONNECT_TIMEOUT_S = 30.0
 KEEPALIVE_INTERVAL_S = 30.0
 
@@ -99,9 +102,9 @@ class SshRunner:
         self,
         settings: SshExecSettings | None = None,
         *,
-        max_sessions_per_node: int = DEFAULT_MAX_SESSIONS_PER_NODE,
+        node_command_concurrency: int = DEFAULT_NODE_COMMAND_CONCURRENCY,
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
-        default_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
+        default_timeout_s: float = DEFAULT_NODE_COMMAND_TIMEOUT_S,
         apply_sudo: bool | None = None,
     ) -> None:
         settings = settings if settings is not None else SshExecSettings()
@@ -114,12 +117,12 @@ class SshRunner:
         self.gluster_cli_timeout_s = settings.gluster_cli_timeout
         self.host_key_checking = settings.host_key_checking
         self.known_hosts = settings.known_hosts
-        self.max_sessions_per_node = max_sessions_per_node
+        self.node_command_concurrency = node_command_concurrency
         self.connect_timeout_s = connect_timeout_s
         self.default_timeout_s = default_timeout_s
         self._connections: dict[str, asyncssh.SSHClientConnection] = {}
         self._connect_locks: dict[str, asyncio.Lock] = {}
-        self._sessions: dict[str, asyncio.Semaphore] = {}
+        self._sessions = NodeSlots(node_command_concurrency)
         self._client_keys: list[asyncssh.SSHKey] | None = None
         self._warned_unchecked = False
         self._closed = False
@@ -143,7 +146,7 @@ class SshRunner:
         argv = tuple(str(word) for word in argv)
         command = self.command_line(argv)
         limit = self.timeout_for(argv) if timeout_s is None else timeout_s
-        async with self._session_slot(host):
+        async with self._sessions(host):
             started = time.monotonic()
             process = await self._start(host, argv, command)
             try:
@@ -180,12 +183,6 @@ class SshRunner:
                 await connection.wait_closed()
 
     # -- internals ------------------------------------------------------------------------------
-
-    def _session_slot(self, host: str) -> asyncio.Semaphore:
-        slot = self._sessions.get(host)
-        if slot is None:
-            slot = self._sessions[host] = asyncio.Semaphore(self.max_sessions_per_node)
-        return slot
 
     async def _start(
         self, host: str, argv: tuple[str, ...], command: str

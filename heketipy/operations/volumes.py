@@ -210,7 +210,7 @@ async def bricks_then_gluster(
     op: Operation,
     volume: Volume,
     bricks: list[Brick],
-    gluster_call: Callable[[str, VolumeRequest], Awaitable[Any]],
+    gluster_call: Callable[[str, VolumeRequest], Awaitable[None]],
 ) -> None:
     """Create ``bricks`` in parallel, then hand them to gluster (create or add-brick); each
     stage is journaled."""

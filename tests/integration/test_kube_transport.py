@@ -14,11 +14,18 @@ from typing import Any
 
 import pytest
 
-from heketipy.config import KubeExecSettings
+from heketipy.config import GlusterfsSettings, HeketipySettings, KubeExecSettings, Settings
 from heketipy.domain.errors import NodeCommandError
 from heketipy.executors.kube import KubeRunner, PodRef, exit_code_from_status
+from heketipy.executors.remote import RemoteExecutor
 from heketipy.kubeapi import namespace as resolve_namespace
-from tests.testbed.fake_apiserver import FakeApiServer, kube_description, pods_for_testbed
+from heketipy.wiring import create_executor
+from tests.testbed.fake_apiserver import (
+    FakeApiServer,
+    kube_description,
+    kubeconfig_text,
+    pods_for_testbed,
+)
 
 TOKEN = "test-token"
 NAMESPACE = "storage"
@@ -291,6 +298,98 @@ async def test_concurrency_is_bounded_by_max_connections(cluster: FakeCluster) -
     )
     assert [result.stdout for result in results] == [f"{i}\n" for i in range(6)]
     assert cluster.server.peak_active_execs <= 2
+
+
+def configured_runner(
+    cluster: FakeCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kubeexec: dict[str, Any] | None = None,
+    **heketipy: Any,
+) -> KubeRunner:
+    """The runner of the kubernetes executor the server builds from heketi.json's settings,
+    reaching the fake through a kubeconfig as a deployment outside the cluster would."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(kubeconfig_text(cluster.url, TOKEN, NAMESPACE))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    settings = Settings(
+        auth_enabled=False,
+        glusterfs=GlusterfsSettings(
+            executor="kubernetes",
+            kubeexec=KubeExecSettings(namespace=NAMESPACE, **(kubeexec or {})),
+        ),
+        heketipy=HeketipySettings.model_validate(heketipy),
+    )
+    executor = create_executor(settings)
+    assert isinstance(executor, RemoteExecutor) and isinstance(executor.runner, KubeRunner)
+    cluster.runners.append(executor.runner)
+    return executor.runner
+
+
+async def test_node_command_concurrency_bounds_one_node_and_not_the_others(
+    cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = configured_runner(cluster, tmp_path, monkeypatch, node_command_concurrency=2)
+    release = tmp_path / "release"
+    hold = ["sh", "-c", 'while [ ! -e "$1" ]; do sleep 0.02; done', "hold", str(release)]
+    pod_a = f"{NAMESPACE}/glusterfs-a"
+    try:
+        held = [asyncio.create_task(runner.run("node-a", hold)) for _ in range(5)]
+        await wait_until(lambda: cluster.server.active_execs_in[pod_a] == 2, "two run on node-a")
+        # node-a's other three wait for a slot; node-b's command runs meanwhile.
+        other = await runner.run("node-b", ["echo", "other node"])
+        assert other.stdout == "other node\n"
+        assert cluster.server.active_execs_in[pod_a] == 2
+        assert [record.pod for record in cluster.server.execs].count("glusterfs-a") == 2
+    finally:
+        release.touch()
+    results = await asyncio.gather(*held)
+    assert [result.exit_code for result in results] == [0] * 5
+    assert cluster.server.peak_active_execs_in[pod_a] == 2
+
+
+async def test_per_node_and_global_bounds_together_do_not_deadlock(
+    cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fewer connections (3) than two nodes' slots (2 + 2): a command waits for its node's slot
+    # before it takes a connection, so every command still gets both.
+    runner = configured_runner(
+        cluster, tmp_path, monkeypatch, {"max_connections": 3}, node_command_concurrency=2
+    )
+    results = await asyncio.gather(*(
+        runner.run(node, ["sh", "-c", f"sleep 0.05; echo {node} {i}"])
+        for i in range(4) for node in ("node-a", "node-b")
+    ))  # fmt: skip
+    assert sorted(result.stdout for result in results) == sorted(
+        f"{node} {i}\n" for i in range(4) for node in ("node-a", "node-b")
+    )
+    assert cluster.server.peak_active_execs <= 3
+    assert max(cluster.server.peak_active_execs_in.values()) <= 2
+
+
+@pytest.mark.parametrize("disable_timeout_prefix", [False, True])
+async def test_node_command_timeout_setting_ends_a_hung_command(
+    cluster: FakeCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    disable_timeout_prefix: bool,
+) -> None:
+    # Without the prefix nothing in the pod ends the command: the client gives up on its own.
+    runner = configured_runner(
+        cluster,
+        tmp_path,
+        monkeypatch,
+        {"disable_timeout_prefix": disable_timeout_prefix},
+        node_command_timeout_s=0.5,
+    )
+    with pytest.raises(NodeCommandError) as caught:
+        await runner.run("node-a", ["sleep", "30"])
+    error = caught.value
+    assert (error.node, error.argv, error.exit_code) == ("node-a", ["sleep", "30"], None)
+    assert "Kubernetes exec timeout after 0.5s" in str(error)
+    # gluster CLI commands keep their own, longer bound.
+    assert runner.timeout_for(["gluster", "volume", "info"]) == 660
 
 
 async def test_closed_runner_refuses_commands(cluster: FakeCluster) -> None:

@@ -53,6 +53,7 @@ import os
 import re
 import signal
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -480,6 +481,9 @@ class FakeApiServer:
     execs: list[ExecRecord] = field(default_factory=list)
     active_execs: int = 0
     peak_active_execs: int = 0
+    # The same per pod ("namespace/name"): the per-node bound of the kubernetes executor.
+    active_execs_in: Counter[str] = field(default_factory=Counter)
+    peak_active_execs_in: Counter[str] = field(default_factory=Counter)
     # More API resources: objects with ``register(router)`` (e.g. fake_secrets.FakeSecrets).
     extensions: list[Any] = field(default_factory=list)
     leases: FakeLeases = field(default_factory=FakeLeases)
@@ -658,10 +662,16 @@ class FakeApiServer:
         log.info("exec #%d pod=%s/%s cmd=%r", len(self.execs), namespace, name, command)
         self.active_execs += 1
         self.peak_active_execs = max(self.peak_active_execs, self.active_execs)
+        where = f"{namespace}/{name}"
+        self.active_execs_in[where] += 1
+        self.peak_active_execs_in[where] = max(
+            self.peak_active_execs_in[where], self.active_execs_in[where]
+        )
         try:
             await self._run_command(ws, record, pod, use_stdin, use_stdout, use_stderr, tty)
         finally:
             self.active_execs -= 1
+            self.active_execs_in[where] -= 1
         return ws
 
     async def _run_command(

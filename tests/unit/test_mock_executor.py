@@ -49,8 +49,8 @@ async def test_volume_info_lists_the_bricks_of_create_and_expand() -> None:
         BrickAddress("s1", "/m/vg_a/brick_1/brick"),
         BrickAddress("s2", "/m/vg_b/brick_2/brick"),
     )
-    created = await mock.volume_create("h1", VolumeRequest(name="vol_x", bricks=first))
-    assert [b.host for b in created.bricks] == ["s1", "s2"]
+    await mock.volume_create("h1", VolumeRequest(name="vol_x", bricks=first))
+    assert [b.host for b in (await mock.volume_info("h1", "vol_x")).bricks] == ["s1", "s2"]
     more = (BrickAddress("s3", "/m/vg_c/brick_3/brick"),)
     await mock.volume_expand("h1", VolumeRequest(name="vol_x", bricks=more))
     info = await mock.volume_info("h1", "vol_x")

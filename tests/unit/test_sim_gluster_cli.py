@@ -643,15 +643,16 @@ async def test_remote_executor_runs_volumes_clones_and_blocks_on_the_simulator(
     runner = GlusterOnlyRunner(state)
     executor = RemoteExecutor(runner, OPTIONS, name="sim")
     request = replica3(state, sets=1)
-    volume = await executor.volume_create(
+    await executor.volume_create(
         "n1", VolumeRequest(**{**request.__dict__, "options": ("user.heketi.id abc",)})
     )
+    volume = await executor.volume_info("n1", "vol_a")
     assert volume.status == "Started" and volume.options["user.heketi.id"] == "abc"
     more = replica3(state, sets=1)
-    expanded = await executor.volume_expand(
+    await executor.volume_expand(
         "n1", VolumeRequest(**{**request.__dict__, "bricks": request.bricks + more.bricks})
     )
-    assert len(expanded.bricks) == 6
+    assert len((await executor.volume_info("n1", "vol_a")).bricks) == 6
     assert any(call[3:5] == ["volume", "rebalance"] for call in runner.calls)
     assert await executor.heal_info_ok("n1", "vol_a")
     clone = await executor.volume_clone("n1", "vol_a", "vol_c")
@@ -727,7 +728,8 @@ async def test_remote_executor_retries_while_glusterd_is_locked(state: SimState)
 
     runner = LockedOnce(state)
     executor = RemoteExecutor(runner, OPTIONS, name="sim", sleep=no_wait)
-    volume = await executor.volume_create("n1", replica3(state))
+    await executor.volume_create("n1", replica3(state))
+    volume = await executor.volume_info("n1", "vol_a")
     assert runner.refused == 1 and volume.status == "Started"
 
 

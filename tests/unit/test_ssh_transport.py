@@ -1,7 +1,8 @@
-"""SshRunner against an in-process asyncssh server on 127.0.0.1.
+"""SshRunner against an in-process asyncssh server on 127.0.0.1 (and, as a second node, on
+127.0.0.2 with the same port and state).
 
 The fake server never runs a shell: it splits the received command line with ``shlex`` and
-interprets a tiny vocabulary (``argv``, ``fail``, ``sleep``), so the tests see exactly what a
+interprets a tiny vocabulary (``argv``, ``fail``, ``sleep``, ``hold``), so the tests see exactly what a
 remote shell would have received as words.
 """
 
@@ -11,21 +12,27 @@ import asyncio
 import json
 import logging
 import shlex
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
 import pytest
 
-from heketipy.config import SshExecSettings
-from heketipy.domain.errors import NodeCommandError
-from heketipy.executors.ssh import (
-    DEFAULT_MAX_SESSIONS_PER_NODE,
-    SshRunner,
-    known_hosts_paths,
-    quote_argv,
+from heketipy.config import (
+    DEFAULT_NODE_COMMAND_CONCURRENCY,
+    GlusterfsSettings,
+    HeketipySettings,
+    Settings,
+    SshExecSettings,
 )
+from heketipy.domain.errors import NodeCommandError
+from heketipy.executors.remote import RemoteExecutor
+from heketipy.executors.ssh import SshRunner, known_hosts_paths, quote_argv
+from heketipy.wiring import create_executor
+
+SECOND_NODE = "127.0.0.2"
 
 HOSTILE_WORDS = [
     "vol; rm -rf /",
@@ -50,6 +57,10 @@ class FakeNodeState:
     max_active: int = 0
     signals: list[str] = field(default_factory=list)
     live: list[asyncssh.SSHServerConnection] = field(default_factory=list)
+    # Per node (the address a command arrived on): commands running now, and at most.
+    active_on: Counter[str] = field(default_factory=Counter)
+    peak_on: Counter[str] = field(default_factory=Counter)
+    released: asyncio.Event = field(default_factory=asyncio.Event)  # ends every "hold"
 
 
 @dataclass
@@ -63,9 +74,12 @@ class FakeNode:
 
 async def _handle(process: asyncssh.SSHServerProcess, state: FakeNodeState) -> None:
     command = process.command or ""
+    node = process.get_extra_info("sockname")[0]
     state.commands.append(command)
     state.active += 1
     state.max_active = max(state.max_active, state.active)
+    state.active_on[node] += 1
+    state.peak_on[node] = max(state.peak_on[node], state.active_on[node])
     try:
         words = shlex.split(command)
         if words[:3] == ["sudo", "-n", "--"]:
@@ -89,11 +103,15 @@ async def _handle(process: asyncssh.SSHServerProcess, state: FakeNodeState) -> N
                 await asyncio.sleep(0.01)
             process.stdout.write("slept\n")
             process.exit(0)
+        elif verb == "hold":  # runs until the test sets state.released
+            await state.released.wait()
+            process.exit(0)
         else:
             process.stderr.write(f"unknown command {verb}\n")
             process.exit(127)
     finally:
         state.active -= 1
+        state.active_on[node] -= 1
 
 
 @pytest.fixture
@@ -120,21 +138,28 @@ async def fake_node(tmp_path: Path) -> AsyncIterator[FakeNode]:
         process_factory=lambda process: _handle(process, state),
     )
     port = server.sockets[0].getsockname()[1]
-    known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text(
-        f"[127.0.0.1]:{port} {host_key.export_public_key().decode().strip()}\n"
+    # A second node: same keys, state and port, another address.
+    second = await asyncssh.create_server(
+        Server,
+        SECOND_NODE,
+        port,
+        server_host_keys=[host_key],
+        authorized_client_keys=asyncssh.import_authorized_keys(
+            client_key.export_public_key().decode()
+        ),
+        process_factory=lambda process: _handle(process, state),
     )
+    known_hosts = tmp_path / "known_hosts"
+    public = host_key.export_public_key().decode().strip()
+    known_hosts.write_text(f"[127.0.0.1]:{port},[{SECOND_NODE}]:{port} {public}\n")
     yield FakeNode(port, host_key, state, str(keyfile), str(known_hosts))
-    server.close()
-    await server.wait_closed()
+    state.released.set()
+    for listener in (server, second):
+        listener.close()
+        await listener.wait_closed()
 
 
-def _runner(
-    node: FakeNode,
-    *,
-    max_sessions_per_node: int = DEFAULT_MAX_SESSIONS_PER_NODE,
-    **overrides: object,
-) -> SshRunner:
+def _sshexec(node: FakeNode, **overrides: object) -> SshExecSettings:
     settings = {
         "keyfile": node.keyfile,
         "user": "heketi",
@@ -142,9 +167,28 @@ def _runner(
         "known_hosts": node.known_hosts,
         **overrides,
     }
-    return SshRunner(
-        SshExecSettings.model_validate(settings), max_sessions_per_node=max_sessions_per_node
+    return SshExecSettings.model_validate(settings)
+
+
+def _runner(
+    node: FakeNode,
+    *,
+    node_command_concurrency: int = DEFAULT_NODE_COMMAND_CONCURRENCY,
+    **overrides: object,
+) -> SshRunner:
+    return SshRunner(_sshexec(node, **overrides), node_command_concurrency=node_command_concurrency)
+
+
+def _configured_runner(node: FakeNode, **heketipy: object) -> SshRunner:
+    """The runner of the ssh executor the server builds from heketi.json's settings."""
+    settings = Settings(
+        auth_enabled=False,
+        glusterfs=GlusterfsSettings(executor="ssh", sshexec=_sshexec(node)),
+        heketipy=HeketipySettings.model_validate(heketipy),
     )
+    executor = create_executor(settings)
+    assert isinstance(executor, RemoteExecutor) and isinstance(executor.runner, SshRunner)
+    return executor.runner
 
 
 def test_quote_argv_makes_every_word_inert() -> None:
@@ -240,7 +284,7 @@ async def test_reconnects_after_the_connection_drops(fake_node: FakeNode) -> Non
 
 
 async def test_concurrency_per_node_is_bounded(fake_node: FakeNode) -> None:
-    runner = _runner(fake_node, max_sessions_per_node=2)
+    runner = _runner(fake_node, node_command_concurrency=2)
     try:
         results = await asyncio.gather(
             *(runner.run("127.0.0.1", ["sleep", "0.05"]) for _ in range(6))
@@ -249,6 +293,50 @@ async def test_concurrency_per_node_is_bounded(fake_node: FakeNode) -> None:
         await runner.close()
     assert all(result.stdout == "slept\n" for result in results)
     assert fake_node.state.max_active <= 2
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_node_command_concurrency_bounds_one_node_and_not_the_others(
+    fake_node: FakeNode,
+) -> None:
+    runner = _configured_runner(fake_node, node_command_concurrency=2)
+    state = fake_node.state
+    try:
+        held = [asyncio.create_task(runner.run("127.0.0.1", ["hold"])) for _ in range(5)]
+        await _until(lambda: state.active_on["127.0.0.1"] == 2, "two commands run on the node")
+        # The busy node's other three wait for a slot; another node's command runs meanwhile.
+        other = await runner.run(SECOND_NODE, ["argv", "other node"])
+        assert json.loads(other.stdout) == ["other node"]
+        assert state.active_on["127.0.0.1"] == 2
+        assert state.commands.count("hold") == 2
+        state.released.set()
+        results = await asyncio.gather(*held)
+    finally:
+        state.released.set()
+        await runner.close()
+    assert [result.exit_code for result in results] == [0] * 5
+    assert state.peak_on["127.0.0.1"] == 2
+
+
+async def test_node_command_timeout_setting_ends_a_hung_command(fake_node: FakeNode) -> None:
+    runner = _configured_runner(fake_node, node_command_timeout_s=0.5)
+    try:
+        with pytest.raises(NodeCommandError) as caught:
+            await runner.run("127.0.0.1", ["hold"])
+    finally:
+        await runner.close()
+    error = caught.value
+    assert (error.node, error.argv, error.exit_code) == ("127.0.0.1", ["hold"], None)
+    assert "SSH command timeout after 0.5s" in str(error)
+    # gluster CLI commands keep their own, longer bound.
+    assert runner.timeout_for(["gluster", "volume", "info"]) == 660
 
 
 async def test_timeout_kills_the_command_and_raises(fake_node: FakeNode) -> None:

@@ -98,12 +98,13 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
             findings.append(Finding("missing", "device", host, vg, f"device {device.name}"))
             continue
         # LVM's pool metadata spare takes VG free space no device is charged for (nor in
-        # Heketi's database): it is free space as far as the database is concerned.
-        spare = inv.pmspare_kib(vg)
-        if settled and inv.vg_free_kib[vg] + spare != device.free_kib:
+        # Heketi's database): it is free space as far as the database is concerned. A device
+        # resync takes LVM's numbers as they are, spare included as used: that agrees too.
+        spare, node_free = inv.pmspare_kib(vg), inv.vg_free_kib[vg]
+        if settled and device.free_kib not in (node_free + spare, node_free):
             findings.append(Finding(
                 "mismatched", "device", host, vg,
-                f"database free {device.free_kib} KiB, node free {inv.vg_free_kib[vg]} KiB"
+                f"database free {device.free_kib} KiB, node free {node_free} KiB"
                 + (f" (+ {spare} KiB lvol0_pmspare)" if spare else ""),
             ))
     for brick in _expected_bricks(rt, node):

@@ -120,3 +120,21 @@ async def test_the_drift_scan_reads_one_lvs_report_per_node(tmp_path: Path) -> N
         assert lvs == sorted(n.manage_host for n in rt.state.nodes.values()), reads
         bricked = {b.device_id for b in rt.state.bricks.values()}
         assert set(rt.metrics.thin_pools) == bricked
+
+
+async def test_a_resync_that_charges_the_spare_keeps_drift_clean(tmp_path: Path) -> None:
+    """A device resync takes LVM's numbers as they are, as Heketi's does: the spare counted as
+    used. The database then agrees with VG free exactly, and drift is clean too (``/db/check``
+    finds the device's used size above its bricks', as Heketi's does on real LVM)."""
+    app = build(in_place(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        rt, api = app[RUNTIME], Api(client)
+        await topology(api)
+        await create(api, 1)
+        device_id = next(b.device_id for b in rt.state.bricks.values())
+        status, _, text = await api.wait("GET", f"/devices/{device_id}/resync")
+        assert status == 204, text
+        free, spare = (await node_lvm(rt))[device_id]
+        assert spare > 0 and rt.state.devices[device_id].free_kib == free
+        _, _, text = await api.call("GET", "/internal/state/drift")
+        assert json.loads(text)["clean"] is True, text

@@ -24,12 +24,14 @@ SPARE_KIB = 8192
 
 
 def _node_as_database_says(
-    rt: Runtime, host: str, spare_kib: int, short_kib: int, extra: tuple[NodeLogicalVolume, ...]
+    rt: Runtime, host: str, spare_kib: int, short_kib: int, extra: tuple[NodeLogicalVolume, ...],
+    charged: bool,
 ) -> NodeInventory:
     """The inventory of node ``host``: every brick's pool, LV, mount and fstab line, each pool's
     hidden ``_tdata``/``_tmeta``, and in every VG holding a pool a hidden ``lvol0_pmspare`` of
     ``spare_kib`` whose extents are missing from VG free, ``short_kib`` more missing besides;
-    ``extra`` LVs of that node's first VG added."""
+    ``extra`` LVs of that node's first VG added. ``charged``: the database counts the spare as
+    used already (as after a device resync), so VG free is the database's."""
     state = rt.state
     node = next(n for n in state.nodes.values() if n.manage_host == host)
     lvs: list[NodeLogicalVolume] = []
@@ -39,7 +41,7 @@ def _node_as_database_says(
         vg = vg_name(device_id)
         bricks = [state.bricks[b] for b in state.brick_ids_of_device(device_id)]
         spare = spare_kib if bricks else 0
-        free[vg] = state.devices[device_id].free_kib - spare - short_kib
+        free[vg] = state.devices[device_id].free_kib - (0 if charged else spare) - short_kib
         if spare:
             lvs.append(NodeLogicalVolume(vg, "lvol0_pmspare", "linear", spare, hidden=True))
         for brick in bricks:
@@ -82,10 +84,11 @@ def _node_as_database_says(
 
 
 async def _report(
-    rt: Runtime, spare_kib: int, short_kib: int = 0, extra: tuple[NodeLogicalVolume, ...] = ()
+    rt: Runtime, spare_kib: int, short_kib: int = 0, extra: tuple[NodeLogicalVolume, ...] = (),
+    charged: bool = False,
 ) -> dict:
     async def node_inventory(host: str) -> NodeInventory:
-        return _node_as_database_says(rt, host, spare_kib, short_kib, extra)
+        return _node_as_database_says(rt, host, spare_kib, short_kib, extra, charged)
 
     rt.executor.node_inventory = node_inventory  # type: ignore[method-assign]
     return await drift.report(rt)
@@ -123,6 +126,15 @@ async def test_more_than_the_pmspare_missing_is_a_mismatch_naming_the_spare(tmp_
                 )
             else:  # no pool, so no spare: just the two numbers
                 assert detail == f"database free {database} KiB, node free {database - 4096} KiB"
+
+
+async def test_a_database_that_charged_the_spare_agrees_too(tmp_path: Path) -> None:
+    """A device resync takes LVM's numbers as they are (Heketi's resync too), the spare counted
+    as used: node free equal to the database's is clean with a spare as without."""
+    async with mock_runtime(tmp_path) as rt:
+        await _with_volume(rt)
+        report = await _report(rt, SPARE_KIB, charged=True)
+        assert report["clean"] is True, json.dumps(report, indent=1)
 
 
 async def test_hidden_lvs_are_neither_foreign_nor_orphaned(tmp_path: Path) -> None:

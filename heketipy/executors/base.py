@@ -129,6 +129,15 @@ class NodeLogicalVolume:
     size_kib: int
     pool: str = ""
     tags: tuple[str, ...] = ()
+    # LVM's own LVs, which ``lvs -a`` lists in brackets: a thin pool's ``_tdata``/``_tmeta``
+    # and the VG's pool metadata spare ``lvol0_pmspare`` (name kept without the brackets).
+    hidden: bool = False
+    # Thin pools: how full their data and metadata are, 0..1.
+    data_used: float = 0.0
+    metadata_used: float = 0.0
+
+
+PMSPARE_SUFFIX = "_pmspare"  # LVM names the spare <lvname>_pmspare, normally lvol0_pmspare
 
 
 @dataclass(frozen=True)
@@ -136,10 +145,29 @@ class NodeInventory:
     """What a node really has, for the drift report (heketipy's, not Heketi's)."""
 
     vg_free_kib: dict[str, int]  # vg_<device id> -> free KiB
-    lvs: tuple[NodeLogicalVolume, ...]
+    lvs: tuple[NodeLogicalVolume, ...]  # hidden ones included
     mounts: tuple[str, ...]  # mount points under /var/lib/heketi/mounts and /run/gluster/snaps
     fstab: tuple[str, ...]  # fstab lines that mount under /var/lib/heketi/mounts
     volumes: tuple[GlusterVolume, ...]  # gluster volumes of the node's trusted pool
+
+    def pmspare_kib(self, vg: str) -> int:
+        """Size of the VG's pool metadata spare (0 when it has none): LVM keeps one hidden LV
+        per VG holding thin pools, as large as their largest metadata, for metadata repair.
+        It takes VG free space that neither Heketi nor heketipy charges to the device."""
+        return sum(
+            lv.size_kib for lv in self.lvs
+            if lv.vg == vg and lv.hidden and lv.name.endswith(PMSPARE_SUFFIX)
+        )  # fmt: skip
+
+    def thin_pool_usage(self) -> dict[str, tuple[float, float]]:
+        """VG -> (data, metadata) use of its fullest thin pool, each 0..1 (the fuller pool by
+        data; metadata is the highest of the VG's pools)."""
+        usage: dict[str, tuple[float, float]] = {}
+        for lv in self.lvs:
+            if lv.kind == "thin-pool" and not lv.hidden:
+                known = usage.get(lv.vg, (0.0, 0.0))
+                usage[lv.vg] = (max(known[0], lv.data_used), max(known[1], lv.metadata_used))
+        return usage
 
 
 @dataclass(frozen=True)
@@ -227,11 +255,9 @@ class Executor(Protocol):
 
     async def set_log_level(self, level: str) -> None: ...
 
-    # Inspection (drift report): LVs with their tags, brick mounts, fstab, gluster volumes.
+    # Inspection (drift report and its scan): VG free, LVs (hidden ones too) with their tags
+    # and thin-pool fill, brick mounts, fstab, gluster volumes.
     async def node_inventory(self, host: str) -> NodeInventory: ...
-
-    # Thin-pool fill (metrics): VG -> (data, metadata) use of its fullest thin pool, 0..1.
-    async def thin_pool_usage(self, host: str) -> dict[str, tuple[float, float]]: ...
 
     # Database rebuild (``heketipy db rebuild``): brick directory gids, block volumes.
     async def recovery_facts(

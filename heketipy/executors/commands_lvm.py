@@ -375,20 +375,25 @@ def thin_count(options: CommandOptions, device_id: str, tp_name: str) -> list[st
 
 
 def json_report(
-    options: CommandOptions, command: str, fields: str, *targets: str, kib: bool = False
+    options: CommandOptions, command: str, fields: str, *targets: str, kib: bool = False,
+    hidden: bool = False,
 ) -> list[str]:
-    """An LVM report (``lvs``/``vgs``) of ``fields`` as JSON; ``kib``: sizes as plain KiB."""
+    """An LVM report (``lvs``/``vgs``) of ``fields`` as JSON; ``kib``: sizes as plain KiB;
+    ``hidden``: LVM's hidden LVs too (``lvs -a``)."""
     units = ["--units", "k", "--nosuffix"] if kib else []
-    return lvm(options, command, "--reportformat=json", *units, "-o", fields, *targets)
+    every = ["-a"] if hidden else []
+    return lvm(options, command, *every, "--reportformat=json", *units, "-o", fields, *targets)
 
 
 def lvs_inventory(options: CommandOptions) -> list[str]:
-    return json_report(options, "lvs", "vg_name,lv_name,lv_size,pool_lv,lv_tags,segtype", kib=True)
-
-
-def lvs_thin_pools(options: CommandOptions) -> list[str]:
-    """How full each LV is: ``data_percent``/``metadata_percent`` are set on thin pools."""
-    return json_report(options, "lvs", "vg_name,lv_name,segtype,data_percent,metadata_percent")
+    """Every LV, LVM's hidden ones too (``-a``: a pool's ``[_tdata]``/``[_tmeta]`` and the VG's
+    ``[lvol0_pmspare]``, whose extents VG free lacks), with how full each thin pool is
+    (``data_percent``/``metadata_percent``): one report for the drift scan and its metrics."""
+    return json_report(
+        options, "lvs",
+        "vg_name,lv_name,lv_size,pool_lv,lv_tags,segtype,data_percent,metadata_percent",
+        kib=True, hidden=True,
+    )
 
 
 def vgs_inventory(options: CommandOptions) -> list[str]:
@@ -522,42 +527,35 @@ def _kib(value: object) -> int:
         raise ParseError(f"bad size {value!r}") from error
 
 
-def parse_lvs_inventory(stdout: str) -> tuple[NodeLogicalVolume, ...]:
-    volumes = []
-    for row in parse_lvm_report(stdout):
-        tags = tuple(tag for tag in str(row.get("lv_tags", "")).split(",") if tag)
-        volumes.append(
-            NodeLogicalVolume(
-                vg=str(row.get("vg_name", "")),
-                name=str(row.get("lv_name", "")),
-                kind=str(row.get("segtype", "")),
-                size_kib=_kib(row.get("lv_size", 0)),
-                pool=str(row.get("pool_lv", "")),
-                tags=tags,
-            )
-        )
-    return tuple(volumes)
-
-
 def _ratio(value: object) -> float:
+    """An LVM percentage (blank or absent: 0) as 0..1."""
     try:
-        return min(1.0, max(0.0, float(str(value).strip() or 0) / 100))
+        return min(1.0, max(0.0, float(str(value or "").strip() or 0) / 100))
     except ValueError as error:
         raise ParseError(f"bad percentage {value!r}") from error
 
 
-def parse_thin_pool_usage(stdout: str) -> dict[str, tuple[float, float]]:
-    """``lvs_thin_pools``' report: VG -> (data, metadata) use of its fullest thin pool, each
-    0..1 (the fuller pool by data; metadata is the highest of the VG's pools)."""
-    usage: dict[str, tuple[float, float]] = {}
+def parse_lvs_inventory(stdout: str) -> tuple[NodeLogicalVolume, ...]:
+    """``lvs_inventory``'s report; a bracketed name (``[lvol0_pmspare]``) is a hidden LV."""
+    volumes = []
     for row in parse_lvm_report(stdout):
-        if str(row.get("segtype", "")) != "thin-pool":
-            continue
-        vg = str(row.get("vg_name", ""))
-        data, metadata = _ratio(row.get("data_percent")), _ratio(row.get("metadata_percent"))
-        known = usage.get(vg, (0.0, 0.0))
-        usage[vg] = (max(known[0], data), max(known[1], metadata))
-    return usage
+        tags = tuple(tag for tag in str(row.get("lv_tags", "")).split(",") if tag)
+        name = str(row.get("lv_name", ""))
+        hidden = name.startswith("[") and name.endswith("]")
+        volumes.append(
+            NodeLogicalVolume(
+                vg=str(row.get("vg_name", "")),
+                name=name[1:-1] if hidden else name,
+                kind=str(row.get("segtype", "")),
+                size_kib=_kib(row.get("lv_size", 0)),
+                pool=str(row.get("pool_lv", "")),
+                tags=tags,
+                hidden=hidden,
+                data_used=_ratio(row.get("data_percent")),
+                metadata_used=_ratio(row.get("metadata_percent")),
+            )
+        )
+    return tuple(volumes)
 
 
 def parse_vgs_free(stdout: str) -> dict[str, int]:

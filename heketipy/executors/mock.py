@@ -53,10 +53,6 @@ class MockExecutor:
         """The mock keeps no node state: it cannot report drift."""
         raise NodeCommandError(host, ["inventory"], None, "the mock executor has no node state")
 
-    async def thin_pool_usage(self, host: str) -> dict[str, tuple[float, float]]:
-        """The mock keeps no node state: it has no thin pools to measure."""
-        raise NodeCommandError(host, ["lvs"], None, "the mock executor has no node state")
-
     async def recovery_facts(
         self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]
     ) -> RecoveryFacts:

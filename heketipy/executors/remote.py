@@ -751,10 +751,6 @@ class RemoteExecutor:
             volumes=tuple(await self.volumes_info(host)),
         )
 
-    async def thin_pool_usage(self, host: str) -> dict[str, tuple[float, float]]:
-        result = await self._exec(host, lcmd.lvs_thin_pools(self.options), DEVICE_TIMEOUT_S)
-        return lcmd.parse_thin_pool_usage(result.stdout)
-
     async def recovery_facts(
         self, host: str, brick_paths: tuple[str, ...], bhv_names: tuple[str, ...]
     ) -> RecoveryFacts:

@@ -96,10 +96,16 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
         settled = not any(state.bricks[b].pending_op for b in state.brick_ids_of_device(device_id))
         if vg not in inv.vg_free_kib:
             findings.append(Finding("missing", "device", host, vg, f"device {device.name}"))
-        elif settled and inv.vg_free_kib[vg] != device.free_kib:
+            continue
+        # LVM's pool metadata spare takes VG free space no device is charged for (nor in
+        # Heketi's database): it is free space as far as the database is concerned. A device
+        # resync takes LVM's numbers as they are, spare included as used: that agrees too.
+        spare, node_free = inv.pmspare_kib(vg), inv.vg_free_kib[vg]
+        if settled and device.free_kib not in (node_free + spare, node_free):
             findings.append(Finding(
                 "mismatched", "device", host, vg,
-                f"database free {device.free_kib} KiB, node free {inv.vg_free_kib[vg]} KiB",
+                f"database free {device.free_kib} KiB, node free {node_free} KiB"
+                + (f" (+ {spare} KiB lvol0_pmspare)" if spare else ""),
             ))
     for brick in _expected_bricks(rt, node):
         vg = vg_name(brick.device_id)
@@ -126,7 +132,8 @@ def _compare_node(rt: Runtime, node: Node, inv: NodeInventory) -> list[Finding]:
             findings.append(Finding("missing", "fstab", host, brick.mount_path))
     pending_ids = {b.id for b in state.bricks.values() if b.pending_op}
     for (vg, name), lv in lvs.items():
-        if vg not in known_vgs or (vg, name) in expected_lvs:
+        # Hidden LVs are LVM's own (a pool's _tdata/_tmeta, the VG's pmspare): never a brick.
+        if lv.hidden or vg not in known_vgs or (vg, name) in expected_lvs:
             continue
         owner = name.removeprefix("brick_").removeprefix("tp_")
         if owner in pending_ids or any(owner == state.bricks[b].tp_id for b in pending_ids):
@@ -195,8 +202,11 @@ def _compare_volumes(rt: Runtime, cluster_id: str, inv: NodeInventory, host: str
     return findings
 
 
-async def report(rt: Runtime) -> dict[str, Any]:
-    """The drift report as a JSON-able dict."""
+Inventories = list[tuple[Node, NodeInventory | Exception]]
+
+
+async def inventories(rt: Runtime) -> Inventories:
+    """Every node's inventory (not failed nodes'), or why it could not be read."""
     nodes = [n for n in rt.state.nodes.values() if n.state != "failed"]
 
     async def inventory(node: Node) -> tuple[Node, NodeInventory | Exception]:
@@ -205,7 +215,16 @@ async def report(rt: Runtime) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - reported per node
             return node, exc
 
-    results = await asyncio.gather(*(inventory(n) for n in nodes))
+    return list(await asyncio.gather(*(inventory(n) for n in nodes)))
+
+
+async def report(rt: Runtime) -> dict[str, Any]:
+    """The drift report as a JSON-able dict."""
+    return report_of(rt, await inventories(rt))
+
+
+def report_of(rt: Runtime, results: Inventories) -> dict[str, Any]:
+    """The drift report of inventories just read (``inventories``)."""
     findings: list[Finding] = []
     volumes_checked: set[str] = set()
     for node, inv in sorted(results, key=lambda item: item[0].manage_host):
@@ -223,7 +242,7 @@ async def report(rt: Runtime) -> dict[str, Any]:
         grouped[finding.problem].append(asdict(finding))
     return {
         "in_flight": len(rt.state.operations),
-        "nodes": len(nodes),
+        "nodes": len(results),
         # What others made on the nodes is reported but is no drift of heketipy's, except
         # inside heketipy's own VGs: those are wholly heketipy's, so anything there is a leak.
         "clean": not any(

@@ -29,7 +29,10 @@ VALUED_OPTIONS = {
     "--addtag", "--name", "-n", "--virtualsize", "-V", "--units", "--reportformat",
     "--metadatasize", "--dataalignment", "--physicalextentsize", "-s", "--autobackup", "-A",
 }  # fmt: skip
-_FLAGS = {"-q", "-qq", "-f", "-ff", "-c", "--noheadings", "--nosuffix", "--thin", "-T", "-y"}
+_FLAGS = {
+    "-q", "-qq", "-f", "-ff", "-c", "--noheadings", "--nosuffix", "--thin", "-T", "-y", "-a",
+    "--all",
+}  # fmt: skip
 _SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)([bBsSkKmMgGtTpPeE]?)")
 _UNIT_KIB = {"": 1024, "b": 1 / 1024, "s": 0.5, "k": 1, "m": 1024, "g": 1024**2, "t": 1024**3,
              "p": 1024**4, "e": 1024**5}  # fmt: skip
@@ -194,12 +197,29 @@ def _vgs(node: NodeState, args: _Args) -> Result:
     return _listing(args, "vg", "vg_name,vg_size,vg_free", sorted(node.vgs), rows_of)
 
 
+def _hidden_lvs(vg: VolumeGroup) -> list[LogicalVolume]:
+    """The LVs LVM keeps for itself, which ``lvs -a`` lists in brackets: each thin pool's data
+    and metadata (``[pool_tdata]``, ``[pool_tmeta]``) and the VG's ``[lvol0_pmspare]``."""
+    hidden = [
+        LogicalVolume(name=f"[{pool.name}_{part}]", kind="linear", size_kib=size)
+        for pool in vg.lvs.values() if pool.kind == "thin-pool"
+        for part, size in (("tdata", pool.size_kib), ("tmeta", pool.metadata_kib))
+    ]  # fmt: skip
+    if vg.pmspare_kib:
+        hidden.append(LogicalVolume(name="[lvol0_pmspare]", kind="linear", size_kib=vg.pmspare_kib))
+    return hidden
+
+
 def _lvs(node: NodeState, args: _Args) -> Result:
+    every = bool({"-a", "--all"} & args.flags)
+
     def rows_of(target: str) -> list[dict[str, str]]:
         vg_name, _, lv_name = target.partition("/")
         argv = [lvm.LVM, "lvs", target]
         vg = lvm.require_vg(node, vg_name, argv)
         lvs = [lvm.require_lv(node, vg, lv_name, argv)] if lv_name else list(vg.lvs.values())
+        if every and not lv_name:
+            lvs += _hidden_lvs(vg)
         return [_lv_row(node, vg, lv, args) for lv in lvs]
 
     return _listing(args, "lv", "lv_name,vg_name,lv_size,pool_lv", sorted(node.vgs), rows_of)
@@ -269,11 +289,14 @@ def _lvcreate(node: NodeState, args: _Args) -> Result:
         size = args.one("--size", "-L")
         if size:  # pool and thin LV in one command: LVM gives both the tags
             metadata = size_kib(args.one("--poolmetadatasize") or "0")
+            spare = node.vgs[vg_name].pmspare_kib if vg_name in node.vgs else 0
             lvm.lvcreate_pool(node, vg_name, pool, size_kib(size), metadata, tags)
             try:
                 lvm.lvcreate_thin_lv(node, vg_name, pool, name, size_kib(virtual), tags)
             except NodeCommandError:
-                lvm.lvremove(node, vg_name, pool)  # LVM backs out the pool it just made
+                # LVM backs out the pool it just made, and the spare as it was before.
+                lvm.lvremove(node, vg_name, pool)
+                node.vgs[vg_name].pmspare_kib = spare
                 raise
             return 0, "", ""
         lvm.lvcreate_thin_lv(node, vg_name, pool, name, size_kib(virtual), tags)

@@ -269,7 +269,7 @@ def lvcreate_pool(
     _require_creatable(node, vg, pool_name, pool_kib, argv)
     pool_extents_kib = round_up(pool_kib, vg.extent_kib)
     metadata_extents_kib = round_up(max(metadata_kib, 2048), vg.extent_kib)
-    needed = pool_extents_kib + metadata_extents_kib
+    needed = pool_extents_kib + metadata_extents_kib + _spare_growth(vg, metadata_extents_kib)
     if needed > vg.free_kib:
         raise lvm_fail(
             node,
@@ -277,9 +277,17 @@ def lvcreate_pool(
             f'  Volume group "{vg_name}" has insufficient free space '
             f"({vg.free_kib // vg.extent_kib} extents): {needed // vg.extent_kib} required.",
         )
+    vg.pmspare_kib += _spare_growth(vg, metadata_extents_kib)
     return _add_lv(
         vg, pool_name, "thin-pool", pool_extents_kib, tags, metadata_kib=metadata_extents_kib
     )
+
+
+def _spare_growth(vg: VolumeGroup, metadata_kib: int) -> int:
+    """How much the VG's pool metadata spare grows for a pool metadata of ``metadata_kib``:
+    LVM keeps it as large as the largest pool metadata (``--poolmetadataspare y``, the default)
+    and needs the room for it, or the pool is not made (nor its metadata grown)."""
+    return max(0, metadata_kib - vg.pmspare_kib)
 
 
 def lvcreate_thin_lv(
@@ -341,6 +349,9 @@ def lvremove(node: NodeState, vg_name: str, lv_name: str) -> None:
             )
     for name in doomed:
         del vg.lvs[name]
+    if lv.kind == "thin-pool" and not any(o.kind == "thin-pool" for o in vg.lvs.values()):
+        # With the VG's last pool LVM removes the spare too: no pool is left to repair.
+        vg.pmspare_kib = 0
 
 
 def _extents(kib: int, vg: VolumeGroup) -> int:
@@ -388,13 +399,15 @@ def lvresize(
             f"({wanted}.00k).\n  File system reduce is required and not supported "
             f"({lv.filesystem}).",
         )
-    if lv.kind == "thin-pool" and wanted - current > vg.free_kib:
+    spare = _spare_growth(vg, wanted) if metadata else 0
+    if lv.kind == "thin-pool" and wanted - current + spare > vg.free_kib:
         raise lvm_fail(
             node, argv,
-            f"  Insufficient free space: {new_ext - old_ext} extents needed, but only "
-            f"{_extents(vg.free_kib, vg)} available",
+            f"  Insufficient free space: {_extents(wanted - current + spare, vg)} extents "
+            f"needed, but only {_extents(vg.free_kib, vg)} available",
         )
     if metadata:
+        vg.pmspare_kib += spare  # the spare follows the largest pool metadata
         lv.metadata_kib = wanted
     else:
         lv.size_kib = wanted

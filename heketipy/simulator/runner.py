@@ -347,7 +347,7 @@ def _attrs(item: object, *names: str) -> dict[str, Any]:
 
 def _vg_view(vg: VolumeGroup) -> dict[str, Any]:
     return {
-        **_attrs(vg, "pv", "total_kib", "free_kib", "used_kib", "extent_kib"),
+        **_attrs(vg, "pv", "total_kib", "free_kib", "used_kib", "extent_kib", "pmspare_kib"),
         "lvs": {
             name: {
                 **_attrs(lv, "kind", "size_kib", "pool", "metadata_kib", "origin"),

@@ -59,10 +59,14 @@ class VolumeGroup:
     total_kib: int
     extent_kib: int = EXTENT_KIB
     lvs: dict[str, LogicalVolume] = field(default_factory=dict)
+    # LVM's hidden pool metadata spare ``[lvol0_pmspare]``: made with the VG's first thin pool,
+    # grown to the largest pool metadata (never shrunk), removed with the VG's last pool; 0
+    # while the VG has none. It takes VG space no device is charged for, as on real LVM.
+    pmspare_kib: int = 0
 
     @property
     def used_kib(self) -> int:
-        return sum(
+        return self.pmspare_kib + sum(
             lv.size_kib + lv.metadata_kib for lv in self.lvs.values() if lv.kind == "thin-pool"
         )
 
@@ -179,6 +183,7 @@ def _node_from_json(data: dict[str, Any]) -> NodeState:
             total_kib=vg["total_kib"],
             extent_kib=vg.get("extent_kib", EXTENT_KIB),
             lvs={lv_name: LogicalVolume(**lv) for lv_name, lv in vg.get("lvs", {}).items()},
+            pmspare_kib=vg.get("pmspare_kib", 0),
         )
         for name, vg in data.get("vgs", {}).items()
     }

@@ -71,8 +71,10 @@ def brick_pool(rt: Runtime, brick_id: str) -> dict[str, Any]:
 
 
 def vg_free(rt: Runtime) -> dict[str, int]:
+    """Each VG's free space as the database counts it: LVM's pool metadata spare (as large as
+    the VG's largest pool metadata, grown by an in-place expand) is charged to no device."""
     return {
-        vg_name.removeprefix("vg_"): vg["free_kib"]
+        vg_name.removeprefix("vg_"): vg["free_kib"] + vg["pmspare_kib"]
         for node in nodes_of(rt.executor).snapshot()["nodes"].values()
         for vg_name, vg in node["vgs"].items()
     }

@@ -6,6 +6,7 @@ from typing import Any
 
 from heketipy.executors.remote import RemoteExecutor
 from heketipy.simulator.runner import SimulatedNodes
+from heketipy.simulator.state import VolumeGroup
 
 
 def nodes_of(executor: Any) -> SimulatedNodes:
@@ -13,3 +14,9 @@ def nodes_of(executor: Any) -> SimulatedNodes:
     assert isinstance(executor, RemoteExecutor), executor
     assert isinstance(executor.runner, SimulatedNodes), executor.runner
     return executor.runner
+
+
+def charged_space_kib(vg: VolumeGroup) -> tuple[int, int]:
+    """A simulated VG's (free, used) as the database counts them: LVM's pool metadata spare
+    (``lvol0_pmspare``) is charged to no device, by Heketi nor by heketipy, so it counts free."""
+    return vg.free_kib + vg.pmspare_kib, vg.used_kib - vg.pmspare_kib

@@ -13,6 +13,12 @@ description from ``/run/testbed/node.json`` (written by testbed.sh).
 * A thin LV is a sparse image file attached to a loop device, with a block device node at
   ``/dev/mapper/<vg>-<lv>`` (a private tmpfs in the node), so ``mkfs.xfs``/``mount`` run for real.
 * ``lvs`` is emulated (thin pools and thin LVs with tags, sizes, thin_count, data_percent...).
+* LVM's pool metadata spare is modelled as LVM keeps it: a real linear LV (``SPARE_LV``: LVM
+  reserves the ``_pmspare`` suffix) made with a VG's first thin pool, grown to the largest pool
+  metadata (a larger pool, ``lvextend --poolmetadatasize``), never shrunk, removed with the VG's
+  last pool; a pool that leaves no room for it is refused. So VG free lacks its extents as on
+  real LVM. ``lvs -a`` lists it as ``[lvol0_pmspare]`` with each pool's ``[_tdata]``/``[_tmeta]``;
+  plain ``lvs`` does not.
 * ``lvextend``/``lvreduce`` with an absolute ``--size`` or (pools) ``--poolmetadatasize``: a pool's
   real LV grows by the difference (real extents, real VG free); a thin LV's image file grows and
   its loop device learns the new capacity (``losetup -c``), so ``xfs_growfs`` on the mount really
@@ -46,6 +52,8 @@ EXTENT_KIB = 4096
 HOLD_LIMIT_S = 300
 EMULATED = {"lvcreate", "lvremove", "lvs", "lvchange", "vgremove", "lvextend", "lvreduce"}
 UNSUPPORTED = {"lvresize", "lvrename", "lvconvert", "vgchange", "lvscan"}
+SPARE_LV = "testbed-lvol0-pmspare"  # the real LV behind the VG's hidden [lvol0_pmspare]
+SPARE_NAME = "lvol0_pmspare"
 
 FIELDS = {
     # name: (header, numeric)
@@ -349,8 +357,31 @@ class Emulator:
         rows = json.loads(done.stdout)["report"][0]["vg"]
         return {row["vg_name"]: int(float(row["vg_extent_size"])) for row in rows}
 
+    def _vg_free_kib(self, vg: str) -> int:
+        done = real_lvm(self.node, "vgs", ["--reportformat", "json", "--units", "k",
+                                           "--nosuffix", "-o", "vg_free", vg])
+        return int(float(json.loads(done.stdout)["report"][0]["vg"][0]["vg_free"]))
+
+    def _spare_kib(self, vg: str) -> int:
+        """The size of the VG's pool metadata spare, 0 when it has none."""
+        return sum(int(float(row["lv_size"])) for row in self.real_lvs([vg])
+                   if row["lv_name"] == SPARE_LV)
+
+    def _grow_spare(self, vg: str, spare_kib: int, metadata_kib: int) -> None:
+        """Make the VG's spare as large as a pool metadata of ``metadata_kib`` (LVM's
+        ``--poolmetadataspare y``): created with the first pool, extended, never shrunk."""
+        if metadata_kib <= spare_kib:
+            return
+        if spare_kib:
+            real_lvm(self.node, "lvextend", ["-qq", "-L", f"{metadata_kib}k", f"{vg}/{SPARE_LV}"],
+                     driverless=True)
+        else:
+            real_lvm(self.node, "lvcreate", ["-an", "-Zn", "-y", "-qq", "-L", f"{metadata_kib}k",
+                                             "-n", SPARE_LV, vg], driverless=True)
+
     def inventory(self) -> list[dict]:
-        """Every LV as the shim presents it: pools (from real LVs) and thin LVs."""
+        """Every LV as the shim presents it: pools (from real LVs), thin LVs and the VG's
+        pool metadata spare (hidden)."""
         records = {(r["vg"], r["name"]): r for r in self.emulated()}
         result = []
         for row in self.real_lvs():
@@ -358,6 +389,10 @@ class Emulator:
             record = records.get(key)
             if record and record["kind"] == "pool":
                 result.append(record)
+            elif key[1] == SPARE_LV:
+                result.append({"kind": "linear", "vg": key[0], "name": SPARE_NAME,
+                               "real": SPARE_LV, "hidden": True,
+                               "size_kib": int(float(row["lv_size"])), "tags": [], "uuid": ""})
             else:
                 result.append({"kind": "linear", "vg": key[0], "name": key[1],
                                "size_kib": int(float(row["lv_size"])),
@@ -433,12 +468,26 @@ class Emulator:
             meta_kib = round_up(size_kib(options["poolmetadatasize"]))
         else:
             meta_kib = round_up(max(4096, data_kib // 1000))
+        spare = self._spare_kib(vg)
+        growth = max(0, meta_kib - spare)
+        free = self._vg_free_kib(vg)
+        if data_kib + meta_kib + growth > free:
+            raise ShimError(
+                f'Volume group "{vg}" has insufficient free space ({free // EXTENT_KIB} '
+                f"extents): {(data_kib + meta_kib + growth) // EXTENT_KIB} required."
+            )
         args = ["-an", "-Zn", "-y", "-qq", "-L", f"{data_kib + meta_kib}k", "-n", pool]
         for tag in options["addtag"]:
             args += ["--addtag", tag]
         if "autobackup" in options:
             args += ["--autobackup", options["autobackup"]]
         real_lvm(self.node, "lvcreate", [*args, vg], driverless=True)
+        try:
+            self._grow_spare(vg, spare, meta_kib)
+        except ShimError:
+            real_lvm(self.node, "lvremove", ["-f", "-qq", f"{vg}/{pool}"], driverless=True,
+                     check=False)
+            raise
         chunk = size_kib(options.get("chunksize", "64k"), "k")
         self.save({"kind": "pool", "vg": vg, "name": pool, "size_kib": data_kib,
                    "metadata_kib": meta_kib, "chunk_kib": chunk, "tags": list(options["addtag"]),
@@ -584,6 +633,8 @@ class Emulator:
                 if child.get("origin") == record["name"] and child["vg"] == record["vg"]:
                     self.save({**child, "origin": ""})
         else:
+            if record.get("real") == SPARE_LV and not self._spare_kib(record["vg"]):
+                return  # the spare already went with the VG's last pool
             if record["kind"] == "pool":
                 users = [r for r in self.emulated()
                          if r["kind"] == "thin" and r["vg"] == record["vg"]
@@ -599,12 +650,21 @@ class Emulator:
             args = ["-f", "-qq"]
             if "autobackup" in options:
                 args += ["--autobackup", options["autobackup"]]
-            real_lvm(self.node, "lvremove", [*args, f"{record['vg']}/{record['name']}"],
+            real_name = record.get("real", record["name"])
+            real_lvm(self.node, "lvremove", [*args, f"{record['vg']}/{real_name}"],
                      driverless=True)
             if record["kind"] == "pool":
                 self.drop(record)
+                self._drop_spare_after_last_pool(record["vg"], args)
         if not options.get("quiet"):
             print(f'  Logical volume "{record["name"]}" successfully removed.')
+
+    def _drop_spare_after_last_pool(self, vg: str, args: list[str]) -> None:
+        """With the VG's last pool LVM removes the spare too: no pool is left to repair."""
+        if any(r["kind"] == "pool" and r["vg"] == vg for r in self.emulated()):
+            return
+        if self._spare_kib(vg):
+            real_lvm(self.node, "lvremove", [*args, f"{vg}/{SPARE_LV}"], driverless=True)
 
     def vgremove(self, options: dict, positional: list[str]) -> int:
         inventory = self.inventory()
@@ -613,7 +673,8 @@ class Emulator:
             if owned and not options.get("force"):
                 raise ShimError(
                     f'Do you really want to remove volume group "{vg}" containing '
-                    f"{len([r for r in owned if r['kind'] != 'thin'])} logical volumes? "
+                    f"{len([r for r in owned if r['kind'] != 'thin' and not r.get('hidden')])} "
+                    "logical volumes? "
                     f"[y/n]: [n]\nVolume group \"{vg}\" not removed"
                 )
             for record in sorted(owned, key=lambda r: r["kind"] != "thin"):
@@ -634,7 +695,8 @@ class Emulator:
         inventory = self.inventory()
         for target in positional:
             vg, lv = self.resolve(target, inventory)
-            chosen = [r for r in inventory if r["vg"] == vg and (lv is None or r["name"] == lv)]
+            chosen = [r for r in inventory if r["vg"] == vg and not r.get("hidden")
+                      and (lv is None or r["name"] == lv)]
             if not chosen:
                 raise ShimError(f'Failed to find logical volume "{target}"')
             for record in chosen:
@@ -696,11 +758,21 @@ class Emulator:
         if record["kind"] == "pool":
             if not grow:
                 raise ShimError(f"Thin pool volumes {vg}/{lv} cannot be reduced in size yet.")
+            spare = self._spare_kib(vg)
+            growth = max(0, wanted - spare) if metadata else 0
+            free = self._vg_free_kib(vg)
+            if wanted - current + growth > free:
+                raise ShimError(
+                    f"Insufficient free space: {(wanted - current + growth) // EXTENT_KIB} "
+                    f"extents needed, but only {free // EXTENT_KIB} available"
+                )
             total = record["size_kib"] + record["metadata_kib"] + wanted - current
             args = ["-qq", "-L", f"{total}k"]
             if "autobackup" in options:
                 args += ["--autobackup", options["autobackup"]]
             real_lvm(self.node, "lvextend", [*args, f"{vg}/{lv}"], driverless=True)
+            if metadata:  # the spare follows the largest pool metadata
+                self._grow_spare(vg, spare, wanted)
         else:
             filesystem = xfs_size_kib(record["image"])
             if not grow and filesystem > wanted:
@@ -725,6 +797,15 @@ class Emulator:
         if options.get("select"):
             raise ShimError("testbed lvm shim: lvs --select is not emulated", 3)
         inventory = self.inventory()
+        if options.get("all"):
+            inventory += [
+                {"kind": "linear", "vg": pool["vg"], "name": f"{pool['name']}_{part}",
+                 "hidden": True, "size_kib": pool[key], "tags": [], "uuid": ""}
+                for pool in inventory if pool["kind"] == "pool"
+                for part, key in (("tdata", "size_kib"), ("tmeta", "metadata_kib"))
+            ]
+        else:
+            inventory = [r for r in inventory if not r.get("hidden")]
         known_vgs = self.real_vgs()
         rows: list[dict] = []
         code = 0
@@ -771,8 +852,8 @@ class Emulator:
 
     def _value(self, record: dict, name: str, inventory: list[dict], options: dict) -> str:
         kind = record["kind"]
-        if name == "lv_name":
-            return record["name"]
+        if name == "lv_name":  # LVM brackets its hidden LVs' names
+            return f"[{record['name']}]" if record.get("hidden") else record["name"]
         if name == "vg_name":
             return record["vg"]
         if name == "lv_full_name":

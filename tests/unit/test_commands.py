@@ -14,6 +14,7 @@ from heketipy.executors.base import (
     BlockVolumeRequest,
     BrickAddress,
     BrickRequest,
+    NodeInventory,
     VolumeRequest,
 )
 from heketipy.executors.commands import CommandOptions, UnsafeArgument
@@ -376,6 +377,21 @@ def test_lvs_inventory_reads_tags():
     lv = next(v for v in (pool, thin) if v.kind == "thin")
     assert lv.pool == "tp_aa" and lv.size_kib == 1048576
     assert f"heketi-device-{DEV}" in lv.tags and "heketi-brick-aa" in lv.tags
+
+
+def test_lvs_inventory_reads_hidden_lvs_the_pmspare_and_thin_pool_fill():
+    """``lvs -a`` brackets LVM's own LVs: kept, marked hidden, named without the brackets."""
+    argv = l.lvs_inventory(DEFAULT)
+    assert argv[argv.index("lvs") + 1] == "-a"
+    assert "data_percent" in argv[-1] and "metadata_percent" in argv[-1]
+    lvs = l.parse_lvs_inventory(data("lvm/lvs_all_pmspare.json"))
+    assert {(v.name, v.hidden) for v in lvs} == {
+        ("brick_aa", False), ("tp_aa", False), ("lvol0_pmspare", True), ("tp_aa_tdata", True),
+        ("tp_aa_tmeta", True),
+    }
+    inventory = NodeInventory(vg_free_kib={VG: 0}, lvs=lvs, mounts=(), fstab=(), volumes=())
+    assert inventory.pmspare_kib(VG) == 16384 and inventory.pmspare_kib("vg_other") == 0
+    assert inventory.thin_pool_usage() == {VG: (0.0005, 0.1094)}
 
 
 def test_stderr_noise_is_removed_and_not_found_detected():

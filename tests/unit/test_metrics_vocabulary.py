@@ -17,6 +17,7 @@ from heketipy.domain.errors import NodeCommandError, OperationFailed
 from heketipy.domain.state import State
 from heketipy.executors import commands_gluster as gcmd
 from heketipy.executors import commands_lvm as lcmd
+from heketipy.executors.base import NodeInventory
 from heketipy.executors.command_names import command_name, failure_label
 from heketipy.executors.commands import CommandOptions
 from heketipy.executors.commands_common import with_locale, with_sudo
@@ -58,15 +59,14 @@ def test_command_name_comes_from_the_vocabulary(argv: list[str], name: str) -> N
 def test_command_names_of_every_builder_are_known_and_never_user_words() -> None:
     options = CommandOptions()
     argvs: list[Sequence[str]] = [
-        lcmd.lvs_inventory(options), lcmd.vgs_inventory(options), lcmd.lvs_thin_pools(options),
-        lcmd.glusterd_status(), gcmd.volume_start(options, "evilvol"),
+        lcmd.lvs_inventory(options), lcmd.vgs_inventory(options), lcmd.glusterd_status(), gcmd.volume_start(options, "evilvol"),
         gcmd.volume_stop(options, "evilvol"), gcmd.volume_delete(options, "evilvol"),
         gcmd.peer_probe(options, "evilhost"), gcmd.peer_detach(options, "evilhost"),
         gcmd.snapshot_delete(options, "evilsnap"), gcmd.peer_status(options),
     ]  # fmt: skip
     names = [command_name(with_sudo(with_locale(argv), True)) for argv in argvs]
     assert names == [
-        "lvs", "vgs", "lvs", "systemctl", "gluster volume start", "gluster volume stop",
+        "lvs", "vgs", "systemctl", "gluster volume start", "gluster volume stop",
         "gluster volume delete", "gluster peer probe", "gluster peer detach",
         "gluster snapshot delete", "gluster peer status",
     ]  # fmt: skip
@@ -175,6 +175,7 @@ async def test_remote_executor_reports_commands_and_failures_to_its_observer() -
 
 
 def test_thin_pool_usage_is_the_fullest_pool_of_each_vg() -> None:
+    """The drift scan's one ``lvs`` report per node carries the thin-pool fill too."""
     report = {"report": [{"lv": [
         {"vg_name": "vg_a", "lv_name": "tp_1", "segtype": "thin-pool",
          "data_percent": "12.50", "metadata_percent": "80.00"},
@@ -185,10 +186,11 @@ def test_thin_pool_usage_is_the_fullest_pool_of_each_vg() -> None:
         {"vg_name": "vg_b", "lv_name": "tp_3", "segtype": "thin-pool",
          "data_percent": "", "metadata_percent": ""},
     ]}]}  # fmt: skip
-    usage = lcmd.parse_thin_pool_usage("  " + json.dumps(report))
-    assert usage == {"vg_a": (0.9, 0.8), "vg_b": (0.0, 0.0)}
+    lvs = lcmd.parse_lvs_inventory("  " + json.dumps(report))
+    inventory = NodeInventory(vg_free_kib={}, lvs=lvs, mounts=(), fstab=(), volumes=())
+    assert inventory.thin_pool_usage() == {"vg_a": (0.9, 0.8), "vg_b": (0.0, 0.0)}
     with pytest.raises(lcmd.ParseError):
-        lcmd.parse_thin_pool_usage(json.dumps({"report": [{"lv": [
+        lcmd.parse_lvs_inventory(json.dumps({"report": [{"lv": [
             {"vg_name": "vg_a", "segtype": "thin-pool", "data_percent": "x"}]}]}))
 
 

@@ -540,7 +540,7 @@ async def test_hostile_names_never_reach_the_runner():
 async def test_node_inventory_and_close():
     runner = FakeRunner()
     runner.on("vgs --reportformat=json", (0, data("lvm/vgs_free.json"), ""))
-    runner.on("lvs --reportformat=json", (0, data("lvm/lvs_bricks.json"), ""))
+    runner.on("lvs -a --reportformat=json", (0, data("lvm/lvs_all_pmspare.json"), ""))
     mounts = "/dev/mapper/x /var/lib/heketi/mounts/vg_a/brick_aa xfs rw 0 0\nproc /proc proc rw 0 0\n"
     runner.on("/proc/self/mounts", (0, mounts, ""))
     runner.on("cat /etc/fstab", (0, "/dev/mapper/x /var/lib/heketi/mounts/vg_a/brick_aa xfs rw 1 2\n", ""))  # fmt: skip
@@ -548,7 +548,8 @@ async def test_node_inventory_and_close():
     remote, _ = executor(runner)
     inventory = await remote.node_inventory("n1")
     assert inventory.vg_free_kib == {VG: 1961984}
-    assert {lv.kind for lv in inventory.lvs} == {"thin", "thin-pool"}
+    assert {lv.kind for lv in inventory.lvs if not lv.hidden} == {"thin", "thin-pool"}
+    assert inventory.pmspare_kib(VG) == 16384
     assert inventory.mounts == ("/var/lib/heketi/mounts/vg_a/brick_aa",)
     assert len(inventory.fstab) == 1 and len(inventory.volumes) == 3
     await remote.close()

@@ -4,6 +4,7 @@ node state and the real tools' exit codes and output out, parsed by the real par
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -127,11 +128,12 @@ async def test_thin_pool_and_thin_lv_are_tagged_counted_and_listed() -> None:
     pool, lv = vg.lvs[request.tp_name], vg.lvs[request.lv_name]
     assert pool.kind == "thin-pool" and lv.kind == "thin" and lv.pool == request.tp_name
     assert pool.tags == lv.tags == list(lcmd.brick_tags(request))
-    assert vg.used_kib == request.tp_size_kib + request.pool_metadata_kib
+    # The pool's data and metadata, and LVM's metadata spare as large as that metadata.
+    assert vg.used_kib == request.tp_size_kib + 2 * request.pool_metadata_kib
     count = await ok(nodes, lcmd.thin_count(OPTIONS, DEVICE_ID, request.tp_name))
     assert lcmd.parse_thin_count(count) == 1
     listed = lcmd.parse_lvs_inventory(await ok(nodes, lcmd.lvs_inventory(OPTIONS)))
-    assert {(v.name, v.kind, v.pool, v.tags) for v in listed} == {
+    assert {(v.name, v.kind, v.pool, v.tags) for v in listed if not v.hidden} == {
         (request.tp_name, "thin-pool", "", tuple(pool.tags)),
         (request.lv_name, "thin", request.tp_name, tuple(lv.tags)),
     }
@@ -320,3 +322,54 @@ async def test_every_change_is_on_disk_before_the_command_returns(tmp_path) -> N
     assert "/dev/sdb" in SimulatedNodes(state_path=path).node("h1").pvs
     await ok(nodes, lcmd.vgcreate(OPTIONS, DEVICE_ID, "/dev/sdb"))
     assert VG in SimulatedNodes(state_path=path).node("h1").vgs
+
+
+async def _hidden(nodes: SimulatedNodes) -> dict[str, int]:
+    listed = lcmd.parse_lvs_inventory(await ok(nodes, lcmd.lvs_inventory(OPTIONS)))
+    return {v.name: v.size_kib for v in listed if v.hidden}
+
+
+async def test_the_pool_metadata_spare_follows_the_largest_pool_metadata_like_lvm() -> None:
+    """LVM's hidden ``[lvol0_pmspare]``: made with the VG's first thin pool, as large as the
+    largest pool metadata (grown by a larger pool or an ``lvextend --poolmetadatasize``, never
+    shrunk), taking VG free space; listed by ``lvs -a`` only; gone with the VG's last pool."""
+    nodes, first = await with_brick()
+    vg = nodes.node("h1").vgs[VG]
+    assert await _hidden(nodes) == {
+        "lvol0_pmspare": 8192, f"{first.tp_name}_tdata": GIB, f"{first.tp_name}_tmeta": 8192,
+    }
+    plain = await ok(nodes, lcmd.json_report(OPTIONS, "lvs", "lv_name", VG))
+    assert "pmspare" not in plain and "_tmeta" not in plain
+    assert "[lvol0_pmspare]" in await ok(nodes, lcmd.json_report(OPTIONS, "lvs", "lv_name", VG,
+                                                                 hidden=True))
+    # A second pool with more metadata grows the spare to it.
+    second = dataclasses.replace(
+        brick("c" * 32), pool_metadata_kib=16384,
+    )
+    await ok(nodes, lcmd.thin_lv_create(OPTIONS, second, with_pool=True))
+    assert (await _hidden(nodes))["lvol0_pmspare"] == 16384
+    # The first pool's metadata grows in place past it: the spare follows.
+    grown = dataclasses.replace(first, pool_metadata_kib=20480)
+    await ok(nodes, lcmd.pool_metadata_extend(OPTIONS, grown))
+    assert (await _hidden(nodes))["lvol0_pmspare"] == 20480
+    assert vg.used_kib == 2 * GIB + 20480 + 16384 + 20480
+    # Removing the largest pool does not shrink it; removing the last pool removes it.
+    await ok(nodes, lcmd.umount(first.mount_path))
+    await ok(nodes, lcmd.lvremove(OPTIONS, DEVICE_ID, first.tp_name))
+    assert (await _hidden(nodes))["lvol0_pmspare"] == 20480
+    await ok(nodes, lcmd.lvremove(OPTIONS, DEVICE_ID, second.tp_name))
+    assert await _hidden(nodes) == {} and vg.used_kib == 0
+
+
+async def test_a_pool_without_room_for_the_spare_is_refused_and_leaves_nothing() -> None:
+    nodes = await with_vg()
+    vg = nodes.node("h1").vgs[VG]
+    free = vg.free_kib
+    # Data and metadata fit exactly, the spare does not.
+    tight = dataclasses.replace(brick(), tp_size_kib=free - 8192)
+    refused = await run(nodes, lcmd.thin_lv_create(OPTIONS, tight, with_pool=True))
+    assert refused.exit_code == 5 and "insufficient free space" in refused.stderr
+    assert vg.lvs == {} and vg.pmspare_kib == 0 and vg.free_kib == free
+    fits = dataclasses.replace(brick(), tp_size_kib=free - 2 * 8192)
+    await ok(nodes, lcmd.thin_lv_create(OPTIONS, fits, with_pool=True))
+    assert vg.free_kib == 0

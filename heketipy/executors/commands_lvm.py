@@ -536,11 +536,19 @@ def _ratio(value: object) -> float:
 
 
 def parse_lvs_inventory(stdout: str) -> tuple[NodeLogicalVolume, ...]:
-    """``lvs_inventory``'s report; a bracketed name (``[lvol0_pmspare]``) is a hidden LV."""
+    """``lvs_inventory``'s report; a bracketed name (``[lvol0_pmspare]``) is a hidden LV.
+    ``segtype`` is a segment field, so LVM prints an LV extended into several segments (the
+    spare, a grown pool's ``_tdata``/``_tmeta``) once per segment, each row with the whole
+    LV's size: the first row stands for the LV."""
     volumes = []
+    seen: set[tuple[str, str]] = set()
     for row in parse_lvm_report(stdout):
         tags = tuple(tag for tag in str(row.get("lv_tags", "")).split(",") if tag)
         name = str(row.get("lv_name", ""))
+        key = (str(row.get("vg_name", "")), name)
+        if key in seen:
+            continue
+        seen.add(key)
         hidden = name.startswith("[") and name.endswith("]")
         volumes.append(
             NodeLogicalVolume(

@@ -286,7 +286,8 @@ def check_pmspare(bed: Testbed, node: Node, vg: str) -> None:
     thin-pool metadata, as LVM keeps it (the namespace shim models it, the VM tier's dm-thin
     is LVM's own); neither Heketi nor heketipy charges it, and drift must still be clean."""
     rows = _lvs_all(bed, node, vg)
-    spare = [int(float(r["lv_size"])) for r in rows if r["lv_name"] == "[lvol0_pmspare]"]
+    # One row per segment (segtype is a segment field): an extended spare shows twice.
+    spare = sorted({int(float(r["lv_size"])) for r in rows if r["lv_name"] == "[lvol0_pmspare]"})
     largest = max(int(float(r["lv_metadata_size"])) for r in rows if r["segtype"] == "thin-pool")
     assert spare == [largest], rows
 

@@ -394,6 +394,17 @@ def test_lvs_inventory_reads_hidden_lvs_the_pmspare_and_thin_pool_fill():
     assert inventory.thin_pool_usage() == {VG: (0.0005, 0.1094)}
 
 
+def test_lvs_inventory_has_one_entry_per_lv_when_lvm_prints_one_row_per_segment():
+    """Real LVM (the VM tier, after an in-place expand) prints an extended LV once per segment,
+    because ``segtype`` is a segment field: the spare counts once, not twice."""
+    lvs = l.parse_lvs_inventory(data("lvm/lvs_all_segments.json"))
+    assert sorted(v.name for v in lvs) == [
+        "brick_aa", "lvol0_pmspare", "tp_aa", "tp_aa_tdata", "tp_aa_tmeta",
+    ]
+    inventory = NodeInventory(vg_free_kib={VG: 0}, lvs=lvs, mounts=(), fstab=(), volumes=())
+    assert inventory.pmspare_kib(VG) == 16384
+
+
 def test_stderr_noise_is_removed_and_not_found_detected():
     assert commands.clean_stderr(data("lvm/vgcreate.err")) == ""
     cleaned = commands.clean_stderr(data("lvm/lvremove_missing.err"))

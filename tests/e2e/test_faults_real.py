@@ -294,7 +294,10 @@ def test_vg_full_behind_heketipys_back(
                 "filler", vg,
             ))  # fmt: skip
             fillers.append(vg)
-        assert all(bed.state(victim).vg_free_kib[vg] == 0 for vg in vgs)
+        vg_free = bed.node_run(victim, [
+            "lvm", "vgs", "--noheadings", "--units", "k", "--nosuffix", "-o", "vg_free", *vgs,
+        ]).stdout.split()  # fmt: skip
+        assert [float(free) for free in vg_free] == [0.0] * len(vgs), vg_free
         final = call(api, "POST", "/volumes", REPLICA3)
         assert final.status == 500, (final.status, final.text)
         assert victim.manage in final.text and "lvm lvcreate" in final.text, final.text

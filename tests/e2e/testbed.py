@@ -69,7 +69,7 @@ class NodeState:
     fstab: list[str]
     brick_dirs: list[str]
     volumes: list[str]
-    vg_free_kib: dict[str, int] = field(default_factory=dict)
+    vg_free_kib: dict[str, int] = field(default_factory=dict)  # + the VG's lvol0_pmspare
 
     def without_free(self) -> tuple[Any, ...]:
         return (self.lvs, self.mounts, self.fstab, self.brick_dirs, self.volumes)
@@ -163,10 +163,15 @@ class Testbed:
     # -- inspection ------------------------------------------------------------------------------
 
     def state(self, node: Node) -> NodeState:
-        report = json.loads(self.node_run(node, [
-            "lvm", "lvs", "--reportformat=json", "-o", "vg_name,lv_name",
-        ]).stdout)  # fmt: skip
-        lvs = sorted((row["vg_name"], row["lv_name"]) for row in report["report"][0]["lv"])
+        rows = json.loads(self.node_run(node, [
+            "lvm", "lvs", "-a", "--reportformat=json", "--units", "k", "--nosuffix",
+            "-o", "vg_name,lv_name,lv_size",
+        ]).stdout)["report"][0]["lv"]  # fmt: skip
+        # Hidden LVs ("[name]") are LVM's own; of them only the pool metadata spare matters here.
+        lvs = sorted((row["vg_name"], row["lv_name"]) for row in rows
+                     if not row["lv_name"].startswith("["))
+        spare_kib = {row["vg_name"]: int(float(row["lv_size"])) for row in rows
+                     if row["lv_name"] == "[lvol0_pmspare]"}
         vgs = json.loads(self.node_run(node, [
             "lvm", "vgs", "--reportformat=json", "--units", "k", "--nosuffix",
             "-o", "vg_name,vg_free",
@@ -189,7 +194,12 @@ class Testbed:
         return NodeState(
             lvs=lvs, mounts=sorted(mounts), fstab=sorted(fstab), brick_dirs=sorted(found),
             volumes=volumes,
-            vg_free_kib={row["vg_name"]: int(float(row["vg_free"])) for row in vgs},
+            # LVM never shrinks the spare, so a rolled-back pool with more metadata than the
+            # VG's others leaves it larger: free for heketipy counts the spare, as drift does.
+            vg_free_kib={
+                row["vg_name"]: int(float(row["vg_free"])) + spare_kib.get(row["vg_name"], 0)
+                for row in vgs
+            },
         )  # fmt: skip
 
     def states(self) -> dict[str, NodeState]:

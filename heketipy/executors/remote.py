@@ -77,6 +77,10 @@ log = logging.getLogger(__name__)
 
 DEVICE_TIMEOUT_S = 5 * 60
 BRICK_TIMEOUT_S = 10 * 60
+# After `gluster volume stop` a brick's glusterfsd can still be exiting, and its mount is busy
+# until it has: umount is retried this long (7.75 s in all) before the error stands. Upstream
+# fails at once, one of the sporadic "target is busy" delete failures Heketi users know.
+UMOUNT_BUSY_DELAYS_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 HEALTH_TIMEOUT_S = 10 * 60
 BLOCK_TIMEOUT_S = 10 * 60
 # ``systemctl status``'s LSB exit code for a unit that is not active (dead, failed, inactive).
@@ -527,6 +531,14 @@ class RemoteExecutor:
         mount_point = brick.mount_path
         umount_error: NodeCommandError | None = None
         result = await self._exec(host, lcmd.umount(mount_point), DEVICE_TIMEOUT_S, check=False)
+        for delay in UMOUNT_BUSY_DELAYS_S:
+            if result.ok or "busy" not in result.stderr:
+                break
+            log.info("umount %s on %s: busy, retry in %.2fs", mount_point, host, delay)
+            await self._sleep(delay)
+            result = await self._exec(
+                host, lcmd.umount(mount_point), DEVICE_TIMEOUT_S, check=False
+            )
         if not result.ok:
             still = await self._exec(
                 host, lcmd.is_mountpoint(mount_point), DEVICE_TIMEOUT_S, check=False

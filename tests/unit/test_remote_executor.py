@@ -26,7 +26,7 @@ from heketipy.executors.base import (
 )
 from heketipy.executors.commands import CommandOptions
 from heketipy.executors.commands_common import unwrap
-from heketipy.executors.remote import RemoteExecutor
+from heketipy.executors.remote import UMOUNT_BUSY_DELAYS_S, RemoteExecutor
 from heketipy.executors.runner import CommandResult
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gluster"
@@ -320,11 +320,26 @@ async def test_brick_destroy_busy_mount_fails_before_lvm_but_after_fstab():
     runner = FakeRunner()
     runner.on("umount", (32, "", "umount: target is busy.\n"))
     runner.on("mountpoint", (0, "", ""))
-    remote, _ = executor(runner, debug_umount_failures=True)
+    remote, sleeps = executor(runner, debug_umount_failures=True)
     with pytest.raises(NodeCommandError) as caught:
         await remote.brick_destroy("n1", brick())
     assert "target is busy" in str(caught.value)
-    assert programs(runner.lines()) == ["umount", "mountpoint", "lsof", "sed"]
+    assert sleeps == list(UMOUNT_BUSY_DELAYS_S)
+    assert programs(runner.lines()) == ["umount"] * 6 + ["mountpoint", "lsof", "sed"]
+
+
+async def test_brick_destroy_waits_for_a_brick_process_still_leaving_its_mount():
+    """A stopped volume's glusterfsd can hold its mount a moment longer: umount is retried."""
+    runner = FakeRunner()
+    busy = (32, "", "umount: /var/lib/heketi/mounts/x: target is busy.\n")
+    runner.on("umount", busy, busy, (0, "", ""))
+    runner.on("thin_count", (0, "  0\n", ""))
+    remote, sleeps = executor(runner)
+    assert await remote.brick_destroy("n1", brick()) is True
+    assert sleeps == [0.25, 0.5]
+    assert programs(runner.lines()) == [
+        "umount", "umount", "umount", "sed", "lvm lvremove", "lvm lvs", "lvm lvremove", "rmdir",
+    ]  # fmt: skip
 
 
 # -- gluster volumes -------------------------------------------------------------------------

@@ -46,8 +46,18 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
+# The suite in two runs, both always run (the exit status fails if either failed):
+# - everything but the e2e tier on TEST_WORKERS pytest-xdist workers: most of these tests wait on
+#   the server processes they start, not on the CPU. --dist loadscope keeps each module on one
+#   worker, so a module-scoped fixture (the built image, shared servers) is made once;
+# - then the e2e tier, serially: its tests share one machine-wide testbed.
+TEST_WORKERS ?= 4
 test: $(STAMP) system-packages lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	@status=0; \
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope -m "not e2e" \
+	  || status=1; \
+	$(PY) -m pytest -q -p no:cacheprovider -m e2e tests/e2e || status=1; \
+	exit $$status
 
 # The heketipy image (server and heketipy-csi) without a registry: a local Debian base made with
 # debootstrap, then the Dockerfile with podman (root only). tests/image runs it in `make test`.

@@ -11,7 +11,9 @@ API's address, credentials and TLS are found one way:
 3. otherwise a kubeconfig: the given file, ``$KUBECONFIG`` or ``~/.kube/config``.
 
 Also the service account's namespace, and an API error as one line of text. The ``kubernetes``
-package is the ``heketipy[kube]`` extra: importing this module needs it.
+package is the ``heketipy[kube]`` extra: building a configuration or a client needs it. It is
+imported there, not with this module: every server imports this module (``heketipy.ha``) and
+most never reach the API, and the package costs about half a second of start-up.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from kubernetes import client as kube_client
-from kubernetes import config as kube_config
-from kubernetes.client.rest import ApiException
-from kubernetes.config.incluster_config import InClusterConfigLoader
+if TYPE_CHECKING:
+    from kubernetes import client as kube_client
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 NAMESPACE_FILE = f"{SERVICE_ACCOUNT_DIR}/namespace"
@@ -72,6 +73,10 @@ def configuration(
 
     Raises ``KubeConfigError`` (worded for ``user``) when there is none.
     """
+    from kubernetes import client as kube_client
+    from kubernetes import config as kube_config
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
     environ = os.environ if environ is None else environ
     result = kube_client.Configuration()
     if api_url:
@@ -101,6 +106,8 @@ def configuration(
 
 def api_client(config: kube_client.Configuration) -> kube_client.ApiClient:
     """An ``ApiClient`` on ``config`` (the caller closes it)."""
+    from kubernetes import client as kube_client
+
     return kube_client.ApiClient(config)
 
 
@@ -125,11 +132,15 @@ def namespace(
 
 def error_status(exc: BaseException) -> int:
     """The HTTP status of an API error; 0 when the API was not reached."""
+    from kubernetes.client.rest import ApiException
+
     return int(getattr(exc, "status", 0) or 0) if isinstance(exc, ApiException) else 0
 
 
 def error_text(exc: BaseException) -> str:
     """The API's own message for an ``ApiException``, else the exception's text."""
+    from kubernetes.client.rest import ApiException
+
     if isinstance(exc, ApiException):
         try:
             message = json.loads(exc.body or "").get("message")

@@ -120,7 +120,9 @@ class HttpSettings(_GoJsonModel):
 
 # Commands the ssh and kubernetes executors run at once on one storage node
 # (``heketipy.node_command_concurrency``); more wait for a slot. OpenSSH's MaxSessions is 10.
-# PLACEHOLDER: the lead sets this default from the testbed benchmark's measurement.
+# Chosen by measurement (benchmarks/results/testbed-{ssh,kubernetes}.md, 1/2/4/8 alternating):
+# 10 concurrent creates took 11.7/10.5/9.0/9.0 s over ssh and 11.1/9.7/10.6/8.6 s over
+# kubernetes exec; below 4 the nodes' LVM and XFS work queues behind itself.
 DEFAULT_NODE_COMMAND_CONCURRENCY = 8
 # Per-command timeout of the ssh and kubernetes executors (``heketipy.node_command_timeout_s``):
 # upstream's 10 minutes for non-gluster batches; gluster CLI commands get

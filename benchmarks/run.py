@@ -238,10 +238,16 @@ def parse_args(argv: list[str]) -> tuple[Options | OnTestbedOptions, Path]:
         if not args.testbed or args.executor not in ("ssh", "kubernetes"):
             parser.error("the ssh and kubernetes executors run only with --testbed, and "
                          "--testbed only with them")
+        def counts(text: str, flag: str) -> tuple[int, ...]:
+            words = [w.strip() for w in text.split(",") if w.strip()]
+            if not all(w.isdigit() and int(w) > 0 for w in words):
+                parser.error(f"{flag} takes positive integers separated by commas (got {text!r})")
+            return tuple(int(w) for w in words)
+
         return OnTestbedOptions(
             executor=args.executor, sequential=args.sequential_creates,
-            concurrent=tuple(int(n) for n in _floats(args.concurrent_creates)),
-            node_concurrency=tuple(int(n) for n in _floats(args.node_concurrency)) or (None,),
+            concurrent=counts(args.concurrent_creates, "--concurrent-creates"),
+            node_concurrency=counts(args.node_concurrency, "--node-concurrency") or (None,),
             expansion=args.expansion, runs=args.runs, log=_log,
         ), args.out or Path("benchmarks/results") / f"testbed-{args.executor}.json"  # fmt: skip
     listing = {int(x) for x in _floats(args.listing_at) if x <= args.volumes} | {args.volumes}

@@ -108,3 +108,7 @@ def test_command_line_routes_remote_executors_to_the_testbed(
         with pytest.raises(SystemExit):
             parse_args(argv)
         assert "only with --testbed" in capsys.readouterr().err
+    for bad in ("0", "2.5", "x", "1,-2"):
+        with pytest.raises(SystemExit):
+            parse_args(["--executor", "ssh", "--testbed", "--node-concurrency", bad])
+        assert "--node-concurrency takes positive integers" in capsys.readouterr().err

@@ -186,16 +186,21 @@ async def destroy_bricks(rt: Runtime, bricks: list[Brick], gid: int) -> None:
 
 
 async def destroy_gluster_volume(rt: Runtime, volume: Volume) -> None:
-    """Stop and delete the gluster volume, trying each node of the cluster in turn."""
-    hosts = [rt.state.nodes[n].manage_host for n in rt.state.node_ids(volume.cluster_id)
-             if rt.state.nodes[n].state == "online"]
+    """Stop and delete the gluster volume, trying each online node of the cluster in turn, the
+    volume's brick hosts first. Only a brick host's "does not exist" ends it: a node that
+    rejoined its pool while the volume was made does not know the volume until glusterd's
+    handshake syncs it, and believing it would destroy the bricks of a running volume."""
+    brick_nodes = {b.node_id for b in rt.state.bricks_of_volume(volume.id)}
+    online = [n for n in rt.state.node_ids(volume.cluster_id)
+              if rt.state.nodes[n].state == "online"]
     last_error: Exception | None = None
-    for host in hosts:
+    for node_id in sorted(online, key=lambda n: n not in brick_nodes):  # stable: brick hosts first
         try:
-            await rt.executor.volume_destroy(host, volume.name)
+            await rt.executor.volume_destroy(rt.state.nodes[node_id].manage_host, volume.name)
             return
         except VolumeDoesNotExist:
-            return
+            if node_id in brick_nodes or not brick_nodes:
+                return
         except Exception as exc:  # noqa: BLE001 - try the next node
             last_error = exc
     if last_error is not None:

@@ -180,3 +180,38 @@ async def test_evict_brick_moves_it_to_a_free_node(tmp_path: Path) -> None:
         remaining = rt.state.bricks_of_volume(volume_id)
         assert brick.id not in rt.state.bricks and len(remaining) == 3
         assert len({b.node_id for b in remaining}) == 3
+
+
+async def test_a_delete_asks_a_brick_host_whether_the_volume_exists(tmp_path: Path) -> None:
+    """A node that rejoined its pool (its link was down while the volume was made) answers
+    "Volume ... does not exist" until glusterd's handshake syncs it: that answer must not end
+    the delete while the volume still runs on its brick hosts (the bricks' umounts would then
+    find them busy, or worse). Seen on the testbed after a link fault."""
+    from heketipy.executors.base import VolumeDoesNotExist
+    from heketipy.operations import nodes
+
+    async with mock_runtime(tmp_path) as rt:
+        cluster_id = await topology(rt)
+        first = rt.state.nodes[rt.state.node_ids(cluster_id)[0]]
+        await succeeded(rt, await nodes.set_node_state(rt, first, "offline"))
+        volume_id = volume_id_of(await succeeded(rt, await volumes.create_volume(
+            rt, spec(1, replica=2))))  # fmt: skip
+        await succeeded(rt, await nodes.set_node_state(rt, rt.state.nodes[first.id], "online"))
+        volume = rt.state.volumes[volume_id]
+        brick_hosts = {rt.state.nodes[b.node_id].manage_host
+                       for b in rt.state.bricks_of_volume(volume_id)}
+        assert first.manage_host not in brick_hosts  # the rejoined node holds none of them
+        asked: list[str] = []
+        real_destroy = rt.executor.volume_destroy
+
+        async def destroy(host: str, name: str) -> None:
+            asked.append(host)
+            if host not in brick_hosts:
+                raise VolumeDoesNotExist(host, ["gluster", "volume", "delete", name], 1,
+                                         f"Volume {name} does not exist")
+            await real_destroy(host, name)
+
+        rt.executor.volume_destroy = destroy  # type: ignore[method-assign]
+        await volumes.destroy_gluster_volume(rt, volume)
+        assert asked and asked[0] in brick_hosts, asked
+        assert volume.name not in rt.executor._volume_bricks  # type: ignore[attr-defined]

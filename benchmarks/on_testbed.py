@@ -36,7 +36,13 @@ from typing import Any
 
 from tests.e2e.conftest import ssh_config, ssh_env, start_heketi
 from tests.e2e.scenario import Topology, load_topology, remove_topology
-from tests.e2e.testbed import NodeCommand, Testbed, missing_requirement, node_commands
+from tests.e2e.testbed import (
+    NodeCommand,
+    Testbed,
+    missing_requirement,
+    node_commands,
+    summarize,
+)
 from tests.support.server import ServerProcess
 
 VOLUME = {"size": 1, "durability": {"type": "replicate", "replicate": {"replica": 3}}}
@@ -99,19 +105,6 @@ class PhaseWindow:
         }
 
 
-def per_command(commands: Sequence[NodeCommand]) -> dict[str, dict[str, float]]:
-    """count, mean and max milliseconds per command name, slowest total first."""
-    names: dict[str, list[float]] = {}
-    for command in commands:
-        names.setdefault(command.name, []).append(command.ms)
-    rows = {
-        name: {"count": len(ms), "mean_ms": round(statistics.fmean(ms), 1),
-               "max_ms": round(max(ms), 1), "total_ms": round(sum(ms), 1)}
-        for name, ms in names.items()
-    }  # fmt: skip
-    return dict(sorted(rows.items(), key=lambda item: -item[1]["total_ms"]))
-
-
 def gluster_serial_s(commands: Sequence[NodeCommand]) -> float:
     """The glusterd bound: one trusted pool (the testbed's one cluster) runs its gluster
     commands one after the other, so their durations add up."""
@@ -158,7 +151,7 @@ def _phase(window: PhaseWindow, wall_s: float, **extra: Any) -> dict[str, Any]:
         "ratio": round(wall_s / bound, 3) if bound else None,
         "node_commands": len(commands),
         "gluster_commands": sum(1 for c in commands if c.is_gluster),
-        "commands": per_command(commands),
+        "commands": summarize(commands),
         **window.cpu(wall_s),
         **extra,
     }

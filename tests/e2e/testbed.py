@@ -323,10 +323,17 @@ def node_commands(log_text: str, wrapper: str = "") -> list[NodeCommand]:
 
 def command_timings(log_text: str, wrapper: str = "") -> dict[str, dict[str, float]]:
     """The node commands of a server log (``node_commands``) summed per command name."""
-    summary: dict[str, dict[str, float]] = {}
-    for command in node_commands(log_text, wrapper):
-        entry = summary.setdefault(command.name, {"count": 0, "total_ms": 0.0, "max_ms": 0.0})
-        entry["count"] += 1
-        entry["total_ms"] = round(entry["total_ms"] + command.ms, 1)
-        entry["max_ms"] = max(entry["max_ms"], command.ms)
-    return dict(sorted(summary.items(), key=lambda item: -item[1]["total_ms"]))
+    return summarize(node_commands(log_text, wrapper))
+
+
+def summarize(commands: Sequence[NodeCommand]) -> dict[str, dict[str, float]]:
+    """count, mean, max and total milliseconds per command name, slowest total first."""
+    names: dict[str, list[float]] = {}
+    for command in commands:
+        names.setdefault(command.name, []).append(command.ms)
+    rows = {
+        name: {"count": len(ms), "mean_ms": round(sum(ms) / len(ms), 1),
+               "max_ms": round(max(ms), 1), "total_ms": round(sum(ms), 1)}
+        for name, ms in names.items()
+    }  # fmt: skip
+    return dict(sorted(rows.items(), key=lambda item: -item[1]["total_ms"]))

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from benchmarks.on_testbed import OnTestbedOptions, gluster_serial_s, per_command
+from benchmarks.on_testbed import OnTestbedOptions, gluster_serial_s
 from benchmarks.run import parse_args
 from benchmarks.testbed_report import markdown, summary_rows
-from tests.e2e.testbed import NodeCommand, node_commands
+from tests.e2e.testbed import NodeCommand, node_commands, summarize
 
 LOG = "\n".join([
     '2026-12-06 07:38:53,745 DEBUG heketipy.executors.commands op=- node command node=10.0.0.1 argv="sudo -n -- env LC_ALL=C gluster '
@@ -38,7 +38,7 @@ def test_node_commands_are_named_with_their_node() -> None:
 def test_the_glusterd_bound_adds_up_gluster_commands_only() -> None:
     commands = node_commands(LOG)
     assert gluster_serial_s(commands) == pytest.approx(1.0)
-    table = per_command(commands)
+    table = summarize(commands)
     assert list(table) == ["gluster volume start", "gluster volume create", "lvm lvcreate",
                            "mkdir"]  # slowest total first
     assert table["lvm lvcreate"] == {"count": 1, "mean_ms": 250.0, "max_ms": 250.0,
